@@ -1,0 +1,198 @@
+// Package testenv gives each integration test its own Postgres schema and,
+// where asked, its own NATS server, so tests run in parallel without sharing
+// state. An unreachable Postgres fails the test: green means Postgres ran.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// DefaultDatabaseURL is used when DATABASE_URL is unset; `make test` creates it.
+const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/leadsvc_test?sslmode=disable"
+
+// DatabaseURL returns DATABASE_URL or the default test database.
+func DatabaseURL() string {
+	if u := os.Getenv("DATABASE_URL"); u != "" {
+		return u
+	}
+	return DefaultDatabaseURL
+}
+
+// Integration skips the test under -short; everything else runs for real.
+func Integration(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs Postgres and NATS")
+	}
+}
+
+// RandomName returns prefix followed by 12 random hex characters, usable
+// as a schema, stream or consumer name.
+func RandomName(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// Schema creates a fresh schema, dropped when the test ends, and returns a
+// database URL whose search_path is that schema.
+func Schema(t testing.TB) string {
+	t.Helper()
+	Integration(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	base := DatabaseURL()
+	admin, err := pgxpool.New(ctx, base)
+	if err != nil {
+		t.Fatalf("connect %s: %v", redact(base), err)
+	}
+	defer admin.Close()
+	name := RandomName("t_")
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
+		t.Fatalf("create schema (is Postgres running? `make test` starts it): %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		pool, err := pgxpool.New(ctx, base)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", name, err)
+			return
+		}
+		defer pool.Close()
+		if _, err := pool.Exec(ctx, "DROP SCHEMA "+name+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", name, err)
+		}
+	})
+	return WithSearchPath(base, name)
+}
+
+// WithSearchPath returns dbURL with its search_path set to schema.
+func WithSearchPath(dbURL, schema string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil || u.Scheme == "" {
+		// keyword/value form
+		return dbURL + " search_path=" + schema
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Pool opens a pool on dbURL, closed when the test ends.
+func Pool(t testing.TB, dbURL string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), dbURL)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// NATS is an embedded NATS server with JetStream on a random port, in its own
+// temporary directory. Stop and Start let a test take it down and bring it
+// back on the same port with the same storage.
+type NATS struct {
+	t    testing.TB
+	opts *server.Options
+	srv  *server.Server
+}
+
+// StartNATS starts an embedded JetStream server, shut down when the test ends.
+func StartNATS(t testing.TB) *NATS {
+	t.Helper()
+	Integration(t)
+	opts := &server.Options{
+		Host:      "127.0.0.1",
+		Port:      server.RANDOM_PORT,
+		JetStream: true,
+		StoreDir:  t.TempDir(),
+		NoLog:     true,
+		NoSigs:    true,
+	}
+	n := &NATS{t: t, opts: opts}
+	n.Start()
+	// Later restarts must come back on the port first chosen.
+	n.opts.Port = n.srv.Addr().(*net.TCPAddr).Port
+	t.Cleanup(n.Stop)
+	return n
+}
+
+// Start starts (or restarts) the server and waits until it takes clients.
+func (n *NATS) Start() {
+	n.t.Helper()
+	srv, err := server.NewServer(n.opts)
+	if err != nil {
+		n.t.Fatalf("nats server: %v", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		n.t.Fatalf("nats server not ready")
+	}
+	n.srv = srv
+}
+
+// Stop shuts the server down; it is safe to call twice.
+func (n *NATS) Stop() {
+	if n.srv != nil {
+		n.srv.Shutdown()
+		n.srv.WaitForShutdown()
+		n.srv = nil
+	}
+}
+
+// URL is the client URL of the server.
+func (n *NATS) URL() string {
+	return fmt.Sprintf("nats://127.0.0.1:%d", n.opts.Port)
+}
+
+// Connect opens a client connection that reconnects forever, closed when the
+// test ends.
+func (n *NATS) Connect() *nats.Conn {
+	n.t.Helper()
+	nc, err := nats.Connect(n.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		n.t.Fatalf("nats connect: %v", err)
+	}
+	n.t.Cleanup(nc.Close)
+	return nc
+}
+
+// CheckFor polls cond every 10ms until it returns nil or d elapses, then
+// fails the test with the last error. Tests use it instead of sleeping.
+func CheckFor(t testing.TB, d time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met after %v: %v", d, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func redact(dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return "(database url)"
+	}
+	return u.Redacted()
+}
