@@ -1,0 +1,562 @@
+package domain
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Op is a filter condition operator.
+type Op string
+
+// The operators a condition may use.
+const (
+	OpEq       Op = "eq"
+	OpNeq      Op = "neq"
+	OpIn       Op = "in"
+	OpNotIn    Op = "not_in"
+	OpContains Op = "contains"
+	OpEmpty    Op = "empty"
+	OpNotEmpty Op = "not_empty"
+	OpGt       Op = "gt"
+	OpGte      Op = "gte"
+	OpLt       Op = "lt"
+	OpLte      Op = "lte"
+	OpBetween  Op = "between"
+)
+
+// Ops lists every operator, in documentation order.
+var Ops = []Op{OpEq, OpNeq, OpIn, OpNotIn, OpContains, OpEmpty, OpNotEmpty, OpGt, OpGte, OpLt, OpLte, OpBetween}
+
+// Lead attributes a condition may name besides schema fields.
+const (
+	AttrStatus    = "status"
+	AttrCreatedAt = "created_at"
+	AttrUpdatedAt = "updated_at"
+)
+
+// Condition is one test on a lead: {field, op, value}.
+type Condition struct {
+	Field string `json:"field"`
+	Op    Op     `json:"op"`
+	Value any    `json:"value,omitempty"`
+}
+
+// LeadView is what a filter sees of a lead.
+type LeadView struct {
+	Status    string
+	Fields    Fields
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Filter is the filter aggregate: the data slice a partner may see. All
+// Conditions must hold, and in each group of Any at least one must hold.
+type Filter struct {
+	ID         uuid.UUID
+	CampaignID uuid.UUID
+	AccountID  uuid.UUID
+	Name       string
+	Conditions []Condition
+	Any        [][]Condition
+	Deleted    bool
+	Version    int64
+}
+
+// Exists reports whether the filter was created and not deleted.
+func (f Filter) Exists() bool { return f.Version > 0 && !f.Deleted }
+
+// Evolve applies one event.
+func (f Filter) Evolve(e Event) Filter {
+	switch e := e.(type) {
+	case FilterCreated:
+		f.ID, f.CampaignID, f.AccountID, f.Name, f.Conditions, f.Any = e.FilterID, e.CampaignID, e.AccountID, e.Name, e.Conditions, e.Any
+	case FilterUpdated:
+		f.Name, f.Conditions, f.Any = e.Name, e.Conditions, e.Any
+	case FilterDeleted:
+		f.Deleted = true
+	}
+	f.Version++
+	return f
+}
+
+// FoldFilter folds a filter's history.
+func FoldFilter(history []Event) Filter {
+	var f Filter
+	for _, e := range history {
+		f = f.Evolve(e)
+	}
+	return f
+}
+
+// CreateFilter decides a new filter of a campaign whose schema is s.
+func CreateFilter(id, campaignID, accountID uuid.UUID, name string, conds []Condition, anyOf [][]Condition, s Schema, at time.Time) ([]Event, error) {
+	conds, anyOf, err := validateFilter(name, conds, anyOf, s)
+	if err != nil {
+		return nil, err
+	}
+	return []Event{FilterCreated{FilterID: id, CampaignID: campaignID, AccountID: accountID, Name: name,
+		Conditions: conds, Any: anyOf, At: at}}, nil
+}
+
+// Update decides new name and conditions; identical ones are a no-op.
+func (f Filter) Update(name string, conds []Condition, anyOf [][]Condition, s Schema, at time.Time) ([]Event, error) {
+	if f.Version == 0 {
+		return nil, ErrFilterNotFound
+	}
+	if f.Deleted {
+		return nil, ErrFilterDeleted
+	}
+	conds, anyOf, err := validateFilter(name, conds, anyOf, s)
+	if err != nil {
+		return nil, err
+	}
+	if name == f.Name && fmt.Sprint(conds, anyOf) == fmt.Sprint(f.Conditions, f.Any) {
+		return nil, nil
+	}
+	return []Event{FilterUpdated{FilterID: f.ID, Name: name, Conditions: conds, Any: anyOf, At: at}}, nil
+}
+
+// Delete decides the deletion; deleting twice is a no-op.
+func (f Filter) Delete(at time.Time) ([]Event, error) {
+	if f.Version == 0 {
+		return nil, ErrFilterNotFound
+	}
+	if f.Deleted {
+		return nil, nil
+	}
+	return []Event{FilterDeleted{FilterID: f.ID, At: at}}, nil
+}
+
+func validateFilter(name string, conds []Condition, anyOf [][]Condition, s Schema) ([]Condition, [][]Condition, error) {
+	v := &ValidationError{}
+	validName(v, "name", name)
+	conds = validateConditions(v, "conditions", conds, s)
+	var groups [][]Condition
+	for i, g := range anyOf {
+		p := indexPath("any", i)
+		if len(g) == 0 {
+			v.Add(p, CodeInvalidValue, "an any group needs at least one condition")
+		}
+		groups = append(groups, validateConditions(v, p, g, s))
+	}
+	if err := v.Err(); err != nil {
+		return nil, nil, err
+	}
+	if conds == nil {
+		conds = []Condition{}
+	}
+	return conds, groups, nil
+}
+
+// ValidateConditions checks conditions against a schema and returns them
+// with normalized values; the error is a *ValidationError.
+func ValidateConditions(conds []Condition, s Schema) ([]Condition, error) {
+	v := &ValidationError{}
+	out := validateConditions(v, "conditions", conds, s)
+	return out, v.Err()
+}
+
+func validateConditions(v *ValidationError, path string, conds []Condition, s Schema) []Condition {
+	out := make([]Condition, 0, len(conds))
+	for i, c := range conds {
+		if nc, ok := validateCondition(v, indexPath(path, i), c, s); ok {
+			out = append(out, nc)
+		}
+	}
+	return out
+}
+
+// kindOf returns the field a condition compares against, with pseudo
+// fields for the lead attributes.
+func kindOf(s Schema, field string) (Field, bool) {
+	switch field {
+	case AttrStatus:
+		return Field{Key: AttrStatus, Type: "status"}, true
+	case AttrCreatedAt, AttrUpdatedAt:
+		return Field{Key: field, Type: TypeDatetime}, true
+	}
+	return s.Field(field)
+}
+
+func orderable(t FieldType) bool {
+	return t == TypeNumber || t == TypeDate || t == TypeDatetime
+}
+
+func textual(t FieldType) bool {
+	switch t {
+	case TypeText, TypeTextarea, TypeEmail, TypePhone, TypeURL:
+		return true
+	}
+	return false
+}
+
+func validateCondition(v *ValidationError, p string, c Condition, s Schema) (Condition, bool) {
+	f, ok := kindOf(s, c.Field)
+	if !ok {
+		v.Add(p+".field", CodeUnknownField, "the campaign has no field %s", quote(c.Field))
+		return c, false
+	}
+	n := len(v.Errors)
+	scalar := func(raw any) any {
+		if f.Type == "status" {
+			st, ok := raw.(string)
+			if !ok || !s.HasStatus(st) {
+				v.Add(p+".value", CodeUnknownStatus, "%s is not a status of the campaign", quote(raw))
+			}
+			return st
+		}
+		ft := f
+		if ft.Type == TypeMultiselect {
+			ft.Type = TypeSelect // a multiselect condition names one option
+		}
+		val, err := s.NormalizeValue(p+".value", ft, raw)
+		if err != nil {
+			v.Errors = append(v.Errors, err.(*ValidationError).Errors...)
+		}
+		return val
+	}
+	switch c.Op {
+	case OpEmpty, OpNotEmpty:
+		if c.Value != nil {
+			v.Add(p+".value", CodeInvalidValue, "%s takes no value", c.Op)
+		}
+		c.Value = nil
+	case OpEq, OpNeq:
+		c.Value = scalar(c.Value)
+	case OpContains:
+		if !textual(f.Type) && f.Type != TypeMultiselect {
+			v.Add(p+".op", CodeInvalidValue, "contains applies to text and multiselect fields, not %s", f.Type)
+			break
+		}
+		c.Value = scalar(c.Value)
+	case OpGt, OpGte, OpLt, OpLte:
+		if !orderable(f.Type) {
+			v.Add(p+".op", CodeInvalidValue, "%s applies to number, date and datetime fields, not %s", c.Op, f.Type)
+			break
+		}
+		c.Value = scalar(c.Value)
+	case OpIn, OpNotIn, OpBetween:
+		items, ok := c.Value.([]any)
+		if !ok {
+			if ss, isStrings := c.Value.([]string); isStrings {
+				for _, x := range ss {
+					items = append(items, x)
+				}
+				ok = true
+			}
+		}
+		if !ok || len(items) == 0 {
+			v.Add(p+".value", CodeWrongType, "%s takes a non-empty array", c.Op)
+			break
+		}
+		if c.Op == OpBetween {
+			if !orderable(f.Type) {
+				v.Add(p+".op", CodeInvalidValue, "between applies to number, date and datetime fields, not %s", f.Type)
+				break
+			}
+			if len(items) != 2 {
+				v.Add(p+".value", CodeInvalidValue, "between takes [low, high]")
+				break
+			}
+		}
+		vals := make([]any, len(items))
+		for j, it := range items {
+			vals[j] = scalar(it)
+		}
+		if c.Op == OpBetween && len(v.Errors) == n && compare(f.Type, vals[0], vals[1]) > 0 {
+			v.Add(p+".value", CodeInvalidValue, "between takes [low, high] with low <= high")
+		}
+		c.Value = vals
+	default:
+		v.Add(p+".op", CodeInvalidValue, "unknown operator %s (one of %s)", quote(c.Op), opList())
+	}
+	return c, len(v.Errors) == n
+}
+
+func opList() string {
+	s := make([]string, len(Ops))
+	for i, o := range Ops {
+		s[i] = string(o)
+	}
+	return strings.Join(s, ", ")
+}
+
+// Matches evaluates the filter against a lead. This Go evaluation is the
+// reference semantics; any SQL compilation must agree with it. A missing or
+// null value: eq, in, contains, gt… false; neq, not_in, empty true.
+func (f Filter) Matches(s Schema, l LeadView) bool {
+	_, failing := f.FirstFailing(s, l)
+	return !failing
+}
+
+// FirstFailing returns the first condition the lead does not meet, so a
+// refused write can name it. For an Any group, the group's first condition
+// stands for the group.
+func (f Filter) FirstFailing(s Schema, l LeadView) (Condition, bool) {
+	for _, c := range f.Conditions {
+		if !EvalCondition(s, c, l) {
+			return c, true
+		}
+	}
+	for _, g := range f.Any {
+		ok := false
+		for _, c := range g {
+			if EvalCondition(s, c, l) {
+				ok = true
+				break
+			}
+		}
+		if !ok && len(g) > 0 {
+			return g[0], true
+		}
+	}
+	return Condition{}, false
+}
+
+func leadValue(c Condition, l LeadView) any {
+	switch c.Field {
+	case AttrStatus:
+		return l.Status
+	case AttrCreatedAt:
+		return l.CreatedAt.UTC().Format(time.RFC3339Nano)
+	case AttrUpdatedAt:
+		return l.UpdatedAt.UTC().Format(time.RFC3339Nano)
+	}
+	return l.Fields[c.Field]
+}
+
+func isEmpty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case []string:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	}
+	return false
+}
+
+// EvalCondition evaluates one condition against a lead.
+func EvalCondition(s Schema, c Condition, l LeadView) bool {
+	f, ok := kindOf(s, c.Field)
+	if !ok {
+		return false
+	}
+	v := leadValue(c, l)
+	switch c.Op {
+	case OpEmpty:
+		return isEmpty(v)
+	case OpNotEmpty:
+		return !isEmpty(v)
+	case OpNeq:
+		return !equalValue(f.Type, v, c.Value)
+	case OpNotIn:
+		return !inValues(f.Type, v, c.Value)
+	}
+	if isEmpty(v) {
+		return false
+	}
+	switch c.Op {
+	case OpEq:
+		return equalValue(f.Type, v, c.Value)
+	case OpIn:
+		return inValues(f.Type, v, c.Value)
+	case OpContains:
+		if f.Type == TypeMultiselect {
+			return equalValue(f.Type, v, c.Value)
+		}
+		a, _ := v.(string)
+		b, _ := c.Value.(string)
+		return strings.Contains(strings.ToLower(a), strings.ToLower(b))
+	case OpGt:
+		return compare(f.Type, v, c.Value) > 0
+	case OpGte:
+		return compare(f.Type, v, c.Value) >= 0
+	case OpLt:
+		return compare(f.Type, v, c.Value) < 0
+	case OpLte:
+		return compare(f.Type, v, c.Value) <= 0
+	case OpBetween:
+		b, ok := c.Value.([]any)
+		return ok && len(b) == 2 && compare(f.Type, v, b[0]) >= 0 && compare(f.Type, v, b[1]) <= 0
+	}
+	return false
+}
+
+// equalValue: a multiselect equals a value when it holds it.
+func equalValue(t FieldType, v, want any) bool {
+	if isEmpty(v) {
+		return false
+	}
+	if t == TypeMultiselect {
+		w, _ := want.(string)
+		for _, it := range multiValues(v) {
+			if it == w {
+				return true
+			}
+		}
+		return false
+	}
+	if orderable(t) {
+		return compare(t, v, want) == 0
+	}
+	return fmt.Sprint(v) == fmt.Sprint(want)
+}
+
+func inValues(t FieldType, v, list any) bool {
+	items, _ := list.([]any)
+	for _, it := range items {
+		if equalValue(t, v, it) {
+			return true
+		}
+	}
+	return false
+}
+
+func multiValues(v any) []string {
+	ss, ok := toStrings(v)
+	if !ok {
+		return nil
+	}
+	return ss
+}
+
+// compare orders two normalized values of type t; values of the wrong type
+// order as equal so that no comparison holds by accident (callers check
+// emptiness first).
+func compare(t FieldType, a, b any) int {
+	switch t {
+	case TypeNumber:
+		x, ok1 := toFloat(a)
+		y, ok2 := toFloat(b)
+		if !ok1 || !ok2 {
+			return cmpInvalid
+		}
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	case TypeDate, TypeDatetime:
+		x, ok1 := toTime(a)
+		y, ok2 := toTime(b)
+		if !ok1 || !ok2 {
+			return cmpInvalid
+		}
+		return x.Compare(y)
+	}
+	return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
+}
+
+// cmpInvalid makes every ordered comparison with an unusable value false:
+// it is neither <=0 with >=0 nor 0.
+const cmpInvalid = 2
+
+func toTime(v any) (time.Time, bool) {
+	s, ok := v.(string)
+	if !ok {
+		return time.Time{}, false
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, true
+	}
+	t, err := time.Parse("2006-01-02", s)
+	return t, err == nil
+}
+
+// EqualityDefaults returns the fields pinned by eq conditions of the
+// filter: a partner's create fills them when it omits them.
+func (f Filter) EqualityDefaults(s Schema) map[string]any {
+	out := map[string]any{}
+	for _, c := range f.Conditions {
+		if c.Op != OpEq || c.Value == nil {
+			continue
+		}
+		if c.Field == AttrStatus {
+			out[AttrStatus] = c.Value
+			continue
+		}
+		fd, ok := s.Field(c.Field)
+		if !ok {
+			continue
+		}
+		if fd.Type == TypeMultiselect {
+			out[c.Field] = []string{fmt.Sprint(c.Value)}
+		} else {
+			out[c.Field] = c.Value
+		}
+	}
+	return out
+}
+
+// Explain describes the filter in sentences such as
+// `source = Partner ABC (partner-abc)`.
+func (f Filter) Explain(s Schema) []string {
+	var out []string
+	for _, c := range f.Conditions {
+		out = append(out, DescribeCondition(s, c))
+	}
+	for _, g := range f.Any {
+		parts := make([]string, len(g))
+		for i, c := range g {
+			parts[i] = DescribeCondition(s, c)
+		}
+		out = append(out, "any of: "+strings.Join(parts, " or "))
+	}
+	return out
+}
+
+var opWords = map[Op]string{OpEq: "=", OpNeq: "≠", OpIn: "is one of", OpNotIn: "is none of", OpContains: "contains",
+	OpEmpty: "is empty", OpNotEmpty: "is not empty", OpGt: ">", OpGte: "≥", OpLt: "<", OpLte: "≤", OpBetween: "is between"}
+
+// DescribeCondition renders one condition for people, with option labels.
+func DescribeCondition(s Schema, c Condition) string {
+	label := func(v any) string {
+		str := fmt.Sprint(v)
+		if f, ok := s.Field(c.Field); ok && (f.Type == TypeSelect || f.Type == TypeMultiselect) {
+			if sl, ok := s.Select(f.Select); ok {
+				for _, o := range sl.Options {
+					if o.Value == str {
+						return o.Label + " (" + o.Value + ")"
+					}
+				}
+			}
+		}
+		return str
+	}
+	w := opWords[c.Op]
+	switch c.Op {
+	case OpEmpty, OpNotEmpty:
+		return c.Field + " " + w
+	case OpIn, OpNotIn, OpBetween:
+		items, _ := c.Value.([]any)
+		parts := make([]string, len(items))
+		for i, it := range items {
+			parts[i] = label(it)
+		}
+		sep := ", "
+		if c.Op == OpBetween {
+			sep = " and "
+		}
+		return c.Field + " " + w + " " + strings.Join(parts, sep)
+	}
+	return c.Field + " " + w + " " + label(c.Value)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
