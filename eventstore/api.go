@@ -114,3 +114,7 @@ type ChainBreak struct {
 	Position      int64
 	Reason        string
 }
+
+var errStoreClosed = errors.New("event store closed")
+
+func isConflict(err error) bool { return errors.Is(err, ErrVersionConflict) }

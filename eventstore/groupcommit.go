@@ -1,0 +1,152 @@
+package eventstore
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// groupCommitter gathers concurrent single-stream appends into shared
+// transactions. Under load, appends queue while a commit is in flight and
+// the next commit takes them all, so the fsync per commit is shared; an
+// idle store commits a lone append at once.
+type groupCommitter struct {
+	maxBatch int
+	maxWait  time.Duration
+	reqs     chan *groupReq
+	quit     chan struct{}
+	wg       sync.WaitGroup
+}
+
+type groupReq struct {
+	ctx  context.Context
+	enc  encoded
+	recs []Record
+	err  error
+	done chan struct{}
+}
+
+// committers is how many group transactions may be in flight at once;
+// more than one keeps the database busy while a commit waits for fsync.
+const committers = 4
+
+func (g *groupCommitter) start(s *Store) {
+	g.reqs = make(chan *groupReq, g.maxBatch*committers)
+	g.quit = make(chan struct{})
+	for range committers {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.loop(s)
+		}()
+	}
+}
+
+func (g *groupCommitter) stop() {
+	close(g.quit)
+	g.wg.Wait()
+}
+
+func (g *groupCommitter) submit(ctx context.Context, e encoded) ([]Record, error) {
+	r := &groupReq{ctx: ctx, enc: e, done: make(chan struct{})}
+	select {
+	case g.reqs <- r:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-g.quit:
+		return nil, errStoreClosed
+	}
+	// Wait for the outcome even if ctx ends: the append may be committing,
+	// and the caller must not be told it failed when it did not.
+	<-r.done
+	return r.recs, r.err
+}
+
+func (g *groupCommitter) loop(s *Store) {
+	for {
+		var first *groupReq
+		select {
+		case first = <-g.reqs:
+		case <-g.quit:
+			// Drain what is queued so no submitted append is left waiting.
+			for {
+				select {
+				case r := <-g.reqs:
+					g.commit(s, []*groupReq{r})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*groupReq{first}
+		var timeout <-chan time.Time
+		if g.maxWait > 0 {
+			timeout = time.After(g.maxWait)
+		}
+	gather:
+		for len(batch) < g.maxBatch {
+			select {
+			case r := <-g.reqs:
+				batch = append(batch, r)
+			default:
+				if timeout == nil {
+					break gather
+				}
+				select {
+				case r := <-g.reqs:
+					batch = append(batch, r)
+				case <-timeout:
+					break gather
+				}
+			}
+		}
+		g.commit(s, batch)
+	}
+}
+
+// commit runs one transaction for the batch. A version conflict fails only
+// its own append (leadsvc_append reports it without raising); any other
+// error retries the members one by one so each gets its true outcome.
+func (g *groupCommitter) commit(s *Store, batch []*groupReq) {
+	defer func() {
+		for _, r := range batch {
+			close(r.done)
+		}
+	}()
+	live := batch[:0:0]
+	for _, r := range batch {
+		if r.ctx.Err() != nil {
+			r.err = r.ctx.Err()
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx := context.WithoutCancel(live[0].ctx)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, r := range live {
+			b.Queue(appendSQL, r.enc.args()...)
+		}
+		res := tx.SendBatch(ctx, b)
+		for _, r := range live {
+			r.recs, r.err = s.scanAppend(res.QueryRow(), r.enc)
+			if r.err != nil && !isConflict(r.err) {
+				_ = res.Close()
+				return r.err
+			}
+		}
+		return res.Close()
+	})
+	if err == nil {
+		return
+	}
+	for _, r := range live {
+		out, err := s.AppendInline(context.WithoutCancel(r.ctx), nil, r.enc.app)
+		r.recs, r.err = out.Records, err
+	}
+}

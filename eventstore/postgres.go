@@ -1,0 +1,395 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/leadsvc/leadsvc/domain"
+)
+
+// ErrNotFound is returned for a position that names no event.
+var ErrNotFound = errors.New("event not found")
+
+// Store is the PostgreSQL event store.
+type Store struct {
+	pool  *pgxpool.Pool
+	codec Codec
+	now   func() time.Time
+	group *groupCommitter
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock sets the clock that stamps recorded_at.
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithGroupCommit gathers concurrent single-stream appends without an
+// Inline into one transaction: up to maxBatch appends, waiting at most
+// maxWait for company. Each caller is acknowledged only after the commit.
+func WithGroupCommit(maxBatch int, maxWait time.Duration) Option {
+	return func(s *Store) {
+		if maxBatch > 1 {
+			s.group = &groupCommitter{maxBatch: maxBatch, maxWait: maxWait}
+		}
+	}
+}
+
+// New returns a store over pool; codec names and decodes events.
+func New(pool *pgxpool.Pool, codec Codec, opts ...Option) *Store {
+	s := &Store{pool: pool, codec: codec, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.group != nil {
+		s.group.start(s)
+	}
+	return s
+}
+
+// Close stops the group committer, failing nothing already queued.
+func (s *Store) Close() {
+	if s.group != nil {
+		s.group.stop()
+	}
+}
+
+// Pool is the store's connection pool, for inline views and queries that
+// live beside the log.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// encoded is one Append ready for leadsvc_append.
+type encoded struct {
+	app      Append
+	ids      []uuid.UUID
+	types    []string
+	data     []string
+	metadata string
+	at       time.Time
+}
+
+func (s *Store) encode(a Append) (encoded, error) {
+	at := s.now().UTC().Truncate(time.Microsecond)
+	e := encoded{app: a, at: at}
+	for _, ev := range a.Events {
+		name, data, err := s.codec.Encode(ev)
+		if err != nil {
+			return e, fmt.Errorf("append %s: %w", a.StreamID, err)
+		}
+		id, err := uuid.NewV7()
+		if err != nil {
+			return e, fmt.Errorf("append %s: %w", a.StreamID, err)
+		}
+		e.ids, e.types, e.data = append(e.ids, id), append(e.types, name), append(e.data, string(data))
+	}
+	meta, err := json.Marshal(a.Metadata)
+	if err != nil {
+		return e, fmt.Errorf("append %s: %w", a.StreamID, err)
+	}
+	e.metadata = string(meta)
+	return e, nil
+}
+
+const appendSQL = `SELECT conflict, from_version, positions, hashes, tx::text
+FROM leadsvc_append($1, $2, $3, $4, $5, $6, $7::text[]::jsonb[], $8::jsonb, $9)`
+
+func nullUUID(id uuid.UUID) any {
+	if id == uuid.Nil {
+		return nil
+	}
+	return id
+}
+
+func (e encoded) args() []any {
+	return []any{e.app.StreamID, e.app.ExpectedVersion, e.app.AccountID, nullUUID(e.app.CampaignID),
+		e.ids, e.types, e.data, e.metadata, e.at}
+}
+
+// scanAppend reads leadsvc_append's answer into records, or a conflict.
+func (s *Store) scanAppend(row pgx.Row, e encoded) ([]Record, error) {
+	var (
+		conflict  bool
+		from      *int64
+		positions []int64
+		hashes    [][]byte
+		txText    string
+	)
+	if err := row.Scan(&conflict, &from, &positions, &hashes, &txText); err != nil {
+		return nil, fmt.Errorf("append %s: %w", e.app.StreamID, err)
+	}
+	if conflict {
+		return nil, fmt.Errorf("append %s at version %d: %w", e.app.StreamID, e.app.ExpectedVersion, ErrVersionConflict)
+	}
+	tx, _ := strconv.ParseUint(txText, 10, 64)
+	recs := make([]Record, len(e.ids))
+	var prev []byte
+	for i := range e.ids {
+		recs[i] = Record{
+			Position: positions[i], TxID: tx, StreamID: e.app.StreamID, StreamVersion: *from + int64(i),
+			EventID: e.ids[i], Type: e.types[i], AccountID: e.app.AccountID, CampaignID: e.app.CampaignID,
+			Data: json.RawMessage(e.data[i]), Metadata: e.app.Metadata, RecordedAt: e.at,
+			PrevHash: prev, Hash: hashes[i], Event: e.app.Events[i],
+		}
+		prev = hashes[i]
+	}
+	if len(recs) > 0 && recs[0].StreamVersion > 1 {
+		recs[0].PrevHash = nil // known only to the database; ReadStream returns it
+	}
+	return recs, nil
+}
+
+// Append writes the given stream-appends atomically: all or nothing. A
+// stale expected version is ErrVersionConflict (invariant 2). Concurrent
+// single-stream appends may share a transaction (group commit).
+func (s *Store) Append(ctx context.Context, appends ...Append) (Appended, error) {
+	if s.group != nil && len(appends) == 1 {
+		e, err := s.encode(appends[0])
+		if err != nil {
+			return Appended{}, err
+		}
+		recs, err := s.group.submit(ctx, e)
+		return Appended{Records: recs}, err
+	}
+	return s.AppendInline(ctx, nil, appends...)
+}
+
+// AppendInline is Append with inline run in the same transaction after the
+// inserts, for views that must be exact when the write is acknowledged
+// (invariant 5). An error from inline rolls everything back.
+func (s *Store) AppendInline(ctx context.Context, inline Inline, appends ...Append) (Appended, error) {
+	encs := make([]encoded, len(appends))
+	for i, a := range appends {
+		e, err := s.encode(a)
+		if err != nil {
+			return Appended{}, err
+		}
+		encs[i] = e
+	}
+	var out Appended
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		out = Appended{}
+		for _, e := range encs {
+			if len(e.ids) == 0 {
+				continue
+			}
+			recs, err := s.scanAppend(tx.QueryRow(ctx, appendSQL, e.args()...), e)
+			if err != nil {
+				return err
+			}
+			out.Records = append(out.Records, recs...)
+		}
+		if inline != nil {
+			return inline(ctx, tx, out.Records)
+		}
+		return nil
+	})
+	if err != nil {
+		return Appended{}, err
+	}
+	return out, nil
+}
+
+// Update loads a stream, decides, and appends at the loaded version.
+type Update struct {
+	StreamID   string
+	IfVersion  int64 // AnyVersion: at the loaded version; otherwise it must be the current version (If-Match)
+	AccountID  uuid.UUID
+	CampaignID uuid.UUID
+	Metadata   Metadata
+	Decide     Decider
+	Inline     Inline
+}
+
+// maxUpdateAttempts bounds re-deciding after conflicts; deciding again on
+// fresh state is safe only without an explicit IfVersion.
+const maxUpdateAttempts = 5
+
+// Update runs the load–decide–append cycle. With IfVersion set, a stream
+// at another version is ErrVersionConflict at once; with AnyVersion a
+// conflict reloads and decides again, a few times. No decided events, no
+// write.
+func (s *Store) Update(ctx context.Context, u Update) (Appended, error) {
+	for attempt := 1; ; attempt++ {
+		history, err := s.ReadStream(ctx, u.StreamID, ReadOptions{})
+		if err != nil {
+			return Appended{}, err
+		}
+		version := int64(len(history))
+		if version > 0 {
+			version = history[len(history)-1].StreamVersion
+		}
+		if u.IfVersion != AnyVersion && u.IfVersion != version {
+			return Appended{}, fmt.Errorf("update %s: at version %d, not %d: %w", u.StreamID, version, u.IfVersion, ErrVersionConflict)
+		}
+		events, err := u.Decide(history)
+		if err != nil || len(events) == 0 {
+			return Appended{}, err
+		}
+		a := Append{StreamID: u.StreamID, ExpectedVersion: version, AccountID: u.AccountID,
+			CampaignID: u.CampaignID, Events: events, Metadata: u.Metadata}
+		var out Appended
+		if u.Inline != nil {
+			out, err = s.AppendInline(ctx, u.Inline, a)
+		} else {
+			out, err = s.Append(ctx, a)
+		}
+		if err == nil || !errors.Is(err, ErrVersionConflict) || u.IfVersion != AnyVersion || attempt == maxUpdateAttempts {
+			return out, err
+		}
+		select {
+		case <-ctx.Done():
+			return Appended{}, ctx.Err()
+		case <-time.After(time.Duration(rand.IntN(5*attempt)+1) * time.Millisecond):
+		}
+	}
+}
+
+const recordColumns = `position, tx_id::text, stream_id, stream_version, event_id, event_type, account_id,
+	campaign_id, data, metadata, recorded_at, prev_hash, hash`
+
+// scanRecords reads rows of recordColumns. strict makes an undecodable event
+// an error (aggregates need every event); otherwise Event stays nil and the
+// raw data is kept (the relay forwards what it cannot decode).
+func (s *Store) scanRecords(rows pgx.Rows, strict bool) ([]Record, error) {
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		var (
+			r        Record
+			txText   string
+			campaign *uuid.UUID
+			data     []byte
+			meta     []byte
+		)
+		if err := rows.Scan(&r.Position, &txText, &r.StreamID, &r.StreamVersion, &r.EventID, &r.Type, &r.AccountID,
+			&campaign, &data, &meta, &r.RecordedAt, &r.PrevHash, &r.Hash); err != nil {
+			return nil, err
+		}
+		r.TxID, _ = strconv.ParseUint(txText, 10, 64)
+		if campaign != nil {
+			r.CampaignID = *campaign
+		}
+		r.Data = data
+		if err := json.Unmarshal(meta, &r.Metadata); err != nil {
+			return nil, fmt.Errorf("event %d metadata: %w", r.Position, err)
+		}
+		ev, err := s.codec.Decode(r.Type, data)
+		if err != nil && strict {
+			return nil, fmt.Errorf("event %d of %s: %w", r.Position, r.StreamID, err)
+		}
+		r.Event = ev
+		r.RecordedAt = r.RecordedAt.UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ReadStream returns a stream's events in version order, optionally only up
+// to a version or a time. A missing stream is an empty history.
+func (s *Store) ReadStream(ctx context.Context, streamID string, o ReadOptions) ([]Record, error) {
+	q := `SELECT ` + recordColumns + ` FROM events WHERE stream_id = $1`
+	args := []any{streamID}
+	if o.UpToVersion > 0 {
+		args = append(args, o.UpToVersion)
+		q += ` AND stream_version <= $` + strconv.Itoa(len(args))
+	}
+	if !o.UpTo.IsZero() {
+		args = append(args, o.UpTo)
+		q += ` AND recorded_at <= $` + strconv.Itoa(len(args))
+	}
+	rows, err := s.pool.Query(ctx, q+` ORDER BY stream_version`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", streamID, err)
+	}
+	recs, err := s.scanRecords(rows, true)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", streamID, err)
+	}
+	return recs, nil
+}
+
+// Events returns the decoded events of records, for folding aggregates.
+func Events(recs []Record) []domain.Event {
+	out := make([]domain.Event, len(recs))
+	for i, r := range recs {
+		out[i] = r.Event
+	}
+	return out
+}
+
+// StreamVersion is the current version of a stream, 0 when it has none.
+func (s *Store) StreamVersion(ctx context.Context, streamID string) (int64, error) {
+	var v int64
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1`, streamID).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("version of %s: %w", streamID, err)
+	}
+	return v, nil
+}
+
+// ReadAll returns up to limit events after the cursor in (tx_id, position)
+// order, only from transactions older than every running one: reads below
+// xmin, so an event that commits late is never skipped (invariant 3).
+func (s *Store) ReadAll(ctx context.Context, after Cursor, limit int) ([]Record, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+` FROM events
+		WHERE (tx_id, position) > ($1::text::xid8, $2)
+		  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+		ORDER BY tx_id, position LIMIT $3`, strconv.FormatUint(after.TxID, 10), after.Position, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read all after %d: %w", after.Position, err)
+	}
+	recs, err := s.scanRecords(rows, false)
+	if err != nil {
+		return nil, fmt.Errorf("read all after %d: %w", after.Position, err)
+	}
+	return recs, nil
+}
+
+// CursorOf maps a public position to its place in the global order.
+func (s *Store) CursorOf(ctx context.Context, position int64) (Cursor, error) {
+	var txText string
+	err := s.pool.QueryRow(ctx, `SELECT tx_id::text FROM events WHERE position = $1`, position).Scan(&txText)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Cursor{}, fmt.Errorf("position %d: %w", position, ErrNotFound)
+	}
+	if err != nil {
+		return Cursor{}, fmt.Errorf("position %d: %w", position, err)
+	}
+	tx, _ := strconv.ParseUint(txText, 10, 64)
+	return Cursor{TxID: tx, Position: position}, nil
+}
+
+// Head is the cursor of the last event a tailing reader can see now.
+func (s *Store) Head(ctx context.Context) (Cursor, error) {
+	var txText *string
+	var pos *int64
+	err := s.pool.QueryRow(ctx, `SELECT tx_id::text, position FROM events
+		WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
+		ORDER BY tx_id DESC, position DESC LIMIT 1`).Scan(&txText, &pos)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Cursor{}, nil
+	}
+	if err != nil {
+		return Cursor{}, fmt.Errorf("head: %w", err)
+	}
+	tx, _ := strconv.ParseUint(*txText, 10, 64)
+	return Cursor{TxID: tx, Position: *pos}, nil
+}
+
+// Count is the number of events in the log.
+func (s *Store) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count events: %w", err)
+	}
+	return n, nil
+}

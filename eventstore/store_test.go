@@ -1,0 +1,374 @@
+package eventstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/internal/testenv"
+)
+
+type noted struct {
+	N    int    `json:"n"`
+	Text string `json:"text,omitempty"`
+}
+
+func (noted) EventType() string { return "test.noted" }
+
+func registry() *domain.Registry {
+	r := domain.NewEmptyRegistry()
+	domain.Register[noted](r)
+	return r
+}
+
+// newStore returns a migrated store in a fresh schema, and its pool.
+func newStore(t testing.TB, opts ...eventstore.Option) (*eventstore.Store, *pgxpool.Pool) {
+	t.Helper()
+	url := testenv.Schema(t)
+	if err := eventstore.Migrate(context.Background(), url, nil); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	pool := testenv.Pool(t, url)
+	s := eventstore.New(pool, registry(), opts...)
+	t.Cleanup(s.Close)
+	return s, pool
+}
+
+var account = uuid.MustParse("00000000-0000-0000-0000-0000000000aa")
+
+func appendN(stream string, expected int64, ns ...int) eventstore.Append {
+	a := eventstore.Append{StreamID: stream, ExpectedVersion: expected, AccountID: account}
+	for _, n := range ns {
+		a.Events = append(a.Events, noted{N: n})
+	}
+	return a
+}
+
+func TestAppendAndReadStream(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	campaign := uuid.New()
+	a := appendN("lead-1", 0, 1, 2)
+	a.CampaignID = campaign
+	a.Metadata = eventstore.Metadata{ActorTokenID: "tok", RequestID: "req", CorrelationID: "cor", CausationID: "cau"}
+	out, err := s.Append(ctx, a)
+	if err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	if got := len(out.Records); got != 2 {
+		t.Fatalf("appended %d records, want 2", got)
+	}
+	if _, err := s.Append(ctx, appendN("lead-1", 2, 3)); err != nil {
+		t.Fatalf("second Append: %v", err)
+	}
+	recs, err := s.ReadStream(ctx, "lead-1", eventstore.ReadOptions{})
+	if err != nil {
+		t.Fatalf("ReadStream: %v", err)
+	}
+	if len(recs) != 3 {
+		t.Fatalf("read %d records, want 3", len(recs))
+	}
+	for i, r := range recs {
+		if r.StreamVersion != int64(i+1) {
+			t.Errorf("record %d version = %d, want %d", i, r.StreamVersion, i+1)
+		}
+		if got, want := r.Event.(noted).N, i+1; got != want {
+			t.Errorf("record %d N = %d, want %d", i, got, want)
+		}
+	}
+	first := recs[0]
+	if first.EventID != out.Records[0].EventID || first.Position != out.Records[0].Position {
+		t.Errorf("read back id/position %v/%d, appended %v/%d", first.EventID, first.Position, out.Records[0].EventID, out.Records[0].Position)
+	}
+	if first.Metadata != a.Metadata {
+		t.Errorf("Metadata = %+v, want %+v", first.Metadata, a.Metadata)
+	}
+	if first.CampaignID != campaign || first.AccountID != account || first.Type != "test.noted" {
+		t.Errorf("record = %+v, want campaign %v account %v type test.noted", first, campaign, account)
+	}
+	if string(first.Hash) != string(out.Records[0].Hash) || string(recs[1].PrevHash) != string(recs[0].Hash) {
+		t.Errorf("hash chain not linked")
+	}
+	upTo, err := s.ReadStream(ctx, "lead-1", eventstore.ReadOptions{UpToVersion: 2})
+	if err != nil || len(upTo) != 2 {
+		t.Errorf("ReadStream up to version 2 = %d records, %v; want 2", len(upTo), err)
+	}
+	before, err := s.ReadStream(ctx, "lead-1", eventstore.ReadOptions{UpTo: first.RecordedAt.Add(-time.Second)})
+	if err != nil || len(before) != 0 {
+		t.Errorf("ReadStream before first event = %d records, %v; want 0", len(before), err)
+	}
+	v, err := s.StreamVersion(ctx, "lead-1")
+	if err != nil || v != 3 {
+		t.Errorf("StreamVersion = %d, %v; want 3", v, err)
+	}
+}
+
+func TestAppendVersionConflicts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	if _, err := s.Append(ctx, appendN("s", 0, 1)); err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	for _, expected := range []int64{0, 2, 7} {
+		_, err := s.Append(ctx, appendN("s", expected, 2))
+		if !errors.Is(err, eventstore.ErrVersionConflict) {
+			t.Errorf("Append at expected %d: err = %v, want ErrVersionConflict", expected, err)
+		}
+	}
+	if _, err := s.Append(ctx, appendN("s", eventstore.AnyVersion, 2)); err != nil {
+		t.Fatalf("Append at AnyVersion: %v", err)
+	}
+	// Several streams are all or nothing.
+	_, err := s.Append(ctx, appendN("other", 0, 1), appendN("s", 1, 3))
+	if !errors.Is(err, eventstore.ErrVersionConflict) {
+		t.Fatalf("multi-stream Append err = %v, want ErrVersionConflict", err)
+	}
+	if v, _ := s.StreamVersion(ctx, "other"); v != 0 {
+		t.Errorf("other stream version after failed multi-stream append = %d, want 0", v)
+	}
+	if n, _ := s.Count(ctx); n != 2 {
+		t.Errorf("Count = %d, want 2", n)
+	}
+}
+
+func TestConcurrentWritersOneWinner(t *testing.T) {
+	t.Parallel()
+	for _, group := range []bool{false, true} {
+		t.Run(fmt.Sprintf("group_commit=%v", group), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			var opts []eventstore.Option
+			if group {
+				opts = append(opts, eventstore.WithGroupCommit(64, 0))
+			}
+			s, _ := newStore(t, opts...)
+			if _, err := s.Append(ctx, appendN("race", 0, 0)); err != nil {
+				t.Fatalf("Append: %v", err)
+			}
+			const writers = 20
+			var wins, conflicts atomic.Int32
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					_, err := s.Append(ctx, appendN("race", 1, i))
+					switch {
+					case err == nil:
+						wins.Add(1)
+					case errors.Is(err, eventstore.ErrVersionConflict):
+						conflicts.Add(1)
+					default:
+						t.Errorf("Append: %v", err)
+					}
+				}()
+			}
+			close(start)
+			wg.Wait()
+			if wins.Load() != 1 || conflicts.Load() != writers-1 {
+				t.Fatalf("wins = %d, conflicts = %d; want 1 and %d", wins.Load(), conflicts.Load(), writers-1)
+			}
+			if v, _ := s.StreamVersion(ctx, "race"); v != 2 {
+				t.Fatalf("version = %d, want 2", v)
+			}
+		})
+	}
+}
+
+func TestUpdateRetriesOnConflict(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	var calls atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Update(ctx, eventstore.Update{StreamID: "counter", IfVersion: eventstore.AnyVersion, AccountID: account,
+				Decide: func(history []eventstore.Record) ([]domain.Event, error) {
+					calls.Add(1)
+					return []domain.Event{noted{N: i}}, nil
+				}})
+			if err != nil {
+				t.Errorf("Update: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if v, _ := s.StreamVersion(ctx, "counter"); v != 10 {
+		t.Fatalf("version = %d, want 10 (every update applied once)", v)
+	}
+	_, err := s.Update(ctx, eventstore.Update{StreamID: "counter", IfVersion: 3, AccountID: account,
+		Decide: func([]eventstore.Record) ([]domain.Event, error) { return []domain.Event{noted{}}, nil }})
+	if !errors.Is(err, eventstore.ErrVersionConflict) {
+		t.Fatalf("Update with stale IfVersion err = %v, want ErrVersionConflict", err)
+	}
+	out, err := s.Update(ctx, eventstore.Update{StreamID: "counter", IfVersion: 10, AccountID: account,
+		Decide: func([]eventstore.Record) ([]domain.Event, error) { return nil, nil }})
+	if err != nil || len(out.Records) != 0 {
+		t.Fatalf("no-op Update = %d records, %v; want none", len(out.Records), err)
+	}
+}
+
+// TestTailingReaderSkipsNothing holds transactions open on purpose while
+// later positions commit: ReadAll must not pass the held ones, and a tailing
+// loop must see every committed event exactly once.
+func TestTailingReaderSkipsNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+
+	release := make(chan struct{})
+	held := make(chan error, 1)
+	inserted := make(chan struct{})
+	go func() {
+		_, err := s.AppendInline(ctx, func(context.Context, pgx.Tx, []eventstore.Record) error {
+			close(inserted)
+			<-release
+			return nil
+		}, appendN("held", 0, 1))
+		held <- err
+	}()
+	<-inserted
+	if _, err := s.Append(ctx, appendN("later", 0, 1, 2, 3)); err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	recs, err := s.ReadAll(ctx, eventstore.Cursor{}, 100)
+	if err != nil {
+		t.Fatalf("ReadAll: %v", err)
+	}
+	if len(recs) != 0 {
+		t.Fatalf("ReadAll while an earlier transaction is open returned %d events, want 0", len(recs))
+	}
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatalf("held append: %v", err)
+	}
+	recs, err = s.ReadAll(ctx, eventstore.Cursor{}, 100)
+	if err != nil || len(recs) != 4 {
+		t.Fatalf("ReadAll after commit = %d, %v; want 4", len(recs), err)
+	}
+	if recs[0].StreamID != "held" {
+		t.Fatalf("first event is from %s, want the held transaction's", recs[0].StreamID)
+	}
+
+	// Many writers with random delays inside their transactions; a tailer
+	// collects everything.
+	const writers, each = 8, 25
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				stream := fmt.Sprintf("w%d-%d", w, i)
+				_, err := s.AppendInline(ctx, func(context.Context, pgx.Tx, []eventstore.Record) error {
+					time.Sleep(time.Duration((w*7+i*13)%5) * time.Millisecond)
+					return nil
+				}, appendN(stream, 0, i))
+				if err != nil {
+					t.Errorf("Append: %v", err)
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	seen := map[uuid.UUID]bool{}
+	cursor := recs[len(recs)-1].Cursor()
+	want := writers * each
+	var got int
+	deadline := time.Now().Add(60 * time.Second)
+	for got < want && time.Now().Before(deadline) {
+		page, err := s.ReadAll(ctx, cursor, 50)
+		if err != nil {
+			t.Fatalf("ReadAll: %v", err)
+		}
+		for _, r := range page {
+			if seen[r.EventID] {
+				t.Fatalf("event %v read twice", r.EventID)
+			}
+			if !cursor.Less(r.Cursor()) {
+				t.Fatalf("cursor went backwards: %v after %v", r.Cursor(), cursor)
+			}
+			seen[r.EventID] = true
+			cursor = r.Cursor()
+			got++
+		}
+		if len(page) == 0 {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	<-done
+	if got != want {
+		t.Fatalf("tailer saw %d events, want %d", got, want)
+	}
+	total, _ := s.Count(ctx)
+	if int(total) != want+4 {
+		t.Fatalf("Count = %d, want %d", total, want+4)
+	}
+}
+
+func TestHashChainDetectsTampering(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, pool := newStore(t)
+	for _, stream := range []string{"a", "b", "c"} {
+		if _, err := s.Append(ctx, appendN(stream, 0, 1, 2, 3)); err != nil {
+			t.Fatalf("Append: %v", err)
+		}
+	}
+	if br, err := s.VerifyStream(ctx, "a"); err != nil || br != nil {
+		t.Fatalf("VerifyStream on an intact stream = %+v, %v; want nil", br, err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE events SET data = '{"n": 99}' WHERE stream_id = 'a' AND stream_version = 2`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM events WHERE stream_id = 'b' AND stream_version = 2`); err != nil {
+		t.Fatal(err)
+	}
+	br, err := s.VerifyStream(ctx, "a")
+	if err != nil || br == nil || br.StreamVersion != 2 {
+		t.Fatalf("VerifyStream after edit = %+v, %v; want a break at version 2", br, err)
+	}
+	var checked int64
+	breaks, err := s.VerifyAll(ctx, func(n int64) { checked = n })
+	if err != nil {
+		t.Fatalf("VerifyAll: %v", err)
+	}
+	got := map[string]int64{}
+	for _, b := range breaks {
+		got[b.StreamID] = b.StreamVersion
+	}
+	if len(got) != 2 || got["a"] != 2 || got["b"] != 3 {
+		t.Fatalf("VerifyAll breaks = %+v, want a@2 and b@3", breaks)
+	}
+	if checked != 8 {
+		t.Errorf("progress reported %d events checked, want 8", checked)
+	}
+}
+
+func TestMigrateTwiceIsNoop(t *testing.T) {
+	t.Parallel()
+	url := testenv.Schema(t)
+	for i := range 2 {
+		if err := eventstore.Migrate(context.Background(), url, nil); err != nil {
+			t.Fatalf("Migrate run %d: %v", i+1, err)
+		}
+	}
+}
