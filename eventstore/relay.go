@@ -1,0 +1,375 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+)
+
+// RelayConfig configures the relay from the event log to JetStream.
+type RelayConfig struct {
+	Name            string        // checkpoint name; default "relay"
+	Stream          string        // JetStream stream; default LEADSVC_EVENTS
+	SubjectPrefix   string        // first subject token; default "leadsvc"
+	Replicas        int           // stream replicas; default 1 (3 in a cluster)
+	DuplicateWindow time.Duration // JetStream de-duplication window; default 2m
+	BatchSize       int           // events read per page; default 500
+	PollInterval    time.Duration // idle wait between reads; default 50ms
+	LockKey         int64         // advisory lock key; default derived from Name and Stream
+}
+
+func (c *RelayConfig) setDefaults() {
+	if c.Name == "" {
+		c.Name = "relay"
+	}
+	if c.Stream == "" {
+		c.Stream = "LEADSVC_EVENTS"
+	}
+	if c.SubjectPrefix == "" {
+		c.SubjectPrefix = "leadsvc"
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = 2 * time.Minute
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 500
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = 50 * time.Millisecond
+	}
+	if c.LockKey == 0 {
+		h := fnv.New64a()
+		_, _ = h.Write([]byte("leadsvc-relay/" + c.Name + "/" + c.Stream))
+		c.LockKey = int64(h.Sum64())
+	}
+}
+
+// Validate reports every problem of the configuration at once.
+func (c RelayConfig) Validate() error {
+	var errs []error
+	if c.Replicas < 1 || c.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("relay: replicas %d not in 1..5", c.Replicas))
+	}
+	if c.BatchSize < 1 {
+		errs = append(errs, fmt.Errorf("relay: batch size %d < 1", c.BatchSize))
+	}
+	// A crash between publishing and checkpointing re-publishes at most one
+	// page; the window must outlast that so JetStream drops the repeats.
+	if c.DuplicateWindow < 10*time.Second {
+		errs = append(errs, fmt.Errorf("relay: duplicate window %v shorter than 10s", c.DuplicateWindow))
+	}
+	return errors.Join(errs...)
+}
+
+// Relay publishes committed events, in committed order, to one JetStream
+// stream (the transactional outbox, invariant 1). One relay among all
+// processes is active: the holder of a Postgres advisory lock.
+type Relay struct {
+	cfg    RelayConfig
+	store  *Store
+	pool   *pgxpool.Pool
+	nc     *nats.Conn
+	js     nats.JetStreamContext
+	pub    *wmnats.Publisher
+	logger *slog.Logger
+
+	mu       sync.Mutex
+	leader   bool
+	cursor   Cursor
+	lastErr  error
+	lastSent time.Time
+}
+
+// NewRelay returns a relay over store publishing through nc.
+func NewRelay(cfg RelayConfig, store *Store, nc *nats.Conn, logger *slog.Logger) (*Relay, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	js, err := nc.JetStream()
+	if err != nil {
+		return nil, fmt.Errorf("relay: jetstream: %w", err)
+	}
+	// Watermill's NATS publisher with TrackMsgId: the message UUID, set to
+	// the event id, becomes Nats-Msg-Id and JetStream drops duplicates. The
+	// NATS marshaler keeps the CloudEvents JSON as the raw payload.
+	pub, err := wmnats.NewPublisherWithNatsConn(nc, wmnats.PublisherPublishConfig{
+		Marshaler:         &wmnats.NATSMarshaler{},
+		SubjectCalculator: wmnats.DefaultSubjectCalculator,
+		JetStream:         wmnats.JetStreamConfig{TrackMsgId: true},
+	}, watermill.NewSlogLogger(logger))
+	if err != nil {
+		return nil, fmt.Errorf("relay: publisher: %w", err)
+	}
+	return &Relay{cfg: cfg, store: store, pool: store.Pool(), nc: nc, js: js, pub: pub, logger: logger}, nil
+}
+
+// Run relays until ctx ends. Without the lock it waits to take over; with
+// it, it publishes and checkpoints. It returns nil when ctx is cancelled,
+// after the page in flight is published and checkpointed.
+func (r *Relay) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		conn, ok, err := r.acquire(ctx)
+		if err != nil {
+			r.fail(err, "relay: cannot take the leader lock")
+			sleep(ctx, time.Second)
+			continue
+		}
+		if !ok {
+			sleep(ctx, time.Second)
+			continue
+		}
+		err = r.lead(ctx, conn)
+		r.release(conn)
+		if err != nil && ctx.Err() == nil {
+			r.fail(err, "relay: lost leadership")
+			sleep(ctx, time.Second)
+		}
+	}
+	return nil
+}
+
+// acquire takes the session-level advisory lock on a connection held for as
+// long as this relay leads; the lock dies with the connection, so another
+// process takes over when this one does.
+func (r *Relay) acquire(ctx context.Context) (*pgxpool.Conn, bool, error) {
+	conn, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, r.cfg.LockKey).Scan(&ok); err != nil {
+		conn.Release()
+		return nil, false, err
+	}
+	if !ok {
+		conn.Release()
+	}
+	return conn, ok, nil
+}
+
+func (r *Relay) release(conn *pgxpool.Conn) {
+	r.setLeader(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, r.cfg.LockKey); err != nil {
+		// The session is unusable; closing it is what frees the lock.
+		_ = conn.Conn().Close(ctx)
+	}
+	conn.Release()
+}
+
+func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn) error {
+	cursor, err := r.checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.cursor, r.leader = cursor, true
+	r.mu.Unlock()
+	r.logger.Info("relay leading", "stream", r.cfg.Stream, "position", cursor.Position)
+	streamReady := false
+	for ctx.Err() == nil {
+		if err := lock.Ping(ctx); err != nil {
+			return fmt.Errorf("leader lock connection: %w", err)
+		}
+		if !streamReady {
+			if err := r.ensureStream(); err != nil {
+				r.fail(err, "relay: JetStream stream not available; retrying")
+				sleep(ctx, backoff(r.streak()))
+				continue
+			}
+			streamReady = true
+		}
+		page, err := r.store.ReadAll(ctx, cursor, r.cfg.BatchSize)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			r.fail(err, "relay: reading the log failed; retrying")
+			sleep(ctx, backoff(r.streak()))
+			continue
+		}
+		if len(page) == 0 {
+			sleep(ctx, r.cfg.PollInterval)
+			continue
+		}
+		// The page is finished even when ctx ends meanwhile: what was read
+		// is published and checkpointed before Run returns.
+		sent, err := r.publish(context.WithoutCancel(ctx), page)
+		if sent > 0 {
+			cursor = page[sent-1].Cursor()
+			if cerr := r.saveCheckpoint(context.WithoutCancel(ctx), cursor); cerr != nil {
+				return cerr
+			}
+		}
+		if err != nil {
+			r.fail(err, "relay: publishing to JetStream failed; retrying")
+			sleep(ctx, backoff(r.streak()))
+			continue
+		}
+		r.ok(cursor)
+	}
+	return nil
+}
+
+// publish sends the page in order and returns how many were acknowledged.
+func (r *Relay) publish(_ context.Context, page []Record) (int, error) {
+	for i, rec := range page {
+		body, err := json.Marshal(ToCloudEvent(rec))
+		if err != nil {
+			return i, fmt.Errorf("event %d: %w", rec.Position, err)
+		}
+		msg := message.NewMessage(rec.EventID.String(), body)
+		msg.Metadata.Set("Content-Type", CloudEventContentType)
+		if err := r.pub.Publish(Subject(r.cfg.SubjectPrefix, rec), msg); err != nil {
+			return i, fmt.Errorf("event %d: %w", rec.Position, err)
+		}
+	}
+	return len(page), nil
+}
+
+func (r *Relay) ensureStream() error {
+	want := &nats.StreamConfig{
+		Name:       r.cfg.Stream,
+		Subjects:   []string{r.cfg.SubjectPrefix + ".>"},
+		Storage:    nats.FileStorage,
+		Replicas:   r.cfg.Replicas,
+		Duplicates: r.cfg.DuplicateWindow,
+		Retention:  nats.LimitsPolicy,
+	}
+	_, err := r.js.StreamInfo(r.cfg.Stream)
+	if errors.Is(err, nats.ErrStreamNotFound) {
+		_, err = r.js.AddStream(want)
+	}
+	return err
+}
+
+func (r *Relay) checkpoint(ctx context.Context) (Cursor, error) {
+	var txText string
+	var c Cursor
+	err := r.pool.QueryRow(ctx, `SELECT tx_id::text, position FROM relay_checkpoints WHERE name = $1`, r.cfg.Name).Scan(&txText, &c.Position)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Cursor{}, nil
+	}
+	if err != nil {
+		return Cursor{}, fmt.Errorf("relay checkpoint: %w", err)
+	}
+	c.TxID, _ = strconv.ParseUint(txText, 10, 64)
+	return c, nil
+}
+
+func (r *Relay) saveCheckpoint(ctx context.Context, c Cursor) error {
+	_, err := r.pool.Exec(ctx, `INSERT INTO relay_checkpoints (name, tx_id, position, updated_at)
+		VALUES ($1, $2::text::xid8, $3, now())
+		ON CONFLICT (name) DO UPDATE SET tx_id = excluded.tx_id, position = excluded.position, updated_at = now()`,
+		r.cfg.Name, strconv.FormatUint(c.TxID, 10), c.Position)
+	if err != nil {
+		return fmt.Errorf("relay checkpoint: %w", err)
+	}
+	return nil
+}
+
+// fail logs the first error of a failure streak only.
+func (r *Relay) fail(err error, msg string) {
+	r.mu.Lock()
+	first := r.lastErr == nil
+	r.lastErr = err
+	pos := r.cursor.Position
+	r.mu.Unlock()
+	if first {
+		r.logger.Warn(msg, "err", err, "position", pos)
+	}
+}
+
+func (r *Relay) ok(c Cursor) {
+	r.mu.Lock()
+	recovered := r.lastErr != nil
+	r.cursor, r.lastErr, r.lastSent = c, nil, time.Now()
+	r.mu.Unlock()
+	if recovered {
+		r.logger.Info("relay recovered", "position", c.Position)
+	}
+}
+
+func (r *Relay) streak() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastErr != nil
+}
+
+func (r *Relay) setLeader(v bool) {
+	r.mu.Lock()
+	r.leader = v
+	r.mu.Unlock()
+}
+
+// RelayStatus is what /readyz shows of the relay.
+type RelayStatus struct {
+	Leader    bool   `json:"leader"`
+	Position  int64  `json:"position"`
+	LagEvents int64  `json:"lag_events"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+// lagCountLimit caps the lag count so that readiness stays cheap when far
+// behind.
+const lagCountLimit = 100000
+
+// Status reports the relay's position and how many committed events it has
+// yet to publish. A follower reports the shared checkpoint.
+func (r *Relay) Status(ctx context.Context) (RelayStatus, error) {
+	r.mu.Lock()
+	st := RelayStatus{Leader: r.leader, Position: r.cursor.Position}
+	cursor, lastErr := r.cursor, r.lastErr
+	r.mu.Unlock()
+	if !st.Leader {
+		c, err := r.checkpoint(ctx)
+		if err != nil {
+			return st, err
+		}
+		cursor, st.Position = c, c.Position
+	}
+	if lastErr != nil {
+		st.LastError = lastErr.Error()
+	}
+	err := r.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM events
+		WHERE (tx_id, position) > ($1::text::xid8, $2) AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+		LIMIT $3) t`, strconv.FormatUint(cursor.TxID, 10), cursor.Position, lagCountLimit).Scan(&st.LagEvents)
+	if err != nil {
+		return st, fmt.Errorf("relay lag: %w", err)
+	}
+	return st, nil
+}
+
+func backoff(streak bool) time.Duration {
+	if streak {
+		return time.Second
+	}
+	return 100 * time.Millisecond
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
