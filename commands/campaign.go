@@ -1,0 +1,136 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/eventstore"
+)
+
+// CreateCampaign creates a campaign with its schema.
+type CreateCampaign struct {
+	AccountID uuid.UUID
+	Name      string
+	Schema    domain.Schema
+	Meta      Meta
+	Idem      *Idempotency
+}
+
+// CampaignResult is a campaign after a write.
+type CampaignResult struct {
+	Campaign domain.Campaign `json:"campaign"`
+	Written
+}
+
+// CreateCampaign decides and appends a new campaign; relation fields must
+// target a campaign of the same account (or the new campaign itself).
+func (c *Commands) CreateCampaign(ctx context.Context, cmd CreateCampaign) (CampaignResult, error) {
+	return idempotent(ctx, c, cmd.Idem, func(fin finish) (CampaignResult, error) {
+		id := uuid.New()
+		if err := c.checkRelationTargets(ctx, cmd.AccountID, id, cmd.Schema.Fields); err != nil {
+			return CampaignResult{}, err
+		}
+		events, err := domain.CreateCampaign(id, cmd.AccountID, cmd.Name, cmd.Schema, c.at())
+		if err != nil {
+			return CampaignResult{}, err
+		}
+		res := CampaignResult{Campaign: domain.FoldCampaign(events)}
+		out, err := c.store.AppendInline(ctx, inlineAll(upsertCampaign(res.Campaign), finishWith(fin, func() any { return res })),
+			eventstore.Append{StreamID: domain.CampaignStream(id), AccountID: cmd.AccountID, CampaignID: id, Events: events, Metadata: cmd.Meta})
+		if err != nil {
+			return CampaignResult{}, fmt.Errorf("create campaign: %w", err)
+		}
+		res.Written = written(out)
+		return res, nil
+	})
+}
+
+func (c *Commands) checkRelationTargets(ctx context.Context, accountID, self uuid.UUID, fields []domain.Field) error {
+	v := &domain.ValidationError{}
+	for i, f := range fields {
+		if f.Type != domain.TypeRelation || f.Campaign == nil || *f.Campaign == self {
+			continue
+		}
+		if _, err := c.Campaign(ctx, accountID, *f.Campaign); err != nil {
+			v.Add(fmt.Sprintf("fields[%d].campaign", i), domain.CodeInvalidValue, "no campaign %s in this account", f.Campaign)
+		}
+	}
+	return v.Err()
+}
+
+// ChangeCampaign is one schema or name change of a campaign. Exactly one
+// of its change fields is set.
+type ChangeCampaign struct {
+	AccountID  uuid.UUID
+	CampaignID uuid.UUID
+	Rename     *string
+	AddSelect  *domain.Select
+	AddOption  *SelectOption
+	AddField   *domain.Field
+	AddStatus  *domain.Status
+	Meta       Meta
+	Idem       *Idempotency
+}
+
+// SelectOption names the select list a new option goes into.
+type SelectOption struct {
+	Select string
+	Option domain.Option
+}
+
+// ChangeCampaign applies a rename, a new select, select option, field or
+// status. The schema view is updated in the same transaction, so the next
+// request (and the partner's documentation) sees it.
+func (c *Commands) ChangeCampaign(ctx context.Context, cmd ChangeCampaign) (CampaignResult, error) {
+	return idempotent(ctx, c, cmd.Idem, func(fin finish) (CampaignResult, error) {
+		if cmd.AddField != nil {
+			if err := c.checkRelationTargets(ctx, cmd.AccountID, cmd.CampaignID, []domain.Field{*cmd.AddField}); err != nil {
+				return CampaignResult{}, err
+			}
+		}
+		var res CampaignResult
+		var state domain.Campaign
+		out, err := c.store.Update(ctx, eventstore.Update{
+			StreamID: domain.CampaignStream(cmd.CampaignID), IfVersion: eventstore.AnyVersion,
+			AccountID: cmd.AccountID, CampaignID: cmd.CampaignID, Metadata: cmd.Meta,
+			Decide: func(history []eventstore.Record) ([]domain.Event, error) {
+				state = domain.FoldCampaign(eventstore.Events(history))
+				if !state.Exists() || state.AccountID != cmd.AccountID {
+					return nil, domain.ErrCampaignNotFound
+				}
+				at := c.at()
+				var events []domain.Event
+				var err error
+				switch {
+				case cmd.Rename != nil:
+					events, err = state.Rename(*cmd.Rename, at)
+				case cmd.AddSelect != nil:
+					events, err = state.AddSelect(*cmd.AddSelect, at)
+				case cmd.AddOption != nil:
+					events, err = state.AddSelectOption(cmd.AddOption.Select, cmd.AddOption.Option, at)
+				case cmd.AddField != nil:
+					events, err = state.AddField(*cmd.AddField, at)
+				case cmd.AddStatus != nil:
+					events, err = state.AddStatus(*cmd.AddStatus, at)
+				}
+				for _, e := range events {
+					state = state.Evolve(e)
+				}
+				res.Campaign = state
+				return events, err
+			},
+			Inline: func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
+				return inlineAll(upsertCampaign(state), finishWith(fin, func() any { return res }))(ctx, tx, recs)
+			},
+		})
+		if err != nil {
+			return CampaignResult{}, fmt.Errorf("change campaign: %w", mapConflict(err, false))
+		}
+		res.Written = written(out)
+		return res, nil
+	})
+}

@@ -1,0 +1,135 @@
+// Package commands holds the write use cases of leadsvc: each loads an
+// aggregate, lets the domain decide, and appends the events, keeping the
+// inline views (tokens, schemas, filters, file bytes) exact in the same
+// transaction. Handlers return errors and never log.
+package commands
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/eventstore"
+)
+
+// Errors the API maps to problems. Domain sentinels (domain.ErrLeadNotFound
+// …) and *domain.ValidationError pass through wrapped.
+var (
+	ErrPreconditionFailed    = errors.New("the resource changed since the version given in If-Match")
+	ErrConflict              = errors.New("the resource was changed concurrently; retry")
+	ErrIdempotencyKeyReused  = errors.New("the Idempotency-Key was used with a different request")
+	ErrIdempotencyInProgress = errors.New("a request with this Idempotency-Key is still in progress")
+	ErrUnauthenticated       = errors.New("unknown or malformed token")
+	ErrTokenExpired          = errors.New("token expired")
+	ErrSecretUnavailable     = errors.New("the token's secret is no longer stored")
+)
+
+// ScopeError refuses a write that would leave the lead outside the
+// token's filter; it names the first condition not met.
+type ScopeError struct {
+	Condition   domain.Condition
+	Description string
+}
+
+func (e *ScopeError) Error() string {
+	return "the lead would be outside the token's filter: " + e.Description
+}
+
+// Config wires the handlers.
+type Config struct {
+	Store     *eventstore.Store
+	SecretKey []byte           // 32 bytes; encrypts stored token secrets
+	Clock     func() time.Time // default time.Now
+	Random    io.Reader        // default crypto/rand
+}
+
+// Commands holds every write use case.
+type Commands struct {
+	store  *eventstore.Store
+	pool   *pgxpool.Pool
+	sealer *Sealer
+	now    func() time.Time
+	rnd    io.Reader
+}
+
+// New returns the handlers for cfg.
+func New(cfg Config) (*Commands, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("commands: no store")
+	}
+	sealer, err := NewSealer(cfg.SecretKey)
+	if err != nil {
+		return nil, fmt.Errorf("commands: %w", err)
+	}
+	c := &Commands{store: cfg.Store, pool: cfg.Store.Pool(), sealer: sealer, now: cfg.Clock, rnd: cfg.Random}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.rnd == nil {
+		c.rnd = rand.Reader
+	}
+	return c, nil
+}
+
+// Meta is who asks and why: it goes onto every event of the command.
+type Meta = eventstore.Metadata
+
+// Written tells a caller where its write landed in the log, so it can wait
+// for projections to reach it.
+type Written struct {
+	Position int64 `json:"position,omitempty"`
+}
+
+func written(a eventstore.Appended) Written { return Written{Position: a.LastPosition()} }
+
+func (c *Commands) at() time.Time { return c.now().UTC().Truncate(time.Microsecond) }
+
+// mapConflict turns a store conflict into the error the caller can act on.
+func mapConflict(err error, ifMatch bool) error {
+	if errors.Is(err, eventstore.ErrVersionConflict) {
+		if ifMatch {
+			return fmt.Errorf("%w: %w", ErrPreconditionFailed, err)
+		}
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
+	return err
+}
+
+// inlineAll chains inline steps in one transaction.
+func inlineAll(steps ...eventstore.Inline) eventstore.Inline {
+	return func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
+		for _, s := range steps {
+			if s == nil {
+				continue
+			}
+			if err := s(ctx, tx, recs); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// load reads and folds one aggregate's stream.
+func (c *Commands) load(ctx context.Context, stream string) ([]domain.Event, error) {
+	recs, err := c.store.ReadStream(ctx, stream, eventstore.ReadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return eventstore.Events(recs), nil
+}
+
+func uuidPtr(id uuid.UUID) *uuid.UUID {
+	if id == uuid.Nil {
+		return nil
+	}
+	return &id
+}

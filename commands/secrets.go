@@ -1,0 +1,89 @@
+package commands
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/google/uuid"
+
+	"github.com/leadsvc/leadsvc/domain"
+)
+
+// Sealer encrypts token secrets at rest with AES-256-GCM. The token id is
+// the additional data, so a sealed secret copied to another row does not
+// open.
+type Sealer struct {
+	aead cipher.AEAD
+}
+
+// NewSealer returns a sealer for a 32-byte key.
+func NewSealer(key []byte) (*Sealer, error) {
+	if len(key) != 32 {
+		return nil, errors.New("secret key: need 32 bytes")
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &Sealer{aead: aead}, nil
+}
+
+func (s *Sealer) seal(tokenID uuid.UUID, secret string) ([]byte, error) {
+	nonce := make([]byte, s.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return s.aead.Seal(nonce, nonce, []byte(secret), tokenID[:]), nil
+}
+
+func (s *Sealer) open(tokenID uuid.UUID, sealed []byte) (string, error) {
+	n := s.aead.NonceSize()
+	if len(sealed) < n {
+		return "", errors.New("sealed secret too short")
+	}
+	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], tokenID[:])
+	if err != nil {
+		return "", fmt.Errorf("open sealed secret (was LEADSVC_SECRET_KEY changed?): %w", err)
+	}
+	return string(plain), nil
+}
+
+func hashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// newSecret returns a fresh token secret: 256 bits from rnd.
+func newSecret(rnd io.Reader) (string, error) {
+	var b [32]byte
+	if _, err := io.ReadFull(rnd, b[:]); err != nil {
+		return "", fmt.Errorf("token secret: %w", err)
+	}
+	return domain.FormatTokenSecret(b), nil
+}
+
+const docsIDAlphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+// newDocsID returns the unguessable id of a token's public documentation:
+// 27 base62 characters (about 160 bits), unrelated to the secret.
+func newDocsID(rnd io.Reader) (string, error) {
+	b := make([]byte, 27)
+	if _, err := io.ReadFull(rnd, b); err != nil {
+		return "", fmt.Errorf("docs id: %w", err)
+	}
+	for i := range b {
+		// 256 % 62 = 8: a slight bias over 27 characters leaves well over
+		// 128 bits of entropy.
+		b[i] = docsIDAlphabet[int(b[i])%len(docsIDAlphabet)]
+	}
+	return string(b), nil
+}

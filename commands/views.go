@@ -1,0 +1,283 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/eventstore"
+)
+
+// The inline views: rows written from the folded aggregate inside the
+// transaction of its events (invariant 5).
+
+func upsertCampaign(c domain.Campaign) eventstore.Inline {
+	return func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
+		schema, err := json.Marshal(c.Schema)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO campaigns (id, account_id, name, schema, version, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, schema = excluded.schema,
+				version = excluded.version, updated_at = excluded.updated_at`,
+			c.ID, c.AccountID, c.Name, schema, c.Version, c.CreatedAt, c.UpdatedAt)
+		return err
+	}
+}
+
+func upsertFilter(f domain.Filter) eventstore.Inline {
+	return func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
+		conds, err := json.Marshal(f.Conditions)
+		if err != nil {
+			return err
+		}
+		var anyGroups []byte
+		if len(f.Any) > 0 {
+			if anyGroups, err = json.Marshal(f.Any); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO filters (id, campaign_id, account_id, name, conditions, any_groups, deleted, version)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, conditions = excluded.conditions,
+				any_groups = excluded.any_groups, deleted = excluded.deleted, version = excluded.version`,
+			f.ID, f.CampaignID, f.AccountID, f.Name, conds, anyGroups, f.Deleted, f.Version)
+		return err
+	}
+}
+
+// upsertToken writes a token's state; secret columns are set by the
+// commands that change the secret.
+func upsertToken(t domain.Token) eventstore.Inline {
+	return func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
+		perms := make([]string, len(t.Permissions))
+		for i, p := range t.Permissions {
+			perms[i] = string(p)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO tokens (id, account_id, campaign_id, filter_id, name, permissions, expires_at,
+				secret_prefix, secret_last4, docs_id, created_at, version)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+			ON CONFLICT (id) DO UPDATE SET filter_id = excluded.filter_id, name = excluded.name,
+				permissions = excluded.permissions, expires_at = excluded.expires_at,
+				secret_prefix = excluded.secret_prefix, secret_last4 = excluded.secret_last4, version = excluded.version`,
+			t.ID, t.AccountID, t.CampaignID, t.FilterID, t.Name, perms, t.ExpiresAt,
+			t.SecretPrefix, t.SecretLast4, t.DocsID, t.CreatedAt, t.Version)
+		return err
+	}
+}
+
+// Campaign returns a campaign of the account; another account's is
+// domain.ErrCampaignNotFound, like a missing one.
+func (c *Commands) Campaign(ctx context.Context, accountID, id uuid.UUID) (domain.Campaign, error) {
+	rows, err := c.pool.Query(ctx, `SELECT id, account_id, name, schema, version, created_at, updated_at
+		FROM campaigns WHERE account_id = $1 AND id = $2`, accountID, id)
+	if err != nil {
+		return domain.Campaign{}, err
+	}
+	cs, err := scanCampaigns(rows)
+	if err != nil {
+		return domain.Campaign{}, err
+	}
+	if len(cs) == 0 {
+		return domain.Campaign{}, domain.ErrCampaignNotFound
+	}
+	return cs[0], nil
+}
+
+// ListCampaigns returns the account's campaigns, oldest first.
+func (c *Commands) ListCampaigns(ctx context.Context, accountID uuid.UUID) ([]domain.Campaign, error) {
+	rows, err := c.pool.Query(ctx, `SELECT id, account_id, name, schema, version, created_at, updated_at
+		FROM campaigns WHERE account_id = $1 ORDER BY created_at, id`, accountID)
+	if err != nil {
+		return nil, err
+	}
+	return scanCampaigns(rows)
+}
+
+func scanCampaigns(rows pgx.Rows) ([]domain.Campaign, error) {
+	defer rows.Close()
+	var out []domain.Campaign
+	for rows.Next() {
+		var cp domain.Campaign
+		var schema []byte
+		if err := rows.Scan(&cp.ID, &cp.AccountID, &cp.Name, &schema, &cp.Version, &cp.CreatedAt, &cp.UpdatedAt); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(schema, &cp.Schema); err != nil {
+			return nil, fmt.Errorf("campaign %s schema: %w", cp.ID, err)
+		}
+		out = append(out, cp)
+	}
+	return out, rows.Err()
+}
+
+// Filter returns a live filter of the account.
+func (c *Commands) Filter(ctx context.Context, accountID, id uuid.UUID) (domain.Filter, error) {
+	rows, err := c.pool.Query(ctx, `SELECT id, campaign_id, account_id, name, conditions, any_groups, deleted, version
+		FROM filters WHERE account_id = $1 AND id = $2 AND NOT deleted`, accountID, id)
+	if err != nil {
+		return domain.Filter{}, err
+	}
+	fs, err := scanFilters(rows)
+	if err != nil {
+		return domain.Filter{}, err
+	}
+	if len(fs) == 0 {
+		return domain.Filter{}, domain.ErrFilterNotFound
+	}
+	return fs[0], nil
+}
+
+// ListFilters returns the live filters of a campaign of the account.
+func (c *Commands) ListFilters(ctx context.Context, accountID, campaignID uuid.UUID) ([]domain.Filter, error) {
+	rows, err := c.pool.Query(ctx, `SELECT id, campaign_id, account_id, name, conditions, any_groups, deleted, version
+		FROM filters WHERE account_id = $1 AND campaign_id = $2 AND NOT deleted ORDER BY name, id`, accountID, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	return scanFilters(rows)
+}
+
+func scanFilters(rows pgx.Rows) ([]domain.Filter, error) {
+	defer rows.Close()
+	var out []domain.Filter
+	for rows.Next() {
+		var f domain.Filter
+		var conds, anyGroups []byte
+		if err := rows.Scan(&f.ID, &f.CampaignID, &f.AccountID, &f.Name, &conds, &anyGroups, &f.Deleted, &f.Version); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(conds, &f.Conditions); err != nil {
+			return nil, fmt.Errorf("filter %s: %w", f.ID, err)
+		}
+		if anyGroups != nil {
+			if err := json.Unmarshal(anyGroups, &f.Any); err != nil {
+				return nil, fmt.Errorf("filter %s: %w", f.ID, err)
+			}
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// TokenInfo is a token as admins list it: never the secret, only its
+// prefix and last four characters.
+type TokenInfo struct {
+	ID                 uuid.UUID
+	AccountID          uuid.UUID
+	CampaignID         *uuid.UUID
+	FilterID           *uuid.UUID
+	Name               string
+	Permissions        []domain.Permission
+	ExpiresAt          *time.Time
+	RevokedAt          *time.Time
+	SecretPrefix       string
+	SecretLast4        string
+	PreviousValidUntil *time.Time
+	DocsID             string
+	LastUsedAt         *time.Time
+	CreatedAt          time.Time
+	Version            int64
+}
+
+// Can reports whether the token carries permission p.
+func (t TokenInfo) Can(p domain.Permission) bool {
+	for _, have := range t.Permissions {
+		if have == p {
+			return true
+		}
+	}
+	return false
+}
+
+const tokenColumns = `id, account_id, campaign_id, filter_id, name, permissions, expires_at, revoked_at,
+	secret_prefix, secret_last4, previous_valid_until, docs_id, last_used_at, created_at, version`
+
+func scanTokens(rows pgx.Rows) ([]TokenInfo, error) {
+	defer rows.Close()
+	var out []TokenInfo
+	for rows.Next() {
+		var t TokenInfo
+		var perms []string
+		if err := rows.Scan(&t.ID, &t.AccountID, &t.CampaignID, &t.FilterID, &t.Name, &perms, &t.ExpiresAt, &t.RevokedAt,
+			&t.SecretPrefix, &t.SecretLast4, &t.PreviousValidUntil, &t.DocsID, &t.LastUsedAt, &t.CreatedAt, &t.Version); err != nil {
+			return nil, err
+		}
+		for _, p := range perms {
+			t.Permissions = append(t.Permissions, domain.Permission(p))
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// Token returns a token of the account.
+func (c *Commands) Token(ctx context.Context, accountID, id uuid.UUID) (TokenInfo, error) {
+	rows, err := c.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE account_id = $1 AND id = $2`, accountID, id)
+	if err != nil {
+		return TokenInfo{}, err
+	}
+	ts, err := scanTokens(rows)
+	if err != nil {
+		return TokenInfo{}, err
+	}
+	if len(ts) == 0 {
+		return TokenInfo{}, domain.ErrTokenNotFound
+	}
+	return ts[0], nil
+}
+
+// TokenByDocsID returns the live token whose public documentation id is
+// docsID; a revoked or expired token's docs are gone (not found).
+func (c *Commands) TokenByDocsID(ctx context.Context, docsID string) (TokenInfo, error) {
+	rows, err := c.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE docs_id = $1
+		AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`, docsID, c.at())
+	if err != nil {
+		return TokenInfo{}, err
+	}
+	ts, err := scanTokens(rows)
+	if err != nil {
+		return TokenInfo{}, err
+	}
+	if len(ts) == 0 {
+		return TokenInfo{}, domain.ErrTokenNotFound
+	}
+	return ts[0], nil
+}
+
+// ListTokens returns the account's tokens, or one campaign's when
+// campaignID is not nil, newest first.
+func (c *Commands) ListTokens(ctx context.Context, accountID uuid.UUID, campaignID *uuid.UUID) ([]TokenInfo, error) {
+	rows, err := c.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE account_id = $1
+		AND ($2::uuid IS NULL OR campaign_id = $2) ORDER BY created_at DESC, id`, accountID, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	return scanTokens(rows)
+}
+
+// File is a stored file of a lead.
+type File struct {
+	Meta    domain.FileMeta
+	LeadID  uuid.UUID
+	Content []byte
+}
+
+// File returns a file's bytes; another account's file is not found.
+func (c *Commands) File(ctx context.Context, accountID, leadID, fileID uuid.UUID) (File, error) {
+	f := File{LeadID: leadID}
+	err := c.pool.QueryRow(ctx, `SELECT id, name, content_type, size, sha256, content FROM lead_files
+		WHERE account_id = $1 AND lead_id = $2 AND id = $3`, accountID, leadID, fileID).
+		Scan(&f.Meta.ID, &f.Meta.Name, &f.Meta.ContentType, &f.Meta.Size, &f.Meta.SHA256, &f.Content)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return File{}, domain.ErrFileNotFound
+	}
+	return f, err
+}
