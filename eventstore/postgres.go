@@ -203,7 +203,7 @@ type Update struct {
 	StreamID   string
 	IfVersion  int64 // AnyVersion: at the loaded version; otherwise it must be the current version (If-Match)
 	AccountID  uuid.UUID
-	CampaignID uuid.UUID
+	CampaignID uuid.UUID // uuid.Nil: that of the stream's first event
 	Metadata   Metadata
 	Decide     Decider
 	Inline     Inline
@@ -236,6 +236,10 @@ func (s *Store) Update(ctx context.Context, u Update) (Appended, error) {
 		}
 		a := Append{StreamID: u.StreamID, ExpectedVersion: version, AccountID: u.AccountID,
 			CampaignID: u.CampaignID, Events: events, Metadata: u.Metadata}
+		if a.CampaignID == uuid.Nil && len(history) > 0 {
+			// A stream never changes campaign: later events inherit it.
+			a.CampaignID = history[0].CampaignID
+		}
 		var out Appended
 		if u.Inline != nil {
 			out, err = s.AppendInline(ctx, u.Inline, a)

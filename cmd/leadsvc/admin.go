@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/leadsvc/leadsvc/commands"
+	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/eventstore"
+)
+
+func newCommands(store *eventstore.Store, key []byte) (*commands.Commands, error) {
+	return commands.New(commands.Config{Store: store, SecretKey: key})
+}
+
+// writeSide is what the one-shot commands need: a migrated database and
+// the command handlers.
+type writeSide struct {
+	pool     *pgxpool.Pool
+	store    *eventstore.Store
+	commands *commands.Commands
+}
+
+func openWriteSide(ctx context.Context, cfg Config, logger *slog.Logger) (*writeSide, error) {
+	if err := eventstore.Migrate(ctx, cfg.DatabaseURL, logger); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	key, err := secretKey(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := openPool(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	store := eventstore.New(pool, domain.NewRegistry())
+	c, err := newCommands(store, key)
+	if err != nil {
+		store.Close()
+		pool.Close()
+		return nil, err
+	}
+	return &writeSide{pool: pool, store: store, commands: c}, nil
+}
+
+func (w *writeSide) Close() {
+	w.store.Close()
+	w.pool.Close()
+}
+
+// operatorMeta marks events written from the command line.
+var operatorMeta = commands.Meta{RequestID: "cli"}
+
+// accountCmd runs `leadsvc account create --name N [--json]`.
+func accountCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return usageError{"usage: leadsvc account create --name NAME [--json]"}
+	}
+	fs := flag.NewFlagSet("account create", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	name := fs.String("name", "", "account name")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError{fmt.Sprintf("account create: %v", err)}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("account create: unexpected argument %q", fs.Arg(0))}
+	}
+	if *name == "" {
+		return usageError{"account create: --name is required"}
+	}
+	ws, err := openWriteSide(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	res, err := ws.commands.CreateAccount(ctx, commands.CreateAccount{Name: *name, Meta: operatorMeta})
+	var verr *domain.ValidationError
+	if errors.As(err, &verr) {
+		return usageError{fmt.Sprintf("account create: %v", verr)}
+	}
+	if err != nil {
+		return err
+	}
+	// The secret goes to stdout only, never to the log.
+	logger.Info("account created", "account_id", res.Account.ID, "token_id", res.Token.ID)
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]string{"account_id": res.Account.ID.String(), "token": res.Secret})
+	}
+	_, err = fmt.Fprintf(stdout, "account  %s  %s\ntoken    %s  (admin, read, write, audit; shown once, keep it safe)\n",
+		res.Account.ID, res.Account.Name, res.Secret)
+	return err
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything leadsvc reads from the environment. Only this
+// package reads the environment; everything else takes explicit configs.
+type Config struct {
+	Addr            string        // LEADSVC_ADDR
+	DatabaseURL     string        // DATABASE_URL
+	NATSURL         string        // NATS_URL; empty runs an embedded server
+	NATSListen      string        // LEADSVC_NATS_LISTEN; embedded server's client address, none by default
+	NATSStream      string        // LEADSVC_NATS_STREAM
+	SubjectPrefix   string        // LEADSVC_NATS_SUBJECT_PREFIX
+	DataDir         string        // LEADSVC_DATA_DIR
+	SecretKey       []byte        // LEADSVC_SECRET_KEY, 32 bytes, base64; generated into DataDir when unset
+	SecretKeySet    bool          // whether SecretKey came from the environment
+	PublicURL       string        // LEADSVC_PUBLIC_URL; base of docs URLs
+	LogFormat       string        // LEADSVC_LOG_FORMAT: json, text or auto
+	LogLevel        string        // LEADSVC_LOG_LEVEL: debug, info, warn, error
+	ShutdownTimeout time.Duration // LEADSVC_SHUTDOWN_TIMEOUT
+}
+
+// Defaults that make `leadsvc serve` work with no configuration on the
+// machine `make run` prepared.
+const (
+	DefaultAddr          = ":8080"
+	DefaultDatabaseURL   = "postgres://postgres@127.0.0.1:5432/leadsvc?sslmode=disable"
+	DefaultDataDir       = ".data"
+	DefaultNATSStream    = "LEADSVC_EVENTS"
+	DefaultSubjectPrefix = "leadsvc"
+)
+
+// LoadConfig reads the environment through getenv, applies defaults and
+// validates; the returned error joins every problem found.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	c := Config{
+		Addr:            or(getenv("LEADSVC_ADDR"), DefaultAddr),
+		DatabaseURL:     or(getenv("DATABASE_URL"), DefaultDatabaseURL),
+		NATSURL:         getenv("NATS_URL"),
+		NATSListen:      getenv("LEADSVC_NATS_LISTEN"),
+		NATSStream:      or(getenv("LEADSVC_NATS_STREAM"), DefaultNATSStream),
+		SubjectPrefix:   or(getenv("LEADSVC_NATS_SUBJECT_PREFIX"), DefaultSubjectPrefix),
+		DataDir:         or(getenv("LEADSVC_DATA_DIR"), DefaultDataDir),
+		PublicURL:       getenv("LEADSVC_PUBLIC_URL"),
+		LogFormat:       or(getenv("LEADSVC_LOG_FORMAT"), "auto"),
+		LogLevel:        or(getenv("LEADSVC_LOG_LEVEL"), "info"),
+		ShutdownTimeout: 30 * time.Second,
+	}
+	var errs []error
+	if v := getenv("LEADSVC_SHUTDOWN_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("LEADSVC_SHUTDOWN_TIMEOUT: %q is not a positive duration such as 30s", v))
+		}
+		c.ShutdownTimeout = d
+	}
+	if v := getenv("LEADSVC_SECRET_KEY"); v != "" {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
+		if err != nil || len(key) != 32 {
+			errs = append(errs, errors.New("LEADSVC_SECRET_KEY: must be 32 random bytes, base64-encoded (openssl rand -base64 32)"))
+		}
+		c.SecretKey, c.SecretKeySet = key, true
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + localURLHost(c.Addr)
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	errs = append(errs, c.Validate())
+	return c, errors.Join(errs...)
+}
+
+// Validate reports every problem of c at once.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("LEADSVC_ADDR: %q is not host:port (e.g. :8080)", c.Addr))
+	}
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		errs = append(errs, errors.New("DATABASE_URL: must be a postgres:// URL"))
+	}
+	if c.NATSURL != "" {
+		if u, err := url.Parse(c.NATSURL); err != nil || u.Scheme == "" {
+			errs = append(errs, errors.New("NATS_URL: must be a URL such as nats://127.0.0.1:4222"))
+		}
+	}
+	if c.NATSListen != "" {
+		if _, port, err := net.SplitHostPort(c.NATSListen); err != nil || !isPort(port) {
+			errs = append(errs, fmt.Errorf("LEADSVC_NATS_LISTEN: %q is not host:port", c.NATSListen))
+		}
+	}
+	if c.NATSStream == "" || strings.ContainsAny(c.NATSStream, ". *>") {
+		errs = append(errs, fmt.Errorf("LEADSVC_NATS_STREAM: %q is not a valid stream name", c.NATSStream))
+	}
+	if c.SubjectPrefix == "" || strings.ContainsAny(c.SubjectPrefix, " *>") {
+		errs = append(errs, fmt.Errorf("LEADSVC_NATS_SUBJECT_PREFIX: %q is not a valid subject prefix", c.SubjectPrefix))
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("LEADSVC_PUBLIC_URL: %q is not an http(s) URL", c.PublicURL))
+	}
+	switch c.LogFormat {
+	case "auto", "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("LEADSVC_LOG_FORMAT: %q is not json, text or auto", c.LogFormat))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("LEADSVC_LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func isPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 0 && n < 65536
+}
+
+// localURLHost turns a listen address into one a browser on this machine
+// can open: ":8080" → "localhost:8080".
+func localURLHost(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "localhost:8080"
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

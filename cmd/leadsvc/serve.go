@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/leadsvc/leadsvc/commands"
+	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/eventstore"
+)
+
+// Main is the running service. Tests build one with their own Config, call
+// Run, talk to Addr, and Close it.
+type Main struct {
+	Config   Config
+	Logger   *slog.Logger
+	Pool     *pgxpool.Pool
+	Store    *eventstore.Store
+	Commands *commands.Commands
+	NATS     *nats.Conn
+
+	natsServer *server.Server
+	relay      *eventstore.Relay
+	listener   net.Listener
+	httpServer *http.Server
+	health     *health
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	errc       chan error
+}
+
+// NewMain returns a service for cfg; nothing runs until Run.
+func NewMain(cfg Config, logger *slog.Logger) *Main {
+	return &Main{Config: cfg, Logger: logger, errc: make(chan error, 4)}
+}
+
+// Run migrates the database, connects to NATS, starts the relay and the HTTP
+// listener, and returns once the service accepts requests.
+func (m *Main) Run(ctx context.Context) error {
+	cfg, logger := m.Config, m.Logger
+	if err := eventstore.Migrate(ctx, cfg.DatabaseURL, logger); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var err error
+	if m.Pool, err = openPool(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	key, err := secretKey(cfg, logger)
+	if err != nil {
+		return err
+	}
+	m.Store = eventstore.New(m.Pool, domain.NewRegistry())
+	if m.Commands, err = newCommands(m.Store, key); err != nil {
+		return err
+	}
+	if m.NATS, m.natsServer, err = connectNATS(cfg, logger); err != nil {
+		return err
+	}
+	m.relay, err = eventstore.NewRelay(eventstore.RelayConfig{
+		Stream:        cfg.NATSStream,
+		SubjectPrefix: cfg.SubjectPrefix,
+	}, m.Store, m.NATS, logger)
+	if err != nil {
+		return fmt.Errorf("relay: %w", err)
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := m.relay.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			logger.Error("relay stopped", "err", err)
+			m.errc <- fmt.Errorf("relay: %w", err)
+		}
+	}()
+
+	m.health = &health{checks: []readinessCheck{
+		{name: "postgres", check: func(ctx context.Context) (any, error) { return nil, m.Pool.Ping(ctx) }},
+		{name: "nats", check: func(context.Context) (any, error) {
+			if !m.NATS.IsConnected() {
+				return m.NATS.Status().String(), errors.New("not connected")
+			}
+			return nil, nil
+		}},
+		{name: "relay", check: func(ctx context.Context) (any, error) { return m.relay.Status(ctx) }},
+	}}
+	m.listener, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	m.httpServer = &http.Server{
+		Handler:           m.router(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := m.httpServer.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	logger.Info("leadsvc listening", "addr", m.Addr(), "version", version, "public_url", cfg.PublicURL)
+	return nil
+}
+
+// Addr is the address the HTTP server listens on (useful with ":0").
+func (m *Main) Addr() string {
+	if m.listener == nil {
+		return ""
+	}
+	return m.listener.Addr().String()
+}
+
+// Err reports a component that stopped on its own.
+func (m *Main) Err() <-chan error { return m.errc }
+
+// Close shuts down in order: readiness fails first, in-flight requests
+// drain, the relay finishes its page, then NATS and Postgres close.
+func (m *Main) Close() error {
+	var errs []error
+	if m.health != nil {
+		m.health.draining.Store(true)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+	defer cancel()
+	if m.httpServer != nil {
+		if err := m.httpServer.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.wg.Wait()
+	if m.NATS != nil {
+		_ = m.NATS.Drain()
+		m.NATS.Close()
+	}
+	if m.natsServer != nil {
+		m.natsServer.Shutdown()
+		m.natsServer.WaitForShutdown()
+	}
+	if m.Store != nil {
+		m.Store.Close()
+	}
+	if m.Pool != nil {
+		m.Pool.Close()
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Main) router() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r := chi.NewRouter()
+	r.Get("/livez", m.health.livez)
+	r.Get("/healthz", m.health.livez)
+	r.Get("/readyz", m.health.readyz)
+	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return r
+}
+
+func openPool(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
+	pcfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	return pool, nil
+}
+
+// serve runs the service until ctx is cancelled (SIGINT, SIGTERM) or a
+// component fails.
+func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	m := NewMain(cfg, logger)
+	if err := m.Run(ctx); err != nil {
+		_ = m.Close()
+		return err
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case runErr = <-m.Err():
+	}
+	return errors.Join(runErr, m.Close())
+}
+
+func migrate(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	return eventstore.Migrate(ctx, cfg.DatabaseURL, logger)
+}

@@ -1,0 +1,90 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/eventstore"
+)
+
+// CreateAccount creates a tenant with its first, all-permission,
+// account-level token: the bootstrap credential an operator hands to the
+// account's admin.
+type CreateAccount struct {
+	Name      string
+	TokenName string // default "Owner"
+	Meta      Meta
+}
+
+// AccountResult is a new account and its owner token.
+type AccountResult struct {
+	Account domain.Account `json:"account"`
+	Token   TokenInfo      `json:"token"`
+	Secret  string         `json:"-"`
+	Written
+}
+
+// AllPermissions are those of an account's owner token.
+var AllPermissions = []domain.Permission{domain.PermRead, domain.PermWrite, domain.PermAdmin, domain.PermAudit}
+
+// CreateAccount appends account.created and token.created in one
+// transaction, so an account never exists without a way in.
+func (c *Commands) CreateAccount(ctx context.Context, cmd CreateAccount) (AccountResult, error) {
+	id := uuid.New()
+	at := c.at()
+	accountEvents, err := domain.CreateAccount(id, cmd.Name, at)
+	if err != nil {
+		return AccountResult{}, err
+	}
+	if cmd.TokenName == "" {
+		cmd.TokenName = "Owner"
+	}
+	tokenID := uuid.New()
+	secret, docsID, err := c.newTokenSecret()
+	if err != nil {
+		return AccountResult{}, err
+	}
+	tokenEvents, err := domain.CreateToken(domain.NewToken{ID: tokenID, AccountID: id, Name: cmd.TokenName,
+		Permissions: AllPermissions, SecretPrefix: domain.SecretDisplayPrefix(secret),
+		SecretLast4: domain.SecretLast4(secret), DocsID: docsID}, at)
+	if err != nil {
+		return AccountResult{}, err
+	}
+	res := AccountResult{Secret: secret}
+	for _, e := range accountEvents {
+		res.Account = res.Account.Evolve(e)
+	}
+	insertAccount := func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
+		_, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)`, id, cmd.Name, at)
+		return err
+	}
+	out, err := c.store.AppendInline(ctx, inlineAll(insertAccount, c.tokenSecretSteps(domain.FoldToken(tokenEvents), secret, &res.Token)),
+		eventstore.Append{StreamID: domain.AccountStream(id), AccountID: id, Events: accountEvents, Metadata: cmd.Meta},
+		eventstore.Append{StreamID: domain.TokenStream(tokenID), AccountID: id, Events: tokenEvents, Metadata: cmd.Meta})
+	if err != nil {
+		return AccountResult{}, fmt.Errorf("create account: %w", err)
+	}
+	res.Written = written(out)
+	return res, nil
+}
+
+// Account returns an account.
+func (c *Commands) Account(ctx context.Context, id uuid.UUID) (domain.Account, error) {
+	a := domain.Account{ID: id}
+	var created time.Time
+	err := c.pool.QueryRow(ctx, `SELECT name, created_at FROM accounts WHERE id = $1`, id).Scan(&a.Name, &created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return domain.Account{}, domain.ErrAccountNotFound
+	}
+	if err != nil {
+		return domain.Account{}, err
+	}
+	a.CreatedAt, a.Version = created, 1
+	return a, nil
+}

@@ -1,0 +1,128 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/eventstore"
+)
+
+// CreateFilter creates a filter of a campaign.
+type CreateFilter struct {
+	AccountID  uuid.UUID
+	CampaignID uuid.UUID
+	Name       string
+	Conditions []domain.Condition
+	Any        [][]domain.Condition
+	Meta       Meta
+	Idem       *Idempotency
+}
+
+// FilterResult is a filter after a write.
+type FilterResult struct {
+	Filter domain.Filter `json:"filter"`
+	Written
+}
+
+// CreateFilter validates the conditions against the campaign's current
+// schema and appends the filter.
+func (c *Commands) CreateFilter(ctx context.Context, cmd CreateFilter) (FilterResult, error) {
+	return idempotent(ctx, c, cmd.Idem, func(fin finish) (FilterResult, error) {
+		camp, err := c.Campaign(ctx, cmd.AccountID, cmd.CampaignID)
+		if err != nil {
+			return FilterResult{}, err
+		}
+		id := uuid.New()
+		events, err := domain.CreateFilter(id, camp.ID, cmd.AccountID, cmd.Name, cmd.Conditions, cmd.Any, camp.Schema, c.at())
+		if err != nil {
+			return FilterResult{}, err
+		}
+		res := FilterResult{Filter: domain.FoldFilter(events)}
+		out, err := c.store.AppendInline(ctx, inlineAll(upsertFilter(res.Filter), finishWith(fin, func() any { return res })),
+			eventstore.Append{StreamID: domain.FilterStream(id), AccountID: cmd.AccountID, CampaignID: camp.ID,
+				Events: events, Metadata: cmd.Meta})
+		if err != nil {
+			return FilterResult{}, fmt.Errorf("create filter: %w", err)
+		}
+		res.Written = written(out)
+		return res, nil
+	})
+}
+
+// UpdateFilter replaces a filter's name and conditions (or, with Delete,
+// deletes it). IfVersion, when not AnyVersion, must be the filter's
+// current version.
+type UpdateFilter struct {
+	AccountID  uuid.UUID
+	FilterID   uuid.UUID
+	Name       string
+	Conditions []domain.Condition
+	Any        [][]domain.Condition
+	Delete     bool
+	IfVersion  int64
+	Meta       Meta
+	Idem       *Idempotency
+}
+
+// UpdateFilter decides on the filter's current state and the campaign's
+// current schema. Tokens bound to the filter see the new slice at once:
+// the filters view changes in the same transaction.
+func (c *Commands) UpdateFilter(ctx context.Context, cmd UpdateFilter) (FilterResult, error) {
+	return idempotent(ctx, c, cmd.Idem, func(fin finish) (FilterResult, error) {
+		var res FilterResult
+		var state domain.Filter
+		// The view gives the campaign, whose schema the conditions must
+		// fit; a deleted or foreign filter is not found.
+		f, err := c.Filter(ctx, cmd.AccountID, cmd.FilterID)
+		if err != nil {
+			return FilterResult{}, err
+		}
+		camp, err := c.Campaign(ctx, cmd.AccountID, f.CampaignID)
+		if err != nil {
+			return FilterResult{}, err
+		}
+		schema, campaignID := camp.Schema, camp.ID
+		out, err := c.store.Update(ctx, eventstore.Update{
+			StreamID: domain.FilterStream(cmd.FilterID), IfVersion: ifVersion(cmd.IfVersion),
+			AccountID: cmd.AccountID, CampaignID: campaignID, Metadata: cmd.Meta,
+			Decide: func(history []eventstore.Record) ([]domain.Event, error) {
+				state = domain.FoldFilter(eventstore.Events(history))
+				if state.Version == 0 || state.AccountID != cmd.AccountID {
+					return nil, domain.ErrFilterNotFound
+				}
+				var events []domain.Event
+				var err error
+				if cmd.Delete {
+					events, err = state.Delete(c.at())
+				} else {
+					events, err = state.Update(cmd.Name, cmd.Conditions, cmd.Any, schema, c.at())
+				}
+				for _, e := range events {
+					state = state.Evolve(e)
+				}
+				res.Filter = state
+				return events, err
+			},
+			Inline: func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
+				return inlineAll(upsertFilter(state), finishWith(fin, func() any { return res }))(ctx, tx, recs)
+			},
+		})
+		if err != nil {
+			return FilterResult{}, fmt.Errorf("update filter: %w", mapConflict(err, cmd.IfVersion > 0))
+		}
+		res.Written = written(out)
+		return res, nil
+	})
+}
+
+// ifVersion maps "no If-Match" (0) to AnyVersion.
+func ifVersion(v int64) int64 {
+	if v <= 0 {
+		return eventstore.AnyVersion
+	}
+	return v
+}

@@ -1,0 +1,382 @@
+package commands
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"sort"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/eventstore"
+)
+
+// Scope is the slice of an account a caller may touch: nil for an
+// account-level token, otherwise the token's campaign and optional filter.
+type Scope struct {
+	CampaignID *uuid.UUID
+	FilterID   *uuid.UUID
+}
+
+// ScopeOf returns the scope of an authenticated token.
+func ScopeOf(t TokenInfo) *Scope {
+	if t.CampaignID == nil {
+		return nil
+	}
+	return &Scope{CampaignID: t.CampaignID, FilterID: t.FilterID}
+}
+
+// scope is a Scope resolved against the current filters view.
+type scope struct {
+	accountID uuid.UUID
+	campaign  *uuid.UUID
+	filter    *domain.Filter
+	gone      bool // the token's filter was deleted: it sees nothing
+}
+
+func (c *Commands) resolveScope(ctx context.Context, accountID uuid.UUID, s *Scope) (scope, error) {
+	out := scope{accountID: accountID}
+	if s == nil {
+		return out, nil
+	}
+	out.campaign = s.CampaignID
+	if s.FilterID != nil {
+		f, err := c.Filter(ctx, accountID, *s.FilterID)
+		switch {
+		case errors.Is(err, domain.ErrFilterNotFound):
+			out.gone = true
+		case err != nil:
+			return scope{}, err
+		default:
+			out.filter = &f
+		}
+	}
+	return out, nil
+}
+
+// owns reports whether the lead belongs to the scope's account and
+// campaign, whatever its fields.
+func (s scope) owns(l domain.Lead) bool {
+	return l.Exists() && l.AccountID == s.accountID && (s.campaign == nil || l.CampaignID == *s.campaign)
+}
+
+// sees reports whether the lead is inside the scope now.
+func (s scope) sees(schema domain.Schema, l domain.Lead) bool {
+	return s.owns(l) && !s.gone && (s.filter == nil || s.filter.Matches(schema, l.View()))
+}
+
+// refuse explains why a lead written through the scope would fall
+// outside it, or returns nil.
+func (s scope) refuse(schema domain.Schema, l domain.Lead) error {
+	if s.gone {
+		return &ScopeError{Description: "the token's filter was deleted"}
+	}
+	if s.filter == nil {
+		return nil
+	}
+	if cond, failing := s.filter.FirstFailing(schema, l.View()); failing {
+		return &ScopeError{Condition: cond, Description: domain.DescribeCondition(schema, cond)}
+	}
+	return nil
+}
+
+// LeadResult is a lead after a write.
+type LeadResult struct {
+	Lead domain.Lead `json:"lead"`
+	// Defaulted lists the fields (and "status") filled from the token
+	// filter's equality conditions because the request omitted them.
+	Defaulted []string `json:"defaulted,omitempty"`
+	Written
+}
+
+// CreateLead creates a lead in a campaign.
+type CreateLead struct {
+	AccountID  uuid.UUID
+	CampaignID uuid.UUID
+	Scope      *Scope
+	Status     string
+	Fields     map[string]any
+	Meta       Meta
+	Idem       *Idempotency
+}
+
+// CreateLead validates the fields against the campaign's schema. Through a
+// filtered scope, omitted fields pinned by the filter's equality
+// conditions are filled in, and a lead that would still fall outside the
+// filter is refused with a *ScopeError naming the condition.
+func (c *Commands) CreateLead(ctx context.Context, cmd CreateLead) (LeadResult, error) {
+	return idempotent(ctx, c, cmd.Idem, func(fin finish) (LeadResult, error) {
+		sc, err := c.resolveScope(ctx, cmd.AccountID, cmd.Scope)
+		if err != nil {
+			return LeadResult{}, err
+		}
+		if sc.campaign != nil && *sc.campaign != cmd.CampaignID {
+			return LeadResult{}, domain.ErrCampaignNotFound
+		}
+		camp, err := c.Campaign(ctx, cmd.AccountID, cmd.CampaignID)
+		if err != nil {
+			return LeadResult{}, err
+		}
+		input := maps.Clone(cmd.Fields)
+		if input == nil {
+			input = map[string]any{}
+		}
+		status := cmd.Status
+		var res LeadResult
+		if sc.filter != nil {
+			for k, v := range sc.filter.EqualityDefaults(camp.Schema) {
+				if k == domain.AttrStatus {
+					if status == "" {
+						status, _ = v.(string)
+						res.Defaulted = append(res.Defaulted, k)
+					}
+					continue
+				}
+				if _, given := input[k]; !given {
+					input[k] = v
+					res.Defaulted = append(res.Defaulted, k)
+				}
+			}
+			sort.Strings(res.Defaulted)
+		}
+		id := uuid.New()
+		events, err := domain.CreateLead(id, camp.ID, cmd.AccountID, status, input, camp.Schema, c.at())
+		if err != nil {
+			return LeadResult{}, err
+		}
+		res.Lead = domain.FoldLead(events)
+		if err := c.checkRelations(ctx, sc, camp.Schema, res.Lead.Fields); err != nil {
+			return LeadResult{}, err
+		}
+		if err := sc.refuse(camp.Schema, res.Lead); err != nil {
+			return LeadResult{}, err
+		}
+		out, err := c.store.AppendInline(ctx, finishWith(fin, func() any { return res }),
+			eventstore.Append{StreamID: domain.LeadStream(id), AccountID: cmd.AccountID, CampaignID: camp.ID,
+				Events: events, Metadata: cmd.Meta})
+		if err != nil {
+			return LeadResult{}, fmt.Errorf("create lead: %w", err)
+		}
+		res.Written = written(out)
+		return res, nil
+	})
+}
+
+// checkRelations requires every relation value to name a lead of the
+// field's target campaign that the scope can see; a lead outside the scope
+// is reported exactly like a missing one.
+func (c *Commands) checkRelations(ctx context.Context, sc scope, schema domain.Schema, fields domain.Fields) error {
+	v := &domain.ValidationError{}
+	for _, f := range schema.Fields {
+		raw, ok := fields[f.Key]
+		if f.Type != domain.TypeRelation || !ok || raw == nil || f.Campaign == nil {
+			continue
+		}
+		id, err := uuid.Parse(fmt.Sprint(raw))
+		if err != nil {
+			v.Add(f.Key, domain.CodeInvalidFormat, "%q is not a lead id", raw)
+			continue
+		}
+		target, err := c.loadLead(ctx, id)
+		if err != nil {
+			return err
+		}
+		visible := target.Exists() && target.AccountID == sc.accountID && target.CampaignID == *f.Campaign
+		if visible && sc.campaign != nil {
+			visible = *f.Campaign == *sc.campaign && sc.sees(schema, target)
+		}
+		if !visible {
+			v.Add(f.Key, domain.CodeInvalidValue, "no lead %s that you can see in the related campaign", id)
+		}
+	}
+	return v.Err()
+}
+
+func (c *Commands) loadLead(ctx context.Context, id uuid.UUID) (domain.Lead, error) {
+	events, err := c.load(ctx, domain.LeadStream(id))
+	if err != nil {
+		return domain.Lead{}, err
+	}
+	return domain.FoldLead(events), nil
+}
+
+// GetLead returns a lead as the scope sees it; a lead outside the scope is
+// domain.ErrLeadNotFound, exactly like a missing one.
+func (c *Commands) GetLead(ctx context.Context, accountID, leadID uuid.UUID, s *Scope) (domain.Lead, error) {
+	sc, err := c.resolveScope(ctx, accountID, s)
+	if err != nil {
+		return domain.Lead{}, err
+	}
+	l, err := c.loadLead(ctx, leadID)
+	if err != nil {
+		return domain.Lead{}, err
+	}
+	if !sc.owns(l) {
+		return domain.Lead{}, domain.ErrLeadNotFound
+	}
+	camp, err := c.Campaign(ctx, accountID, l.CampaignID)
+	if err != nil {
+		return domain.Lead{}, err
+	}
+	if !sc.sees(camp.Schema, l) {
+		return domain.Lead{}, domain.ErrLeadNotFound
+	}
+	return l, nil
+}
+
+// UpdateLead changes fields (nil clears) and the status of a lead.
+type UpdateLead struct {
+	AccountID uuid.UUID
+	LeadID    uuid.UUID
+	Scope     *Scope
+	Status    string
+	Fields    map[string]any
+	IfVersion int64 // If-Match; 0 for none
+	Meta      Meta
+	Idem      *Idempotency
+}
+
+// UpdateLead refuses, in this order: a lead outside the scope (not
+// found, so a stale If-Match never reveals that a lead exists), a stale
+// IfVersion (ErrPreconditionFailed), invalid fields, and a change that would
+// take the lead out of the scope's filter (*ScopeError). Without IfVersion a
+// concurrent change makes it decide again on the new state.
+func (c *Commands) UpdateLead(ctx context.Context, cmd UpdateLead) (LeadResult, error) {
+	return idempotent(ctx, c, cmd.Idem, func(fin finish) (LeadResult, error) {
+		return c.changeLead(ctx, cmd.AccountID, cmd.LeadID, cmd.Scope, cmd.IfVersion, cmd.Meta, fin,
+			func(l domain.Lead, schema domain.Schema, sc scope) ([]domain.Event, error) {
+				events, err := l.Update(cmd.Fields, cmd.Status, schema, c.at())
+				if err != nil || len(events) == 0 {
+					return events, err
+				}
+				next := l.Preview(events)
+				if err := c.checkRelations(ctx, sc, schema, events[0].(domain.LeadUpdated).Fields); err != nil {
+					return nil, err
+				}
+				return events, sc.refuse(schema, next)
+			}, nil)
+	})
+}
+
+// changeLead runs one load–decide–append cycle on a lead the scope sees.
+func (c *Commands) changeLead(ctx context.Context, accountID, leadID uuid.UUID, s *Scope, ifVer int64, meta Meta, fin finish,
+	decide func(domain.Lead, domain.Schema, scope) ([]domain.Event, error), inline eventstore.Inline,
+) (LeadResult, error) {
+	sc, err := c.resolveScope(ctx, accountID, s)
+	if err != nil {
+		return LeadResult{}, err
+	}
+	var res LeadResult
+	out, err := c.store.Update(ctx, eventstore.Update{
+		StreamID: domain.LeadStream(leadID), IfVersion: eventstore.AnyVersion, AccountID: accountID, Metadata: meta,
+		Decide: func(history []eventstore.Record) ([]domain.Event, error) {
+			l := domain.FoldLead(eventstore.Events(history))
+			if !sc.owns(l) {
+				return nil, domain.ErrLeadNotFound
+			}
+			camp, err := c.Campaign(ctx, accountID, l.CampaignID)
+			if err != nil {
+				return nil, err
+			}
+			if !sc.sees(camp.Schema, l) {
+				return nil, domain.ErrLeadNotFound
+			}
+			if ifVer > 0 && l.Version != ifVer {
+				return nil, fmt.Errorf("%w: the lead is at version %d, not %d", ErrPreconditionFailed, l.Version, ifVer)
+			}
+			events, err := decide(l, camp.Schema, sc)
+			res.Lead = l.Preview(events)
+			return events, err
+		},
+		Inline: func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
+			return inlineAll(inline, finishWith(fin, func() any { return res }))(ctx, tx, recs)
+		},
+	})
+	if err != nil {
+		return LeadResult{}, fmt.Errorf("lead %s: %w", leadID, mapConflict(err, ifVer > 0))
+	}
+	res.Written = written(out)
+	return res, nil
+}
+
+// AttachFile stores a file's bytes and appends lead.file_attached in one
+// transaction.
+type AttachFile struct {
+	AccountID   uuid.UUID
+	LeadID      uuid.UUID
+	Scope       *Scope
+	Name        string
+	ContentType string
+	Content     []byte
+	Meta        Meta
+	Idem        *Idempotency
+}
+
+// FileResult is a file after a write, with its lead.
+type FileResult struct {
+	File domain.FileMeta `json:"file"`
+	LeadResult
+}
+
+// AttachFile records the size and SHA-256 of the bytes, so a download can
+// be checked against what was uploaded.
+func (c *Commands) AttachFile(ctx context.Context, cmd AttachFile) (FileResult, error) {
+	return idempotent(ctx, c, cmd.Idem, func(fin finish) (FileResult, error) {
+		sum := sha256.Sum256(cmd.Content)
+		meta := domain.FileMeta{ID: uuid.New(), Name: cmd.Name, ContentType: cmd.ContentType,
+			Size: int64(len(cmd.Content)), SHA256: hex.EncodeToString(sum[:])}
+		var res FileResult
+		res.File = meta
+		store := func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
+			_, err := tx.Exec(ctx, `INSERT INTO lead_files (id, lead_id, account_id, name, content_type, size, sha256, content, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+				meta.ID, cmd.LeadID, cmd.AccountID, meta.Name, meta.ContentType, meta.Size, meta.SHA256, cmd.Content, c.at())
+			return err
+		}
+		lr, err := c.changeLead(ctx, cmd.AccountID, cmd.LeadID, cmd.Scope, 0, cmd.Meta,
+			func(ctx context.Context, tx pgx.Tx, result any) error {
+				res.LeadResult = result.(LeadResult)
+				return fin(ctx, tx, res)
+			},
+			func(l domain.Lead, _ domain.Schema, _ scope) ([]domain.Event, error) {
+				return l.AttachFile(meta, c.at())
+			},
+			store)
+		if err != nil {
+			return FileResult{}, err
+		}
+		res.LeadResult = lr
+		return res, nil
+	})
+}
+
+// RemoveFile deletes a file of a lead: its bytes go with the event.
+type RemoveFile struct {
+	AccountID uuid.UUID
+	LeadID    uuid.UUID
+	FileID    uuid.UUID
+	Scope     *Scope
+	Meta      Meta
+	Idem      *Idempotency
+}
+
+// RemoveFile appends lead.file_removed and deletes the bytes in the same
+// transaction.
+func (c *Commands) RemoveFile(ctx context.Context, cmd RemoveFile) (LeadResult, error) {
+	return idempotent(ctx, c, cmd.Idem, func(fin finish) (LeadResult, error) {
+		drop := func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
+			_, err := tx.Exec(ctx, `DELETE FROM lead_files WHERE id = $1 AND lead_id = $2`, cmd.FileID, cmd.LeadID)
+			return err
+		}
+		return c.changeLead(ctx, cmd.AccountID, cmd.LeadID, cmd.Scope, 0, cmd.Meta, fin,
+			func(l domain.Lead, _ domain.Schema, _ scope) ([]domain.Event, error) {
+				return l.RemoveFile(cmd.FileID, c.at())
+			},
+			drop)
+	})
+}

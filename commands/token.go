@@ -1,0 +1,406 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/eventstore"
+)
+
+// CreateToken creates a credential: account-level when CampaignID is nil,
+// otherwise bound to that campaign and, optionally, one of its filters.
+type CreateToken struct {
+	AccountID   uuid.UUID
+	CampaignID  *uuid.UUID
+	FilterID    *uuid.UUID
+	Name        string
+	Permissions []domain.Permission
+	ExpiresAt   *time.Time
+	Meta        Meta
+	Idem        *Idempotency
+}
+
+// TokenSecretResult is a token with its secret, returned only when the
+// secret is made (create, rotate) or shown. The secret is never stored
+// with an idempotent result: a replay reads it back from the sealed copy.
+type TokenSecretResult struct {
+	Token  TokenInfo `json:"token"`
+	Secret string    `json:"-"`
+	Written
+}
+
+// TokenResult is a token after a write that does not touch its secret.
+type TokenResult struct {
+	Token TokenInfo `json:"token"`
+	Written
+}
+
+// CreateToken makes the secret, stores its hash and sealed copy in the
+// tokens table (never in the log) and appends token.created, all in one
+// transaction.
+func (c *Commands) CreateToken(ctx context.Context, cmd CreateToken) (TokenSecretResult, error) {
+	res, err := idempotent(ctx, c, cmd.Idem, func(fin finish) (TokenSecretResult, error) {
+		var filter *domain.Filter
+		if cmd.CampaignID != nil {
+			if _, err := c.Campaign(ctx, cmd.AccountID, *cmd.CampaignID); err != nil {
+				return TokenSecretResult{}, err
+			}
+		}
+		if cmd.FilterID != nil {
+			f, err := c.Filter(ctx, cmd.AccountID, *cmd.FilterID)
+			if errors.Is(err, domain.ErrFilterNotFound) {
+				return TokenSecretResult{}, domain.Invalid("filter_id", domain.CodeInvalidValue, "no filter %s in this account", cmd.FilterID)
+			}
+			if err != nil {
+				return TokenSecretResult{}, err
+			}
+			filter = &f
+		}
+		return c.createToken(ctx, cmd, filter, fin)
+	})
+	if err != nil {
+		return TokenSecretResult{}, err
+	}
+	if res.Secret == "" {
+		if res.Secret, err = c.openSecret(ctx, cmd.AccountID, res.Token.ID); err != nil {
+			return TokenSecretResult{}, err
+		}
+	}
+	return res, nil
+}
+
+// newTokenSecret draws a secret and the token's docs id.
+func (c *Commands) newTokenSecret() (secret, docsID string, err error) {
+	if secret, err = newSecret(c.rnd); err != nil {
+		return "", "", err
+	}
+	if docsID, err = newDocsID(c.rnd); err != nil {
+		return "", "", err
+	}
+	return secret, docsID, nil
+}
+
+func (c *Commands) createToken(ctx context.Context, cmd CreateToken, filter *domain.Filter, fin finish) (TokenSecretResult, error) {
+	id := uuid.New()
+	secret, docsID, err := c.newTokenSecret()
+	if err != nil {
+		return TokenSecretResult{}, err
+	}
+	events, err := domain.CreateToken(domain.NewToken{ID: id, AccountID: cmd.AccountID, CampaignID: cmd.CampaignID,
+		Filter: filter, Name: cmd.Name, Permissions: cmd.Permissions, ExpiresAt: cmd.ExpiresAt,
+		SecretPrefix: domain.SecretDisplayPrefix(secret), SecretLast4: domain.SecretLast4(secret), DocsID: docsID}, c.at())
+	if err != nil {
+		return TokenSecretResult{}, err
+	}
+	res := TokenSecretResult{Secret: secret}
+	a := eventstore.Append{StreamID: domain.TokenStream(id), AccountID: cmd.AccountID, Events: events, Metadata: cmd.Meta}
+	if cmd.CampaignID != nil {
+		a.CampaignID = *cmd.CampaignID
+	}
+	out, err := c.store.AppendInline(ctx, inlineAll(
+		c.tokenSecretSteps(domain.FoldToken(events), secret, &res.Token),
+		finishWith(fin, func() any { return res })), a)
+	if err != nil {
+		return TokenSecretResult{}, fmt.Errorf("create token: %w", err)
+	}
+	res.Written = written(out)
+	return res, nil
+}
+
+// tokenSecretSteps writes the token row with a fresh secret (hash and
+// sealed copy) and reads the row back into info.
+func (c *Commands) tokenSecretSteps(t domain.Token, secret string, info *TokenInfo) eventstore.Inline {
+	return func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
+		if err := upsertToken(t)(ctx, tx, recs); err != nil {
+			return err
+		}
+		sealed, err := c.sealer.seal(t.ID, secret)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE tokens SET secret_hash = $2, secret_sealed = $3 WHERE id = $1`,
+			t.ID, hashSecret(secret), sealed); err != nil {
+			return err
+		}
+		return readTokenInto(ctx, tx, t.ID, info)
+	}
+}
+
+func readTokenInto(ctx context.Context, tx pgx.Tx, id uuid.UUID, info *TokenInfo) error {
+	rows, err := tx.Query(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = $1`, id)
+	if err != nil {
+		return err
+	}
+	ts, err := scanTokens(rows)
+	if err != nil {
+		return err
+	}
+	if len(ts) != 1 {
+		return fmt.Errorf("token %s: row missing after write", id)
+	}
+	*info = ts[0]
+	return nil
+}
+
+// UpdateToken changes a token's name, permissions, filter or expiry. Nil
+// fields stay as they are.
+type UpdateToken struct {
+	AccountID   uuid.UUID
+	TokenID     uuid.UUID
+	Name        *string
+	Permissions []domain.Permission
+	FilterID    *uuid.UUID
+	ClearFilter bool
+	ExpiresAt   *time.Time
+	ClearExpiry bool
+	IfVersion   int64
+	Meta        Meta
+	Idem        *Idempotency
+}
+
+// UpdateToken decides on the token's history; the authentication row
+// changes in the same transaction, so the very next request sees it.
+func (c *Commands) UpdateToken(ctx context.Context, cmd UpdateToken) (TokenResult, error) {
+	return idempotent(ctx, c, cmd.Idem, func(fin finish) (TokenResult, error) {
+		changes := domain.TokenChanges{Name: cmd.Name, Permissions: cmd.Permissions, ClearFilter: cmd.ClearFilter,
+			ExpiresAt: cmd.ExpiresAt, ClearExpiry: cmd.ClearExpiry}
+		if cmd.FilterID != nil {
+			f, err := c.Filter(ctx, cmd.AccountID, *cmd.FilterID)
+			if errors.Is(err, domain.ErrFilterNotFound) {
+				return TokenResult{}, domain.Invalid("filter_id", domain.CodeInvalidValue, "no filter %s in this account", cmd.FilterID)
+			}
+			if err != nil {
+				return TokenResult{}, err
+			}
+			changes.Filter = &f
+		}
+		var res TokenResult
+		out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, cmd.IfVersion, cmd.Meta,
+			func(t domain.Token, at time.Time) ([]domain.Event, error) { return t.Update(changes, at) },
+			func(t domain.Token) eventstore.Inline {
+				return inlineAll(upsertToken(t), readInto(t.ID, &res.Token), finishWith(fin, func() any { return res }))
+			})
+		if err != nil {
+			return TokenResult{}, err
+		}
+		if out.Records == nil {
+			// Nothing changed: answer with the current row.
+			if res.Token, err = c.Token(ctx, cmd.AccountID, cmd.TokenID); err != nil {
+				return TokenResult{}, err
+			}
+		}
+		res.Written = written(out)
+		return res, nil
+	})
+}
+
+func readInto(id uuid.UUID, info *TokenInfo) eventstore.Inline {
+	return func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
+		return readTokenInto(ctx, tx, id, info)
+	}
+}
+
+// updateToken runs one load–decide–append cycle of a token of the account;
+// inline builds the transaction's view steps from the decided state.
+func (c *Commands) updateToken(ctx context.Context, accountID, tokenID uuid.UUID, ifVer int64, meta Meta,
+	decide func(domain.Token, time.Time) ([]domain.Event, error), inline func(domain.Token) eventstore.Inline,
+) (eventstore.Appended, error) {
+	var state domain.Token
+	out, err := c.store.Update(ctx, eventstore.Update{
+		StreamID: domain.TokenStream(tokenID), IfVersion: ifVersion(ifVer), AccountID: accountID, Metadata: meta,
+		Decide: func(history []eventstore.Record) ([]domain.Event, error) {
+			state = domain.FoldToken(eventstore.Events(history))
+			if !state.Exists() || state.AccountID != accountID {
+				return nil, domain.ErrTokenNotFound
+			}
+			events, err := decide(state, c.at())
+			for _, e := range events {
+				state = state.Evolve(e)
+			}
+			return events, err
+		},
+		Inline: func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
+			return inline(state)(ctx, tx, recs)
+		},
+	})
+	if err != nil {
+		return eventstore.Appended{}, fmt.Errorf("token %s: %w", tokenID, mapConflict(err, ifVer > 0))
+	}
+	return out, nil
+}
+
+// RotateToken gives a token a new secret; the old one keeps working for
+// Grace (0: the default of 24 hours; at most 7 days). Only the latest
+// previous secret is kept: rotating again ends the earlier grace.
+type RotateToken struct {
+	AccountID uuid.UUID
+	TokenID   uuid.UUID
+	Grace     time.Duration
+	Meta      Meta
+	Idem      *Idempotency
+}
+
+// RotateToken appends token.rotated and swaps the secret in the same
+// transaction.
+func (c *Commands) RotateToken(ctx context.Context, cmd RotateToken) (TokenSecretResult, error) {
+	res, err := idempotent(ctx, c, cmd.Idem, func(fin finish) (TokenSecretResult, error) {
+		secret, _, err := c.newTokenSecret()
+		if err != nil {
+			return TokenSecretResult{}, err
+		}
+		res := TokenSecretResult{Secret: secret}
+		var until time.Time
+		out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, 0, cmd.Meta,
+			func(t domain.Token, at time.Time) ([]domain.Event, error) {
+				events, err := t.Rotate(domain.SecretDisplayPrefix(secret), domain.SecretLast4(secret), cmd.Grace, at)
+				if err == nil {
+					until = events[0].(domain.TokenRotated).PreviousValidUntil
+				}
+				return events, err
+			},
+			func(t domain.Token) eventstore.Inline {
+				keepPrevious := func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
+					_, err := tx.Exec(ctx, `UPDATE tokens SET previous_secret_hash = secret_hash, previous_valid_until = $2
+						WHERE id = $1`, t.ID, until)
+					return err
+				}
+				return inlineAll(keepPrevious, c.tokenSecretSteps(t, secret, &res.Token), finishWith(fin, func() any { return res }))
+			})
+		if err != nil {
+			return TokenSecretResult{}, err
+		}
+		res.Written = written(out)
+		return res, nil
+	})
+	if err != nil {
+		return TokenSecretResult{}, err
+	}
+	if res.Secret == "" {
+		if res.Secret, err = c.openSecret(ctx, cmd.AccountID, res.Token.ID); err != nil {
+			return TokenSecretResult{}, err
+		}
+	}
+	return res, nil
+}
+
+// RevealToken is an admin's "Show": it records token.revealed and returns
+// the secret from its sealed copy.
+type RevealToken struct {
+	AccountID uuid.UUID
+	TokenID   uuid.UUID
+	Meta      Meta
+}
+
+// RevealToken refuses a revoked token (domain.ErrTokenRevoked): its secret
+// no longer exists.
+func (c *Commands) RevealToken(ctx context.Context, cmd RevealToken) (TokenSecretResult, error) {
+	var res TokenSecretResult
+	out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, 0, cmd.Meta,
+		func(t domain.Token, at time.Time) ([]domain.Event, error) { return t.Reveal(at) },
+		func(t domain.Token) eventstore.Inline { return readInto(t.ID, &res.Token) })
+	if err != nil {
+		return TokenSecretResult{}, err
+	}
+	res.Written = written(out)
+	if res.Secret, err = c.openSecret(ctx, cmd.AccountID, cmd.TokenID); err != nil {
+		return TokenSecretResult{}, err
+	}
+	return res, nil
+}
+
+func (c *Commands) openSecret(ctx context.Context, accountID, tokenID uuid.UUID) (string, error) {
+	var sealed []byte
+	err := c.pool.QueryRow(ctx, `SELECT secret_sealed FROM tokens WHERE account_id = $1 AND id = $2`, accountID, tokenID).Scan(&sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", domain.ErrTokenNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	if sealed == nil {
+		return "", ErrSecretUnavailable
+	}
+	return c.sealer.open(tokenID, sealed)
+}
+
+// RevokeToken ends a token now and destroys its stored secret and any
+// previous one still in its grace period. Revoking twice changes nothing.
+type RevokeToken struct {
+	AccountID uuid.UUID
+	TokenID   uuid.UUID
+	Meta      Meta
+	Idem      *Idempotency
+}
+
+// RevokeToken appends token.revoked and clears the secret columns in the
+// same transaction: the next request with the token is refused.
+func (c *Commands) RevokeToken(ctx context.Context, cmd RevokeToken) (TokenResult, error) {
+	return idempotent(ctx, c, cmd.Idem, func(fin finish) (TokenResult, error) {
+		var res TokenResult
+		at := c.at()
+		out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, 0, cmd.Meta,
+			func(t domain.Token, _ time.Time) ([]domain.Event, error) { return t.Revoke(at) },
+			func(t domain.Token) eventstore.Inline {
+				destroy := func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
+					_, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = $2, secret_hash = NULL, secret_sealed = NULL,
+						previous_secret_hash = NULL, previous_valid_until = NULL WHERE id = $1`, t.ID, at)
+					return err
+				}
+				return inlineAll(upsertToken(t), destroy, readInto(t.ID, &res.Token), finishWith(fin, func() any { return res }))
+			})
+		if err != nil {
+			return TokenResult{}, err
+		}
+		if out.Records == nil {
+			if res.Token, err = c.Token(ctx, cmd.AccountID, cmd.TokenID); err != nil {
+				return TokenResult{}, err
+			}
+		}
+		res.Written = written(out)
+		return res, nil
+	})
+}
+
+// Authenticate returns the live token whose secret (or previous secret,
+// within its rotation grace) is secret. Unknown, malformed and revoked
+// secrets are ErrUnauthenticated alike; an expired token is
+// ErrTokenExpired so the client can be told why.
+func (c *Commands) Authenticate(ctx context.Context, secret string) (TokenInfo, error) {
+	if !domain.ValidTokenSecretFormat(secret) {
+		return TokenInfo{}, ErrUnauthenticated
+	}
+	h := hashSecret(secret)
+	now := c.at()
+	rows, err := c.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens
+		WHERE revoked_at IS NULL AND (secret_hash = $1 OR (previous_secret_hash = $1 AND previous_valid_until > $2))`, h, now)
+	if err != nil {
+		return TokenInfo{}, fmt.Errorf("authenticate: %w", err)
+	}
+	ts, err := scanTokens(rows)
+	if err != nil {
+		return TokenInfo{}, fmt.Errorf("authenticate: %w", err)
+	}
+	if len(ts) != 1 {
+		return TokenInfo{}, ErrUnauthenticated
+	}
+	t := ts[0]
+	if t.ExpiresAt != nil && !now.Before(*t.ExpiresAt) {
+		return TokenInfo{}, ErrTokenExpired
+	}
+	return t, nil
+}
+
+// TouchLastUsed records a token's use, at most once a minute, so that
+// authentication does not turn every read into a write.
+func (c *Commands) TouchLastUsed(ctx context.Context, tokenID uuid.UUID) error {
+	now := c.at()
+	_, err := c.pool.Exec(ctx, `UPDATE tokens SET last_used_at = $2
+		WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)`, tokenID, now, now.Add(-time.Minute))
+	return err
+}
