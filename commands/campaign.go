@@ -39,7 +39,7 @@ func (c *Commands) CreateCampaign(ctx context.Context, cmd CreateCampaign) (Camp
 			return CampaignResult{}, err
 		}
 		res := CampaignResult{Campaign: domain.FoldCampaign(events)}
-		out, err := c.store.AppendInline(ctx, inlineAll(upsertCampaign(res.Campaign), finishWith(fin, func() any { return res })),
+		out, err := c.store.AppendInline(ctx, inlineAll(upsertCampaign(res.Campaign), finishWith(fin, &res.Written, func() any { return res })),
 			eventstore.Append{StreamID: domain.CampaignStream(id), AccountID: cmd.AccountID, CampaignID: id, Events: events, Metadata: cmd.Meta})
 		if err != nil {
 			return CampaignResult{}, fmt.Errorf("create campaign: %w", err)
@@ -124,7 +124,7 @@ func (c *Commands) ChangeCampaign(ctx context.Context, cmd ChangeCampaign) (Camp
 				return events, err
 			},
 			Inline: func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
-				return inlineAll(upsertCampaign(state), finishWith(fin, func() any { return res }))(ctx, tx, recs)
+				return inlineAll(upsertCampaign(state), finishWith(fin, &res.Written, func() any { return res }))(ctx, tx, recs)
 			},
 		})
 		if err != nil {

@@ -42,7 +42,7 @@ func (c *Commands) CreateFilter(ctx context.Context, cmd CreateFilter) (FilterRe
 			return FilterResult{}, err
 		}
 		res := FilterResult{Filter: domain.FoldFilter(events)}
-		out, err := c.store.AppendInline(ctx, inlineAll(upsertFilter(res.Filter), finishWith(fin, func() any { return res })),
+		out, err := c.store.AppendInline(ctx, inlineAll(upsertFilter(res.Filter), finishWith(fin, &res.Written, func() any { return res })),
 			eventstore.Append{StreamID: domain.FilterStream(id), AccountID: cmd.AccountID, CampaignID: camp.ID,
 				Events: events, Metadata: cmd.Meta})
 		if err != nil {
@@ -108,7 +108,7 @@ func (c *Commands) UpdateFilter(ctx context.Context, cmd UpdateFilter) (FilterRe
 				return events, err
 			},
 			Inline: func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
-				return inlineAll(upsertFilter(state), finishWith(fin, func() any { return res }))(ctx, tx, recs)
+				return inlineAll(upsertFilter(state), finishWith(fin, &res.Written, func() any { return res }))(ctx, tx, recs)
 			},
 		})
 		if err != nil {

@@ -133,9 +133,13 @@ func (c *Commands) claim(ctx context.Context, idem *Idempotency) (json.RawMessag
 	return nil, ErrIdempotencyInProgress
 }
 
-// finishWith adapts a result-producing function into an Inline step.
-func finishWith(fin finish, result func() any) eventstore.Inline {
-	return func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
+// finishWith adapts a result-producing function into an Inline step; it
+// fills in w first, so a replayed result names the same log position.
+func finishWith(fin finish, w *Written, result func() any) eventstore.Inline {
+	return func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
+		if len(recs) > 0 {
+			w.Position = recs[len(recs)-1].Position
+		}
 		return fin(ctx, tx, result())
 	}
 }

@@ -156,7 +156,7 @@ func (c *Commands) CreateLead(ctx context.Context, cmd CreateLead) (LeadResult, 
 		if err := sc.refuse(camp.Schema, res.Lead); err != nil {
 			return LeadResult{}, err
 		}
-		out, err := c.store.AppendInline(ctx, finishWith(fin, func() any { return res }),
+		out, err := c.store.AppendInline(ctx, finishWith(fin, &res.Written, func() any { return res }),
 			eventstore.Append{StreamID: domain.LeadStream(id), AccountID: cmd.AccountID, CampaignID: camp.ID,
 				Events: events, Metadata: cmd.Meta})
 		if err != nil {
@@ -179,7 +179,7 @@ func (c *Commands) checkRelations(ctx context.Context, sc scope, schema domain.S
 		}
 		id, err := uuid.Parse(fmt.Sprint(raw))
 		if err != nil {
-			v.Add(f.Key, domain.CodeInvalidFormat, "%q is not a lead id", raw)
+			v.Add("fields."+f.Key, domain.CodeInvalidFormat, "%q is not a lead id", raw)
 			continue
 		}
 		target, err := c.loadLead(ctx, id)
@@ -191,7 +191,7 @@ func (c *Commands) checkRelations(ctx context.Context, sc scope, schema domain.S
 			visible = *f.Campaign == *sc.campaign && sc.sees(schema, target)
 		}
 		if !visible {
-			v.Add(f.Key, domain.CodeInvalidValue, "no lead %s that you can see in the related campaign", id)
+			v.Add("fields."+f.Key, domain.CodeInvalidValue, "no lead %s that you can see in the related campaign", id)
 		}
 	}
 	return v.Err()
@@ -294,7 +294,7 @@ func (c *Commands) changeLead(ctx context.Context, accountID, leadID uuid.UUID, 
 			return events, err
 		},
 		Inline: func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
-			return inlineAll(inline, finishWith(fin, func() any { return res }))(ctx, tx, recs)
+			return inlineAll(inline, finishWith(fin, &res.Written, func() any { return res }))(ctx, tx, recs)
 		},
 	})
 	if err != nil {

@@ -105,7 +105,7 @@ func (c *Commands) createToken(ctx context.Context, cmd CreateToken, filter *dom
 	}
 	out, err := c.store.AppendInline(ctx, inlineAll(
 		c.tokenSecretSteps(domain.FoldToken(events), secret, &res.Token),
-		finishWith(fin, func() any { return res })), a)
+		finishWith(fin, &res.Written, func() any { return res })), a)
 	if err != nil {
 		return TokenSecretResult{}, fmt.Errorf("create token: %w", err)
 	}
@@ -184,7 +184,7 @@ func (c *Commands) UpdateToken(ctx context.Context, cmd UpdateToken) (TokenResul
 		out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, cmd.IfVersion, cmd.Meta,
 			func(t domain.Token, at time.Time) ([]domain.Event, error) { return t.Update(changes, at) },
 			func(t domain.Token) eventstore.Inline {
-				return inlineAll(upsertToken(t), readInto(t.ID, &res.Token), finishWith(fin, func() any { return res }))
+				return inlineAll(upsertToken(t), readInto(t.ID, &res.Token), finishWith(fin, &res.Written, func() any { return res }))
 			})
 		if err != nil {
 			return TokenResult{}, err
@@ -270,7 +270,7 @@ func (c *Commands) RotateToken(ctx context.Context, cmd RotateToken) (TokenSecre
 						WHERE id = $1`, t.ID, until)
 					return err
 				}
-				return inlineAll(keepPrevious, c.tokenSecretSteps(t, secret, &res.Token), finishWith(fin, func() any { return res }))
+				return inlineAll(keepPrevious, c.tokenSecretSteps(t, secret, &res.Token), finishWith(fin, &res.Written, func() any { return res }))
 			})
 		if err != nil {
 			return TokenSecretResult{}, err
@@ -352,7 +352,7 @@ func (c *Commands) RevokeToken(ctx context.Context, cmd RevokeToken) (TokenResul
 						previous_secret_hash = NULL, previous_valid_until = NULL WHERE id = $1`, t.ID, at)
 					return err
 				}
-				return inlineAll(upsertToken(t), destroy, readInto(t.ID, &res.Token), finishWith(fin, func() any { return res }))
+				return inlineAll(upsertToken(t), destroy, readInto(t.ID, &res.Token), finishWith(fin, &res.Written, func() any { return res }))
 			})
 		if err != nil {
 			return TokenResult{}, err

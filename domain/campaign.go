@@ -2,7 +2,9 @@ package domain
 
 import (
 	"regexp"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -375,8 +377,8 @@ func (c Campaign) AddStatus(st Status, at time.Time) ([]Event, error) {
 }
 
 func validName(v *ValidationError, field, name string) {
-	if name == "" || len(name) > 200 {
-		v.Add(field, CodeInvalidValue, "a name of 1 to 200 characters is required")
+	if strings.TrimSpace(name) == "" || len(name) > 200 || !utf8.ValidString(name) {
+		v.Add(field, CodeInvalidValue, "a name of 1 to 200 characters, not only spaces, is required")
 	}
 }
 

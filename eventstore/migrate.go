@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"log/slog"
 
@@ -40,7 +41,16 @@ func migrateDB(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationLockID))
+	// Migrations apply to the schema on the search_path, so the lock is
+	// per schema: runs on different schemas need not wait for each other.
+	var schema string
+	if err := db.QueryRowContext(ctx, `SELECT coalesce(current_schema(), '')`).Scan(&schema); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	h := fnv.New64a()
+	h.Write([]byte(schema))
+	lockID := migrationLockID ^ int64(h.Sum64()&0x7fffffff)
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID), lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}

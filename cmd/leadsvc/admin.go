@@ -30,7 +30,7 @@ type writeSide struct {
 
 func openWriteSide(ctx context.Context, cfg Config, logger *slog.Logger) (*writeSide, error) {
 	if err := eventstore.Migrate(ctx, cfg.DatabaseURL, logger); err != nil {
-		return nil, fmt.Errorf("migrate: %w", err)
+		return nil, err
 	}
 	key, err := secretKey(cfg, logger)
 	if err != nil {

@@ -53,7 +53,7 @@ func NewMain(cfg Config, logger *slog.Logger) *Main {
 func (m *Main) Run(ctx context.Context) error {
 	cfg, logger := m.Config, m.Logger
 	if err := eventstore.Migrate(ctx, cfg.DatabaseURL, logger); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return err
 	}
 	var err error
 	if m.Pool, err = openPool(ctx, cfg.DatabaseURL); err != nil {
