@@ -12,6 +12,9 @@ import (
 type readinessCheck struct {
 	name  string
 	check func(ctx context.Context) (detail any, err error)
+	// optional checks report "degraded" without failing readiness: with
+	// NATS down, writes still succeed and are relayed once it is back.
+	optional bool
 }
 
 // health serves /livez, /healthz and /readyz. Readiness fails first on
@@ -39,7 +42,13 @@ func (h *health) readyz(w http.ResponseWriter, r *http.Request) {
 		if detail != nil {
 			res["detail"] = detail
 		}
-		if err != nil {
+		switch {
+		case err != nil && c.optional:
+			res["status"], res["error"] = "degraded", err.Error()
+			if status == "ok" {
+				status = "degraded"
+			}
+		case err != nil:
 			res["status"], res["error"] = "fail", err.Error()
 			status, code = "fail", http.StatusServiceUnavailable
 		}

@@ -96,8 +96,14 @@ func (m *Main) Run(ctx context.Context) error {
 				return m.NATS.Status().String(), errors.New("not connected")
 			}
 			return nil, nil
-		}},
-		{name: "relay", check: func(ctx context.Context) (any, error) { return m.relay.Status(ctx) }},
+		}, optional: true},
+		{name: "relay", check: func(ctx context.Context) (any, error) {
+			st, err := m.relay.Status(ctx)
+			if err == nil && st.LastError != "" {
+				err = errors.New(st.LastError)
+			}
+			return st, err
+		}, optional: true},
 	}}
 	m.listener, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
