@@ -159,6 +159,16 @@ func (s *Store) Append(ctx context.Context, appends ...Append) (Appended, error)
 		recs, err := s.group.submit(ctx, e)
 		return Appended{Records: recs}, err
 	}
+	if len(appends) == 1 {
+		// One statement in autocommit: leadsvc_append is atomic on its own,
+		// and a single round trip instead of three (BEGIN, append, COMMIT).
+		e, err := s.encode(appends[0])
+		if err != nil || len(e.ids) == 0 {
+			return Appended{}, err
+		}
+		recs, err := s.scanAppend(s.pool.QueryRow(ctx, appendSQL, e.args()...), e)
+		return Appended{Records: recs}, err
+	}
 	return s.AppendInline(ctx, nil, appends...)
 }
 
