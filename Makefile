@@ -45,8 +45,8 @@ fuzz:
 	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
 	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
 	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
-	    DATABASE_URL='$(TEST_DATABASE_URL)' $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg >/dev/null || \
-	      { echo "fuzz $$f failed; rerun: go test -run='^$$' -fuzz='^$$f$$' $$pkg"; exit 1; }; \
+	    out=$$(DATABASE_URL='$(TEST_DATABASE_URL)' $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg 2>&1) || \
+	      { echo "$$out"; echo "fuzz $$f failed; the failing input is under $$dir/testdata/fuzz/$$f"; exit 1; }; \
 	  done; \
 	done
 

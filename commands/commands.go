@@ -12,7 +12,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -125,11 +124,4 @@ func (c *Commands) load(ctx context.Context, stream string) ([]domain.Event, err
 		return nil, err
 	}
 	return eventstore.Events(recs), nil
-}
-
-func uuidPtr(id uuid.UUID) *uuid.UUID {
-	if id == uuid.Nil {
-		return nil
-	}
-	return &id
 }

@@ -221,7 +221,7 @@ type Update struct {
 
 // maxUpdateAttempts bounds re-deciding after conflicts; deciding again on
 // fresh state is safe only without an explicit IfVersion.
-const maxUpdateAttempts = 5
+const maxUpdateAttempts = 10
 
 // Update runs the load–decide–append cycle. With IfVersion set, a stream
 // at another version is ErrVersionConflict at once; with AnyVersion a
@@ -262,9 +262,16 @@ func (s *Store) Update(ctx context.Context, u Update) (Appended, error) {
 		select {
 		case <-ctx.Done():
 			return Appended{}, ctx.Err()
-		case <-time.After(time.Duration(rand.IntN(5*attempt)+1) * time.Millisecond):
+		case <-time.After(updateBackoff(attempt)):
 		}
 	}
+}
+
+// updateBackoff spreads retrying writers out: a random wait up to 2^attempt
+// milliseconds, at most 256.
+func updateBackoff(attempt int) time.Duration {
+	ceiling := 1 << min(attempt, 8)
+	return time.Duration(rand.IntN(ceiling)+1) * time.Millisecond
 }
 
 const recordColumns = `position, tx_id::text, stream_id, stream_version, event_id, event_type, account_id,
