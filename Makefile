@@ -10,6 +10,7 @@ STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 DATABASE_URL  ?= postgres://postgres@127.0.0.1:5432/leadsvc?sslmode=disable
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/leadsvc_test?sslmode=disable
 FUZZTIME      ?= 5s
+BENCH_NATS_URL ?= nats://127.0.0.1:4222
 VERSION       := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: run test build stack lint unit fuzz bench clean
@@ -52,7 +53,7 @@ fuzz:
 
 ## bench: figures beside the raw Postgres/NATS baselines measured in the same run (docs/benchmarks.md)
 bench: stack
-	DATABASE_URL='$(TEST_DATABASE_URL)' $(GO) test -run='^$$' -bench=. -benchtime=1x -timeout 60m ./... | tee bench.out
+	DATABASE_URL='$(TEST_DATABASE_URL)' NATS_URL='$(BENCH_NATS_URL)' $(GO) test -run='^$$' -bench=. -benchtime=1x -timeout 60m ./... | tee bench.out
 
 clean:
 	rm -rf bin bench.out
