@@ -160,6 +160,10 @@ func (s Schema) normalize(v *ValidationError, path string, f Field, raw any) (an
 		if err != nil {
 			return bad(CodeInvalidFormat, "%s is not an RFC 3339 date-time", quote(str))
 		}
+		if y := t.UTC().Year(); y < 0 || y > 9999 {
+			// Its UTC form would not parse again.
+			return bad(CodeInvalidValue, "%s is outside the years 0000 to 9999 in UTC", quote(str))
+		}
 		return t.UTC().Format(time.RFC3339Nano), true
 	case TypeSelect:
 		if !s.HasOption(f.Select, str) {
@@ -207,7 +211,7 @@ func toFloat(raw any) (float64, bool) {
 	switch n := raw.(type) {
 	case json.Number:
 		f, err := strconv.ParseFloat(string(n), 64)
-		return f, err == nil
+		return f, err == nil || math.IsInf(f, 0) // out of range: a number, refused as not finite
 	case float64:
 		return n, true
 	case float32:

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -114,7 +115,7 @@ func (f Filter) Update(name string, conds []Condition, anyOf [][]Condition, s Sc
 	if err != nil {
 		return nil, err
 	}
-	if name == f.Name && fmt.Sprint(conds, anyOf) == fmt.Sprint(f.Conditions, f.Any) {
+	if name == f.Name && reflect.DeepEqual(conds, f.Conditions) && reflect.DeepEqual(anyOf, f.Any) {
 		return nil, nil
 	}
 	return []Event{FilterUpdated{FilterID: f.ID, Name: name, Conditions: conds, Any: anyOf, At: at}}, nil
@@ -212,6 +213,9 @@ func validateCondition(v *ValidationError, p string, c Condition, s Schema) (Con
 		ft := f
 		if ft.Type == TypeMultiselect {
 			ft.Type = TypeSelect // a multiselect condition names one option
+		}
+		if c.Op == OpContains && textual(ft.Type) {
+			ft.Type = TypeText // a part of an email, phone or URL is not one itself
 		}
 		val, err := s.NormalizeValue(p+".value", ft, raw)
 		if err != nil {
@@ -376,16 +380,17 @@ func EvalCondition(s Schema, c Condition, l LeadView) bool {
 		b, _ := c.Value.(string)
 		return strings.Contains(strings.ToLower(a), strings.ToLower(b))
 	case OpGt:
-		return compare(f.Type, v, c.Value) > 0
+		return ordered(compare(f.Type, v, c.Value), func(n int) bool { return n > 0 })
 	case OpGte:
-		return compare(f.Type, v, c.Value) >= 0
+		return ordered(compare(f.Type, v, c.Value), func(n int) bool { return n >= 0 })
 	case OpLt:
-		return compare(f.Type, v, c.Value) < 0
+		return ordered(compare(f.Type, v, c.Value), func(n int) bool { return n < 0 })
 	case OpLte:
-		return compare(f.Type, v, c.Value) <= 0
+		return ordered(compare(f.Type, v, c.Value), func(n int) bool { return n <= 0 })
 	case OpBetween:
 		b, ok := c.Value.([]any)
-		return ok && len(b) == 2 && compare(f.Type, v, b[0]) >= 0 && compare(f.Type, v, b[1]) <= 0
+		return ok && len(b) == 2 && ordered(compare(f.Type, v, b[0]), func(n int) bool { return n >= 0 }) &&
+			ordered(compare(f.Type, v, b[1]), func(n int) bool { return n <= 0 })
 	}
 	return false
 }
@@ -457,9 +462,11 @@ func compare(t FieldType, a, b any) int {
 	return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
 }
 
-// cmpInvalid makes every ordered comparison with an unusable value false:
-// it is neither <=0 with >=0 nor 0.
+// cmpInvalid is compare's result for an unusable value: not 0, so never
+// equal, and ordered makes every ordered comparison with it false.
 const cmpInvalid = 2
+
+func ordered(cmp int, holds func(int) bool) bool { return cmp != cmpInvalid && holds(cmp) }
 
 func toTime(v any) (time.Time, bool) {
 	s, ok := v.(string)

@@ -182,7 +182,9 @@ func (t Token) Update(c TokenChanges, at time.Time) ([]Event, error) {
 		if !c.ExpiresAt.After(at) {
 			v.Add("expires_at", CodeInvalidValue, "the expiry must be in the future")
 		}
-		e.ExpiresAt = c.ExpiresAt
+		if t.ExpiresAt == nil || !t.ExpiresAt.Equal(*c.ExpiresAt) {
+			e.ExpiresAt = c.ExpiresAt
+		}
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
