@@ -133,19 +133,10 @@ func (c *Commands) tokenSecretSteps(t domain.Token, secret string, info *TokenIn
 }
 
 func readTokenInto(ctx context.Context, tx pgx.Tx, id uuid.UUID, info *TokenInfo) error {
-	rows, err := tx.Query(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = $1`, id)
-	if err != nil {
-		return err
-	}
-	ts, err := scanTokens(rows)
-	if err != nil {
-		return err
-	}
-	if len(ts) != 1 {
-		return fmt.Errorf("token %s: row missing after write", id)
-	}
-	*info = ts[0]
-	return nil
+	t, err := queryOne(ctx, tx, scanTokens, fmt.Errorf("token %s: row missing after write", id),
+		`SELECT `+tokenColumns+` FROM tokens WHERE id = $1`, id)
+	*info = t
+	return err
 }
 
 // UpdateToken changes a token's name, permissions, filter or expiry. Nil
@@ -181,19 +172,13 @@ func (c *Commands) UpdateToken(ctx context.Context, cmd UpdateToken) (TokenResul
 			changes.Filter = &f
 		}
 		var res TokenResult
-		out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, cmd.IfVersion, cmd.Meta,
+		out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, cmd.IfVersion, cmd.Meta, &res.Token,
 			func(t domain.Token, at time.Time) ([]domain.Event, error) { return t.Update(changes, at) },
 			func(t domain.Token) eventstore.Inline {
 				return inlineAll(upsertToken(t), readInto(t.ID, &res.Token), finishWith(fin, &res.Written, func() any { return res }))
 			})
 		if err != nil {
 			return TokenResult{}, err
-		}
-		if out.Records == nil {
-			// Nothing changed: answer with the current row.
-			if res.Token, err = c.Token(ctx, cmd.AccountID, cmd.TokenID); err != nil {
-				return TokenResult{}, err
-			}
 		}
 		res.Written = written(out)
 		return res, nil
@@ -207,8 +192,9 @@ func readInto(id uuid.UUID, info *TokenInfo) eventstore.Inline {
 }
 
 // updateToken runs one load–decide–append cycle of a token of the account;
-// inline builds the transaction's view steps from the decided state.
-func (c *Commands) updateToken(ctx context.Context, accountID, tokenID uuid.UUID, ifVer int64, meta Meta,
+// inline builds the transaction's view steps from the decided state. When
+// nothing was decided and unchanged is not nil, it gets the current row.
+func (c *Commands) updateToken(ctx context.Context, accountID, tokenID uuid.UUID, ifVer int64, meta Meta, unchanged *TokenInfo,
 	decide func(domain.Token, time.Time) ([]domain.Event, error), inline func(domain.Token) eventstore.Inline,
 ) (eventstore.Appended, error) {
 	var state domain.Token
@@ -231,6 +217,11 @@ func (c *Commands) updateToken(ctx context.Context, accountID, tokenID uuid.UUID
 	})
 	if err != nil {
 		return eventstore.Appended{}, fmt.Errorf("token %s: %w", tokenID, mapConflict(err, ifVer > 0))
+	}
+	if out.Records == nil && unchanged != nil {
+		if *unchanged, err = c.Token(ctx, accountID, tokenID); err != nil {
+			return eventstore.Appended{}, err
+		}
 	}
 	return out, nil
 }
@@ -256,7 +247,7 @@ func (c *Commands) RotateToken(ctx context.Context, cmd RotateToken) (TokenSecre
 		}
 		res := TokenSecretResult{Secret: secret}
 		var until time.Time
-		out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, 0, cmd.Meta,
+		out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, 0, cmd.Meta, nil,
 			func(t domain.Token, at time.Time) ([]domain.Event, error) {
 				events, err := t.Rotate(domain.SecretDisplayPrefix(secret), domain.SecretLast4(secret), cmd.Grace, at)
 				if err == nil {
@@ -301,7 +292,7 @@ type RevealToken struct {
 // no longer exists.
 func (c *Commands) RevealToken(ctx context.Context, cmd RevealToken) (TokenSecretResult, error) {
 	var res TokenSecretResult
-	out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, 0, cmd.Meta,
+	out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, 0, cmd.Meta, nil,
 		func(t domain.Token, at time.Time) ([]domain.Event, error) { return t.Reveal(at) },
 		func(t domain.Token) eventstore.Inline { return readInto(t.ID, &res.Token) })
 	if err != nil {
@@ -344,7 +335,7 @@ func (c *Commands) RevokeToken(ctx context.Context, cmd RevokeToken) (TokenResul
 	return idempotent(ctx, c, cmd.Idem, func(fin finish) (TokenResult, error) {
 		var res TokenResult
 		at := c.at()
-		out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, 0, cmd.Meta,
+		out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, 0, cmd.Meta, &res.Token,
 			func(t domain.Token, _ time.Time) ([]domain.Event, error) { return t.Revoke(at) },
 			func(t domain.Token) eventstore.Inline {
 				destroy := func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
@@ -356,11 +347,6 @@ func (c *Commands) RevokeToken(ctx context.Context, cmd RevokeToken) (TokenResul
 			})
 		if err != nil {
 			return TokenResult{}, err
-		}
-		if out.Records == nil {
-			if res.Token, err = c.Token(ctx, cmd.AccountID, cmd.TokenID); err != nil {
-				return TokenResult{}, err
-			}
 		}
 		res.Written = written(out)
 		return res, nil

@@ -73,22 +73,34 @@ func upsertToken(t domain.Token) eventstore.Inline {
 	}
 }
 
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// queryOne runs a query expected to find at most one row and scans it;
+// no row is notFound.
+func queryOne[T any](ctx context.Context, q querier, scan func(pgx.Rows) ([]T, error), notFound error, sql string, args ...any) (T, error) {
+	var zero T
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return zero, err
+	}
+	found, err := scan(rows)
+	if err != nil {
+		return zero, err
+	}
+	if len(found) == 0 {
+		return zero, notFound
+	}
+	return found[0], nil
+}
+
 // Campaign returns a campaign of the account; another account's is
 // domain.ErrCampaignNotFound, like a missing one.
 func (c *Commands) Campaign(ctx context.Context, accountID, id uuid.UUID) (domain.Campaign, error) {
-	rows, err := c.pool.Query(ctx, `SELECT id, account_id, name, schema, version, created_at, updated_at
-		FROM campaigns WHERE account_id = $1 AND id = $2`, accountID, id)
-	if err != nil {
-		return domain.Campaign{}, err
-	}
-	cs, err := scanCampaigns(rows)
-	if err != nil {
-		return domain.Campaign{}, err
-	}
-	if len(cs) == 0 {
-		return domain.Campaign{}, domain.ErrCampaignNotFound
-	}
-	return cs[0], nil
+	return queryOne(ctx, c.pool, scanCampaigns, domain.ErrCampaignNotFound, `SELECT id, account_id, name, schema, version,
+		created_at, updated_at FROM campaigns WHERE account_id = $1 AND id = $2`, accountID, id)
 }
 
 // ListCampaigns returns the account's campaigns, oldest first.
@@ -120,19 +132,8 @@ func scanCampaigns(rows pgx.Rows) ([]domain.Campaign, error) {
 
 // Filter returns a live filter of the account.
 func (c *Commands) Filter(ctx context.Context, accountID, id uuid.UUID) (domain.Filter, error) {
-	rows, err := c.pool.Query(ctx, `SELECT id, campaign_id, account_id, name, conditions, any_groups, deleted, version
-		FROM filters WHERE account_id = $1 AND id = $2 AND NOT deleted`, accountID, id)
-	if err != nil {
-		return domain.Filter{}, err
-	}
-	fs, err := scanFilters(rows)
-	if err != nil {
-		return domain.Filter{}, err
-	}
-	if len(fs) == 0 {
-		return domain.Filter{}, domain.ErrFilterNotFound
-	}
-	return fs[0], nil
+	return queryOne(ctx, c.pool, scanFilters, domain.ErrFilterNotFound, `SELECT id, campaign_id, account_id, name, conditions,
+		any_groups, deleted, version FROM filters WHERE account_id = $1 AND id = $2 AND NOT deleted`, accountID, id)
 }
 
 // ListFilters returns the live filters of a campaign of the account.
@@ -220,36 +221,15 @@ func scanTokens(rows pgx.Rows) ([]TokenInfo, error) {
 
 // Token returns a token of the account.
 func (c *Commands) Token(ctx context.Context, accountID, id uuid.UUID) (TokenInfo, error) {
-	rows, err := c.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE account_id = $1 AND id = $2`, accountID, id)
-	if err != nil {
-		return TokenInfo{}, err
-	}
-	ts, err := scanTokens(rows)
-	if err != nil {
-		return TokenInfo{}, err
-	}
-	if len(ts) == 0 {
-		return TokenInfo{}, domain.ErrTokenNotFound
-	}
-	return ts[0], nil
+	return queryOne(ctx, c.pool, scanTokens, domain.ErrTokenNotFound,
+		`SELECT `+tokenColumns+` FROM tokens WHERE account_id = $1 AND id = $2`, accountID, id)
 }
 
 // TokenByDocsID returns the live token whose public documentation id is
 // docsID; a revoked or expired token's docs are gone (not found).
 func (c *Commands) TokenByDocsID(ctx context.Context, docsID string) (TokenInfo, error) {
-	rows, err := c.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE docs_id = $1
+	return queryOne(ctx, c.pool, scanTokens, domain.ErrTokenNotFound, `SELECT `+tokenColumns+` FROM tokens WHERE docs_id = $1
 		AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`, docsID, c.at())
-	if err != nil {
-		return TokenInfo{}, err
-	}
-	ts, err := scanTokens(rows)
-	if err != nil {
-		return TokenInfo{}, err
-	}
-	if len(ts) == 0 {
-		return TokenInfo{}, domain.ErrTokenNotFound
-	}
-	return ts[0], nil
 }
 
 // ListTokens returns the account's tokens, or one campaign's when
