@@ -50,6 +50,11 @@ func FuzzValidateFields(f *testing.F) {
 					t.Fatalf("mode %d: output %v along with an error", mode, out)
 				}
 				checkProblems(t, err, "fields.")
+				for _, fe := range err.(*domain.ValidationError).Errors {
+					if fe.Code == domain.CodeUnknownStatus {
+						t.Fatalf("a field problem with a status code: %+v", fe)
+					}
+				}
 				continue
 			}
 			for k, v := range out {
