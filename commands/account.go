@@ -57,9 +57,7 @@ func (c *Commands) CreateAccount(ctx context.Context, cmd CreateAccount) (Accoun
 		return AccountResult{}, err
 	}
 	res := AccountResult{Secret: secret}
-	for _, e := range accountEvents {
-		res.Account = res.Account.Evolve(e)
-	}
+	res.Account = domain.Fold(domain.Account{}, accountEvents)
 	insertAccount := func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
 		_, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)`, id, cmd.Name, at)
 		return err

@@ -117,9 +117,7 @@ func (c *Commands) ChangeCampaign(ctx context.Context, cmd ChangeCampaign) (Camp
 				case cmd.AddStatus != nil:
 					events, err = state.AddStatus(*cmd.AddStatus, at)
 				}
-				for _, e := range events {
-					state = state.Evolve(e)
-				}
+				state = domain.Fold(state, events)
 				res.Campaign = state
 				return events, err
 			},

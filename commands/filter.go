@@ -101,9 +101,7 @@ func (c *Commands) UpdateFilter(ctx context.Context, cmd UpdateFilter) (FilterRe
 				} else {
 					events, err = state.Update(cmd.Name, cmd.Conditions, cmd.Any, schema, c.at())
 				}
-				for _, e := range events {
-					state = state.Evolve(e)
-				}
+				state = domain.Fold(state, events)
 				res.Filter = state
 				return events, err
 			},

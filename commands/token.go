@@ -206,9 +206,7 @@ func (c *Commands) updateToken(ctx context.Context, accountID, tokenID uuid.UUID
 				return nil, domain.ErrTokenNotFound
 			}
 			events, err := decide(state, c.at())
-			for _, e := range events {
-				state = state.Evolve(e)
-			}
+			state = domain.Fold(state, events)
 			return events, err
 		},
 		Inline: func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {

@@ -278,13 +278,7 @@ func (c Campaign) Evolve(e Event) Campaign {
 }
 
 // FoldCampaign folds a campaign's history.
-func FoldCampaign(history []Event) Campaign {
-	var c Campaign
-	for _, e := range history {
-		c = c.Evolve(e)
-	}
-	return c
-}
+func FoldCampaign(history []Event) Campaign { return Fold(Campaign{}, history) }
 
 // CreateCampaign decides the creation of a campaign with a valid schema.
 func CreateCampaign(id, accountID uuid.UUID, name string, s Schema, at time.Time) ([]Event, error) {

@@ -69,7 +69,7 @@ func TestCampaignChanges(t *testing.T) {
 		if err != nil || len(events) != 1 {
 			t.Fatalf("%v %v", events, err)
 		}
-		next := fold(c, events)
+		next := domain.Fold(c, events)
 		if !next.Schema.HasOption("source", "partner-xyz") || next.Version != 2 {
 			t.Fatalf("option not applied: %+v", next.Schema.Selects[0])
 		}
@@ -83,7 +83,7 @@ func TestCampaignChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := fold(c, events).Schema.Field("ref"); !ok {
+		if _, ok := domain.Fold(c, events).Schema.Field("ref"); !ok {
 			t.Fatal("field not applied")
 		}
 		if _, err := c.AddField(domain.Field{Key: "name", Label: "Again", Type: domain.TypeText}, t0); err == nil {
@@ -92,18 +92,18 @@ func TestCampaignChanges(t *testing.T) {
 	})
 	t.Run("add status and select, rename", func(t *testing.T) {
 		events, err := c.AddStatus(domain.Status{Slug: "callback", Label: "Call back"}, t0)
-		if err != nil || !fold(c, events).Schema.HasStatus("callback") {
+		if err != nil || !domain.Fold(c, events).Schema.HasStatus("callback") {
 			t.Fatalf("status: %v", err)
 		}
 		if _, err := c.AddStatus(domain.Status{Slug: "won", Label: "Won"}, t0); err == nil {
 			t.Fatal("a duplicate status was added")
 		}
 		events, err = c.AddSelect(domain.Select{Key: "product", Label: "Product", Options: []domain.Option{{Value: "pv", Label: "PV"}}}, t0)
-		if err != nil || len(fold(c, events).Schema.Selects) != 3 {
+		if err != nil || len(domain.Fold(c, events).Schema.Selects) != 3 {
 			t.Fatalf("select: %v", err)
 		}
 		events, err = c.Rename("Solar 2026", t0)
-		if err != nil || fold(c, events).Name != "Solar 2026" {
+		if err != nil || domain.Fold(c, events).Name != "Solar 2026" {
 			t.Fatalf("rename: %v", err)
 		}
 		if events, err := c.Rename("Solar", t0); err != nil || len(events) != 0 {
@@ -172,7 +172,7 @@ func TestTokenDecisions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		next := fold(tok, events)
+		next := domain.Fold(tok, events)
 		if next.Can(domain.PermWrite) || next.FilterID != nil {
 			t.Fatalf("after update %+v", next)
 		}
@@ -192,7 +192,7 @@ func TestTokenDecisions(t *testing.T) {
 		if err != nil || len(events) != 1 {
 			t.Fatal(err)
 		}
-		revoked := fold(tok, events)
+		revoked := domain.Fold(tok, events)
 		if revoked.Active(t0) {
 			t.Fatal("a revoked token is active")
 		}
@@ -349,11 +349,11 @@ func TestFilterDecisions(t *testing.T) {
 	}
 	narrowed := append([]domain.Condition{}, conds...)
 	narrowed = append(narrowed, domain.Condition{Field: "status", Op: domain.OpEq, Value: "won"})
-	next := fold(f, mustEvents(t)(f.Update("ABC won", narrowed, nil, s, t0)))
+	next := domain.Fold(f, mustEvents(t)(f.Update("ABC won", narrowed, nil, s, t0)))
 	if len(next.Conditions) != 2 || next.Name != "ABC won" {
 		t.Fatalf("after update %+v", next)
 	}
-	deleted := fold(next, mustEvents(t)(next.Delete(t0)))
+	deleted := domain.Fold(next, mustEvents(t)(next.Delete(t0)))
 	if deleted.Exists() {
 		t.Fatal("a deleted filter exists")
 	}
@@ -373,7 +373,7 @@ func TestAccountDecisions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := fold(domain.Account{}, events)
+	a := domain.Fold(domain.Account{}, events)
 	if a.ID != acct || a.Name != "Acme" || a.Version != 1 {
 		t.Fatalf("account %+v", a)
 	}

@@ -12,6 +12,16 @@ type Event interface {
 	EventType() string
 }
 
+// Fold applies events, in order, to an aggregate's state: from its zero
+// value it rebuilds the aggregate; from a loaded state it previews a
+// decision.
+func Fold[A interface{ Evolve(Event) A }](state A, events []Event) A {
+	for _, e := range events {
+		state = state.Evolve(e)
+	}
+	return state
+}
+
 // Upcaster turns the stored JSON of an older shape of an event into the
 // current shape. It receives the bytes as stored and returns bytes that
 // decode into the registered type.

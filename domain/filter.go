@@ -85,13 +85,7 @@ func (f Filter) Evolve(e Event) Filter {
 }
 
 // FoldFilter folds a filter's history.
-func FoldFilter(history []Event) Filter {
-	var f Filter
-	for _, e := range history {
-		f = f.Evolve(e)
-	}
-	return f
-}
+func FoldFilter(history []Event) Filter { return Fold(Filter{}, history) }
 
 // CreateFilter decides a new filter of a campaign whose schema is s.
 func CreateFilter(id, campaignID, accountID uuid.UUID, name string, conds []Condition, anyOf [][]Condition, s Schema, at time.Time) ([]Event, error) {

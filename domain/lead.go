@@ -73,13 +73,7 @@ func (l Lead) Evolve(e Event) Lead {
 }
 
 // FoldLead folds a lead's history.
-func FoldLead(history []Event) Lead {
-	var l Lead
-	for _, e := range history {
-		l = l.Evolve(e)
-	}
-	return l
-}
+func FoldLead(history []Event) Lead { return Fold(Lead{}, history) }
 
 // CreateLead decides a new lead: fields validated against the schema, the
 // status one of the campaign's (empty means the first).
@@ -142,12 +136,7 @@ func (l Lead) Update(input map[string]any, status string, s Schema, at time.Time
 }
 
 // Preview returns the lead as it would be after events, without deciding.
-func (l Lead) Preview(events []Event) Lead {
-	for _, e := range events {
-		l = l.Evolve(e)
-	}
-	return l
-}
+func (l Lead) Preview(events []Event) Lead { return Fold(l, events) }
 
 // AttachFile decides a new file of the lead.
 func (l Lead) AttachFile(f FileMeta, at time.Time) ([]Event, error) {

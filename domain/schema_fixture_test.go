@@ -56,10 +56,3 @@ func wantCode(t *testing.T, err error, field, code string) {
 	}
 	t.Fatalf("want %s on %s, got %+v", code, field, v.Errors)
 }
-
-func fold[T interface{ Evolve(domain.Event) T }](zero T, events []domain.Event) T {
-	for _, e := range events {
-		zero = zero.Evolve(e)
-	}
-	return zero
-}

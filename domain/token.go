@@ -92,13 +92,7 @@ func (t Token) Evolve(e Event) Token {
 }
 
 // FoldToken folds a token's history.
-func FoldToken(history []Event) Token {
-	var t Token
-	for _, e := range history {
-		t = t.Evolve(e)
-	}
-	return t
-}
+func FoldToken(history []Event) Token { return Fold(Token{}, history) }
 
 // NewToken is what CreateToken needs to know.
 type NewToken struct {
