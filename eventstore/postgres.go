@@ -277,10 +277,17 @@ func updateBackoff(attempt int) time.Duration {
 const recordColumns = `position, tx_id::text, stream_id, stream_version, event_id, event_type, account_id,
 	campaign_id, data, metadata, recorded_at, prev_hash, hash`
 
-// scanRecords reads rows of recordColumns. strict makes an undecodable event
-// an error (aggregates need every event); otherwise Event stays nil and the
-// raw data is kept (the relay forwards what it cannot decode).
-func (s *Store) scanRecords(rows pgx.Rows, strict bool) ([]Record, error) {
+// decodeMode says what scanRecords does with the stored data.
+type decodeMode int
+
+const (
+	decodeStrict  decodeMode = iota // an undecodable event is an error: aggregates need every event
+	decodeLenient                   // Event stays nil when undecodable; the raw data is kept
+	decodeNone                      // raw data only: the relay forwards bytes
+)
+
+// scanRecords reads rows of recordColumns.
+func (s *Store) scanRecords(rows pgx.Rows, mode decodeMode) ([]Record, error) {
 	defer rows.Close()
 	var out []Record
 	for rows.Next() {
@@ -303,11 +310,13 @@ func (s *Store) scanRecords(rows pgx.Rows, strict bool) ([]Record, error) {
 		if err := json.Unmarshal(meta, &r.Metadata); err != nil {
 			return nil, fmt.Errorf("event %d metadata: %w", r.Position, err)
 		}
-		ev, err := s.codec.Decode(r.Type, data)
-		if err != nil && strict {
-			return nil, fmt.Errorf("event %d of %s: %w", r.Position, r.StreamID, err)
+		if mode != decodeNone {
+			ev, err := s.codec.Decode(r.Type, data)
+			if err != nil && mode == decodeStrict {
+				return nil, fmt.Errorf("event %d of %s: %w", r.Position, r.StreamID, err)
+			}
+			r.Event = ev
 		}
-		r.Event = ev
 		r.RecordedAt = r.RecordedAt.UTC()
 		out = append(out, r)
 	}
@@ -331,7 +340,7 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, o ReadOptions) 
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", streamID, err)
 	}
-	recs, err := s.scanRecords(rows, true)
+	recs, err := s.scanRecords(rows, decodeStrict)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", streamID, err)
 	}
@@ -359,8 +368,13 @@ func (s *Store) StreamVersion(ctx context.Context, streamID string) (int64, erro
 
 // ReadAll returns up to limit events after the cursor in (tx_id, position)
 // order, only from transactions older than every running one: reads below
-// xmin, so an event that commits late is never skipped (invariant 3).
+// xmin, so an event that commits late is never skipped (invariant 3). An
+// event of an unknown type comes with its raw data and a nil Event.
 func (s *Store) ReadAll(ctx context.Context, after Cursor, limit int) ([]Record, error) {
+	return s.readAll(ctx, after, limit, decodeLenient)
+}
+
+func (s *Store) readAll(ctx context.Context, after Cursor, limit int, mode decodeMode) ([]Record, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+` FROM events
 		WHERE (tx_id, position) > ($1::text::xid8, $2)
 		  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
@@ -368,7 +382,7 @@ func (s *Store) ReadAll(ctx context.Context, after Cursor, limit int) ([]Record,
 	if err != nil {
 		return nil, fmt.Errorf("read all after %d: %w", after.Position, err)
 	}
-	recs, err := s.scanRecords(rows, false)
+	recs, err := s.scanRecords(rows, mode)
 	if err != nil {
 		return nil, fmt.Errorf("read all after %d: %w", after.Position, err)
 	}

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
-	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -26,7 +24,8 @@ type RelayConfig struct {
 	SubjectPrefix   string        // first subject token; default "leadsvc"
 	Replicas        int           // stream replicas; default 1 (3 in a cluster)
 	DuplicateWindow time.Duration // JetStream de-duplication window; default 2m
-	BatchSize       int           // events read per page; default 500
+	BatchSize       int           // events read and published per page; default 2000
+	AckTimeout      time.Duration // how long JetStream may take to acknowledge; default 5s
 	PollInterval    time.Duration // idle wait between reads; default 50ms
 	LockKey         int64         // advisory lock key; default derived from Name and Stream
 }
@@ -48,7 +47,10 @@ func (c *RelayConfig) setDefaults() {
 		c.DuplicateWindow = 2 * time.Minute
 	}
 	if c.BatchSize == 0 {
-		c.BatchSize = 500
+		c.BatchSize = 2000
+	}
+	if c.AckTimeout == 0 {
+		c.AckTimeout = 5 * time.Second
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = 50 * time.Millisecond
@@ -86,7 +88,7 @@ type Relay struct {
 	pool   *pgxpool.Pool
 	nc     *nats.Conn
 	js     nats.JetStreamContext
-	pub    *wmnats.Publisher
+	pub    *OrderedPublisher
 	logger *slog.Logger
 
 	mu       sync.Mutex
@@ -106,14 +108,9 @@ func NewRelay(cfg RelayConfig, store *Store, nc *nats.Conn, logger *slog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("relay: jetstream: %w", err)
 	}
-	// Watermill's NATS publisher with TrackMsgId: the message UUID, set to
-	// the event id, becomes Nats-Msg-Id and JetStream drops duplicates. The
-	// NATS marshaler keeps the CloudEvents JSON as the raw payload.
-	pub, err := wmnats.NewPublisherWithNatsConn(nc, wmnats.PublisherPublishConfig{
-		Marshaler:         &wmnats.NATSMarshaler{},
-		SubjectCalculator: wmnats.DefaultSubjectCalculator,
-		JetStream:         wmnats.JetStreamConfig{TrackMsgId: true},
-	}, watermill.NewSlogLogger(logger))
+	// The message UUID, set to the event id, becomes Nats-Msg-Id and
+	// JetStream drops duplicates; the page is pipelined (OrderedPublisher).
+	pub, err := NewOrderedPublisher(nc, 2*cfg.BatchSize, cfg.AckTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("relay: publisher: %w", err)
 	}
@@ -197,7 +194,7 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn) error {
 			}
 			streamReady = true
 		}
-		page, err := r.store.ReadAll(ctx, cursor, r.cfg.BatchSize)
+		page, err := r.store.readAll(ctx, cursor, r.cfg.BatchSize, decodeNone)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -229,20 +226,30 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn) error {
 	return nil
 }
 
-// publish sends the page in order and returns how many were acknowledged.
+// publish sends the page pipelined, in order, and returns how many
+// events, from the first, JetStream acknowledged.
 func (r *Relay) publish(_ context.Context, page []Record) (int, error) {
-	for i, rec := range page {
+	out := make([]Outgoing, 0, len(page))
+	for _, rec := range page {
 		body, err := json.Marshal(ToCloudEvent(rec))
 		if err != nil {
-			return i, fmt.Errorf("event %d: %w", rec.Position, err)
+			return r.publishPrefix(out, fmt.Errorf("event %d: %w", rec.Position, err))
 		}
 		msg := message.NewMessage(rec.EventID.String(), body)
 		msg.Metadata.Set("Content-Type", CloudEventContentType)
-		if err := r.pub.Publish(Subject(r.cfg.SubjectPrefix, rec), msg); err != nil {
-			return i, fmt.Errorf("event %d: %w", rec.Position, err)
-		}
+		out = append(out, Outgoing{Subject: Subject(r.cfg.SubjectPrefix, rec), Message: msg})
 	}
-	return len(page), nil
+	return r.publishPrefix(out, nil)
+}
+
+// publishPrefix publishes what could be prepared; prepErr is why the rest
+// could not.
+func (r *Relay) publishPrefix(out []Outgoing, prepErr error) (int, error) {
+	n, err := r.pub.PublishOrdered(out)
+	if err == nil {
+		err = prepErr
+	}
+	return n, err
 }
 
 func (r *Relay) ensureStream() error {

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
@@ -209,4 +211,61 @@ func TestOnlyOneRelayLeadsAndAnotherTakesOver(t *testing.T) {
 		}
 	}
 	checkExactlyOnceInOrder(t, s, nc, cfg, 100)
+}
+
+// TestOrderedPublisherStoresOnlyAPrefix loses a message in the middle of
+// a pipelined call (its subject has no stream): JetStream must refuse
+// every later one, so the stream never holds events out of order, and a
+// retry from the lost one completes the sequence without duplicates.
+func TestOrderedPublisherStoresOnlyAPrefix(t *testing.T) {
+	t.Parallel()
+	srv := testenv.StartNATS(t)
+	nc := srv.Connect()
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, subject := testenv.RandomName("ORD_"), testenv.RandomName("ord")
+	if _, err := js.AddStream(&nats.StreamConfig{Name: stream, Subjects: []string{subject + ".>"}, Duplicates: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := eventstore.NewOrderedPublisher(nc, 100, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, 6)
+	msgs := make([]eventstore.Outgoing, 6)
+	for i := range msgs {
+		ids[i] = uuid.NewString()
+		msgs[i] = eventstore.Outgoing{Subject: subject + ".e", Message: message.NewMessage(ids[i], []byte(fmt.Sprint(i)))}
+	}
+	lost := msgs[2]
+	lost.Subject = "nowhere." + subject
+	first := append(append(append([]eventstore.Outgoing{}, msgs[:2]...), lost), msgs[3:]...)
+
+	n, err := pub.PublishOrdered(first)
+	if n != 2 || err == nil {
+		t.Fatalf("PublishOrdered with message 2 lost = %d, %v; want 2 and an error", n, err)
+	}
+	if got := msgIDs(t, nc, stream); !slices.Equal(got, ids[:2]) {
+		t.Fatalf("stream after the loss = %v, want only the prefix %v", got, ids[:2])
+	}
+
+	// A retry from the start: the stored prefix is acknowledged as
+	// duplicates, the rest lands in order.
+	if n, err := pub.PublishOrdered(msgs); n != len(msgs) || err != nil {
+		t.Fatalf("retry = %d, %v; want %d, nil", n, err, len(msgs))
+	}
+	if got := msgIDs(t, nc, stream); !slices.Equal(got, ids) {
+		t.Fatalf("stream after the retry = %v, want %v", got, ids)
+	}
+}
+
+func msgIDs(t *testing.T, nc *nats.Conn, stream string) []string {
+	t.Helper()
+	var out []string
+	for _, m := range streamMessages(t, nc, stream) {
+		out = append(out, m.Header.Get(nats.MsgIdHdr))
+	}
+	return out
 }
