@@ -1,0 +1,213 @@
+package leads
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/leadsvc/leadsvc/domain"
+)
+
+// Reader answers reads from the lead views. It never decides scope: the
+// caller re-checks each returned lead against the token's current filter
+// (invariant 4), because a view may lag the log.
+type Reader struct {
+	pool *pgxpool.Pool
+	poll time.Duration
+}
+
+// NewReader returns a reader over the lead view tables in pool.
+func NewReader(pool *pgxpool.Pool) *Reader { return &Reader{pool: pool, poll: 5 * time.Millisecond} }
+
+// Key is a place in the stable list order: (updated_at, id).
+type Key struct {
+	UpdatedAt time.Time
+	ID        uuid.UUID
+}
+
+// KeyOf is the list key of a lead.
+func KeyOf(l domain.Lead) Key { return Key{UpdatedAt: l.UpdatedAt, ID: l.ID} }
+
+// MaxLimit bounds one page.
+const MaxLimit = 1000
+
+// Query selects one page of one account's leads.
+type Query struct {
+	AccountID    uuid.UUID
+	CampaignID   *uuid.UUID // nil: every campaign of the account
+	FilterID     *uuid.UUID // only leads in this filter's view
+	Status       string     // "" for any status
+	UpdatedSince *time.Time // updated_at at or after
+	After        *Key       // exclusive; nil for the first page
+	Limit        int        // 1..MaxLimit
+}
+
+const leadColumns = `lv.id, lv.account_id, lv.campaign_id, lv.status, lv.fields, lv.files, lv.version, lv.created_at, lv.updated_at`
+
+// List returns up to q.Limit leads in (updated_at, id) order. Each filter
+// shape gets its own SQL so that the planner walks the matching index.
+func (r *Reader) List(ctx context.Context, q Query) ([]domain.Lead, error) {
+	if q.Limit < 1 || q.Limit > MaxLimit {
+		return nil, fmt.Errorf("list leads: limit %d not in 1..%d", q.Limit, MaxLimit)
+	}
+	var (
+		sb    strings.Builder
+		args  []any
+		order string
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if q.FilterID != nil {
+		// The membership index orders the page; its updated_at is the lead's.
+		order = "fm.updated_at, fm.lead_id"
+		sb.WriteString(`SELECT ` + leadColumns + ` FROM filter_members fm JOIN lead_views lv ON lv.id = fm.lead_id
+			WHERE fm.filter_id = ` + arg(*q.FilterID) + ` AND lv.account_id = ` + arg(q.AccountID))
+		if q.UpdatedSince != nil {
+			sb.WriteString(` AND fm.updated_at >= ` + arg(*q.UpdatedSince))
+		}
+		if q.After != nil {
+			sb.WriteString(` AND (fm.updated_at, fm.lead_id) > (` + arg(q.After.UpdatedAt) + `, ` + arg(q.After.ID) + `)`)
+		}
+	} else {
+		order = "lv.updated_at, lv.id"
+		sb.WriteString(`SELECT ` + leadColumns + ` FROM lead_views lv WHERE lv.account_id = ` + arg(q.AccountID))
+		if q.UpdatedSince != nil {
+			sb.WriteString(` AND lv.updated_at >= ` + arg(*q.UpdatedSince))
+		}
+		if q.After != nil {
+			sb.WriteString(` AND (lv.updated_at, lv.id) > (` + arg(q.After.UpdatedAt) + `, ` + arg(q.After.ID) + `)`)
+		}
+	}
+	if q.CampaignID != nil {
+		sb.WriteString(` AND lv.campaign_id = ` + arg(*q.CampaignID))
+	}
+	if q.Status != "" {
+		sb.WriteString(` AND lv.status = ` + arg(q.Status))
+	}
+	sb.WriteString(` ORDER BY ` + order + ` LIMIT ` + arg(q.Limit))
+	rows, err := r.pool.Query(ctx, sb.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list leads: %w", err)
+	}
+	out, err := scanLeads(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list leads: %w", err)
+	}
+	return out, nil
+}
+
+// Get returns one lead of the account as the view holds it, or
+// domain.ErrLeadNotFound.
+func (r *Reader) Get(ctx context.Context, accountID, leadID uuid.UUID) (domain.Lead, error) {
+	rows, err := r.pool.Query(ctx, `SELECT `+leadColumns+` FROM lead_views lv WHERE lv.account_id = $1 AND lv.id = $2`, accountID, leadID)
+	if err != nil {
+		return domain.Lead{}, fmt.Errorf("get lead: %w", err)
+	}
+	found, err := scanLeads(rows)
+	if err != nil {
+		return domain.Lead{}, fmt.Errorf("get lead: %w", err)
+	}
+	if len(found) == 0 {
+		return domain.Lead{}, domain.ErrLeadNotFound
+	}
+	return found[0], nil
+}
+
+// InFilter reports whether the view of filterID lists the lead.
+func (r *Reader) InFilter(ctx context.Context, filterID, leadID uuid.UUID) (bool, error) {
+	var ok bool
+	err := r.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM filter_members WHERE filter_id = $1 AND lead_id = $2)`,
+		filterID, leadID).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("filter membership: %w", err)
+	}
+	return ok, nil
+}
+
+func scanLeads(rows pgx.Rows) ([]domain.Lead, error) {
+	defer rows.Close()
+	var out []domain.Lead
+	for rows.Next() {
+		var (
+			l             domain.Lead
+			fields, files []byte
+		)
+		if err := rows.Scan(&l.ID, &l.AccountID, &l.CampaignID, &l.Status, &fields, &files, &l.Version, &l.CreatedAt, &l.UpdatedAt); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(fields, &l.Fields); err != nil {
+			return nil, fmt.Errorf("lead %s fields: %w", l.ID, err)
+		}
+		l.Fields = domain.NormalizeStored(l.Fields)
+		if err := json.Unmarshal(files, &l.Files); err != nil {
+			return nil, fmt.Errorf("lead %s files: %w", l.ID, err)
+		}
+		l.CreatedAt, l.UpdatedAt = l.CreatedAt.UTC(), l.UpdatedAt.UTC()
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// WaitFor waits until the lead views reflect the event at position, or
+// until ctx ends; it reports whether they do. A lead event is reflected
+// when the lead's row has reached its version, a filter event when the
+// membership has; any other event when the projection's checkpoint has
+// passed it. An unknown position is reported as reached: there is nothing
+// to wait for.
+func (r *Reader) WaitFor(ctx context.Context, position int64) (bool, error) {
+	var (
+		stream  string
+		version int64
+		txText  string
+	)
+	err := r.pool.QueryRow(ctx, `SELECT stream_id, stream_version, tx_id::text FROM events WHERE position = $1`, position).
+		Scan(&stream, &version, &txText)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("wait for %d: %w", position, err)
+	}
+	agg, id, _ := domain.ParseStreamID(stream)
+	var check string
+	var args []any
+	switch agg {
+	case domain.AggregateLead:
+		check, args = `SELECT EXISTS (SELECT 1 FROM lead_views WHERE id = $1 AND version >= $2)`, []any{id, version}
+	case domain.AggregateFilter:
+		check, args = `SELECT EXISTS (SELECT 1 FROM filter_views WHERE id = $1 AND version >= $2)`, []any{id, version}
+	default:
+		check = `SELECT EXISTS (SELECT 1 FROM projection_checkpoints WHERE name = $1
+			AND (tx_id, position) >= ($2::text::xid8, $3))`
+		args = []any{Name, txText, position}
+	}
+	for {
+		var ok bool
+		if err := r.pool.QueryRow(ctx, check, args...).Scan(&ok); err != nil {
+			if ctx.Err() != nil {
+				return false, nil
+			}
+			return false, fmt.Errorf("wait for %d: %w", position, err)
+		}
+		if ok {
+			return true, nil
+		}
+		t := time.NewTimer(r.poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false, nil
+		case <-t.C:
+		}
+	}
+}
