@@ -1,0 +1,300 @@
+package leads
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/projections"
+)
+
+// Projection keeps lead_views, filter_members and filter_views.
+//
+// It is correct whatever the order or repetition of deliveries, so that
+// several consumers may run (invariant 6):
+//   - a lead row is the fold of its stream: an event at or below the row's
+//     version is a repeat; one that skips versions fetches the missing
+//     ones from the log first;
+//   - membership is always eval(current filter, current lead), with the
+//     filter read from the filters view, which is exact (written with the
+//     filter's events), and every transaction of a campaign takes the
+//     campaign's advisory lock, so the last one to run sees the latest of
+//     both.
+type Projection struct {
+	log projections.Log
+}
+
+// New returns the projection; log fills gaps in a lead's stream.
+func New(log projections.Log) *Projection { return &Projection{log: log} }
+
+// Name implements projections.Projection.
+func (p *Projection) Name() string { return Name }
+
+// Apply implements projections.Projection.
+func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, events []projections.Event) error {
+	for _, e := range events {
+		agg, id, err := domain.ParseStreamID(e.StreamID)
+		if err != nil {
+			continue
+		}
+		switch agg {
+		case domain.AggregateLead:
+			err = p.applyLead(ctx, tx, id, e)
+		case domain.AggregateFilter:
+			err = p.applyFilter(ctx, tx, id, e.CampaignID)
+		}
+		if err != nil {
+			return fmt.Errorf("%s %s v%d: %w", e.Type, e.StreamID, e.StreamVersion, err)
+		}
+	}
+	return nil
+}
+
+// lockCampaign serialises the projection's transactions of one campaign.
+func lockCampaign(ctx context.Context, tx pgx.Tx, campaignID uuid.UUID) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7340))`, campaignID.String())
+	return err
+}
+
+func (p *Projection) applyLead(ctx context.Context, tx pgx.Tx, id uuid.UUID, e projections.Event) error {
+	if e.CampaignID == uuid.Nil {
+		return errors.New("lead event without a campaign")
+	}
+	if err := lockCampaign(ctx, tx, e.CampaignID); err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, `SELECT `+leadColumns+` FROM lead_views lv WHERE lv.id = $1`, id)
+	if err != nil {
+		return err
+	}
+	found, err := scanLeads(rows)
+	if err != nil {
+		return err
+	}
+	var lead domain.Lead
+	if len(found) == 1 {
+		lead = found[0]
+	}
+	if e.StreamVersion <= lead.Version {
+		return nil // a repeat
+	}
+	pending := []projections.Event{e}
+	if e.StreamVersion > lead.Version+1 || e.Event == nil {
+		// Delivered out of order (or undecodable here): fold from the log.
+		if pending, err = p.log.ReadStream(ctx, e.StreamID, lead.Version, e.StreamVersion); err != nil {
+			return err
+		}
+	}
+	for _, pe := range pending {
+		if pe.Event == nil {
+			return fmt.Errorf("event %d (%s) cannot be decoded by this build", pe.Position, pe.Type)
+		}
+		lead = lead.Evolve(pe.Event)
+	}
+	if lead.Version != e.StreamVersion {
+		return fmt.Errorf("lead folded to version %d, want %d", lead.Version, e.StreamVersion)
+	}
+	if err := upsertLead(ctx, tx, lead); err != nil {
+		return err
+	}
+	return refreshLeadMembership(ctx, tx, lead)
+}
+
+func upsertLead(ctx context.Context, tx pgx.Tx, l domain.Lead) error {
+	fields, err := json.Marshal(l.Fields)
+	if err != nil {
+		return err
+	}
+	files := l.Files
+	if files == nil {
+		files = []domain.FileMeta{}
+	}
+	filesJSON, err := json.Marshal(files)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO lead_views (id, account_id, campaign_id, status, fields, files, version, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (id) DO UPDATE SET status = excluded.status, fields = excluded.fields, files = excluded.files,
+			version = excluded.version, updated_at = excluded.updated_at`,
+		l.ID, l.AccountID, l.CampaignID, l.Status, fields, filesJSON, l.Version, l.CreatedAt, l.UpdatedAt)
+	return err
+}
+
+// campaignFilters reads the live filters of a campaign and its schema from
+// the views written with their events.
+func campaignFilters(ctx context.Context, tx pgx.Tx, campaignID uuid.UUID) (domain.Schema, []domain.Filter, error) {
+	var schema domain.Schema
+	var raw []byte
+	err := tx.QueryRow(ctx, `SELECT schema FROM campaigns WHERE id = $1`, campaignID).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return schema, nil, nil
+	}
+	if err != nil {
+		return schema, nil, err
+	}
+	if err := json.Unmarshal(raw, &schema); err != nil {
+		return schema, nil, fmt.Errorf("campaign %s schema: %w", campaignID, err)
+	}
+	rows, err := tx.Query(ctx, `SELECT id, version, conditions, any_groups FROM filters WHERE campaign_id = $1 AND NOT deleted`, campaignID)
+	if err != nil {
+		return schema, nil, err
+	}
+	defer rows.Close()
+	var out []domain.Filter
+	for rows.Next() {
+		f := domain.Filter{CampaignID: campaignID}
+		var conds, anyGroups []byte
+		if err := rows.Scan(&f.ID, &f.Version, &conds, &anyGroups); err != nil {
+			return schema, nil, err
+		}
+		if err := decodeConditions(conds, anyGroups, &f); err != nil {
+			return schema, nil, err
+		}
+		out = append(out, f)
+	}
+	return schema, out, rows.Err()
+}
+
+func decodeConditions(conds, anyGroups []byte, f *domain.Filter) error {
+	if err := json.Unmarshal(conds, &f.Conditions); err != nil {
+		return fmt.Errorf("filter %s conditions: %w", f.ID, err)
+	}
+	if anyGroups != nil {
+		if err := json.Unmarshal(anyGroups, &f.Any); err != nil {
+			return fmt.Errorf("filter %s any groups: %w", f.ID, err)
+		}
+	}
+	return nil
+}
+
+// refreshLeadMembership makes the lead a member of exactly the live
+// filters of its campaign that it matches now.
+func refreshLeadMembership(ctx context.Context, tx pgx.Tx, l domain.Lead) error {
+	schema, filters, err := campaignFilters(ctx, tx, l.CampaignID)
+	if err != nil {
+		return err
+	}
+	view := l.View()
+	in := make([]uuid.UUID, 0, len(filters))
+	for _, f := range filters {
+		if f.Matches(schema, view) {
+			in = append(in, f.ID)
+		}
+	}
+	b := &pgx.Batch{}
+	b.Queue(`DELETE FROM filter_members WHERE lead_id = $1 AND NOT (filter_id = ANY($2))`, l.ID, in)
+	if len(in) > 0 {
+		b.Queue(`INSERT INTO filter_members (filter_id, lead_id, updated_at) SELECT f, $2, $3 FROM unnest($1::uuid[]) f
+			ON CONFLICT (filter_id, lead_id) DO UPDATE SET updated_at = excluded.updated_at`, in, l.ID, l.UpdatedAt)
+	}
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// applyFilter brings one filter's membership to its current definition.
+// The event only says that the filter changed; what it changed to is read
+// from the filters view, so a late or repeated event never reinstates an
+// old definition.
+func (p *Projection) applyFilter(ctx context.Context, tx pgx.Tx, filterID, campaignID uuid.UUID) error {
+	if campaignID == uuid.Nil {
+		return errors.New("filter event without a campaign")
+	}
+	if err := lockCampaign(ctx, tx, campaignID); err != nil {
+		return err
+	}
+	var (
+		f                domain.Filter
+		deleted          bool
+		conds, anyGroups []byte
+		applied          int64
+	)
+	f.ID, f.CampaignID = filterID, campaignID
+	err := tx.QueryRow(ctx, `SELECT f.version, f.deleted, f.conditions, f.any_groups, coalesce(v.version, 0)
+		FROM filters f LEFT JOIN filter_views v ON v.id = f.id WHERE f.id = $1`, filterID).
+		Scan(&f.Version, &deleted, &conds, &anyGroups, &applied)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // written by another account's log? nothing to apply
+	}
+	if err != nil {
+		return err
+	}
+	if applied >= f.Version {
+		return nil
+	}
+	if deleted {
+		if _, err := tx.Exec(ctx, `DELETE FROM filter_members WHERE filter_id = $1`, filterID); err != nil {
+			return err
+		}
+	} else {
+		if err := decodeConditions(conds, anyGroups, &f); err != nil {
+			return err
+		}
+		if err := refreshFilterMembership(ctx, tx, f); err != nil {
+			return err
+		}
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO filter_views (id, campaign_id, version) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET version = excluded.version`, filterID, campaignID, f.Version)
+	return err
+}
+
+// refreshFilterMembership re-evaluates one filter over every lead of its
+// campaign, set-based: the filter compiled to SQL when it can be, else
+// evaluated here over the campaign's rows.
+func refreshFilterMembership(ctx context.Context, tx pgx.Tx, f domain.Filter) error {
+	var schema domain.Schema
+	var raw []byte
+	if err := tx.QueryRow(ctx, `SELECT schema FROM campaigns WHERE id = $1`, f.CampaignID).Scan(&raw); err != nil {
+		return fmt.Errorf("campaign %s: %w", f.CampaignID, err)
+	}
+	if err := json.Unmarshal(raw, &schema); err != nil {
+		return fmt.Errorf("campaign %s schema: %w", f.CampaignID, err)
+	}
+	ids, times, err := matchingLeads(ctx, tx, schema, f)
+	if err != nil {
+		return err
+	}
+	b := &pgx.Batch{}
+	b.Queue(`DELETE FROM filter_members WHERE filter_id = $1 AND NOT (lead_id = ANY($2))`, f.ID, ids)
+	b.Queue(`INSERT INTO filter_members (filter_id, lead_id, updated_at)
+		SELECT $1, l, t FROM unnest($2::uuid[], $3::timestamptz[]) AS m(l, t)
+		ON CONFLICT (filter_id, lead_id) DO UPDATE SET updated_at = excluded.updated_at`, f.ID, ids, times)
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// matchingLeads returns the ids (and update times) of the campaign's leads
+// that f matches, evaluated in Go.
+func matchingLeads(ctx context.Context, tx pgx.Tx, schema domain.Schema, f domain.Filter) ([]uuid.UUID, []time.Time, error) {
+	rows, err := tx.Query(ctx, `SELECT id, status, fields, created_at, updated_at FROM lead_views WHERE campaign_id = $1`, f.CampaignID)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	ids := []uuid.UUID{}
+	times := []time.Time{}
+	for rows.Next() {
+		var (
+			id     uuid.UUID
+			v      domain.LeadView
+			fields []byte
+		)
+		if err := rows.Scan(&id, &v.Status, &fields, &v.CreatedAt, &v.UpdatedAt); err != nil {
+			return nil, nil, err
+		}
+		if err := json.Unmarshal(fields, &v.Fields); err != nil {
+			return nil, nil, fmt.Errorf("lead %s fields: %w", id, err)
+		}
+		v.Fields = domain.NormalizeStored(v.Fields)
+		if f.Matches(schema, v) {
+			ids = append(ids, id)
+			times = append(times, v.UpdatedAt)
+		}
+	}
+	return ids, times, rows.Err()
+}

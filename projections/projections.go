@@ -1,0 +1,139 @@
+// Package projections runs the read models that consume the event stream:
+// each projection applies events to its own tables and stores its
+// checkpoint in the same transaction (invariant 6). Live events come from
+// JetStream through a watermill router; on start, and whenever asked, a
+// projection catches up from the PostgreSQL log itself, so an acknowledged
+// NATS message is never the only record of progress.
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/leadsvc/leadsvc/domain"
+)
+
+// Cursor is a place in the log's commit order: (transaction id, position).
+type Cursor struct {
+	TxID     uint64
+	Position int64
+}
+
+// Less reports whether c comes before d in commit order.
+func (c Cursor) Less(d Cursor) bool {
+	return c.TxID < d.TxID || (c.TxID == d.TxID && c.Position < d.Position)
+}
+
+// Event is one logged event as projections see it.
+type Event struct {
+	Position      int64
+	TxID          uint64 // 0 when it came from NATS: the envelope does not carry it
+	StreamID      string
+	StreamVersion int64
+	EventID       uuid.UUID
+	Type          string
+	AccountID     uuid.UUID
+	CampaignID    uuid.UUID
+	RecordedAt    time.Time
+	Data          json.RawMessage
+	Event         domain.Event // nil for a type this build does not know
+}
+
+// Log is the event store as projections read it. Reads of the whole log
+// come in commit order and never skip a late commit (invariant 3).
+type Log interface {
+	ReadAll(ctx context.Context, after Cursor, limit int) ([]Event, error)
+	// ReadStream returns the events of one stream with afterVersion <
+	// version <= upToVersion, in version order.
+	ReadStream(ctx context.Context, streamID string, afterVersion, upToVersion int64) ([]Event, error)
+	Head(ctx context.Context) (Cursor, error)
+}
+
+// Projection is one read model. Apply must be idempotent per event and
+// correct whatever the delivery order (several consumers, redeliveries):
+// it writes only inside tx, which also carries the checkpoint.
+type Projection interface {
+	Name() string
+	Apply(ctx context.Context, tx pgx.Tx, events []Event) error
+}
+
+// SaveCheckpoint moves a projection's checkpoint forward to the latest
+// of the given positions, never back. Events from NATS carry no
+// transaction id, so it is read from the log by position.
+func SaveCheckpoint(ctx context.Context, tx pgx.Tx, name string, events []Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	last := events[0]
+	for _, e := range events[1:] {
+		if (Cursor{e.TxID, e.Position}).Less(Cursor{last.TxID, last.Position}) {
+			continue
+		}
+		last = e
+	}
+	var err error
+	if last.TxID != 0 {
+		_, err = tx.Exec(ctx, `INSERT INTO projection_checkpoints AS c (name, tx_id, position, updated_at)
+			VALUES ($1, $2::text::xid8, $3, now())
+			ON CONFLICT (name) DO UPDATE SET tx_id = excluded.tx_id, position = excluded.position, updated_at = now()
+			WHERE (excluded.tx_id, excluded.position) > (c.tx_id, c.position)`,
+			name, strconv.FormatUint(last.TxID, 10), last.Position)
+	} else {
+		_, err = tx.Exec(ctx, `INSERT INTO projection_checkpoints AS c (name, tx_id, position, updated_at)
+			SELECT $1, e.tx_id, e.position, now() FROM events e WHERE e.position = $2
+			ON CONFLICT (name) DO UPDATE SET tx_id = excluded.tx_id, position = excluded.position, updated_at = now()
+			WHERE (excluded.tx_id, excluded.position) > (c.tx_id, c.position)`, name, last.Position)
+	}
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", name, err)
+	}
+	return nil
+}
+
+// Querier is a pool, a connection or a transaction.
+type Querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// LoadCheckpoint returns a projection's checkpoint; the zero cursor when
+// it has none.
+func LoadCheckpoint(ctx context.Context, q Querier, name string) (Cursor, error) {
+	var txText string
+	var c Cursor
+	err := q.QueryRow(ctx, `SELECT tx_id::text, position FROM projection_checkpoints WHERE name = $1`, name).Scan(&txText, &c.Position)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Cursor{}, nil
+	}
+	if err != nil {
+		return Cursor{}, fmt.Errorf("checkpoint %s: %w", name, err)
+	}
+	c.TxID, _ = strconv.ParseUint(txText, 10, 64)
+	return c, nil
+}
+
+// lagLimit caps the lag count so that asking stays cheap when far behind.
+const lagLimit = 100000
+
+// Lag counts the committed events after a projection's checkpoint (at
+// most lagLimit).
+func Lag(ctx context.Context, q Querier, name string) (Cursor, int64, error) {
+	c, err := LoadCheckpoint(ctx, q, name)
+	if err != nil {
+		return c, 0, err
+	}
+	var n int64
+	err = q.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM events
+		WHERE (tx_id, position) > ($1::text::xid8, $2) AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+		LIMIT $3) t`, strconv.FormatUint(c.TxID, 10), c.Position, lagLimit).Scan(&n)
+	if err != nil {
+		return c, 0, fmt.Errorf("lag of %s: %w", name, err)
+	}
+	return c, n, nil
+}

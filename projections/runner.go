@@ -1,0 +1,383 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/leadsvc/leadsvc/domain"
+)
+
+// RunnerConfig configures the projection runner.
+type RunnerConfig struct {
+	Stream        string        // the JetStream stream the relay publishes to; default LEADSVC_EVENTS
+	SubjectPrefix string        // first subject token; default "leadsvc"
+	ConsumerTag   string        // prefix of the durable consumer names; default "leadsvc"
+	CatchUpBatch  int           // events per transaction when reading the log; default 1000
+	AckWait       time.Duration // JetStream redelivers a message not acknowledged within it; default 30s
+	StatusEvery   time.Duration // how often lag metrics are refreshed; default 5s
+}
+
+func (c *RunnerConfig) setDefaults() {
+	if c.Stream == "" {
+		c.Stream = "LEADSVC_EVENTS"
+	}
+	if c.SubjectPrefix == "" {
+		c.SubjectPrefix = "leadsvc"
+	}
+	if c.ConsumerTag == "" {
+		c.ConsumerTag = "leadsvc"
+	}
+	if c.CatchUpBatch == 0 {
+		c.CatchUpBatch = 1000
+	}
+	if c.AckWait == 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.StatusEvery == 0 {
+		c.StatusEvery = 5 * time.Second
+	}
+}
+
+// Validate reports every problem of the configuration at once.
+func (c RunnerConfig) Validate() error {
+	var errs []error
+	if strings.ContainsAny(c.ConsumerTag, ".*> ") {
+		errs = append(errs, fmt.Errorf("projections: consumer tag %q may not contain . * > or spaces", c.ConsumerTag))
+	}
+	if c.CatchUpBatch < 1 {
+		errs = append(errs, fmt.Errorf("projections: catch-up batch %d < 1", c.CatchUpBatch))
+	}
+	return errors.Join(errs...)
+}
+
+// Runner keeps projections up to date: it catches each one up from the
+// log, then applies live events from a durable JetStream consumer per
+// projection through a watermill router.
+type Runner struct {
+	cfg         RunnerConfig
+	pool        *pgxpool.Pool
+	log         Log
+	nc          *nats.Conn
+	registry    *domain.Registry
+	logger      *slog.Logger
+	projections []Projection
+	metrics     *metrics
+
+	mu     sync.Mutex
+	status map[string]Status
+	live   bool
+}
+
+// NewRunner returns a runner for projections; reg, when not nil, gets the
+// projection metrics.
+func NewRunner(cfg RunnerConfig, pool *pgxpool.Pool, log Log, nc *nats.Conn, registry *domain.Registry,
+	logger *slog.Logger, reg prometheus.Registerer, projections ...Projection) (*Runner, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return &Runner{cfg: cfg, pool: pool, log: log, nc: nc, registry: registry, logger: logger,
+		projections: projections, metrics: m, status: map[string]Status{}}, nil
+}
+
+// Run catches up and then consumes live events until ctx ends. It returns
+// nil on cancellation.
+func (r *Runner) Run(ctx context.Context) error {
+	for _, p := range r.projections {
+		if err := r.CatchUp(ctx, p); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+	go r.watchStatus(ctx)
+	for ctx.Err() == nil {
+		err := r.consume(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.logger.Warn("projections: live consumption stopped; catching up from the log and resubscribing", "err", err)
+		for _, p := range r.projections {
+			if err := r.CatchUp(ctx, p); err != nil && ctx.Err() == nil {
+				r.logger.Warn("projections: catch-up failed", "projection", p.Name(), "err", err)
+			}
+		}
+		sleep(ctx, time.Second)
+	}
+	return nil
+}
+
+// CatchUp applies the log after p's checkpoint, a batch per transaction,
+// until it reaches the head.
+func (r *Runner) CatchUp(ctx context.Context, p Projection) error {
+	start := time.Now()
+	var applied int64
+	for {
+		cursor, err := LoadCheckpoint(ctx, r.pool, p.Name())
+		if err != nil {
+			return err
+		}
+		batch, err := r.log.ReadAll(ctx, cursor, r.cfg.CatchUpBatch)
+		if err != nil {
+			return fmt.Errorf("catch up %s: %w", p.Name(), err)
+		}
+		if len(batch) == 0 {
+			if applied > 0 {
+				r.logger.Info("projection caught up from the log", "projection", p.Name(), "events", applied,
+					"duration", time.Since(start).Round(time.Millisecond))
+			}
+			return nil
+		}
+		if err := r.apply(ctx, p, batch); err != nil {
+			return fmt.Errorf("catch up %s: %w", p.Name(), err)
+		}
+		applied += int64(len(batch))
+	}
+}
+
+// apply runs p on events and saves the checkpoint in one transaction.
+// Projections are rebuildable from the log and catch up from their
+// checkpoint on start, so their commits need not wait for the disk.
+func (r *Runner) apply(ctx context.Context, p Projection, events []Event) error {
+	t0 := time.Now()
+	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return err
+		}
+		if err := p.Apply(ctx, tx, events); err != nil {
+			return err
+		}
+		return SaveCheckpoint(ctx, tx, p.Name(), events)
+	})
+	if err != nil {
+		return err
+	}
+	r.metrics.events.WithLabelValues(p.Name()).Add(float64(len(events)))
+	r.metrics.applySeconds.WithLabelValues(p.Name()).Observe(time.Since(t0).Seconds())
+	return nil
+}
+
+// consume runs one watermill router with a handler per projection until
+// ctx ends or the router stops.
+func (r *Runner) consume(ctx context.Context) error {
+	if err := r.waitForStream(ctx); err != nil {
+		return err
+	}
+	wlog := watermill.NewSlogLogger(r.logger)
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, wlog)
+	if err != nil {
+		return err
+	}
+	// In-process retries keep a failing event in place instead of letting
+	// JetStream redeliver it behind later ones.
+	router.AddMiddleware(middleware.Retry{MaxRetries: 8, InitialInterval: 50 * time.Millisecond,
+		MaxInterval: 5 * time.Second, Multiplier: 2, Logger: wlog}.Middleware)
+	topic := r.cfg.SubjectPrefix + ".>"
+	for _, p := range r.projections {
+		durable := r.cfg.ConsumerTag + "_" + p.Name()
+		sub, err := wmnats.NewSubscriberWithNatsConn(r.nc, wmnats.SubscriberSubscriptionConfig{
+			Unmarshaler:      &wmnats.NATSMarshaler{},
+			SubscribersCount: 1,
+			AckWaitTimeout:   r.cfg.AckWait,
+			CloseTimeout:     10 * time.Second,
+			QueueGroupPrefix: durable,
+			JetStream: wmnats.JetStreamConfig{
+				AckAsync:      true,
+				DurablePrefix: durable,
+				SubscribeOptions: []nats.SubOpt{
+					nats.BindStream(r.cfg.Stream),
+					nats.AckExplicit(),
+					nats.DeliverAll(),
+					nats.AckWait(r.cfg.AckWait),
+					nats.MaxAckPending(1024),
+				},
+			},
+		}, wlog)
+		if err != nil {
+			return fmt.Errorf("subscriber %s: %w", durable, err)
+		}
+		p := p
+		router.AddConsumerHandler(p.Name(), topic, sub, func(msg *message.Message) error {
+			ev, err := r.decode(msg)
+			if err != nil {
+				// A message that is not one of our envelopes can never
+				// apply; acknowledging it keeps the consumer moving.
+				r.logger.Error("projections: undecodable message skipped", "projection", p.Name(), "message_uuid", msg.UUID, "err", err)
+				return nil
+			}
+			return r.apply(msg.Context(), p, []Event{ev})
+		})
+	}
+	r.setLive(true)
+	defer r.setLive(false)
+	return router.Run(ctx)
+}
+
+func (r *Runner) waitForStream(ctx context.Context) error {
+	js, err := r.nc.JetStream()
+	if err != nil {
+		return err
+	}
+	for {
+		_, err := js.StreamInfo(r.cfg.Stream)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, nats.ErrStreamNotFound) && !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, nats.ErrTimeout) &&
+			!errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrJetStreamNotEnabled) {
+			r.logger.Debug("projections: waiting for the stream", "stream", r.cfg.Stream, "err", err)
+		}
+		if !sleep(ctx, 250*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
+}
+
+// envelope is the part of the relay's CloudEvents body a projection needs.
+type envelope struct {
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`
+	Subject       string          `json:"subject"`
+	Time          time.Time       `json:"time"`
+	Position      int64           `json:"position"`
+	StreamVersion int64           `json:"streamversion"`
+	AccountID     string          `json:"accountid"`
+	CampaignID    string          `json:"campaignid"`
+	Data          json.RawMessage `json:"data"`
+}
+
+func (r *Runner) decode(msg *message.Message) (Event, error) {
+	var e envelope
+	if err := json.Unmarshal(msg.Payload, &e); err != nil {
+		return Event{}, err
+	}
+	agg, _, ok := strings.Cut(e.Type, ".")
+	if !ok || e.Position <= 0 || e.StreamVersion <= 0 {
+		return Event{}, fmt.Errorf("envelope without type, position or version")
+	}
+	ev := Event{Position: e.Position, StreamID: agg + "-" + e.Subject, StreamVersion: e.StreamVersion,
+		Type: e.Type, RecordedAt: e.Time, Data: e.Data}
+	var err error
+	if ev.EventID, err = uuid.Parse(e.ID); err != nil {
+		return Event{}, fmt.Errorf("event id: %w", err)
+	}
+	if ev.AccountID, err = uuid.Parse(e.AccountID); err != nil {
+		return Event{}, fmt.Errorf("account id: %w", err)
+	}
+	if e.CampaignID != "" {
+		if ev.CampaignID, err = uuid.Parse(e.CampaignID); err != nil {
+			return Event{}, fmt.Errorf("campaign id: %w", err)
+		}
+	}
+	// An unknown type is passed on without a decoded event: the
+	// checkpoint still moves past it.
+	ev.Event, _ = r.registry.Decode(e.Type, e.Data)
+	return ev, nil
+}
+
+// Status is what /readyz and the metrics show of one projection.
+type Status struct {
+	Position  int64  `json:"position"`
+	LagEvents int64  `json:"lag_events"`
+	Live      bool   `json:"live"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+// Status reports each projection's checkpoint and lag behind the log.
+func (r *Runner) Status(ctx context.Context) (map[string]Status, error) {
+	out := map[string]Status{}
+	r.mu.Lock()
+	live := r.live
+	r.mu.Unlock()
+	for _, p := range r.projections {
+		c, lag, err := Lag(ctx, r.pool, p.Name())
+		if err != nil {
+			return nil, err
+		}
+		out[p.Name()] = Status{Position: c.Position, LagEvents: lag, Live: live}
+	}
+	return out, nil
+}
+
+func (r *Runner) setLive(v bool) {
+	r.mu.Lock()
+	r.live = v
+	r.mu.Unlock()
+}
+
+// watchStatus refreshes the lag gauges.
+func (r *Runner) watchStatus(ctx context.Context) {
+	for {
+		st, err := r.Status(ctx)
+		if err == nil {
+			for name, s := range st {
+				r.metrics.lag.WithLabelValues(name).Set(float64(s.LagEvents))
+				r.metrics.position.WithLabelValues(name).Set(float64(s.Position))
+			}
+		}
+		if !sleep(ctx, r.cfg.StatusEvery) {
+			return
+		}
+	}
+}
+
+type metrics struct {
+	events       *prometheus.CounterVec
+	applySeconds *prometheus.HistogramVec
+	lag          *prometheus.GaugeVec
+	position     *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadsvc_projection_events_total",
+			Help: "Events applied by each projection."}, []string{"projection"}),
+		applySeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "leadsvc_projection_apply_seconds",
+			Help: "Time to apply one transaction of events.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"projection"}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "leadsvc_projection_lag_events",
+			Help: "Committed events not yet applied by each projection (capped at 100000)."}, []string{"projection"}),
+		position: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "leadsvc_projection_position",
+			Help: "Log position of each projection's checkpoint."}, []string{"projection"}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.events, m.applySeconds, m.lag, m.position} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("projection metrics: %w", err)
+			}
+		}
+	}
+	return m, nil
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
