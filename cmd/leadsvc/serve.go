@@ -21,6 +21,9 @@ import (
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/internal/eventlog"
+	"github.com/leadsvc/leadsvc/projections"
+	"github.com/leadsvc/leadsvc/projections/leads"
 )
 
 // Main is the running service. Tests build one with their own Config, call
@@ -32,15 +35,18 @@ type Main struct {
 	Store    *eventstore.Store
 	Commands *commands.Commands
 	NATS     *nats.Conn
+	Reader   *leads.Reader
+	Registry *prometheus.Registry // the /metrics registry
 
-	natsServer *server.Server
-	relay      *eventstore.Relay
-	listener   net.Listener
-	httpServer *http.Server
-	health     *health
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
-	errc       chan error
+	natsServer  *server.Server
+	relay       *eventstore.Relay
+	projections *projections.Runner
+	listener    net.Listener
+	httpServer  *http.Server
+	health      *health
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	errc        chan error
 }
 
 // NewMain returns a service for cfg; nothing runs until Run.
@@ -77,6 +83,17 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("relay: %w", err)
 	}
+	m.Registry = prometheus.NewRegistry()
+	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	log := eventlog.New(m.Store)
+	m.Reader = leads.NewReader(m.Pool)
+	m.projections, err = projections.NewRunner(projections.RunnerConfig{
+		Stream:        cfg.NATSStream,
+		SubjectPrefix: cfg.SubjectPrefix,
+	}, m.Pool, log, m.NATS, domain.NewRegistry(), logger, m.Registry, leads.New(log))
+	if err != nil {
+		return fmt.Errorf("projections: %w", err)
+	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
@@ -86,6 +103,14 @@ func (m *Main) Run(ctx context.Context) error {
 		if err := m.relay.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
 			logger.Error("relay stopped", "err", err)
 			m.errc <- fmt.Errorf("relay: %w", err)
+		}
+	}()
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := m.projections.Run(runCtx); err != nil {
+			logger.Error("projections stopped", "err", err)
+			m.errc <- fmt.Errorf("projections: %w", err)
 		}
 	}()
 
@@ -103,6 +128,9 @@ func (m *Main) Run(ctx context.Context) error {
 				err = errors.New(st.LastError)
 			}
 			return st, err
+		}, optional: true},
+		{name: "projections", check: func(ctx context.Context) (any, error) {
+			return m.projections.Status(ctx)
 		}, optional: true},
 	}}
 	m.listener, err = net.Listen("tcp", cfg.Addr)
@@ -175,8 +203,7 @@ func (m *Main) Close() error {
 }
 
 func (m *Main) router() http.Handler {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := m.Registry
 	r := chi.NewRouter()
 	r.Get("/livez", m.health.livez)
 	r.Get("/healthz", m.health.livez)
