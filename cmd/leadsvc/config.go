@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/leadsvc/leadsvc/api"
 )
 
 // Config is everything leadsvc reads from the environment. Only this
@@ -27,6 +29,8 @@ type Config struct {
 	LogFormat       string        // LEADSVC_LOG_FORMAT: json, text or auto
 	LogLevel        string        // LEADSVC_LOG_LEVEL: debug, info, warn, error
 	ShutdownTimeout time.Duration // LEADSVC_SHUTDOWN_TIMEOUT
+	RateLimit       int           // LEADSVC_RATE_LIMIT: requests per token per minute
+	MaxUploadBytes  int64         // LEADSVC_MAX_UPLOAD_BYTES: largest file upload
 }
 
 // Defaults that make `leadsvc serve` work with no configuration on the
@@ -37,6 +41,9 @@ const (
 	DefaultDataDir       = ".data"
 	DefaultNATSStream    = "LEADSVC_EVENTS"
 	DefaultSubjectPrefix = "leadsvc"
+	// MaxUploadLimit bounds LEADSVC_MAX_UPLOAD_BYTES: a file is held in
+	// memory and stored in one row.
+	MaxUploadLimit = 256 << 20
 )
 
 // LoadConfig reads the environment through getenv, applies defaults and
@@ -54,8 +61,24 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		LogFormat:       or(getenv("LEADSVC_LOG_FORMAT"), "auto"),
 		LogLevel:        or(getenv("LEADSVC_LOG_LEVEL"), "info"),
 		ShutdownTimeout: 30 * time.Second,
+		RateLimit:       api.DefaultRateLimit,
+		MaxUploadBytes:  api.DefaultMaxUploadBytes,
 	}
 	var errs []error
+	if v := getenv("LEADSVC_RATE_LIMIT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("LEADSVC_RATE_LIMIT: %q is not a whole number of requests per minute", v))
+		}
+		c.RateLimit = n
+	}
+	if v := getenv("LEADSVC_MAX_UPLOAD_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("LEADSVC_MAX_UPLOAD_BYTES: %q is not a number of bytes", v))
+		}
+		c.MaxUploadBytes = n
+	}
 	if v := getenv("LEADSVC_SHUTDOWN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -105,6 +128,12 @@ func (c Config) Validate() error {
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("LEADSVC_PUBLIC_URL: %q is not an http(s) URL", c.PublicURL))
+	}
+	if c.RateLimit < 1 || c.RateLimit > 1_000_000 {
+		errs = append(errs, fmt.Errorf("LEADSVC_RATE_LIMIT: %d is not between 1 and 1000000 requests per minute", c.RateLimit))
+	}
+	if c.MaxUploadBytes < 1 || c.MaxUploadBytes > MaxUploadLimit {
+		errs = append(errs, fmt.Errorf("LEADSVC_MAX_UPLOAD_BYTES: %d is not between 1 and %d", c.MaxUploadBytes, MaxUploadLimit))
 	}
 	switch c.LogFormat {
 	case "auto", "json", "text":

@@ -205,6 +205,7 @@ func (m *Main) Close() error {
 func (m *Main) router() http.Handler {
 	reg := m.Registry
 	r := chi.NewRouter()
+	m.mountAPI(r)
 	r.Get("/livez", m.health.livez)
 	r.Get("/healthz", m.health.livez)
 	r.Get("/readyz", m.health.readyz)

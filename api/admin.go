@@ -1,0 +1,668 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/leadsvc/leadsvc/commands"
+	"github.com/leadsvc/leadsvc/domain"
+)
+
+// adminRoutes are the account administration routes: an account-level
+// token with the admin permission shapes campaigns, filters and tokens.
+func (a *API) adminRoutes(r chi.Router) {
+	r.Use(a.require(domain.PermAdmin))
+	r.Post("/campaigns", a.createCampaign)
+	r.Get("/campaigns", a.listCampaigns)
+	r.Get("/campaigns/{id}", a.getCampaign)
+	r.Patch("/campaigns/{id}", a.changeCampaign)
+	r.Post("/campaigns/{id}/selects/{key}/options", a.addOption)
+	r.Post("/campaigns/{id}/filters", a.createFilter)
+	r.Get("/campaigns/{id}/filters", a.listFilters)
+	r.Get("/filters/{id}", a.getFilter)
+	r.Patch("/filters/{id}", a.updateFilter)
+	r.Delete("/filters/{id}", a.deleteFilter)
+	r.Post("/tokens", a.createToken)
+	r.Get("/tokens", a.listTokens)
+	r.Get("/tokens/{id}", a.getToken)
+	r.Patch("/tokens/{id}", a.updateToken)
+	r.Delete("/tokens/{id}", a.revokeToken)
+	r.Post("/tokens/{id}/reveal", a.revealToken)
+	r.Post("/tokens/{id}/rotate", a.rotateToken)
+}
+
+// readWrite reads a write's JSON body into dst and returns the raw body
+// and the request's idempotency (nil without a key).
+func readWrite(w http.ResponseWriter, r *http.Request, dst any, optional bool) ([]byte, *commands.Idempotency, error) {
+	body, err := readJSON(w, r, optional)
+	if err != nil {
+		return nil, nil, err
+	}
+	idem, err := idempotency(r, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	return body, idem, decodeJSON(body, dst)
+}
+
+// fieldBody is a campaign field as clients send it; ids are parsed here so
+// a bad one is a field error, not an unreadable body.
+type fieldBody struct {
+	Key      string  `json:"key"`
+	Label    string  `json:"label"`
+	Type     string  `json:"type"`
+	Required bool    `json:"required"`
+	Select   string  `json:"select,omitempty"`
+	Campaign *string `json:"campaign,omitempty"`
+}
+
+func (f fieldBody) field(v *domain.ValidationError, path string) domain.Field {
+	return domain.Field{Key: f.Key, Label: f.Label, Type: domain.FieldType(f.Type), Required: f.Required, Select: f.Select,
+		Campaign: parseUUIDField(v, path+".campaign", f.Campaign)}
+}
+
+type campaignBody struct {
+	Name     string          `json:"name"`
+	Fields   []fieldBody     `json:"fields"`
+	Selects  []domain.Select `json:"selects"`
+	Statuses []domain.Status `json:"statuses"`
+}
+
+func (a *API) createCampaign(w http.ResponseWriter, r *http.Request) {
+	var in campaignBody
+	_, idem, err := readWrite(w, r, &in, false)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	v := &domain.ValidationError{}
+	schema := domain.Schema{Selects: in.Selects, Statuses: in.Statuses}
+	for i, f := range in.Fields {
+		schema.Fields = append(schema.Fields, f.field(v, "fields["+strconv.Itoa(i)+"]"))
+	}
+	if err := v.Err(); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	res, err := a.cmd.CreateCampaign(r.Context(), commands.CreateCampaign{AccountID: tokenFrom(r.Context()).AccountID,
+		Name: in.Name, Schema: schema, Meta: meta(r), Idem: idem})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", a.publicURL+"/v1/campaigns/"+res.Campaign.ID.String())
+	a.writeCampaign(w, http.StatusCreated, res)
+}
+
+func (a *API) writeCampaign(w http.ResponseWriter, status int, res commands.CampaignResult) {
+	w.Header().Set("ETag", etag(res.Campaign.Version))
+	writeWritten(w, status, res.Written, campaignOut(res.Campaign))
+}
+
+func (a *API) listCampaigns(w http.ResponseWriter, r *http.Request) {
+	if _, err := queryParams(r); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	cs, err := a.cmd.ListCampaigns(r.Context(), tokenFrom(r.Context()).AccountID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := page[campaignJSON]{Data: []campaignJSON{}}
+	for _, c := range cs {
+		out.Data = append(out.Data, campaignOut(c))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// campaign loads the campaign named by the path, of the token's account.
+func (a *API) campaign(r *http.Request) (domain.Campaign, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return domain.Campaign{}, err
+	}
+	return a.cmd.Campaign(r.Context(), tokenFrom(r.Context()).AccountID, id)
+}
+
+func (a *API) getCampaign(w http.ResponseWriter, r *http.Request) {
+	c, err := a.campaign(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(c.Version))
+	writeJSON(w, http.StatusOK, campaignOut(c))
+}
+
+// campaignPatch is one change of a campaign: exactly one member is set.
+// Campaign changes are additive (a field, select or status is never
+// removed), and each request is one event, so a PATCH is all or nothing.
+type campaignPatch struct {
+	Name      *string        `json:"name"`
+	AddField  *fieldBody     `json:"add_field"`
+	AddSelect *domain.Select `json:"add_select"`
+	AddStatus *domain.Status `json:"add_status"`
+}
+
+func (a *API) changeCampaign(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var in campaignPatch
+	_, idem, err := readWrite(w, r, &in, false)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	cmd := commands.ChangeCampaign{AccountID: tokenFrom(r.Context()).AccountID, CampaignID: id, Rename: in.Name,
+		AddSelect: in.AddSelect, AddStatus: in.AddStatus, Meta: meta(r), Idem: idem}
+	v := &domain.ValidationError{}
+	n := 0
+	for _, set := range []bool{in.Name != nil, in.AddField != nil, in.AddSelect != nil, in.AddStatus != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		v.Add("body", domain.CodeInvalidValue, "give exactly one of name, add_field, add_select, add_status")
+	}
+	if in.AddField != nil {
+		f := in.AddField.field(v, "add_field")
+		cmd.AddField = &f
+	}
+	if err := v.Err(); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := a.checkCampaignVersion(r, id); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	res, err := a.cmd.ChangeCampaign(r.Context(), cmd)
+	if err != nil {
+		a.fail(w, r, renamePaths(err, map[string]string{"fields[": "add_field", "selects[": "add_select", "statuses[": "add_status"}))
+		return
+	}
+	a.writeCampaign(w, http.StatusOK, res)
+}
+
+// checkCampaignVersion evaluates If-Match on a campaign. Campaign changes
+// are additive and decided on the latest version, so this check at read
+// time is the whole of it.
+func (a *API) checkCampaignVersion(r *http.Request, id uuid.UUID) error {
+	want, err := ifMatch(r)
+	if err != nil || want == 0 {
+		return err
+	}
+	c, err := a.cmd.Campaign(r.Context(), tokenFrom(r.Context()).AccountID, id)
+	if err != nil {
+		return err
+	}
+	if c.Version != want {
+		return commands.ErrPreconditionFailed
+	}
+	return nil
+}
+
+// renamePaths rewrites the field paths of a validation error, so that an
+// error about the schema's new last field names the member the client
+// sent (add_field) rather than fields[7].
+func renamePaths(err error, prefixes map[string]string) error {
+	var verr *domain.ValidationError
+	if !errors.As(err, &verr) {
+		return err
+	}
+	out := &domain.ValidationError{}
+	for _, fe := range verr.Errors {
+		for from, to := range prefixes {
+			if strings.HasPrefix(fe.Field, from) {
+				if i := strings.Index(fe.Field, "]"); i >= 0 {
+					fe.Field = to + fe.Field[i+1:]
+				}
+			}
+		}
+		out.Errors = append(out.Errors, fe)
+	}
+	return out
+}
+
+func (a *API) addOption(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var in domain.Option
+	_, idem, err := readWrite(w, r, &in, false)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	res, err := a.cmd.ChangeCampaign(r.Context(), commands.ChangeCampaign{AccountID: tokenFrom(r.Context()).AccountID,
+		CampaignID: id, AddOption: &commands.SelectOption{Select: chi.URLParam(r, "key"), Option: in}, Meta: meta(r), Idem: idem})
+	if err != nil {
+		a.fail(w, r, renamePaths(err, map[string]string{"option": ""}))
+		return
+	}
+	a.writeCampaign(w, http.StatusCreated, res)
+}
+
+type filterBody struct {
+	Name       *string              `json:"name"`
+	Conditions []domain.Condition   `json:"conditions"`
+	Any        [][]domain.Condition `json:"any"`
+}
+
+func (a *API) createFilter(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var in filterBody
+	_, idem, err := readWrite(w, r, &in, false)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	name := ""
+	if in.Name != nil {
+		name = *in.Name
+	}
+	res, err := a.cmd.CreateFilter(r.Context(), commands.CreateFilter{AccountID: tokenFrom(r.Context()).AccountID,
+		CampaignID: id, Name: name, Conditions: in.Conditions, Any: in.Any, Meta: meta(r), Idem: idem})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", a.publicURL+"/v1/filters/"+res.Filter.ID.String())
+	a.writeFilter(w, r, http.StatusCreated, res)
+}
+
+// writeFilter answers a filter with its explanation in the campaign's
+// current words.
+func (a *API) writeFilter(w http.ResponseWriter, r *http.Request, status int, res commands.FilterResult) {
+	c, err := a.cmd.Campaign(r.Context(), res.Filter.AccountID, res.Filter.CampaignID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(res.Filter.Version))
+	writeWritten(w, status, res.Written, filterOut(res.Filter, c.Schema))
+}
+
+func (a *API) listFilters(w http.ResponseWriter, r *http.Request) {
+	if _, err := queryParams(r); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	c, err := a.campaign(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	fs, err := a.cmd.ListFilters(r.Context(), c.AccountID, c.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := page[filterJSON]{Data: []filterJSON{}}
+	for _, f := range fs {
+		out.Data = append(out.Data, filterOut(f, c.Schema))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) filter(r *http.Request) (domain.Filter, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return domain.Filter{}, err
+	}
+	return a.cmd.Filter(r.Context(), tokenFrom(r.Context()).AccountID, id)
+}
+
+func (a *API) getFilter(w http.ResponseWriter, r *http.Request) {
+	f, err := a.filter(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeFilter(w, r, http.StatusOK, commands.FilterResult{Filter: f})
+}
+
+// updateFilter merges the members given into the current filter (a
+// missing member keeps its value; "any": null clears the groups) and
+// replaces it. Without If-Match the merge is still made against the
+// version read, so a concurrent change is never silently overwritten.
+func (a *API) updateFilter(w http.ResponseWriter, r *http.Request) {
+	var in filterBody
+	body, idem, err := readWrite(w, r, &in, false)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	want, err := ifMatch(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	present := members(body)
+	var res commands.FilterResult
+	for attempt := 0; ; attempt++ {
+		cur, err := a.filter(r)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		cmd := commands.UpdateFilter{AccountID: cur.AccountID, FilterID: cur.ID, Name: cur.Name, Conditions: cur.Conditions,
+			Any: cur.Any, IfVersion: cur.Version, Meta: meta(r), Idem: idem}
+		if want > 0 {
+			cmd.IfVersion = want
+		}
+		if in.Name != nil {
+			cmd.Name = *in.Name
+		}
+		if _, ok := present["conditions"]; ok {
+			cmd.Conditions = in.Conditions
+		}
+		if raw, ok := present["any"]; ok {
+			cmd.Any = in.Any
+			if isNull(raw) {
+				cmd.Any = nil
+			}
+		}
+		res, err = a.cmd.UpdateFilter(r.Context(), cmd)
+		if errors.Is(err, commands.ErrPreconditionFailed) && want == 0 && attempt < 3 {
+			continue // changed between our read and write: merge again
+		}
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		break
+	}
+	a.writeFilter(w, r, http.StatusOK, res)
+}
+
+func (a *API) deleteFilter(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	want, err := ifMatch(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	idem, err := idempotency(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	res, err := a.cmd.UpdateFilter(r.Context(), commands.UpdateFilter{AccountID: tokenFrom(r.Context()).AccountID,
+		FilterID: id, Delete: true, IfVersion: want, Meta: meta(r), Idem: idem})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeWritten(w, http.StatusNoContent, res.Written, nil)
+}
+
+type tokenBody struct {
+	Name        string   `json:"name"`
+	CampaignID  *string  `json:"campaign_id"`
+	FilterID    *string  `json:"filter_id"`
+	Permissions []string `json:"permissions"`
+	ExpiresAt   *string  `json:"expires_at"`
+}
+
+func permissions(in []string) []domain.Permission {
+	if in == nil {
+		return nil
+	}
+	out := make([]domain.Permission, len(in))
+	for i, p := range in {
+		out[i] = domain.Permission(p)
+	}
+	return out
+}
+
+func parseTime(v *domain.ValidationError, field string, s *string) *time.Time {
+	if s == nil {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, *s)
+	if err != nil {
+		v.Add(field, domain.CodeInvalidFormat, "%q is not an RFC 3339 date-time", shorten(*s))
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
+	var in tokenBody
+	_, idem, err := readWrite(w, r, &in, false)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	v := &domain.ValidationError{}
+	cmd := commands.CreateToken{AccountID: tokenFrom(r.Context()).AccountID, Name: in.Name,
+		CampaignID: parseUUIDField(v, "campaign_id", in.CampaignID), FilterID: parseUUIDField(v, "filter_id", in.FilterID),
+		Permissions: permissions(in.Permissions), ExpiresAt: parseTime(v, "expires_at", in.ExpiresAt), Meta: meta(r), Idem: idem}
+	if err := v.Err(); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	res, err := a.cmd.CreateToken(r.Context(), cmd)
+	if errors.Is(err, domain.ErrCampaignNotFound) {
+		err = domain.Invalid("campaign_id", domain.CodeInvalidValue, "no campaign %s in this account", cmd.CampaignID)
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", a.publicURL+"/v1/tokens/"+res.Token.ID.String())
+	a.writeToken(w, http.StatusCreated, res.Written, res.Token, res.Secret)
+}
+
+func (a *API) writeToken(w http.ResponseWriter, status int, wr commands.Written, t commands.TokenInfo, secret string) {
+	w.Header().Set("ETag", etag(t.Version))
+	writeWritten(w, status, wr, a.tokenOut(t, secret))
+}
+
+func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {
+	q, err := queryParams(r, "campaign_id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	campaign, err := queryUUID(q, "campaign_id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ts, err := a.cmd.ListTokens(r.Context(), tokenFrom(r.Context()).AccountID, campaign)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := page[tokenJSON]{Data: []tokenJSON{}}
+	for _, t := range ts {
+		out.Data = append(out.Data, a.tokenOut(t, ""))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) getToken(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	t, err := a.cmd.Token(r.Context(), tokenFrom(r.Context()).AccountID, id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeToken(w, http.StatusOK, commands.Written{}, t, "")
+}
+
+// updateToken changes name, permissions, filter or expiry; filter_id or
+// expires_at null clears it. The very next request with the token sees
+// the change (invariant 5).
+func (a *API) updateToken(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var in struct {
+		Name        *string  `json:"name"`
+		FilterID    *string  `json:"filter_id"`
+		Permissions []string `json:"permissions"`
+		ExpiresAt   *string  `json:"expires_at"`
+	}
+	body, idem, err := readWrite(w, r, &in, false)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	want, err := ifMatch(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	present := members(body)
+	v := &domain.ValidationError{}
+	cmd := commands.UpdateToken{AccountID: tokenFrom(r.Context()).AccountID, TokenID: id, Name: in.Name,
+		Permissions: permissions(in.Permissions), FilterID: parseUUIDField(v, "filter_id", in.FilterID),
+		ExpiresAt: parseTime(v, "expires_at", in.ExpiresAt), IfVersion: want, Meta: meta(r), Idem: idem}
+	cmd.ClearFilter = isNull(present["filter_id"])
+	cmd.ClearExpiry = isNull(present["expires_at"])
+	if raw, ok := present["permissions"]; ok && isNull(raw) {
+		v.Add("permissions", domain.CodeRequired, "permissions cannot be null")
+	}
+	if err := v.Err(); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	res, err := a.cmd.UpdateToken(r.Context(), cmd)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeToken(w, http.StatusOK, res.Written, res.Token, "")
+}
+
+// revokeToken ends a token now; it answers the revoked token.
+func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	idem, err := idempotency(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	res, err := a.cmd.RevokeToken(r.Context(), commands.RevokeToken{AccountID: tokenFrom(r.Context()).AccountID,
+		TokenID: id, Meta: meta(r), Idem: idem})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeToken(w, http.StatusOK, res.Written, res.Token, "")
+}
+
+// revealToken is "Show": every call records token.revealed. It takes an
+// Idempotency-Key like every write but needs none: a retried reveal is
+// one more honest record of the secret being shown.
+func (a *API) revealToken(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var in struct{}
+	if _, _, err := readWrite(w, r, &in, true); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	res, err := a.cmd.RevealToken(r.Context(), commands.RevealToken{AccountID: tokenFrom(r.Context()).AccountID,
+		TokenID: id, Meta: meta(r)})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeToken(w, http.StatusOK, res.Written, res.Token, res.Secret)
+}
+
+// rotateToken gives the token a new secret; grace_period ("24h" or a
+// number of seconds, default 24 h, at most 7 days) keeps the old one
+// working meanwhile.
+func (a *API) rotateToken(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var in struct {
+		GracePeriod json.RawMessage `json:"grace_period"`
+	}
+	_, idem, err := readWrite(w, r, &in, true)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	grace, err := parseGrace(in.GracePeriod)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	res, err := a.cmd.RotateToken(r.Context(), commands.RotateToken{AccountID: tokenFrom(r.Context()).AccountID,
+		TokenID: id, Grace: grace, Meta: meta(r), Idem: idem})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeToken(w, http.StatusOK, res.Written, res.Token, res.Secret)
+}
+
+// parseGrace reads a grace period: a Go duration string ("24h", "90m")
+// or a number of seconds. Zero or absent means the default.
+func parseGrace(raw json.RawMessage) (time.Duration, error) {
+	if len(raw) == 0 || isNull(raw) {
+		return 0, nil
+	}
+	bad := domain.Invalid("grace_period", domain.CodeInvalidFormat, `a duration such as "24h" or a number of seconds`)
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return 0, bad
+		}
+		return d, nil
+	}
+	var secs float64
+	if err := json.Unmarshal(raw, &secs); err != nil || secs < 0 || secs > float64(domain.MaxRotationGrace/time.Second) {
+		if err == nil {
+			return 0, domain.Invalid("grace_period", domain.CodeInvalidValue, "the grace period is between 0 and 7 days")
+		}
+		return 0, bad
+	}
+	return time.Duration(secs * float64(time.Second)), nil
+}

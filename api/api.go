@@ -1,0 +1,138 @@
+// Package api serves leadsvc's REST API: the admin routes that shape
+// campaigns, filters and tokens, and the partner routes that read and
+// write leads within a token's scope. Handlers decode, call a command or a
+// read-side query, and encode; problem.go is the one place errors become
+// HTTP statuses.
+package api
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/leadsvc/leadsvc/commands"
+	"github.com/leadsvc/leadsvc/projections/leads"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultRateLimit      = 600      // requests per token per minute
+	DefaultMaxUploadBytes = 10 << 20 // one file upload
+	MaxJSONBytes          = 1 << 20  // one JSON request body
+	// MaxMinPositionWait bounds how long a read waits for the views to
+	// reach Leadsvc-Min-Position before answering stale.
+	MaxMinPositionWait = 5 * time.Second
+)
+
+// Config is what the API needs; cmd/leadsvc builds it from the environment.
+type Config struct {
+	Commands *commands.Commands
+	Reader   *leads.Reader
+	Logger   *slog.Logger
+	// PublicURL is the base of absolute links: docs_url, Link, file URLs.
+	PublicURL string
+	// SecretKey is the service's key (LEADSVC_SECRET_KEY); list cursors
+	// are signed with a key derived from it.
+	SecretKey []byte
+	// RateLimit is each token's budget per minute.
+	RateLimit      int
+	MaxUploadBytes int64
+	// Registerer takes the HTTP metrics; nil registers none.
+	Registerer prometheus.Registerer
+	Clock      func() time.Time
+}
+
+// API is the REST API: Mount it on the service's router.
+type API struct {
+	cmd       *commands.Commands
+	reader    *leads.Reader
+	log       *slog.Logger
+	publicURL string
+	cursorKey []byte
+	maxUpload int64
+	now       func() time.Time
+	limits    *limiter
+	metrics   *metrics
+
+	touchMu sync.Mutex
+	touched map[string]time.Time // token id → when this process last recorded its use
+}
+
+// New returns the API for cfg, filling defaults for zero values.
+func New(cfg Config) *API {
+	a := &API{cmd: cfg.Commands, reader: cfg.Reader, log: cfg.Logger, publicURL: cfg.PublicURL,
+		maxUpload: cfg.MaxUploadBytes, now: cfg.Clock, touched: map[string]time.Time{}}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.maxUpload <= 0 {
+		a.maxUpload = DefaultMaxUploadBytes
+	}
+	rate := cfg.RateLimit
+	if rate <= 0 {
+		rate = DefaultRateLimit
+	}
+	a.limits = newLimiter(rate, time.Minute, a.now)
+	// A derived key: a cursor signature never reveals anything usable
+	// against the token secrets the same key seals.
+	mac := hmac.New(sha256.New, cfg.SecretKey)
+	mac.Write([]byte("leadsvc list cursor v1"))
+	a.cursorKey = mac.Sum(nil)
+	a.metrics = newMetrics(cfg.Registerer)
+	return a
+}
+
+// Mount installs the edge middleware (request id, access log, metrics,
+// panic recovery) on r, problem answers for unknown routes and methods,
+// and the /v1 routes. Call it before adding r's other routes: chi wants
+// middleware first.
+func (a *API) Mount(r chi.Router) {
+	r.Use(a.requestID, a.observe, a.recoverer)
+	r.NotFound(a.notFound)
+	r.MethodNotAllowed(a.methodNotAllowed)
+	r.Mount("/v1", a.v1())
+}
+
+func (a *API) v1() http.Handler {
+	r := chi.NewRouter()
+	r.NotFound(a.notFound)
+	r.MethodNotAllowed(a.methodNotAllowed)
+	r.Use(a.authenticate, a.rateLimit)
+	r.Group(a.adminRoutes)
+	r.Group(a.partnerRoutes)
+	return r
+}
+
+func (a *API) notFound(w http.ResponseWriter, r *http.Request) {
+	stateFrom(r.Context()).unmatched = true
+	a.fail(w, r, errRouteNotFound)
+}
+
+func (a *API) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	stateFrom(r.Context()).unmatched = true
+	a.fail(w, r, errMethodNotAllowed)
+}
+
+// fail answers err as a problem; a 5xx is logged once, with the request id,
+// and its cause never reaches the client.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p := problemFor(err)
+	if p.Status >= 500 {
+		a.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
+			slog.String("request_id", requestIDFrom(r.Context())), slog.String("method", r.Method),
+			slog.String("route", routePattern(r)), slog.String("err", err.Error()))
+	}
+	writeProblem(w, r, p)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

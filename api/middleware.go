@@ -1,0 +1,327 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/leadsvc/leadsvc/commands"
+	"github.com/leadsvc/leadsvc/domain"
+)
+
+// reqState is what the edge middleware learns about a request as it goes:
+// the access log line is written from it at the end.
+type reqState struct {
+	id        string
+	token     *commands.TokenInfo
+	unmatched bool // answered by the not-found or method-not-allowed handler
+}
+
+type ctxKey struct{}
+
+func stateFrom(ctx context.Context) *reqState {
+	s, _ := ctx.Value(ctxKey{}).(*reqState)
+	if s == nil {
+		return &reqState{}
+	}
+	return s
+}
+
+func requestIDFrom(ctx context.Context) string { return stateFrom(ctx).id }
+
+// tokenFrom is the authenticated token; routes under /v1 always have one.
+func tokenFrom(ctx context.Context) commands.TokenInfo {
+	if t := stateFrom(ctx).token; t != nil {
+		return *t
+	}
+	return commands.TokenInfo{}
+}
+
+// meta is the event metadata of a write: who asked, in which request.
+func meta(r *http.Request) commands.Meta {
+	s := stateFrom(r.Context())
+	m := commands.Meta{RequestID: s.id}
+	if s.token != nil {
+		m.ActorTokenID = s.token.ID.String()
+	}
+	return m
+}
+
+// validRequestID accepts the ids proxies and clients commonly send (UUIDs,
+// hex, ULIDs, dotted trace ids) and nothing that could forge a log line.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.:", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// requestID takes a sane incoming X-Request-Id or makes one, and echoes it
+// on the response; it goes into every log line and event of the request.
+func (a *API) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID(id) {
+			var b [16]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &reqState{id: id})))
+	})
+}
+
+// routePattern is the chi pattern that served r ("/v1/leads/{id}"), never
+// the path itself, so ids stay out of metrics and logs.
+func routePattern(r *http.Request) string {
+	if stateFrom(r.Context()).unmatched {
+		return "unmatched"
+	}
+	if rc := chi.RouteContext(r.Context()); rc != nil {
+		if p := rc.RoutePattern(); p != "" {
+			return p
+		}
+	}
+	return "unmatched"
+}
+
+// observe writes the access log line and the request metrics. It logs
+// neither headers, query strings nor bodies: they may hold secrets and
+// personal data.
+func (a *API) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		status := ww.Status()
+		if status == 0 {
+			status = http.StatusOK
+		}
+		elapsed := time.Since(start)
+		route := routePattern(r)
+		method := metricMethod(r.Method)
+		a.metrics.observe(method, route, status, elapsed)
+		s := stateFrom(r.Context())
+		tokenID := ""
+		if s.token != nil {
+			tokenID = s.token.ID.String()
+		}
+		a.log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
+			slog.String("method", method), slog.String("route", route), slog.Int("status", status),
+			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000), slog.Int("bytes", ww.BytesWritten()),
+			slog.String("request_id", s.id), slog.String("token_id", tokenID))
+	})
+}
+
+// metricMethod bounds the method label: arbitrary methods would make
+// arbitrary series.
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
+}
+
+// recoverer turns a panic into a logged 500 problem, so one bad request
+// never takes the process down.
+func (a *API) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			a.log.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
+				slog.String("request_id", requestIDFrom(r.Context())), slog.String("route", routePattern(r)),
+				slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(debug.Stack())))
+			if ww, ok := w.(interface{ Status() int }); ok && ww.Status() != 0 {
+				return // the response has started; nothing more can be said
+			}
+			writeProblem(w, r, problemFor(fmt.Errorf("panic: %v", v)))
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authenticate requires a Bearer token, checked against the tokens table
+// on every request so that revocation is immediate (invariant 5).
+func (a *API) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			a.fail(w, r, commands.ErrUnauthenticated)
+			return
+		}
+		tok, err := a.cmd.Authenticate(r.Context(), strings.TrimSpace(secret))
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		stateFrom(r.Context()).token = &tok
+		a.touch(r, tok)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// touch records the token's use; commands keep it to once a minute in the
+// database, and this keeps it to once a minute per process, so a busy
+// token does not add a write to every request.
+func (a *API) touch(r *http.Request, tok commands.TokenInfo) {
+	id, now := tok.ID.String(), a.now()
+	a.touchMu.Lock()
+	last, seen := a.touched[id]
+	fresh := seen && now.Sub(last) < time.Minute
+	if !fresh {
+		a.touched[id] = now
+	}
+	a.touchMu.Unlock()
+	if fresh {
+		return
+	}
+	if err := a.cmd.TouchLastUsed(r.Context(), tok.ID); err != nil {
+		a.log.LogAttrs(r.Context(), slog.LevelWarn, "record token use", slog.String("request_id", requestIDFrom(r.Context())),
+			slog.String("token_id", id), slog.String("err", err.Error()))
+	}
+}
+
+// require refuses tokens without permission p (403); admin also needs an
+// account-level token.
+func (a *API) require(p domain.Permission) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tok := tokenFrom(r.Context())
+			if !tok.Can(p) || (p == domain.PermAdmin && tok.CampaignID != nil) {
+				a.fail(w, r, fmt.Errorf("%w: %s", errForbidden, p))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// rateLimit spends one unit of the token's budget and tells the client
+// where it stands on every response (IETF RateLimit header fields draft).
+func (a *API) rateLimit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ok, remaining, reset, retry := a.limits.take(tokenFrom(r.Context()).ID.String())
+		h := w.Header()
+		h.Set("RateLimit-Policy", fmt.Sprintf(`"default";q=%d;w=%d`, a.limits.quota, int(a.limits.window.Seconds())))
+		h.Set("RateLimit", fmt.Sprintf(`"default";r=%d;t=%d`, remaining, ceilSeconds(reset)))
+		if !ok {
+			h.Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(retry))))
+			a.fail(w, r, errRateLimited)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func ceilSeconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
+
+// limiter holds one token bucket per token: quota units, refilled evenly
+// over window. It lives in the process: behind a load balancer each
+// process grants the quota (docs/api.md says so).
+type limiter struct {
+	quota   int
+	window  time.Duration
+	now     func() time.Time
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	takes   int
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+func newLimiter(quota int, window time.Duration, now func() time.Time) *limiter {
+	return &limiter{quota: quota, window: window, now: now, buckets: map[string]*bucket{}}
+}
+
+// take spends one unit for key. It returns whether the request may go on,
+// the units left, the time until the bucket is full again, and (when
+// refused) the time until one unit is back.
+func (l *limiter) take(key string) (ok bool, remaining int, reset, retry time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	perUnit := l.window / time.Duration(l.quota)
+	b := l.buckets[key]
+	if b == nil {
+		b = &bucket{tokens: float64(l.quota), at: now}
+		l.buckets[key] = b
+	}
+	b.tokens = math.Min(float64(l.quota), b.tokens+float64(now.Sub(b.at))/float64(perUnit))
+	b.at = now
+	if b.tokens >= 1 {
+		b.tokens--
+		ok = true
+	} else {
+		retry = time.Duration((1 - b.tokens) * float64(perUnit))
+	}
+	reset = time.Duration((float64(l.quota) - b.tokens) * float64(perUnit))
+	l.takes++
+	if l.takes%4096 == 0 {
+		l.sweep(now, perUnit)
+	}
+	return ok, int(b.tokens), reset, retry
+}
+
+// sweep drops buckets that have refilled: they are the same as new ones,
+// so memory stays bounded by the tokens active within one window.
+func (l *limiter) sweep(now time.Time, perUnit time.Duration) {
+	for k, b := range l.buckets {
+		if b.tokens+float64(now.Sub(b.at))/float64(perUnit) >= float64(l.quota) {
+			delete(l.buckets, k)
+		}
+	}
+}
+
+// metrics are the HTTP series of DESIGN.md's operations conventions.
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadsvc_http_requests_total",
+			Help: "HTTP requests answered, by method, chi route pattern and status."}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "leadsvc_http_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, by method and chi route pattern.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"method", "route"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.requests, m.duration)
+	}
+	return m
+}
+
+func (m *metrics) observe(method, route string, status int, d time.Duration) {
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(method, route).Observe(d.Seconds())
+}

@@ -1,0 +1,617 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/leadsvc/leadsvc/commands"
+	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/projections/leads"
+)
+
+// partnerRoutes are the lead routes. Reads come from the lead views and
+// are re-checked against the token's current filter; writes go through
+// the commands with the token's scope (invariant 4).
+func (a *API) partnerRoutes(r chi.Router) {
+	read, write := a.require(domain.PermRead), a.require(domain.PermWrite)
+	r.With(read).Get("/leads", a.listLeads)
+	r.With(write).Post("/leads", a.createLead)
+	r.With(read).Get("/leads/{id}", a.getLead)
+	r.With(write).Patch("/leads/{id}", a.updateLead)
+	r.With(read).Get("/leads/{id}/files", a.listFiles)
+	r.With(write).Post("/leads/{id}/files", a.uploadFile)
+	r.With(read).Get("/leads/{id}/files/{file_id}", a.downloadFile)
+	r.With(write).Delete("/leads/{id}/files/{file_id}", a.deleteFile)
+	r.With(read).Get("/schema", a.schema)
+}
+
+// DefaultLimit is the page size when a list names none.
+const DefaultLimit = 50
+
+// visibility is the token's current scope, resolved once per request: the
+// filter as it is now (not as the views last saw it) decides.
+type visibility struct {
+	tok     commands.TokenInfo
+	filter  *domain.Filter
+	gone    bool // the token's filter was deleted: it sees nothing
+	schemas map[uuid.UUID]domain.Schema
+}
+
+func (a *API) visibility(ctx context.Context, tok commands.TokenInfo) (*visibility, error) {
+	v := &visibility{tok: tok, schemas: map[uuid.UUID]domain.Schema{}}
+	if tok.FilterID == nil {
+		return v, nil
+	}
+	f, err := a.cmd.Filter(ctx, tok.AccountID, *tok.FilterID)
+	switch {
+	case errors.Is(err, domain.ErrFilterNotFound):
+		v.gone = true
+	case err != nil:
+		return nil, err
+	default:
+		v.filter = &f
+	}
+	return v, nil
+}
+
+// sees re-checks a lead read from a view against the token: account,
+// campaign and the current filter. A view that lags can hide a lead from
+// a token, never show it one it may not see.
+func (a *API) sees(ctx context.Context, v *visibility, l domain.Lead) (bool, error) {
+	if l.AccountID != v.tok.AccountID || (v.tok.CampaignID != nil && l.CampaignID != *v.tok.CampaignID) || v.gone {
+		return false, nil
+	}
+	if v.filter == nil {
+		return true, nil
+	}
+	if v.filter.CampaignID != l.CampaignID {
+		return false, nil
+	}
+	s, ok := v.schemas[l.CampaignID]
+	if !ok {
+		c, err := a.cmd.Campaign(ctx, l.AccountID, l.CampaignID)
+		if errors.Is(err, domain.ErrCampaignNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		s = c.Schema
+		v.schemas[l.CampaignID] = s
+	}
+	return v.filter.Matches(s, l.View()), nil
+}
+
+// waitForPosition honours Leadsvc-Min-Position: it waits, at most
+// MaxMinPositionWait, for the views to reflect that log position, and
+// marks the answer Leadsvc-Stale when they do not yet.
+func (a *API) waitForPosition(w http.ResponseWriter, r *http.Request) error {
+	v := r.Header.Get(HeaderMinPosition)
+	if v == "" {
+		return nil
+	}
+	pos, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || pos < 0 {
+		return badRequest(HeaderMinPosition, domain.CodeInvalidFormat, HeaderMinPosition+" must be a log position from "+HeaderPosition)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), MaxMinPositionWait)
+	defer cancel()
+	ok, err := a.reader.WaitFor(ctx, pos)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		w.Header().Set(HeaderStale, "true")
+	}
+	return nil
+}
+
+// visibleLead reads the lead of the path from the view and re-checks it;
+// a lead the token may not see is domain.ErrLeadNotFound, exactly like a
+// missing one.
+func (a *API) visibleLead(w http.ResponseWriter, r *http.Request) (domain.Lead, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return domain.Lead{}, err
+	}
+	if err := a.waitForPosition(w, r); err != nil {
+		return domain.Lead{}, err
+	}
+	tok := tokenFrom(r.Context())
+	l, err := a.reader.Get(r.Context(), tok.AccountID, id)
+	if err != nil {
+		return domain.Lead{}, err
+	}
+	v, err := a.visibility(r.Context(), tok)
+	if err != nil {
+		return domain.Lead{}, err
+	}
+	ok, err := a.sees(r.Context(), v, l)
+	if err != nil {
+		return domain.Lead{}, err
+	}
+	if !ok {
+		return domain.Lead{}, domain.ErrLeadNotFound
+	}
+	return l, nil
+}
+
+func (a *API) getLead(w http.ResponseWriter, r *http.Request) {
+	l, err := a.visibleLead(w, r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(l.Version))
+	writeJSON(w, http.StatusOK, a.leadOut(l))
+}
+
+// listQuery is GET /v1/leads's parameters.
+type listQuery struct {
+	limit        int
+	status       string
+	updatedSince *time.Time
+	campaignID   *uuid.UUID // account-level tokens may narrow to one campaign
+	cursor       string
+}
+
+// parseListQuery reads the list parameters. A limit outside 1..1000 is
+// clamped; anything unreadable is 400.
+func parseListQuery(r *http.Request, tok commands.TokenInfo) (listQuery, error) {
+	q := listQuery{limit: DefaultLimit}
+	params, err := queryParams(r, "limit", "cursor", "status", "updated_since", "campaign_id")
+	if err != nil {
+		return q, err
+	}
+	if v, ok := params["limit"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return q, badRequest("limit", domain.CodeInvalidFormat, "limit must be an integer (1 to 1000)")
+		}
+		q.limit = min(max(n, 1), leads.MaxLimit)
+	}
+	if v, ok := params["status"]; ok {
+		if v == "" || len(v) > 64 {
+			return q, badRequest("status", domain.CodeInvalidValue, "status must be a status slug")
+		}
+		q.status = v
+	}
+	if v, ok := params["updated_since"]; ok {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return q, badRequest("updated_since", domain.CodeInvalidFormat, "updated_since must be an RFC 3339 date-time such as 2026-03-01T00:00:00Z")
+		}
+		t = t.UTC()
+		q.updatedSince = &t
+	}
+	if q.campaignID, err = queryUUID(params, "campaign_id"); err != nil {
+		return q, err
+	}
+	if q.campaignID != nil && tok.CampaignID != nil && *q.campaignID != *tok.CampaignID {
+		return q, badRequest("campaign_id", domain.CodeInvalidValue, "this token reads one campaign only; leave campaign_id out")
+	}
+	q.cursor = params["cursor"]
+	return q, nil
+}
+
+// listLeads pages through the leads the token sees, in (updated_at, id)
+// order. A page may hold fewer than limit leads while next_cursor is set:
+// rows the re-check drops still advance the cursor.
+func (a *API) listLeads(w http.ResponseWriter, r *http.Request) {
+	tok := tokenFrom(r.Context())
+	q, err := parseListQuery(r, tok)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	binding := cursorBinding(tok.ID, q)
+	var after *leads.Key
+	if q.cursor != "" {
+		k, err := a.decodeCursor(q.cursor, binding)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		after = &k
+	}
+	if err := a.waitForPosition(w, r); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	v, err := a.visibility(r.Context(), tok)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := page[leadJSON]{Data: []leadJSON{}}
+	if v.gone {
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	campaign := tok.CampaignID
+	if campaign == nil {
+		campaign = q.campaignID
+	}
+	rows, err := a.reader.List(r.Context(), leads.Query{AccountID: tok.AccountID, CampaignID: campaign, FilterID: tok.FilterID,
+		Status: q.status, UpdatedSince: q.updatedSince, After: after, Limit: q.limit})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	for _, l := range rows {
+		ok, err := a.sees(r.Context(), v, l)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		if ok {
+			out.Data = append(out.Data, a.leadOut(l))
+		}
+	}
+	if len(rows) == q.limit {
+		next := a.encodeCursor(leads.KeyOf(rows[len(rows)-1]), binding)
+		out.NextCursor = &next
+		w.Header().Set("Link", "<"+a.nextURL(r, next)+`>; rel="next"`)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// nextURL is the request's own URL with the next cursor.
+func (a *API) nextURL(r *http.Request, cursor string) string {
+	q, _ := url.ParseQuery(r.URL.RawQuery)
+	q.Set("cursor", cursor)
+	return a.publicURL + r.URL.EscapedPath() + "?" + q.Encode()
+}
+
+type leadBody struct {
+	Status     *string        `json:"status"`
+	Fields     map[string]any `json:"fields"`
+	CampaignID *string        `json:"campaign_id"`
+}
+
+// createLead creates a lead in the token's campaign (account-level tokens
+// name campaign_id). Through a filtered token, omitted fields the filter
+// pins with eq conditions are filled in and listed in "defaulted".
+func (a *API) createLead(w http.ResponseWriter, r *http.Request) {
+	var in leadBody
+	_, idem, err := readWrite(w, r, &in, false)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	tok := tokenFrom(r.Context())
+	v := &domain.ValidationError{}
+	campaign := parseUUIDField(v, "campaign_id", in.CampaignID)
+	switch {
+	case in.CampaignID == nil && tok.CampaignID != nil:
+		campaign = tok.CampaignID
+	case in.CampaignID == nil:
+		v.Add("campaign_id", domain.CodeRequired, "an account-level token names the campaign of the lead")
+	}
+	if err := v.Err(); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	cmd := commands.CreateLead{AccountID: tok.AccountID, CampaignID: *campaign, Scope: commands.ScopeOf(tok),
+		Fields: in.Fields, Meta: meta(r), Idem: idem}
+	if in.Status != nil {
+		cmd.Status = *in.Status
+	}
+	res, err := a.cmd.CreateLead(r.Context(), cmd)
+	if errors.Is(err, domain.ErrCampaignNotFound) {
+		err = domain.Invalid("campaign_id", domain.CodeInvalidValue, "no campaign %s that this token can write to", campaign)
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", a.publicURL+"/v1/leads/"+res.Lead.ID.String())
+	w.Header().Set("ETag", etag(res.Lead.Version))
+	out := a.leadOut(res.Lead)
+	out.Defaulted = res.Defaulted
+	writeWritten(w, http.StatusCreated, res.Written, out)
+}
+
+// updateLead changes status and fields (null clears a field). If-Match is
+// optional: a stale version is 412, none applies to the latest.
+func (a *API) updateLead(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var in struct {
+		Status *string        `json:"status"`
+		Fields map[string]any `json:"fields"`
+	}
+	_, idem, err := readWrite(w, r, &in, false)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	want, err := ifMatch(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	tok := tokenFrom(r.Context())
+	cmd := commands.UpdateLead{AccountID: tok.AccountID, LeadID: id, Scope: commands.ScopeOf(tok), Fields: in.Fields,
+		IfVersion: want, Meta: meta(r), Idem: idem}
+	if in.Status != nil {
+		cmd.Status = *in.Status
+	}
+	res, err := a.cmd.UpdateLead(r.Context(), cmd)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(res.Lead.Version))
+	writeWritten(w, http.StatusOK, res.Written, a.leadOut(res.Lead))
+}
+
+func (a *API) listFiles(w http.ResponseWriter, r *http.Request) {
+	l, err := a.visibleLead(w, r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := page[fileJSON]{Data: []fileJSON{}}
+	for _, f := range l.Files {
+		out.Data = append(out.Data, a.fileOut(l.ID, f))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// multipartOverhead is what a multipart body may add around the file.
+const multipartOverhead = 64 << 10
+
+// uploadFile takes a multipart/form-data body with one part named "file".
+// The idempotency fingerprint covers the file's name, type and bytes, not
+// the multipart framing, whose boundary differs on every retry.
+func (a *API) uploadFile(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		a.fail(w, r, unsupportedMediaType("multipart/form-data with one part named \"file\""))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxUpload+multipartOverhead))
+	if err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			err = bodyTooLarge(a.maxUpload)
+		} else {
+			err = badRequest("body", CodeMalformed, "the request body could not be read")
+		}
+		a.fail(w, r, err)
+		return
+	}
+	name, ctype, content, err := a.readFilePart(body, params["boundary"])
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	sum := sha256.Sum256(content)
+	idem, err := idempotency(r, []byte(name), []byte(ctype), sum[:])
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	tok := tokenFrom(r.Context())
+	res, err := a.cmd.AttachFile(r.Context(), commands.AttachFile{AccountID: tok.AccountID, LeadID: id, Scope: commands.ScopeOf(tok),
+		Name: name, ContentType: ctype, Content: content, Meta: meta(r), Idem: idem})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := a.fileOut(id, res.File)
+	w.Header().Set("Location", out.URL)
+	w.Header().Set("ETag", `"`+res.File.SHA256+`"`)
+	writeWritten(w, http.StatusCreated, res.Written, out)
+}
+
+// readFilePart finds the "file" part of a multipart body; any other part
+// is an unknown field.
+func (a *API) readFilePart(body []byte, boundary string) (name, ctype string, content []byte, err error) {
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	found := false
+	for {
+		part, perr := mr.NextPart()
+		if perr == io.EOF {
+			break
+		}
+		if perr != nil {
+			return "", "", nil, badRequest("body", CodeMalformed, "the multipart body could not be read")
+		}
+		if part.FormName() != "file" || found {
+			return "", "", nil, domain.Invalid(shorten(part.FormName()), domain.CodeUnknownField, "the upload takes one part, named \"file\"")
+		}
+		found = true
+		if content, err = io.ReadAll(io.LimitReader(part, a.maxUpload+1)); err != nil {
+			return "", "", nil, badRequest("file", CodeMalformed, "the file part could not be read")
+		}
+		if int64(len(content)) > a.maxUpload {
+			return "", "", nil, bodyTooLarge(a.maxUpload)
+		}
+		name = safeFileName(part.FileName())
+		ctype = part.Header.Get("Content-Type")
+	}
+	if !found {
+		return "", "", nil, domain.Invalid("file", domain.CodeRequired, "a part named \"file\" holding the file is required")
+	}
+	if mt, params, err := mime.ParseMediaType(ctype); err == nil {
+		ctype = mime.FormatMediaType(mt, params)
+	} else {
+		ctype = ""
+	}
+	if ctype == "" || ctype == "application/octet-stream" {
+		ctype = http.DetectContentType(content)
+	}
+	return name, ctype, content, nil
+}
+
+// safeFileName keeps a file name printable and short: no path, no
+// control characters, at most 255 bytes of valid UTF-8.
+func safeFileName(s string) string {
+	s = strings.ToValidUTF8(s, "_")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '/' || r == '\\' || r == '"' {
+			return '_'
+		}
+		return r
+	}, s)
+	s = strings.Trim(s, " .")
+	for len(s) > 255 {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	if s == "" {
+		return "file"
+	}
+	return s
+}
+
+// downloadFile serves a file's bytes with the recorded type and checksum,
+// as an attachment that browsers neither sniff nor run.
+func (a *API) downloadFile(w http.ResponseWriter, r *http.Request) {
+	l, err := a.visibleLead(w, r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	fileID, err := pathID(r, "file_id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	f, err := a.cmd.File(r.Context(), l.AccountID, l.ID, fileID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	sum, _ := hex.DecodeString(f.Meta.SHA256)
+	digest := base64.StdEncoding.EncodeToString(sum)
+	tag := `"` + f.Meta.SHA256 + `"`
+	h := w.Header()
+	h.Set("ETag", tag)
+	h.Set("Cache-Control", "private, no-store")
+	if r.Header.Get("If-None-Match") == tag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", f.Meta.ContentType)
+	h.Set("Content-Length", strconv.Itoa(len(f.Content)))
+	h.Set("Repr-Digest", "sha-256=:"+digest+":")
+	h.Set("Digest", "sha-256="+digest)
+	disposition := mime.FormatMediaType("attachment", map[string]string{"filename": f.Meta.Name})
+	if disposition == "" {
+		disposition = "attachment"
+	}
+	h.Set("Content-Disposition", disposition)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "sandbox")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(f.Content)
+}
+
+func (a *API) deleteFile(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	fileID, err := pathID(r, "file_id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	idem, err := idempotency(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	tok := tokenFrom(r.Context())
+	res, err := a.cmd.RemoveFile(r.Context(), commands.RemoveFile{AccountID: tok.AccountID, LeadID: id, FileID: fileID,
+		Scope: commands.ScopeOf(tok), Meta: meta(r), Idem: idem})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeWritten(w, http.StatusNoContent, res.Written, nil)
+}
+
+// schemaJSON is what a token may know about its campaign: the schema, its
+// permissions, and which leads it sees.
+type schemaJSON struct {
+	Campaign    campaignJSON        `json:"campaign"`
+	Permissions []domain.Permission `json:"permissions"`
+	Filter      *filterJSON         `json:"filter"`
+	// Scope says in words which leads the token sees.
+	Scope []string `json:"scope"`
+	// Defaults are the values a create fills in when the lead omits them.
+	Defaults map[string]any `json:"defaults"`
+}
+
+func (a *API) schema(w http.ResponseWriter, r *http.Request) {
+	tok := tokenFrom(r.Context())
+	q, err := queryParams(r, "campaign_id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	campaign, err := queryUUID(q, "campaign_id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	switch {
+	case tok.CampaignID != nil && campaign != nil && *campaign != *tok.CampaignID:
+		a.fail(w, r, domain.ErrCampaignNotFound)
+		return
+	case tok.CampaignID != nil:
+		campaign = tok.CampaignID
+	case campaign == nil:
+		a.fail(w, r, badRequest("campaign_id", domain.CodeRequired, "an account-level token names the campaign: ?campaign_id="))
+		return
+	}
+	c, err := a.cmd.Campaign(r.Context(), tok.AccountID, *campaign)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	v, err := a.visibility(r.Context(), tok)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := schemaJSON{Campaign: campaignOut(c), Permissions: nonNil(tok.Permissions), Scope: []string{"every lead of the campaign"},
+		Defaults: map[string]any{}}
+	switch {
+	case v.gone:
+		out.Scope = []string{"no lead: the token's filter was deleted"}
+	case v.filter != nil:
+		f := filterOut(*v.filter, c.Schema)
+		out.Filter, out.Scope, out.Defaults = &f, f.Explain, v.filter.EqualityDefaults(c.Schema)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
