@@ -19,23 +19,23 @@ import (
 // token with the admin permission shapes campaigns, filters and tokens.
 func (a *API) adminRoutes(r chi.Router) {
 	r.Use(a.require(domain.PermAdmin))
-	r.Post("/campaigns", a.createCampaign)
-	r.Get("/campaigns", a.listCampaigns)
-	r.Get("/campaigns/{id}", a.getCampaign)
-	r.Patch("/campaigns/{id}", a.changeCampaign)
-	r.Post("/campaigns/{id}/selects/{key}/options", a.addOption)
-	r.Post("/campaigns/{id}/filters", a.createFilter)
-	r.Get("/campaigns/{id}/filters", a.listFilters)
-	r.Get("/filters/{id}", a.getFilter)
-	r.Patch("/filters/{id}", a.updateFilter)
-	r.Delete("/filters/{id}", a.deleteFilter)
-	r.Post("/tokens", a.createToken)
-	r.Get("/tokens", a.listTokens)
-	r.Get("/tokens/{id}", a.getToken)
-	r.Patch("/tokens/{id}", a.updateToken)
-	r.Delete("/tokens/{id}", a.revokeToken)
-	r.Post("/tokens/{id}/reveal", a.revealToken)
-	r.Post("/tokens/{id}/rotate", a.rotateToken)
+	r.Post("/campaigns", a.h(a.createCampaign))
+	r.Get("/campaigns", a.h(a.listCampaigns))
+	r.Get("/campaigns/{id}", a.h(a.getCampaign))
+	r.Patch("/campaigns/{id}", a.h(a.changeCampaign))
+	r.Post("/campaigns/{id}/selects/{key}/options", a.h(a.addOption))
+	r.Post("/campaigns/{id}/filters", a.h(a.createFilter))
+	r.Get("/campaigns/{id}/filters", a.h(a.listFilters))
+	r.Get("/filters/{id}", a.h(a.getFilter))
+	r.Patch("/filters/{id}", a.h(a.updateFilter))
+	r.Delete("/filters/{id}", a.h(a.deleteFilter))
+	r.Post("/tokens", a.h(a.createToken))
+	r.Get("/tokens", a.h(a.listTokens))
+	r.Get("/tokens/{id}", a.h(a.getToken))
+	r.Patch("/tokens/{id}", a.h(a.updateToken))
+	r.Delete("/tokens/{id}", a.h(a.revokeToken))
+	r.Post("/tokens/{id}/reveal", a.h(a.revealToken))
+	r.Post("/tokens/{id}/rotate", a.h(a.rotateToken))
 }
 
 // readWrite reads a write's JSON body into dst and returns the raw body
@@ -75,12 +75,11 @@ type campaignBody struct {
 	Statuses []domain.Status `json:"statuses"`
 }
 
-func (a *API) createCampaign(w http.ResponseWriter, r *http.Request) {
+func (a *API) createCampaign(w http.ResponseWriter, r *http.Request) error {
 	var in campaignBody
 	_, idem, err := readWrite(w, r, &in, false)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	v := &domain.ValidationError{}
 	schema := domain.Schema{Selects: in.Selects, Statuses: in.Statuses}
@@ -88,17 +87,16 @@ func (a *API) createCampaign(w http.ResponseWriter, r *http.Request) {
 		schema.Fields = append(schema.Fields, f.field(v, "fields["+strconv.Itoa(i)+"]"))
 	}
 	if err := v.Err(); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	res, err := a.cmd.CreateCampaign(r.Context(), commands.CreateCampaign{AccountID: tokenFrom(r.Context()).AccountID,
 		Name: in.Name, Schema: schema, Meta: meta(r), Idem: idem})
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", a.publicURL+"/v1/campaigns/"+res.Campaign.ID.String())
 	a.writeCampaign(w, http.StatusCreated, res)
+	return nil
 }
 
 func (a *API) writeCampaign(w http.ResponseWriter, status int, res commands.CampaignResult) {
@@ -106,21 +104,20 @@ func (a *API) writeCampaign(w http.ResponseWriter, status int, res commands.Camp
 	writeWritten(w, status, res.Written, campaignOut(res.Campaign))
 }
 
-func (a *API) listCampaigns(w http.ResponseWriter, r *http.Request) {
+func (a *API) listCampaigns(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	cs, err := a.cmd.ListCampaigns(r.Context(), tokenFrom(r.Context()).AccountID)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	out := page[campaignJSON]{Data: []campaignJSON{}}
 	for _, c := range cs {
 		out.Data = append(out.Data, campaignOut(c))
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // campaign loads the campaign named by the path, of the token's account.
@@ -132,14 +129,14 @@ func (a *API) campaign(r *http.Request) (domain.Campaign, error) {
 	return a.cmd.Campaign(r.Context(), tokenFrom(r.Context()).AccountID, id)
 }
 
-func (a *API) getCampaign(w http.ResponseWriter, r *http.Request) {
+func (a *API) getCampaign(w http.ResponseWriter, r *http.Request) error {
 	c, err := a.campaign(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("ETag", etag(c.Version))
 	writeJSON(w, http.StatusOK, campaignOut(c))
+	return nil
 }
 
 // campaignPatch is one change of a campaign: exactly one member is set.
@@ -152,17 +149,15 @@ type campaignPatch struct {
 	AddStatus *domain.Status `json:"add_status"`
 }
 
-func (a *API) changeCampaign(w http.ResponseWriter, r *http.Request) {
+func (a *API) changeCampaign(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	var in campaignPatch
 	_, idem, err := readWrite(w, r, &in, false)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	cmd := commands.ChangeCampaign{AccountID: tokenFrom(r.Context()).AccountID, CampaignID: id, Rename: in.Name,
 		AddSelect: in.AddSelect, AddStatus: in.AddStatus, Meta: meta(r), Idem: idem}
@@ -181,19 +176,17 @@ func (a *API) changeCampaign(w http.ResponseWriter, r *http.Request) {
 		cmd.AddField = &f
 	}
 	if err := v.Err(); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	if err := a.checkCampaignVersion(r, id); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	res, err := a.cmd.ChangeCampaign(r.Context(), cmd)
 	if err != nil {
-		a.fail(w, r, renamePaths(err, map[string]string{"fields[": "add_field", "selects[": "add_select", "statuses[": "add_status"}))
-		return
+		return renamePaths(err, map[string]string{"fields[": "add_field", "selects[": "add_select", "statuses[": "add_status"})
 	}
 	a.writeCampaign(w, http.StatusOK, res)
+	return nil
 }
 
 // checkCampaignVersion evaluates If-Match on a campaign. Campaign changes
@@ -236,25 +229,23 @@ func renamePaths(err error, prefixes map[string]string) error {
 	return out
 }
 
-func (a *API) addOption(w http.ResponseWriter, r *http.Request) {
+func (a *API) addOption(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	var in domain.Option
 	_, idem, err := readWrite(w, r, &in, false)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	res, err := a.cmd.ChangeCampaign(r.Context(), commands.ChangeCampaign{AccountID: tokenFrom(r.Context()).AccountID,
 		CampaignID: id, AddOption: &commands.SelectOption{Select: chi.URLParam(r, "key"), Option: in}, Meta: meta(r), Idem: idem})
 	if err != nil {
-		a.fail(w, r, renamePaths(err, map[string]string{"option": ""}))
-		return
+		return renamePaths(err, map[string]string{"option": ""})
 	}
 	a.writeCampaign(w, http.StatusCreated, res)
+	return nil
 }
 
 type filterBody struct {
@@ -263,17 +254,15 @@ type filterBody struct {
 	Any        [][]domain.Condition `json:"any"`
 }
 
-func (a *API) createFilter(w http.ResponseWriter, r *http.Request) {
+func (a *API) createFilter(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	var in filterBody
 	_, idem, err := readWrite(w, r, &in, false)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	name := ""
 	if in.Name != nil {
@@ -282,45 +271,42 @@ func (a *API) createFilter(w http.ResponseWriter, r *http.Request) {
 	res, err := a.cmd.CreateFilter(r.Context(), commands.CreateFilter{AccountID: tokenFrom(r.Context()).AccountID,
 		CampaignID: id, Name: name, Conditions: in.Conditions, Any: in.Any, Meta: meta(r), Idem: idem})
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", a.publicURL+"/v1/filters/"+res.Filter.ID.String())
-	a.writeFilter(w, r, http.StatusCreated, res)
+	return a.writeFilter(w, r, http.StatusCreated, res)
 }
 
 // writeFilter answers a filter with its explanation in the campaign's
 // current words.
-func (a *API) writeFilter(w http.ResponseWriter, r *http.Request, status int, res commands.FilterResult) {
+func (a *API) writeFilter(w http.ResponseWriter, r *http.Request, status int, res commands.FilterResult) error {
 	c, err := a.cmd.Campaign(r.Context(), res.Filter.AccountID, res.Filter.CampaignID)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("ETag", etag(res.Filter.Version))
 	writeWritten(w, status, res.Written, filterOut(res.Filter, c.Schema))
+	return nil
 }
 
-func (a *API) listFilters(w http.ResponseWriter, r *http.Request) {
+func (a *API) listFilters(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	c, err := a.campaign(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	fs, err := a.cmd.ListFilters(r.Context(), c.AccountID, c.ID)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	out := page[filterJSON]{Data: []filterJSON{}}
 	for _, f := range fs {
 		out.Data = append(out.Data, filterOut(f, c.Schema))
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 func (a *API) filter(r *http.Request) (domain.Filter, error) {
@@ -331,38 +317,34 @@ func (a *API) filter(r *http.Request) (domain.Filter, error) {
 	return a.cmd.Filter(r.Context(), tokenFrom(r.Context()).AccountID, id)
 }
 
-func (a *API) getFilter(w http.ResponseWriter, r *http.Request) {
+func (a *API) getFilter(w http.ResponseWriter, r *http.Request) error {
 	f, err := a.filter(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	a.writeFilter(w, r, http.StatusOK, commands.FilterResult{Filter: f})
+	return a.writeFilter(w, r, http.StatusOK, commands.FilterResult{Filter: f})
 }
 
 // updateFilter merges the members given into the current filter (a
 // missing member keeps its value; "any": null clears the groups) and
 // replaces it. Without If-Match the merge is still made against the
 // version read, so a concurrent change is never silently overwritten.
-func (a *API) updateFilter(w http.ResponseWriter, r *http.Request) {
+func (a *API) updateFilter(w http.ResponseWriter, r *http.Request) error {
 	var in filterBody
 	body, idem, err := readWrite(w, r, &in, false)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	want, err := ifMatch(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	present := members(body)
 	var res commands.FilterResult
 	for attempt := 0; ; attempt++ {
 		cur, err := a.filter(r)
 		if err != nil {
-			a.fail(w, r, err)
-			return
+			return err
 		}
 		cmd := commands.UpdateFilter{AccountID: cur.AccountID, FilterID: cur.ID, Name: cur.Name, Conditions: cur.Conditions,
 			Any: cur.Any, IfVersion: cur.Version, Meta: meta(r), Idem: idem}
@@ -386,37 +368,33 @@ func (a *API) updateFilter(w http.ResponseWriter, r *http.Request) {
 			continue // changed between our read and write: merge again
 		}
 		if err != nil {
-			a.fail(w, r, err)
-			return
+			return err
 		}
 		break
 	}
-	a.writeFilter(w, r, http.StatusOK, res)
+	return a.writeFilter(w, r, http.StatusOK, res)
 }
 
-func (a *API) deleteFilter(w http.ResponseWriter, r *http.Request) {
+func (a *API) deleteFilter(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	want, err := ifMatch(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	idem, err := idempotency(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	res, err := a.cmd.UpdateFilter(r.Context(), commands.UpdateFilter{AccountID: tokenFrom(r.Context()).AccountID,
 		FilterID: id, Delete: true, IfVersion: want, Meta: meta(r), Idem: idem})
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	writeWritten(w, http.StatusNoContent, res.Written, nil)
+	return nil
 }
 
 type tokenBody struct {
@@ -451,31 +429,29 @@ func parseTime(v *domain.ValidationError, field string, s *string) *time.Time {
 	return &t
 }
 
-func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
+func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 	var in tokenBody
 	_, idem, err := readWrite(w, r, &in, false)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	v := &domain.ValidationError{}
 	cmd := commands.CreateToken{AccountID: tokenFrom(r.Context()).AccountID, Name: in.Name,
 		CampaignID: parseUUIDField(v, "campaign_id", in.CampaignID), FilterID: parseUUIDField(v, "filter_id", in.FilterID),
 		Permissions: permissions(in.Permissions), ExpiresAt: parseTime(v, "expires_at", in.ExpiresAt), Meta: meta(r), Idem: idem}
 	if err := v.Err(); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	res, err := a.cmd.CreateToken(r.Context(), cmd)
 	if errors.Is(err, domain.ErrCampaignNotFound) {
 		err = domain.Invalid("campaign_id", domain.CodeInvalidValue, "no campaign %s in this account", cmd.CampaignID)
 	}
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", a.publicURL+"/v1/tokens/"+res.Token.ID.String())
 	a.writeToken(w, http.StatusCreated, res.Written, res.Token, res.Secret)
+	return nil
 }
 
 func (a *API) writeToken(w http.ResponseWriter, status int, wr commands.Written, t commands.TokenInfo, secret string) {
@@ -483,51 +459,47 @@ func (a *API) writeToken(w http.ResponseWriter, status int, wr commands.Written,
 	writeWritten(w, status, wr, a.tokenOut(t, secret))
 }
 
-func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {
+func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
 	q, err := queryParams(r, "campaign_id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	campaign, err := queryUUID(q, "campaign_id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	ts, err := a.cmd.ListTokens(r.Context(), tokenFrom(r.Context()).AccountID, campaign)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	out := page[tokenJSON]{Data: []tokenJSON{}}
 	for _, t := range ts {
 		out.Data = append(out.Data, a.tokenOut(t, ""))
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (a *API) getToken(w http.ResponseWriter, r *http.Request) {
+func (a *API) getToken(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	t, err := a.cmd.Token(r.Context(), tokenFrom(r.Context()).AccountID, id)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	a.writeToken(w, http.StatusOK, commands.Written{}, t, "")
+	return nil
 }
 
 // updateToken changes name, permissions, filter or expiry; filter_id or
 // expires_at null clears it. The very next request with the token sees
 // the change (invariant 5).
-func (a *API) updateToken(w http.ResponseWriter, r *http.Request) {
+func (a *API) updateToken(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		Name        *string  `json:"name"`
@@ -537,13 +509,11 @@ func (a *API) updateToken(w http.ResponseWriter, r *http.Request) {
 	}
 	body, idem, err := readWrite(w, r, &in, false)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	want, err := ifMatch(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	present := members(body)
 	v := &domain.ValidationError{}
@@ -556,90 +526,82 @@ func (a *API) updateToken(w http.ResponseWriter, r *http.Request) {
 		v.Add("permissions", domain.CodeRequired, "permissions cannot be null")
 	}
 	if err := v.Err(); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	res, err := a.cmd.UpdateToken(r.Context(), cmd)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	a.writeToken(w, http.StatusOK, res.Written, res.Token, "")
+	return nil
 }
 
 // revokeToken ends a token now; it answers the revoked token.
-func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) {
+func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	idem, err := idempotency(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	res, err := a.cmd.RevokeToken(r.Context(), commands.RevokeToken{AccountID: tokenFrom(r.Context()).AccountID,
 		TokenID: id, Meta: meta(r), Idem: idem})
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	a.writeToken(w, http.StatusOK, res.Written, res.Token, "")
+	return nil
 }
 
 // revealToken is "Show": every call records token.revealed. It takes an
 // Idempotency-Key like every write but needs none: a retried reveal is
 // one more honest record of the secret being shown.
-func (a *API) revealToken(w http.ResponseWriter, r *http.Request) {
+func (a *API) revealToken(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	var in struct{}
 	if _, _, err := readWrite(w, r, &in, true); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	res, err := a.cmd.RevealToken(r.Context(), commands.RevealToken{AccountID: tokenFrom(r.Context()).AccountID,
 		TokenID: id, Meta: meta(r)})
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	a.writeToken(w, http.StatusOK, res.Written, res.Token, res.Secret)
+	return nil
 }
 
 // rotateToken gives the token a new secret; grace_period ("24h" or a
 // number of seconds, default 24 h, at most 7 days) keeps the old one
 // working meanwhile.
-func (a *API) rotateToken(w http.ResponseWriter, r *http.Request) {
+func (a *API) rotateToken(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		GracePeriod json.RawMessage `json:"grace_period"`
 	}
 	_, idem, err := readWrite(w, r, &in, true)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	grace, err := parseGrace(in.GracePeriod)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	res, err := a.cmd.RotateToken(r.Context(), commands.RotateToken{AccountID: tokenFrom(r.Context()).AccountID,
 		TokenID: id, Grace: grace, Meta: meta(r), Idem: idem})
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	a.writeToken(w, http.StatusOK, res.Written, res.Token, res.Secret)
+	return nil
 }
 
 // parseGrace reads a grace period: a Go duration string ("24h", "90m")

@@ -123,6 +123,16 @@ func (a *API) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	a.fail(w, r, errMethodNotAllowed)
 }
 
+// h adapts a handler that returns its failure: fail answers it, so no
+// handler writes an error response itself.
+func (a *API) h(fn func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			a.fail(w, r, err)
+		}
+	}
+}
+
 // fail answers err as a problem; a 5xx is logged once, with the request id,
 // and its cause never reaches the client.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -30,15 +30,15 @@ import (
 // the commands with the token's scope (invariant 4).
 func (a *API) partnerRoutes(r chi.Router) {
 	read, write := a.require(domain.PermRead), a.require(domain.PermWrite)
-	r.With(read).Get("/leads", a.listLeads)
-	r.With(write).Post("/leads", a.createLead)
-	r.With(read).Get("/leads/{id}", a.getLead)
-	r.With(write).Patch("/leads/{id}", a.updateLead)
-	r.With(read).Get("/leads/{id}/files", a.listFiles)
-	r.With(write).Post("/leads/{id}/files", a.uploadFile)
-	r.With(read).Get("/leads/{id}/files/{file_id}", a.downloadFile)
-	r.With(write).Delete("/leads/{id}/files/{file_id}", a.deleteFile)
-	r.With(read).Get("/schema", a.schema)
+	r.With(read).Get("/leads", a.h(a.listLeads))
+	r.With(write).Post("/leads", a.h(a.createLead))
+	r.With(read).Get("/leads/{id}", a.h(a.getLead))
+	r.With(write).Patch("/leads/{id}", a.h(a.updateLead))
+	r.With(read).Get("/leads/{id}/files", a.h(a.listFiles))
+	r.With(write).Post("/leads/{id}/files", a.h(a.uploadFile))
+	r.With(read).Get("/leads/{id}/files/{file_id}", a.h(a.downloadFile))
+	r.With(write).Delete("/leads/{id}/files/{file_id}", a.h(a.deleteFile))
+	r.With(read).Get("/schema", a.h(a.schema))
 }
 
 // DefaultLimit is the page size when a list names none.
@@ -152,14 +152,14 @@ func (a *API) visibleLead(w http.ResponseWriter, r *http.Request) (domain.Lead, 
 	return l, nil
 }
 
-func (a *API) getLead(w http.ResponseWriter, r *http.Request) {
+func (a *API) getLead(w http.ResponseWriter, r *http.Request) error {
 	l, err := a.visibleLead(w, r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("ETag", etag(l.Version))
 	writeJSON(w, http.StatusOK, a.leadOut(l))
+	return nil
 }
 
 // listQuery is GET /v1/leads's parameters.
@@ -213,36 +213,32 @@ func parseListQuery(r *http.Request, tok commands.TokenInfo) (listQuery, error) 
 // listLeads pages through the leads the token sees, in (updated_at, id)
 // order. A page may hold fewer than limit leads while next_cursor is set:
 // rows the re-check drops still advance the cursor.
-func (a *API) listLeads(w http.ResponseWriter, r *http.Request) {
+func (a *API) listLeads(w http.ResponseWriter, r *http.Request) error {
 	tok := tokenFrom(r.Context())
 	q, err := parseListQuery(r, tok)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	binding := cursorBinding(tok.ID, q)
 	var after *leads.Key
 	if q.cursor != "" {
 		k, err := a.decodeCursor(q.cursor, binding)
 		if err != nil {
-			a.fail(w, r, err)
-			return
+			return err
 		}
 		after = &k
 	}
 	if err := a.waitForPosition(w, r); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	v, err := a.visibility(r.Context(), tok)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	out := page[leadJSON]{Data: []leadJSON{}}
 	if v.gone {
 		writeJSON(w, http.StatusOK, out)
-		return
+		return nil
 	}
 	campaign := tok.CampaignID
 	if campaign == nil {
@@ -251,14 +247,12 @@ func (a *API) listLeads(w http.ResponseWriter, r *http.Request) {
 	rows, err := a.reader.List(r.Context(), leads.Query{AccountID: tok.AccountID, CampaignID: campaign, FilterID: tok.FilterID,
 		Status: q.status, UpdatedSince: q.updatedSince, After: after, Limit: q.limit})
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	for _, l := range rows {
 		ok, err := a.sees(r.Context(), v, l)
 		if err != nil {
-			a.fail(w, r, err)
-			return
+			return err
 		}
 		if ok {
 			out.Data = append(out.Data, a.leadOut(l))
@@ -270,6 +264,7 @@ func (a *API) listLeads(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Link", "<"+a.nextURL(r, next)+`>; rel="next"`)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // nextURL is the request's own URL with the next cursor.
@@ -288,12 +283,11 @@ type leadBody struct {
 // createLead creates a lead in the token's campaign (account-level tokens
 // name campaign_id). Through a filtered token, omitted fields the filter
 // pins with eq conditions are filled in and listed in "defaulted".
-func (a *API) createLead(w http.ResponseWriter, r *http.Request) {
+func (a *API) createLead(w http.ResponseWriter, r *http.Request) error {
 	var in leadBody
 	_, idem, err := readWrite(w, r, &in, false)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	tok := tokenFrom(r.Context())
 	v := &domain.ValidationError{}
@@ -305,8 +299,7 @@ func (a *API) createLead(w http.ResponseWriter, r *http.Request) {
 		v.Add("campaign_id", domain.CodeRequired, "an account-level token names the campaign of the lead")
 	}
 	if err := v.Err(); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	cmd := commands.CreateLead{AccountID: tok.AccountID, CampaignID: *campaign, Scope: commands.ScopeOf(tok),
 		Fields: in.Fields, Meta: meta(r), Idem: idem}
@@ -318,23 +311,22 @@ func (a *API) createLead(w http.ResponseWriter, r *http.Request) {
 		err = domain.Invalid("campaign_id", domain.CodeInvalidValue, "no campaign %s that this token can write to", campaign)
 	}
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", a.publicURL+"/v1/leads/"+res.Lead.ID.String())
 	w.Header().Set("ETag", etag(res.Lead.Version))
 	out := a.leadOut(res.Lead)
 	out.Defaulted = res.Defaulted
 	writeWritten(w, http.StatusCreated, res.Written, out)
+	return nil
 }
 
 // updateLead changes status and fields (null clears a field). If-Match is
 // optional: a stale version is 412, none applies to the latest.
-func (a *API) updateLead(w http.ResponseWriter, r *http.Request) {
+func (a *API) updateLead(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		Status *string        `json:"status"`
@@ -342,13 +334,11 @@ func (a *API) updateLead(w http.ResponseWriter, r *http.Request) {
 	}
 	_, idem, err := readWrite(w, r, &in, false)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	want, err := ifMatch(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	tok := tokenFrom(r.Context())
 	cmd := commands.UpdateLead{AccountID: tok.AccountID, LeadID: id, Scope: commands.ScopeOf(tok), Fields: in.Fields,
@@ -358,24 +348,24 @@ func (a *API) updateLead(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := a.cmd.UpdateLead(r.Context(), cmd)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("ETag", etag(res.Lead.Version))
 	writeWritten(w, http.StatusOK, res.Written, a.leadOut(res.Lead))
+	return nil
 }
 
-func (a *API) listFiles(w http.ResponseWriter, r *http.Request) {
+func (a *API) listFiles(w http.ResponseWriter, r *http.Request) error {
 	l, err := a.visibleLead(w, r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	out := page[fileJSON]{Data: []fileJSON{}}
 	for _, f := range l.Files {
 		out.Data = append(out.Data, a.fileOut(l.ID, f))
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // multipartOverhead is what a multipart body may add around the file.
@@ -384,16 +374,14 @@ const multipartOverhead = 64 << 10
 // uploadFile takes a multipart/form-data body with one part named "file".
 // The idempotency fingerprint covers the file's name, type and bytes, not
 // the multipart framing, whose boundary differs on every retry.
-func (a *API) uploadFile(w http.ResponseWriter, r *http.Request) {
+func (a *API) uploadFile(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
-		a.fail(w, r, unsupportedMediaType("multipart/form-data with one part named \"file\""))
-		return
+		return unsupportedMediaType("multipart/form-data with one part named \"file\"")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxUpload+multipartOverhead))
 	if err != nil {
@@ -403,31 +391,28 @@ func (a *API) uploadFile(w http.ResponseWriter, r *http.Request) {
 		} else {
 			err = badRequest("body", CodeMalformed, "the request body could not be read")
 		}
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	name, ctype, content, err := a.readFilePart(body, params["boundary"])
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	sum := sha256.Sum256(content)
 	idem, err := idempotency(r, []byte(name), []byte(ctype), sum[:])
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	tok := tokenFrom(r.Context())
 	res, err := a.cmd.AttachFile(r.Context(), commands.AttachFile{AccountID: tok.AccountID, LeadID: id, Scope: commands.ScopeOf(tok),
 		Name: name, ContentType: ctype, Content: content, Meta: meta(r), Idem: idem})
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	out := a.fileOut(id, res.File)
 	w.Header().Set("Location", out.URL)
 	w.Header().Set("ETag", `"`+res.File.SHA256+`"`)
 	writeWritten(w, http.StatusCreated, res.Written, out)
+	return nil
 }
 
 // readFilePart finds the "file" part of a multipart body; any other part
@@ -493,21 +478,18 @@ func safeFileName(s string) string {
 
 // downloadFile serves a file's bytes with the recorded type and checksum,
 // as an attachment that browsers neither sniff nor run.
-func (a *API) downloadFile(w http.ResponseWriter, r *http.Request) {
+func (a *API) downloadFile(w http.ResponseWriter, r *http.Request) error {
 	l, err := a.visibleLead(w, r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	fileID, err := pathID(r, "file_id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	f, err := a.cmd.File(r.Context(), l.AccountID, l.ID, fileID)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	sum, _ := hex.DecodeString(f.Meta.SHA256)
 	digest := base64.StdEncoding.EncodeToString(sum)
@@ -517,7 +499,7 @@ func (a *API) downloadFile(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "private, no-store")
 	if r.Header.Get("If-None-Match") == tag {
 		w.WriteHeader(http.StatusNotModified)
-		return
+		return nil
 	}
 	h.Set("Content-Type", f.Meta.ContentType)
 	h.Set("Content-Length", strconv.Itoa(len(f.Content)))
@@ -532,32 +514,30 @@ func (a *API) downloadFile(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "sandbox")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(f.Content)
+	return nil
 }
 
-func (a *API) deleteFile(w http.ResponseWriter, r *http.Request) {
+func (a *API) deleteFile(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	fileID, err := pathID(r, "file_id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	idem, err := idempotency(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	tok := tokenFrom(r.Context())
 	res, err := a.cmd.RemoveFile(r.Context(), commands.RemoveFile{AccountID: tok.AccountID, LeadID: id, FileID: fileID,
 		Scope: commands.ScopeOf(tok), Meta: meta(r), Idem: idem})
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	writeWritten(w, http.StatusNoContent, res.Written, nil)
+	return nil
 }
 
 // schemaJSON is what a token may know about its campaign: the schema, its
@@ -572,37 +552,31 @@ type schemaJSON struct {
 	Defaults map[string]any `json:"defaults"`
 }
 
-func (a *API) schema(w http.ResponseWriter, r *http.Request) {
+func (a *API) schema(w http.ResponseWriter, r *http.Request) error {
 	tok := tokenFrom(r.Context())
 	q, err := queryParams(r, "campaign_id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	campaign, err := queryUUID(q, "campaign_id")
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	switch {
 	case tok.CampaignID != nil && campaign != nil && *campaign != *tok.CampaignID:
-		a.fail(w, r, domain.ErrCampaignNotFound)
-		return
+		return domain.ErrCampaignNotFound
 	case tok.CampaignID != nil:
 		campaign = tok.CampaignID
 	case campaign == nil:
-		a.fail(w, r, badRequest("campaign_id", domain.CodeRequired, "an account-level token names the campaign: ?campaign_id="))
-		return
+		return badRequest("campaign_id", domain.CodeRequired, "an account-level token names the campaign: ?campaign_id=")
 	}
 	c, err := a.cmd.Campaign(r.Context(), tok.AccountID, *campaign)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	v, err := a.visibility(r.Context(), tok)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	out := schemaJSON{Campaign: campaignOut(c), Permissions: nonNil(tok.Permissions), Scope: []string{"every lead of the campaign"},
 		Defaults: map[string]any{}}
@@ -614,4 +588,5 @@ func (a *API) schema(w http.ResponseWriter, r *http.Request) {
 		out.Filter, out.Scope, out.Defaults = &f, f.Explain, v.filter.EqualityDefaults(c.Schema)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
