@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -120,17 +121,19 @@ func (a *API) listCampaigns(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// campaign loads the campaign named by the path, of the token's account.
-func (a *API) campaign(r *http.Request) (domain.Campaign, error) {
+// byPath loads the resource named by the path's {id}, in the token's
+// account: another account's is not found, like a missing one.
+func byPath[T any](r *http.Request, load func(context.Context, uuid.UUID, uuid.UUID) (T, error)) (T, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
-		return domain.Campaign{}, err
+		var zero T
+		return zero, err
 	}
-	return a.cmd.Campaign(r.Context(), tokenFrom(r.Context()).AccountID, id)
+	return load(r.Context(), tokenFrom(r.Context()).AccountID, id)
 }
 
 func (a *API) getCampaign(w http.ResponseWriter, r *http.Request) error {
-	c, err := a.campaign(r)
+	c, err := byPath(r, a.cmd.Campaign)
 	if err != nil {
 		return err
 	}
@@ -293,7 +296,7 @@ func (a *API) listFilters(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
-	c, err := a.campaign(r)
+	c, err := byPath(r, a.cmd.Campaign)
 	if err != nil {
 		return err
 	}
@@ -309,16 +312,8 @@ func (a *API) listFilters(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *API) filter(r *http.Request) (domain.Filter, error) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return domain.Filter{}, err
-	}
-	return a.cmd.Filter(r.Context(), tokenFrom(r.Context()).AccountID, id)
-}
-
 func (a *API) getFilter(w http.ResponseWriter, r *http.Request) error {
-	f, err := a.filter(r)
+	f, err := byPath(r, a.cmd.Filter)
 	if err != nil {
 		return err
 	}
@@ -342,7 +337,7 @@ func (a *API) updateFilter(w http.ResponseWriter, r *http.Request) error {
 	present := members(body)
 	var res commands.FilterResult
 	for attempt := 0; ; attempt++ {
-		cur, err := a.filter(r)
+		cur, err := byPath(r, a.cmd.Filter)
 		if err != nil {
 			return err
 		}
@@ -481,11 +476,7 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getToken(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	t, err := a.cmd.Token(r.Context(), tokenFrom(r.Context()).AccountID, id)
+	t, err := byPath(r, a.cmd.Token)
 	if err != nil {
 		return err
 	}
