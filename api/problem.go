@@ -100,7 +100,9 @@ func problemFor(err error) Problem {
 		return p(http.StatusUnprocessableEntity, "validation", "The request has invalid fields", verr.Error(), verr.Errors...)
 	case errors.As(err, &serr):
 		field := serr.Condition.Field
-		if field != "" && field != domain.AttrStatus {
+		switch field {
+		case "", domain.AttrStatus, domain.AttrCreatedAt, domain.AttrUpdatedAt:
+		default:
 			field = "fields." + field
 		}
 		return p(http.StatusUnprocessableEntity, "outside-scope", "The lead would be outside the token's filter", serr.Error(),
@@ -166,12 +168,12 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")
 	if p.Status == http.StatusUnauthorized {
-		desc := "invalid_token"
-		if r.Header.Get("Authorization") == "" {
-			h.Set("WWW-Authenticate", `Bearer realm="leadsvc"`)
-		} else {
-			h.Set("WWW-Authenticate", `Bearer realm="leadsvc", error="`+desc+`", error_description="`+p.Title+`"`)
+		// RFC 6750: a request without credentials gets the bare challenge.
+		challenge := `Bearer realm="leadsvc"`
+		if r.Header.Get("Authorization") != "" {
+			challenge += `, error="invalid_token", error_description="` + p.Title + `"`
 		}
+		h.Set("WWW-Authenticate", challenge)
 	}
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
