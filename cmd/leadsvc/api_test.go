@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -668,5 +669,106 @@ func TestEdgeMiddleware(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+func TestUploadAndUpdateReplayOverHTTP(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t)
+	s := mustSetup(t, m)
+	l, _ := s.abc.rw.mustCreateLead(map[string]any{"fields": map[string]any{"name": "Ada"}})
+	before := countEvents(t, m)
+	// A retried upload has a new multipart boundary; it is still the same
+	// request.
+	u1 := s.abc.rw.upload("/v1/leads/"+l.ID+"/files", "file", "cv.txt", "text/plain", []byte("cv"), "Idempotency-Key", "up").want(201)
+	u2 := s.abc.rw.upload("/v1/leads/"+l.ID+"/files", "file", "cv.txt", "text/plain", []byte("cv"), "Idempotency-Key", "up").want(201)
+	p1 := s.abc.rw.do("PATCH", "/v1/leads/"+l.ID, map[string]any{"status": "won"}, "Idempotency-Key", "p").want(200)
+	p2 := s.abc.rw.do("PATCH", "/v1/leads/"+l.ID, map[string]any{"status": "won"}, "Idempotency-Key", "p").want(200)
+	if string(u1.Body) != string(u2.Body) || string(p1.Body) != string(p2.Body) || p1.Header.Get("ETag") != p2.Header.Get("ETag") {
+		t.Fatalf("replays differ:\n%s\n%s\n%s\n%s", u1.Body, u2.Body, p1.Body, p2.Body)
+	}
+	if got := countEvents(t, m); got != before+2 {
+		t.Fatalf("%d events, want 2", got-before)
+	}
+	s.abc.rw.upload("/v1/leads/"+l.ID+"/files", "file", "cv.txt", "text/plain", []byte("other"), "Idempotency-Key", "up").problem(422)
+}
+
+// syncBuffer is a log sink the server's goroutines may share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestAccessLogHoldsNoSecrets(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	cfg, err := LoadConfig(func(k string) string {
+		if k == "LEADSVC_LOG_LEVEL" {
+			return "info"
+		}
+		return env(k)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	cfg.LogFormat = "json"
+	m := NewMain(cfg, newLogger(cfg, &logs))
+	if err := m.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	s := mustSetup(t, m)
+	s.abc.rw.do("POST", "/v1/leads", map[string]any{"fields": map[string]any{"name": "Secret Person", "email": "secret@example.com"}}).want(201)
+	s.abc.ro.do("GET", "/v1/leads?status=new&updated_since=2026-01-01T00:00:00Z", nil).want(200)
+	s.admin.as("lsk_guess").do("GET", "/v1/leads?cursor=xyz", nil).problem(401)
+	testenv.CheckFor(t, 2*time.Second, func() error {
+		if !strings.Contains(logs.String(), `"status":401`) {
+			return fmt.Errorf("no access log line for the 401 yet")
+		}
+		return nil
+	})
+	out := logs.String()
+	for _, secret := range []string{s.abc.rw.token, s.abc.ro.token, s.admin.token, "lsk_guess", "Secret Person", "secret@example.com", "updated_since", "cursor=xyz"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log holds %q", secret)
+		}
+	}
+	if !strings.Contains(out, `"route":"/v1/leads","status":201`) || !strings.Contains(out, `"token_id":"`) || !strings.Contains(out, `"request_id":"`) {
+		t.Errorf("access log lacks route, token or request id:\n%s", out)
+	}
+}
+
+func TestAPIConfiguration(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, value string }{
+		{"LEADSVC_RATE_LIMIT", "0"}, {"LEADSVC_RATE_LIMIT", "many"},
+		{"LEADSVC_MAX_UPLOAD_BYTES", "-1"}, {"LEADSVC_MAX_UPLOAD_BYTES", "1e9"}, {"LEADSVC_MAX_UPLOAD_BYTES", "1073741824"},
+	} {
+		_, err := LoadConfig(func(k string) string {
+			if k == tc.name {
+				return tc.value
+			}
+			return ""
+		})
+		if err == nil || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%s=%s: %v", tc.name, tc.value, err)
+		}
+	}
+	cfg, err := LoadConfig(func(string) string { return "" })
+	if err != nil || cfg.RateLimit != 600 || cfg.MaxUploadBytes != 10<<20 {
+		t.Fatalf("defaults: %+v %v", cfg, err)
 	}
 }
