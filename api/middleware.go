@@ -196,6 +196,14 @@ func (a *API) touch(r *http.Request, tok commands.TokenInfo) {
 	fresh := seen && now.Sub(last) < time.Minute
 	if !fresh {
 		a.touched[id] = now
+		if len(a.touched) > 10000 {
+			// Entries older than a minute decide nothing any more.
+			for k, t := range a.touched {
+				if now.Sub(t) >= time.Minute {
+					delete(a.touched, k)
+				}
+			}
+		}
 	}
 	a.touchMu.Unlock()
 	if fresh {
