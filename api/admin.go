@@ -371,15 +371,11 @@ func (a *API) updateFilter(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteFilter(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, idem, err := bodilessWrite(r)
 	if err != nil {
 		return err
 	}
 	want, err := ifMatch(r)
-	if err != nil {
-		return err
-	}
-	idem, err := idempotency(r)
 	if err != nil {
 		return err
 	}
@@ -529,11 +525,7 @@ func (a *API) updateToken(w http.ResponseWriter, r *http.Request) error {
 
 // revokeToken ends a token now; it answers the revoked token.
 func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	idem, err := idempotency(r)
+	id, idem, err := bodilessWrite(r)
 	if err != nil {
 		return err
 	}

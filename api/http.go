@@ -154,6 +154,17 @@ func pathID(r *http.Request, name string) (uuid.UUID, error) {
 	return id, nil
 }
 
+// bodilessWrite is the path {id} and the idempotency of a write that
+// takes no body (DELETE).
+func bodilessWrite(r *http.Request) (uuid.UUID, *commands.Idempotency, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return uuid.Nil, nil, err
+	}
+	idem, err := idempotency(r)
+	return id, idem, err
+}
+
 // MaxIdempotencyKey is the longest Idempotency-Key accepted.
 const MaxIdempotencyKey = 255
 

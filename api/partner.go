@@ -518,15 +518,11 @@ func (a *API) downloadFile(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteFile(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, idem, err := bodilessWrite(r)
 	if err != nil {
 		return err
 	}
 	fileID, err := pathID(r, "file_id")
-	if err != nil {
-		return err
-	}
-	idem, err := idempotency(r)
 	if err != nil {
 		return err
 	}
