@@ -50,9 +50,6 @@ type Event struct {
 // come in commit order and never skip a late commit (invariant 3).
 type Log interface {
 	ReadAll(ctx context.Context, after Cursor, limit int) ([]Event, error)
-	// ReadStream returns the events of one stream with afterVersion <
-	// version <= upToVersion, in version order.
-	ReadStream(ctx context.Context, streamID string, afterVersion, upToVersion int64) ([]Event, error)
 	Head(ctx context.Context) (Cursor, error)
 }
 

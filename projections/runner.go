@@ -104,11 +104,16 @@ func NewRunner(cfg RunnerConfig, pool *pgxpool.Pool, log Log, nc *nats.Conn, reg
 // nil on cancellation.
 func (r *Runner) Run(ctx context.Context) error {
 	for _, p := range r.projections {
-		if err := r.CatchUp(ctx, p); err != nil {
+		for {
+			err := r.CatchUp(ctx, p)
+			if err == nil {
+				break
+			}
 			if ctx.Err() != nil {
 				return nil
 			}
-			return err
+			r.logger.Warn("projections: catching up from the log failed; retrying", "projection", p.Name(), "err", err)
+			sleep(ctx, time.Second)
 		}
 	}
 	go r.watchStatus(ctx)
@@ -173,6 +178,11 @@ func (r *Runner) apply(ctx context.Context, p Projection, events []Event) error 
 	if err != nil {
 		return err
 	}
+	if r.logger.Enabled(ctx, slog.LevelDebug) {
+		last := events[len(events)-1]
+		r.logger.Debug("projection applied", "projection", p.Name(), "events", len(events), "position", last.Position,
+			"stream", last.StreamID, "stream_version", last.StreamVersion, "type", last.Type)
+	}
 	r.metrics.events.WithLabelValues(p.Name()).Add(float64(len(events)))
 	r.metrics.applySeconds.WithLabelValues(p.Name()).Observe(time.Since(t0).Seconds())
 	return nil
@@ -196,6 +206,9 @@ func (r *Runner) consume(ctx context.Context) error {
 	topic := r.cfg.SubjectPrefix + ".>"
 	for _, p := range r.projections {
 		durable := r.cfg.ConsumerTag + "_" + p.Name()
+		if err := r.ensureConsumer(durable); err != nil {
+			return err
+		}
 		sub, err := wmnats.NewSubscriberWithNatsConn(r.nc, wmnats.SubscriberSubscriptionConfig{
 			Unmarshaler:      &wmnats.NATSMarshaler{},
 			SubscribersCount: 1,
@@ -203,15 +216,9 @@ func (r *Runner) consume(ctx context.Context) error {
 			CloseTimeout:     10 * time.Second,
 			QueueGroupPrefix: durable,
 			JetStream: wmnats.JetStreamConfig{
-				AckAsync:      true,
-				DurablePrefix: durable,
-				SubscribeOptions: []nats.SubOpt{
-					nats.BindStream(r.cfg.Stream),
-					nats.AckExplicit(),
-					nats.DeliverAll(),
-					nats.AckWait(r.cfg.AckWait),
-					nats.MaxAckPending(1024),
-				},
+				AckAsync:         true,
+				DurablePrefix:    durable,
+				SubscribeOptions: []nats.SubOpt{nats.Bind(r.cfg.Stream, durable), nats.ManualAck()},
 			},
 		}, wlog)
 		if err != nil {
@@ -234,20 +241,43 @@ func (r *Runner) consume(ctx context.Context) error {
 	return router.Run(ctx)
 }
 
+// ensureConsumer creates the projection's durable push consumer once,
+// with a fixed delivery subject and queue group, before anyone subscribes:
+// several processes subscribing at once must bind to one consumer, not race
+// to create it with delivery subjects of their own.
+func (r *Runner) ensureConsumer(durable string) error {
+	js, err := r.nc.JetStream()
+	if err != nil {
+		return err
+	}
+	if _, err := js.ConsumerInfo(r.cfg.Stream, durable); err == nil {
+		return nil
+	}
+	_, err = js.AddConsumer(r.cfg.Stream, &nats.ConsumerConfig{
+		Durable:        durable,
+		DeliverSubject: "_LEADSVC_DELIVER." + r.cfg.Stream + "." + durable,
+		DeliverGroup:   durable,
+		DeliverPolicy:  nats.DeliverAllPolicy,
+		AckPolicy:      nats.AckExplicitPolicy,
+		AckWait:        r.cfg.AckWait,
+		MaxAckPending:  1024,
+	})
+	if err != nil && !errors.Is(err, nats.ErrConsumerNameAlreadyInUse) {
+		return fmt.Errorf("consumer %s: %w", durable, err)
+	}
+	return nil
+}
+
 func (r *Runner) waitForStream(ctx context.Context) error {
 	js, err := r.nc.JetStream()
 	if err != nil {
 		return err
 	}
 	for {
-		_, err := js.StreamInfo(r.cfg.Stream)
-		if err == nil {
+		if _, err := js.StreamInfo(r.cfg.Stream); err == nil {
 			return nil
 		}
-		if !errors.Is(err, nats.ErrStreamNotFound) && !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, nats.ErrTimeout) &&
-			!errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrJetStreamNotEnabled) {
-			r.logger.Debug("projections: waiting for the stream", "stream", r.cfg.Stream, "err", err)
-		}
+		// The relay creates the stream when it first leads.
 		if !sleep(ctx, 250*time.Millisecond) {
 			return ctx.Err()
 		}

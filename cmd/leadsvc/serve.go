@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -90,7 +91,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.projections, err = projections.NewRunner(projections.RunnerConfig{
 		Stream:        cfg.NATSStream,
 		SubjectPrefix: cfg.SubjectPrefix,
-	}, m.Pool, log, m.NATS, domain.NewRegistry(), logger, m.Registry, leads.New(log))
+	}, m.Pool, log, m.NATS, domain.NewRegistry(), logger, m.Registry, leads.New(log, domain.NewRegistry()))
 	if err != nil {
 		return fmt.Errorf("projections: %w", err)
 	}
@@ -213,10 +214,19 @@ func (m *Main) router() http.Handler {
 	return r
 }
 
+// defaultPoolConns is the pool size unless DATABASE_URL sets
+// pool_max_conns; the benchmarks found 16 the best on a small machine.
+const defaultPoolConns = 16
+
 func openPool(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 	pcfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if !strings.Contains(databaseURL, "pool_max_conns") {
+		// pgxpool's default (4 on 2 cores) is less than the relay's lock
+		// connection, the projections and concurrent requests need.
+		pcfg.MaxConns = defaultPoolConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {

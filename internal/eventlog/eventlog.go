@@ -25,19 +25,6 @@ func (l Log) ReadAll(ctx context.Context, after projections.Cursor, limit int) (
 	return convert(recs), nil
 }
 
-// ReadStream implements projections.Log.
-func (l Log) ReadStream(ctx context.Context, streamID string, afterVersion, upToVersion int64) ([]projections.Event, error) {
-	recs, err := l.store.ReadStream(ctx, streamID, eventstore.ReadOptions{UpToVersion: upToVersion})
-	if err != nil {
-		return nil, err
-	}
-	out := convert(recs)
-	for len(out) > 0 && out[0].StreamVersion <= afterVersion {
-		out = out[1:]
-	}
-	return out, nil
-}
-
 // Head implements projections.Log.
 func (l Log) Head(ctx context.Context) (projections.Cursor, error) {
 	c, err := l.store.Head(ctx)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/google/uuid"
@@ -27,17 +28,24 @@ import (
 //     campaign's advisory lock, so the last one to run sees the latest of
 //     both.
 type Projection struct {
-	log projections.Log
+	log      projections.Log
+	registry *domain.Registry
 }
 
-// New returns the projection; log fills gaps in a lead's stream.
-func New(log projections.Log) *Projection { return &Projection{log: log} }
+// New returns the projection over log (read when rebuilding); registry
+// decodes the events of a lead's stream fetched to fill a gap.
+func New(log projections.Log, registry *domain.Registry) *Projection {
+	return &Projection{log: log, registry: registry}
+}
 
 // Name implements projections.Projection.
 func (p *Projection) Name() string { return Name }
 
 // Apply implements projections.Projection.
 func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, events []projections.Event) error {
+	if err := lockCampaigns(ctx, tx, events); err != nil {
+		return err
+	}
 	for _, e := range events {
 		agg, id, err := domain.ParseStreamID(e.StreamID)
 		if err != nil {
@@ -56,19 +64,39 @@ func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, events []projections.
 	return nil
 }
 
-// lockCampaign serialises the projection's transactions of one campaign.
-func lockCampaign(ctx context.Context, tx pgx.Tx, campaignID uuid.UUID) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7340))`, campaignID.String())
-	return err
+// lockCampaigns serialises the projection's transactions per campaign.
+// It takes the projection lock shared (a rebuild's swap takes it
+// exclusively), then the campaigns' locks in one order, so that two
+// transactions never wait for each other in a cycle.
+func lockCampaigns(ctx context.Context, tx pgx.Tx, events []projections.Event) error {
+	var camps []string
+	seen := map[uuid.UUID]bool{}
+	for _, e := range events {
+		agg, _, err := domain.ParseStreamID(e.StreamID)
+		if err != nil || (agg != domain.AggregateLead && agg != domain.AggregateFilter) {
+			continue
+		}
+		if e.CampaignID == uuid.Nil {
+			return fmt.Errorf("%s %s v%d: no campaign", e.Type, e.StreamID, e.StreamVersion)
+		}
+		if !seen[e.CampaignID] {
+			seen[e.CampaignID] = true
+			camps = append(camps, e.CampaignID.String())
+		}
+	}
+	if len(camps) == 0 {
+		return nil
+	}
+	sort.Strings(camps)
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, projectionLock)
+	for _, c := range camps {
+		b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7340))`, c)
+	}
+	return tx.SendBatch(ctx, b).Close()
 }
 
 func (p *Projection) applyLead(ctx context.Context, tx pgx.Tx, id uuid.UUID, e projections.Event) error {
-	if e.CampaignID == uuid.Nil {
-		return errors.New("lead event without a campaign")
-	}
-	if err := lockCampaign(ctx, tx, e.CampaignID); err != nil {
-		return err
-	}
 	rows, err := tx.Query(ctx, `SELECT `+leadColumns+` FROM lead_views lv WHERE lv.id = $1`, id)
 	if err != nil {
 		return err
@@ -87,7 +115,7 @@ func (p *Projection) applyLead(ctx context.Context, tx pgx.Tx, id uuid.UUID, e p
 	pending := []projections.Event{e}
 	if e.StreamVersion > lead.Version+1 || e.Event == nil {
 		// Delivered out of order (or undecodable here): fold from the log.
-		if pending, err = p.log.ReadStream(ctx, e.StreamID, lead.Version, e.StreamVersion); err != nil {
+		if pending, err = p.readStream(ctx, tx, e.StreamID, lead.Version, e.StreamVersion); err != nil {
 			return err
 		}
 	}
@@ -104,6 +132,30 @@ func (p *Projection) applyLead(ctx context.Context, tx pgx.Tx, id uuid.UUID, e p
 		return err
 	}
 	return refreshLeadMembership(ctx, tx, lead)
+}
+
+// readStream reads the events of a stream with after < version <= upTo
+// through the transaction: taking another connection while holding this
+// one could wait forever on a pool that the other consumers hold.
+func (p *Projection) readStream(ctx context.Context, tx pgx.Tx, streamID string, after, upTo int64) ([]projections.Event, error) {
+	rows, err := tx.Query(ctx, `SELECT position, stream_version, event_type, data FROM events
+		WHERE stream_id = $1 AND stream_version > $2 AND stream_version <= $3 ORDER BY stream_version`, streamID, after, upTo)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []projections.Event
+	for rows.Next() {
+		e := projections.Event{StreamID: streamID}
+		if err := rows.Scan(&e.Position, &e.StreamVersion, &e.Type, &e.Data); err != nil {
+			return nil, err
+		}
+		if e.Event, err = p.registry.Decode(e.Type, e.Data); err != nil {
+			return nil, fmt.Errorf("event %d: %w", e.Position, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }
 
 func upsertLead(ctx context.Context, tx pgx.Tx, l domain.Lead) error {
@@ -202,12 +254,6 @@ func refreshLeadMembership(ctx context.Context, tx pgx.Tx, l domain.Lead) error 
 // from the filters view, so a late or repeated event never reinstates an
 // old definition.
 func (p *Projection) applyFilter(ctx context.Context, tx pgx.Tx, filterID, campaignID uuid.UUID) error {
-	if campaignID == uuid.Nil {
-		return errors.New("filter event without a campaign")
-	}
-	if err := lockCampaign(ctx, tx, campaignID); err != nil {
-		return err
-	}
 	var (
 		f                domain.Filter
 		deleted          bool

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -28,7 +30,13 @@ import (
 
 var testKey = []byte("0123456789abcdef0123456789abcdef")
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+// quiet discards logs; LEADSVC_TEST_LOG=debug shows them.
+func quiet() *slog.Logger {
+	if os.Getenv("LEADSVC_TEST_LOG") == "debug" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
 
 // env is one isolated service: its own schema, NATS server, stream,
 // relay and the write side.
@@ -93,7 +101,7 @@ func (e *env) startRunner(conn *nats.Conn) (stop func()) {
 	}
 	log := eventlog.New(e.store)
 	r, err := projections.NewRunner(projections.RunnerConfig{Stream: e.stream, SubjectPrefix: e.prefix, StatusEvery: time.Hour},
-		e.pool, log, conn, domain.NewRegistry(), quiet(), nil, leads.New(log))
+		e.pool, log, conn, domain.NewRegistry(), quiet(), nil, leads.New(log, domain.NewRegistry()))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -231,10 +239,22 @@ func (e *env) waitMembers(filter uuid.UUID, want []uuid.UUID) {
 // for every live filter: the answer every interleaving must converge to.
 func (e *env) expected() map[uuid.UUID][]uuid.UUID {
 	e.t.Helper()
-	recs, err := e.store.ReadAll(e.ctx, eventstore.Cursor{}, 1_000_000)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	// A tailing read sees nothing above the oldest running transaction
+	// (a projection's, say), so read until it sees every event written.
+	var recs []eventstore.Record
+	testenv.CheckFor(e.t, 10*time.Second, func() error {
+		total, err := e.store.Count(e.ctx)
+		if err != nil {
+			return err
+		}
+		if recs, err = e.store.ReadAll(e.ctx, eventstore.Cursor{}, 1_000_000); err != nil {
+			return err
+		}
+		if int64(len(recs)) != total {
+			return fmt.Errorf("read %d of %d events", len(recs), total)
+		}
+		return nil
+	})
 	camps := map[uuid.UUID]domain.Campaign{}
 	filters := map[uuid.UUID]domain.Filter{}
 	ls := map[uuid.UUID]domain.Lead{}
@@ -270,18 +290,16 @@ func (e *env) expected() map[uuid.UUID][]uuid.UUID {
 func (e *env) waitConverged() {
 	e.t.Helper()
 	want := e.expected()
-	testenv.CheckFor(e.t, 60*time.Second, func() error {
-		for fid, w := range want {
-			got := e.members(fid)
-			if got == nil {
-				got = []uuid.UUID{}
+	lastLog := time.Now()
+	testenv.CheckFor(e.t, 60*time.Second, func() (err error) {
+		defer func() {
+			if err != nil && time.Since(lastLog) > 5*time.Second {
+				lastLog = time.Now()
+				e.t.Logf("still converging: %v", err)
 			}
-			if !slices.Equal(got, w) {
-				return fmt.Errorf("filter %s: %d members, want %d", fid, len(got), len(w))
-			}
-		}
+		}()
 		var stale int
-		err := e.pool.QueryRow(e.ctx, `SELECT count(*) FROM (SELECT stream_id, max(stream_version) v FROM events
+		err = e.pool.QueryRow(e.ctx, `SELECT count(*) FROM (SELECT stream_id, max(stream_version) v FROM events
 			WHERE stream_id LIKE 'lead-%' GROUP BY stream_id) s
 			LEFT JOIN lead_views lv ON 'lead-' || lv.id::text = s.stream_id
 			WHERE lv.version IS DISTINCT FROM s.v`).Scan(&stale)
@@ -291,8 +309,26 @@ func (e *env) waitConverged() {
 		if stale > 0 {
 			return fmt.Errorf("%d lead rows behind their streams", stale)
 		}
+		for fid, w := range want {
+			got := e.members(fid)
+			if got == nil {
+				got = []uuid.UUID{}
+			}
+			if !slices.Equal(got, w) {
+				return fmt.Errorf("filter %s: %d members, want %d (%s)", fid, len(got), len(w), e.describeFilter(fid))
+			}
+		}
 		return nil
 	})
+}
+
+// describeFilter says what the views hold of a filter, for failures.
+func (e *env) describeFilter(id uuid.UUID) string {
+	var inline, applied int64
+	var conds string
+	_ = e.pool.QueryRow(e.ctx, `SELECT f.version, coalesce(v.version, 0), f.conditions::text FROM filters f
+		LEFT JOIN filter_views v ON v.id = f.id WHERE f.id = $1`, id).Scan(&inline, &applied, &conds)
+	return fmt.Sprintf("filter at version %d, membership of version %d, conditions %s", inline, applied, conds)
 }
 
 func TestLeadsMoveInAndOutOfFilters(t *testing.T) {
@@ -409,7 +445,7 @@ func TestRepeatedAndReorderedDeliveryChangesNothing(t *testing.T) {
 		deliveries = append(deliveries, all[i])
 	}
 	deliveries = append(deliveries, all...)
-	p := leads.New(log)
+	p := leads.New(log, domain.NewRegistry())
 	for _, ev := range deliveries {
 		tx, err := e.pool.Begin(e.ctx)
 		if err != nil {
@@ -467,7 +503,7 @@ func TestConsumerKilledMidBatchResumesFromItsCheckpoint(t *testing.T) {
 		}
 	}
 	log := eventlog.New(e.store)
-	p := &failingAfter{p: leads.New(log), n: 7}
+	p := &failingAfter{p: leads.New(log, domain.NewRegistry()), n: 7}
 	r, err := projections.NewRunner(projections.RunnerConfig{CatchUpBatch: 10}, e.pool, log, nil, domain.NewRegistry(), quiet(), nil, p)
 	if err != nil {
 		t.Fatal(err)
@@ -503,4 +539,76 @@ func TestConsumerKilledMidBatchResumesFromItsCheckpoint(t *testing.T) {
 	if after.Position != head.Position || after.TxID != head.TxID {
 		t.Fatalf("checkpoint after restart = %+v, want the head %+v", after, head)
 	}
+}
+
+// TestMembershipConvergesUnderConcurrency runs three consumers of one
+// durable consumer (JetStream splits the messages between them) while
+// writers change leads and filters of two campaigns at random: every view
+// must end as eval(latest filter, latest lead).
+func TestMembershipConvergesUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	srv := e.startNATS()
+	for range 3 {
+		e.startRunner(srv.Connect())
+	}
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	camps := []domain.Campaign{e.campaign(), e.campaign()}
+	sources := []string{"abc", "xyz", "web"}
+	statuses := []string{"new", "won", "lost"}
+	randomCondition := func(rnd *rand.Rand) domain.Condition {
+		switch rnd.IntN(4) {
+		case 0:
+			return eq("source", sources[rnd.IntN(3)])
+		case 1:
+			return eq("status", statuses[rnd.IntN(3)])
+		case 2:
+			return domain.Condition{Field: "budget", Op: domain.OpGte, Value: rnd.IntN(1000)}
+		default:
+			return domain.Condition{Field: "tags", Op: domain.OpContains, Value: []string{"hot", "cold"}[rnd.IntN(2)]}
+		}
+	}
+	var filters []domain.Filter
+	var ls []domain.Lead
+	rnd := rand.New(rand.NewPCG(uint64(seed), 1))
+	for i := range 6 {
+		filters = append(filters, e.filter(camps[i%2].ID, randomCondition(rnd)))
+	}
+	for i := range 40 {
+		ls = append(ls, e.lead(camps[i%2].ID, "", map[string]any{"name": fmt.Sprint(i), "source": sources[rnd.IntN(3)]}))
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rnd := rand.New(rand.NewPCG(uint64(seed), uint64(w+2)))
+			for range 40 {
+				if w == 0 && rnd.IntN(2) == 0 {
+					f := filters[rnd.IntN(len(filters))]
+					_, err := e.c.UpdateFilter(e.ctx, commands.UpdateFilter{AccountID: e.account, FilterID: f.ID, Name: "f",
+						Conditions: []domain.Condition{randomCondition(rnd), randomCondition(rnd)}[:1+rnd.IntN(2)]})
+					if err != nil {
+						t.Errorf("UpdateFilter: %v", err)
+						return
+					}
+					continue
+				}
+				l := ls[rnd.IntN(len(ls))]
+				fields := map[string]any{"source": sources[rnd.IntN(3)], "budget": rnd.IntN(1000)}
+				if rnd.IntN(2) == 0 {
+					fields["tags"] = []any{[]string{"hot", "cold"}[rnd.IntN(2)]}
+				}
+				_, err := e.c.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account, LeadID: l.ID,
+					Status: statuses[rnd.IntN(3)], Fields: fields})
+				if err != nil {
+					t.Errorf("UpdateLead: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	e.waitConverged()
 }
