@@ -23,6 +23,8 @@ Usage:
   leadsvc account create --name N [--json]
                                          create an account and its first admin token
   leadsvc demo                           create (once) a demo account, campaign and tokens; print them
+  leadsvc rebuild [--projection NAME]    rebuild the read views from the event log and swap them in
+  leadsvc verify [--projection NAME]     rebuild into shadow tables and report how the live views differ
   leadsvc version                        print the version
 
 Configuration comes from the environment; see README.md.
@@ -64,6 +66,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = accountCmd(ctx, cfg, logger, args[1:], stdout)
 	case "demo":
 		err = demo(ctx, cfg, logger, stdout)
+	case "rebuild":
+		err = rebuildCmd(ctx, cfg, logger, args[1:], stdout, stderr)
+	case "verify":
+		err = verifyCmd(ctx, cfg, logger, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "leadsvc: unknown command %q\n\n%s", args[0], usage)
 		return 2

@@ -167,3 +167,37 @@ func TestServeIsReadyRelaysAndShutsDownGracefully(t *testing.T) {
 		t.Fatal("still serving after Close")
 	}
 }
+
+// TestRebuildAndVerifyCommands rebuilds the views of the demo from the
+// log, verifies them, then edits a row by hand: verify names it and
+// exits 1.
+func TestRebuildAndVerifyCommands(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	if code, _, errOut := runCLI(t, env, "demo"); code != 0 {
+		t.Fatalf("demo: exit %d: %s", code, errOut)
+	}
+	code, out, errOut := runCLI(t, env, "rebuild")
+	if code != 0 || !regexp.MustCompile(`^rebuilt lead_views: \d+ events, 3 leads, 2 memberships`).MatchString(out) {
+		t.Fatalf("rebuild: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "events/s") || !strings.Contains(errOut, "ETA") {
+		t.Fatalf("rebuild progress on stderr = %q, want a rate and an ETA", errOut)
+	}
+	if code, out, errOut := runCLI(t, env, "verify", "--projection", "lead_views"); code != 0 || !strings.Contains(out, " 0 differences") {
+		t.Fatalf("verify after rebuild: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	pool := testenv.Pool(t, env("DATABASE_URL"))
+	var id string
+	if err := pool.QueryRow(context.Background(), `UPDATE lead_views SET status = 'won'
+		WHERE id = (SELECT id FROM lead_views ORDER BY id LIMIT 1) RETURNING id::text`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runCLI(t, env, "verify")
+	if code != 1 || !strings.Contains(out, "lead_views\t"+id+"\tdiffers in status") {
+		t.Fatalf("verify after a hand edit: exit %d, stdout %q; want exit 1 naming lead %s", code, out, id)
+	}
+	if code, _, errOut := runCLI(t, env, "rebuild", "--projection", "nope"); code != 2 || !strings.Contains(errOut, "unknown projection") {
+		t.Fatalf("rebuild --projection nope: exit %d, %q", code, errOut)
+	}
+}
