@@ -375,10 +375,17 @@ func (s *Store) ReadAll(ctx context.Context, after Cursor, limit int) ([]Record,
 }
 
 func (s *Store) readAll(ctx context.Context, after Cursor, limit int, mode decodeMode) ([]Record, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+` FROM events
-		WHERE (tx_id, position) > ($1::text::xid8, $2)
-		  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-		ORDER BY tx_id, position LIMIT $3`, strconv.FormatUint(after.TxID, 10), after.Position, limit)
+	// The page's positions come from the commit-order index alone; the
+	// planner underestimates the xmin condition and, asked for the wide
+	// rows at once, sorts the table instead (400 ms a page at a million
+	// events instead of 10).
+	rows, err := s.pool.Query(ctx, `WITH page AS MATERIALIZED (
+			SELECT position FROM events
+			WHERE (tx_id, position) > ($1::text::xid8, $2)
+			  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+			ORDER BY tx_id, position LIMIT $3)
+		SELECT `+recordColumns+` FROM events JOIN page USING (position)
+		ORDER BY tx_id, position`, strconv.FormatUint(after.TxID, 10), after.Position, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read all after %d: %w", after.Position, err)
 	}

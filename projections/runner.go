@@ -29,6 +29,7 @@ type RunnerConfig struct {
 	SubjectPrefix string        // first subject token; default "leadsvc"
 	ConsumerTag   string        // prefix of the durable consumer names; default "leadsvc"
 	CatchUpBatch  int           // events per transaction when reading the log; default 1000
+	InFlight      int           // live messages handled at once, gathered into one transaction; default 64
 	AckWait       time.Duration // JetStream redelivers a message not acknowledged within it; default 30s
 	StatusEvery   time.Duration // how often lag metrics are refreshed; default 5s
 }
@@ -49,6 +50,9 @@ func (c *RunnerConfig) setDefaults() {
 	if c.AckWait == 0 {
 		c.AckWait = 30 * time.Second
 	}
+	if c.InFlight == 0 {
+		c.InFlight = 64
+	}
 	if c.StatusEvery == 0 {
 		c.StatusEvery = 5 * time.Second
 	}
@@ -62,6 +66,9 @@ func (c RunnerConfig) Validate() error {
 	}
 	if c.CatchUpBatch < 1 {
 		errs = append(errs, fmt.Errorf("projections: catch-up batch %d < 1", c.CatchUpBatch))
+	}
+	if c.InFlight < 1 {
+		errs = append(errs, fmt.Errorf("projections: in-flight %d < 1", c.InFlight))
 	}
 	return errors.Join(errs...)
 }
@@ -206,12 +213,15 @@ func (r *Runner) consume(ctx context.Context) error {
 	topic := r.cfg.SubjectPrefix + ".>"
 	for _, p := range r.projections {
 		durable := r.cfg.ConsumerTag + "_" + p.Name()
-		if err := r.ensureConsumer(durable); err != nil {
+		if err := r.ensureConsumer(ctx, p, durable); err != nil {
 			return err
 		}
+		// InFlight subscriptions of the queue group keep that many
+		// messages in flight; the router handles each in its own
+		// goroutine and the batcher applies them together.
 		sub, err := wmnats.NewSubscriberWithNatsConn(r.nc, wmnats.SubscriberSubscriptionConfig{
 			Unmarshaler:      &wmnats.NATSMarshaler{},
-			SubscribersCount: 1,
+			SubscribersCount: r.cfg.InFlight,
 			AckWaitTimeout:   r.cfg.AckWait,
 			CloseTimeout:     10 * time.Second,
 			QueueGroupPrefix: durable,
@@ -224,7 +234,8 @@ func (r *Runner) consume(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("subscriber %s: %w", durable, err)
 		}
-		p := p
+		b := newBatcher(r, p, r.cfg.InFlight)
+		go b.run(ctx)
 		router.AddConsumerHandler(p.Name(), topic, sub, func(msg *message.Message) error {
 			ev, err := r.decode(msg)
 			if err != nil {
@@ -233,7 +244,7 @@ func (r *Runner) consume(ctx context.Context) error {
 				r.logger.Error("projections: undecodable message skipped", "projection", p.Name(), "message_uuid", msg.UUID, "err", err)
 				return nil
 			}
-			return r.apply(msg.Context(), p, []Event{ev})
+			return b.apply(msg.Context(), ev)
 		})
 	}
 	r.setLive(true)
@@ -244,8 +255,11 @@ func (r *Runner) consume(ctx context.Context) error {
 // ensureConsumer creates the projection's durable push consumer once,
 // with a fixed delivery subject and queue group, before anyone subscribes:
 // several processes subscribing at once must bind to one consumer, not race
-// to create it with delivery subjects of their own.
-func (r *Runner) ensureConsumer(durable string) error {
+// to create it with delivery subjects of their own. A new consumer starts
+// a minute before the event the projection's checkpoint names (the relay
+// publishes each event after recording it), not at the stream's start:
+// the catch-up from the log has applied everything before.
+func (r *Runner) ensureConsumer(ctx context.Context, p Projection, durable string) error {
 	js, err := r.nc.JetStream()
 	if err != nil {
 		return err
@@ -253,16 +267,23 @@ func (r *Runner) ensureConsumer(durable string) error {
 	if _, err := js.ConsumerInfo(r.cfg.Stream, durable); err == nil {
 		return nil
 	}
-	_, err = js.AddConsumer(r.cfg.Stream, &nats.ConsumerConfig{
+	cfg := &nats.ConsumerConfig{
 		Durable:        durable,
 		DeliverSubject: "_LEADSVC_DELIVER." + r.cfg.Stream + "." + durable,
 		DeliverGroup:   durable,
 		DeliverPolicy:  nats.DeliverAllPolicy,
 		AckPolicy:      nats.AckExplicitPolicy,
 		AckWait:        r.cfg.AckWait,
-		MaxAckPending:  1024,
-	})
-	if err != nil && !errors.Is(err, nats.ErrConsumerNameAlreadyInUse) {
+		MaxAckPending:  4 * r.cfg.InFlight,
+	}
+	var at time.Time
+	err = r.pool.QueryRow(ctx, `SELECT e.recorded_at FROM projection_checkpoints c JOIN events e ON e.position = c.position
+		WHERE c.name = $1`, p.Name()).Scan(&at)
+	if err == nil {
+		start := at.Add(-time.Minute)
+		cfg.DeliverPolicy, cfg.OptStartTime = nats.DeliverByStartTimePolicy, &start
+	}
+	if _, err = js.AddConsumer(r.cfg.Stream, cfg); err != nil && !errors.Is(err, nats.ErrConsumerNameAlreadyInUse) {
 		return fmt.Errorf("consumer %s: %w", durable, err)
 	}
 	return nil
@@ -280,6 +301,78 @@ func (r *Runner) waitForStream(ctx context.Context) error {
 		// The relay creates the stream when it first leads.
 		if !sleep(ctx, 250*time.Millisecond) {
 			return ctx.Err()
+		}
+	}
+}
+
+// batcher gathers the events of concurrent live messages into one
+// transaction: group commit for a projection. Each message is
+// acknowledged only after the transaction holding its event commits.
+type batcher struct {
+	r   *Runner
+	p   Projection
+	in  chan batchItem
+	max int
+}
+
+type batchItem struct {
+	ctx  context.Context
+	ev   Event
+	done chan error
+}
+
+func newBatcher(r *Runner, p Projection, max int) *batcher {
+	return &batcher{r: r, p: p, in: make(chan batchItem, max), max: max}
+}
+
+func (b *batcher) apply(ctx context.Context, ev Event) error {
+	it := batchItem{ctx: ctx, ev: ev, done: make(chan error, 1)}
+	select {
+	case b.in <- it:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-it.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (b *batcher) run(ctx context.Context) {
+	for {
+		var items []batchItem
+		select {
+		case it := <-b.in:
+			items = append(items, it)
+		case <-ctx.Done():
+			return
+		}
+	gather:
+		for len(items) < b.max {
+			select {
+			case it := <-b.in:
+				items = append(items, it)
+			default:
+				break gather
+			}
+		}
+		events := make([]Event, len(items))
+		for i, it := range items {
+			events[i] = it.ev
+		}
+		err := b.r.apply(ctx, b.p, events)
+		if err != nil && len(items) > 1 {
+			// One bad event must not hold back the others: apply each
+			// alone and answer each with its own outcome.
+			for _, it := range items {
+				it.done <- b.r.apply(it.ctx, b.p, []Event{it.ev})
+			}
+			continue
+		}
+		for _, it := range items {
+			it.done <- err
 		}
 	}
 }

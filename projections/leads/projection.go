@@ -41,11 +41,18 @@ func New(log projections.Log, registry *domain.Registry) *Projection {
 // Name implements projections.Projection.
 func (p *Projection) Name() string { return Name }
 
-// Apply implements projections.Projection.
+// Apply implements projections.Projection. Lead events are applied
+// set-wise (one read of the leads' rows, one round trip of writes), then
+// filter events, which see the leads as this transaction left them.
 func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, events []projections.Event) error {
 	if err := lockCampaigns(ctx, tx, events); err != nil {
 		return err
 	}
+	byLead := map[uuid.UUID][]projections.Event{}
+	var leadOrder []uuid.UUID
+	type filterRef struct{ id, campaign uuid.UUID }
+	var filters []filterRef
+	seenFilter := map[uuid.UUID]bool{}
 	for _, e := range events {
 		agg, id, err := domain.ParseStreamID(e.StreamID)
 		if err != nil {
@@ -53,12 +60,25 @@ func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, events []projections.
 		}
 		switch agg {
 		case domain.AggregateLead:
-			err = p.applyLead(ctx, tx, id, e)
+			if byLead[id] == nil {
+				leadOrder = append(leadOrder, id)
+			}
+			byLead[id] = append(byLead[id], e)
 		case domain.AggregateFilter:
-			err = p.applyFilter(ctx, tx, id, e.CampaignID)
+			if !seenFilter[id] {
+				seenFilter[id] = true
+				filters = append(filters, filterRef{id, e.CampaignID})
+			}
 		}
-		if err != nil {
-			return fmt.Errorf("%s %s v%d: %w", e.Type, e.StreamID, e.StreamVersion, err)
+	}
+	if len(leadOrder) > 0 {
+		if err := p.applyLeads(ctx, tx, leadOrder, byLead); err != nil {
+			return err
+		}
+	}
+	for _, f := range filters {
+		if err := p.applyFilter(ctx, tx, f.id, f.campaign); err != nil {
+			return fmt.Errorf("filter %s: %w", f.id, err)
 		}
 	}
 	return nil
@@ -96,8 +116,8 @@ func lockCampaigns(ctx context.Context, tx pgx.Tx, events []projections.Event) e
 	return tx.SendBatch(ctx, b).Close()
 }
 
-func (p *Projection) applyLead(ctx context.Context, tx pgx.Tx, id uuid.UUID, e projections.Event) error {
-	rows, err := tx.Query(ctx, `SELECT `+leadColumns+` FROM lead_views lv WHERE lv.id = $1`, id)
+func (p *Projection) applyLeads(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, byLead map[uuid.UUID][]projections.Event) error {
+	rows, err := tx.Query(ctx, `SELECT `+leadColumns+` FROM lead_views lv WHERE lv.id = ANY($1)`, ids)
 	if err != nil {
 		return err
 	}
@@ -105,33 +125,80 @@ func (p *Projection) applyLead(ctx context.Context, tx pgx.Tx, id uuid.UUID, e p
 	if err != nil {
 		return err
 	}
-	var lead domain.Lead
-	if len(found) == 1 {
-		lead = found[0]
+	current := make(map[uuid.UUID]domain.Lead, len(found))
+	for _, l := range found {
+		current[l.ID] = l
 	}
-	if e.StreamVersion <= lead.Version {
-		return nil // a repeat
-	}
-	pending := []projections.Event{e}
-	if e.StreamVersion > lead.Version+1 || e.Event == nil {
-		// Delivered out of order (or undecodable here): fold from the log.
-		if pending, err = p.readStream(ctx, tx, e.StreamID, lead.Version, e.StreamVersion); err != nil {
+	writes := &pgx.Batch{}
+	campaigns := map[uuid.UUID]campaignState{}
+	for _, id := range ids {
+		lead, changed, err := p.foldLead(ctx, tx, current[id], byLead[id])
+		if err != nil {
+			return fmt.Errorf("lead %s: %w", id, err)
+		}
+		if !changed {
+			continue
+		}
+		cs, ok := campaigns[lead.CampaignID]
+		if !ok {
+			if cs.schema, cs.filters, err = campaignFilters(ctx, tx, lead.CampaignID); err != nil {
+				return err
+			}
+			campaigns[lead.CampaignID] = cs
+		}
+		if err := queueLead(writes, lead, cs); err != nil {
 			return err
+		}
+	}
+	if writes.Len() == 0 {
+		return nil
+	}
+	return tx.SendBatch(ctx, writes).Close()
+}
+
+type campaignState struct {
+	schema  domain.Schema
+	filters []domain.Filter
+}
+
+// foldLead brings a lead's row up to the newest of its events. Events at
+// or below the row's version are repeats; a missing version is fetched
+// from the log.
+func (p *Projection) foldLead(ctx context.Context, tx pgx.Tx, lead domain.Lead, events []projections.Event) (domain.Lead, bool, error) {
+	sort.Slice(events, func(i, j int) bool { return events[i].StreamVersion < events[j].StreamVersion })
+	newest := events[len(events)-1]
+	if newest.StreamVersion <= lead.Version {
+		return lead, false, nil
+	}
+	var pending []projections.Event
+	next := lead.Version + 1
+	for _, e := range events {
+		if e.StreamVersion < next {
+			continue
+		}
+		if e.StreamVersion > next || e.Event == nil {
+			pending = nil // a gap (out of order delivery) or undecodable here: fold from the log
+			break
+		}
+		pending = append(pending, e)
+		next++
+	}
+	if pending == nil || pending[len(pending)-1].StreamVersion != newest.StreamVersion {
+		var err error
+		if pending, err = p.readStream(ctx, tx, newest.StreamID, lead.Version, newest.StreamVersion); err != nil {
+			return lead, false, err
 		}
 	}
 	for _, pe := range pending {
 		if pe.Event == nil {
-			return fmt.Errorf("event %d (%s) cannot be decoded by this build", pe.Position, pe.Type)
+			return lead, false, fmt.Errorf("event %d (%s) cannot be decoded by this build", pe.Position, pe.Type)
 		}
 		lead = lead.Evolve(pe.Event)
 	}
-	if lead.Version != e.StreamVersion {
-		return fmt.Errorf("lead folded to version %d, want %d", lead.Version, e.StreamVersion)
+	if lead.Version != newest.StreamVersion {
+		return lead, false, fmt.Errorf("folded to version %d, want %d", lead.Version, newest.StreamVersion)
 	}
-	if err := upsertLead(ctx, tx, lead); err != nil {
-		return err
-	}
-	return refreshLeadMembership(ctx, tx, lead)
+	return lead, true, nil
 }
 
 // readStream reads the events of a stream with after < version <= upTo
@@ -158,7 +225,9 @@ func (p *Projection) readStream(ctx context.Context, tx pgx.Tx, streamID string,
 	return out, rows.Err()
 }
 
-func upsertLead(ctx context.Context, tx pgx.Tx, l domain.Lead) error {
+// queueLead queues the lead's row and its membership: exactly the live
+// filters of its campaign that it matches now.
+func queueLead(b *pgx.Batch, l domain.Lead, cs campaignState) error {
 	fields, err := json.Marshal(l.Fields)
 	if err != nil {
 		return err
@@ -171,12 +240,24 @@ func upsertLead(ctx context.Context, tx pgx.Tx, l domain.Lead) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO lead_views (id, account_id, campaign_id, status, fields, files, version, created_at, updated_at)
+	b.Queue(`INSERT INTO lead_views (id, account_id, campaign_id, status, fields, files, version, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (id) DO UPDATE SET status = excluded.status, fields = excluded.fields, files = excluded.files,
 			version = excluded.version, updated_at = excluded.updated_at`,
 		l.ID, l.AccountID, l.CampaignID, l.Status, fields, filesJSON, l.Version, l.CreatedAt, l.UpdatedAt)
-	return err
+	view := l.View()
+	in := make([]uuid.UUID, 0, len(cs.filters))
+	for _, f := range cs.filters {
+		if f.Matches(cs.schema, view) {
+			in = append(in, f.ID)
+		}
+	}
+	b.Queue(`DELETE FROM filter_members WHERE lead_id = $1 AND NOT (filter_id = ANY($2))`, l.ID, in)
+	if len(in) > 0 {
+		b.Queue(`INSERT INTO filter_members (filter_id, lead_id, updated_at) SELECT f, $2, $3 FROM unnest($1::uuid[]) f
+			ON CONFLICT (filter_id, lead_id) DO UPDATE SET updated_at = excluded.updated_at`, in, l.ID, l.UpdatedAt)
+	}
+	return nil
 }
 
 // campaignFilters reads the live filters of a campaign and its schema from
@@ -224,29 +305,6 @@ func decodeConditions(conds, anyGroups []byte, f *domain.Filter) error {
 		}
 	}
 	return nil
-}
-
-// refreshLeadMembership makes the lead a member of exactly the live
-// filters of its campaign that it matches now.
-func refreshLeadMembership(ctx context.Context, tx pgx.Tx, l domain.Lead) error {
-	schema, filters, err := campaignFilters(ctx, tx, l.CampaignID)
-	if err != nil {
-		return err
-	}
-	view := l.View()
-	in := make([]uuid.UUID, 0, len(filters))
-	for _, f := range filters {
-		if f.Matches(schema, view) {
-			in = append(in, f.ID)
-		}
-	}
-	b := &pgx.Batch{}
-	b.Queue(`DELETE FROM filter_members WHERE lead_id = $1 AND NOT (filter_id = ANY($2))`, l.ID, in)
-	if len(in) > 0 {
-		b.Queue(`INSERT INTO filter_members (filter_id, lead_id, updated_at) SELECT f, $2, $3 FROM unnest($1::uuid[]) f
-			ON CONFLICT (filter_id, lead_id) DO UPDATE SET updated_at = excluded.updated_at`, in, l.ID, l.UpdatedAt)
-	}
-	return tx.SendBatch(ctx, b).Close()
 }
 
 // applyFilter brings one filter's membership to its current definition.

@@ -239,21 +239,11 @@ func (e *env) waitMembers(filter uuid.UUID, want []uuid.UUID) {
 // for every live filter: the answer every interleaving must converge to.
 func (e *env) expected() map[uuid.UUID][]uuid.UUID {
 	e.t.Helper()
-	// A tailing read sees nothing above the oldest running transaction
-	// (a projection's, say), so read until it sees every event written.
 	var recs []eventstore.Record
-	testenv.CheckFor(e.t, 10*time.Second, func() error {
-		total, err := e.store.Count(e.ctx)
-		if err != nil {
-			return err
-		}
-		if recs, err = e.store.ReadAll(e.ctx, eventstore.Cursor{}, 1_000_000); err != nil {
-			return err
-		}
-		if int64(len(recs)) != total {
-			return fmt.Errorf("read %d of %d events", len(recs), total)
-		}
-		return nil
+	e.readWholeLog(func() (int, error) {
+		var err error
+		recs, err = e.store.ReadAll(e.ctx, eventstore.Cursor{}, 1_000_000)
+		return len(recs), err
 	})
 	camps := map[uuid.UUID]domain.Campaign{}
 	filters := map[uuid.UUID]domain.Filter{}
@@ -283,6 +273,28 @@ func (e *env) expected() map[uuid.UUID][]uuid.UUID {
 		sortIDs(out[fid])
 	}
 	return out
+}
+
+// readWholeLog repeats a tailing read until it returns every event
+// written: it sees nothing above the oldest transaction running in the
+// database (another test's, a projection's), so a single read may stop
+// short.
+func (e *env) readWholeLog(read func() (int, error)) {
+	e.t.Helper()
+	testenv.CheckFor(e.t, 10*time.Second, func() error {
+		total, err := e.store.Count(e.ctx)
+		if err != nil {
+			return err
+		}
+		n, err := read()
+		if err != nil {
+			return err
+		}
+		if int64(n) != total {
+			return fmt.Errorf("read %d of %d events", n, total)
+		}
+		return nil
+	})
 }
 
 // waitConverged polls until every live filter's view is what the log says
@@ -436,10 +448,12 @@ func TestRepeatedAndReorderedDeliveryChangesNothing(t *testing.T) {
 	e.updateLead(l.ID, "won", map[string]any{"budget": 10})
 
 	log := eventlog.New(e.store)
-	all, err := log.ReadAll(e.ctx, projections.Cursor{}, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var all []projections.Event
+	e.readWholeLog(func() (int, error) {
+		var err error
+		all, err = log.ReadAll(e.ctx, projections.Cursor{}, 1000)
+		return len(all), err
+	})
 	var deliveries []projections.Event
 	for i := len(all) - 1; i >= 0; i-- {
 		deliveries = append(deliveries, all[i])

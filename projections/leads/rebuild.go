@@ -70,21 +70,38 @@ func (p *Projection) buildShadow(ctx context.Context, pool *pgxpool.Pool, suffix
 	}
 	progress(pr)
 	byID := map[uuid.UUID]*domain.Lead{}
-	cursor := projections.Cursor{}
-	for cursor != sh.head && cursor.Less(sh.head) {
-		page, err := p.log.ReadAll(ctx, cursor, readBatch)
-		if err != nil {
-			return sh, err
+	// One goroutine reads pages while this one folds, so the database's
+	// time and the decoding overlap.
+	pages := make(chan []projections.Event, 4)
+	readErr := make(chan error, 1)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(pages)
+		cursor := projections.Cursor{}
+		for cursor.Less(sh.head) {
+			page, err := p.log.ReadAll(rctx, cursor, readBatch)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			if len(page) == 0 {
+				return
+			}
+			last := page[len(page)-1]
+			cursor = projections.Cursor{TxID: last.TxID, Position: last.Position}
+			select {
+			case pages <- page:
+			case <-rctx.Done():
+				return
+			}
 		}
-		if len(page) == 0 {
-			break
-		}
+	}()
+	for page := range pages {
 		for _, e := range page {
-			c := projections.Cursor{TxID: e.TxID, Position: e.Position}
-			if sh.head.Less(c) {
+			if sh.head.Less(projections.Cursor{TxID: e.TxID, Position: e.Position}) {
 				break
 			}
-			cursor = c
 			sh.events++
 			agg, id, err := domain.ParseStreamID(e.StreamID)
 			if err != nil || agg != domain.AggregateLead {
@@ -102,6 +119,11 @@ func (p *Projection) buildShadow(ctx context.Context, pool *pgxpool.Pool, suffix
 		}
 		pr.Done = sh.events
 		progress(pr)
+	}
+	select {
+	case err := <-readErr:
+		return sh, err
+	default:
 	}
 	pr.Done, pr.Total = sh.events, sh.events
 	progress(pr)
@@ -123,8 +145,8 @@ func (p *Projection) buildShadow(ctx context.Context, pool *pgxpool.Pool, suffix
 		if err != nil {
 			return sh, err
 		}
-		rows = append(rows, []any{l.ID, l.AccountID, l.CampaignID, l.Status, json.RawMessage(fields), json.RawMessage(filesJSON),
-			l.Version, l.CreatedAt, l.UpdatedAt})
+		rows = append(rows, []any{[16]byte(l.ID), [16]byte(l.AccountID), [16]byte(l.CampaignID), l.Status, json.RawMessage(fields),
+			json.RawMessage(filesJSON), l.Version, l.CreatedAt, l.UpdatedAt})
 		byCampaign[l.CampaignID] = append(byCampaign[l.CampaignID], l)
 	}
 	sh.leads = len(rows)
@@ -207,13 +229,15 @@ func (p *Projection) buildMemberships(ctx context.Context, pool *pgxpool.Pool, s
 	views := make([][]any, 0, len(filters))
 	var members [][]any
 	for _, fr := range filters {
-		views = append(views, []any{fr.f.ID, fr.f.CampaignID, fr.f.Version})
+		views = append(views, []any{[16]byte(fr.f.ID), [16]byte(fr.f.CampaignID), fr.f.Version})
 		if fr.deleted {
 			continue
 		}
 		for _, l := range byCampaign[fr.f.CampaignID] {
 			if fr.f.Matches(fr.schema, l.View()) {
-				members = append(members, []any{fr.f.ID, l.ID, l.UpdatedAt})
+				// [16]byte: pgx's fast path for uuid (uuid.UUID goes
+				// through driver.Valuer and text).
+				members = append(members, []any{[16]byte(fr.f.ID), [16]byte(l.ID), l.UpdatedAt})
 			}
 		}
 	}
