@@ -39,6 +39,7 @@ type Main struct {
 	Reader   *leads.Reader
 	Registry *prometheus.Registry // the /metrics registry
 
+	secretKey   []byte // LEADSVC_SECRET_KEY or the generated one
 	natsServer  *server.Server
 	relay       *eventstore.Relay
 	projections *projections.Runner
@@ -70,6 +71,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.secretKey = key
 	m.Store = eventstore.New(m.Pool, domain.NewRegistry())
 	if m.Commands, err = newCommands(m.Store, key); err != nil {
 		return err
