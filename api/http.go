@@ -137,6 +137,9 @@ func writeWritten(w http.ResponseWriter, status int, wr commands.Written, v any)
 	if wr.Position > 0 {
 		w.Header().Set(HeaderPosition, itoa(wr.Position))
 	}
+	if wr.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
 	if v == nil {
 		w.WriteHeader(status)
 		return

@@ -85,7 +85,12 @@ type Meta = eventstore.Metadata
 // for projections to reach it.
 type Written struct {
 	Position int64 `json:"position,omitempty"`
+	// Replayed is true when an Idempotency-Key matched an earlier request
+	// and this is its stored result; nothing was written now.
+	Replayed bool `json:"-"`
 }
+
+func (w *Written) markReplayed() { w.Replayed = true }
 
 func written(a eventstore.Appended) Written { return Written{Position: a.LastPosition()} }
 

@@ -57,6 +57,9 @@ func idempotent[T any](ctx context.Context, c *Commands, idem *Idempotency, fn f
 		if err := json.Unmarshal(stored, &out); err != nil {
 			return zero, fmt.Errorf("idempotency: stored result: %w", err)
 		}
+		if r, ok := any(&out).(interface{ markReplayed() }); ok {
+			r.markReplayed()
+		}
 		return out, nil
 	}
 	finished := false

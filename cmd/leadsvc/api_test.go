@@ -500,6 +500,10 @@ func TestIdempotencyConcurrencyAndRateLimitOverHTTP(t *testing.T) {
 	if got := countEvents(t, m); got != before+1 {
 		t.Fatalf("%d events for one idempotent create", got-before)
 	}
+	if first.Header.Get("Idempotent-Replayed") != "" || again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("Idempotent-Replayed = %q then %q, want none then true",
+			first.Header.Get("Idempotent-Replayed"), again.Header.Get("Idempotent-Replayed"))
+	}
 	if p := s.abc.rw.do("POST", "/v1/leads", map[string]any{"fields": map[string]any{"name": "Other"}}, "Idempotency-Key", "create-1").problem(422); !p.hasError("Idempotency-Key", "idempotency_key_reused") {
 		t.Fatalf("reused key: %+v", p)
 	}
