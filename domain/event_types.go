@@ -225,5 +225,11 @@ func NewRegistry() *Registry {
 	Register[LeadUpdated](r)
 	Register[FileAttached](r)
 	Register[FileRemoved](r)
+	Register[WebhookCreated](r)
+	Register[WebhookUpdated](r)
+	Register[WebhookSecretRotated](r)
+	Register[WebhookDisabled](r)
+	Register[WebhookEnabled](r)
+	Register[WebhookDeleted](r)
 	return r
 }

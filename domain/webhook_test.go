@@ -1,0 +1,179 @@
+package domain_test
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/leadsvc/leadsvc/domain"
+)
+
+var hookID = uuid.MustParse("00000000-0000-0000-0000-0000000000e1")
+
+func webhookCreated(mutate func(*domain.WebhookCreated)) domain.WebhookCreated {
+	e := domain.WebhookCreated{WebhookID: hookID, AccountID: acct, CampaignID: campID, URL: "https://hooks.example.com/leads", At: t0}
+	if mutate != nil {
+		mutate(&e)
+	}
+	return e
+}
+
+func TestCreateWebhookDecisions(t *testing.T) {
+	fid := filterID
+	create := func(mutate func(*domain.NewWebhook)) func(domain.Webhook) ([]domain.Event, error) {
+		n := domain.NewWebhook{ID: hookID, AccountID: acct, CampaignID: campID, URL: "https://hooks.example.com/leads"}
+		if mutate != nil {
+			mutate(&n)
+		}
+		return func(domain.Webhook) ([]domain.Event, error) { return domain.CreateWebhook(n, t0) }
+	}
+	runDecisions(t, domain.FoldWebhook, []decision[domain.Webhook]{
+		{name: "every event type", when: create(nil), then: []domain.Event{webhookCreated(nil)}},
+		{name: "a filter of the campaign and event types, sorted without repeats",
+			when: create(func(n *domain.NewWebhook) {
+				n.Filter = liveFilter(filterID, campID, acct)
+				n.EventTypes = []string{"lead.updated", "lead.left_scope", "lead.updated"}
+			}),
+			then: []domain.Event{webhookCreated(func(e *domain.WebhookCreated) {
+				e.FilterID, e.EventTypes = &fid, []string{"lead.left_scope", "lead.updated"}
+			})}},
+		{name: "plain http with a port", when: create(func(n *domain.NewWebhook) { n.URL = "http://hooks.example.com:8080/x?a=1" }),
+			then: []domain.Event{webhookCreated(func(e *domain.WebhookCreated) { e.URL = "http://hooks.example.com:8080/x?a=1" })}},
+		{name: "a filter of another campaign", when: create(func(n *domain.NewWebhook) { n.Filter = liveFilter(filterID, otherID, acct) }),
+			invalid: []fc{{"filter_id", domain.CodeInvalidValue}}},
+		{name: "a filter of another account", when: create(func(n *domain.NewWebhook) { n.Filter = liveFilter(filterID, campID, otherAcc) }),
+			invalid: []fc{{"filter_id", domain.CodeInvalidValue}}},
+		{name: "unknown and log-only event types",
+			when:    create(func(n *domain.NewWebhook) { n.EventTypes = []string{"lead.created", "lead.deleted", "token.created"} }),
+			invalid: []fc{{"event_types[1]", domain.CodeInvalidValue}, {"event_types[2]", domain.CodeInvalidValue}}},
+		{name: "ftp", when: create(func(n *domain.NewWebhook) { n.URL = "ftp://example.com/x" }),
+			invalid: []fc{{"url", domain.CodeInvalidValue}}},
+	})
+}
+
+func TestWebhookURLForms(t *testing.T) {
+	for _, tc := range []struct {
+		url, code string
+	}{
+		{"", domain.CodeInvalidFormat},
+		{" https://example.com", domain.CodeInvalidFormat},
+		{"example.com/hook", domain.CodeInvalidFormat},
+		{"mailto:ops@example.com", domain.CodeInvalidFormat},
+		{"file:///etc/passwd", domain.CodeInvalidValue},
+		{"https:///path", domain.CodeInvalidFormat},
+		{"https://user:pass@example.com/h", domain.CodeInvalidValue},
+		{"https://example.com/h#frag", domain.CodeInvalidValue},
+		{"https://example.com:0/h", domain.CodeInvalidValue},
+		{"https://example.com:70000/h", domain.CodeInvalidValue},
+		{"https://example.com/" + strings.Repeat("a", domain.MaxWebhookURL), domain.CodeInvalidValue},
+		{"https://example.com/ok", ""},
+		{"https://[2001:4860::8888]:8443/ok", ""},
+	} {
+		v := &domain.ValidationError{}
+		got := domain.ValidWebhookURL(v, "url", tc.url)
+		if tc.code == "" {
+			if err := v.Err(); err != nil || got != tc.url {
+				t.Errorf("ValidWebhookURL(%q) = %q, %v; want it as is", tc.url, got, err)
+			}
+			continue
+		}
+		if got != "" || len(v.Errors) != 1 || v.Errors[0].Code != tc.code {
+			t.Errorf("ValidWebhookURL(%q) = %q, %+v; want one %s", tc.url, got, v.Errors, tc.code)
+		}
+	}
+}
+
+func TestForbiddenWebhookAddress(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1": true, "127.8.9.10": true, "::1": true, "10.1.2.3": true, "172.16.0.1": true, "192.168.1.1": true,
+		"169.254.169.254": true, "fe80::1": true, "fc00::1": true, "0.0.0.0": true, "::": true, "224.0.0.1": true,
+		"ff02::1": true, "100.64.0.1": true, "255.255.255.255": true, "::ffff:127.0.0.1": true, "::ffff:10.0.0.1": true,
+		"64:ff9b::a9fe:a9fe": true, "2002:7f00:1::": true, "198.18.0.1": true,
+		"93.184.216.34": false, "8.8.8.8": false, "2606:4700:4700::1111": false, "64:ff9b::808:808": false, "172.32.0.1": false,
+	} {
+		if got := domain.ForbiddenWebhookAddress(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("ForbiddenWebhookAddress(%s) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
+func TestUpdateWebhookDecisions(t *testing.T) {
+	fid, other := filterID, uuid.MustParse("00000000-0000-0000-0000-0000000000f2")
+	given := []domain.Event{webhookCreated(func(e *domain.WebhookCreated) { e.FilterID, e.EventTypes = &fid, []string{"lead.created"} })}
+	disabled := append(append([]domain.Event{}, given...), domain.WebhookDisabled{WebhookID: hookID, Reason: "failing", At: t0})
+	deleted := append(append([]domain.Event{}, given...), domain.WebhookDeleted{WebhookID: hookID, At: t0})
+	on, off := true, false
+	update := func(c domain.WebhookChanges) func(domain.Webhook) ([]domain.Event, error) {
+		return func(w domain.Webhook) ([]domain.Event, error) { return w.Update(c, t1) }
+	}
+	runDecisions(t, domain.FoldWebhook, []decision[domain.Webhook]{
+		{name: "nothing changes", given: given, when: update(domain.WebhookChanges{URL: ptr("https://hooks.example.com/leads"),
+			Filter: liveFilter(filterID, campID, acct), EventTypes: &[]string{"lead.created"}, Enabled: &on})},
+		{name: "new URL, another filter, every type", given: given,
+			when: update(domain.WebhookChanges{URL: ptr("https://example.org/h"), Filter: liveFilter(other, campID, acct), EventTypes: &[]string{}}),
+			then: []domain.Event{domain.WebhookUpdated{WebhookID: hookID, URL: ptr("https://example.org/h"), FilterID: &other,
+				EventTypes: &[]string{}, At: t1}}},
+		{name: "clear the filter", given: given, when: update(domain.WebhookChanges{ClearFilter: true}),
+			then: []domain.Event{domain.WebhookUpdated{WebhookID: hookID, ClearFilter: true, At: t1}}},
+		{name: "disable by hand", given: given, when: update(domain.WebhookChanges{Enabled: &off}),
+			then: []domain.Event{domain.WebhookDisabled{WebhookID: hookID, Reason: domain.WebhookDisabledManually, At: t1}}},
+		{name: "enable a disabled one", given: disabled, when: update(domain.WebhookChanges{Enabled: &on}),
+			then: []domain.Event{domain.WebhookEnabled{WebhookID: hookID, At: t1}}},
+		{name: "bad URL and type together", given: given,
+			when:    update(domain.WebhookChanges{URL: ptr("gopher://x"), EventTypes: &[]string{"nope"}}),
+			invalid: []fc{{"url", domain.CodeInvalidValue}, {"event_types[0]", domain.CodeInvalidValue}}},
+		{name: "deleted", given: deleted, when: update(domain.WebhookChanges{Enabled: &on}), sentinel: domain.ErrWebhookNotFound},
+		{name: "never created", when: update(domain.WebhookChanges{}), sentinel: domain.ErrWebhookNotFound},
+	})
+}
+
+func TestWebhookLifecycleDecisions(t *testing.T) {
+	given := []domain.Event{webhookCreated(nil)}
+	disabled := append(append([]domain.Event{}, given...), domain.WebhookDisabled{WebhookID: hookID, Reason: "gone", At: t0})
+	runDecisions(t, domain.FoldWebhook, []decision[domain.Webhook]{
+		{name: "rotate with the default grace", given: given,
+			when: func(w domain.Webhook) ([]domain.Event, error) { return w.RotateSecret(0, t1) },
+			then: []domain.Event{domain.WebhookSecretRotated{WebhookID: hookID, PreviousValidUntil: t1.Add(24 * time.Hour), At: t1}}},
+		{name: "rotate with too long a grace", given: given,
+			when:    func(w domain.Webhook) ([]domain.Event, error) { return w.RotateSecret(8*24*time.Hour, t1) },
+			invalid: []fc{{"grace_period", domain.CodeInvalidValue}}},
+		{name: "disable for failing", given: given,
+			when: func(w domain.Webhook) ([]domain.Event, error) {
+				return w.Disable(domain.WebhookDisabledFailing, "failing since 2026-03-01", t1)
+			},
+			then: []domain.Event{domain.WebhookDisabled{WebhookID: hookID, Reason: "failing", Detail: "failing since 2026-03-01", At: t1}}},
+		{name: "disable twice keeps the first reason", given: disabled,
+			when: func(w domain.Webhook) ([]domain.Event, error) {
+				return w.Disable(domain.WebhookDisabledFailing, "", t1)
+			}},
+		{name: "an unknown reason", given: given,
+			when:    func(w domain.Webhook) ([]domain.Event, error) { return w.Disable("bored", "", t1) },
+			invalid: []fc{{"reason", domain.CodeInvalidValue}}},
+		{name: "delete", given: disabled, when: func(w domain.Webhook) ([]domain.Event, error) { return w.Delete(t1) },
+			then: []domain.Event{domain.WebhookDeleted{WebhookID: hookID, At: t1}}},
+	})
+	w := domain.FoldWebhook(append(disabled, domain.WebhookEnabled{WebhookID: hookID, At: t1}))
+	if w.Disabled || w.DisabledReason != "" || w.Version != 3 || !w.UpdatedAt.Equal(t1) || !w.Wants("lead.left_scope") {
+		t.Fatalf("after enable: %+v", w)
+	}
+}
+
+func TestWebhookSecretFormat(t *testing.T) {
+	var random [32]byte
+	for i := range random {
+		random[i] = byte(i * 7)
+	}
+	s := domain.FormatWebhookSecret(random)
+	key, err := domain.WebhookSigningKey(s)
+	if !strings.HasPrefix(s, "whsec_") || err != nil || string(key) != string(random[:]) {
+		t.Fatalf("secret %q → key %x, %v", s, key, err)
+	}
+	for _, bad := range []string{"", "whsec_", "lsk_" + s[6:], "whsec_!!!!", "whsec_" + s[10:]} {
+		if _, err := domain.WebhookSigningKey(bad); err == nil {
+			t.Errorf("WebhookSigningKey(%q) accepted", bad)
+		}
+	}
+}
