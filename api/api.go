@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/leadsvc/leadsvc/commands"
+	"github.com/leadsvc/leadsvc/projections/audit"
 	"github.com/leadsvc/leadsvc/projections/leads"
 )
 
@@ -35,6 +36,7 @@ const (
 type Config struct {
 	Commands *commands.Commands
 	Reader   *leads.Reader
+	Audit    *audit.Reader // the auditors' routes; nil serves none
 	Logger   *slog.Logger
 	// PublicURL is the base of absolute links: docs_url, Link, file URLs.
 	PublicURL string
@@ -53,6 +55,7 @@ type Config struct {
 type API struct {
 	cmd       *commands.Commands
 	reader    *leads.Reader
+	audit     *audit.Reader
 	log       *slog.Logger
 	publicURL string
 	cursorKey []byte
@@ -67,7 +70,7 @@ type API struct {
 
 // New returns the API for cfg, filling defaults for zero values.
 func New(cfg Config) *API {
-	a := &API{cmd: cfg.Commands, reader: cfg.Reader, log: cfg.Logger, publicURL: cfg.PublicURL,
+	a := &API{cmd: cfg.Commands, reader: cfg.Reader, audit: cfg.Audit, log: cfg.Logger, publicURL: cfg.PublicURL,
 		maxUpload: cfg.MaxUploadBytes, now: cfg.Clock, touched: map[string]time.Time{}}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -110,6 +113,7 @@ func (a *API) v1() http.Handler {
 	r.Use(a.authenticate, a.rateLimit)
 	r.Group(a.adminRoutes)
 	r.Group(a.partnerRoutes)
+	r.Group(a.auditRoutes)
 	return r
 }
 

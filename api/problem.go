@@ -8,6 +8,7 @@ import (
 
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/projections/audit"
 )
 
 // Problem is an RFC 9457 problem detail, the body of every 4xx and 5xx.
@@ -134,6 +135,13 @@ func problemFor(err error) Problem {
 		return p(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed", err.Error())
 	case errors.Is(err, errRouteNotFound):
 		return p(http.StatusNotFound, "not-found", "Not found", "no such route")
+	case errors.Is(err, audit.ErrUnknownPosition):
+		return p(http.StatusBadRequest, "bad-request", "The request could not be read", audit.ErrUnknownPosition.Error(),
+			domain.FieldError{Field: "after", Code: CodeInvalidCursor, Message: audit.ErrUnknownPosition.Error()})
+	case errors.Is(err, audit.ErrPositionNotSettled):
+		return p(http.StatusConflict, "position-not-settled", "Position not settled yet", audit.ErrPositionNotSettled.Error())
+	case errors.Is(err, audit.ErrBeforeCreation):
+		return p(http.StatusNotFound, "not-found", "Not found", audit.ErrBeforeCreation.Error())
 	}
 	for _, nf := range []error{domain.ErrLeadNotFound, domain.ErrFileNotFound, domain.ErrCampaignNotFound,
 		domain.ErrFilterNotFound, domain.ErrFilterDeleted, domain.ErrTokenNotFound, domain.ErrAccountNotFound} {

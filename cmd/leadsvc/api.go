@@ -12,6 +12,7 @@ func (m *Main) mountAPI(r chi.Router) {
 	api.New(api.Config{
 		Commands:       m.Commands,
 		Reader:         m.Reader,
+		Audit:          newAuditReader(m.Store),
 		Logger:         m.Logger,
 		PublicURL:      m.Config.PublicURL,
 		SecretKey:      m.secretKey,

@@ -25,6 +25,10 @@ Usage:
   leadsvc demo                           create (once) a demo account, campaign and tokens; print them
   leadsvc rebuild [--projection NAME]    rebuild the read views from the event log and swap them in
   leadsvc verify [--projection NAME]     rebuild into shadow tables and report how the live views differ
+  leadsvc history lead|token ID [--at T] [--json]
+                                         a lead's or a token's history from the log (and, with --at, the
+                                         lead then or the leads the token could read then)
+  leadsvc audit verify                   check every stream's hash chain; exit 1 naming each broken one
   leadsvc version                        print the version
 
 Configuration comes from the environment; see README.md.
@@ -70,6 +74,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = rebuildCmd(ctx, cfg, logger, args[1:], stdout, stderr)
 	case "verify":
 		err = verifyCmd(ctx, cfg, logger, args[1:], stdout, stderr)
+	case "history":
+		err = historyCmd(ctx, cfg, logger, args[1:], stdout)
+	case "audit":
+		err = auditCmd(ctx, cfg, logger, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "leadsvc: unknown command %q\n\n%s", args[0], usage)
 		return 2

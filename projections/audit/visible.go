@@ -1,0 +1,264 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/leadsvc/leadsvc/domain"
+)
+
+// Why a token could read nothing at a time, besides the token states.
+const (
+	StateNoReadPermission = "no_read_permission"
+	StateFilterDeleted    = "filter_deleted"
+)
+
+// Visibility is the exact set of leads a token could read at a time,
+// replayed from the log: the token as it was (campaign, filter,
+// permissions, revoked or expired), its filter's definition then, the
+// campaign's schema then, and every lead of the campaign as it was then.
+type Visibility struct {
+	TokenID uuid.UUID `json:"token_id"`
+	At      time.Time `json:"at"`
+	// State is active when the token could read; otherwise why it read
+	// nothing: not_created, revoked, expired, no_read_permission,
+	// filter_deleted.
+	State  string       `json:"state"`
+	Token  TokenState   `json:"token"`
+	Filter *FilterState `json:"filter"`
+	Count  int          `json:"count"`
+	Data   []uuid.UUID  `json:"data"` // sorted
+}
+
+// FilterState is a filter as it was at a time.
+type FilterState struct {
+	ID         uuid.UUID            `json:"id"`
+	Name       string               `json:"name"`
+	Conditions []domain.Condition   `json:"conditions"`
+	Any        [][]domain.Condition `json:"any,omitempty"`
+	Deleted    bool                 `json:"deleted"`
+	Version    int64                `json:"version"`
+}
+
+// VisibleLeads answers which leads the token could read at at: events
+// recorded at or before at count. Another account's token is
+// domain.ErrTokenNotFound.
+func (r *Reader) VisibleLeads(ctx context.Context, accountID, tokenID uuid.UUID, at time.Time) (Visibility, error) {
+	at = at.UTC()
+	recs, err := r.stream(ctx, accountID, domain.TokenStream(tokenID))
+	if err != nil {
+		return Visibility{}, fmt.Errorf("token %s: %w", tokenID, err)
+	}
+	if len(recs) == 0 {
+		return Visibility{}, domain.ErrTokenNotFound
+	}
+	tok, state := tokenAt(tokenID, upTo(recs, at), at)
+	v := Visibility{TokenID: tokenID, At: at, State: state.State, Token: state, Data: []uuid.UUID{}}
+	switch {
+	case state.State != StateActive:
+		return v, nil
+	case !tok.Can(domain.PermRead):
+		v.State = StateNoReadPermission
+		return v, nil
+	case tok.FilterID == nil:
+		v.Data, err = r.leadsCreated(ctx, accountID, tok.CampaignID, at)
+	default:
+		var f domain.Filter
+		if f, err = r.filterAt(ctx, accountID, *tok.FilterID, at); err != nil {
+			return Visibility{}, err
+		}
+		v.Filter = &FilterState{ID: *tok.FilterID, Name: f.Name, Conditions: f.Conditions, Any: f.Any, Deleted: f.Deleted, Version: f.Version}
+		if !f.Exists() {
+			v.State = StateFilterDeleted
+			return v, nil
+		}
+		var c []record
+		if c, err = r.stream(ctx, accountID, domain.CampaignStream(*tok.CampaignID)); err != nil {
+			return Visibility{}, fmt.Errorf("campaign %s: %w", tok.CampaignID, err)
+		}
+		schema := domain.FoldCampaign(events(upTo(c, at))).Schema
+		v.Data, err = r.matching(ctx, accountID, *tok.CampaignID, at, f, schema)
+	}
+	if err != nil {
+		return Visibility{}, err
+	}
+	v.Count = len(v.Data)
+	return v, nil
+}
+
+func (r *Reader) filterAt(ctx context.Context, accountID, filterID uuid.UUID, at time.Time) (domain.Filter, error) {
+	recs, err := r.stream(ctx, accountID, domain.FilterStream(filterID))
+	if err != nil {
+		return domain.Filter{}, fmt.Errorf("filter %s: %w", filterID, err)
+	}
+	return domain.FoldFilter(events(upTo(recs, at))), nil
+}
+
+// leadsCreated lists the leads created by at, in one campaign or, with
+// campaign nil, in the whole account: a token without a filter reads
+// every one of them.
+func (r *Reader) leadsCreated(ctx context.Context, accountID uuid.UUID, campaign *uuid.UUID, at time.Time) ([]uuid.UUID, error) {
+	rows, err := r.pool.Query(ctx, `SELECT stream_id FROM events WHERE account_id = $1 AND event_type = $2
+		AND recorded_at <= $3 AND ($4::uuid IS NULL OR campaign_id = $4)`,
+		accountID, domain.LeadCreated{}.EventType(), at, campaign)
+	if err != nil {
+		return nil, fmt.Errorf("leads created: %w", err)
+	}
+	defer rows.Close()
+	out := []uuid.UUID{}
+	for rows.Next() {
+		var stream string
+		if err := rows.Scan(&stream); err != nil {
+			return nil, err
+		}
+		if id, err := uuid.Parse(strings.TrimPrefix(stream, domain.AggregateLead+"-")); err == nil {
+			out = append(out, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	sortIDs(out)
+	return out, nil
+}
+
+func sortIDs(ids []uuid.UUID) {
+	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
+}
+
+// leadFold is what a filter needs of one lead: each value with the
+// version that set it, so that events can arrive in any order and the
+// latest version still wins, as in domain.Lead.Evolve.
+type leadFold struct {
+	created           bool
+	createdAt         time.Time
+	updatedAt         time.Time
+	updatedV, statusV int64
+	status            string
+	values            []json.RawMessage // per referenced field; nil: absent, "null": cleared
+	valueV            []int64
+}
+
+// matching replays the campaign's lead events up to at and keeps the
+// leads the filter matches. It reads only what the filter can test (the
+// referenced fields, the status and, if named, the times) in one scan of
+// the campaign's events, folds them in memory, and evaluates
+// domain.Filter.Matches, the reference semantics, on each lead.
+func (r *Reader) matching(ctx context.Context, accountID, campaignID uuid.UUID, at time.Time, f domain.Filter, s domain.Schema) ([]uuid.UUID, error) {
+	var keys []string
+	needTimes := false
+	for _, c := range append(append([]domain.Condition{}, f.Conditions...), flatten(f.Any)...) {
+		switch c.Field {
+		case domain.AttrStatus:
+		case domain.AttrCreatedAt, domain.AttrUpdatedAt:
+			needTimes = true
+		default:
+			if !slices.Contains(keys, c.Field) {
+				keys = append(keys, c.Field)
+			}
+		}
+	}
+	types := []string{domain.LeadCreated{}.EventType(), domain.LeadUpdated{}.EventType()}
+	cols := `stream_id, stream_version, event_type = $4, coalesce(data->>'status_to', data->>'status'), `
+	if needTimes {
+		// File events move updated_at too.
+		types = append(types, domain.FileAttached{}.EventType(), domain.FileRemoved{}.EventType())
+		cols += `data->>'at'`
+	} else {
+		cols += `NULL::text`
+	}
+	args := []any{campaignID, at, types, domain.LeadCreated{}.EventType(), accountID}
+	for _, k := range keys {
+		args = append(args, k)
+		cols += `, data->'fields'->$` + strconv.Itoa(len(args))
+	}
+	rows, err := r.pool.Query(ctx, `SELECT `+cols+` FROM events
+		WHERE campaign_id = $1 AND recorded_at <= $2 AND event_type = ANY($3) AND account_id = $5`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("campaign %s leads: %w", campaignID, err)
+	}
+	defer rows.Close()
+	var (
+		stream  string
+		version int64
+		created bool
+		status  *string
+		atText  *string
+		raw     = make([]json.RawMessage, len(keys))
+		dest    = []any{&stream, &version, &created, &status, &atText}
+		leads   = map[string]*leadFold{}
+	)
+	for i := range raw {
+		dest = append(dest, &raw[i])
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		l := leads[stream]
+		if l == nil {
+			l = &leadFold{values: make([]json.RawMessage, len(keys)), valueV: make([]int64, len(keys))}
+			leads[stream] = l
+		}
+		var t time.Time
+		if atText != nil {
+			t, _ = time.Parse(time.RFC3339Nano, *atText)
+		}
+		if created {
+			l.created, l.createdAt = true, t
+		}
+		if status != nil && version > l.statusV {
+			l.status, l.statusV = *status, version
+		}
+		if version > l.updatedV {
+			l.updatedAt, l.updatedV = t, version
+		}
+		for i, v := range raw {
+			if v != nil && version > l.valueV[i] {
+				l.values[i], l.valueV[i] = v, version
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := []uuid.UUID{}
+	for stream, l := range leads {
+		if !l.created {
+			continue
+		}
+		fields := domain.Fields{}
+		for i, v := range l.values {
+			var val any
+			if v == nil || json.Unmarshal(v, &val) != nil || val == nil {
+				continue
+			}
+			fields[keys[i]] = val
+		}
+		view := domain.LeadView{Status: l.status, Fields: domain.NormalizeStored(fields), CreatedAt: l.createdAt, UpdatedAt: l.updatedAt}
+		if !f.Matches(s, view) {
+			continue
+		}
+		if id, err := uuid.Parse(strings.TrimPrefix(stream, domain.AggregateLead+"-")); err == nil {
+			out = append(out, id)
+		}
+	}
+	sortIDs(out)
+	return out, nil
+}
+
+func flatten(groups [][]domain.Condition) []domain.Condition {
+	var out []domain.Condition
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out
+}
