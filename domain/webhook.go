@@ -141,6 +141,8 @@ type Webhook struct {
 	EventTypes         []string // empty: every type
 	Disabled           bool
 	DisabledReason     string
+	DisabledDetail     string
+	DisabledAt         time.Time
 	Deleted            bool
 	PreviousValidUntil time.Time
 	Version            int64
@@ -179,9 +181,9 @@ func (w Webhook) Evolve(e Event) Webhook {
 	case WebhookSecretRotated:
 		w.PreviousValidUntil, w.UpdatedAt = e.PreviousValidUntil, e.At
 	case WebhookDisabled:
-		w.Disabled, w.DisabledReason, w.UpdatedAt = true, e.Reason, e.At
+		w.Disabled, w.DisabledReason, w.DisabledDetail, w.DisabledAt, w.UpdatedAt = true, e.Reason, e.Detail, e.At, e.At
 	case WebhookEnabled:
-		w.Disabled, w.DisabledReason, w.UpdatedAt = false, "", e.At
+		w.Disabled, w.DisabledReason, w.DisabledDetail, w.DisabledAt, w.UpdatedAt = false, "", "", time.Time{}, e.At
 	case WebhookDeleted:
 		w.Deleted, w.UpdatedAt = true, e.At
 	}
