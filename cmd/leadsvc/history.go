@@ -189,7 +189,11 @@ func tokenHistory(ctx context.Context, r *audit.Reader, account uuid.UUID, h his
 	if !h.at.IsZero() {
 		when = "at " + h.at.Format(time.RFC3339)
 	}
-	fmt.Fprintf(stdout, "token %s %q  %s  permissions %s  %s: %s\n\n", t.ID, t.Name, scope, joinPerms(t.Permissions), when, t.State)
+	if t.State == audit.StateNotCreated {
+		fmt.Fprintf(stdout, "token %s did not exist yet %s\n\n", h.id, when)
+	} else {
+		fmt.Fprintf(stdout, "token %s %q  %s  permissions %s  %s: %s\n\n", t.ID, t.Name, scope, joinPerms(t.Permissions), when, t.State)
+	}
 	if err := entriesTable(stdout, hist.Data, true); err != nil {
 		return err
 	}
@@ -224,7 +228,7 @@ func entriesTable(w io.Writer, entries []audit.Entry, token bool) error {
 		if e.Synthesized {
 			changes = "(synthesized: " + e.Note + ")"
 		}
-		at := e.Time.Format(time.RFC3339)
+		at := e.Time.Format("2006-01-02T15:04:05.000Z07:00")
 		if token {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", pos, at, e.Kind, e.Type, e.StreamID, ver, actorText(e.Actor), dash(e.RequestID), changes)
 		} else {
