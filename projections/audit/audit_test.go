@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -267,5 +268,153 @@ func TestVisibleLeadsAgreesWithTheFullReplay(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("no lead was ever visible: the comparison proves nothing")
+	}
+}
+
+// TestTokenExpiriesAreSynthesizedInTheirPlace: a token that expired,
+// was given a new expiry, expired again and was revoked shows both
+// expiries as synthesized entries between its events, the same whether
+// read in one page or one entry per page.
+func TestTokenExpiriesAreSynthesizedInTheirPlace(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	camp := e.campaign()
+	e.tick()
+	in10 := e.clock.now().Add(10 * time.Minute)
+	res, err := e.cmd.CreateToken(e.ctx, commands.CreateToken{AccountID: e.account, CampaignID: &camp, Name: "temp",
+		Permissions: []domain.Permission{domain.PermRead}, ExpiresAt: &in10, Meta: e.meta()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := res.Token.ID
+	e.clock.advance(20 * time.Minute)
+	expiredAt := e.clock.now().Add(-time.Minute)
+	again := e.clock.now().Add(10 * time.Minute)
+	if _, err := e.cmd.UpdateToken(e.ctx, commands.UpdateToken{AccountID: e.account, TokenID: tok, ExpiresAt: &again, Meta: e.meta()}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.advance(time.Hour)
+	if _, err := e.cmd.RevokeToken(e.ctx, commands.RevokeToken{AccountID: e.account, TokenID: tok, Meta: e.meta()}); err != nil {
+		t.Fatal(err)
+	}
+	e.tick()
+
+	kinds := func(es []audit.Entry) []string {
+		var out []string
+		for _, x := range es {
+			s := x.Type
+			if x.Synthesized {
+				s += " (synthesized " + x.Time.Format("15:04") + ")"
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	whole, err := e.audit.TokenHistory(e.ctx, e.account, tok, audit.TokenHistoryQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"token.created", "token.expired (synthesized " + in10.Format("15:04") + ")", "token.updated",
+		"token.expired (synthesized " + again.Format("15:04") + ")", "token.revoked"}
+	if got := kinds(whole.Data); !slices.Equal(got, want) || whole.Token.State != audit.StateRevoked || whole.NextAfter != nil {
+		t.Fatalf("history %v (state %s), want %v", got, whole.Token.State, want)
+	}
+	if c := whole.Data[2].Changes; len(c) != 1 || c[0].Field != "expires_at" {
+		t.Fatalf("token.updated changes %+v, want expires_at only", c)
+	}
+	var paged []audit.Entry
+	q := audit.TokenHistoryQuery{Limit: 1}
+	for range 10 {
+		page, err := e.audit.TokenHistory(e.ctx, e.account, tok, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paged = append(paged, page.Data...)
+		if page.NextAfter == nil {
+			break
+		}
+		q.After = *page.NextAfter
+	}
+	if got := kinds(paged); !slices.Equal(got, want) {
+		t.Fatalf("paged one by one: %v, want %v", got, want)
+	}
+	then, err := e.audit.TokenHistory(e.ctx, e.account, tok, audit.TokenHistoryQuery{UpTo: expiredAt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := kinds(then.Data); !slices.Equal(got, want[:2]) || then.Token.State != audit.StateExpired {
+		t.Fatalf("up to %s: %v (%s), want %v, expired", expiredAt, got, then.Token.State, want[:2])
+	}
+	v, err := e.audit.VisibleLeads(e.ctx, e.account, tok, expiredAt)
+	if err != nil || v.State != audit.StateExpired || len(v.Data) != 0 {
+		t.Fatalf("visible while expired: %+v, %v", v, err)
+	}
+}
+
+// TestLeadHistoryShowsFilesAndTheLeadAsItWas: attached and removed files
+// are changes of their own, and the lead at a time or version is the
+// fold up to it.
+func TestLeadHistoryShowsFilesAndTheLeadAsItWas(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	camp := e.campaign()
+	e.tick()
+	res, err := e.cmd.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account, CampaignID: camp,
+		Fields: map[string]any{"name": "Ada", "email": "ada@example.com"}, Meta: e.meta()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Lead.ID
+	created := e.clock.now()
+	e.tick()
+	file, err := e.cmd.AttachFile(e.ctx, commands.AttachFile{AccountID: e.account, LeadID: id, Name: "offer.pdf",
+		ContentType: "application/pdf", Content: []byte("%PDF"), Meta: e.meta()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.tick()
+	if _, err := e.cmd.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account, LeadID: id, Fields: map[string]any{"email": nil},
+		Status: "won", Meta: e.meta()}); err != nil {
+		t.Fatal(err)
+	}
+	e.tick()
+	if _, err := e.cmd.RemoveFile(e.ctx, commands.RemoveFile{AccountID: e.account, LeadID: id, FileID: file.File.ID, Meta: e.meta()}); err != nil {
+		t.Fatal(err)
+	}
+
+	h, err := e.audit.LeadHistory(e.ctx, e.account, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "files." + file.File.ID.String()
+	if len(h.Data) != 4 || !h.Integrity.Intact || h.Version != 4 {
+		t.Fatalf("history %+v", h)
+	}
+	if c := h.Data[1].Changes; len(c) != 1 || c[0].Field != key || c[0].Before != nil || c[0].After.(domain.FileMeta).Name != "offer.pdf" {
+		t.Fatalf("file_attached changes %+v", c)
+	}
+	if c := h.Data[2].Changes; len(c) != 2 || c[0] != (audit.Change{Field: "fields.email", Before: "ada@example.com"}) ||
+		c[1] != (audit.Change{Field: "status", Before: "new", After: "won"}) {
+		t.Fatalf("update changes %+v, want email cleared and status new → won", c)
+	}
+	if c := h.Data[3].Changes; len(c) != 1 || c[0].Field != key || c[0].After != nil {
+		t.Fatalf("file_removed changes %+v", c)
+	}
+	if a := h.Data[0].Actor; a == nil || a.TokenID != e.owner.ID.String() || a.Name != "Owner" {
+		t.Fatalf("actor %+v", a)
+	}
+	at, err := e.audit.LeadAt(e.ctx, e.account, id, created, 0)
+	if err != nil || at.Version != 1 || at.Fields["email"] != "ada@example.com" || len(at.Files) != 0 {
+		t.Fatalf("at creation: %+v, %v", at, err)
+	}
+	v3, err := e.audit.LeadAt(e.ctx, e.account, id, time.Time{}, 3)
+	if err != nil || v3.Status != "won" || len(v3.Files) != 1 || v3.Fields["email"] != nil {
+		t.Fatalf("version 3: %+v, %v", v3, err)
+	}
+	if _, err := e.audit.LeadAt(e.ctx, e.account, id, created.Add(-time.Second), 0); !errors.Is(err, audit.ErrBeforeCreation) {
+		t.Fatalf("before creation: %v", err)
+	}
+	if _, err := e.audit.LeadHistory(e.ctx, uuid.New(), id); !errors.Is(err, domain.ErrLeadNotFound) {
+		t.Fatalf("another account: %v", err)
 	}
 }
