@@ -108,12 +108,20 @@ func mapConflict(err error, ifMatch bool) error {
 }
 
 // inlineAll chains inline steps in one transaction.
+// No step at all is a nil Inline, so that the append may share a group
+// commit with others.
 func inlineAll(steps ...eventstore.Inline) eventstore.Inline {
+	var live []eventstore.Inline
+	for _, s := range steps {
+		if s != nil {
+			live = append(live, s)
+		}
+	}
+	if len(live) == 0 {
+		return nil
+	}
 	return func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
-		for _, s := range steps {
-			if s == nil {
-				continue
-			}
+		for _, s := range live {
 			if err := s(ctx, tx, recs); err != nil {
 				return err
 			}

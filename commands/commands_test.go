@@ -48,7 +48,9 @@ func newEnv(t *testing.T) *env {
 		t.Fatalf("Migrate: %v", err)
 	}
 	pool := testenv.Pool(t, url)
-	store := eventstore.New(pool, domain.NewRegistry())
+	// As serve runs it: concurrent appends without inline views share
+	// a group commit.
+	store := eventstore.New(pool, domain.NewRegistry(), eventstore.WithGroupCommit(64, 0))
 	t.Cleanup(store.Close)
 	clk := &clock{}
 	clk.ns.Store(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC).UnixNano())

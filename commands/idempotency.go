@@ -38,7 +38,8 @@ const (
 	idempotencyLease = time.Minute
 )
 
-// finish stores a result inside the command's event transaction.
+// finish stores a result inside the command's event transaction; nil
+// when the request carries no Idempotency-Key.
 type finish func(ctx context.Context, tx pgx.Tx, result any) error
 
 // idempotent runs fn at most once per key. fn calls fin inside its event
@@ -46,7 +47,9 @@ type finish func(ctx context.Context, tx pgx.Tx, result any) error
 func idempotent[T any](ctx context.Context, c *Commands, idem *Idempotency, fn func(fin finish) (T, error)) (T, error) {
 	var zero T
 	if idem == nil || idem.Key == "" {
-		return fn(func(context.Context, pgx.Tx, any) error { return nil })
+		// No result to keep: a nil finish lets the write go without an
+		// inline step (and so through the group committer).
+		return fn(nil)
 	}
 	stored, err := c.claim(ctx, idem)
 	if err != nil || stored != nil {
@@ -139,6 +142,9 @@ func (c *Commands) claim(ctx context.Context, idem *Idempotency) (json.RawMessag
 // finishWith adapts a result-producing function into an Inline step; it
 // fills in w first, so a replayed result names the same log position.
 func finishWith(fin finish, w *Written, result func() any) eventstore.Inline {
+	if fin == nil {
+		return nil
+	}
 	return func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
 		if len(recs) > 0 {
 			w.Position = recs[len(recs)-1].Position

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"maps"
 	"sort"
@@ -40,23 +39,54 @@ type scope struct {
 }
 
 func (c *Commands) resolveScope(ctx context.Context, accountID uuid.UUID, s *Scope) (scope, error) {
+	sc, _, err := c.resolveScopeAnd(ctx, accountID, s, nil)
+	return sc, err
+}
+
+// resolveScopeAnd resolves the scope and, when campaignID is not nil,
+// reads that campaign too, in one round trip: both are on the path of
+// every lead write.
+func (c *Commands) resolveScopeAnd(ctx context.Context, accountID uuid.UUID, s *Scope, campaignID *uuid.UUID) (scope, *domain.Campaign, error) {
 	out := scope{accountID: accountID}
-	if s == nil {
-		return out, nil
-	}
-	out.campaign = s.CampaignID
-	if s.FilterID != nil {
-		f, err := c.Filter(ctx, accountID, *s.FilterID)
-		switch {
-		case errors.Is(err, domain.ErrFilterNotFound):
-			out.gone = true
-		case err != nil:
-			return scope{}, err
-		default:
-			out.filter = &f
+	b := &pgx.Batch{}
+	var filter, campaign *pgx.QueuedQuery
+	if s != nil {
+		out.campaign = s.CampaignID
+		if s.FilterID != nil {
+			filter = b.Queue(`SELECT `+filterColumns+` FROM filters WHERE account_id = $1 AND id = $2 AND NOT deleted`, accountID, *s.FilterID)
 		}
 	}
-	return out, nil
+	if campaignID != nil {
+		campaign = b.Queue(`SELECT `+campaignColumns+` FROM campaigns WHERE account_id = $1 AND id = $2`, accountID, *campaignID)
+	}
+	if b.Len() == 0 {
+		return out, nil, nil
+	}
+	var (
+		filters []domain.Filter
+		camps   []domain.Campaign
+	)
+	if filter != nil {
+		filter.Query(func(rows pgx.Rows) (err error) { filters, err = scanFilters(rows); return err })
+	}
+	if campaign != nil {
+		campaign.Query(func(rows pgx.Rows) (err error) { camps, err = scanCampaigns(rows); return err })
+	}
+	if err := c.pool.SendBatch(ctx, b).Close(); err != nil {
+		return scope{}, nil, err
+	}
+	if filter != nil {
+		if len(filters) == 0 {
+			out.gone = true
+		} else {
+			out.filter = &filters[0]
+		}
+	}
+	var camp *domain.Campaign
+	if len(camps) == 1 {
+		camp = &camps[0]
+	}
+	return out, camp, nil
 }
 
 // owns reports whether the lead belongs to the scope's account and
@@ -111,16 +141,12 @@ type CreateLead struct {
 // filter is refused with a *ScopeError naming the condition.
 func (c *Commands) CreateLead(ctx context.Context, cmd CreateLead) (LeadResult, error) {
 	return idempotent(ctx, c, cmd.Idem, func(fin finish) (LeadResult, error) {
-		sc, err := c.resolveScope(ctx, cmd.AccountID, cmd.Scope)
+		sc, camp, err := c.resolveScopeAnd(ctx, cmd.AccountID, cmd.Scope, &cmd.CampaignID)
 		if err != nil {
 			return LeadResult{}, err
 		}
-		if sc.campaign != nil && *sc.campaign != cmd.CampaignID {
+		if (sc.campaign != nil && *sc.campaign != cmd.CampaignID) || camp == nil {
 			return LeadResult{}, domain.ErrCampaignNotFound
-		}
-		camp, err := c.Campaign(ctx, cmd.AccountID, cmd.CampaignID)
-		if err != nil {
-			return LeadResult{}, err
 		}
 		input := maps.Clone(cmd.Fields)
 		if input == nil {
@@ -267,7 +293,13 @@ func (c *Commands) UpdateLead(ctx context.Context, cmd UpdateLead) (LeadResult, 
 func (c *Commands) changeLead(ctx context.Context, accountID, leadID uuid.UUID, s *Scope, ifVer int64, meta Meta, fin finish,
 	decide func(domain.Lead, domain.Schema, scope) ([]domain.Event, error), inline eventstore.Inline,
 ) (LeadResult, error) {
-	sc, err := c.resolveScope(ctx, accountID, s)
+	// A scoped token's campaign is known before the lead is: read it with
+	// the filter.
+	var want *uuid.UUID
+	if s != nil {
+		want = s.CampaignID
+	}
+	sc, known, err := c.resolveScopeAnd(ctx, accountID, s, want)
 	if err != nil {
 		return LeadResult{}, err
 	}
@@ -279,9 +311,13 @@ func (c *Commands) changeLead(ctx context.Context, accountID, leadID uuid.UUID, 
 			if !sc.owns(l) {
 				return nil, domain.ErrLeadNotFound
 			}
-			camp, err := c.Campaign(ctx, accountID, l.CampaignID)
-			if err != nil {
-				return nil, err
+			camp := known
+			if camp == nil || camp.ID != l.CampaignID {
+				c, err := c.Campaign(ctx, accountID, l.CampaignID)
+				if err != nil {
+					return nil, err
+				}
+				camp = &c
 			}
 			if !sc.sees(camp.Schema, l) {
 				return nil, domain.ErrLeadNotFound
@@ -293,9 +329,7 @@ func (c *Commands) changeLead(ctx context.Context, accountID, leadID uuid.UUID, 
 			res.Lead = l.Preview(events)
 			return events, err
 		},
-		Inline: func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
-			return inlineAll(inline, finishWith(fin, &res.Written, func() any { return res }))(ctx, tx, recs)
-		},
+		Inline: inlineAll(inline, finishWith(fin, &res.Written, func() any { return res })),
 	})
 	if err != nil {
 		return LeadResult{}, fmt.Errorf("lead %s: %w", leadID, mapConflict(err, ifVer > 0))
@@ -338,11 +372,14 @@ func (c *Commands) AttachFile(ctx context.Context, cmd AttachFile) (FileResult, 
 				meta.ID, cmd.LeadID, cmd.AccountID, meta.Name, meta.ContentType, meta.Size, meta.SHA256, cmd.Content, c.at())
 			return err
 		}
-		lr, err := c.changeLead(ctx, cmd.AccountID, cmd.LeadID, cmd.Scope, 0, cmd.Meta,
-			func(ctx context.Context, tx pgx.Tx, result any) error {
+		var finFile finish
+		if fin != nil {
+			finFile = func(ctx context.Context, tx pgx.Tx, result any) error {
 				res.LeadResult = result.(LeadResult)
 				return fin(ctx, tx, res)
-			},
+			}
+		}
+		lr, err := c.changeLead(ctx, cmd.AccountID, cmd.LeadID, cmd.Scope, 0, cmd.Meta, finFile,
 			func(l domain.Lead, _ domain.Schema, _ scope) ([]domain.Event, error) {
 				return l.AttachFile(meta, c.at())
 			},

@@ -99,8 +99,8 @@ func queryOne[T any](ctx context.Context, q querier, scan func(pgx.Rows) ([]T, e
 // Campaign returns a campaign of the account; another account's is
 // domain.ErrCampaignNotFound, like a missing one.
 func (c *Commands) Campaign(ctx context.Context, accountID, id uuid.UUID) (domain.Campaign, error) {
-	return queryOne(ctx, c.pool, scanCampaigns, domain.ErrCampaignNotFound, `SELECT id, account_id, name, schema, version,
-		created_at, updated_at FROM campaigns WHERE account_id = $1 AND id = $2`, accountID, id)
+	return queryOne(ctx, c.pool, scanCampaigns, domain.ErrCampaignNotFound, `SELECT `+campaignColumns+`
+		FROM campaigns WHERE account_id = $1 AND id = $2`, accountID, id)
 }
 
 // ListCampaigns returns the account's campaigns, oldest first.
@@ -112,6 +112,8 @@ func (c *Commands) ListCampaigns(ctx context.Context, accountID uuid.UUID) ([]do
 	}
 	return scanCampaigns(rows)
 }
+
+const campaignColumns = `id, account_id, name, schema, version, created_at, updated_at`
 
 func scanCampaigns(rows pgx.Rows) ([]domain.Campaign, error) {
 	defer rows.Close()
@@ -132,8 +134,8 @@ func scanCampaigns(rows pgx.Rows) ([]domain.Campaign, error) {
 
 // Filter returns a live filter of the account.
 func (c *Commands) Filter(ctx context.Context, accountID, id uuid.UUID) (domain.Filter, error) {
-	return queryOne(ctx, c.pool, scanFilters, domain.ErrFilterNotFound, `SELECT id, campaign_id, account_id, name, conditions,
-		any_groups, deleted, version FROM filters WHERE account_id = $1 AND id = $2 AND NOT deleted`, accountID, id)
+	return queryOne(ctx, c.pool, scanFilters, domain.ErrFilterNotFound, `SELECT `+filterColumns+`
+		FROM filters WHERE account_id = $1 AND id = $2 AND NOT deleted`, accountID, id)
 }
 
 // ListFilters returns the live filters of a campaign of the account.
@@ -145,6 +147,8 @@ func (c *Commands) ListFilters(ctx context.Context, accountID, campaignID uuid.U
 	}
 	return scanFilters(rows)
 }
+
+const filterColumns = `id, campaign_id, account_id, name, conditions, any_groups, deleted, version`
 
 func scanFilters(rows pgx.Rows) ([]domain.Filter, error) {
 	defer rows.Close()

@@ -174,8 +174,12 @@ func (s *Store) Append(ctx context.Context, appends ...Append) (Appended, error)
 
 // AppendInline is Append with inline run in the same transaction after the
 // inserts, for views that must be exact when the write is acknowledged
-// (invariant 5). An error from inline rolls everything back.
+// (invariant 5). An error from inline rolls everything back. Without an
+// inline, one stream's append is a plain Append (group commit included).
 func (s *Store) AppendInline(ctx context.Context, inline Inline, appends ...Append) (Appended, error) {
+	if inline == nil && len(appends) == 1 {
+		return s.Append(ctx, appends[0])
+	}
 	encs := make([]encoded, len(appends))
 	for i, a := range appends {
 		e, err := s.encode(a)

@@ -72,7 +72,9 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.secretKey = key
-	m.Store = eventstore.New(m.Pool, domain.NewRegistry())
+	// Group commit: concurrent appends without inline views share a
+	// transaction (and its fsync); a lone append commits at once.
+	m.Store = eventstore.New(m.Pool, domain.NewRegistry(), eventstore.WithGroupCommit(64, 0))
 	if m.Commands, err = newCommands(m.Store, key); err != nil {
 		return err
 	}

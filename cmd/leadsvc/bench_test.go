@@ -1,0 +1,334 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/leadsvc/leadsvc/commands"
+	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/internal/eventlog"
+	"github.com/leadsvc/leadsvc/internal/testenv"
+	"github.com/leadsvc/leadsvc/projections/leads"
+)
+
+// The API benchmark: the service started as `leadsvc serve` would be,
+// driven over HTTP by keep-alive clients, beside the raw Postgres figures
+// of the same database measured in the same run.
+
+const (
+	defaultStoreLeads = 1_000_000
+	benchPartnerLeads = 5_000 // of them in the partner's filter
+	benchClients      = 32
+	benchWindow       = 3 * time.Second
+	benchListRequests = 2000
+)
+
+// benchStoreLeads is the store's size; LEADSVC_BENCH_STORE_LEADS
+// overrides it to see how the figures move with it.
+var benchStoreLeads = func() int {
+	if n, err := strconv.Atoi(os.Getenv("LEADSVC_BENCH_STORE_LEADS")); err == nil && n >= benchPartnerLeads {
+		return n
+	}
+	return defaultStoreLeads
+}()
+
+func BenchmarkAPI(b *testing.B) {
+	testenv.Integration(b)
+	ctx := context.Background()
+	url := testenv.Schema(b)
+	vars := map[string]string{"DATABASE_URL": url, "LEADSVC_DATA_DIR": b.TempDir(), "LEADSVC_ADDR": "127.0.0.1:0",
+		"LEADSVC_LOG_LEVEL": "error", "LEADSVC_RATE_LIMIT": "1000000"}
+	if u := os.Getenv("NATS_URL"); u != "" {
+		vars["NATS_URL"] = u
+		vars["LEADSVC_NATS_STREAM"] = testenv.RandomName("BENCH_")
+		vars["LEADSVC_NATS_SUBJECT_PREFIX"] = testenv.RandomName("bench")
+	}
+	cfg, err := LoadConfig(func(k string) string { return vars[k] })
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := NewMain(cfg, newLogger(cfg, io.Discard))
+	if err := m.Run(ctx); err != nil {
+		_ = m.Close()
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Close() })
+	if cfg.NATSURL != "" {
+		b.Cleanup(func() {
+			if js, err := m.NATS.JetStream(); err == nil {
+				_ = js.DeleteStream(cfg.NATSStream)
+			}
+		})
+	}
+
+	// The partner setup through the commands, then a million leads written
+	// straight into the log and folded into the views by a rebuild.
+	acct, err := m.Commands.CreateAccount(ctx, commands.CreateAccount{Name: "Bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	camp, err := m.Commands.CreateCampaign(ctx, commands.CreateCampaign{AccountID: acct.Account.ID, Name: "Bench", Schema: demoSchema()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := m.Commands.CreateFilter(ctx, commands.CreateFilter{AccountID: acct.Account.ID, CampaignID: camp.Campaign.ID,
+		Name: "Partner ABC", Conditions: []domain.Condition{{Field: "source", Op: domain.OpEq, Value: "partner-abc"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := m.Commands.CreateToken(ctx, commands.CreateToken{AccountID: acct.Account.ID, CampaignID: &camp.Campaign.ID,
+		FilterID: &f.Filter.ID, Name: "Partner ABC", Permissions: []domain.Permission{domain.PermRead, domain.PermWrite}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	copyLeads(b, m.Pool, acct.Account.ID, camp.Campaign.ID)
+	if _, err := leads.New(eventlog.New(m.Store), domain.NewRegistry()).Rebuild(ctx, m.Pool, nil); err != nil {
+		b.Fatal(err)
+	}
+
+	raw := rawInsertRate(b, m.Pool, benchClients)
+	bareP50, bareP99 := bareListLatency(b, m.Pool, acct.Account.ID, f.Filter.ID)
+
+	base := "http://" + m.Addr()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchClients}}
+	send := func(method, path string, body []byte) (int, []byte, error) {
+		req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
+		if err != nil {
+			return 0, nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok.Secret)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer resp.Body.Close()
+		out, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, out, err
+	}
+
+	// Creates: every client posts for the window.
+	var created atomic.Int64
+	var failed atomic.Value
+	cctx, cancel := context.WithTimeout(ctx, benchWindow)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range benchClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := []byte(`{"fields": {"name": "Bench lead", "email": "lead@example.com", "budget": 1200}}`)
+			for cctx.Err() == nil {
+				code, out, err := send("POST", "/v1/leads", body)
+				if err != nil || code != http.StatusCreated {
+					if cctx.Err() == nil {
+						failed.Store(fmt.Errorf("create: %d %s %v", code, out, err))
+						cancel()
+					}
+					return
+				}
+				created.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	cancel()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	createRate := float64(created.Load()) / time.Since(start).Seconds()
+
+	// Scoped lists: pages of 50, each client walking the filter's view by
+	// cursor from a random start.
+	var mu sync.Mutex
+	var lat []time.Duration
+	var next atomic.Int64
+	for range benchClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cursor := ""
+			for next.Add(1) <= benchListRequests {
+				path := "/v1/leads?limit=50"
+				if cursor != "" {
+					path += "&cursor=" + cursor
+				}
+				t0 := time.Now()
+				code, out, err := send("GET", path, nil)
+				d := time.Since(t0)
+				var page struct {
+					Data       []json.RawMessage `json:"data"`
+					NextCursor *string           `json:"next_cursor"`
+				}
+				if err != nil || code != http.StatusOK || json.Unmarshal(out, &page) != nil || len(page.Data) == 0 {
+					failed.Store(fmt.Errorf("list: %d %.200s %v", code, out, err))
+					return
+				}
+				cursor = ""
+				if page.NextCursor != nil {
+					cursor = *page.NextCursor
+				}
+				mu.Lock()
+				lat = append(lat, d)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	slices.Sort(lat)
+	p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
+	b.ReportMetric(createRate, "creates/s")
+	b.ReportMetric(raw, "raw_insert_rows/s")
+	b.ReportMetric(createRate/raw, "x_raw_insert")
+	b.ReportMetric(float64(p50.Microseconds())/1000, "list_p50_ms")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "list_p99_ms")
+	b.ReportMetric(float64(bareP99.Microseconds())/1000, "bare_sql_p99_ms")
+	b.ReportMetric(p99.Seconds()/bareP99.Seconds(), "x_bare_sql_p99")
+	b.Logf("creates over HTTP (%d keep-alive clients): %.0f/s = %.2f x the raw single-row INSERT rate (%.0f rows/s, %d writers)",
+		benchClients, createRate, createRate/raw, raw, benchClients)
+	b.Logf("scoped list, page of 50 of %d in a store of %d leads, %d requests: p50 %v, p99 %v; bare SQL of the same pages p50 %v, p99 %v (p99 = %.1f x)",
+		benchPartnerLeads, benchStoreLeads, len(lat), p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond),
+		bareP50.Round(10*time.Microsecond), bareP99.Round(10*time.Microsecond), p99.Seconds()/bareP99.Seconds())
+}
+
+// copyLeads writes benchStoreLeads lead.created events straight into the
+// log (one COPY; the hash chain is left empty, nothing here reads it),
+// benchPartnerLeads of them from partner-abc.
+func copyLeads(b *testing.B, pool *pgxpool.Pool, account, campaign uuid.UUID) {
+	b.Helper()
+	reg := domain.NewRegistry()
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rnd := rand.New(rand.NewPCG(3, 4))
+	rows := make([][]any, 0, benchStoreLeads)
+	for i := range benchStoreLeads {
+		id := uuid.New()
+		source := []string{"website", "partner-xyz"}[i%2]
+		if i%(benchStoreLeads/benchPartnerLeads) == 0 {
+			source = "partner-abc"
+		}
+		name, data, err := reg.Encode(domain.LeadCreated{LeadID: id, CampaignID: campaign, AccountID: account, Status: "new",
+			Fields: domain.Fields{"name": fmt.Sprint("Lead ", i), "source": source, "budget": float64(rnd.IntN(20000))},
+			At: at.Add(time.Duration(i) * time.Millisecond)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows = append(rows, []any{domain.LeadStream(id), int64(1), [16]byte(uuid.New()), name, [16]byte(account), [16]byte(campaign),
+			json.RawMessage(data), json.RawMessage(`{}`), at, []byte{0}})
+	}
+	ctx := context.Background()
+	if _, err := pool.CopyFrom(ctx, pgx.Identifier{"events"}, []string{"stream_id", "stream_version", "event_id", "event_type",
+		"account_id", "campaign_id", "data", "metadata", "recorded_at", "hash"}, pgx.CopyFromRows(rows)); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `VACUUM ANALYZE events`); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// rawInsertRate is the physical limit: one-row INSERT transactions into a
+// plain table, one connection per writer.
+func rawInsertRate(b *testing.B, pool *pgxpool.Pool, writers int) float64 {
+	b.Helper()
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `CREATE TABLE raw_inserts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		stream text NOT NULL, data jsonb NOT NULL)`); err != nil {
+		b.Fatal(err)
+	}
+	var n atomic.Int64
+	cctx, cancel := context.WithTimeout(ctx, benchWindow)
+	defer cancel()
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for cctx.Err() == nil {
+				if _, err := pool.Exec(cctx, `INSERT INTO raw_inserts (stream, data) VALUES ($1, $2)`, uuid.NewString(),
+					`{"name":"Bench lead","email":"lead@example.com","budget":1200}`); err == nil {
+					n.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
+
+// bareListLatency times the SQL of a scoped page (the reader's query:
+// the filter's membership joined to the lead rows, 50 after a key) issued
+// directly by as many concurrent clients as the HTTP run, at places
+// spread over the view.
+func bareListLatency(b *testing.B, pool *pgxpool.Pool, account, filter uuid.UUID) (p50, p99 time.Duration) {
+	b.Helper()
+	ctx := context.Background()
+	var keys []leads.Key
+	rows, err := pool.Query(ctx, `SELECT updated_at, lead_id FROM filter_members WHERE filter_id = $1`, filter)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for rows.Next() {
+		var k leads.Key
+		if err := rows.Scan(&k.UpdatedAt, &k.ID); err != nil {
+			b.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	rows.Close()
+	if len(keys) < benchPartnerLeads {
+		b.Fatalf("the filter's view holds %d leads, want %d", len(keys), benchPartnerLeads)
+	}
+	r := leads.NewReader(pool)
+	var (
+		mu   sync.Mutex
+		lat  []time.Duration
+		next atomic.Int64
+		wg   sync.WaitGroup
+		fail atomic.Value
+	)
+	for range benchClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1); i <= benchListRequests; i = next.Add(1) {
+				k := keys[(int(i)*7919)%len(keys)]
+				t0 := time.Now()
+				if _, err := r.List(ctx, leads.Query{AccountID: account, FilterID: &filter, After: &k, Limit: 50}); err != nil {
+					fail.Store(err)
+					return
+				}
+				d := time.Since(t0)
+				mu.Lock()
+				lat = append(lat, d)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := fail.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	slices.Sort(lat)
+	return lat[len(lat)/2], lat[len(lat)*99/100]
+}
