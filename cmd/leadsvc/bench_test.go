@@ -229,7 +229,7 @@ func copyLeads(b *testing.B, pool *pgxpool.Pool, account, campaign uuid.UUID) {
 		}
 		name, data, err := reg.Encode(domain.LeadCreated{LeadID: id, CampaignID: campaign, AccountID: account, Status: "new",
 			Fields: domain.Fields{"name": fmt.Sprint("Lead ", i), "source": source, "budget": float64(rnd.IntN(20000))},
-			At: at.Add(time.Duration(i) * time.Millisecond)})
+			At:     at.Add(time.Duration(i) * time.Millisecond)})
 		if err != nil {
 			b.Fatal(err)
 		}
