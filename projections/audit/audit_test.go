@@ -1,11 +1,14 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -416,5 +419,67 @@ func TestLeadHistoryShowsFilesAndTheLeadAsItWas(t *testing.T) {
 	}
 	if _, err := e.audit.LeadHistory(e.ctx, uuid.New(), id); !errors.Is(err, domain.ErrLeadNotFound) {
 		t.Fatalf("another account: %v", err)
+	}
+}
+
+// TestFeedLimitsAcrossPages reads a generated account of 2,107 events
+// with limits below, at and above the feed's page of 1,000: each
+// response holds exactly its limit while more remain, says so, and the
+// responses chained by next_after hold every event once, in commit order.
+func TestFeedLimitsAcrossPages(t *testing.T) {
+	t.Parallel()
+	g := generateLog(t, logSize{leads: 600, updates: 2, otherLeads: 100, otherUpdates: 2})
+	ctx := context.Background()
+	var want []int64
+	rows, err := g.pool.Query(ctx, `SELECT position FROM events WHERE account_id = $1 ORDER BY tx_id, position`, g.account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var p int64
+		_ = rows.Scan(&p)
+		want = append(want, p)
+	}
+	rows.Close()
+	for _, limit := range []int{999, 1000, 1001, 2106, 2107, 5000} {
+		var got []int64
+		var after int64
+		for calls := 0; ; calls++ {
+			f, err := g.reader.OpenFeed(ctx, g.account, audit.FeedQuery{After: after, Limit: limit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			end, err := f.Stream(ctx, &buf, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+			for _, l := range lines[:len(lines)-1] {
+				var e audit.Entry
+				if err := json.Unmarshal([]byte(l), &e); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, e.Position)
+			}
+			var last audit.FeedEnd
+			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last != end || !end.End {
+				t.Fatalf("limit %d: end line %q, returned %+v", limit, lines[len(lines)-1], end)
+			}
+			left := len(want) - (len(got) - end.Count)
+			if end.Count != min(limit, left) || end.More != (left > limit) {
+				t.Fatalf("limit %d, %d left: %+v", limit, left, end)
+			}
+			after = end.NextAfter
+			if !end.More {
+				break
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("limit %d: %d positions, want the %d in commit order", limit, len(got), len(want))
+		}
+	}
+	if _, err := g.reader.OpenFeed(ctx, g.account, audit.FeedQuery{After: 1 << 40}); !errors.Is(err, audit.ErrUnknownPosition) {
+		t.Fatalf("after a position that is no event: %v", err)
 	}
 }

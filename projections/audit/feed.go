@@ -75,8 +75,10 @@ func (f *Feed) Stream(ctx context.Context, w io.Writer, flush func() error) (Fee
 	at := f.from
 	for end.Count < f.limit {
 		left := f.limit - end.Count
-		// One more than is left tells whether more are waiting.
-		n := min(feedPage, left+1)
+		n := feedPage
+		if left <= feedPage {
+			n = left + 1 // one more than is left tells whether more are waiting
+		}
 		recs, err := f.r.query(ctx, false, `SELECT `+recordColumns+` FROM events
 			WHERE account_id = $1 AND (tx_id, position) > ($2::text::xid8, $3)
 			  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
