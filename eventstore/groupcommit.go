@@ -148,7 +148,6 @@ func (g *groupCommitter) commit(s *Store, batch []*groupReq) {
 		return
 	}
 	for _, r := range live {
-		out, err := s.AppendInline(context.WithoutCancel(r.ctx), nil, r.enc.app)
-		r.recs, r.err = out.Records, err
+		r.recs, r.err = s.appendDirect(context.WithoutCancel(r.ctx), r.enc)
 	}
 }

@@ -160,16 +160,25 @@ func (s *Store) Append(ctx context.Context, appends ...Append) (Appended, error)
 		return Appended{Records: recs}, err
 	}
 	if len(appends) == 1 {
-		// One statement in autocommit: leadsvc_append is atomic on its own,
-		// and a single round trip instead of three (BEGIN, append, COMMIT).
 		e, err := s.encode(appends[0])
-		if err != nil || len(e.ids) == 0 {
+		if err != nil {
 			return Appended{}, err
 		}
-		recs, err := s.scanAppend(s.pool.QueryRow(ctx, appendSQL, e.args()...), e)
+		recs, err := s.appendDirect(ctx, e)
 		return Appended{Records: recs}, err
 	}
 	return s.AppendInline(ctx, nil, appends...)
+}
+
+// appendDirect writes one encoded append as one statement in autocommit:
+// leadsvc_append is atomic on its own, and a single round trip instead of
+// three (BEGIN, append, COMMIT). It never goes through the group
+// committer, which falls back on it.
+func (s *Store) appendDirect(ctx context.Context, e encoded) ([]Record, error) {
+	if len(e.ids) == 0 {
+		return nil, nil
+	}
+	return s.scanAppend(s.pool.QueryRow(ctx, appendSQL, e.args()...), e)
 }
 
 // AppendInline is Append with inline run in the same transaction after the

@@ -189,6 +189,48 @@ func TestConcurrentWritersOneWinner(t *testing.T) {
 	}
 }
 
+// TestGroupCommitIsolatesAFailingAppend puts one append the database
+// refuses (a NUL byte in its stream id) among concurrent ones: the group
+// transaction fails, every member is retried alone, and each gets its own
+// outcome.
+func TestGroupCommitIsolatesAFailingAppend(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t, eventstore.WithGroupCommit(64, 0))
+	const writers = 30
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	start := make(chan struct{})
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stream := fmt.Sprintf("ok-%d", i)
+			if i == writers/2 {
+				stream = "bad\x00stream"
+			}
+			<-start
+			_, errs[i] = s.Append(ctx, appendN(stream, 0, i))
+		}()
+	}
+	close(start)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("appends still waiting after 30 s: the group committer is stuck")
+	}
+	for i, err := range errs {
+		if (err != nil) != (i == writers/2) {
+			t.Fatalf("append %d: %v; want only append %d to fail", i, err, writers/2)
+		}
+	}
+	if n, err := s.Count(ctx); err != nil || n != writers-1 {
+		t.Fatalf("events = %d, %v; want %d", n, err, writers-1)
+	}
+}
+
 func TestUpdateRetriesOnConflict(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
