@@ -48,6 +48,7 @@ type Config struct {
 	SecretKey []byte           // 32 bytes; encrypts stored token secrets
 	Clock     func() time.Time // default time.Now
 	Random    io.Reader        // default crypto/rand
+	Webhooks  WebhookTargets   // which endpoints webhook subscriptions may name
 }
 
 // Commands holds every write use case.
@@ -57,6 +58,8 @@ type Commands struct {
 	sealer *Sealer
 	now    func() time.Time
 	rnd    io.Reader
+
+	webhookTargets WebhookTargets
 }
 
 // New returns the handlers for cfg.
@@ -68,7 +71,8 @@ func New(cfg Config) (*Commands, error) {
 	if err != nil {
 		return nil, fmt.Errorf("commands: %w", err)
 	}
-	c := &Commands{store: cfg.Store, pool: cfg.Store.Pool(), sealer: sealer, now: cfg.Clock, rnd: cfg.Random}
+	c := &Commands{store: cfg.Store, pool: cfg.Store.Pool(), sealer: sealer, now: cfg.Clock, rnd: cfg.Random,
+		webhookTargets: cfg.Webhooks}
 	if c.now == nil {
 		c.now = time.Now
 	}
