@@ -114,6 +114,7 @@ func (a *API) v1() http.Handler {
 	r.Group(a.adminRoutes)
 	r.Group(a.partnerRoutes)
 	r.Group(a.auditRoutes)
+	r.Group(a.webhookRoutes)
 	return r
 }
 

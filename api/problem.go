@@ -120,6 +120,8 @@ func problemFor(err error) Problem {
 		return p(http.StatusConflict, "conflict", "Conflict", err.Error())
 	case errors.Is(err, domain.ErrTokenRevoked), errors.Is(err, commands.ErrSecretUnavailable):
 		return p(http.StatusConflict, "token-revoked", "The token is revoked", "a revoked token cannot be changed and its secret no longer exists")
+	case errors.Is(err, commands.ErrWebhookDisabled):
+		return p(http.StatusConflict, "webhook-disabled", "The webhook is disabled", "enable it (PATCH enabled: true) first")
 	case errors.Is(err, domain.ErrAlreadyExists):
 		return p(http.StatusConflict, "conflict", "Conflict", "the resource already exists")
 	case errors.Is(err, commands.ErrTokenExpired):
@@ -144,7 +146,8 @@ func problemFor(err error) Problem {
 		return p(http.StatusNotFound, "not-found", "Not found", audit.ErrBeforeCreation.Error())
 	}
 	for _, nf := range []error{domain.ErrLeadNotFound, domain.ErrFileNotFound, domain.ErrCampaignNotFound,
-		domain.ErrFilterNotFound, domain.ErrFilterDeleted, domain.ErrTokenNotFound, domain.ErrAccountNotFound} {
+		domain.ErrFilterNotFound, domain.ErrFilterDeleted, domain.ErrTokenNotFound, domain.ErrAccountNotFound,
+		domain.ErrWebhookNotFound, commands.ErrDeliveryNotFound} {
 		if errors.Is(err, nf) {
 			// Only the sentinel's text: a wrapped error may name ids the
 			// caller did not send.

@@ -1,0 +1,637 @@
+package webhooks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/leadsvc/leadsvc/domain"
+)
+
+// Config configures the Dispatcher. Zero values take the defaults.
+type Config struct {
+	// AllowPrivate lets endpoints resolve to private, loopback and
+	// link-local addresses (LEADSVC_WEBHOOKS_ALLOW_PRIVATE).
+	AllowPrivate bool
+	// Clock is the schedule's clock: when a message is due, when an
+	// endpoint started failing. Tests move it to make days pass.
+	Clock func() time.Time
+	// Schedule is the wait before each retry; default DefaultSchedule.
+	Schedule []time.Duration
+	// Jitter stretches or shrinks each wait at random by up to this
+	// fraction; default 0.1. Negative means none.
+	Jitter float64
+	// AttemptTimeout bounds one attempt, connection to last byte read;
+	// default 15 s.
+	AttemptTimeout time.Duration
+	// MaxResponseBytes is how much of a response is read; default 64 KiB.
+	MaxResponseBytes int64
+	// PerEndpoint is how many attempts one subscription may have in
+	// flight; default 4. With MaxInFlight, it keeps a slow endpoint from
+	// taking the capacity the others need.
+	PerEndpoint int
+	// MaxInFlight bounds attempts in flight in all; default 256.
+	MaxInFlight int
+	// DisableAfter is how long an endpoint may fail every attempt before
+	// it is disabled; default 5 days.
+	DisableAfter time.Duration
+	// MaxRetryAfter caps the wait a Retry-After header can ask; default 24 h.
+	MaxRetryAfter time.Duration
+	// PollInterval is how often the dispatcher looks for due messages
+	// without being woken; default 1 s.
+	PollInterval time.Duration
+	// Retention is how long finished messages and their attempts are
+	// kept; default 30 days.
+	Retention time.Duration
+	// OpenSecret opens a signing secret sealed in the webhooks view.
+	OpenSecret func(webhookID uuid.UUID, sealed []byte) (string, error)
+	// Disable records that a subscription is disabled (webhook.disabled)
+	// for a reason of domain.WebhookDisabled*; it reports false when the
+	// subscription already was.
+	Disable func(ctx context.Context, accountID, webhookID uuid.UUID, reason, detail string) (bool, error)
+}
+
+func (c *Config) setDefaults() {
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Schedule == nil {
+		c.Schedule = DefaultSchedule
+	}
+	if c.Jitter == 0 {
+		c.Jitter = 0.1
+	}
+	if c.Jitter < 0 {
+		c.Jitter = 0
+	}
+	if c.AttemptTimeout == 0 {
+		c.AttemptTimeout = 15 * time.Second
+	}
+	if c.MaxResponseBytes == 0 {
+		c.MaxResponseBytes = 64 << 10
+	}
+	if c.PerEndpoint == 0 {
+		c.PerEndpoint = 4
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 256
+	}
+	if c.DisableAfter == 0 {
+		c.DisableAfter = 5 * 24 * time.Hour
+	}
+	if c.MaxRetryAfter == 0 {
+		c.MaxRetryAfter = 24 * time.Hour
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = time.Second
+	}
+	if c.Retention == 0 {
+		c.Retention = 30 * 24 * time.Hour
+	}
+}
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.OpenSecret == nil || c.Disable == nil {
+		errs = append(errs, errors.New("webhooks: OpenSecret and Disable are required"))
+	}
+	if c.Jitter >= 1 {
+		errs = append(errs, fmt.Errorf("webhooks: jitter %v is not below 1", c.Jitter))
+	}
+	if c.PerEndpoint < 1 || c.MaxInFlight < c.PerEndpoint {
+		errs = append(errs, fmt.Errorf("webhooks: per-endpoint %d and in-flight %d: need 1 ≤ per-endpoint ≤ in-flight", c.PerEndpoint, c.MaxInFlight))
+	}
+	if c.AttemptTimeout <= 0 || c.MaxResponseBytes < 1 || c.DisableAfter <= 0 || c.PollInterval <= 0 || c.Retention <= 0 {
+		errs = append(errs, errors.New("webhooks: timeouts, periods and sizes must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// excerptBytes is how much of a response the delivery log keeps.
+const excerptBytes = 512
+
+// Dispatcher sends the messages the Projection records: at least once,
+// each subscription's messages of one lead in order, every attempt
+// logged. Several dispatchers (processes) may run: a message is claimed
+// with a lease before it is sent.
+type Dispatcher struct {
+	cfg     Config
+	pool    *pgxpool.Pool
+	client  *http.Client
+	logger  *slog.Logger
+	metrics *dispatchMetrics
+	wake    chan struct{}
+
+	mu       sync.Mutex
+	inflight map[uuid.UUID]int // attempts in flight per subscription
+	claimed  map[int64]bool    // messages in flight
+	wg       sync.WaitGroup
+}
+
+// NewDispatcher returns a dispatcher over pool; reg, when not nil, gets
+// its metrics.
+func NewDispatcher(cfg Config, pool *pgxpool.Pool, logger *slog.Logger, reg prometheus.Registerer) (*Dispatcher, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newDispatchMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return &Dispatcher{cfg: cfg, pool: pool, client: newClient(cfg.AllowPrivate, cfg.PerEndpoint), logger: logger,
+		metrics: m, wake: make(chan struct{}, 1), inflight: map[uuid.UUID]int{}, claimed: map[int64]bool{}}, nil
+}
+
+// Kick makes the dispatcher look for due messages now.
+func (d *Dispatcher) Kick() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends due messages until ctx ends, then waits for the attempts in
+// flight: they are cut short, not counted, and their messages released
+// to be sent again. It returns nil on cancellation.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	go d.listen(ctx)
+	defer d.wg.Wait()
+	var lastSweep time.Time
+	for {
+		if time.Since(lastSweep) > time.Minute {
+			if err := d.sweep(ctx); err != nil && ctx.Err() == nil {
+				d.logger.Warn("webhooks: sweeping finished messages failed", "err", err)
+			}
+			lastSweep = time.Now()
+		}
+		n, err := d.claim(ctx)
+		if err != nil && ctx.Err() == nil {
+			d.logger.Warn("webhooks: claiming due messages failed", "err", err)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if n > 0 {
+			continue // more may be due already
+		}
+		t := time.NewTimer(d.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-d.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// listen turns Postgres notifications on WakeChannel into wake-ups, on a
+// connection of its own so that it holds none of the pool's.
+func (d *Dispatcher) listen(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := func() error {
+			conn, err := pgx.ConnectConfig(ctx, d.pool.Config().ConnConfig.Copy())
+			if err != nil {
+				return err
+			}
+			defer conn.Close(context.WithoutCancel(ctx))
+			if _, err := conn.Exec(ctx, `LISTEN `+WakeChannel); err != nil {
+				return err
+			}
+			d.Kick()
+			for {
+				if _, err := conn.WaitForNotification(ctx); err != nil {
+					return err
+				}
+				d.Kick()
+			}
+		}()
+		if ctx.Err() != nil {
+			return
+		}
+		d.logger.Warn("webhooks: listening for new messages failed; polling meanwhile", "err", err)
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// claimed message, with what sending it needs.
+type outgoing struct {
+	id        int64
+	webhook   uuid.UUID
+	account   uuid.UUID
+	msgID     uuid.UUID
+	eventType string
+	attempts  int
+	position  *int64
+	body      []byte
+	url       string
+	secrets   []string
+}
+
+// claimSQL leases due messages: pending, due on the dispatcher's clock,
+// of an enabled subscription with room for more attempts in flight, and
+// with no earlier message of the same lead to the same subscription still
+// pending (in flight or waiting for a retry). The UPDATE re-checks the
+// lease under the row lock, so two dispatchers never both claim one.
+const claimSQL = `WITH busy AS (
+		SELECT * FROM unnest($3::uuid[], $4::int[]) AS b(webhook_id, used)
+	), cand AS (
+		SELECT m.id, m.next_attempt_at, coalesce(b.used, 0) AS used,
+			row_number() OVER (PARTITION BY m.webhook_id ORDER BY m.next_attempt_at, m.id) AS rn
+		FROM webhook_messages m
+		JOIN webhooks w ON w.id = m.webhook_id AND w.disabled_at IS NULL AND w.deleted_at IS NULL
+		LEFT JOIN busy b ON b.webhook_id = m.webhook_id
+		WHERE m.state = 'pending' AND m.next_attempt_at <= $1
+			AND (m.locked_until IS NULL OR m.locked_until <= $1) AND NOT (m.id = ANY($7))
+			AND NOT EXISTS (SELECT 1 FROM webhook_messages p
+				WHERE p.webhook_id = m.webhook_id AND p.lead_id = m.lead_id AND p.state = 'pending'
+					AND (p.lead_version, p.ord) < (m.lead_version, m.ord))
+	), picked AS (
+		SELECT id FROM cand WHERE rn <= $5 - used ORDER BY next_attempt_at, id LIMIT $6
+	)
+	UPDATE webhook_messages m SET locked_until = $2
+	FROM picked, webhooks w
+	WHERE m.id = picked.id AND w.id = m.webhook_id AND m.state = 'pending'
+		AND (m.locked_until IS NULL OR m.locked_until <= $1)
+	RETURNING m.id, m.webhook_id, w.account_id, m.msg_id, m.event_type, m.attempts, m.position, m.body, w.url,
+		w.secret_sealed, w.previous_secret_sealed, w.previous_valid_until`
+
+// claim leases what is due, as far as the in-flight limits allow, and
+// starts sending it. It returns how many it started.
+func (d *Dispatcher) claim(ctx context.Context) (int, error) {
+	d.mu.Lock()
+	free := d.cfg.MaxInFlight - len(d.claimed)
+	var busyIDs []uuid.UUID
+	var busyUsed []int32
+	for id, n := range d.inflight {
+		busyIDs, busyUsed = append(busyIDs, id), append(busyUsed, int32(n))
+	}
+	held := make([]int64, 0, len(d.claimed))
+	for id := range d.claimed {
+		held = append(held, id)
+	}
+	d.mu.Unlock()
+	if free <= 0 {
+		return 0, nil
+	}
+	now := d.cfg.Clock()
+	// The lease outlasts an attempt; a dispatcher that dies mid-attempt
+	// lets the message go again when it ends.
+	lease := now.Add(d.cfg.AttemptTimeout + time.Minute)
+	rows, err := d.pool.Query(ctx, claimSQL, now, lease, busyIDs, busyUsed, d.cfg.PerEndpoint, min(free, 500), held)
+	if err != nil {
+		return 0, err
+	}
+	var out []outgoing
+	for rows.Next() {
+		var (
+			m                outgoing
+			sealed, previous []byte
+			previousUntil    *time.Time
+		)
+		if err := rows.Scan(&m.id, &m.webhook, &m.account, &m.msgID, &m.eventType, &m.attempts, &m.position, &m.body, &m.url,
+			&sealed, &previous, &previousUntil); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if s, err := d.cfg.OpenSecret(m.webhook, sealed); err == nil {
+			m.secrets = append(m.secrets, s)
+		} else {
+			d.logger.Error("webhooks: signing secret cannot be opened", "webhook_id", m.webhook, "err", err)
+		}
+		if previous != nil && previousUntil != nil && previousUntil.After(now) {
+			if s, err := d.cfg.OpenSecret(m.webhook, previous); err == nil {
+				m.secrets = append(m.secrets, s)
+			}
+		}
+		out = append(out, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if len(out) == 0 {
+		return 0, nil
+	}
+	if err := d.fillBodies(ctx, out); err != nil {
+		d.release(out)
+		return 0, err
+	}
+	d.mu.Lock()
+	for _, m := range out {
+		d.inflight[m.webhook]++
+		d.claimed[m.id] = true
+	}
+	d.mu.Unlock()
+	for _, m := range out {
+		d.wg.Add(1)
+		go d.deliver(ctx, m)
+	}
+	return len(out), nil
+}
+
+// fillBodies builds the bodies of logged events from their events rows.
+func (d *Dispatcher) fillBodies(ctx context.Context, out []outgoing) error {
+	var positions []int64
+	for _, m := range out {
+		if m.position != nil {
+			positions = append(positions, *m.position)
+		}
+	}
+	if len(positions) == 0 {
+		return nil
+	}
+	rows, err := d.pool.Query(ctx, `SELECT position, event_id, event_type, stream_id, stream_version, account_id, campaign_id,
+		data, metadata, recorded_at FROM events WHERE position = ANY($1)`, positions)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	bodies := map[int64][]byte{}
+	for rows.Next() {
+		var e loggedEvent
+		if err := rows.Scan(&e.position, &e.eventID, &e.eventType, &e.streamID, &e.streamVersion, &e.accountID, &e.campaignID,
+			&e.data, &e.metadata, &e.recordedAt); err != nil {
+			return err
+		}
+		b, err := e.body()
+		if err != nil {
+			return fmt.Errorf("event %d: %w", e.position, err)
+		}
+		bodies[e.position] = b
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i, m := range out {
+		if m.position != nil {
+			if out[i].body = bodies[*m.position]; out[i].body == nil {
+				return fmt.Errorf("event %d of message %d is not in the log", *m.position, m.id)
+			}
+		}
+	}
+	return nil
+}
+
+// release gives claimed messages back without an attempt.
+func (d *Dispatcher) release(out []outgoing) {
+	ids := make([]int64, len(out))
+	for i, m := range out {
+		ids[i] = m.id
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := d.pool.Exec(ctx, `UPDATE webhook_messages SET locked_until = NULL WHERE id = ANY($1)`, ids); err != nil {
+		d.logger.Warn("webhooks: releasing claimed messages failed; their lease will expire", "err", err)
+	}
+}
+
+func (d *Dispatcher) done(m outgoing) {
+	d.mu.Lock()
+	d.inflight[m.webhook]--
+	if d.inflight[m.webhook] <= 0 {
+		delete(d.inflight, m.webhook)
+	}
+	delete(d.claimed, m.id)
+	d.mu.Unlock()
+	d.wg.Done()
+	d.Kick()
+}
+
+// result is what one attempt saw.
+type result struct {
+	at         time.Time // on the schedule's clock
+	status     int       // 0: no response
+	duration   time.Duration
+	excerpt    string
+	err        string
+	retryAfter time.Duration
+}
+
+func (r result) success() bool { return r.status >= 200 && r.status < 300 }
+
+// deliver makes one attempt and records it.
+func (d *Dispatcher) deliver(ctx context.Context, m outgoing) {
+	defer d.done(m)
+	res := d.attempt(ctx, m)
+	if ctx.Err() != nil {
+		d.release([]outgoing{m})
+		return
+	}
+	outcome := "failure"
+	if res.success() {
+		outcome = "success"
+	}
+	d.metrics.attempts.WithLabelValues(outcome).Inc()
+	d.metrics.seconds.Observe(res.duration.Seconds())
+	if err := d.record(context.WithoutCancel(ctx), m, res); err != nil {
+		d.logger.Error("webhooks: recording an attempt failed; the message will be sent again", "webhook_id", m.webhook,
+			"message_id", m.id, "err", err)
+	}
+}
+
+// attempt POSTs the message once, within the attempt timeout, and reads
+// at most MaxResponseBytes of the answer.
+func (d *Dispatcher) attempt(ctx context.Context, m outgoing) result {
+	res := result{at: d.cfg.Clock()}
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.AttemptTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.url, bytes.NewReader(m.body))
+	if err != nil {
+		res.err = "the URL cannot be requested"
+		return res
+	}
+	// The signature's time is the wall clock: receivers hold it against
+	// theirs to refuse replays.
+	id := m.msgID.String()
+	h := req.Header
+	h.Set("Content-Type", "application/cloudevents+json")
+	h.Set("User-Agent", "leadsvc-webhooks/1")
+	h.Set(HeaderID, id)
+	wall := time.Now()
+	h.Set(HeaderTimestamp, fmt.Sprint(wall.Unix()))
+	h.Set(HeaderSignature, sign(id, wall, m.body, m.secrets...))
+	start := time.Now()
+	resp, err := d.client.Do(req)
+	if err != nil {
+		res.duration = time.Since(start)
+		res.err = describe(err, d.cfg.AttemptTimeout)
+		return res
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, d.cfg.MaxResponseBytes))
+	res.duration = time.Since(start)
+	res.status = resp.StatusCode
+	res.excerpt = excerpt(body)
+	switch {
+	case err != nil:
+		res.err = describe(err, d.cfg.AttemptTimeout)
+		res.status = 0
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		res.err = "redirects are not followed; subscribe the final URL"
+	case !res.success():
+		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), wall)
+	}
+	return res
+}
+
+// describe says why an attempt got no answer, without the URL (it is in
+// the subscription) and without the Go error chain's internals.
+func describe(err error, timeout time.Duration) string {
+	switch {
+	case errors.Is(err, errForbiddenAddress):
+		return errForbiddenAddress.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("no complete answer within %v", timeout)
+	}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	return "connection failed: " + msg
+}
+
+func excerpt(b []byte) string {
+	if len(b) > excerptBytes {
+		b = b[:excerptBytes]
+		for len(b) > 0 && !utf8.Valid(b) {
+			b = b[:len(b)-1]
+		}
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+// record stores the attempt and moves the message on: delivered on any
+// 2xx; otherwise retried on the schedule, or given up when it is spent or
+// the endpoint answered 410 Gone. An endpoint that answered Gone, or has
+// failed every attempt for DisableAfter, is disabled.
+func (d *Dispatcher) record(ctx context.Context, m outgoing, r result) error {
+	var disable, detail string
+	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		var status *int
+		if r.status != 0 {
+			status = &r.status
+		}
+		b.Queue(`INSERT INTO webhook_attempts (message_id, webhook_id, attempt, attempted_at, status_code, duration_ms,
+			response_excerpt, error, success) VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), nullif($8, ''), $9)`,
+			m.id, m.webhook, m.attempts+1, r.at, status, float64(r.duration.Microseconds())/1000, r.excerpt, r.err, r.success())
+		if r.success() {
+			b.Queue(`UPDATE webhook_messages SET state = 'delivered', attempts = attempts + 1, locked_until = NULL, finished_at = $2
+				WHERE id = $1 AND state = 'pending'`, m.id, r.at)
+			b.Queue(`INSERT INTO webhook_health (webhook_id, last_success_at) VALUES ($1, $2)
+				ON CONFLICT (webhook_id) DO UPDATE SET failing_since = NULL, last_success_at = $2`, m.webhook, r.at)
+			return tx.SendBatch(ctx, b).Close()
+		}
+		wait, retry := retryWait(d.cfg.Schedule, m.attempts+1, d.cfg.Jitter, rand.Float64(), r.retryAfter, d.cfg.MaxRetryAfter)
+		if r.status == http.StatusGone {
+			retry = false
+		}
+		if retry {
+			b.Queue(`UPDATE webhook_messages SET attempts = attempts + 1, locked_until = NULL, next_attempt_at = $2
+				WHERE id = $1 AND state = 'pending'`, m.id, r.at.Add(wait))
+		} else {
+			b.Queue(`UPDATE webhook_messages SET state = 'failed', attempts = attempts + 1, locked_until = NULL, finished_at = $2
+				WHERE id = $1 AND state = 'pending'`, m.id, r.at)
+		}
+		b.Queue(`INSERT INTO webhook_health AS h (webhook_id, failing_since, last_failure_at) VALUES ($1, $2, $2)
+			ON CONFLICT (webhook_id) DO UPDATE SET failing_since = coalesce(h.failing_since, $2), last_failure_at = $2
+			RETURNING failing_since`, m.webhook, r.at)
+		br := tx.SendBatch(ctx, b)
+		for range b.Len() - 1 {
+			if _, err := br.Exec(); err != nil {
+				br.Close()
+				return err
+			}
+		}
+		var since time.Time
+		if err := br.QueryRow().Scan(&since); err != nil {
+			br.Close()
+			return err
+		}
+		if err := br.Close(); err != nil {
+			return err
+		}
+		switch {
+		case r.status == http.StatusGone:
+			disable, detail = domain.WebhookDisabledGone, "the endpoint answered 410 Gone"
+		case !r.at.Before(since.Add(d.cfg.DisableAfter)):
+			disable = domain.WebhookDisabledFailing
+			detail = "every attempt failed since " + since.UTC().Format(time.RFC3339)
+		}
+		return nil
+	})
+	if err != nil || disable == "" {
+		return err
+	}
+	disabled, err := d.cfg.Disable(ctx, m.account, m.webhook, disable, detail)
+	if err != nil || !disabled {
+		return err
+	}
+	d.logger.Warn("webhooks: subscription disabled", "webhook_id", m.webhook, "reason", disable)
+	d.metrics.disabled.WithLabelValues(disable).Inc()
+	return nil
+}
+
+// sweep marks the pending messages of disabled and deleted subscriptions
+// skipped (they are not sent; "redeliver since" sends them after the
+// subscription is enabled again) and forgets finished messages, with
+// their attempts, after the retention period.
+func (d *Dispatcher) sweep(ctx context.Context) error {
+	now := d.cfg.Clock()
+	if _, err := d.pool.Exec(ctx, `UPDATE webhook_messages m SET state = 'skipped', finished_at = $1, locked_until = NULL
+		FROM webhooks w WHERE w.id = m.webhook_id AND m.state = 'pending'
+			AND (w.disabled_at IS NOT NULL OR w.deleted_at IS NOT NULL) AND (m.locked_until IS NULL OR m.locked_until <= $1)`, now); err != nil {
+		return err
+	}
+	_, err := d.pool.Exec(ctx, `DELETE FROM webhook_messages WHERE id IN (
+		SELECT id FROM webhook_messages WHERE finished_at < $1 ORDER BY finished_at LIMIT 10000)`, now.Add(-d.cfg.Retention))
+	return err
+}
+
+type dispatchMetrics struct {
+	attempts *prometheus.CounterVec
+	seconds  prometheus.Histogram
+	disabled *prometheus.CounterVec
+}
+
+func newDispatchMetrics(reg prometheus.Registerer) (*dispatchMetrics, error) {
+	m := &dispatchMetrics{
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadsvc_webhook_attempts_total",
+			Help: "Webhook delivery attempts by outcome (success: any 2xx)."}, []string{"outcome"}),
+		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "leadsvc_webhook_attempt_seconds",
+			Help: "Time from sending a webhook to reading its answer.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
+		disabled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadsvc_webhook_disabled_total",
+			Help: "Subscriptions the dispatcher disabled, by reason (gone, failing)."}, []string{"reason"}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.attempts, m.seconds, m.disabled} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("webhook metrics: %w", err)
+			}
+		}
+	}
+	return m, nil
+}
