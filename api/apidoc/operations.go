@@ -1,0 +1,331 @@
+package apidoc
+
+import (
+	"strings"
+
+	"github.com/leadsvc/leadsvc/domain"
+)
+
+// operation is one route as every document shows it.
+type operation struct {
+	Method, Path, ID, Tag, Summary, Description string
+	Perm                                        domain.Permission
+	Params                                      []*M
+	Body                                        *body
+	Responses                                   []resp
+	// Unverified marks routes described from the published contract that
+	// the contract tests do not exercise (audit, webhooks).
+	Unverified bool
+}
+
+type body struct {
+	MediaType string
+	Schema    string // component schema
+	Required  bool
+}
+
+type resp struct {
+	Status    string
+	Ref       string // a component response (the problems)
+	Desc      string
+	Headers   []string
+	Schema    string // component schema; "" for no body
+	MediaType string
+}
+
+var problemRefs = map[string]string{"400": "BadRequest", "401": "Unauthenticated", "403": "Forbidden", "404": "NotFound",
+	"409": "Conflict", "412": "PreconditionFailed", "413": "TooLarge", "415": "UnsupportedMediaType", "422": "Unprocessable",
+	"429": "TooManyRequests", "500": "Internal"}
+
+// errs are the problem answers of an operation: the ones every
+// authenticated route can give, and those listed.
+func errs(statuses ...string) []resp {
+	all := append(append([]string{}, statuses...), "401", "403", "429", "500")
+	out := make([]resp, 0, len(all))
+	seen := map[string]bool{}
+	for _, s := range sortedStatuses(all) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, resp{Status: s, Ref: problemRefs[s]})
+		}
+	}
+	return out
+}
+
+func sortedStatuses(s []string) []string {
+	out := append([]string{}, s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+func ok(status, desc, schema string, headers ...string) resp {
+	r := resp{Status: status, Desc: desc, Schema: schema, Headers: headers}
+	if schema != "" {
+		r.MediaType = "application/json"
+	}
+	return r
+}
+
+func pathID(desc string) *M {
+	return obj("name", "id", "in", "path", "required", true, "description", desc+" A malformed id is 404, like a missing one.",
+		"schema", obj("type", "string", "format", "uuid"))
+}
+
+func query(name, desc string, schema *M) *M {
+	return obj("name", name, "in", "query", "description", desc, "schema", schema)
+}
+
+func jsonBody(schema string, required bool) *body {
+	return &body{MediaType: "application/json", Schema: schema, Required: required}
+}
+
+const writesNote = " Accepts Idempotency-Key."
+
+// operations are the routes the documented token may call, in order.
+func (b *builder) operations() []*operation {
+	var ops []*operation
+	add := func(o *operation) {
+		if b.can(o.Perm) {
+			ops = append(ops, o)
+		}
+	}
+	idem, ifMatch, minPos := ref("parameters", "IdempotencyKey"), ref("parameters", "IfMatch"), ref("parameters", "MinPosition")
+	leadID := pathID("The lead's id.")
+	fileID := obj("name", "file_id", "in", "path", "required", true, "description", "The file's id.",
+		"schema", obj("type", "string", "format", "uuid"))
+	campaignQuery := query("campaign_id", "Account-level tokens: only leads of this campaign.", obj("type", "string", "format", "uuid"))
+	schemaCampaign := query("campaign_id", "The campaign whose schema to show; account-level tokens must name it.", obj("type", "string", "format", "uuid"))
+	if b.campaignScoped() {
+		campaignQuery = query("campaign_id", "Optional: this token reads its own campaign only.", obj("type", "string", "format", "uuid", "const", b.camp.ID.String()))
+		schemaCampaign = query("campaign_id", "Optional: this token's campaign.", obj("type", "string", "format", "uuid", "const", b.camp.ID.String()))
+	} else {
+		schemaCampaign.set("required", true)
+	}
+	scopeNote := b.scopeNote()
+
+	add(&operation{Method: "GET", Path: "/v1/leads", ID: "listLeads", Tag: "Leads", Perm: domain.PermRead,
+		Summary: "List leads",
+		Description: "Pages through the leads this token sees, in (updated_at, id) order." + scopeNote +
+			" A page can hold fewer than limit leads and still have a next_cursor; follow next_cursor (or the Link header) until it is null. A lead changed while you page moves behind the cursor and is seen again, never skipped.",
+		Params: []*M{
+			query("limit", "Page size: default 50; values outside 1 to 1000 are clamped, not refused.", obj("type", "integer", "default", 50)),
+			query("cursor", "next_cursor of the previous page. Signed and bound to this token and to the other parameters (not limit).", obj("type", "string")),
+			query("status", "Only leads with this status slug.", obj("type", "string", "minLength", 1, "maxLength", 64)),
+			query("updated_since", "Only leads updated at or after this RFC 3339 date-time.", obj("type", "string", "format", "date-time")),
+			campaignQuery, minPos},
+		Responses: append([]resp{ok("200", "A page of leads.", "LeadPage", "Link", "Leadsvc-Stale")}, errs("400")...)})
+	add(&operation{Method: "POST", Path: "/v1/leads", ID: "createLead", Tag: "Leads", Perm: domain.PermWrite,
+		Summary:     "Create a lead",
+		Description: "Creates a lead in this token's campaign." + b.createNote() + writesNote,
+		Params:      []*M{idem}, Body: jsonBody("LeadCreate", true),
+		Responses: append([]resp{ok("201", "The created lead; defaulted lists the members filled in from the token's filter.", "Lead",
+			"Location", "ETag", "Leadsvc-Position")}, errs("400", "404", "409", "413", "415", "422")...)})
+	add(&operation{Method: "GET", Path: "/v1/leads/{id}", ID: "getLead", Tag: "Leads", Perm: domain.PermRead,
+		Summary: "Get a lead", Description: "One lead; a lead outside this token's scope is 404, exactly like a missing one.",
+		Params:    []*M{leadID, minPos},
+		Responses: append([]resp{ok("200", "The lead.", "Lead", "ETag", "Leadsvc-Stale")}, errs("400", "404")...)})
+	add(&operation{Method: "PATCH", Path: "/v1/leads/{id}", ID: "updateLead", Tag: "Leads", Perm: domain.PermWrite,
+		Summary:     "Change a lead",
+		Description: "Changes the status and the fields given; omitted fields keep their values and null clears an optional one. A change that would take the lead outside the token's filter is 422 outside-scope." + writesNote,
+		Params:      []*M{leadID, ifMatch, idem}, Body: jsonBody("LeadUpdate", true),
+		Responses: append([]resp{ok("200", "The changed lead.", "Lead", "ETag", "Leadsvc-Position")},
+			errs("400", "404", "409", "412", "413", "415", "422")...)})
+	add(&operation{Method: "GET", Path: "/v1/leads/{id}/files", ID: "listFiles", Tag: "Files", Perm: domain.PermRead,
+		Summary: "List a lead's files", Params: []*M{leadID, minPos},
+		Responses: append([]resp{ok("200", "The lead's files.", "FilePage", "Leadsvc-Stale")}, errs("400", "404")...)})
+	add(&operation{Method: "POST", Path: "/v1/leads/{id}/files", ID: "uploadFile", Tag: "Files", Perm: domain.PermWrite,
+		Summary:     "Upload a file",
+		Description: "multipart/form-data with one part named file. Retries are recognised by the file's name, type and bytes, not by the multipart framing." + writesNote,
+		Params:      []*M{leadID, idem}, Body: &body{MediaType: "multipart/form-data", Schema: "FileUpload", Required: true},
+		Responses: append([]resp{ok("201", "The file's metadata.", "File", "Location", "ETag", "Leadsvc-Position")},
+			errs("400", "404", "409", "413", "415", "422")...)})
+	add(&operation{Method: "GET", Path: "/v1/leads/{id}/files/{file_id}", ID: "downloadFile", Tag: "Files", Perm: domain.PermRead,
+		Summary:     "Download a file",
+		Description: "The bytes, with the recorded Content-Type, as an attachment. If-None-Match with the ETag answers 304.",
+		Params: []*M{leadID, fileID, minPos, obj("name", "If-None-Match", "in", "header", "description", "The ETag you hold: 304 when it still matches.",
+			"schema", obj("type", "string"))},
+		Responses: append([]resp{
+			{Status: "200", Desc: "The file's bytes.", MediaType: "*/*", Schema: "-binary",
+				Headers: []string{"ETag", "Content-Disposition", "Repr-Digest", "Digest", "X-Content-Type-Options", "Content-Security-Policy", "Leadsvc-Stale"}},
+			{Status: "304", Desc: "Not modified: the ETag still matches.", Headers: []string{"ETag"}},
+		}, errs("400", "404")...)})
+	add(&operation{Method: "DELETE", Path: "/v1/leads/{id}/files/{file_id}", ID: "deleteFile", Tag: "Files", Perm: domain.PermWrite,
+		Summary: "Delete a file", Description: "Removes the file from the lead." + writesNote,
+		Params:    []*M{leadID, fileID, idem},
+		Responses: append([]resp{ok("204", "Deleted.", "", "Leadsvc-Position")}, errs("400", "404", "409")...)})
+	add(&operation{Method: "GET", Path: "/v1/schema", ID: "getSchema", Tag: "Schema", Perm: domain.PermRead,
+		Summary:     "Get the campaign schema this token sees",
+		Description: "The campaign's fields, selects and statuses as they are now, the token's permissions, its filter in words and the values a create fills in.",
+		Params:      []*M{schemaCampaign},
+		Responses:   append([]resp{ok("200", "The schema and the token's scope.", "TokenSchema")}, errs("400", "404")...)})
+
+	b.adminOperations(add, idem, ifMatch)
+	b.auditOperations(add)
+	return ops
+}
+
+func (b *builder) scopeNote() string {
+	t := b.s.Token
+	switch {
+	case t == nil || t.Campaign == nil:
+		return " An account-level token sees every lead of the account; a campaign token only its campaign's, through its filter."
+	case t.FilterDeleted:
+		return " This token's filter was deleted: it sees no lead."
+	case t.Filter != nil:
+		return " This token sees only the leads its filter lets through: " + strings.Join(t.Filter.Explain(b.schema), "; ") + "."
+	}
+	return " This token sees every lead of its campaign."
+}
+
+func (b *builder) createNote() string {
+	if !b.campaignScoped() {
+		return " Account-level tokens name campaign_id; campaign tokens may leave it out. A token with a filter fills in the fields its eq conditions pin when they are omitted, and refuses a lead its filter would not let through (422 outside-scope)."
+	}
+	var parts []string
+	if must := b.mustWords(); must != "" {
+		parts = append(parts, " Leads you create must have "+must+".")
+	}
+	var defs []string
+	for _, fd := range b.flds {
+		if fd.HasDefault {
+			defs = append(defs, fd.Key+" = "+jsonText(fd.Default))
+		}
+	}
+	if v, ok := b.defaults[domain.AttrStatus]; ok {
+		defs = append(defs, "status = "+jsonText(v))
+	}
+	if len(defs) > 0 {
+		parts = append(parts, " When you leave them out, these are filled in: "+strings.Join(defs, ", ")+"; the answer lists them in defaulted.")
+	}
+	if len(parts) > 0 {
+		parts = append(parts, " A lead the filter would not let through is refused with 422 outside-scope, naming the condition.")
+	}
+	return strings.Join(parts, "")
+}
+
+// mustWords is the token's filter in words, or "".
+func (b *builder) mustWords() string {
+	t := b.s.Token
+	if t == nil || t.Filter == nil || t.FilterDeleted || t.Campaign == nil {
+		return ""
+	}
+	return strings.Join(t.Filter.Explain(b.schema), " and ")
+}
+
+func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
+	campaignID := pathID("The campaign's id.")
+	filterID := pathID("The filter's id.")
+	tokenID := pathID("The token's id.")
+	writeErrs := errs("400", "404", "409", "413", "415", "422")
+	admin := func(o *operation) {
+		o.Perm = domain.PermAdmin
+		add(o)
+	}
+	admin(&operation{Method: "POST", Path: "/v1/campaigns", ID: "createCampaign", Tag: "Campaigns", Summary: "Create a campaign",
+		Description: "A campaign with its fields, select lists and statuses." + writesNote, Params: []*M{idem}, Body: jsonBody("CampaignCreate", true),
+		Responses: append([]resp{ok("201", "The campaign.", "Campaign", "Location", "ETag", "Leadsvc-Position")}, errs("400", "409", "413", "415", "422")...)})
+	admin(&operation{Method: "GET", Path: "/v1/campaigns", ID: "listCampaigns", Tag: "Campaigns", Summary: "List campaigns",
+		Responses: append([]resp{ok("200", "The account's campaigns.", "CampaignPage")}, errs("400")...)})
+	admin(&operation{Method: "GET", Path: "/v1/campaigns/{id}", ID: "getCampaign", Tag: "Campaigns", Summary: "Get a campaign",
+		Params: []*M{campaignID}, Responses: append([]resp{ok("200", "The campaign.", "Campaign", "ETag")}, errs("404")...)})
+	admin(&operation{Method: "PATCH", Path: "/v1/campaigns/{id}", ID: "changeCampaign", Tag: "Campaigns", Summary: "Change a campaign",
+		Description: "Exactly one of name, add_field, add_select, add_status. If-Match is compared when the request is read: changes are additive." + writesNote,
+		Params:      []*M{campaignID, ifMatch, idem}, Body: jsonBody("CampaignPatch", true),
+		Responses: append([]resp{ok("200", "The campaign.", "Campaign", "ETag", "Leadsvc-Position")},
+			errs("400", "404", "409", "412", "413", "415", "422")...)})
+	admin(&operation{Method: "POST", Path: "/v1/campaigns/{id}/selects/{key}/options", ID: "addSelectOption", Tag: "Campaigns",
+		Summary: "Add a select option", Description: "Adds an option to a select list, such as a new partner in the source list." + writesNote,
+		Params: []*M{campaignID, obj("name", "key", "in", "path", "required", true, "description", "The select list's key.",
+			"schema", obj("type", "string")), idem}, Body: jsonBody("OptionInput", true),
+		Responses: append([]resp{ok("201", "The campaign.", "Campaign", "ETag", "Leadsvc-Position")}, writeErrs...)})
+	admin(&operation{Method: "POST", Path: "/v1/campaigns/{id}/filters", ID: "createFilter", Tag: "Filters", Summary: "Create a filter",
+		Description: "A filter is the data slice a token may see: every condition must hold, and one condition of each any group." + writesNote,
+		Params:      []*M{campaignID, idem}, Body: jsonBody("FilterCreate", true),
+		Responses: append([]resp{ok("201", "The filter, explained in words.", "Filter", "Location", "ETag", "Leadsvc-Position")}, writeErrs...)})
+	admin(&operation{Method: "GET", Path: "/v1/campaigns/{id}/filters", ID: "listFilters", Tag: "Filters", Summary: "List a campaign's filters",
+		Params: []*M{campaignID}, Responses: append([]resp{ok("200", "The filters.", "FilterPage")}, errs("400", "404")...)})
+	admin(&operation{Method: "GET", Path: "/v1/filters/{id}", ID: "getFilter", Tag: "Filters", Summary: "Get a filter",
+		Params: []*M{filterID}, Responses: append([]resp{ok("200", "The filter.", "Filter", "ETag")}, errs("404")...)})
+	admin(&operation{Method: "PATCH", Path: "/v1/filters/{id}", ID: "updateFilter", Tag: "Filters", Summary: "Change a filter",
+		Description: "The members given replace the filter's (any: null clears the groups). Tokens using the filter see the change on their next request." + writesNote,
+		Params:      []*M{filterID, ifMatch, idem}, Body: jsonBody("FilterPatch", true),
+		Responses: append([]resp{ok("200", "The filter.", "Filter", "ETag", "Leadsvc-Position")},
+			errs("400", "404", "409", "412", "413", "415", "422")...)})
+	admin(&operation{Method: "DELETE", Path: "/v1/filters/{id}", ID: "deleteFilter", Tag: "Filters", Summary: "Delete a filter",
+		Description: "Tokens using it see nothing from then on." + writesNote, Params: []*M{filterID, ifMatch, idem},
+		Responses: append([]resp{ok("204", "Deleted.", "", "Leadsvc-Position")}, errs("400", "404", "409", "412")...)})
+	admin(&operation{Method: "POST", Path: "/v1/tokens", ID: "createToken", Tag: "Tokens", Summary: "Create a token",
+		Description: "An account-level token (no campaign_id; may carry admin and audit) or a campaign token (read and/or write, optionally through a filter). The answer holds the secret and the token's docs_url." + writesNote,
+		Params:      []*M{idem}, Body: jsonBody("TokenCreate", true),
+		Responses: append([]resp{ok("201", "The token, with its secret.", "Token", "Location", "ETag", "Leadsvc-Position")}, errs("400", "409", "413", "415", "422")...)})
+	admin(&operation{Method: "GET", Path: "/v1/tokens", ID: "listTokens", Tag: "Tokens", Summary: "List tokens",
+		Params:    []*M{query("campaign_id", "Only the tokens of this campaign.", obj("type", "string", "format", "uuid"))},
+		Responses: append([]resp{ok("200", "The tokens, newest first; secrets are never listed.", "TokenPage")}, errs("400")...)})
+	admin(&operation{Method: "GET", Path: "/v1/tokens/{id}", ID: "getToken", Tag: "Tokens", Summary: "Get a token",
+		Params: []*M{tokenID}, Responses: append([]resp{ok("200", "The token.", "Token", "ETag")}, errs("404")...)})
+	admin(&operation{Method: "PATCH", Path: "/v1/tokens/{id}", ID: "updateToken", Tag: "Tokens", Summary: "Change a token",
+		Description: "Name, permissions, filter or expiry; filter_id or expires_at null removes it. The token's next request sees the change." + writesNote,
+		Params:      []*M{tokenID, ifMatch, idem}, Body: jsonBody("TokenPatch", true),
+		Responses: append([]resp{ok("200", "The token.", "Token", "ETag", "Leadsvc-Position")},
+			errs("400", "404", "409", "412", "413", "415", "422")...)})
+	admin(&operation{Method: "DELETE", Path: "/v1/tokens/{id}", ID: "revokeToken", Tag: "Tokens", Summary: "Revoke a token",
+		Description: "Ends the token now: its next request is 401 and its docs_url answers 404." + writesNote, Params: []*M{tokenID, idem},
+		Responses: append([]resp{ok("200", "The revoked token.", "Token", "ETag", "Leadsvc-Position")}, errs("400", "404", "409")...)})
+	admin(&operation{Method: "POST", Path: "/v1/tokens/{id}/reveal", ID: "revealToken", Tag: "Tokens", Summary: "Show a token's secret",
+		Description: "Every call is recorded as a token.revealed event; an Idempotency-Key is accepted but a reveal is never replayed.",
+		Params:      []*M{tokenID, idem}, Body: jsonBody("Empty", false),
+		Responses: append([]resp{ok("200", "The token, with its secret.", "Token", "ETag", "Leadsvc-Position")}, writeErrs...)})
+	admin(&operation{Method: "POST", Path: "/v1/tokens/{id}/rotate", ID: "rotateToken", Tag: "Tokens", Summary: "Rotate a token's secret",
+		Description: "A new secret; the old one keeps working for the grace period." + writesNote,
+		Params:      []*M{tokenID, idem}, Body: jsonBody("TokenRotate", false),
+		Responses: append([]resp{ok("200", "The token, with its new secret.", "Token", "ETag", "Leadsvc-Position")}, writeErrs...)})
+
+	webhookID := pathID("The subscription's id.")
+	hook := func(o *operation) {
+		o.Perm, o.Tag, o.Unverified = domain.PermAdmin, "Webhooks", true
+		add(o)
+	}
+	hook(&operation{Method: "POST", Path: "/v1/webhooks", ID: "createWebhook", Summary: "Subscribe an endpoint",
+		Description: "Lead events of one campaign (optionally narrowed by a filter and event types) are POSTed to url, signed per Standard Webhooks with the returned secret.",
+		Params:      []*M{idem}, Body: jsonBody("WebhookCreate", true),
+		Responses: append([]resp{ok("201", "The subscription, with its signing secret.", "Webhook", "Location")}, errs("400", "409", "413", "415", "422")...)})
+	hook(&operation{Method: "GET", Path: "/v1/webhooks", ID: "listWebhooks", Summary: "List subscriptions",
+		Responses: append([]resp{ok("200", "The subscriptions.", "WebhookPage")}, errs("400")...)})
+	hook(&operation{Method: "GET", Path: "/v1/webhooks/{id}", ID: "getWebhook", Summary: "Get a subscription",
+		Params: []*M{webhookID}, Responses: append([]resp{ok("200", "The subscription.", "Webhook")}, errs("404")...)})
+	hook(&operation{Method: "PATCH", Path: "/v1/webhooks/{id}", ID: "updateWebhook", Summary: "Change a subscription",
+		Params: []*M{webhookID, idem}, Body: jsonBody("WebhookPatch", true),
+		Responses: append([]resp{ok("200", "The subscription.", "Webhook")}, errs("400", "404", "409", "413", "415", "422")...)})
+	hook(&operation{Method: "DELETE", Path: "/v1/webhooks/{id}", ID: "deleteWebhook", Summary: "Delete a subscription",
+		Params: []*M{webhookID, idem}, Responses: append([]resp{ok("204", "Deleted.", "")}, errs("400", "404", "409")...)})
+	hook(&operation{Method: "GET", Path: "/v1/webhooks/{id}/deliveries", ID: "listDeliveries", Summary: "List delivery attempts",
+		Params: []*M{webhookID}, Responses: append([]resp{ok("200", "The delivery attempts.", "DeliveryPage")}, errs("400", "404")...)})
+}
+
+func (b *builder) auditOperations(add func(*operation)) {
+	at := query("at", "The moment to look at (RFC 3339).", obj("type", "string", "format", "date-time"))
+	at.set("required", true)
+	audit := func(o *operation) {
+		o.Perm, o.Tag, o.Unverified = domain.PermAudit, "Audit", true
+		add(o)
+	}
+	audit(&operation{Method: "GET", Path: "/v1/audit/leads/{id}/events", ID: "auditLeadEvents", Summary: "A lead's history",
+		Params: []*M{pathID("The lead's id.")}, Responses: append([]resp{ok("200", "The lead's events, in order.", "AuditEventPage")}, errs("400", "404")...)})
+	audit(&operation{Method: "GET", Path: "/v1/audit/leads/{id}", ID: "auditLeadAt", Summary: "A lead as it was",
+		Params: []*M{pathID("The lead's id."), at}, Responses: append([]resp{ok("200", "The lead at that moment.", "Lead")}, errs("400", "404")...)})
+	audit(&operation{Method: "GET", Path: "/v1/audit/tokens/{id}/events", ID: "auditTokenEvents", Summary: "A token's history",
+		Params: []*M{pathID("The token's id.")}, Responses: append([]resp{ok("200", "The token's events, in order.", "AuditEventPage")}, errs("400", "404")...)})
+	audit(&operation{Method: "GET", Path: "/v1/audit/tokens/{id}/visible-leads", ID: "auditVisibleLeads", Summary: "What a token could read",
+		Params: []*M{pathID("The token's id."), at}, Responses: append([]resp{ok("200", "The ids of the leads the token could read then.", "VisibleLeads")}, errs("400", "404")...)})
+	feed := ok("200", "One event per line (NDJSON), in log order; resume with the last position.", "AuditEvent")
+	feed.MediaType = "application/x-ndjson"
+	audit(&operation{Method: "GET", Path: "/v1/audit/events", ID: "auditFeed", Summary: "The global event feed",
+		Params:    []*M{query("after", "Only events after this log position.", obj("type", "integer", "minimum", 0))},
+		Responses: append([]resp{feed}, errs("400")...)})
+}

@@ -1,0 +1,198 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/leadsvc/leadsvc/api/apidoc"
+	"github.com/leadsvc/leadsvc/commands"
+	"github.com/leadsvc/leadsvc/domain"
+)
+
+// DocsConfig is what the public documentation needs.
+type DocsConfig struct {
+	Commands *commands.Commands
+	// PublicURL is the documents' server and the base of docs_url.
+	PublicURL string
+	Logger    *slog.Logger
+}
+
+// Docs serves the public API documentation, without authentication:
+//
+//	GET /                      the whole API (HTML), /openapi.yaml, /postman.json
+//	GET /{docs_id}             one token's documentation, from its campaign's
+//	GET /{docs_id}/openapi.yaml  live schema, filter and permissions
+//	GET /{docs_id}/postman.json
+//
+// The docs id is the unguessable id in the token's docs_url. An unknown,
+// revoked or expired one answers 404, all three alike. Nothing is cached
+// without revalidation, so a schema change shows on the next request.
+type Docs struct {
+	cmd       *commands.Commands
+	publicURL string
+	log       *slog.Logger
+}
+
+// NewDocs returns the documentation handler; mount it at /docs.
+func NewDocs(cfg DocsConfig) *Docs {
+	d := &Docs{cmd: cfg.Commands, publicURL: cfg.PublicURL, log: cfg.Logger}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	return d
+}
+
+// ServeHTTP routes the documentation requests.
+func (d *Docs) ServeHTTP(w http.ResponseWriter, r *http.Request) { d.router().ServeHTTP(w, r) }
+
+func (d *Docs) router() http.Handler {
+	r := chi.NewRouter()
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { d.fail(w, r, errRouteNotFound) })
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { d.fail(w, r, errMethodNotAllowed) })
+	r.Get("/", d.serve(formatHTML, d.general))
+	r.Get("/openapi.yaml", d.serve(formatYAML, d.general))
+	r.Get("/postman.json", d.serve(formatPostman, d.general))
+	r.Get("/{docs_id}", d.serve(formatHTML, d.token))
+	r.Get("/{docs_id}/openapi.yaml", d.serve(formatYAML, d.token))
+	r.Get("/{docs_id}/postman.json", d.serve(formatPostman, d.token))
+	return r
+}
+
+type docsFormat int
+
+const (
+	formatHTML docsFormat = iota
+	formatYAML
+	formatPostman
+)
+
+// errDocsNotFound is every docs id that serves nothing: unknown, revoked,
+// expired, malformed.
+var errDocsNotFound = errors.New("no documentation here")
+
+func (d *Docs) general(*http.Request) (apidoc.Scope, string, error) {
+	return apidoc.Scope{PublicURL: d.publicURL}, "/docs", nil
+}
+
+// docsIDPattern matches the ids commands hand out (27 base62 characters)
+// with room to change; anything else is not looked up.
+var docsIDPattern = regexp.MustCompile(`^[0-9A-Za-z]{16,64}$`)
+
+// token resolves the token of the path's docs id as it is now: its
+// campaign's live schema and its current filter and permissions.
+func (d *Docs) token(r *http.Request) (apidoc.Scope, string, error) {
+	id := chi.URLParam(r, "docs_id")
+	if !docsIDPattern.MatchString(id) {
+		return apidoc.Scope{}, "", errDocsNotFound
+	}
+	tok, err := d.cmd.TokenByDocsID(r.Context(), id)
+	if errors.Is(err, domain.ErrTokenNotFound) {
+		return apidoc.Scope{}, "", errDocsNotFound
+	}
+	if err != nil {
+		return apidoc.Scope{}, "", err
+	}
+	t, err := d.tokenDoc(r.Context(), tok)
+	if err != nil {
+		return apidoc.Scope{}, "", err
+	}
+	return apidoc.Scope{PublicURL: d.publicURL, Token: t}, "/docs/" + id, nil
+}
+
+func (d *Docs) tokenDoc(ctx context.Context, tok commands.TokenInfo) (*apidoc.Token, error) {
+	t := &apidoc.Token{Name: tok.Name, Permissions: tok.Permissions}
+	if tok.CampaignID == nil {
+		return t, nil
+	}
+	c, err := d.cmd.Campaign(ctx, tok.AccountID, *tok.CampaignID)
+	if err != nil {
+		return nil, err
+	}
+	t.Campaign = &c
+	if tok.FilterID == nil {
+		return t, nil
+	}
+	f, err := d.cmd.Filter(ctx, tok.AccountID, *tok.FilterID)
+	switch {
+	case errors.Is(err, domain.ErrFilterNotFound):
+		t.FilterDeleted = true
+	case err != nil:
+		return nil, err
+	default:
+		t.Filter = &f
+	}
+	return t, nil
+}
+
+// serve renders one format of the documents of the scope resolve finds.
+func (d *Docs) serve(format docsFormat, resolve func(*http.Request) (apidoc.Scope, string, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		scope, base, err := resolve(r)
+		if err != nil {
+			d.fail(w, r, err)
+			return
+		}
+		doc := apidoc.Build(scope)
+		var body []byte
+		var ctype string
+		switch format {
+		case formatHTML:
+			var buf bytes.Buffer
+			err = doc.HTML(&buf, base)
+			body, ctype = buf.Bytes(), "text/html; charset=utf-8"
+			w.Header().Set("Content-Security-Policy", apidoc.ContentSecurityPolicy())
+		case formatYAML:
+			body, err = doc.OpenAPI()
+			ctype = "application/yaml"
+		case formatPostman:
+			body, err = doc.Postman()
+			ctype = "application/json"
+		}
+		if err != nil {
+			d.fail(w, r, err)
+			return
+		}
+		sum := sha256.Sum256(body)
+		tag := `"` + hex.EncodeToString(sum[:16]) + `"`
+		h := w.Header()
+		// Revalidated on every use: a schema change or a revocation shows
+		// on the next request, and an unchanged document costs a 304.
+		h.Set("Cache-Control", "private, no-cache")
+		h.Set("ETag", tag)
+		// The URL is the capability: keep it out of Referer headers and
+		// search indexes.
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Robots-Tag", "noindex, nofollow")
+		h.Set("X-Content-Type-Options", "nosniff")
+		if r.Header.Get("If-None-Match") == tag {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		h.Set("Content-Type", ctype)
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(body)
+	}
+}
+
+// fail answers a problem: 404 for every docs id that serves nothing, 500
+// (logged once) for anything else.
+func (d *Docs) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errDocsNotFound) {
+		err = errRouteNotFound
+	}
+	p := problemFor(err)
+	if p.Status >= 500 {
+		d.log.LogAttrs(r.Context(), slog.LevelError, "docs request failed",
+			slog.String("request_id", requestIDFrom(r.Context())), slog.String("err", err.Error()))
+	}
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	writeProblem(w, r, p)
+}
