@@ -231,35 +231,17 @@ func (a *API) listLeads(w http.ResponseWriter, r *http.Request) error {
 	if err := a.waitForPosition(w, r); err != nil {
 		return err
 	}
-	v, err := a.visibility(r.Context(), tok)
+	visible, err := a.VisibleLeads(r.Context(), tok, leads.Query{CampaignID: q.campaignID, Status: q.status,
+		UpdatedSince: q.updatedSince, After: after, Limit: q.limit})
 	if err != nil {
 		return err
 	}
 	out := page[leadJSON]{Data: []leadJSON{}}
-	if v.gone {
-		writeJSON(w, http.StatusOK, out)
-		return nil
+	for _, l := range visible.Leads {
+		out.Data = append(out.Data, a.leadOut(l))
 	}
-	campaign := tok.CampaignID
-	if campaign == nil {
-		campaign = q.campaignID
-	}
-	rows, err := a.reader.List(r.Context(), leads.Query{AccountID: tok.AccountID, CampaignID: campaign, FilterID: tok.FilterID,
-		Status: q.status, UpdatedSince: q.updatedSince, After: after, Limit: q.limit})
-	if err != nil {
-		return err
-	}
-	for _, l := range rows {
-		ok, err := a.sees(r.Context(), v, l)
-		if err != nil {
-			return err
-		}
-		if ok {
-			out.Data = append(out.Data, a.leadOut(l))
-		}
-	}
-	if len(rows) == q.limit {
-		next := a.encodeCursor(leads.KeyOf(rows[len(rows)-1]), binding)
+	if visible.Next != nil {
+		next := a.encodeCursor(*visible.Next, binding)
 		out.NextCursor = &next
 		w.Header().Set("Link", "<"+a.nextURL(r, next)+`>; rel="next"`)
 	}
