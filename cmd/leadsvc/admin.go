@@ -16,8 +16,9 @@ import (
 	"github.com/leadsvc/leadsvc/eventstore"
 )
 
-func newCommands(store *eventstore.Store, key []byte) (*commands.Commands, error) {
-	return commands.New(commands.Config{Store: store, SecretKey: key})
+func newCommands(store *eventstore.Store, key []byte, allowPrivateWebhooks bool) (*commands.Commands, error) {
+	return commands.New(commands.Config{Store: store, SecretKey: key,
+		Webhooks: commands.WebhookTargets{AllowPrivate: allowPrivateWebhooks}})
 }
 
 // writeSide is what the one-shot commands need: a migrated database and
@@ -41,7 +42,7 @@ func openWriteSide(ctx context.Context, cfg Config, logger *slog.Logger) (*write
 		return nil, err
 	}
 	store := eventstore.New(pool, domain.NewRegistry())
-	c, err := newCommands(store, key)
+	c, err := newCommands(store, key, cfg.WebhooksAllowPrivate)
 	if err != nil {
 		store.Close()
 		pool.Close()

@@ -31,6 +31,9 @@ type Config struct {
 	ShutdownTimeout time.Duration // LEADSVC_SHUTDOWN_TIMEOUT
 	RateLimit       int           // LEADSVC_RATE_LIMIT: requests per token per minute
 	MaxUploadBytes  int64         // LEADSVC_MAX_UPLOAD_BYTES: largest file upload
+	// WebhooksAllowPrivate (LEADSVC_WEBHOOKS_ALLOW_PRIVATE) lets webhook
+	// endpoints be private, loopback or link-local addresses.
+	WebhooksAllowPrivate bool
 }
 
 // Defaults that make `leadsvc serve` work with no configuration on the
@@ -78,6 +81,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("LEADSVC_MAX_UPLOAD_BYTES: %q is not a number of bytes", v))
 		}
 		c.MaxUploadBytes = n
+	}
+	if v := getenv("LEADSVC_WEBHOOKS_ALLOW_PRIVATE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("LEADSVC_WEBHOOKS_ALLOW_PRIVATE: %q is not true or false", v))
+		}
+		c.WebhooksAllowPrivate = b
 	}
 	if v := getenv("LEADSVC_SHUTDOWN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -25,6 +26,7 @@ import (
 	"github.com/leadsvc/leadsvc/internal/eventlog"
 	"github.com/leadsvc/leadsvc/projections"
 	"github.com/leadsvc/leadsvc/projections/leads"
+	"github.com/leadsvc/leadsvc/projections/webhooks"
 )
 
 // Main is the running service. Tests build one with their own Config, call
@@ -75,7 +77,7 @@ func (m *Main) Run(ctx context.Context) error {
 	// Group commit: concurrent appends without inline views share a
 	// transaction (and its fsync); a lone append commits at once.
 	m.Store = eventstore.New(m.Pool, domain.NewRegistry(), eventstore.WithGroupCommit(64, 0))
-	if m.Commands, err = newCommands(m.Store, key); err != nil {
+	if m.Commands, err = newCommands(m.Store, key, cfg.WebhooksAllowPrivate); err != nil {
 		return err
 	}
 	if m.NATS, m.natsServer, err = connectNATS(cfg, logger); err != nil {
@@ -118,6 +120,38 @@ func (m *Main) Run(ctx context.Context) error {
 			m.errc <- fmt.Errorf("projections: %w", err)
 		}
 	}()
+
+	// Webhooks (docs/webhooks.md): the delivery projection, on a runner of
+	// its own so that neither catch-up waits for the other, and the
+	// dispatcher that sends what it records. Close stops both.
+	hooks, err := projections.NewRunner(projections.RunnerConfig{Stream: cfg.NATSStream, SubjectPrefix: cfg.SubjectPrefix},
+		m.Pool, log, m.NATS, domain.NewRegistry(), logger, nil, webhooks.New(domain.NewRegistry()))
+	if err != nil {
+		return fmt.Errorf("webhook projection: %w", err)
+	}
+	dispatcher, err := webhooks.NewDispatcher(webhooks.Config{AllowPrivate: cfg.WebhooksAllowPrivate,
+		OpenSecret: m.Commands.OpenWebhookSecret,
+		Disable: func(ctx context.Context, account, id uuid.UUID, reason, detail string) (bool, error) {
+			res, err := m.Commands.DisableWebhook(ctx, commands.DisableWebhook{AccountID: account, WebhookID: id,
+				Reason: reason, Detail: detail})
+			return res.Position > 0, err
+		}}, m.Pool, logger, m.Registry)
+	if err != nil {
+		return fmt.Errorf("webhook dispatcher: %w", err)
+	}
+	for name, run := range map[string]func(context.Context) error{"webhook projection": hooks.Run, "webhook dispatcher": dispatcher.Run} {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			if err := run(runCtx); err != nil {
+				logger.Error(name+" stopped", "err", err)
+				select {
+				case m.errc <- fmt.Errorf("%s: %w", name, err):
+				default:
+				}
+			}
+		}()
+	}
 
 	m.health = &health{checks: []readinessCheck{
 		{name: "postgres", check: func(ctx context.Context) (any, error) { return nil, m.Pool.Ping(ctx) }},
