@@ -146,7 +146,9 @@ type record struct {
 	Event      domain.Event // nil when not decoded or undecodable (a hand-edited event may not decode)
 }
 
-const recordColumns = `position, tx_id::text, stream_id, stream_version, event_id, event_type, campaign_id,
+// recordColumns names the transaction id's text tx_text: a bare tx_id
+// would make "ORDER BY tx_id" sort by the text, where "10" < "9".
+const recordColumns = `position, tx_id::text AS tx_text, stream_id, stream_version, event_id, event_type, campaign_id,
 	data, metadata, recorded_at, prev_hash, hash`
 
 // query reads records; decode turns their data into domain events where

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -77,6 +78,24 @@ func verifier(store *eventstore.Store) audit.VerifyFunc {
 		cb := audit.ChainBreak(*b)
 		return &cb, nil
 	}
+}
+
+// settled waits until every event of the test's schema is below the
+// oldest running transaction of the database, where the feed reads:
+// other tests' transactions in the same database can hold it back.
+func settled(t testing.TB, pool *pgxpool.Pool) {
+	t.Helper()
+	testenv.CheckFor(t, time.Minute, func() error {
+		var ok bool
+		if err := pool.QueryRow(context.Background(), `SELECT coalesce(max(tx_id::text::bigint), 0) <
+			pg_snapshot_xmin(pg_current_snapshot())::text::bigint FROM events`).Scan(&ok); err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("a transaction older than the test's last event is still running")
+		}
+		return nil
+	})
 }
 
 // meta is a write by the owner token.
@@ -430,6 +449,7 @@ func TestFeedLimitsAcrossPages(t *testing.T) {
 	t.Parallel()
 	g := generateLog(t, logSize{leads: 600, updates: 2, otherLeads: 100, otherUpdates: 2})
 	ctx := context.Background()
+	settled(t, g.pool)
 	var want []int64
 	rows, err := g.pool.Query(ctx, `SELECT position FROM events WHERE account_id = $1 ORDER BY tx_id, position`, g.account)
 	if err != nil {
@@ -481,5 +501,88 @@ func TestFeedLimitsAcrossPages(t *testing.T) {
 	}
 	if _, err := g.reader.OpenFeed(ctx, g.account, audit.FeedQuery{After: 1 << 40}); !errors.Is(err, audit.ErrUnknownPosition) {
 		t.Fatalf("after a position that is no event: %v", err)
+	}
+}
+
+// TestFeedLinesAreEntries: the feed writes its lines without encoding/json;
+// each line must decode to exactly what the history answers encode for
+// the same event (without the history-only members), escapes included.
+func TestFeedLinesAreEntries(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	camp := e.campaign()
+	tok := e.token(&camp, nil, domain.PermRead, domain.PermWrite)
+	name := "Ana \"the\" <boss> ✓ \u2028\t\\"
+	if _, err := e.cmd.UpdateToken(e.ctx, commands.UpdateToken{AccountID: e.account, TokenID: tok.ID, Name: &name, Meta: e.meta()}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.advance(1234567 * time.Microsecond)
+	meta := commands.Meta{ActorTokenID: tok.ID.String(), RequestID: "req \"1\"\n", CorrelationID: "corr", CausationID: "cause"}
+	res, err := e.cmd.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account, CampaignID: camp,
+		Fields: map[string]any{"name": "Zoë\n</script>", "budget": 12.5}, Meta: meta})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.tick()
+	if _, err := e.cmd.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account, LeadID: res.Lead.ID, Status: "won", Meta: e.meta()}); err != nil {
+		t.Fatal(err)
+	}
+
+	want := map[int64]map[string]any{}
+	collect := func(es []audit.Entry) {
+		for _, x := range es {
+			x.Changes, x.Kind = nil, ""
+			b, err := json.Marshal(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			_ = json.Unmarshal(b, &m)
+			want[x.Position] = m
+		}
+	}
+	h, err := e.audit.LeadHistory(e.ctx, e.account, res.Lead.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	collect(h.Data)
+	for _, id := range []uuid.UUID{tok.ID, e.owner.ID} {
+		th, err := e.audit.TokenHistory(e.ctx, e.account, id, audit.TokenHistoryQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lifecycle []audit.Entry
+		for _, x := range th.Data {
+			if x.Kind == "lifecycle" {
+				lifecycle = append(lifecycle, x)
+			}
+		}
+		collect(lifecycle)
+	}
+	settled(t, e.pool)
+	f, err := e.audit.OpenFeed(e.ctx, e.account, audit.FeedQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := f.Stream(e.ctx, &buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	compared := 0
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var got map[string]any
+		if err := json.Unmarshal([]byte(l), &got); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		pos, _ := got["position"].(float64)
+		if w, ok := want[int64(pos)]; ok {
+			if !reflect.DeepEqual(got, w) {
+				t.Fatalf("feed line\n%s\ndiffers from the entry\n%v", l, w)
+			}
+			compared++
+		}
+	}
+	if compared != len(want) || compared < 5 {
+		t.Fatalf("compared %d lines of %d entries", compared, len(want))
 	}
 }

@@ -246,6 +246,7 @@ func BenchmarkAudit(b *testing.B) {
 	})
 
 	b.Run("Feed", func(b *testing.B) {
+		settled(b, g.pool)
 		// Baseline: every column of the account's events in commit order.
 		start := time.Now()
 		rows, err := g.pool.Query(ctx, `SELECT position, tx_id::text, stream_id, stream_version, event_id, event_type, campaign_id,

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -73,37 +75,38 @@ func (f *Feed) Stream(ctx context.Context, w io.Writer, flush func() error) (Fee
 	bw := bufio.NewWriterSize(w, 64<<10)
 	who := f.r.actors(f.account)
 	at := f.from
+	var line []byte
 	for end.Count < f.limit {
 		left := f.limit - end.Count
 		n := feedPage
 		if left <= feedPage {
 			n = left + 1 // one more than is left tells whether more are waiting
 		}
-		recs, err := f.r.query(ctx, false, `SELECT `+recordColumns+` FROM events
-			WHERE account_id = $1 AND (tx_id, position) > ($2::text::xid8, $3)
-			  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-			ORDER BY tx_id, position LIMIT $4`, f.account, strconv.FormatUint(at.tx, 10), at.pos, n)
+		page, err := f.page(ctx, at, n)
 		if err != nil {
 			return end, fmt.Errorf("feed after %d: %w", end.NextAfter, err)
 		}
-		if len(recs) > left {
-			recs, end.More = recs[:left], true
+		rows := page.rows
+		if len(rows) > left {
+			rows, end.More = rows[:left], true
 		}
-		for _, rec := range recs {
-			e := rec.entry()
-			if e.Actor, err = who.of(ctx, rec.Meta, rec.At); err != nil {
-				return end, err
+		for i := range rows {
+			row := page.row(i)
+			micros, _ := strconv.ParseInt(string(row[colTime]), 10, 64)
+			t := time.UnixMicro(micros).UTC()
+			var actor *Actor
+			if row[colActor] != nil {
+				if actor, err = who.of(ctx, metadata{ActorTokenID: string(row[colActor])}, t); err != nil {
+					return end, err
+				}
 			}
-			line, err := json.Marshal(e)
-			if err != nil {
-				return end, err
-			}
-			if _, err := bw.Write(append(line, '\n')); err != nil {
+			if _, err := bw.Write(appendFeedLine(line[:0], row, t, actor)); err != nil {
 				return end, err
 			}
 			end.Count++
-			end.NextAfter = rec.Position
-			at = cursor{tx: rec.TxID, pos: rec.Position}
+			end.NextAfter, _ = strconv.ParseInt(string(row[colPosition]), 10, 64)
+			tx, _ := strconv.ParseUint(string(row[colTx]), 10, 64)
+			at = cursor{tx: tx, pos: end.NextAfter}
 		}
 		if err := bw.Flush(); err != nil {
 			return end, err
@@ -113,15 +116,15 @@ func (f *Feed) Stream(ctx context.Context, w io.Writer, flush func() error) (Fee
 				return end, err
 			}
 		}
-		if len(recs) < n {
+		if len(page.rows) < n {
 			break
 		}
 	}
-	line, err := json.Marshal(end)
+	last, err := json.Marshal(end)
 	if err != nil {
 		return end, err
 	}
-	if _, err := bw.Write(append(line, '\n')); err != nil {
+	if _, err := bw.Write(append(last, '\n')); err != nil {
 		return end, err
 	}
 	if err := bw.Flush(); err != nil {
@@ -131,4 +134,174 @@ func (f *Feed) Stream(ctx context.Context, w io.Writer, flush func() error) (Fee
 		return end, flush()
 	}
 	return end, nil
+}
+
+// The feed's columns, all as text so that the raw bytes are the same in
+// either wire format; the line is written from them without decoding the
+// event or its metadata.
+const feedColumns = `position::text, tx_id::text, stream_id, stream_version::text, event_id::text, event_type,
+	campaign_id::text, data::text, metadata->>'actor_token_id', metadata->>'request_id', metadata->>'correlation_id',
+	metadata->>'causation_id', (extract(epoch FROM recorded_at) * 1000000)::bigint::text,
+	encode(hash, 'hex'), encode(prev_hash, 'hex')`
+
+const (
+	colPosition = iota
+	colTx
+	colStream
+	colVersion
+	colEventID
+	colType
+	colCampaign
+	colData
+	colActor
+	colRequest
+	colCorrelation
+	colCausation
+	colTime
+	colHash
+	colPrevHash
+	feedCols
+)
+
+// feedPageRows is one page of the feed: every column's bytes copied into
+// one arena, so the connection is free again before the lines are
+// written (naming an actor may read its token's stream).
+type feedPageRows struct {
+	arena []byte
+	rows  [][feedCols][2]int32 // start, end in arena; start -1 for NULL
+	buf   [feedCols][]byte
+}
+
+func (p *feedPageRows) row(i int) *[feedCols][]byte {
+	for c, span := range p.rows[i] {
+		p.buf[c] = nil
+		if span[0] >= 0 {
+			p.buf[c] = p.arena[span[0]:span[1]]
+		}
+	}
+	return &p.buf
+}
+
+// page reads up to n of the account's events after at in commit order,
+// below the oldest running transaction (invariant 3).
+func (f *Feed) page(ctx context.Context, at cursor, n int) (*feedPageRows, error) {
+	rows, err := f.r.pool.Query(ctx, `SELECT `+feedColumns+` FROM events
+		WHERE account_id = $1 AND (tx_id, position) > ($2::text::xid8, $3)
+		  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+		ORDER BY events.tx_id, events.position LIMIT $4`, f.account, strconv.FormatUint(at.tx, 10), at.pos, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	p := &feedPageRows{}
+	for rows.Next() {
+		var spans [feedCols][2]int32
+		for c, v := range rows.RawValues() {
+			if v == nil {
+				spans[c] = [2]int32{-1, -1}
+				continue
+			}
+			spans[c] = [2]int32{int32(len(p.arena)), int32(len(p.arena) + len(v))}
+			p.arena = append(p.arena, v...)
+		}
+		p.rows = append(p.rows, spans)
+	}
+	return p, rows.Err()
+}
+
+// appendFeedLine writes one event as the JSON of an Entry (without the
+// history-only members) and a newline.
+func appendFeedLine(b []byte, c *[feedCols][]byte, t time.Time, actor *Actor) []byte {
+	b = append(b, `{"position":`...)
+	b = append(b, c[colPosition]...)
+	b = append(b, `,"stream_id":`...)
+	b = appendJSONString(b, c[colStream])
+	b = append(b, `,"stream_version":`...)
+	b = append(b, c[colVersion]...)
+	b = append(b, `,"event_id":`...)
+	b = appendJSONString(b, c[colEventID])
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, c[colType])
+	b = append(b, `,"time":"`...)
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	if c[colCampaign] != nil {
+		b = append(b, `,"campaign_id":`...)
+		b = appendJSONString(b, c[colCampaign])
+	}
+	b = append(b, `,"actor":`...)
+	if actor == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, `{"token_id":`...)
+		b = appendJSONString(b, []byte(actor.TokenID))
+		if actor.Name != "" {
+			b = append(b, `,"name":`...)
+			b = appendJSONString(b, []byte(actor.Name))
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `,"request_id":`...)
+	b = appendJSONString(b, c[colRequest])
+	for _, m := range []struct {
+		name string
+		col  int
+	}{{`,"correlation_id":`, colCorrelation}, {`,"causation_id":`, colCausation}} {
+		if len(c[m.col]) > 0 {
+			b = append(b, m.name...)
+			b = appendJSONString(b, c[m.col])
+		}
+	}
+	// jsonb's text is valid JSON on one line: strings escape newlines.
+	b = append(b, `,"data":`...)
+	b = append(b, c[colData]...)
+	b = append(b, `,"hash":"`...)
+	b = append(b, c[colHash]...)
+	b = append(b, '"')
+	if len(c[colPrevHash]) > 0 {
+		b = append(b, `,"prev_hash":"`...)
+		b = append(b, c[colPrevHash]...)
+		b = append(b, '"')
+	}
+	return append(b, "}\n"...)
+}
+
+// appendJSONString writes s as a JSON string, escaped as encoding/json
+// escapes it (control characters, quotes, backslashes, U+2028 and U+2029;
+// invalid UTF-8 becomes U+FFFD).
+func appendJSONString(b, s []byte) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
 }

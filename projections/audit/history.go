@@ -296,9 +296,9 @@ type TokenHistory struct {
 // (created, updated, rotated, revealed, revoked) with their changes, each
 // time its expiry passed (synthesized, not an event), and every event
 // written with it (metadata.actor_token_id). Pages follow commit order
-// below the oldest running transaction, so paging while the token writes
-// skips nothing (invariant 3). Another account's token is
-// domain.ErrTokenNotFound.
+// and end below the oldest running transaction, so paging while the
+// token writes skips nothing (invariant 3); the last page adds what has
+// committed since. Another account's token is domain.ErrTokenNotFound.
 func (r *Reader) TokenHistory(ctx context.Context, accountID, tokenID uuid.UUID, q TokenHistoryQuery) (TokenHistory, error) {
 	if q.Limit <= 0 {
 		q.Limit = DefaultHistoryLimit
@@ -324,23 +324,60 @@ func (r *Reader) TokenHistory(ctx context.Context, accountID, tokenID uuid.UUID,
 	if err != nil {
 		return TokenHistory{}, err
 	}
-	recs, err := r.query(ctx, false, `SELECT `+recordColumns+` FROM (
-		(SELECT * FROM events WHERE stream_id = $1 AND account_id = $2
-			AND (tx_id, position) > ($3::text::xid8, $4) AND recorded_at <= $5
-			AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-			ORDER BY tx_id, position LIMIT $6)
-		UNION ALL
-		(SELECT * FROM events WHERE metadata->>'actor_token_id' = $7 AND stream_id <> $1 AND account_id = $2
-			AND (tx_id, position) > ($3::text::xid8, $4) AND recorded_at <= $5
-			AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-			ORDER BY tx_id, position LIMIT $6)) page
-		ORDER BY tx_id, position LIMIT $6`,
-		streamID, accountID, fmt.Sprint(from.tx), from.pos, end, q.Limit+1, tokenID.String())
-	if err != nil {
+	// One horizon for both reads: the oldest transaction running now.
+	var xmin string
+	if err := r.pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text`).Scan(&xmin); err != nil {
 		return TokenHistory{}, fmt.Errorf("token %s history: %w", tokenID, err)
 	}
+	page := func(settled bool, limit int) ([]record, error) {
+		horizon := `tx_id < $8::text::xid8`
+		if !settled {
+			horizon = `tx_id >= $8::text::xid8`
+		}
+		recs, err := r.query(ctx, false, `SELECT `+recordColumns+` FROM (
+			(SELECT * FROM events WHERE stream_id = $1 AND account_id = $2
+				AND (tx_id, position) > ($3::text::xid8, $4) AND recorded_at <= $5 AND `+horizon+`
+				ORDER BY tx_id, position LIMIT $6)
+			UNION ALL
+			(SELECT * FROM events WHERE metadata->>'actor_token_id' = $7 AND stream_id <> $1 AND account_id = $2
+				AND (tx_id, position) > ($3::text::xid8, $4) AND recorded_at <= $5 AND `+horizon+`
+				ORDER BY tx_id, position LIMIT $6)) page
+			ORDER BY tx_id, position LIMIT $6`,
+			streamID, accountID, fmt.Sprint(from.tx), from.pos, end, limit, tokenID.String(), xmin)
+		if err != nil {
+			return nil, fmt.Errorf("token %s history: %w", tokenID, err)
+		}
+		return recs, nil
+	}
+	// Pages end on events below the horizon, so the next page, resumed
+	// after the last one, cannot miss a late commit (invariant 3).
+	recs, err := page(true, q.Limit+1)
+	if err != nil {
+		return TokenHistory{}, err
+	}
 	last := len(recs) <= q.Limit
-	if !last {
+	if last {
+		// The last page also shows what committed above the horizon: no
+		// page follows it, so nothing can be skipped, and a long
+		// transaction elsewhere in the database does not hide the
+		// token's latest events. If they do not fit, they come on a
+		// next page once the horizon has passed them.
+		room := q.Limit - len(recs)
+		tail, err := page(false, room+1)
+		if err != nil {
+			return TokenHistory{}, err
+		}
+		if len(tail) <= room {
+			recs = append(recs, tail...)
+		} else {
+			last = false
+			next := q.After
+			if len(recs) > 0 {
+				next = recs[len(recs)-1].Position
+			}
+			h.NextAfter = &next
+		}
+	} else {
 		recs = recs[:q.Limit]
 		next := recs[len(recs)-1].Position
 		h.NextAfter = &next
@@ -374,7 +411,10 @@ func (r *Reader) TokenHistory(ctx context.Context, accountID, tokenID uuid.UUID,
 	// starts from and, but on the last page, by the time of its last entry.
 	lo, hi := from.at, end
 	if !last {
-		hi = recs[len(recs)-1].At
+		hi = lo
+		if len(recs) > 0 {
+			hi = recs[len(recs)-1].At
+		}
 	}
 	var due []Entry
 	for _, x := range expiries(tokenID, lifecycle, end) {

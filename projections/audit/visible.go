@@ -1,7 +1,9 @@
 package audit
 
 import (
+	"bytes"
 	"context"
+	enc "encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/leadsvc/leadsvc/domain"
 )
@@ -130,28 +133,32 @@ func (r *Reader) leadsCreated(ctx context.Context, accountID uuid.UUID, campaign
 	return out, nil
 }
 
+var be = enc.BigEndian
+
 func sortIDs(ids []uuid.UUID) {
 	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
 }
 
 // leadFold is what a filter needs of one lead: each value with the
 // version that set it, so that events can arrive in any order and the
-// latest version still wins, as in domain.Lead.Evolve.
+// latest version still wins, as in domain.Lead.Evolve. The field values
+// live in matching's flat slices.
 type leadFold struct {
 	created           bool
 	createdAt         time.Time
 	updatedAt         time.Time
 	updatedV, statusV int64
 	status            string
-	values            []json.RawMessage // per referenced field; nil: absent, "null": cleared
-	valueV            []int64
 }
 
 // matching replays the campaign's lead events up to at and keeps the
 // leads the filter matches. It reads only what the filter can test (the
 // referenced fields, the status and, if named, the times) in one scan of
 // the campaign's events, folds them in memory, and evaluates
-// domain.Filter.Matches, the reference semantics, on each lead.
+// domain.Filter.Matches, the reference semantics, on each lead. The scan
+// reads raw column bytes and interns repeated values: 100,000 leads are
+// over half a million rows, and allocating per row would cost more than
+// Postgres takes to send them.
 func (r *Reader) matching(ctx context.Context, accountID, campaignID uuid.UUID, at time.Time, f domain.Filter, s domain.Schema) ([]uuid.UUID, error) {
 	var keys []string
 	needTimes := false
@@ -178,7 +185,9 @@ func (r *Reader) matching(ctx context.Context, accountID, campaignID uuid.UUID, 
 	args := []any{campaignID, at, types, domain.LeadCreated{}.EventType(), accountID}
 	for _, k := range keys {
 		args = append(args, k)
-		cols += `, data->'fields'->$` + strconv.Itoa(len(args))
+		// As text: SQL NULL when the event does not name the field, the
+		// JSON null when it clears it.
+		cols += `, (data->'fields'->$` + strconv.Itoa(len(args)) + `)::text`
 	}
 	rows, err := r.pool.Query(ctx, `SELECT `+cols+` FROM events
 		WHERE campaign_id = $1 AND recorded_at <= $2 AND event_type = ANY($3) AND account_id = $5`, args...)
@@ -187,72 +196,108 @@ func (r *Reader) matching(ctx context.Context, accountID, campaignID uuid.UUID, 
 	}
 	defer rows.Close()
 	var (
-		stream  string
-		version int64
-		created bool
-		status  *string
-		atText  *string
-		raw     = make([]json.RawMessage, len(keys))
-		dest    = []any{&stream, &version, &created, &status, &atText}
-		leads   = map[string]*leadFold{}
+		nk     = len(keys)
+		binary = rows.FieldDescriptions()[1].Format == pgx.BinaryFormatCode
+		index  = map[uuid.UUID]int32{}
+		folds  []leadFold
+		vals   []string // nk per lead: raw JSON; "" absent, "null" cleared
+		valV   []int64
+		intern = map[string]string{}
 	)
-	for i := range raw {
-		dest = append(dest, &raw[i])
+	interned := func(b []byte) string {
+		if v, ok := intern[string(b)]; ok {
+			return v
+		}
+		v := string(b)
+		intern[v] = v
+		return v
 	}
 	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
+		raw := rows.RawValues()
+		id, err := uuid.ParseBytes(bytes.TrimPrefix(raw[0], []byte(domain.AggregateLead+"-")))
+		if err != nil {
+			continue
+		}
+		version, created, err := int8Bool(raw[1], raw[2], binary)
+		if err != nil {
 			return nil, err
 		}
-		l := leads[stream]
-		if l == nil {
-			l = &leadFold{values: make([]json.RawMessage, len(keys)), valueV: make([]int64, len(keys))}
-			leads[stream] = l
+		i, ok := index[id]
+		if !ok {
+			i = int32(len(folds))
+			index[id] = i
+			folds = append(folds, leadFold{})
+			for range nk {
+				vals, valV = append(vals, ""), append(valV, 0)
+			}
 		}
+		l := &folds[i]
 		var t time.Time
-		if atText != nil {
-			t, _ = time.Parse(time.RFC3339Nano, *atText)
+		if raw[4] != nil {
+			t, _ = time.Parse(time.RFC3339Nano, string(raw[4]))
 		}
 		if created {
 			l.created, l.createdAt = true, t
 		}
-		if status != nil && version > l.statusV {
-			l.status, l.statusV = *status, version
+		if raw[3] != nil && version > l.statusV {
+			l.status, l.statusV = interned(raw[3]), version
 		}
 		if version > l.updatedV {
 			l.updatedAt, l.updatedV = t, version
 		}
-		for i, v := range raw {
-			if v != nil && version > l.valueV[i] {
-				l.values[i], l.valueV[i] = v, version
+		for k := range nk {
+			if v := raw[5+k]; v != nil && version > valV[int(i)*nk+k] {
+				vals[int(i)*nk+k], valV[int(i)*nk+k] = interned(v), version
 			}
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	decoded := map[string]any{}
+	fields := domain.Fields{}
 	out := []uuid.UUID{}
-	for stream, l := range leads {
+	for id, i := range index {
+		l := &folds[i]
 		if !l.created {
 			continue
 		}
-		fields := domain.Fields{}
-		for i, v := range l.values {
-			var val any
-			if v == nil || json.Unmarshal(v, &val) != nil || val == nil {
+		clear(fields)
+		for k, key := range keys {
+			v := vals[int(i)*nk+k]
+			if v == "" || v == "null" {
 				continue
 			}
-			fields[keys[i]] = val
+			val, ok := decoded[v]
+			if !ok {
+				var x any
+				if json.Unmarshal([]byte(v), &x) == nil {
+					val = domain.NormalizeStored(domain.Fields{key: x})[key]
+				}
+				decoded[v] = val
+			}
+			if val != nil {
+				fields[key] = val
+			}
 		}
-		view := domain.LeadView{Status: l.status, Fields: domain.NormalizeStored(fields), CreatedAt: l.createdAt, UpdatedAt: l.updatedAt}
-		if !f.Matches(s, view) {
-			continue
-		}
-		if id, err := uuid.Parse(strings.TrimPrefix(stream, domain.AggregateLead+"-")); err == nil {
+		if f.Matches(s, domain.LeadView{Status: l.status, Fields: fields, CreatedAt: l.createdAt, UpdatedAt: l.updatedAt}) {
 			out = append(out, id)
 		}
 	}
 	sortIDs(out)
 	return out, nil
+}
+
+// int8Bool decodes a bigint and a boolean column in either wire format.
+func int8Bool(i, b []byte, binary bool) (int64, bool, error) {
+	if binary {
+		if len(i) != 8 || len(b) != 1 {
+			return 0, false, fmt.Errorf("unexpected column sizes %d, %d", len(i), len(b))
+		}
+		return int64(be.Uint64(i)), b[0] == 1, nil
+	}
+	n, err := strconv.ParseInt(string(i), 10, 64)
+	return n, len(b) == 1 && b[0] == 't', err
 }
 
 func flatten(groups [][]domain.Condition) []domain.Condition {
