@@ -142,6 +142,8 @@ func (b *builder) commonComponents() {
 		"required", true, "schema", obj("type", "string", "format", "uri")))
 	b.headers.set("Leadsvc-Position", obj("description", "The log position of the write; send it as Leadsvc-Min-Position to read your own write. Absent when the write changed nothing.",
 		"schema", obj("type", "integer", "minimum", 1)))
+	b.headers.set("Idempotent-Replayed", obj("description", "true when the answer is the stored answer of an earlier request with the same Idempotency-Key: nothing was written again.",
+		"schema", obj("type", "string", "enum", stringEnum("true"))))
 	b.headers.set("Leadsvc-Stale", obj("description", "Present when the views had not reached Leadsvc-Min-Position within 5 seconds: the answer may not show that write yet.",
 		"schema", obj("type", "string", "enum", stringEnum("true"))))
 	b.headers.set("Link", obj("description", `The next page: <…&cursor=…>; rel="next". Absent on the last page.`,
@@ -283,7 +285,8 @@ func (b *builder) leadComponents() {
 		"permissions", list(sref("Permission"), "The token's permissions."),
 		"filter", obj("anyOf", []any{sref("Filter"), obj("type", "null")}, "description", "The token's filter; null when it has none."),
 		"scope", list(obj("type", "string"), "Which leads the token sees, in words."),
-		"defaults", obj("type", "object", "description", "Values a create fills in when the lead omits them (from the filter's eq conditions).")))
+		"defaults", obj("type", "object", "description", "Values a create fills in when the lead omits them (from the filter's eq conditions), by field key or status.",
+			"patternProperties", obj(keyPattern, obj()))))
 }
 
 func (b *builder) createCampaignID() *M {
@@ -361,13 +364,15 @@ func (b *builder) scopeWordsFor(key string) string {
 // leadFieldSchemas are the fields object in each mode.
 func (b *builder) leadFieldSchemas() (read, create, update *M) {
 	if !b.campaignScoped() {
-		val := obj("type", []any{"string", "number", "boolean", "array"})
+		byKey := func(types ...any) *M {
+			return obj(keyPattern, obj("type", types, "items", obj("type", "string")))
+		}
 		read = obj("type", "object", "description", "Field values by key, as the campaign's schema (GET /v1/schema?campaign_id=) defines them.",
-			"additionalProperties", val)
+			"patternProperties", byKey("string", "number", "boolean", "array"))
 		create = obj("type", "object", "description", "Field values by key; the campaign's schema decides which are required and what they take. null is ignored.",
-			"additionalProperties", obj("type", []any{"string", "number", "boolean", "array", "null"}))
+			"patternProperties", byKey("string", "number", "boolean", "array", "null"))
 		update = obj("type", "object", "description", "The fields to change; null clears an optional field. Omitted fields keep their values.",
-			"additionalProperties", obj("type", []any{"string", "number", "boolean", "array", "null"}))
+			"patternProperties", byKey("string", "number", "boolean", "array", "null"))
 		return read, create, update
 	}
 	build := func(m mode) *M {

@@ -138,6 +138,9 @@ func (b *builder) operationObject(o *operation) *M {
 			"RateLimit-Policy", ref("headers", "RateLimit-Policy"))
 		for _, name := range r.Headers {
 			h.set(name, b.header(name))
+			if name == "Leadsvc-Position" {
+				h.set("Idempotent-Replayed", ref("headers", "Idempotent-Replayed"))
+			}
 		}
 		ro := obj("description", r.Desc, "headers", h)
 		switch {

@@ -6,8 +6,9 @@ import (
 	"github.com/leadsvc/leadsvc/api"
 )
 
-// mountAPI installs the REST API (api.API.Mount) on the service's router;
-// it must run before the router's other routes are added.
+// mountAPI installs the REST API (api.API.Mount) and the public
+// documentation (api.Docs, under /docs) on the service's router; it must
+// run before the router's other routes are added.
 func (m *Main) mountAPI(r chi.Router) {
 	api.New(api.Config{
 		Commands:       m.Commands,
@@ -20,4 +21,7 @@ func (m *Main) mountAPI(r chi.Router) {
 		MaxUploadBytes: m.Config.MaxUploadBytes,
 		Registerer:     m.Registry,
 	}).Mount(r)
+	// The public documentation: no token, so outside /v1 and its
+	// authentication, behind the same request id, log and metrics.
+	r.Mount("/docs", api.NewDocs(api.DocsConfig{Commands: m.Commands, PublicURL: m.Config.PublicURL, Logger: m.Logger}))
 }

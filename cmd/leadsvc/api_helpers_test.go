@@ -59,10 +59,13 @@ type client struct {
 	t     *testing.T
 	base  string
 	token string
+	hc    *http.Client // nil: http.DefaultClient
 }
 
 // as returns a client of the same service with another token.
-func (c *client) as(token string) *client { return &client{t: c.t, base: c.base, token: token} }
+func (c *client) as(token string) *client {
+	return &client{t: c.t, base: c.base, token: token, hc: c.hc}
+}
 
 // reply is one HTTP answer, read whole.
 type reply struct {
@@ -112,7 +115,11 @@ func (c *client) do(method, path string, body any, headers ...string) reply {
 	// again: on a loaded machine the service's 5 s wait can pass.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.DefaultClient.Do(req)
+		hc := c.hc
+		if hc == nil {
+			hc = http.DefaultClient
+		}
+		resp, err := hc.Do(req)
 		if err != nil {
 			c.t.Fatalf("%s %s: %v", method, path, err)
 		}

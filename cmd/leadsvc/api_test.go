@@ -53,7 +53,7 @@ type setup struct {
 // option per partner, a filter on it, a read-only and a read+write token.
 func mustSetup(t *testing.T, m *Main) *setup {
 	t.Helper()
-	s := &setup{m: m, admin: mustAccount(t, m, "Acme")}
+	s := &setup{m: m, admin: contractChecked(t, m, mustAccount(t, m, "Acme"))}
 	s.campaignID = str(s.admin.do("POST", "/v1/campaigns", campaignBody).want(201).obj(), "id")
 	for _, p := range []*partner{&s.abc, &s.xyz} {
 		if p == &s.abc {
@@ -294,7 +294,7 @@ func TestScopeEdges(t *testing.T) {
 	other := str(s.admin.do("POST", "/v1/campaigns", campaignBody).want(201).obj(), "id")
 	otherCampaign := s.admin.as(str(s.admin.do("POST", "/v1/tokens", map[string]any{"name": "other campaign",
 		"campaign_id": other, "permissions": []string{"read", "write"}}).want(201).obj(), "secret"))
-	otherAccount := mustAccount(t, m, "Globex")
+	otherAccount := contractChecked(t, m, mustAccount(t, m, "Globex"))
 	var f struct{ URL string }
 	up := s.abc.rw.upload("/v1/leads/"+l.ID+"/files", "file", "a.txt", "text/plain", []byte("hi")).want(201).into(&f)
 	filePath := urlPath(t, f.URL)
@@ -633,7 +633,7 @@ func TestBadInputGetsAProblemAndChangesNothing(t *testing.T) {
 func TestEdgeMiddleware(t *testing.T) {
 	t.Parallel()
 	m := mustRunMain(t)
-	admin := mustAccount(t, m, "Acme")
+	admin := contractChecked(t, m, mustAccount(t, m, "Acme"))
 	r := admin.do("GET", "/v1/campaigns", nil, "X-Request-Id", "trace-123.abc").want(200)
 	if r.Header.Get("X-Request-Id") != "trace-123.abc" {
 		t.Fatalf("request id not echoed: %v", r.Header)
