@@ -217,10 +217,20 @@ func (b *builder) tokenSchemaExample() *M {
 		fields = append(fields, fromPlain(toPlain(f)))
 	}
 	selects := make([]any, 0, len(c.Schema.Selects))
+	// The example shows the options this token's fields may take, as
+	// the rest of its documents do.
+	allowed := map[string]bool{}
+	for _, fd := range b.flds {
+		for _, o := range fd.Options {
+			allowed[fd.Select+"\x00"+o.Value] = true
+		}
+	}
 	for _, s := range c.Schema.Selects {
 		opts := make([]any, 0, len(s.Options))
 		for _, o := range s.Options {
-			opts = append(opts, obj("value", o.Value, "label", o.Label))
+			if allowed[s.Key+"\x00"+o.Value] {
+				opts = append(opts, obj("value", o.Value, "label", o.Label))
+			}
 		}
 		selects = append(selects, obj("key", s.Key, "label", s.Label, "options", opts))
 	}
