@@ -4,24 +4,34 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/leadsvc/leadsvc/api"
+	"github.com/leadsvc/leadsvc/api/console"
+	"github.com/leadsvc/leadsvc/commands/sessions"
 )
 
-// mountAPI installs the REST API (api.API.Mount) and the public
-// documentation (api.Docs, under /docs) on the service's router; it must
-// run before the router's other routes are added.
+// mountAPI installs the REST API (api.API.Mount), the public
+// documentation (api.Docs, under /docs) and the admin console (under
+// /console) on the service's router; it must run before the router's
+// other routes are added.
 func (m *Main) mountAPI(r chi.Router) {
-	api.New(api.Config{
+	audit := newAuditReader(m.Store)
+	a := api.New(api.Config{
 		Commands:       m.Commands,
 		Reader:         m.Reader,
-		Audit:          newAuditReader(m.Store),
+		Audit:          audit,
 		Logger:         m.Logger,
 		PublicURL:      m.Config.PublicURL,
 		SecretKey:      m.secretKey,
 		RateLimit:      m.Config.RateLimit,
 		MaxUploadBytes: m.Config.MaxUploadBytes,
 		Registerer:     m.Registry,
-	}).Mount(r)
+	})
+	a.Mount(r)
 	// The public documentation: no token, so outside /v1 and its
 	// authentication, behind the same request id, log and metrics.
 	r.Mount("/docs", api.NewDocs(api.DocsConfig{Commands: m.Commands, PublicURL: m.Config.PublicURL, Logger: m.Logger}))
+	// The admin console (docs/console.md): pages over the same commands,
+	// its preview through the API's own partner list.
+	r.Mount(console.Prefix, console.New(console.Config{Commands: m.Commands, Leads: m.Reader, Audit: audit,
+		Sessions: sessions.New(sessions.Config{Pool: m.Pool}), Preview: a.VisibleLeads, PublicURL: m.Config.PublicURL,
+		SecretKey: m.secretKey, Logger: m.Logger}))
 }

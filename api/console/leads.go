@@ -1,0 +1,235 @@
+package console
+
+import (
+	"errors"
+	"mime"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/projections/audit"
+	"github.com/leadsvc/leadsvc/projections/leads"
+)
+
+// labelled is one field of a lead with its label.
+type labelled struct {
+	Key   string
+	Label string
+	Value string
+}
+
+// leadRow is one lead of a list.
+type leadRow struct {
+	L        domain.Lead
+	Campaign string
+	Status   string
+	Summary  []labelled
+}
+
+// summaryFields is how many filled-in fields a list shows of a lead.
+const summaryFields = 4
+
+func statusLabel(s domain.Schema, slug string) string {
+	for _, st := range s.Statuses {
+		if st.Slug == slug {
+			return st.Label
+		}
+	}
+	return slug
+}
+
+// fieldsOf lists a lead's fields in the schema's order, then any the
+// schema no longer has.
+func fieldsOf(s domain.Schema, fs domain.Fields, all bool) []labelled {
+	var out []labelled
+	seen := map[string]bool{}
+	for _, f := range s.Fields {
+		seen[f.Key] = true
+		v, ok := fs[f.Key]
+		if !ok && !all {
+			continue
+		}
+		val := fmtValue(v)
+		if f.Type == domain.TypeSelect || f.Type == domain.TypeMultiselect {
+			val = optionLabels(s, f.Select, v)
+		}
+		out = append(out, labelled{Key: f.Key, Label: f.Label, Value: val})
+	}
+	var extra []string
+	for k := range fs {
+		if !seen[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		out = append(out, labelled{Key: k, Label: k, Value: fmtValue(fs[k])})
+	}
+	return out
+}
+
+// optionLabels shows select values by their labels.
+func optionLabels(s domain.Schema, key string, v any) string {
+	sl, _ := s.Select(key)
+	label := func(val string) string {
+		for _, o := range sl.Options {
+			if o.Value == val {
+				return o.Label
+			}
+		}
+		return val
+	}
+	switch x := v.(type) {
+	case string:
+		return label(x)
+	case []string:
+		parts := make([]string, len(x))
+		for i, p := range x {
+			parts[i] = label(p)
+		}
+		return strings.Join(parts, ", ")
+	}
+	return fmtValue(v)
+}
+
+// leadRows shows leads of the campaigns given; the campaign's name only
+// when withCampaign (a list across campaigns).
+func leadRows(ls []domain.Lead, campaigns map[uuid.UUID]domain.Campaign, withCampaign bool) []leadRow {
+	out := make([]leadRow, 0, len(ls))
+	for _, l := range ls {
+		camp := campaigns[l.CampaignID]
+		row := leadRow{L: l, Status: statusLabel(camp.Schema, l.Status)}
+		if withCampaign {
+			row.Campaign = camp.Name
+		}
+		for _, f := range fieldsOf(camp.Schema, l.Fields, false) {
+			if f.Value != "" && len(row.Summary) < summaryFields {
+				row.Summary = append(row.Summary, f)
+			}
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// afterParam and parseAfter carry a list's position, (updated_at, id),
+// in the "after" query parameter. It needs no signature: every read is
+// scoped to the signed-in account whatever it says.
+func afterParam(k leads.Key) string {
+	return strconv.FormatInt(k.UpdatedAt.UnixMicro(), 10) + "_" + k.ID.String()
+}
+
+func parseAfter(r *http.Request) (*leads.Key, error) {
+	s := r.URL.Query().Get("after")
+	if s == "" {
+		return nil, nil
+	}
+	at, id, ok := strings.Cut(s, "_")
+	micros, err := strconv.ParseInt(at, 10, 64)
+	uid, uerr := uuid.Parse(id)
+	if !ok || err != nil || uerr != nil {
+		return nil, errPageNotFound
+	}
+	return &leads.Key{UpdatedAt: time.UnixMicro(micros).UTC(), ID: uid}, nil
+}
+
+// leadList is a campaign's leads, as the admin sees them: all of them.
+type leadList struct {
+	Rows  []leadRow
+	Next  string
+	First bool
+}
+
+func (c *Console) listLeads(w http.ResponseWriter, r *http.Request) error {
+	camp, err := c.campaignOf(r)
+	if err != nil {
+		return err
+	}
+	after, err := parseAfter(r)
+	if err != nil {
+		return err
+	}
+	ls, err := c.leads.List(r.Context(), leads.Query{AccountID: camp.AccountID, CampaignID: &camp.ID, After: after, Limit: previewSize})
+	if err != nil {
+		return err
+	}
+	data := leadList{Rows: leadRows(ls, map[uuid.UUID]domain.Campaign{camp.ID: camp}, false), First: after == nil}
+	if len(ls) == previewSize {
+		data.Next = afterParam(leads.KeyOf(ls[len(ls)-1]))
+	}
+	c.render(w, r, http.StatusOK, "leads", &view{Title: "Leads · " + camp.Name, Section: "campaigns", Campaign: &camp,
+		Tab: "leads", Data: data})
+	return nil
+}
+
+// leadPage is a lead with its files and history.
+type leadPage struct {
+	L      domain.Lead
+	Status string
+	Fields []labelled
+	// History is nil when it cannot be shown; HistoryNote says why.
+	History     *audit.LeadHistory
+	HistoryNote string
+}
+
+func (c *Console) leadOf(r *http.Request) (domain.Lead, error) { return byPath(r, c.leads.Get) }
+
+// showLead shows a lead from the lead views and its history from the log
+// (the audit read side), which needs the audit permission, as in the API.
+func (c *Console) showLead(w http.ResponseWriter, r *http.Request) error {
+	l, err := c.leadOf(r)
+	if err != nil {
+		return err
+	}
+	camp, err := c.cmd.Campaign(r.Context(), l.AccountID, l.CampaignID)
+	if err != nil {
+		return err
+	}
+	data := leadPage{L: l, Status: statusLabel(camp.Schema, l.Status), Fields: fieldsOf(camp.Schema, l.Fields, true)}
+	switch {
+	case c.audit == nil:
+		data.HistoryNote = "The history is not available on this server."
+	case !authFrom(r.Context()).token.Can(domain.PermAudit):
+		data.HistoryNote = "Seeing a lead's history needs a token with the audit permission."
+	default:
+		h, err := c.audit.LeadHistory(r.Context(), l.AccountID, l.ID)
+		if err != nil && !errors.Is(err, domain.ErrLeadNotFound) {
+			return err
+		}
+		if err == nil {
+			data.History = &h
+		}
+	}
+	c.render(w, r, http.StatusOK, "lead", &view{Title: "Lead " + l.ID.String()[:8], Section: "campaigns", Campaign: &camp,
+		Tab: "leads", Data: data})
+	return nil
+}
+
+// downloadFile serves a lead's file as an attachment the browser neither
+// sniffs nor runs.
+func (c *Console) downloadFile(w http.ResponseWriter, r *http.Request) error {
+	l, err := c.leadOf(r)
+	if err != nil {
+		return err
+	}
+	fileID, err := pathID(r, "file_id")
+	if err != nil {
+		return err
+	}
+	f, err := c.cmd.File(r.Context(), l.AccountID, l.ID, fileID)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", f.Meta.ContentType)
+	h.Set("Content-Length", strconv.Itoa(len(f.Content)))
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.Meta.Name}))
+	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	_, _ = w.Write(f.Content)
+	return nil
+}

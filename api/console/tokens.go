@@ -1,0 +1,409 @@
+package console
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/leadsvc/leadsvc/commands"
+	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/projections/leads"
+)
+
+// tokenRow is one token of a list.
+type tokenRow struct {
+	T      commands.TokenInfo
+	Access string
+	// Scope says in words which leads the token reaches.
+	Scope   []string
+	State   string // active, expired or revoked
+	DocsURL string
+}
+
+func (c *Console) docsURL(t commands.TokenInfo) string { return c.publicURL + "/docs/" + t.DocsID }
+
+func tokenState(t commands.TokenInfo, now time.Time) string {
+	switch {
+	case t.RevokedAt != nil:
+		return "revoked"
+	case t.ExpiresAt != nil && !now.Before(*t.ExpiresAt):
+		return "expired"
+	}
+	return "active"
+}
+
+// scopeOf says which leads a token reaches; filters are the campaign's
+// live filters by id.
+func scopeOf(t commands.TokenInfo, camp *domain.Campaign, filters map[uuid.UUID]domain.Filter) []string {
+	switch {
+	case t.CampaignID == nil:
+		return []string{"every campaign of the account"}
+	case t.FilterID == nil:
+		return []string{"every lead of the campaign"}
+	}
+	f, ok := filters[*t.FilterID]
+	if !ok || camp == nil {
+		return []string{"no lead: its filter was deleted"}
+	}
+	return append([]string{"filter “" + f.Name + "”:"}, f.Explain(camp.Schema)...)
+}
+
+func (c *Console) tokenRows(ts []commands.TokenInfo, camp *domain.Campaign, filters map[uuid.UUID]domain.Filter) []tokenRow {
+	now := c.now()
+	out := make([]tokenRow, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, tokenRow{T: t, Access: joinPerms(t.Permissions), Scope: scopeOf(t, camp, filters),
+			State: tokenState(t, now), DocsURL: c.docsURL(t)})
+	}
+	return out
+}
+
+// tokenList is a page of tokens with the form that makes one.
+type tokenList struct {
+	Rows    []tokenRow
+	Filters []domain.Filter // campaign tokens: the filters a token may get
+	// Account is true on the account's page (account-level tokens).
+	Account bool
+	New     string // the id of a token just made, to highlight
+	Expiry  string // the expiry input's earliest value
+}
+
+func (c *Console) listAccountTokens(w http.ResponseWriter, r *http.Request) error {
+	return c.renderTokens(w, r, http.StatusOK, nil, "tokens", nil)
+}
+
+func (c *Console) newAccountToken(w http.ResponseWriter, r *http.Request) error {
+	return c.renderTokens(w, r, http.StatusOK, nil, "token_new", nil)
+}
+
+func (c *Console) listCampaignTokens(w http.ResponseWriter, r *http.Request) error {
+	camp, err := c.campaignOf(r)
+	if err != nil {
+		return err
+	}
+	return c.renderTokens(w, r, http.StatusOK, &camp, "tokens", nil)
+}
+
+func (c *Console) newCampaignToken(w http.ResponseWriter, r *http.Request) error {
+	camp, err := c.campaignOf(r)
+	if err != nil {
+		return err
+	}
+	return c.renderTokens(w, r, http.StatusOK, &camp, "token_new", nil)
+}
+
+// renderTokens shows the account's tokens (camp nil) or a campaign's, as
+// the list or as the new-token form.
+func (c *Console) renderTokens(w http.ResponseWriter, r *http.Request, status int, camp *domain.Campaign, page string, errs *formErrors) error {
+	acct := account(r).ID
+	data := tokenList{Account: camp == nil, New: r.URL.Query().Get("new"), Expiry: c.now().UTC().Format(datetimeLocal)}
+	var campaignID *uuid.UUID
+	filters := map[uuid.UUID]domain.Filter{}
+	if camp != nil {
+		campaignID = &camp.ID
+		fs, err := c.cmd.ListFilters(r.Context(), acct, camp.ID)
+		if err != nil {
+			return err
+		}
+		data.Filters, filters = fs, filterNames(fs)
+	}
+	if page == "tokens" {
+		ts, err := c.cmd.ListTokens(r.Context(), acct, campaignID)
+		if err != nil {
+			return err
+		}
+		if camp == nil {
+			ts = accountLevel(ts)
+		}
+		data.Rows = c.tokenRows(ts, camp, filters)
+	}
+	v := &view{Title: "API tokens", Section: "tokens", Campaign: camp, Tab: "tokens", Notice: notice(r), Errors: errs,
+		Idem: randomHex(16), Data: data}
+	if camp != nil {
+		v.Title, v.Section = "API tokens · "+camp.Name, "campaigns"
+	}
+	if page == "token_new" {
+		v.Title = "New API token"
+	}
+	if r.Method == http.MethodPost {
+		v.Form, v.Idem = r.PostForm, r.PostForm.Get("idem")
+	}
+	c.render(w, r, status, page, v)
+	return nil
+}
+
+func accountLevel(ts []commands.TokenInfo) []commands.TokenInfo {
+	var out []commands.TokenInfo
+	for _, t := range ts {
+		if t.CampaignID == nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (c *Console) createAccountToken(w http.ResponseWriter, r *http.Request) error {
+	var perms []domain.Permission
+	for _, p := range r.PostForm["permissions"] {
+		perms = append(perms, domain.Permission(p))
+	}
+	return c.createToken(w, r, nil, perms)
+}
+
+// createCampaignToken makes a partner's token: Read, or Read + Write, of
+// the campaign, optionally narrowed by one of its filters.
+func (c *Console) createCampaignToken(w http.ResponseWriter, r *http.Request) error {
+	camp, err := c.campaignOf(r)
+	if err != nil {
+		return err
+	}
+	var perms []domain.Permission
+	switch r.PostForm.Get("access") {
+	case "read":
+		perms = []domain.Permission{domain.PermRead}
+	case "read_write":
+		perms = []domain.Permission{domain.PermRead, domain.PermWrite}
+	}
+	return c.createToken(w, r, &camp, perms)
+}
+
+func (c *Console) createToken(w http.ResponseWriter, r *http.Request, camp *domain.Campaign, perms []domain.Permission) error {
+	v := &domain.ValidationError{}
+	cmd := commands.CreateToken{AccountID: account(r).ID, Name: trimmed(r, "name"), Permissions: perms,
+		ExpiresAt: formTime(v, r, "expires_at"), Meta: meta(w, r), Idem: idempotency(r)}
+	back := "/tokens"
+	if camp != nil {
+		cmd.CampaignID = &camp.ID
+		cmd.FilterID = formUUID(v, r, "filter_id")
+		back = "/campaigns/" + camp.ID.String() + "/tokens"
+	}
+	err := v.Err()
+	if err == nil {
+		var res commands.TokenSecretResult
+		res, err = c.cmd.CreateToken(r.Context(), cmd)
+		if err == nil {
+			id := res.Token.ID.String()
+			redirect(w, r, back+"?notice=token_created&new="+id+"#token-"+id)
+			return nil
+		}
+	}
+	errs := validation(err)
+	if errs == nil {
+		return err
+	}
+	for i, e := range errs.List {
+		if e.Field == "permissions" && camp != nil {
+			errs.List[i].Field, errs.List[i].Anchor = "access", "access"
+		}
+	}
+	return c.renderTokens(w, r, http.StatusUnprocessableEntity, camp, "token_new", errs)
+}
+
+// tokenOf loads the token of the path, in the signed-in account.
+func (c *Console) tokenOf(r *http.Request) (commands.TokenInfo, error) { return byPath(r, c.cmd.Token) }
+
+// tokensPage is the token list a token belongs to.
+func tokensPage(t commands.TokenInfo) string {
+	if t.CampaignID != nil {
+		return "/campaigns/" + t.CampaignID.String() + "/tokens"
+	}
+	return "/tokens"
+}
+
+// secretPage shows a token's secret once, after Show or rotation.
+type secretPage struct {
+	T       commands.TokenInfo
+	Secret  string
+	DocsURL string
+	Rotated bool
+	Back    string
+	Example string
+}
+
+func (c *Console) renderSecret(w http.ResponseWriter, r *http.Request, t commands.TokenInfo, secret string, rotated bool) error {
+	var camp *domain.Campaign
+	if t.CampaignID != nil {
+		cp, err := c.cmd.Campaign(r.Context(), t.AccountID, *t.CampaignID)
+		if err != nil {
+			return err
+		}
+		camp = &cp
+	}
+	example := "curl -H 'Authorization: Bearer " + secret + "' " + c.publicURL + "/v1/leads"
+	if t.CampaignID == nil {
+		example = "curl -H 'Authorization: Bearer " + secret + "' " + c.publicURL + "/v1/campaigns"
+	}
+	v := &view{Title: "Token “" + t.Name + "”", Section: "tokens", Campaign: camp, Tab: "tokens",
+		Data: secretPage{T: t, Secret: secret, DocsURL: c.docsURL(t), Rotated: rotated, Back: Prefix + tokensPage(t), Example: example}}
+	if camp != nil {
+		v.Section = "campaigns"
+	}
+	c.render(w, r, http.StatusOK, "token_secret", v)
+	return nil
+}
+
+// revealToken is "Show": it records token.revealed, like the API's.
+func (c *Console) revealToken(w http.ResponseWriter, r *http.Request) error {
+	t, err := c.tokenOf(r)
+	if err != nil {
+		return err
+	}
+	res, err := c.cmd.RevealToken(r.Context(), commands.RevealToken{AccountID: t.AccountID, TokenID: t.ID, Meta: meta(w, r)})
+	if err != nil {
+		return err
+	}
+	return c.renderSecret(w, r, res.Token, res.Secret, false)
+}
+
+// graceChoice is one grace period a rotation may keep the old secret for.
+type graceChoice struct {
+	Value   string
+	Label   string
+	Default bool
+}
+
+var graces = []graceChoice{{"1h", "1 hour", false}, {"24h", "24 hours", true}, {"168h", "7 days", false}}
+
+func (c *Console) confirmRotateToken(w http.ResponseWriter, r *http.Request) error {
+	return c.confirmToken(w, r, "rotate", "Rotate the secret of “%s”?", []string{
+		"The token gets a new secret. The old one keeps working for the period you choose, so the partner can switch without an outage; then it stops.",
+		"The token's permissions, filter and documentation link stay the same."}, "Rotate secret")
+}
+
+func (c *Console) confirmRevokeToken(w http.ResponseWriter, r *http.Request) error {
+	return c.confirmToken(w, r, "revoke", "Revoke “%s”?", []string{
+		"The token stops working at once, its secret is destroyed and its documentation link stops answering. This cannot be undone."},
+		"Revoke token")
+}
+
+func (c *Console) confirmToken(w http.ResponseWriter, r *http.Request, action, heading string, lines []string, button string) error {
+	t, err := c.tokenOf(r)
+	if err != nil {
+		return err
+	}
+	if t.RevokedAt != nil {
+		return domain.ErrTokenRevoked
+	}
+	conf := confirmation{Action: Prefix + "/tokens/" + t.ID.String() + "/" + action,
+		Heading: strings.Replace(heading, "%s", t.Name, 1), Lines: lines, Button: button, Back: Prefix + tokensPage(t)}
+	if action == "rotate" {
+		conf.Choices = graces
+	}
+	v := &view{Title: button, Section: "tokens", Data: conf}
+	if t.CampaignID != nil {
+		camp, err := c.cmd.Campaign(r.Context(), t.AccountID, *t.CampaignID)
+		if err != nil {
+			return err
+		}
+		v.Campaign, v.Tab, v.Section = &camp, "tokens", "campaigns"
+	}
+	c.render(w, r, http.StatusOK, "confirm", v)
+	return nil
+}
+
+func (c *Console) rotateToken(w http.ResponseWriter, r *http.Request) error {
+	t, err := c.tokenOf(r)
+	if err != nil {
+		return err
+	}
+	grace, err := time.ParseDuration(r.PostForm.Get("grace"))
+	if err != nil || grace <= 0 || grace > domain.MaxRotationGrace {
+		grace = domain.DefaultRotationGrace
+	}
+	res, err := c.cmd.RotateToken(r.Context(), commands.RotateToken{AccountID: t.AccountID, TokenID: t.ID, Grace: grace,
+		Meta: meta(w, r)})
+	if err != nil {
+		return err
+	}
+	return c.renderSecret(w, r, res.Token, res.Secret, true)
+}
+
+func (c *Console) revokeToken(w http.ResponseWriter, r *http.Request) error {
+	t, err := c.tokenOf(r)
+	if err != nil {
+		return err
+	}
+	if _, err := c.cmd.RevokeToken(r.Context(), commands.RevokeToken{AccountID: t.AccountID, TokenID: t.ID, Meta: meta(w, r)}); err != nil {
+		return err
+	}
+	redirect(w, r, tokensPage(t)+"?notice=token_revoked")
+	return nil
+}
+
+// previewPage is "Preview as this token".
+type previewPage struct {
+	T     commands.TokenInfo
+	Scope []string
+	// Refused is the API's answer when it would refuse the partner's
+	// request altogether (revoked, expired, no read permission).
+	Refused string
+	Leads   []leadRow
+	Next    string
+	First   bool
+}
+
+// previewSize is how many leads a preview page holds, as the partner's
+// default page.
+const previewSize = 50
+
+// previewToken lists the leads exactly as the token's GET /v1/leads
+// would, through the API's own code (api.API.VisibleLeads).
+func (c *Console) previewToken(w http.ResponseWriter, r *http.Request) error {
+	t, err := c.tokenOf(r)
+	if err != nil {
+		return err
+	}
+	cs, err := c.cmd.ListCampaigns(r.Context(), t.AccountID)
+	if err != nil {
+		return err
+	}
+	byID := campaignNames(cs)
+	var camp *domain.Campaign
+	filters := map[uuid.UUID]domain.Filter{}
+	if t.CampaignID != nil {
+		cp, ok := byID[*t.CampaignID]
+		if !ok {
+			return domain.ErrCampaignNotFound
+		}
+		camp = &cp
+		fs, err := c.cmd.ListFilters(r.Context(), t.AccountID, cp.ID)
+		if err != nil {
+			return err
+		}
+		filters = filterNames(fs)
+	}
+	data := previewPage{T: t, Scope: scopeOf(t, camp, filters)}
+	after, err := parseAfter(r)
+	if err != nil {
+		return err
+	}
+	data.First = after == nil
+	switch tokenState(t, c.now()) {
+	case "revoked":
+		data.Refused = "401 Unauthorized: this token is revoked, so the partner's requests are refused and see no lead."
+	case "expired":
+		data.Refused = "401 Unauthorized: this token has expired, so the partner's requests are refused and see no lead."
+	default:
+		if !t.Can(domain.PermRead) {
+			data.Refused = "403 Forbidden: this token cannot read leads (it has no read permission)."
+		}
+	}
+	if data.Refused == "" {
+		page, err := c.preview(r.Context(), t, leads.Query{After: after, Limit: previewSize})
+		if err != nil {
+			return err
+		}
+		data.Leads = leadRows(page.Leads, byID, t.CampaignID == nil)
+		if page.Next != nil {
+			data.Next = afterParam(*page.Next)
+		}
+	}
+	v := &view{Title: "Preview as “" + t.Name + "”", Section: "tokens", Data: data}
+	if camp != nil {
+		v.Campaign, v.Tab, v.Section = camp, "tokens", "campaigns"
+	}
+	c.render(w, r, http.StatusOK, "preview", v)
+	return nil
+}
