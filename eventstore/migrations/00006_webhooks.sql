@@ -71,7 +71,7 @@ CREATE TABLE webhook_messages (
     CONSTRAINT webhook_messages_once UNIQUE (webhook_id, msg_id),
     CONSTRAINT webhook_messages_body CHECK ((position IS NULL) <> (body IS NULL))
 );
-CREATE INDEX webhook_messages_due ON webhook_messages (next_attempt_at, id) WHERE state = 'pending';
+CREATE INDEX webhook_messages_due ON webhook_messages (webhook_id, next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX webhook_messages_lead_order ON webhook_messages (webhook_id, lead_id, lead_version, ord) WHERE state = 'pending';
 CREATE INDEX webhook_messages_time ON webhook_messages (webhook_id, event_time);
 CREATE INDEX webhook_messages_finished ON webhook_messages (finished_at) WHERE finished_at IS NOT NULL;

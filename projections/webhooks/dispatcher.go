@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
@@ -18,8 +17,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/leadsvc/leadsvc/domain"
 )
 
 // Config configures the Dispatcher. Zero values take the defaults.
@@ -41,10 +38,10 @@ type Config struct {
 	// MaxResponseBytes is how much of a response is read; default 64 KiB.
 	MaxResponseBytes int64
 	// PerEndpoint is how many attempts one subscription may have in
-	// flight; default 4. With MaxInFlight, it keeps a slow endpoint from
+	// flight; default 16. With MaxInFlight, it keeps a slow endpoint from
 	// taking the capacity the others need.
 	PerEndpoint int
-	// MaxInFlight bounds attempts in flight in all; default 256.
+	// MaxInFlight bounds attempts in flight in all; default 512.
 	MaxInFlight int
 	// DisableAfter is how long an endpoint may fail every attempt before
 	// it is disabled; default 5 days.
@@ -85,10 +82,10 @@ func (c *Config) setDefaults() {
 		c.MaxResponseBytes = 64 << 10
 	}
 	if c.PerEndpoint == 0 {
-		c.PerEndpoint = 4
+		c.PerEndpoint = 16
 	}
 	if c.MaxInFlight == 0 {
-		c.MaxInFlight = 256
+		c.MaxInFlight = 512
 	}
 	if c.DisableAfter == 0 {
 		c.DisableAfter = 5 * 24 * time.Hour
@@ -136,6 +133,7 @@ type Dispatcher struct {
 	logger  *slog.Logger
 	metrics *dispatchMetrics
 	wake    chan struct{}
+	records chan recorded
 
 	mu       sync.Mutex
 	inflight map[uuid.UUID]int // attempts in flight per subscription
@@ -155,7 +153,7 @@ func NewDispatcher(cfg Config, pool *pgxpool.Pool, logger *slog.Logger, reg prom
 		return nil, err
 	}
 	return &Dispatcher{cfg: cfg, pool: pool, client: newClient(cfg.AllowPrivate, cfg.PerEndpoint), logger: logger,
-		metrics: m, wake: make(chan struct{}, 1), inflight: map[uuid.UUID]int{}, claimed: map[int64]bool{}}, nil
+		metrics: m, wake: make(chan struct{}, 1), records: make(chan recorded, cfg.MaxInFlight), inflight: map[uuid.UUID]int{}, claimed: map[int64]bool{}}, nil
 }
 
 // Kick makes the dispatcher look for due messages now.
@@ -171,7 +169,17 @@ func (d *Dispatcher) Kick() {
 // to be sent again. It returns nil on cancellation.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	go d.listen(ctx)
-	defer d.wg.Wait()
+	stopRecording := make(chan struct{})
+	recorderDone := make(chan struct{})
+	go func() {
+		defer close(recorderDone)
+		d.recordLoop(stopRecording)
+	}()
+	defer func() {
+		d.wg.Wait() // every attempt in flight has been recorded
+		close(stopRecording)
+		<-recorderDone
+	}()
 	var lastSweep time.Time
 	for {
 		if time.Since(lastSweep) > time.Minute {
@@ -250,26 +258,30 @@ type outgoing struct {
 	secrets   []string
 }
 
-// claimSQL leases due messages: pending, due on the dispatcher's clock,
-// of an enabled subscription with room for more attempts in flight, and
-// with no earlier message of the same lead to the same subscription still
-// pending (in flight or waiting for a retry). The UPDATE re-checks the
-// lease under the row lock, so two dispatchers never both claim one.
+// claimSQL leases due messages: for each enabled subscription, as many
+// as it has room for in flight, oldest due first, of those pending, due
+// on the dispatcher's clock and with no earlier message of the same lead
+// to the same subscription still pending (in flight or waiting for a
+// retry). Each subscription is one short index range scan, so a backlog
+// does not make claiming slower. The UPDATE re-checks the lease under
+// the row lock, so two dispatchers never both claim one message.
 const claimSQL = `WITH busy AS (
 		SELECT * FROM unnest($3::uuid[], $4::int[]) AS b(webhook_id, used)
-	), cand AS (
-		SELECT m.id, m.next_attempt_at, coalesce(b.used, 0) AS used,
-			row_number() OVER (PARTITION BY m.webhook_id ORDER BY m.next_attempt_at, m.id) AS rn
-		FROM webhook_messages m
-		JOIN webhooks w ON w.id = m.webhook_id AND w.disabled_at IS NULL AND w.deleted_at IS NULL
-		LEFT JOIN busy b ON b.webhook_id = m.webhook_id
-		WHERE m.state = 'pending' AND m.next_attempt_at <= $1
-			AND (m.locked_until IS NULL OR m.locked_until <= $1) AND NOT (m.id = ANY($7))
-			AND NOT EXISTS (SELECT 1 FROM webhook_messages p
-				WHERE p.webhook_id = m.webhook_id AND p.lead_id = m.lead_id AND p.state = 'pending'
-					AND (p.lead_version, p.ord) < (m.lead_version, m.ord))
 	), picked AS (
-		SELECT id FROM cand WHERE rn <= $5 - used ORDER BY next_attempt_at, id LIMIT $6
+		SELECT c.id FROM webhooks w
+		LEFT JOIN busy b ON b.webhook_id = w.id
+		CROSS JOIN LATERAL (
+			SELECT m.id, m.next_attempt_at FROM webhook_messages m
+			WHERE m.webhook_id = w.id AND m.state = 'pending' AND m.next_attempt_at <= $1
+				AND (m.locked_until IS NULL OR m.locked_until <= $1) AND NOT (m.id = ANY($7))
+				AND NOT EXISTS (SELECT 1 FROM webhook_messages p
+					WHERE p.webhook_id = m.webhook_id AND p.lead_id = m.lead_id AND p.state = 'pending'
+						AND (p.lead_version, p.ord) < (m.lead_version, m.ord))
+			ORDER BY m.next_attempt_at, m.id
+			LIMIT greatest($5 - coalesce(b.used, 0), 0)
+		) c
+		WHERE w.disabled_at IS NULL AND w.deleted_at IS NULL
+		ORDER BY c.next_attempt_at, c.id LIMIT $6
 	)
 	UPDATE webhook_messages m SET locked_until = $2
 	FROM picked, webhooks w
@@ -300,7 +312,7 @@ func (d *Dispatcher) claim(ctx context.Context) (int, error) {
 	// The lease outlasts an attempt; a dispatcher that dies mid-attempt
 	// lets the message go again when it ends.
 	lease := now.Add(d.cfg.AttemptTimeout + time.Minute)
-	rows, err := d.pool.Query(ctx, claimSQL, now, lease, busyIDs, busyUsed, d.cfg.PerEndpoint, min(free, 500), held)
+	rows, err := d.pool.Query(ctx, claimSQL, now, lease, busyIDs, busyUsed, d.cfg.PerEndpoint, free, held)
 	if err != nil {
 		return 0, err
 	}
@@ -446,10 +458,9 @@ func (d *Dispatcher) deliver(ctx context.Context, m outgoing) {
 	}
 	d.metrics.attempts.WithLabelValues(outcome).Inc()
 	d.metrics.seconds.Observe(res.duration.Seconds())
-	if err := d.record(context.WithoutCancel(ctx), m, res); err != nil {
-		d.logger.Error("webhooks: recording an attempt failed; the message will be sent again", "webhook_id", m.webhook,
-			"message_id", m.id, "err", err)
-	}
+	done := make(chan struct{})
+	d.records <- recorded{m: m, r: res, done: done}
+	<-done
 }
 
 // attempt POSTs the message once, within the attempt timeout, and reads
@@ -521,78 +532,6 @@ func excerpt(b []byte) string {
 		}
 	}
 	return strings.ToValidUTF8(string(b), "\uFFFD")
-}
-
-// record stores the attempt and moves the message on: delivered on any
-// 2xx; otherwise retried on the schedule, or given up when it is spent or
-// the endpoint answered 410 Gone. An endpoint that answered Gone, or has
-// failed every attempt for DisableAfter, is disabled.
-func (d *Dispatcher) record(ctx context.Context, m outgoing, r result) error {
-	var disable, detail string
-	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		var status *int
-		if r.status != 0 {
-			status = &r.status
-		}
-		b.Queue(`INSERT INTO webhook_attempts (message_id, webhook_id, attempt, attempted_at, status_code, duration_ms,
-			response_excerpt, error, success) VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), nullif($8, ''), $9)`,
-			m.id, m.webhook, m.attempts+1, r.at, status, float64(r.duration.Microseconds())/1000, r.excerpt, r.err, r.success())
-		if r.success() {
-			b.Queue(`UPDATE webhook_messages SET state = 'delivered', attempts = attempts + 1, locked_until = NULL, finished_at = $2
-				WHERE id = $1 AND state = 'pending'`, m.id, r.at)
-			b.Queue(`INSERT INTO webhook_health (webhook_id, last_success_at) VALUES ($1, $2)
-				ON CONFLICT (webhook_id) DO UPDATE SET failing_since = NULL, last_success_at = $2`, m.webhook, r.at)
-			return tx.SendBatch(ctx, b).Close()
-		}
-		wait, retry := retryWait(d.cfg.Schedule, m.attempts+1, d.cfg.Jitter, rand.Float64(), r.retryAfter, d.cfg.MaxRetryAfter)
-		if r.status == http.StatusGone {
-			retry = false
-		}
-		if retry {
-			b.Queue(`UPDATE webhook_messages SET attempts = attempts + 1, locked_until = NULL, next_attempt_at = $2
-				WHERE id = $1 AND state = 'pending'`, m.id, r.at.Add(wait))
-		} else {
-			b.Queue(`UPDATE webhook_messages SET state = 'failed', attempts = attempts + 1, locked_until = NULL, finished_at = $2
-				WHERE id = $1 AND state = 'pending'`, m.id, r.at)
-		}
-		b.Queue(`INSERT INTO webhook_health AS h (webhook_id, failing_since, last_failure_at) VALUES ($1, $2, $2)
-			ON CONFLICT (webhook_id) DO UPDATE SET failing_since = coalesce(h.failing_since, $2), last_failure_at = $2
-			RETURNING failing_since`, m.webhook, r.at)
-		br := tx.SendBatch(ctx, b)
-		for range b.Len() - 1 {
-			if _, err := br.Exec(); err != nil {
-				br.Close()
-				return err
-			}
-		}
-		var since time.Time
-		if err := br.QueryRow().Scan(&since); err != nil {
-			br.Close()
-			return err
-		}
-		if err := br.Close(); err != nil {
-			return err
-		}
-		switch {
-		case r.status == http.StatusGone:
-			disable, detail = domain.WebhookDisabledGone, "the endpoint answered 410 Gone"
-		case !r.at.Before(since.Add(d.cfg.DisableAfter)):
-			disable = domain.WebhookDisabledFailing
-			detail = "every attempt failed since " + since.UTC().Format(time.RFC3339)
-		}
-		return nil
-	})
-	if err != nil || disable == "" {
-		return err
-	}
-	disabled, err := d.cfg.Disable(ctx, m.account, m.webhook, disable, detail)
-	if err != nil || !disabled {
-		return err
-	}
-	d.logger.Warn("webhooks: subscription disabled", "webhook_id", m.webhook, "reason", disable)
-	d.metrics.disabled.WithLabelValues(disable).Inc()
-	return nil
 }
 
 // sweep marks the pending messages of disabled and deleted subscriptions
