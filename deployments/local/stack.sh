@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes PostgreSQL (and a NATS server with JetStream, for NATS_URL users)
-# ready on this machine or a fresh Debian one: installs them with apt-get when
+# ready on this machine or a fresh Debian one, with Chromium for the docs
+# page's browser test: installs them with apt-get when
 # missing, starts them when stopped, and creates the leadsvc databases.
 # Idempotent; used by `make run` and `make test`.
 set -euo pipefail
@@ -71,6 +72,14 @@ ensure_nats() {
 	nats_ready || log "warning: NATS is not listening on 127.0.0.1:4222 (leadsvc falls back to its embedded server when NATS_URL is unset)"
 }
 
+# Headless Chromium renders the public API docs page in the browser test.
+ensure_chromium() {
+	if [ ! -x /usr/bin/chromium ]; then
+		apt_install chromium
+	fi
+}
+
 ensure_postgres
 ensure_nats
+ensure_chromium
 log "PostgreSQL ready on $PGHOST_ADDR:$PGPORT_NUM (databases: ${DATABASES[*]})"
