@@ -74,6 +74,7 @@ type env struct {
 }
 
 type envOptions struct {
+	bare              bool // the write side only: no NATS, relay, projection runner or dispatcher
 	dispatcherPrivate bool // the dispatcher's AllowPrivate; the commands always allow them
 	schedule          []time.Duration
 	perEndpoint       int
@@ -104,6 +105,9 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		t.Fatal(err)
 	}
 	e.campaign = camp.Campaign.ID
+	if opts.bare {
+		return e
+	}
 
 	srv := testenv.StartNATS(t)
 	nc := srv.Connect()
