@@ -100,8 +100,8 @@ func (s *setup) tokenID(name string) string {
 
 // TestAuditorsReplayLeadAndTokenHistory runs a realistic sequence through
 // the API (a partner creates and updates leads, the admin renames the
-// partner's token, narrows its filter, rotates then revokes the token) and
-// replays it as an auditor: histories with actors, request ids and
+// partner's token, narrows its filter, shows, rotates then revokes the
+// token) and replays it as an auditor: histories with actors, request ids and
 // changes; the lead as it was; what the partner could see before and
 // after the filter change; a hand-edited event; and who may ask.
 func TestAuditorsReplayLeadAndTokenHistory(t *testing.T) {
@@ -131,6 +131,7 @@ func TestAuditorsReplayLeadAndTokenHistory(t *testing.T) {
 	auditor.do("PATCH", "/v1/filters/"+s.abc.filterID, map[string]any{"conditions": []map[string]any{
 		{"field": "source", "op": "eq", "value": "partner-abc"}, {"field": "budget", "op": "gte", "value": 1000}}}).want(200)
 	afterNarrowing := time.Now().UTC()
+	auditor.do("POST", "/v1/tokens/"+rwID+"/reveal", nil).want(200)
 	auditor.do("POST", "/v1/tokens/"+rwID+"/rotate", nil).want(200)
 	auditor.do("DELETE", "/v1/tokens/"+rwID, nil).want(200)
 
@@ -185,7 +186,8 @@ func TestAuditorsReplayLeadAndTokenHistory(t *testing.T) {
 	// events below the oldest running transaction of the database, which
 	// other tests' transactions can hold back for a moment.
 	want := []string{"lifecycle token.created", "write lead.created", "write lead.created", "write lead.created", "write lead.created",
-		"write lead.updated", "write lead.updated", "lifecycle token.updated", "lifecycle token.rotated", "lifecycle token.revoked"}
+		"write lead.updated", "write lead.updated", "lifecycle token.updated", "lifecycle token.revealed", "lifecycle token.rotated",
+		"lifecycle token.revoked"}
 	var all []auditEntry
 	testenv.CheckFor(t, time.Minute, func() error {
 		var state string
