@@ -29,7 +29,7 @@ import (
 
 const (
 	benchSubscribers = 20 // half of them filtered (a filter every lead matches)
-	benchRate        = 25 // lead creates per second
+	benchRate        = 50 // lead creates per second
 	benchWindow      = 6 * time.Second
 )
 
