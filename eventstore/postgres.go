@@ -287,7 +287,9 @@ func updateBackoff(attempt int) time.Duration {
 	return time.Duration(rand.IntN(ceiling)+1) * time.Millisecond
 }
 
-const recordColumns = `position, tx_id::text, stream_id, stream_version, event_id, event_type, account_id,
+// tx_text, not tx_id: an output column named tx_id would make ORDER BY
+// tx_id sort the text ("10" before "9").
+const recordColumns = `position, tx_id::text AS tx_text, stream_id, stream_version, event_id, event_type, account_id,
 	campaign_id, data, metadata, recorded_at, prev_hash, hash`
 
 // decodeMode says what scanRecords does with the stored data.
@@ -427,7 +429,7 @@ func (s *Store) CursorOf(ctx context.Context, position int64) (Cursor, error) {
 func (s *Store) Head(ctx context.Context) (Cursor, error) {
 	var txText *string
 	var pos *int64
-	err := s.pool.QueryRow(ctx, `SELECT tx_id::text, position FROM events
+	err := s.pool.QueryRow(ctx, `SELECT tx_id::text AS tx_text, position FROM events
 		WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
 		ORDER BY tx_id DESC, position DESC LIMIT 1`).Scan(&txText, &pos)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -231,6 +231,36 @@ func TestGroupCommitIsolatesAFailingAppend(t *testing.T) {
 	}
 }
 
+// TestReadAllOrdersTransactionIDsAsNumbers writes events whose
+// transaction ids compare differently as text ("10" < "9") than as
+// numbers: the log's commit order is the numeric one.
+func TestReadAllOrdersTransactionIDsAsNumbers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, pool := newStore(t)
+	for _, tx := range []string{"10", "9"} {
+		if _, err := pool.Exec(ctx, `INSERT INTO events (tx_id, stream_id, stream_version, event_id, event_type, account_id,
+			data, recorded_at, hash) VALUES ($1::text::xid8, 'tx-'||$1, 1, gen_random_uuid(), 'test.noted', $2, '{}', now(), '\x00')`,
+			tx, account); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := s.ReadAll(ctx, eventstore.Cursor{}, 10)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("ReadAll = %d, %v; want 2", len(recs), err)
+	}
+	if recs[0].TxID != 9 || recs[1].TxID != 10 {
+		t.Fatalf("ReadAll order = tx %d, %d; want 9, 10", recs[0].TxID, recs[1].TxID)
+	}
+	if head, err := s.Head(ctx); err != nil || head.TxID != 10 {
+		t.Fatalf("Head = %+v, %v; want transaction 10", head, err)
+	}
+	page, err := s.ReadAll(ctx, recs[0].Cursor(), 10)
+	if err != nil || len(page) != 1 || page[0].TxID != 10 {
+		t.Fatalf("ReadAll after tx 9 = %+v, %v; want the tx 10 event", page, err)
+	}
+}
+
 func TestUpdateRetriesOnConflict(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
