@@ -128,7 +128,9 @@ func (c *condRow) complete(fields []filterField) {
 		fits = opsFor(f.Type)
 		c.Choices, c.Hint = f.Choices, f.Hint
 	}
-	if c.Op == "" || !slices.Contains(fits, domain.Op(c.Op)) {
+	// An operator that does not fit stays as entered: the domain refuses
+	// it, and the form shows it with the error.
+	if c.Op == "" {
 		c.Op = string(fits[0])
 	}
 	c.Ops = nil

@@ -29,7 +29,8 @@
     };
     var failed = function () {
       if (fallbackCopy(text)) { done(); return; }
-      window.prompt("Copy with Ctrl+C (⌘+C):", text);
+      button.textContent = "Select and copy";
+      live("The browser refused to copy; select the text and press Ctrl+C (⌘+C).");
     };
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(text).then(done, failed);
