@@ -185,6 +185,7 @@ func printDemo(w io.Writer, cfg Config, s *demoSetup) error {
 			fmt.Fprintf(w, "API docs for %q: %s/docs/%s\n", t.Name, cfg.PublicURL, t.DocsID)
 		}
 	}
-	_, err := fmt.Fprintf(w, "\nService: %s (readiness: %s/readyz)\n\n", cfg.PublicURL, cfg.PublicURL)
+	fmt.Fprintf(w, "\nConsole: %s/console (sign in with the Demo admin token)\n", cfg.PublicURL)
+	_, err := fmt.Fprintf(w, "Service: %s (readiness: %s/readyz)\n\n", cfg.PublicURL, cfg.PublicURL)
 	return err
 }
