@@ -592,29 +592,82 @@ func (b *builder) adminComponents() {
 	b.schemas.set("TokenPage", page(sref("Token"), "The account's tokens, newest first; never their secrets."))
 }
 
-// auditComponents and webhookComponents follow the service's published
-// contract (docs/design.md); they list the members that contract fixes.
+// auditComponents and webhookComponents list the members these routes
+// answer; their objects stay open, and the contract tests do not cover
+// them (x-leadsvc-contract).
 func (b *builder) auditComponents() {
-	b.schemas.set("AuditEvent", object([]string{"position", "stream_version", "type", "time", "data"},
-		"position", obj("type", "integer", "description", "The event's position in the global log."),
+	nullableTime := func(desc string) *M {
+		return obj("type", []any{"string", "null"}, "format", "date-time", "description", desc)
+	}
+	b.schemas.set("AuditEntry", object([]string{"stream_id", "type", "time", "actor", "request_id", "data"},
+		"position", obj("type", "integer", "description", "The event's position in the log; absent on synthesized entries."),
+		"stream_id", str("The event's stream (lead-…, token-…)."),
 		"stream_version", obj("type", "integer", "description", "The event's version in its stream."),
+		"event_id", uuidSchema("The event id (the CloudEvents id)."),
 		"type", str("The event name, such as lead.created or token.revoked."),
 		"time", timeSchema("When the event was recorded."),
-		"actor", obj("type", []any{"string", "null"}, "description", "The token that caused the event."),
-		"request_id", obj("type", []any{"string", "null"}, "description", "The request that caused it."),
-		"data", obj("type", "object", "description", "The event's data.")))
-	b.schemas.set("AuditEventPage", object([]string{"data"}, "data", list(sref("AuditEvent"), "The events, in order.")))
-	b.schemas.set("VisibleLeads", object([]string{"data"}, "data", list(obj("type", "string", "format", "uuid"), "The ids of the leads the token could read then.")))
+		"campaign_id", uuidSchema("The event's campaign."),
+		"actor", obj("anyOf", []any{object([]string{"token_id"}, "token_id", str("The acting token."), "name", str("Its name.")), obj("type", "null")},
+			"description", "The token that caused the event; null for the service itself."),
+		"request_id", str("The request that caused it."),
+		"correlation_id", str(""), "causation_id", str(""),
+		"data", obj("description", "The event's data."),
+		"kind", str("What the entry is about, in a word."),
+		"changes", list(object([]string{"field"}, "field", str("The member that changed."), "before", obj(), "after", obj()), "What changed."),
+		"synthesized", obj("type", "boolean", "description", "An entry the log implies (an expiry) rather than an event."),
+		"note", str("A remark for people."),
+		"hash", str("The entry's link in the lead's hash chain."),
+		"prev_hash", str("The previous link.")))
+	integrity := object([]string{"intact", "first_break"},
+		"intact", obj("type", "boolean", "description", "Whether every event's hash and link match."),
+		"first_break", obj("description", "The first event whose hash or link does not match, or null."))
+	b.schemas.set("AuditIntegrity", integrity)
+	b.schemas.set("AuditLeadHistory", object([]string{"lead_id", "campaign_id", "version", "data", "integrity"},
+		"lead_id", uuidSchema("The lead."), "campaign_id", uuidSchema("Its campaign."),
+		"version", obj("type", "integer", "description", "The lead's latest version."),
+		"data", list(sref("AuditEntry"), "The lead's events, in order."),
+		"integrity", sref("AuditIntegrity")))
+	b.schemas.set("AuditLeadVerify", object([]string{"lead_id", "intact", "first_break"},
+		"lead_id", uuidSchema("The lead."),
+		"intact", obj("type", "boolean"), "first_break", obj()))
+	b.schemas.set("AuditLead", object([]string{"id", "campaign_id", "status", "fields", "files", "version", "created_at", "updated_at"},
+		"id", uuidSchema("The lead."), "campaign_id", uuidSchema("Its campaign."), "status", str("Its status then."),
+		"fields", obj("type", "object", "description", "Its field values then."),
+		"files", obj("type", "array", "description", "Its files then."),
+		"version", obj("type", "integer"), "created_at", timeSchema(""), "updated_at", timeSchema(""),
+		"at", timeSchema("The moment asked for, when at was given.")))
+	b.schemas.set("AuditTokenState", object([]string{"id", "name", "permissions"},
+		"id", uuidSchema("The token."), "name", str(""), "campaign_id", obj("type", []any{"string", "null"}),
+		"filter_id", obj("type", []any{"string", "null"}), "permissions", list(obj("type", "string"), ""),
+		"expires_at", nullableTime(""), "revoked_at", nullableTime(""), "secret_prefix", str(""), "secret_last4", str(""),
+		"created_at", timeSchema(""), "version", obj("type", "integer"), "state", str("active, revoked, expired, …")))
+	b.schemas.set("AuditTokenHistory", object([]string{"token_id", "token", "data", "next_after"},
+		"token_id", uuidSchema("The token."), "token", sref("AuditTokenState"),
+		"data", list(sref("AuditEntry"), "Its lifecycle events and its writes, in log order."),
+		"next_after", obj("type", []any{"integer", "null"}, "description", "Send as after for the next page; null on the last.")))
+	b.schemas.set("AuditVisibleLeads", object([]string{"token_id", "at", "state", "token", "count", "data"},
+		"token_id", uuidSchema("The token."), "at", timeSchema("The moment."),
+		"state", str("active when the token could read; otherwise why it read nothing: not_created, revoked, expired, no_read_permission, filter_deleted."),
+		"token", sref("AuditTokenState"),
+		"filter", obj("description", "The token's filter as it was then, or null."),
+		"count", obj("type", "integer"),
+		"data", list(obj("type", "string", "format", "uuid"), "The ids of the leads the token could read then, sorted.")))
 }
 
 func (b *builder) webhookComponents() {
-	b.schemas.set("Webhook", object([]string{"id", "url", "campaign_id"},
+	nullableTime := obj("type", []any{"string", "null"}, "format", "date-time")
+	b.schemas.set("Webhook", object([]string{"id", "campaign_id", "filter_id", "url", "event_types", "enabled", "created_at", "updated_at", "version"},
 		"id", uuidSchema("The subscription's id."),
-		"url", obj("type", "string", "format", "uri", "description", "The HTTPS endpoint."),
 		"campaign_id", uuidSchema("The campaign whose lead events are delivered."),
 		"filter_id", obj("type", []any{"string", "null"}, "format", "uuid", "description", "Only leads this filter lets through."),
-		"event_types", obj("type", []any{"array", "null"}, "items", obj("type", "string"), "description", "Only these event types; all when absent."),
-		"secret", obj("type", "string", "pattern", "^whsec_", "description", "The signing secret; only in the answer of create.")))
+		"url", obj("type", "string", "format", "uri", "description", "The HTTPS endpoint."),
+		"event_types", list(obj("type", "string"), "Only these event types; empty for every type."),
+		"enabled", obj("type", "boolean"),
+		"disabled_at", nullableTime, "disabled_reason", obj("type", []any{"string", "null"}),
+		"disabled_detail", obj("type", []any{"string", "null"}),
+		"failing_since", nullableTime, "previous_secret_valid_until", nullableTime,
+		"created_at", timeSchema(""), "updated_at", timeSchema(""), "version", obj("type", "integer"),
+		"secret", obj("type", "string", "pattern", "^whsec_", "description", "The signing secret; only in the answers of create and rotate-secret.")))
 	b.schemas.set("WebhookCreate", object([]string{"url", "campaign_id"},
 		"url", obj("type", "string", "format", "uri"),
 		"campaign_id", obj("type", "string", "format", "uuid"),
@@ -623,14 +676,26 @@ func (b *builder) webhookComponents() {
 	b.schemas.set("WebhookPatch", object(nil,
 		"url", obj("type", "string", "format", "uri"),
 		"filter_id", obj("type", []any{"string", "null"}, "format", "uuid"),
-		"event_types", obj("type", []any{"array", "null"}, "items", obj("type", "string"))))
-	b.schemas.set("WebhookPage", object([]string{"data"}, "data", list(sref("Webhook"), "The subscriptions.")))
-	b.schemas.set("Delivery", object([]string{"id"},
-		"id", str("The delivery attempt's id."),
-		"event_id", str("The delivered event's id (the webhook-id header)."),
+		"event_types", obj("type", "array", "items", obj("type", "string")),
+		"enabled", obj("type", "boolean")))
+	b.schemas.set("WebhookRotate", object(nil, "grace_period", obj("description", `A duration such as "24h", or seconds.`)))
+	b.schemas.set("WebhookRedeliver", object(nil,
+		"since", obj("type", "string", "format", "date-time", "description", "Deliver again every event since then."),
+		"delivery_id", str("Deliver this one attempt's event again.")))
+	b.schemas.set("WebhookAccepted", obj("type", "object", "description", "What was queued."))
+	b.schemas.set("WebhookPage", page(sref("Webhook"), "The subscriptions."))
+	b.schemas.set("Delivery", object([]string{"id", "event_id", "event_type", "attempt", "attempted_at", "success"},
+		"id", str("The attempt's id."),
+		"event_id", uuidSchema("The delivered event (the webhook-id header)."),
+		"event_type", str("lead.created, lead.updated, …"),
+		"lead_id", obj("type", []any{"string", "null"}), "lead_version", obj("type", []any{"integer", "null"}),
+		"attempt", obj("type", "integer"), "attempted_at", timeSchema(""),
 		"status", obj("type", []any{"integer", "null"}, "description", "The endpoint's HTTP status."),
-		"attempted_at", timeSchema("When the attempt was made.")))
-	b.schemas.set("DeliveryPage", object([]string{"data"}, "data", list(sref("Delivery"), "The delivery attempts, newest first.")))
+		"latency_ms", obj("type", "number"), "response_excerpt", str(""), "error", obj("type", []any{"string", "null"}),
+		"success", obj("type", "boolean"),
+		"message_state", str("pending, delivered, failed (given up) or skipped."),
+		"next_attempt_at", nullableTime))
+	b.schemas.set("DeliveryPage", page(sref("Delivery"), "The delivery attempts, newest first."))
 	b.schemas.set("CloudEvent", object([]string{"specversion", "id", "source", "type", "subject", "time", "data"},
 		"specversion", obj("type", "string", "const", "1.0"),
 		"id", str("The event id: the same in the event log, on NATS and in every delivery attempt (webhook-id)."),

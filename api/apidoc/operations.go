@@ -13,8 +13,8 @@ type operation struct {
 	Params                                      []*M
 	Body                                        *body
 	Responses                                   []resp
-	// Unverified marks routes described from the published contract that
-	// the contract tests do not exercise (audit, webhooks).
+	// Unverified marks routes the contract tests do not exercise (audit,
+	// webhooks): their objects may hold members beyond those listed.
 	Unverified bool
 }
 
@@ -292,40 +292,59 @@ func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
 		add(o)
 	}
 	hook(&operation{Method: "POST", Path: "/v1/webhooks", ID: "createWebhook", Summary: "Subscribe an endpoint",
-		Description: "Lead events of one campaign (optionally narrowed by a filter and event types) are POSTed to url, signed per Standard Webhooks with the returned secret.",
+		Description: "Lead events of one campaign (optionally narrowed by a filter and event types) are POSTed to url, signed per Standard Webhooks with the returned secret." + writesNote,
 		Params:      []*M{idem}, Body: jsonBody("WebhookCreate", true),
-		Responses: append([]resp{ok("201", "The subscription, with its signing secret.", "Webhook", "Location")}, errs("400", "409", "413", "415", "422")...)})
+		Responses: append([]resp{ok("201", "The subscription, with its signing secret.", "Webhook", "Leadsvc-Position")}, errs("400", "409", "413", "415", "422")...)})
 	hook(&operation{Method: "GET", Path: "/v1/webhooks", ID: "listWebhooks", Summary: "List subscriptions",
 		Responses: append([]resp{ok("200", "The subscriptions.", "WebhookPage")}, errs("400")...)})
 	hook(&operation{Method: "GET", Path: "/v1/webhooks/{id}", ID: "getWebhook", Summary: "Get a subscription",
 		Params: []*M{webhookID}, Responses: append([]resp{ok("200", "The subscription.", "Webhook")}, errs("404")...)})
 	hook(&operation{Method: "PATCH", Path: "/v1/webhooks/{id}", ID: "updateWebhook", Summary: "Change a subscription",
-		Params: []*M{webhookID, idem}, Body: jsonBody("WebhookPatch", true),
-		Responses: append([]resp{ok("200", "The subscription.", "Webhook")}, errs("400", "404", "409", "413", "415", "422")...)})
+		Description: "url, filter, event types, or enabled (true re-enables a disabled one)." + writesNote,
+		Params:      []*M{webhookID, idem}, Body: jsonBody("WebhookPatch", true),
+		Responses: append([]resp{ok("200", "The subscription.", "Webhook", "Leadsvc-Position")}, errs("400", "404", "409", "413", "415", "422")...)})
 	hook(&operation{Method: "DELETE", Path: "/v1/webhooks/{id}", ID: "deleteWebhook", Summary: "Delete a subscription",
-		Params: []*M{webhookID, idem}, Responses: append([]resp{ok("204", "Deleted.", "")}, errs("400", "404", "409")...)})
+		Params: []*M{webhookID, idem}, Responses: append([]resp{ok("204", "Deleted.", "", "Leadsvc-Position")}, errs("400", "404", "409")...)})
 	hook(&operation{Method: "GET", Path: "/v1/webhooks/{id}/deliveries", ID: "listDeliveries", Summary: "List delivery attempts",
 		Params: []*M{webhookID}, Responses: append([]resp{ok("200", "The delivery attempts.", "DeliveryPage")}, errs("400", "404")...)})
+	hook(&operation{Method: "POST", Path: "/v1/webhooks/{id}/rotate-secret", ID: "rotateWebhookSecret", Summary: "Rotate the signing secret",
+		Description: "A new secret; during the grace period deliveries carry signatures of both." + writesNote,
+		Params:      []*M{webhookID, idem}, Body: jsonBody("WebhookRotate", false),
+		Responses: append([]resp{ok("200", "The subscription, with its new secret.", "Webhook", "Leadsvc-Position")}, errs("400", "404", "409", "413", "415", "422")...)})
+	hook(&operation{Method: "POST", Path: "/v1/webhooks/{id}/redeliver", ID: "redeliverWebhook", Summary: "Deliver again",
+		Description: "Every event since a time, or one attempt's event, is delivered again.",
+		Params:      []*M{webhookID, idem}, Body: jsonBody("WebhookRedeliver", true),
+		Responses: append([]resp{ok("202", "Queued.", "WebhookAccepted")}, errs("400", "404", "409", "413", "415", "422")...)})
+	hook(&operation{Method: "POST", Path: "/v1/webhooks/{id}/test", ID: "testWebhook", Summary: "Send a test event",
+		Params:    []*M{webhookID, idem},
+		Responses: append([]resp{ok("202", "Queued.", "WebhookAccepted")}, errs("400", "404", "409")...)})
 }
 
 func (b *builder) auditOperations(add func(*operation)) {
-	at := query("at", "The moment to look at (RFC 3339).", obj("type", "string", "format", "date-time"))
-	at.set("required", true)
+	at := query("at", "The moment to look at (RFC 3339); default now.", obj("type", "string", "format", "date-time"))
+	after := query("after", "Only events after this log position (next_after of the previous page).", obj("type", "integer", "minimum", 0))
 	audit := func(o *operation) {
 		o.Perm, o.Tag, o.Unverified = domain.PermAudit, "Audit", true
 		add(o)
 	}
-	audit(&operation{Method: "GET", Path: "/v1/audit/leads/{id}/events", ID: "auditLeadEvents", Summary: "A lead's history",
-		Params: []*M{pathID("The lead's id.")}, Responses: append([]resp{ok("200", "The lead's events, in order.", "AuditEventPage")}, errs("400", "404")...)})
 	audit(&operation{Method: "GET", Path: "/v1/audit/leads/{id}", ID: "auditLeadAt", Summary: "A lead as it was",
-		Params: []*M{pathID("The lead's id."), at}, Responses: append([]resp{ok("200", "The lead at that moment.", "Lead")}, errs("400", "404")...)})
+		Description: "The lead replayed from the log at a moment (at) or a version (version), or now.",
+		Params:      []*M{pathID("The lead's id."), at, query("version", "A version of the lead (1, 2, …); not with at.", obj("type", "integer", "minimum", 1))},
+		Responses:   append([]resp{ok("200", "The lead then.", "AuditLead", "ETag")}, errs("400", "404")...)})
+	audit(&operation{Method: "GET", Path: "/v1/audit/leads/{id}/events", ID: "auditLeadEvents", Summary: "A lead's history",
+		Params: []*M{pathID("The lead's id.")}, Responses: append([]resp{ok("200", "The lead's events, in order, with the hash chain's integrity.", "AuditLeadHistory")}, errs("400", "404")...)})
+	audit(&operation{Method: "GET", Path: "/v1/audit/leads/{id}/verify", ID: "auditLeadVerify", Summary: "Check a lead's hash chain",
+		Params: []*M{pathID("The lead's id.")}, Responses: append([]resp{ok("200", "Whether the lead's events are intact.", "AuditLeadVerify")}, errs("400", "404")...)})
 	audit(&operation{Method: "GET", Path: "/v1/audit/tokens/{id}/events", ID: "auditTokenEvents", Summary: "A token's history",
-		Params: []*M{pathID("The token's id.")}, Responses: append([]resp{ok("200", "The token's events, in order.", "AuditEventPage")}, errs("400", "404")...)})
+		Description: "The token's lifecycle and the writes it made, paged: the next page is after=next_after, also in a Link header.",
+		Params: []*M{pathID("The token's id."), after, query("limit", "Page size (at most 10000).", obj("type", "integer", "minimum", 0)),
+			query("at", "Only up to this moment.", obj("type", "string", "format", "date-time"))},
+		Responses: append([]resp{ok("200", "A page of the token's history.", "AuditTokenHistory", "Link")}, errs("400", "404")...)})
 	audit(&operation{Method: "GET", Path: "/v1/audit/tokens/{id}/visible-leads", ID: "auditVisibleLeads", Summary: "What a token could read",
-		Params: []*M{pathID("The token's id."), at}, Responses: append([]resp{ok("200", "The ids of the leads the token could read then.", "VisibleLeads")}, errs("400", "404")...)})
-	feed := ok("200", "One event per line (NDJSON), in log order; resume with the last position.", "AuditEvent")
+		Params: []*M{pathID("The token's id."), at}, Responses: append([]resp{ok("200", "The leads the token could read then, replayed from the log.", "AuditVisibleLeads")}, errs("400", "404")...)})
+	feed := ok("200", `One event per line (NDJSON), in commit order, ending with {"end": true, "next_after": …}; resume with after=next_after.`, "AuditEntry")
 	feed.MediaType = "application/x-ndjson"
-	audit(&operation{Method: "GET", Path: "/v1/audit/events", ID: "auditFeed", Summary: "The global event feed",
-		Params:    []*M{query("after", "Only events after this log position.", obj("type", "integer", "minimum", 0))},
+	audit(&operation{Method: "GET", Path: "/v1/audit/events", ID: "auditFeed", Summary: "The account's event feed",
+		Params:    []*M{after, query("limit", "At most this many events (at most 100000).", obj("type", "integer", "minimum", 0))},
 		Responses: append([]resp{feed}, errs("400")...)})
 }
