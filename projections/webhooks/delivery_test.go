@@ -167,10 +167,14 @@ func TestReceiverDownThenBackGetsEverythingInOrder(t *testing.T) {
 			t.Errorf("event %s sent %d times with %d failures", id, n, failed)
 		}
 	}
-	log := e.attempts(sub.Webhook.ID)
-	if len(log) != len(rcv.all()) {
-		t.Fatalf("delivery log has %d attempts, the receiver saw %d", len(log), len(rcv.all()))
-	}
+	// The receiver answers before the dispatcher records.
+	var log []commands.WebhookDelivery
+	testenv.CheckFor(t, 10*time.Second, func() error {
+		if log = e.attempts(sub.Webhook.ID); len(log) != len(rcv.all()) {
+			return fmt.Errorf("delivery log has %d attempts, the receiver saw %d", len(log), len(rcv.all()))
+		}
+		return nil
+	})
 	first := log[0]
 	if first.Success || first.StatusCode == nil || *first.StatusCode != 503 || first.Attempt != 1 || first.ResponseExcerpt != "status 503" {
 		t.Fatalf("first attempt logged as %+v", first)
@@ -456,6 +460,7 @@ func TestRedeliverAndTestEvent(t *testing.T) {
 	lead := e.lead(map[string]any{"name": "Ada"})
 	e.update(lead, map[string]any{"budget": 7})
 	first := rcv.waitFor(2, 10*time.Second)
+	e.waitDelivered(sub.Webhook.ID, 2)
 	res, err := e.c.RedeliverWebhook(e.ctx, commands.RedeliverWebhook{AccountID: e.account, WebhookID: sub.Webhook.ID, Since: &since})
 	if err != nil || res.Messages != 2 {
 		t.Fatalf("RedeliverWebhook = %+v, %v", res, err)

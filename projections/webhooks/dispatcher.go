@@ -447,7 +447,10 @@ func (r result) success() bool { return r.status >= 200 && r.status < 300 }
 // deliver makes one attempt and records it.
 func (d *Dispatcher) deliver(ctx context.Context, m outgoing) {
 	defer d.done(m)
-	res := d.attempt(ctx, m)
+	res := result{at: d.cfg.Clock(), err: "the signing secret cannot be opened; nothing unsigned is sent"}
+	if len(m.secrets) > 0 {
+		res = d.attempt(ctx, m)
+	}
 	if ctx.Err() != nil {
 		d.release([]outgoing{m})
 		return
