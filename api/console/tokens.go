@@ -47,7 +47,7 @@ func scopeOf(t commands.TokenInfo, camp *domain.Campaign, filters map[uuid.UUID]
 	if !ok || camp == nil {
 		return []string{"no lead: its filter was deleted"}
 	}
-	return append([]string{"filter “" + f.Name + "”:"}, f.Explain(camp.Schema)...)
+	return append(f.Explain(camp.Schema), "(filter “"+f.Name+"”)")
 }
 
 func (c *Console) tokenRows(ts []commands.TokenInfo, camp *domain.Campaign, filters map[uuid.UUID]domain.Filter) []tokenRow {

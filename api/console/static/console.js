@@ -20,8 +20,8 @@
 
   function copy(text, button) {
     var done = function () {
-      var was = button.getAttribute("data-label") || button.innerHTML;
-      button.setAttribute("data-label", was);
+      var was = button.getAttribute("data-was") || button.innerHTML;
+      button.setAttribute("data-was", was);
       button.setAttribute("data-copied", "true");
       button.textContent = "Copied";
       live("Copied to the clipboard");
