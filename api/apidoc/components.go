@@ -167,7 +167,9 @@ func (b *builder) commonComponents() {
 		return h
 	}
 	problem := func(status, title, desc string, headers ...string) *M {
-		h := okHeaders(headers...)
+		// A read that waited for Leadsvc-Min-Position in vain can still end
+		// in a problem, and a replay answers a stored one.
+		h := okHeaders(append(headers, "Leadsvc-Stale", "Idempotent-Replayed")...)
 		if status == "401" {
 			h = obj("X-Request-Id", ref("headers", "X-Request-Id"), "WWW-Authenticate", ref("headers", "WWW-Authenticate"))
 		}
