@@ -47,4 +47,4 @@ func ParseStreamID(s string) (string, uuid.UUID, error) {
 }
 
 var knownAggregates = map[string]bool{AggregateAccount: true, AggregateCampaign: true, AggregateFilter: true,
-	AggregateToken: true, AggregateLead: true}
+	AggregateToken: true, AggregateLead: true, AggregateWebhook: true}

@@ -484,13 +484,29 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Log position of each projection's checkpoint."}, []string{"projection"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.events, m.applySeconds, m.lag, m.position} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("projection metrics: %w", err)
+		// Several runners share one set of metrics, told apart by the
+		// projection label: the second one reuses what the first one
+		// registered.
+		m.events = register(reg, m.events)
+		m.applySeconds = register(reg, m.applySeconds)
+		m.lag = register(reg, m.lag)
+		m.position = register(reg, m.position)
+	}
+	return m, nil
+}
+
+// register registers c, or returns the collector of the same description
+// already registered.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
 			}
 		}
 	}
-	return m, nil
+	return c
 }
 
 // sleep waits d or until ctx ends; it reports whether ctx is still live.

@@ -152,12 +152,44 @@ func TestServeIsReadyRelaysAndShutsDownGracefully(t *testing.T) {
 		}
 		return nil
 	})
+	// Every projection reports its position and lag, and caught up.
+	testenv.CheckFor(t, 10*time.Second, func() error {
+		var r struct {
+			Checks struct {
+				Projections struct {
+					Detail map[string]struct {
+						Position  int64 `json:"position"`
+						LagEvents int64 `json:"lag_events"`
+					} `json:"detail"`
+				} `json:"projections"`
+			} `json:"checks"`
+		}
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+			return err
+		}
+		d := r.Checks.Projections.Detail
+		for _, name := range []string{"lead_views", "webhooks"} {
+			if p, ok := d[name]; !ok || p.Position < 2 || p.LagEvents != 0 {
+				return fmt.Errorf("projections in readyz = %+v, want %s caught up", d, name)
+			}
+		}
+		return nil
+	})
 	for _, path := range []string{"/livez", "/healthz", "/metrics"} {
 		resp, err := http.Get(base + path)
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("GET %s: %v %v", path, resp, err)
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if path == "/metrics" && !bytes.Contains(body, []byte(`leadsvc_projection_events_total{projection="webhooks"}`)) {
+			t.Fatalf("/metrics lacks the webhook projection's events:\n%.2000s", body)
+		}
 	}
 	closed = true
 	if err := m.Close(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -45,6 +46,7 @@ type Main struct {
 	natsServer  *server.Server
 	relay       *eventstore.Relay
 	projections *projections.Runner
+	hooks       *projections.Runner // the webhook delivery projection
 	listener    net.Listener
 	httpServer  *http.Server
 	health      *health
@@ -124,8 +126,8 @@ func (m *Main) Run(ctx context.Context) error {
 	// Webhooks (docs/webhooks.md): the delivery projection, on a runner of
 	// its own so that neither catch-up waits for the other, and the
 	// dispatcher that sends what it records. Close stops both.
-	hooks, err := projections.NewRunner(projections.RunnerConfig{Stream: cfg.NATSStream, SubjectPrefix: cfg.SubjectPrefix},
-		m.Pool, log, m.NATS, domain.NewRegistry(), logger, nil, webhooks.New(domain.NewRegistry()))
+	m.hooks, err = projections.NewRunner(projections.RunnerConfig{Stream: cfg.NATSStream, SubjectPrefix: cfg.SubjectPrefix},
+		m.Pool, log, m.NATS, domain.NewRegistry(), logger, m.Registry, webhooks.New(domain.NewRegistry()))
 	if err != nil {
 		return fmt.Errorf("webhook projection: %w", err)
 	}
@@ -139,7 +141,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("webhook dispatcher: %w", err)
 	}
-	for name, run := range map[string]func(context.Context) error{"webhook projection": hooks.Run, "webhook dispatcher": dispatcher.Run} {
+	for name, run := range map[string]func(context.Context) error{"webhook projection": m.hooks.Run, "webhook dispatcher": dispatcher.Run} {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
@@ -169,7 +171,13 @@ func (m *Main) Run(ctx context.Context) error {
 			return st, err
 		}, optional: true},
 		{name: "projections", check: func(ctx context.Context) (any, error) {
-			return m.projections.Status(ctx)
+			st, err := m.projections.Status(ctx)
+			if err != nil {
+				return nil, err
+			}
+			hooks, err := m.hooks.Status(ctx)
+			maps.Copy(st, hooks)
+			return st, err
 		}, optional: true},
 	}}
 	m.listener, err = net.Listen("tcp", cfg.Addr)
