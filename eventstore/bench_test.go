@@ -3,7 +3,6 @@ package eventstore_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -154,7 +153,7 @@ func BenchmarkRelay(b *testing.B) {
 		b.Fatal(err)
 	}
 	pool := benchPool(b, url, storePoolConns)
-	nc := benchNATS(b)
+	nc := testenv.ConnectNATS(b)
 	s := eventstore.New(pool, registry(), eventstore.WithGroupCommit(64, 0))
 	defer s.Close()
 
@@ -217,21 +216,6 @@ func BenchmarkRelay(b *testing.B) {
 	b.ReportMetric(rate/rawJSAsync, "x_raw_js_async")
 	b.Logf("relay: %d events in %v = %.0f events/s = %.2f x the peak append rate (%.0f events/s); raw JetStream publish %.0f msgs/s acknowledged one by one, %.0f msgs/s pipelined (relay = %.2f x that)",
 		backlog, elapsed.Round(time.Millisecond), rate, rate/peak, peak, rawJS, rawJSAsync, rate/rawJSAsync)
-}
-
-// benchNATS connects to NATS_URL, or to an embedded JetStream server when
-// it is unset.
-func benchNATS(b *testing.B) *nats.Conn {
-	b.Helper()
-	if u := os.Getenv("NATS_URL"); u != "" {
-		nc, err := nats.Connect(u)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(nc.Close)
-		return nc
-	}
-	return testenv.StartNATS(b).Connect()
 }
 
 // rawJetStreamRate publishes n messages with de-duplication ids to a

@@ -196,3 +196,19 @@ func redact(dbURL string) string {
 	}
 	return u.Redacted()
 }
+
+// ConnectNATS connects to NATS_URL when it is set (the benchmarks measure
+// the machine's NATS beside their baselines) or else to an embedded
+// JetStream server of this test; closed when the test ends.
+func ConnectNATS(t testing.TB) *nats.Conn {
+	t.Helper()
+	if u := os.Getenv("NATS_URL"); u != "" {
+		nc, err := nats.Connect(u)
+		if err != nil {
+			t.Fatalf("connect %s: %v", u, err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	return StartNATS(t).Connect()
+}

@@ -319,7 +319,7 @@ func BenchmarkAppendToVisibleLag(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	nc := benchNATS(b)
+	nc := testenv.ConnectNATS(b)
 	stream, prefix := testenv.RandomName("BENCH_"), testenv.RandomName("bench")
 	b.Cleanup(func() {
 		if js, err := nc.JetStream(); err == nil {
@@ -545,21 +545,6 @@ func BenchmarkAppendToVisibleLag(b *testing.B) {
 func benchInFlight() int {
 	n, _ := strconv.Atoi(os.Getenv("LEADSVC_BENCH_INFLIGHT"))
 	return n
-}
-
-// benchNATS connects to NATS_URL, or to an embedded JetStream server when
-// it is unset.
-func benchNATS(b *testing.B) *nats.Conn {
-	b.Helper()
-	if u := os.Getenv("NATS_URL"); u != "" {
-		nc, err := nats.Connect(u)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(nc.Close)
-		return nc
-	}
-	return testenv.StartNATS(b).Connect()
 }
 
 // rawJetStreamLatency publishes n messages one at a time to a scratch

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -63,7 +62,7 @@ func BenchmarkDeliveryLatency(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	nc := benchNATS(b)
+	nc := testenv.ConnectNATS(b)
 	stream, prefix := testenv.RandomName("BENCH_"), testenv.RandomName("bench")
 	b.Cleanup(func() {
 		if js, err := nc.JetStream(); err == nil {
@@ -287,17 +286,4 @@ func percentiles(d []time.Duration) (p50, p99 time.Duration) {
 	}
 	slices.Sort(d)
 	return d[len(d)/2], d[len(d)*99/100]
-}
-
-func benchNATS(b *testing.B) *nats.Conn {
-	b.Helper()
-	if u := os.Getenv("NATS_URL"); u != "" {
-		nc, err := nats.Connect(u)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(nc.Close)
-		return nc
-	}
-	return testenv.StartNATS(b).Connect()
 }
