@@ -508,3 +508,115 @@ func TestDemoPrintsTheConsole(t *testing.T) {
 		t.Fatalf("demo does not print the console:\n%s", out)
 	}
 }
+
+// TestConsoleCampaignsFiltersAndTokensEndToEnd covers the other forms: a
+// new campaign (errors of its rows at their inputs), each schema change,
+// a filter edited (a stale edit is refused) and deleted after a
+// confirmation, an account token, and a rotation.
+func TestConsoleCampaignsFiltersAndTokensEndToEnd(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t)
+	admin := mustAccount(t, m, "Acme")
+	s := mustSignIn(t, m, admin.token)
+	s.get("/campaigns/new").want(http.StatusOK)
+
+	form := url.Values{"name": {"Solar"}, "nfields": {"3"}, "nselects": {"1"},
+		"selects[0].key": {"source"}, "selects[0].label": {"Source"}, "selects[0].options": {"website | Website\nPartner ABC"},
+		"fields[0].key": {"name"}, "fields[0].label": {"Name"}, "fields[0].type": {"text"}, "fields[0].required": {"true"},
+		// fields[1] is left blank: the error below is about fields[2].
+		"fields[2].key": {"Bad Key"}, "fields[2].label": {"Source"}, "fields[2].type": {"select"}, "fields[2].select": {"source"},
+		"statuses": {"new | New\nwon | Won"}}
+	p := s.post("/campaigns", form).want(http.StatusUnprocessableEntity)
+	if !p.contains(`id="f-fields-2-key" name="fields[2].key" aria-invalid="true"`) || !p.contains(`href="#f-fields-2-key"`) {
+		t.Fatalf("the bad key's error is not at the input of its row:\n%s", p.Body)
+	}
+	form.Set("action", "add_field")
+	if p := s.post("/campaigns", form).want(http.StatusOK); !p.contains(`name="fields[3].key"`) || !p.contains(`value="Bad Key"`) {
+		t.Fatalf("Add another field did not keep the form and add a row:\n%s", p.Body)
+	}
+	form.Del("action")
+	form.Set("fields[2].key", "source")
+	p = s.post("/campaigns", form).wantRedirect("/console/campaigns/")
+	campaign := regexp.MustCompile(`/console/campaigns/([0-9a-f-]{36})`).FindStringSubmatch(p.Location)[1]
+	var camp struct {
+		Name    string                 `json:"name"`
+		Fields  []struct{ Key string } `json:"fields"`
+		Selects []struct {
+			Options []struct{ Value, Label string } `json:"options"`
+		} `json:"selects"`
+		Statuses []struct{ Slug string } `json:"statuses"`
+	}
+	admin.do(http.MethodGet, "/v1/campaigns/"+campaign, nil).want(http.StatusOK).into(&camp)
+	if len(camp.Fields) != 2 || len(camp.Statuses) != 2 || len(camp.Selects) != 1 || camp.Selects[0].Options[1].Value != "partner-abc" {
+		t.Fatalf("the campaign through the API: %+v", camp)
+	}
+
+	s.get("/campaigns/" + campaign).want(http.StatusOK)
+	s.post("/campaigns/"+campaign+"/fields", url.Values{"index": {"2"}, "fields[2].key": {"budget"}, "fields[2].label": {"Budget"},
+		"fields[2].type": {"number"}}).wantRedirect("/console/campaigns/" + campaign + "?notice=field_added")
+	p = s.post("/campaigns/"+campaign+"/fields", url.Values{"index": {"3"}, "fields[3].key": {"budget"}, "fields[3].label": {"Again"},
+		"fields[3].type": {"number"}}).want(http.StatusUnprocessableEntity)
+	if !p.contains(`id="f-fields-3-key-err"`) || !p.contains("defined twice") {
+		t.Fatalf("a second field budget is not refused at its input:\n%s", p.Body)
+	}
+	s.post("/campaigns/"+campaign+"/selects", url.Values{"index": {"1"}, "selects[1].key": {"interest"}, "selects[1].label": {"Interest"},
+		"selects[1].options": {"Solar\nHeat pump"}}).wantRedirect("/console/campaigns/" + campaign + "?notice=select_added")
+	s.post("/campaigns/"+campaign+"/statuses", url.Values{"index": {"2"}, "statuses[2].label": {"Call back"}}).
+		wantRedirect("/console/campaigns/" + campaign + "?notice=status_added")
+	s.post("/campaigns/"+campaign+"/rename", url.Values{"name": {"Solar 2027"}}).wantRedirect("/console/campaigns/" + campaign)
+	admin.do(http.MethodGet, "/v1/campaigns/"+campaign, nil).want(http.StatusOK).into(&camp)
+	if camp.Name != "Solar 2027" || len(camp.Fields) != 3 || len(camp.Selects) != 2 || camp.Statuses[2].Slug != "call_back" {
+		t.Fatalf("the campaign after the changes: %+v", camp)
+	}
+
+	s.post("/campaigns/"+campaign+"/filters", url.Values{"rows": {"1"}, "name": {"Big"},
+		"conditions[0].field": {"budget"}, "conditions[0].op": {"between"}, "conditions[0].value": {"1000"}, "conditions[0].value2": {"5000"}}).
+		wantRedirect("/console/campaigns/" + campaign + "/filters")
+	var filters struct {
+		Data []struct {
+			ID      string   `json:"id"`
+			Explain []string `json:"explain"`
+			Version int      `json:"version"`
+		} `json:"data"`
+	}
+	admin.do(http.MethodGet, "/v1/campaigns/"+campaign+"/filters", nil).want(http.StatusOK).into(&filters)
+	if len(filters.Data) != 1 || filters.Data[0].Explain[0] != "budget is between 1000 and 5000" {
+		t.Fatalf("filters: %+v", filters.Data)
+	}
+	filter := filters.Data[0].ID
+	if p := s.get("/filters/" + filter); !p.contains(`value="1000"`) || !p.contains(`value="5000"`) || !p.contains(`<option value="between" selected>`) {
+		t.Fatalf("the editor does not show the saved condition:\n%s", p.Body)
+	}
+	stale := url.Values{"rows": {"1"}, "name": {"Big"}, "version": {"1"}, "conditions[0].field": {"status"},
+		"conditions[0].op": {"in"}, "conditions[0].choice": {"new", "won"}}
+	s.post("/filters/"+filter, stale).wantRedirect("/console/campaigns/" + campaign + "/filters?notice=filter_saved")
+	if p := s.post("/filters/"+filter, stale).want(http.StatusConflict); !p.contains("changed this at the same time") {
+		t.Fatalf("a stale edit:\n%s", p.Body)
+	}
+	admin.do(http.MethodGet, "/v1/filters/"+filter, nil).want(http.StatusOK)
+	if p := s.get("/filters/" + filter + "/delete"); !p.contains("Delete the filter “Big”?") {
+		t.Fatalf("no confirmation before deleting:\n%s", p.Body)
+	}
+	s.post("/filters/"+filter+"/delete", nil).wantRedirect("/console/campaigns/" + campaign + "/filters?notice=filter_deleted")
+	admin.do(http.MethodGet, "/v1/filters/"+filter, nil).want(http.StatusNotFound)
+
+	// An account token, then its rotation: the old secret keeps working
+	// through the grace period.
+	s.get("/tokens/new").want(http.StatusOK)
+	p = s.post("/tokens", url.Values{"name": {"CRM sync"}, "permissions": {"read", "audit"}}).wantRedirect("/console/tokens?notice=token_created")
+	id := regexp.MustCompile(`new=([0-9a-f-]{36})`).FindStringSubmatch(p.Location)[1]
+	if p := s.get("/tokens"); !p.contains("CRM sync") || !p.contains("Audit, Read") || !p.contains("every campaign of the account") {
+		t.Fatalf("the account tokens:\n%s", p.Body)
+	}
+	old := regexp.MustCompile(`id="token-secret" value="(lsk_\w+)"`).FindStringSubmatch(s.post("/tokens/"+id+"/reveal", nil).Body)[1]
+	if p := s.get("/tokens/" + id + "/rotate"); !p.contains(`name="grace" value="24h" checked`) {
+		t.Fatalf("the rotation's confirmation:\n%s", p.Body)
+	}
+	p = s.post("/tokens/"+id+"/rotate", url.Values{"grace": {"1h"}}).want(http.StatusOK)
+	fresh := regexp.MustCompile(`id="token-secret" value="(lsk_\w+)"`).FindStringSubmatch(p.Body)
+	if fresh == nil || fresh[1] == old || !p.contains("The old one keeps working until") {
+		t.Fatalf("the rotation's answer:\n%s", p.Body)
+	}
+	admin.as(old).do(http.MethodGet, "/v1/leads", nil).want(http.StatusOK)
+	admin.as(fresh[1]).do(http.MethodGet, "/v1/leads", nil).want(http.StatusOK)
+}
