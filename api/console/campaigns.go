@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -254,7 +255,10 @@ func (c *Console) renderCampaign(w http.ResponseWriter, r *http.Request, status 
 
 // changeCampaign runs one schema change from a form of the campaign page;
 // a validation error shows that form again with its errors.
-func (c *Console) changeCampaign(w http.ResponseWriter, r *http.Request, form, done string, cmd commands.ChangeCampaign) error {
+// Errors link to the inputs of their paths; anchors, when given, names
+// other inputs for some of them.
+func (c *Console) changeCampaign(w http.ResponseWriter, r *http.Request, form, done string, cmd commands.ChangeCampaign,
+	anchors map[string]string) error {
 	camp, err := c.campaignOf(r)
 	if err != nil {
 		return err
@@ -262,6 +266,11 @@ func (c *Console) changeCampaign(w http.ResponseWriter, r *http.Request, form, d
 	cmd.AccountID, cmd.CampaignID, cmd.Meta = camp.AccountID, camp.ID, meta(w, r)
 	if _, err := c.cmd.ChangeCampaign(r.Context(), cmd); err != nil {
 		if errs := validation(err); errs != nil {
+			for i, e := range errs.List {
+				if a, ok := anchors[e.Field]; ok {
+					errs.List[i].Anchor = a
+				}
+			}
 			return c.renderCampaign(w, r, http.StatusUnprocessableEntity, camp, form, errs)
 		}
 		return err
@@ -272,7 +281,7 @@ func (c *Console) changeCampaign(w http.ResponseWriter, r *http.Request, form, d
 
 func (c *Console) renameCampaign(w http.ResponseWriter, r *http.Request) error {
 	name := trimmed(r, "name")
-	return c.changeCampaign(w, r, "rename", "renamed", commands.ChangeCampaign{Rename: &name})
+	return c.changeCampaign(w, r, "rename", "renamed", commands.ChangeCampaign{Rename: &name}, nil)
 }
 
 func (c *Console) addField(w http.ResponseWriter, r *http.Request) error {
@@ -286,7 +295,7 @@ func (c *Console) addField(w http.ResponseWriter, r *http.Request) error {
 		}
 		return c.renderCampaign(w, r, http.StatusUnprocessableEntity, camp, "add_field", validation(err))
 	}
-	return c.changeCampaign(w, r, "add_field", "field_added", commands.ChangeCampaign{AddField: &f})
+	return c.changeCampaign(w, r, "add_field", "field_added", commands.ChangeCampaign{AddField: &f}, nil)
 }
 
 func (c *Console) addSelect(w http.ResponseWriter, r *http.Request) error {
@@ -295,7 +304,7 @@ func (c *Console) addSelect(w http.ResponseWriter, r *http.Request) error {
 	if sl.Options == nil {
 		sl.Options = []domain.Option{}
 	}
-	return c.changeCampaign(w, r, "add_select", "select_added", commands.ChangeCampaign{AddSelect: &sl})
+	return c.changeCampaign(w, r, "add_select", "select_added", commands.ChangeCampaign{AddSelect: &sl}, nil)
 }
 
 // addOption adds an option to a select list; an empty value is made from
@@ -306,8 +315,9 @@ func (c *Console) addOption(w http.ResponseWriter, r *http.Request) error {
 		o.Value = slug(o.Label, "-")
 	}
 	key := chi.URLParam(r, "key")
-	return c.changeCampaign(w, r, "add_option:"+key, "option_added#select-"+key,
-		commands.ChangeCampaign{AddOption: &commands.SelectOption{Select: key, Option: o}})
+	return c.changeCampaign(w, r, "add_option:"+key, "option_added#select-"+url.QueryEscape(key),
+		commands.ChangeCampaign{AddOption: &commands.SelectOption{Select: key, Option: o}},
+		map[string]string{"option.label": "opt-" + key + "-label", "option.value": "opt-" + key + "-value", "select": "opt-" + key + "-select"})
 }
 
 func (c *Console) addStatus(w http.ResponseWriter, r *http.Request) error {
@@ -316,7 +326,7 @@ func (c *Console) addStatus(w http.ResponseWriter, r *http.Request) error {
 	if st.Slug == "" {
 		st.Slug = slug(st.Label, "_")
 	}
-	return c.changeCampaign(w, r, "add_status", "status_added", commands.ChangeCampaign{AddStatus: &st})
+	return c.changeCampaign(w, r, "add_status", "status_added", commands.ChangeCampaign{AddStatus: &st}, nil)
 }
 
 // campaignNames maps the account's campaigns by id.

@@ -124,8 +124,12 @@ func (f formView) Messages(name string) []string {
 
 // Attrs are an input's id, name and, when it has errors, the attributes
 // that tie them to it for assistive technology.
-func (f formView) Attrs(name string) template.HTMLAttr {
-	id := fieldID(name)
+func (f formView) Attrs(name string) template.HTMLAttr { return f.AttrsAs(name, name) }
+
+// AttrsAs is Attrs for an input whose id is made from key rather than its
+// name, where a page repeats a form (one per select list).
+func (f formView) AttrsAs(name, key string) template.HTMLAttr {
+	id := fieldID(key)
 	s := `id="` + id + `" name="` + html.EscapeString(name) + `"`
 	if len(f.Messages(name)) > 0 {
 		s += ` aria-invalid="true" aria-describedby="` + id + `-err"`
@@ -134,13 +138,16 @@ func (f formView) Attrs(name string) template.HTMLAttr {
 }
 
 // Error is the markup of the errors shown at input name.
-func (f formView) Error(name string) template.HTML {
+func (f formView) Error(name string) template.HTML { return f.ErrorAs(name, name) }
+
+// ErrorAs is Error for an input whose id is made from key (AttrsAs).
+func (f formView) ErrorAs(name, key string) template.HTML {
 	msgs := f.Messages(name)
 	if len(msgs) == 0 {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString(`<p class="field-error" id="` + fieldID(name) + `-err">`)
+	b.WriteString(`<p class="field-error" id="` + fieldID(key) + `-err">`)
 	for i, m := range msgs {
 		if i > 0 {
 			b.WriteString("<br>")

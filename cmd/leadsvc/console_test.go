@@ -118,7 +118,19 @@ func TestConsoleShowsLeadDataEscaped(t *testing.T) {
 	campaign := mustConsoleCampaign(t, admin, "Home energy")
 	const evil = `<script>alert("x")</script><img src=x onerror=alert(1)>`
 	lead := mustLead(t, admin, campaign, map[string]any{"name": evil, "source": "website"})
+	up := admin.upload("/v1/leads/"+lead+"/files", "file", "a/b>.html", "text/html", []byte(evil)).want(http.StatusCreated)
+	admin.do(http.MethodGet, "/v1/leads/"+lead, nil, "Leadsvc-Min-Position", up.Header.Get("Leadsvc-Position")).want(http.StatusOK)
+	file := str(up.obj(), "id")
 	s := mustSignIn(t, m, admin.token)
+	// A file is an attachment that runs nothing, whatever its type.
+	dl := s.get("/leads/" + lead + "/files/" + file).want(http.StatusOK)
+	if dl.Body != evil || !strings.HasPrefix(dl.Header.Get("Content-Disposition"), "attachment") ||
+		!strings.Contains(dl.Header.Get("Content-Security-Policy"), "sandbox") {
+		t.Fatalf("the download: %q, headers %v", dl.Body, dl.Header)
+	}
+	if p := s.get("/leads/" + lead); !p.contains(">b&gt;.html</a>") {
+		t.Fatalf("the lead page does not show the file's name escaped:\n%s", p.Body)
+	}
 	for _, path := range []string{"/leads/" + lead, "/campaigns/" + campaign + "/leads"} {
 		p := s.get(path).want(http.StatusOK)
 		if strings.Contains(p.Body, "<script>alert") || strings.Contains(p.Body, "<img src=x") {
@@ -282,7 +294,7 @@ func TestConsoleSetUpAPartnerWithoutJavaScript(t *testing.T) {
 	// An option with a bad value: the error is at its input, nothing written.
 	p := s.post("/campaigns/"+campaign+"/selects/source/options", url.Values{"option.label": {"Partner ABC"}, "option.value": {"website"}}).
 		want(http.StatusUnprocessableEntity)
-	if !p.contains(`id="f-option-value-err"`) || !p.contains("defined twice") {
+	if !p.contains(`id="f-opt-source-value-err"`) || !p.contains(`href="#f-opt-source-value"`) || !p.contains("defined twice") {
 		t.Fatalf("the duplicate option's error is not at its input:\n%s", p.Body)
 	}
 	s.post("/campaigns/"+campaign+"/selects/source/options", url.Values{"option.label": {"Partner ABC"}}).
