@@ -27,7 +27,7 @@ type RelayConfig struct {
 	BatchSize       int           // events read and published per page; default 2000
 	AckTimeout      time.Duration // how long JetStream may take to acknowledge; default 5s
 	PollInterval    time.Duration // idle wait between reads; default 50ms
-	LockKey         int64         // advisory lock key; default derived from Name and Stream
+	LockKey         int64         // advisory lock key; default derived from Name and Stream; combined with the schema
 }
 
 func (c *RelayConfig) setDefaults() {
@@ -142,6 +142,10 @@ func (r *Relay) Run(ctx context.Context) error {
 	return nil
 }
 
+// lockKeySQL mixes the schema into the lock key: advisory locks are the
+// whole database's, and a log in another schema has a relay of its own.
+const lockKeySQL = `$1 # hashtextextended(coalesce(current_schema(), ''), 0)`
+
 // acquire takes the session-level advisory lock on a connection held for as
 // long as this relay leads; the lock dies with the connection, so another
 // process takes over when this one does.
@@ -151,7 +155,7 @@ func (r *Relay) acquire(ctx context.Context) (*pgxpool.Conn, bool, error) {
 		return nil, false, err
 	}
 	var ok bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, r.cfg.LockKey).Scan(&ok); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(`+lockKeySQL+`)`, r.cfg.LockKey).Scan(&ok); err != nil {
 		conn.Release()
 		return nil, false, err
 	}
@@ -165,7 +169,7 @@ func (r *Relay) release(conn *pgxpool.Conn) {
 	r.setLeader(false)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, r.cfg.LockKey); err != nil {
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock(`+lockKeySQL+`)`, r.cfg.LockKey); err != nil {
 		// The session is unusable; closing it is what frees the lock.
 		_ = conn.Conn().Close(ctx)
 	}

@@ -269,3 +269,23 @@ func msgIDs(t *testing.T, nc *nats.Conn, stream string) []string {
 	}
 	return out
 }
+
+// TestRelaysOfTwoSchemasLeadAtOnce runs two logs in two schemas of one
+// database, with the same relay and stream names: each has its own
+// leader (advisory locks are database-wide; the key includes the schema).
+func TestRelaysOfTwoSchemasLeadAtOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := eventstore.RelayConfig{Stream: "SAME_STREAM", SubjectPrefix: "same", PollInterval: 5 * time.Millisecond}
+	for range 2 {
+		s, _ := newStore(t)
+		nc := testenv.StartNATS(t).Connect()
+		startRelay(t, s, nc, cfg)
+		for i := range 5 {
+			if _, err := s.Append(ctx, appendN("s", eventstore.AnyVersion, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		checkExactlyOnceInOrder(t, s, nc, cfg, 5)
+	}
+}
