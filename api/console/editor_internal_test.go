@@ -93,3 +93,19 @@ func TestSignInDestinationStaysInTheConsole(t *testing.T) {
 		}
 	}
 }
+
+func TestErrorSummaryNamesTheInput(t *testing.T) {
+	t.Parallel()
+	for path, want := range map[string]string{
+		"name":                        "Name",
+		"fields[2].key":               "Field 3, key",
+		"selects[0].options[1].value": "Select list 1, option 2, value",
+		"conditions[1].op":            "Condition 2, operator",
+		"filter_id":                   "Filter",
+		"option.value":                "Option, value",
+	} {
+		if got := where(path); got != want {
+			t.Errorf("where(%q) = %q, want %q", path, got, want)
+		}
+	}
+}

@@ -31,6 +31,8 @@ import (
 type fieldErr struct {
 	Field   string
 	Message string
+	// Where names the input for the error summary: "Condition 2, value".
+	Where string
 	// Anchor is the input the error summary links to.
 	Anchor string
 }
@@ -42,7 +44,7 @@ type formErrors struct {
 
 // fieldError is a form error of one input.
 func fieldError(field, msg string) *formErrors {
-	return &formErrors{List: []fieldErr{{Field: field, Message: msg, Anchor: field}}}
+	return &formErrors{List: []fieldErr{{Field: field, Message: msg, Anchor: field, Where: where(field)}}}
 }
 
 // validation returns the errors of err when it is a validation error.
@@ -65,9 +67,45 @@ func validation(err error, inputs ...string) *formErrors {
 				}
 			}
 		}
-		out.List = append(out.List, fieldErr{Field: fe.Field, Message: msg, Anchor: anchor})
+		out.List = append(out.List, fieldErr{Field: fe.Field, Message: msg, Anchor: anchor, Where: where(fe.Field)})
 	}
 	return out
+}
+
+var listNames = map[string]string{"fields": "Field", "selects": "Select list", "options": "option", "statuses": "Status",
+	"conditions": "Condition", "any": "Group"}
+
+var partNames = map[string]string{"op": "operator", "value2": "upper end", "expires_at": "expiry", "event_types": "event types"}
+
+var pathPart = regexp.MustCompile(`^([a-z_]+)(?:\[(\d+)\])?$`)
+
+// where names an error's path for people: fields[2].key is "Field 3, key".
+func where(path string) string {
+	parts := strings.Split(path, ".")
+	for i, p := range parts {
+		m := pathPart.FindStringSubmatch(p)
+		if m == nil {
+			continue
+		}
+		name := strings.ReplaceAll(m[1], "_", " ")
+		if n, ok := partNames[m[1]]; ok {
+			name = n
+		}
+		if m[2] != "" {
+			n, _ := strconv.Atoi(m[2])
+			if l, ok := listNames[m[1]]; ok {
+				name = l
+			}
+			name += " " + strconv.Itoa(n+1)
+		}
+		parts[i] = name
+	}
+	out := strings.Join(parts, ", ")
+	out = strings.TrimSuffix(strings.TrimSuffix(out, " id"), ",")
+	if out == "" {
+		return ""
+	}
+	return strings.ToUpper(out[:1]) + out[1:]
 }
 
 // owns reports whether input name shows errors of path.
