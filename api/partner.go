@@ -564,6 +564,11 @@ func (a *API) schema(w http.ResponseWriter, r *http.Request) error {
 	case v.filter != nil:
 		f := filterOut(*v.filter, c.Schema)
 		out.Filter, out.Scope, out.Defaults = &f, f.Explain, v.filter.EqualityDefaults(c.Schema)
+		// Only the options and statuses the token's leads can have: the
+		// other partners' names are not this partner's to read.
+		narrowed := c
+		narrowed.Schema = v.filter.NarrowSchema(c.Schema)
+		out.Campaign = campaignOut(narrowed)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

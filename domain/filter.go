@@ -561,3 +561,73 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// NarrowSchema returns the schema as a token bound to the filter sees it:
+// a select list keeps only the options some lead inside the filter could
+// hold in a field that uses it, and the statuses only those the filter
+// lets through. A partner never learns the other partners' option values
+// and labels from its own schema. Conditions of Any groups do not narrow.
+func (f Filter) NarrowSchema(s Schema) Schema {
+	byField := map[string][]Condition{}
+	for _, c := range f.Conditions {
+		byField[c.Field] = append(byField[c.Field], c)
+	}
+	holds := func(field string, v LeadView) bool {
+		for _, c := range byField[field] {
+			if !EvalCondition(s, c, v) {
+				return false
+			}
+		}
+		return true
+	}
+	allowed := map[string]map[string]bool{} // select key → option values kept
+	for _, fd := range s.Fields {
+		if fd.Type != TypeSelect && fd.Type != TypeMultiselect {
+			continue
+		}
+		sl, _ := s.Select(fd.Select)
+		if allowed[fd.Select] == nil {
+			allowed[fd.Select] = map[string]bool{}
+		}
+		for _, o := range sl.Options {
+			var v any = o.Value
+			if fd.Type == TypeMultiselect {
+				v = []string{o.Value}
+			}
+			// A multiselect holding the option among others may still
+			// satisfy eq/contains on another: only exclusions narrow it.
+			ok := holds(fd.Key, LeadView{Fields: Fields{fd.Key: v}})
+			if fd.Type == TypeMultiselect {
+				ok = true
+				for _, c := range byField[fd.Key] {
+					if (c.Op == OpNeq || c.Op == OpNotIn) && !EvalCondition(s, c, LeadView{Fields: Fields{fd.Key: v}}) {
+						ok = false
+					}
+				}
+			}
+			if ok {
+				allowed[fd.Select][o.Value] = true
+			}
+		}
+	}
+	out := Schema{Fields: clone(s.Fields), Selects: cloneSelects(s.Selects)}
+	for i, sl := range out.Selects {
+		keep, used := allowed[sl.Key]
+		if !used {
+			continue // no field uses the list: nothing of a lead is in it
+		}
+		opts := []Option{}
+		for _, o := range sl.Options {
+			if keep[o.Value] {
+				opts = append(opts, o)
+			}
+		}
+		out.Selects[i].Options = opts
+	}
+	for _, st := range s.Statuses {
+		if holds(AttrStatus, LeadView{Status: st.Slug}) {
+			out.Statuses = append(out.Statuses, st)
+		}
+	}
+	return out
+}

@@ -457,3 +457,44 @@ func TestFilterDecisionTable(t *testing.T) {
 		}
 	})
 }
+
+func TestNarrowSchemaHidesWhatTheFilterExcludes(t *testing.T) {
+	t.Parallel()
+	s := domain.Schema{
+		Fields: []domain.Field{
+			{Key: "source", Label: "Source", Type: domain.TypeSelect, Select: "source"},
+			{Key: "tags", Label: "Tags", Type: domain.TypeMultiselect, Select: "tags"},
+		},
+		Selects: []domain.Select{
+			{Key: "source", Label: "Source", Options: []domain.Option{{Value: "abc", Label: "ABC"}, {Value: "xyz", Label: "XYZ"}}},
+			{Key: "tags", Label: "Tags", Options: []domain.Option{{Value: "hot", Label: "Hot"}, {Value: "cold", Label: "Cold"}}},
+		},
+		Statuses: []domain.Status{{Slug: "new", Label: "New"}, {Slug: "won", Label: "Won"}, {Slug: "lost", Label: "Lost"}},
+	}
+	f := domain.Filter{Conditions: []domain.Condition{
+		{Field: "source", Op: domain.OpEq, Value: "abc"},
+		{Field: "tags", Op: domain.OpNotIn, Value: []any{"cold"}},
+		{Field: "status", Op: domain.OpIn, Value: []any{"new", "won"}},
+	}}
+	got := f.NarrowSchema(s)
+	opts := func(i int) []string {
+		var out []string
+		for _, o := range got.Selects[i].Options {
+			out = append(out, o.Value)
+		}
+		return out
+	}
+	var statuses []string
+	for _, st := range got.Statuses {
+		statuses = append(statuses, st.Slug)
+	}
+	if fmt.Sprint(opts(0), opts(1), statuses) != "[abc] [hot] [new won]" {
+		t.Fatalf("narrowed = %v %v %v, want [abc] [hot] [new won]", opts(0), opts(1), statuses)
+	}
+	if len(s.Selects[0].Options) != 2 {
+		t.Fatal("NarrowSchema changed the schema it was given")
+	}
+	if all := (domain.Filter{}).NarrowSchema(s); len(all.Selects[0].Options) != 2 || len(all.Statuses) != 3 {
+		t.Fatalf("a filter without conditions narrowed the schema: %+v", all)
+	}
+}

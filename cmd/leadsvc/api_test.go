@@ -481,6 +481,17 @@ func TestAdminCampaignsAndFilters(t *testing.T) {
 	if d, _ := sc["defaults"].(map[string]any); d["source"] != "partner-xyz" || sc["filter"] == nil {
 		t.Fatalf("schema %v", sc)
 	}
+	// It lists only its own source option: never the other partners'.
+	for _, sel := range sc["campaign"].(map[string]any)["selects"].([]any) {
+		sel := sel.(map[string]any)
+		if sel["key"] != "source" {
+			continue
+		}
+		if opts := fmt.Sprint(sel["options"]); !strings.Contains(opts, "partner-xyz") ||
+			strings.Contains(opts, "partner-abc") || strings.Contains(opts, "website") {
+			t.Fatalf("partner xyz's schema lists source options %s", opts)
+		}
+	}
 	s.admin.do("GET", "/v1/schema", nil).problem(400)
 	s.admin.do("GET", "/v1/schema?campaign_id="+s.campaignID, nil).want(200)
 }
