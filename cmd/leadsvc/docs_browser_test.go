@@ -33,25 +33,7 @@ func TestDocsPageRendersInChromium(t *testing.T) {
 	s := mustSetup(t, m)
 	page := "http://" + m.Addr() + urlPath(t, s.abc.docsURL)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:0:0],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1600),
-	)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
+	bctx := mustBrowser(t, 20*time.Second, 1280, 1600)
 
 	if err := chromedp.Do(bctx, chromedp.Navigate(page), chromedp.WaitVisible("#fields")); err != nil {
 		t.Fatalf("chromium: %v", err)
@@ -101,4 +83,29 @@ func TestDocsPageRendersInChromium(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "partner-read-only.png"), shot, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// mustBrowser starts headless Chromium with the flags this machine's
+// closed network needs (no background connections) and a fresh profile;
+// it is stopped, and its context cancelled, when the test ends.
+func mustBrowser(t *testing.T, timeout time.Duration, width, height int) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:0:0],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(width, height),
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() { cancelBrowser(); cancelAlloc(); cancel() })
+	return bctx
 }
