@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/leadsvc/leadsvc/domain"
-	"github.com/leadsvc/leadsvc/eventstore"
 )
 
 // WebhookWakeChannel is the Postgres notification channel that wakes the
@@ -190,9 +189,7 @@ func (c *Commands) SendWebhookTest(ctx context.Context, cmd SendWebhookTest) (We
 		if err != nil {
 			return WebhookTestResult{}, err
 		}
-		body, err := json.Marshal(eventstore.CloudEvent{SpecVersion: "1.0", ID: id.String(), Source: "/leadsvc/" + w.AccountID.String(),
-			Type: domain.EventWebhookTest, Subject: w.ID.String(), Time: at, DataContentType: "application/json",
-			AccountID: w.AccountID.String(), CampaignID: w.CampaignID.String(), Data: data})
+		body, err := json.Marshal(domain.NewCloudEvent(id, domain.EventWebhookTest, w.AccountID, w.CampaignID, w.ID.String(), at, data))
 		if err != nil {
 			return WebhookTestResult{}, err
 		}

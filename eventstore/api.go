@@ -21,12 +21,7 @@ var ErrVersionConflict = errors.New("stream version conflict")
 const AnyVersion int64 = -1
 
 // Metadata travels with every event; none of it is personal data.
-type Metadata struct {
-	ActorTokenID  string `json:"actor_token_id,omitempty"`
-	RequestID     string `json:"request_id,omitempty"`
-	CorrelationID string `json:"correlation_id,omitempty"`
-	CausationID   string `json:"causation_id,omitempty"`
-}
+type Metadata = domain.EventMetadata
 
 // Codec names and (de)serialises domain events; *domain.Registry is one.
 type Codec interface {

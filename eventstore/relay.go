@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
+
+	"github.com/leadsvc/leadsvc/domain"
 )
 
 // RelayConfig configures the relay from the event log to JetStream.
@@ -240,7 +242,7 @@ func (r *Relay) publish(_ context.Context, page []Record) (int, error) {
 			return r.publishPrefix(out, fmt.Errorf("event %d: %w", rec.Position, err))
 		}
 		msg := message.NewMessage(rec.EventID.String(), body)
-		msg.Metadata.Set("Content-Type", CloudEventContentType)
+		msg.Metadata.Set("Content-Type", domain.CloudEventContentType)
 		out = append(out, Outgoing{Subject: Subject(r.cfg.SubjectPrefix, rec), Message: msg})
 	}
 	return r.publishPrefix(out, nil)

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
+	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
 	"github.com/leadsvc/leadsvc/internal/testenv"
 )
@@ -104,7 +105,7 @@ func checkExactlyOnceInOrder(t *testing.T, s *eventstore.Store, nc *nats.Conn, c
 		if got, want := m.Subject, eventstore.Subject(cfg.SubjectPrefix, r); got != want {
 			t.Fatalf("message %d subject = %q, want %q", i, got, want)
 		}
-		ce, err := eventstore.DecodeCloudEvent(m.Data)
+		ce, err := domain.DecodeCloudEvent(m.Data)
 		if err != nil {
 			t.Fatalf("message %d: %v", i, err)
 		}
@@ -145,7 +146,7 @@ func TestRelayPublishesEveryEventOnceInOrder(t *testing.T) {
 	checkExactlyOnceInOrder(t, s, nc, cfg, 25)
 
 	msgs := streamMessages(t, nc, cfg.Stream)
-	var ce eventstore.CloudEvent
+	var ce domain.CloudEvent
 	if err := json.Unmarshal(msgs[0].Data, &ce); err != nil || ce.CampaignID != campaign.String() {
 		t.Fatalf("first envelope campaign = %q, %v; want %s", ce.CampaignID, err, campaign)
 	}

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -377,22 +376,9 @@ func (b *batcher) run(ctx context.Context) {
 	}
 }
 
-// envelope is the part of the relay's CloudEvents body a projection needs.
-type envelope struct {
-	ID            string          `json:"id"`
-	Type          string          `json:"type"`
-	Subject       string          `json:"subject"`
-	Time          time.Time       `json:"time"`
-	Position      int64           `json:"position"`
-	StreamVersion int64           `json:"streamversion"`
-	AccountID     string          `json:"accountid"`
-	CampaignID    string          `json:"campaignid"`
-	Data          json.RawMessage `json:"data"`
-}
-
 func (r *Runner) decode(msg *message.Message) (Event, error) {
-	var e envelope
-	if err := json.Unmarshal(msg.Payload, &e); err != nil {
+	e, err := domain.DecodeCloudEvent(msg.Payload)
+	if err != nil {
 		return Event{}, err
 	}
 	agg, _, ok := strings.Cut(e.Type, ".")
@@ -401,7 +387,6 @@ func (r *Runner) decode(msg *message.Message) (Event, error) {
 	}
 	ev := Event{Position: e.Position, StreamID: agg + "-" + e.Subject, StreamVersion: e.StreamVersion,
 		Type: e.Type, RecordedAt: e.Time, Data: e.Data}
-	var err error
 	if ev.EventID, err = uuid.Parse(e.ID); err != nil {
 		return Event{}, fmt.Errorf("event id: %w", err)
 	}

@@ -325,9 +325,9 @@ func (a *apply) leftScope(s subscription, lead domain.Lead, e projections.Event,
 	}
 	id := uuid.NewSHA1(leftScopeSpace, append(e.EventID[:], lead.ID[:]...))
 	data, _ := json.Marshal(map[string]string{"lead_id": lead.ID.String()})
-	body, _ := json.Marshal(envelope{SpecVersion: "1.0", ID: id.String(), Source: "/leadsvc/" + s.account.String(),
-		Type: domain.EventLeadLeftScope, Subject: lead.ID.String(), Time: e.RecordedAt.UTC(), DataContentType: "application/json",
-		Position: e.Position, StreamVersion: lead.Version, AccountID: s.account.String(), CampaignID: s.campaign.String(), Data: data})
+	ce := domain.NewCloudEvent(id, domain.EventLeadLeftScope, s.account, s.campaign, lead.ID.String(), e.RecordedAt, data)
+	ce.Position, ce.StreamVersion = e.Position, lead.Version
+	body, _ := json.Marshal(ce)
 	a.msgs = append(a.msgs, message{webhook: s.id, msgID: id, eventType: domain.EventLeadLeftScope, lead: lead.ID,
 		leadVersion: lead.Version, ord: ord, body: body, eventTime: e.RecordedAt, skipped: s.disabled})
 }
