@@ -446,8 +446,8 @@ func compare(t FieldType, a, b any) int {
 		}
 		return 0
 	case TypeDate, TypeDatetime:
-		x, ok1 := toTime(a)
-		y, ok2 := toTime(b)
+		x, ok1 := TimeValue(a)
+		y, ok2 := TimeValue(b)
 		if !ok1 || !ok2 {
 			return cmpInvalid
 		}
@@ -462,7 +462,9 @@ const cmpInvalid = 2
 
 func ordered(cmp int, holds func(int) bool) bool { return cmp != cmpInvalid && holds(cmp) }
 
-func toTime(v any) (time.Time, bool) {
+// TimeValue reads a date or datetime value as conditions compare it: an
+// RFC 3339 date-time or a YYYY-MM-DD date; anything else is not a time.
+func TimeValue(v any) (time.Time, bool) {
 	s, ok := v.(string)
 	if !ok {
 		return time.Time{}, false

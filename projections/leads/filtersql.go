@@ -233,7 +233,7 @@ func (j jsonField) equalAny(items []any) (string, bool) {
 	case domain.TypeDate, domain.TypeDatetime:
 		var keys []string
 		for _, it := range items {
-			if t, ok := toTime(it); ok {
+			if t, ok := domain.TimeValue(it); ok {
 				keys = append(keys, timeKey(t))
 			}
 		}
@@ -308,7 +308,7 @@ func (j jsonField) compare(op string, bound any) (string, bool) {
 		return "CASE WHEN jsonb_typeof(" + j.v + ") = 'number' THEN " + j.v + "::numeric " + op + " " +
 			j.c.param(numeric(n), "text") + "::numeric END", true
 	case domain.TypeDate, domain.TypeDatetime:
-		t, ok := toTime(bound)
+		t, ok := domain.TimeValue(bound)
 		if !ok {
 			return "FALSE", true
 		}
@@ -433,7 +433,7 @@ func (tc timeColumn) equalAny(items []any) (string, bool) {
 	var ts []time.Time
 	for _, it := range items {
 		// A bound between two microseconds equals no column value.
-		if t, ok := toTime(it); ok && t.Nanosecond()%1000 == 0 && !t.Before(minTime) && t.Before(maxTime) {
+		if t, ok := domain.TimeValue(it); ok && t.Nanosecond()%1000 == 0 && !t.Before(minTime) && t.Before(maxTime) {
 			ts = append(ts, t.UTC())
 		}
 	}
@@ -448,7 +448,7 @@ func (tc timeColumn) contains(any) (string, bool) { return "", false }
 // compare rounds the bound to the microsecond in the direction that keeps
 // the comparison exact: x > t ⟺ x > floor(t), x >= t ⟺ x >= ceil(t).
 func (tc timeColumn) compare(op string, bound any) (string, bool) {
-	t, ok := toTime(bound)
+	t, ok := domain.TimeValue(bound)
 	if !ok {
 		return "FALSE", true
 	}
@@ -499,17 +499,4 @@ func numeric(n float64) string {
 		return "-Infinity"
 	}
 	return strconv.FormatFloat(n, 'g', -1, 64)
-}
-
-// toTime is domain's toTime.
-func toTime(v any) (time.Time, bool) {
-	s, ok := v.(string)
-	if !ok {
-		return time.Time{}, false
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, true
-	}
-	t, err := time.Parse("2006-01-02", s)
-	return t, err == nil
 }
