@@ -53,6 +53,17 @@ func readWrite(w http.ResponseWriter, r *http.Request, dst any, optional bool) (
 	return body, idem, decodeJSON(body, dst)
 }
 
+// readPatch is readWrite for a conditional change: it also reads If-Match
+// (0 without one).
+func readPatch(w http.ResponseWriter, r *http.Request, dst any) ([]byte, *commands.Idempotency, int64, error) {
+	body, idem, err := readWrite(w, r, dst, false)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	want, err := ifMatch(r)
+	return body, idem, want, err
+}
+
 // fieldBody is a campaign field as clients send it; ids are parsed here so
 // a bad one is a field error, not an unreadable body.
 type fieldBody struct {
@@ -326,11 +337,7 @@ func (a *API) getFilter(w http.ResponseWriter, r *http.Request) error {
 // version read, so a concurrent change is never silently overwritten.
 func (a *API) updateFilter(w http.ResponseWriter, r *http.Request) error {
 	var in filterBody
-	body, idem, err := readWrite(w, r, &in, false)
-	if err != nil {
-		return err
-	}
-	want, err := ifMatch(r)
+	body, idem, want, err := readPatch(w, r, &in)
 	if err != nil {
 		return err
 	}
@@ -371,11 +378,7 @@ func (a *API) updateFilter(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteFilter(w http.ResponseWriter, r *http.Request) error {
-	id, idem, err := bodilessWrite(r)
-	if err != nil {
-		return err
-	}
-	want, err := ifMatch(r)
+	id, idem, want, err := bodilessDelete(r)
 	if err != nil {
 		return err
 	}
@@ -494,11 +497,7 @@ func (a *API) updateToken(w http.ResponseWriter, r *http.Request) error {
 		Permissions []string `json:"permissions"`
 		ExpiresAt   *string  `json:"expires_at"`
 	}
-	body, idem, err := readWrite(w, r, &in, false)
-	if err != nil {
-		return err
-	}
-	want, err := ifMatch(r)
+	body, idem, want, err := readPatch(w, r, &in)
 	if err != nil {
 		return err
 	}

@@ -168,6 +168,17 @@ func bodilessWrite(r *http.Request) (uuid.UUID, *commands.Idempotency, error) {
 	return id, idem, err
 }
 
+// bodilessDelete is bodilessWrite for a conditional delete: it also
+// reads If-Match (0 without one).
+func bodilessDelete(r *http.Request) (uuid.UUID, *commands.Idempotency, int64, error) {
+	id, idem, err := bodilessWrite(r)
+	if err != nil {
+		return uuid.Nil, nil, 0, err
+	}
+	want, err := ifMatch(r)
+	return id, idem, want, err
+}
+
 // MaxIdempotencyKey is the longest Idempotency-Key accepted.
 const MaxIdempotencyKey = 255
 

@@ -314,11 +314,7 @@ func (a *API) updateLead(w http.ResponseWriter, r *http.Request) error {
 		Status *string        `json:"status"`
 		Fields map[string]any `json:"fields"`
 	}
-	_, idem, err := readWrite(w, r, &in, false)
-	if err != nil {
-		return err
-	}
-	want, err := ifMatch(r)
+	_, idem, want, err := readPatch(w, r, &in)
 	if err != nil {
 		return err
 	}

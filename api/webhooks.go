@@ -141,11 +141,7 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 		EventTypes []string `json:"event_types"`
 		Enabled    *bool    `json:"enabled"`
 	}
-	body, idem, err := readWrite(w, r, &in, false)
-	if err != nil {
-		return err
-	}
-	want, err := ifMatch(r)
+	body, idem, want, err := readPatch(w, r, &in)
 	if err != nil {
 		return err
 	}
@@ -175,11 +171,7 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
-	id, idem, err := bodilessWrite(r)
-	if err != nil {
-		return err
-	}
-	want, err := ifMatch(r)
+	id, idem, want, err := bodilessDelete(r)
 	if err != nil {
 		return err
 	}
