@@ -29,21 +29,6 @@ const benchWindow = 3 * time.Second
 // 64 writers do not become 64 backends fighting over 2 cores.
 const storePoolConns = 16
 
-func benchPool(b *testing.B, url string, conns int32) *pgxpool.Pool {
-	b.Helper()
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.MaxConns, cfg.MinConns = conns, conns
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(pool.Close)
-	return pool
-}
-
 // hammer runs op from writers goroutines for the window and returns the
 // number of completed operations per second.
 func hammer(b *testing.B, writers int, op func(ctx context.Context) error) float64 {
@@ -101,8 +86,8 @@ func BenchmarkAppend(b *testing.B) {
 	// The raw baseline gets one connection per writer; the store gets the
 	// pool size recommended for it (storePoolConns), which on a small
 	// machine beats one backend per writer.
-	pool := benchPool(b, url, 64)
-	storePool := benchPool(b, url, storePoolConns)
+	pool := testenv.PoolOfSize(b, url, 64)
+	storePool := testenv.PoolOfSize(b, url, storePoolConns)
 	raw := map[int]float64{}
 	for _, w := range []int{1, 64} {
 		raw[w] = rawInsertRate(b, pool, w)
@@ -152,7 +137,7 @@ func BenchmarkRelay(b *testing.B) {
 	if err := eventstore.Migrate(context.Background(), url, nil); err != nil {
 		b.Fatal(err)
 	}
-	pool := benchPool(b, url, storePoolConns)
+	pool := testenv.PoolOfSize(b, url, storePoolConns)
 	nc := testenv.ConnectNATS(b)
 	s := eventstore.New(pool, registry(), eventstore.WithGroupCommit(64, 0))
 	defer s.Close()

@@ -103,6 +103,24 @@ func Pool(t testing.TB, dbURL string) *pgxpool.Pool {
 	return pool
 }
 
+// PoolOfSize opens a pool of exactly conns connections on dbURL, opened
+// at once (benchmarks must not measure connecting), closed when the test
+// ends.
+func PoolOfSize(t testing.TB, dbURL string, conns int32) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatalf("database url: %v", err)
+	}
+	cfg.MaxConns, cfg.MinConns = conns, conns
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
 // NATS is an embedded NATS server with JetStream on a random port, in its own
 // temporary directory. Stop and Start let a test take it down and bring it
 // back on the same port with the same storage.

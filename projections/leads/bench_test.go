@@ -95,16 +95,7 @@ func generateLog(b *testing.B) *generatedLog {
 	if err := eventstore.Migrate(ctx, url, nil); err != nil {
 		b.Fatal(err)
 	}
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.MaxConns = 16
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(pool.Close)
+	pool := testenv.PoolOfSize(b, url, 16)
 	reg := domain.NewRegistry()
 	g := &generatedLog{url: url, pool: pool, store: eventstore.New(pool, reg), account: uuid.New()}
 	b.Cleanup(g.store.Close)
@@ -160,7 +151,7 @@ func generateLog(b *testing.B) *generatedLog {
 		lead(g.campaigns[1+i%(benchCampaigns-1)], benchUpdatesPerLead)
 	}
 	g.events = int64(len(rows))
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, []string{"stream_id", "stream_version", "event_id", "event_type",
 			"account_id", "campaign_id", "data", "metadata", "recorded_at", "hash"}, pgx.CopyFromRows(rows)); err != nil {
 			return err
@@ -303,16 +294,7 @@ func BenchmarkAppendToVisibleLag(b *testing.B) {
 	if err := eventstore.Migrate(ctx, url, nil); err != nil {
 		b.Fatal(err)
 	}
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.MaxConns = 16
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(pool.Close)
+	pool := testenv.PoolOfSize(b, url, 16)
 	store := eventstore.New(pool, domain.NewRegistry())
 	b.Cleanup(store.Close)
 	c, err := commands.New(commands.Config{Store: store, SecretKey: testKey})

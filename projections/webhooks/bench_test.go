@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 
 	"github.com/leadsvc/leadsvc/commands"
@@ -46,16 +45,7 @@ func BenchmarkDeliveryLatency(b *testing.B) {
 	if err := eventstore.Migrate(ctx, url, nil); err != nil {
 		b.Fatal(err)
 	}
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.MaxConns = 16
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(pool.Close)
+	pool := testenv.PoolOfSize(b, url, 16)
 	store := eventstore.New(pool, domain.NewRegistry(), eventstore.WithGroupCommit(64, 0))
 	b.Cleanup(store.Close)
 	c, err := commands.New(commands.Config{Store: store, SecretKey: testKey, Webhooks: commands.WebhookTargets{AllowPrivate: true}})
