@@ -472,26 +472,29 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		// Several runners share one set of metrics, told apart by the
 		// projection label: the second one reuses what the first one
 		// registered.
-		m.events = register(reg, m.events)
-		m.applySeconds = register(reg, m.applySeconds)
-		m.lag = register(reg, m.lag)
-		m.position = register(reg, m.position)
+		var errs [4]error
+		m.events, errs[0] = register(reg, m.events)
+		m.applySeconds, errs[1] = register(reg, m.applySeconds)
+		m.lag, errs[2] = register(reg, m.lag)
+		m.position, errs[3] = register(reg, m.position)
+		if err := errors.Join(errs[:]...); err != nil {
+			return nil, fmt.Errorf("projection metrics: %w", err)
+		}
 	}
 	return m, nil
 }
 
 // register registers c, or returns the collector of the same description
-// already registered.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
+// already registered; any other refusal is an error.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
 		}
 	}
-	return c
+	return c, err
 }
 
 // sleep waits d or until ctx ends; it reports whether ctx is still live.
