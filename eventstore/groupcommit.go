@@ -109,7 +109,7 @@ func (g *groupCommitter) loop(s *Store) {
 }
 
 // commit runs one transaction for the batch. A version conflict fails only
-// its own append (leadsvc_append reports it without raising); any other
+// its own append (neither statement raises on one); any other
 // error retries the members one by one so each gets its true outcome.
 func (g *groupCommitter) commit(s *Store, batch []*groupReq) {
 	defer func() {
@@ -129,13 +129,50 @@ func (g *groupCommitter) commit(s *Store, batch []*groupReq) {
 		return
 	}
 	ctx := context.WithoutCancel(live[0].ctx)
+	// A stream's second one-event append in the group goes after the
+	// set-based statement, so it sees the first as the stream's head (all
+	// rows of one statement would take the same version).
+	var singles, several []*groupReq
+	inSingles := make(map[string]bool, len(live))
+	for _, r := range live {
+		if r.enc.single() && !inSingles[r.enc.app.StreamID] {
+			inSingles[r.enc.app.StreamID] = true
+			singles = append(singles, r)
+		} else {
+			several = append(several, r)
+		}
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// One set-based statement for every one-event append, then one
+		// leadsvc_append per longer one, all in one round trip.
 		b := &pgx.Batch{}
-		for _, r := range live {
+		encs := make([]encoded, len(singles))
+		for i, r := range singles {
+			encs[i] = r.enc
+		}
+		if len(singles) > 0 {
+			b.Queue(singlesSQL, singlesArgs(encs)...)
+		}
+		for _, r := range several {
 			b.Queue(appendSQL, r.enc.args()...)
 		}
 		res := tx.SendBatch(ctx, b)
-		for _, r := range live {
+		if len(singles) > 0 {
+			rows, err := res.Query()
+			if err != nil {
+				_ = res.Close()
+				return err
+			}
+			recs, errs, err := s.scanSingles(rows, encs)
+			if err != nil {
+				_ = res.Close()
+				return err
+			}
+			for i, r := range singles {
+				r.recs, r.err = recs[i], errs[i]
+			}
+		}
+		for _, r := range several {
 			r.recs, r.err = s.scanAppend(res.QueryRow(), r.enc)
 			if r.err != nil && !isConflict(r.err) {
 				_ = res.Close()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/leadsvc/leadsvc/domain"
@@ -102,6 +103,134 @@ func (s *Store) encode(a Append) (encoded, error) {
 const appendSQL = `SELECT conflict, from_version, positions, hashes, tx::text
 FROM leadsvc_append($1, $2, $3, $4, $5, $6, $7::text[]::jsonb[], $8::jsonb, $9)`
 
+// singlesSQL appends one event to each of many streams in one statement,
+// set-based: no PL/pgSQL call and one executor run for a whole group. An
+// append whose expected version is stale gets no row back (ON CONFLICT DO
+// NOTHING, or no previous event to chain from), which is its conflict;
+// the others are written. Appends of several events keep leadsvc_append,
+// which chains their hashes one by one.
+var singlesSQL = singlesStatement(`unnest($1::text[], $2::bigint[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[],
+		$7::text[], $8::text[], $9::timestamptz[])`)
+
+// singleSQL is singlesSQL for one append, with scalar parameters: the
+// planner then costs its cached generic plan like a fresh one and keeps
+// it, where for unnest it assumes ten rows and plans every execution
+// again (about 0.25 ms, more than the insert).
+var singleSQL = singlesStatement(`(VALUES ($1::text, $2::bigint, $3::uuid, $4::uuid, $5::uuid, $6::text,
+		$7::text, $8::text, $9::timestamptz))`)
+
+func singlesStatement(input string) string {
+	return `WITH input AS (
+	SELECT * FROM ` + input + `
+		AS u(stream_id, expected, account_id, campaign_id, event_id, event_type, data, metadata, recorded_at)
+), ready AS (
+	SELECT i.stream_id, coalesce(p.stream_version, 0) + 1 AS version, i.event_id, i.event_type, i.account_id,
+	       i.campaign_id, i.data::jsonb AS data, i.metadata::jsonb AS metadata, i.recorded_at, p.hash AS prev
+	FROM input i LEFT JOIN LATERAL (
+		SELECT e.stream_version, e.hash FROM events e
+		WHERE e.stream_id = i.stream_id AND (i.expected < 0 OR e.stream_version = i.expected)
+		ORDER BY e.stream_version DESC LIMIT 1) p ON true
+	WHERE i.expected <= 0 OR p.hash IS NOT NULL
+)
+INSERT INTO events (stream_id, stream_version, event_id, event_type, account_id, campaign_id,
+                    data, metadata, recorded_at, prev_hash, hash)
+SELECT stream_id, version, event_id, event_type, account_id, campaign_id, data, metadata, recorded_at, prev,
+       leadsvc_event_hash(prev, stream_id, version, event_id, event_type, data, metadata, recorded_at)
+FROM ready
+ON CONFLICT (stream_id, stream_version) DO NOTHING
+RETURNING event_id, position, stream_version, prev_hash, hash, tx_id::text`
+}
+
+// single reports whether e goes through singlesSQL.
+func (e encoded) single() bool { return len(e.ids) == 1 }
+
+func singlesArgs(encs []encoded) []any {
+	n := len(encs)
+	var (
+		streams   = make([]string, n)
+		expected  = make([]int64, n)
+		accounts  = make([]uuid.UUID, n)
+		campaigns = make([]pgtype.UUID, n)
+		ids       = make([]uuid.UUID, n)
+		types     = make([]string, n)
+		data      = make([]string, n)
+		metadata  = make([]string, n)
+		at        = make([]time.Time, n)
+	)
+	for i, e := range encs {
+		streams[i], expected[i], accounts[i] = e.app.StreamID, e.app.ExpectedVersion, e.app.AccountID
+		campaigns[i] = pgtype.UUID{Bytes: e.app.CampaignID, Valid: e.app.CampaignID != uuid.Nil}
+		ids[i], types[i], data[i], metadata[i], at[i] = e.ids[0], e.types[0], e.data[0], e.metadata, e.at
+	}
+	return []any{streams, expected, accounts, campaigns, ids, types, data, metadata, at}
+}
+
+// scanSingles reads singlesSQL's rows into each append's record or its
+// conflict, in the order of encs.
+func (s *Store) scanSingles(rows pgx.Rows, encs []encoded) ([][]Record, []error, error) {
+	defer rows.Close()
+	type written struct {
+		position, version int64
+		prev, hash        []byte
+		tx                uint64
+	}
+	got := make(map[uuid.UUID]written, len(encs))
+	for rows.Next() {
+		var (
+			id     uuid.UUID
+			w      written
+			txText string
+		)
+		if err := rows.Scan(&id, &w.position, &w.version, &w.prev, &w.hash, &txText); err != nil {
+			return nil, nil, err
+		}
+		w.tx, _ = strconv.ParseUint(txText, 10, 64)
+		got[id] = w
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	recs, errs := make([][]Record, len(encs)), make([]error, len(encs))
+	for i, e := range encs {
+		w, ok := got[e.ids[0]]
+		if !ok {
+			errs[i] = fmt.Errorf("append %s at version %d: %w", e.app.StreamID, e.app.ExpectedVersion, ErrVersionConflict)
+			continue
+		}
+		recs[i] = []Record{{
+			Position: w.position, TxID: w.tx, StreamID: e.app.StreamID, StreamVersion: w.version,
+			EventID: e.ids[0], Type: e.types[0], AccountID: e.app.AccountID, CampaignID: e.app.CampaignID,
+			Data: json.RawMessage(e.data[0]), Metadata: e.app.Metadata, RecordedAt: e.at,
+			PrevHash: w.prev, Hash: w.hash, Event: e.app.Events[0],
+		}}
+	}
+	return recs, errs, nil
+}
+
+// appendOne writes one encoded append with q, inside whatever transaction
+// q is (or none).
+func (s *Store) appendOne(ctx context.Context, q querier, e encoded) ([]Record, error) {
+	if !e.single() {
+		return s.scanAppend(q.QueryRow(ctx, appendSQL, e.args()...), e)
+	}
+	rows, err := q.Query(ctx, singleSQL, e.app.StreamID, e.app.ExpectedVersion, e.app.AccountID,
+		nullUUID(e.app.CampaignID), e.ids[0], e.types[0], e.data[0], e.metadata, e.at)
+	if err != nil {
+		return nil, fmt.Errorf("append %s: %w", e.app.StreamID, err)
+	}
+	recs, errs, err := s.scanSingles(rows, []encoded{e})
+	if err != nil {
+		return nil, fmt.Errorf("append %s: %w", e.app.StreamID, err)
+	}
+	return recs[0], errs[0]
+}
+
+// querier is what appendOne needs of a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 func nullUUID(id uuid.UUID) any {
 	if id == uuid.Nil {
 		return nil
@@ -171,14 +300,14 @@ func (s *Store) Append(ctx context.Context, appends ...Append) (Appended, error)
 }
 
 // appendDirect writes one encoded append as one statement in autocommit:
-// leadsvc_append is atomic on its own, and a single round trip instead of
+// the statement is atomic on its own, and a single round trip instead of
 // three (BEGIN, append, COMMIT). It never goes through the group
 // committer, which falls back on it.
 func (s *Store) appendDirect(ctx context.Context, e encoded) ([]Record, error) {
 	if len(e.ids) == 0 {
 		return nil, nil
 	}
-	return s.scanAppend(s.pool.QueryRow(ctx, appendSQL, e.args()...), e)
+	return s.appendOne(ctx, s.pool, e)
 }
 
 // AppendInline is Append with inline run in the same transaction after the
@@ -204,7 +333,7 @@ func (s *Store) AppendInline(ctx context.Context, inline Inline, appends ...Appe
 			if len(e.ids) == 0 {
 				continue
 			}
-			recs, err := s.scanAppend(tx.QueryRow(ctx, appendSQL, e.args()...), e)
+			recs, err := s.appendOne(ctx, tx, e)
 			if err != nil {
 				return err
 			}

@@ -231,6 +231,92 @@ func TestGroupCommitIsolatesAFailingAppend(t *testing.T) {
 	}
 }
 
+// TestGroupCommitMixesAppendShapes gathers, in groups, one-event appends
+// to new streams, to a stream that already exists (a conflict) and to
+// existing streams at their version and at AnyVersion, and a several-event
+// append: each gets its own outcome, the returned hashes are the stored
+// ones, and every chain verifies.
+func TestGroupCommitMixesAppendShapes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, pool := newStore(t, eventstore.WithGroupCommit(64, 20*time.Millisecond))
+	const existing, fresh = 8, 8
+	for i := range existing {
+		if _, err := s.Append(ctx, appendN(fmt.Sprintf("old-%d", i), 0, 0, 1)); err != nil {
+			t.Fatalf("Append: %v", err)
+		}
+	}
+	if _, err := s.Append(ctx, appendN("taken", 0, 0)); err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	type outcome struct {
+		recs []eventstore.Record
+		err  error
+	}
+	apps := []eventstore.Append{appendN("taken", 0, 1), appendN("multi", 0, 1, 2, 3)}
+	for i := range existing {
+		expected := int64(2)
+		if i%2 == 0 {
+			expected = eventstore.AnyVersion
+		}
+		apps = append(apps, appendN(fmt.Sprintf("old-%d", i), expected, 2))
+	}
+	for i := range fresh {
+		apps = append(apps, appendN(fmt.Sprintf("fresh-%d", i), 0, i))
+	}
+	outs := make([]outcome, len(apps))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, a := range apps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			got, err := s.Append(ctx, a)
+			outs[i] = outcome{got.Records, err}
+		}()
+	}
+	close(start)
+	wg.Wait()
+
+	if !errors.Is(outs[0].err, eventstore.ErrVersionConflict) {
+		t.Fatalf("append to an existing stream at version 0: %v, want a version conflict", outs[0].err)
+	}
+	for i, o := range outs[1:] {
+		a := apps[i+1]
+		if o.err != nil || len(o.recs) != len(a.Events) {
+			t.Fatalf("append to %s: %d records, %v; want %d", a.StreamID, len(o.recs), o.err, len(a.Events))
+		}
+		for _, r := range o.recs {
+			stored, err := s.ReadStream(ctx, a.StreamID, eventstore.ReadOptions{UpToVersion: r.StreamVersion})
+			if err != nil {
+				t.Fatalf("ReadStream: %v", err)
+			}
+			last := stored[len(stored)-1]
+			// PrevHash may be left out of a returned record (ReadStream has it).
+			if last.EventID != r.EventID || string(last.Hash) != string(r.Hash) ||
+				len(r.PrevHash) > 0 && string(last.PrevHash) != string(r.PrevHash) {
+				t.Fatalf("%s@%d: returned record %x (prev %x) is not the stored %x (prev %x)",
+					a.StreamID, r.StreamVersion, r.Hash, r.PrevHash, last.Hash, last.PrevHash)
+			}
+		}
+		if want := map[bool]int64{true: 3, false: 1}[a.ExpectedVersion != 0]; o.recs[0].StreamVersion != want {
+			t.Fatalf("append to %s at %d landed at version %d, want %d", a.StreamID, a.ExpectedVersion, o.recs[0].StreamVersion, want)
+		}
+	}
+	breaks, err := s.VerifyAll(ctx, nil)
+	if err != nil || len(breaks) != 0 {
+		t.Fatalf("VerifyAll = %+v, %v; want no break", breaks, err)
+	}
+	var groups int
+	if err := pool.QueryRow(ctx, `SELECT count(DISTINCT tx_id) FROM events`).Scan(&groups); err != nil {
+		t.Fatal(err)
+	}
+	if groups >= len(apps) {
+		t.Fatalf("%d appends in %d transactions: nothing was grouped", len(apps)-1, groups)
+	}
+}
+
 // TestReadAllOrdersTransactionIDsAsNumbers writes events whose
 // transaction ids compare differently as text ("10" < "9") than as
 // numbers: the log's commit order is the numeric one.
