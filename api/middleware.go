@@ -27,7 +27,8 @@ import (
 type reqState struct {
 	id        string
 	token     *commands.TokenInfo
-	unmatched bool // answered by the not-found or method-not-allowed handler
+	scope     *commands.Scope // the token's, with its filter and campaign as authentication read them
+	unmatched bool            // answered by the not-found or method-not-allowed handler
 }
 
 type ctxKey struct{}
@@ -49,6 +50,10 @@ func tokenFrom(ctx context.Context) commands.TokenInfo {
 	}
 	return commands.TokenInfo{}
 }
+
+// scopeFrom is the authenticated token's scope, nil for an account-level
+// token.
+func scopeFrom(ctx context.Context) *commands.Scope { return stateFrom(ctx).scope }
 
 // meta is the event metadata of a write: who asked, in which request.
 func meta(r *http.Request) commands.Meta {
@@ -175,12 +180,13 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 			a.fail(w, r, commands.ErrUnauthenticated)
 			return
 		}
-		tok, err := a.cmd.Authenticate(r.Context(), strings.TrimSpace(secret))
+		tok, scope, err := a.cmd.AuthenticateScoped(r.Context(), strings.TrimSpace(secret))
 		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
-		stateFrom(r.Context()).token = &tok
+		st := stateFrom(r.Context())
+		st.token, st.scope = &tok, scope
 		a.touch(r, tok)
 		next.ServeHTTP(w, r)
 	})

@@ -463,6 +463,77 @@ func TestFilterLifecycle(t *testing.T) {
 	wantValidation(t, err, "filter_id", domain.CodeInvalidValue)
 }
 
+// TestAuthenticateScopedReadsTheScopeAhead checks that the scope read
+// with the token is the filter and campaign as they are now: a changed
+// filter on the very next authentication, a deleted one as "sees
+// nothing", and writes through it judged exactly as through ScopeOf.
+func TestAuthenticateScopedReadsTheScopeAhead(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := e.partner()
+	auth := func() (commands.TokenInfo, *commands.Scope) {
+		t.Helper()
+		tok, sc, err := e.c.AuthenticateScoped(e.ctx, p.secret)
+		if err != nil {
+			t.Fatalf("AuthenticateScoped: %v", err)
+		}
+		return tok, sc
+	}
+	tok, sc := auth()
+	f, camp, ok := sc.Prefetched()
+	if tok.ID != p.token.ID || !ok || f == nil || f.ID != p.filter.ID || camp == nil || camp.ID != p.campaign.ID {
+		t.Fatalf("AuthenticateScoped = %s, filter %+v, campaign %+v, %v; want the partner's token, filter and campaign", tok.ID, f, camp, ok)
+	}
+	if _, err := e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: sc,
+		Fields: map[string]any{"name": "Ann"}}); err != nil {
+		t.Fatalf("a create through the read-ahead scope: %v", err)
+	}
+
+	if _, err := e.c.UpdateFilter(e.ctx, commands.UpdateFilter{AccountID: e.account.ID, FilterID: p.filter.ID, Name: "won only",
+		Conditions: []domain.Condition{{Field: "source", Op: domain.OpEq, Value: "partner-abc"}, {Field: "status", Op: domain.OpEq, Value: "won"}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, sc = auth()
+	if f, _, _ := sc.Prefetched(); f == nil || len(f.Conditions) != 2 {
+		t.Fatalf("filter read after an update = %+v, want its two conditions", f)
+	}
+	e.unchanged(func() {
+		_, err := e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: sc,
+			Status: "new", Fields: map[string]any{"name": "Bob"}})
+		var se *commands.ScopeError
+		if !errors.As(err, &se) {
+			t.Errorf("a create outside the updated filter: %v, want a scope error", err)
+		}
+	})
+
+	if _, err := e.c.UpdateFilter(e.ctx, commands.UpdateFilter{AccountID: e.account.ID, FilterID: p.filter.ID, Delete: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, sc = auth()
+	if f, c, ok := sc.Prefetched(); !ok || f != nil || c == nil {
+		t.Fatalf("after the filter's deletion: filter %+v, campaign %+v, %v; want no filter, the campaign, read ahead", f, c, ok)
+	}
+	e.unchanged(func() {
+		_, err := e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: sc,
+			Fields: map[string]any{"name": "Orphan", "source": "partner-abc"}})
+		var se *commands.ScopeError
+		if !errors.As(err, &se) {
+			t.Errorf("a write through a deleted filter: %v", err)
+		}
+	})
+
+	if _, err := e.c.RevokeToken(e.ctx, commands.RevokeToken{AccountID: e.account.ID, TokenID: p.token.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.c.AuthenticateScoped(e.ctx, p.secret); !errors.Is(err, commands.ErrUnauthenticated) {
+		t.Fatalf("AuthenticateScoped after revocation: %v, want ErrUnauthenticated", err)
+	}
+	admin, sc, err := e.c.AuthenticateScoped(e.ctx, e.admin)
+	if err != nil || sc != nil || admin.CampaignID != nil {
+		t.Fatalf("AuthenticateScoped with the account token = %+v, scope %+v, %v; want no scope", admin, sc, err)
+	}
+}
+
 func TestScopedLeadWritesStayInsideTheFilter(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -20,6 +20,22 @@ import (
 type Scope struct {
 	CampaignID *uuid.UUID
 	FilterID   *uuid.UUID
+
+	// Read by AuthenticateScoped in the round trip that found the token,
+	// so a write need not read them again.
+	prefetched bool
+	filter     *domain.Filter // nil with a FilterID: the filter was deleted
+	camp       *domain.Campaign
+}
+
+// Prefetched returns what AuthenticateScoped read with the scope: the
+// token's filter (nil when it has none or it was deleted) and campaign;
+// ok is false when nothing was read ahead.
+func (s *Scope) Prefetched() (filter *domain.Filter, camp *domain.Campaign, ok bool) {
+	if s == nil || !s.prefetched {
+		return nil, nil, false
+	}
+	return s.filter, s.camp, true
 }
 
 // ScopeOf returns the scope of an authenticated token.
@@ -50,17 +66,24 @@ func (c *Commands) resolveScopeAnd(ctx context.Context, accountID uuid.UUID, s *
 	out := scope{accountID: accountID}
 	b := &pgx.Batch{}
 	var filter, campaign *pgx.QueuedQuery
+	var prefetched *domain.Campaign
 	if s != nil {
 		out.campaign = s.CampaignID
-		if s.FilterID != nil {
+		switch {
+		case s.prefetched && s.FilterID != nil:
+			out.filter, out.gone = s.filter, s.filter == nil
+		case s.FilterID != nil:
 			filter = b.Queue(`SELECT `+filterColumns+` FROM filters WHERE account_id = $1 AND id = $2 AND NOT deleted`, accountID, *s.FilterID)
 		}
+		if s.prefetched && campaignID != nil && s.camp.ID == *campaignID && s.camp.AccountID == accountID {
+			prefetched = s.camp
+		}
 	}
-	if campaignID != nil {
+	if campaignID != nil && prefetched == nil {
 		campaign = b.Queue(`SELECT `+campaignColumns+` FROM campaigns WHERE account_id = $1 AND id = $2`, accountID, *campaignID)
 	}
 	if b.Len() == 0 {
-		return out, nil, nil
+		return out, prefetched, nil
 	}
 	var (
 		filters []domain.Filter
@@ -82,7 +105,7 @@ func (c *Commands) resolveScopeAnd(ctx context.Context, accountID uuid.UUID, s *
 			out.filter = &filters[0]
 		}
 	}
-	var camp *domain.Campaign
+	camp := prefetched
 	if len(camps) == 1 {
 		camp = &camps[0]
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -115,19 +116,48 @@ func (c *Commands) ListCampaigns(ctx context.Context, accountID uuid.UUID) ([]do
 
 const campaignColumns = `id, account_id, name, schema, version, created_at, updated_at`
 
+// campaignRow is campaignColumns as scanned: nullable, so that the
+// missing side of a LEFT JOIN scans too.
+type campaignRow struct {
+	id, accountID        *uuid.UUID
+	name                 *string
+	schema               []byte
+	version              *int64
+	createdAt, updatedAt *time.Time
+}
+
+func (r *campaignRow) dest() []any {
+	return []any{&r.id, &r.accountID, &r.name, &r.schema, &r.version, &r.createdAt, &r.updatedAt}
+}
+
+// campaign returns the row's campaign; ok is false for a missing row.
+func (r *campaignRow) campaign() (cp domain.Campaign, ok bool, err error) {
+	if r.id == nil {
+		return cp, false, nil
+	}
+	cp = domain.Campaign{ID: *r.id, AccountID: *r.accountID, Name: *r.name, Version: *r.version,
+		CreatedAt: *r.createdAt, UpdatedAt: *r.updatedAt}
+	if err := json.Unmarshal(r.schema, &cp.Schema); err != nil {
+		return cp, false, fmt.Errorf("campaign %s schema: %w", cp.ID, err)
+	}
+	return cp, true, nil
+}
+
 func scanCampaigns(rows pgx.Rows) ([]domain.Campaign, error) {
 	defer rows.Close()
 	var out []domain.Campaign
 	for rows.Next() {
-		var cp domain.Campaign
-		var schema []byte
-		if err := rows.Scan(&cp.ID, &cp.AccountID, &cp.Name, &schema, &cp.Version, &cp.CreatedAt, &cp.UpdatedAt); err != nil {
+		var r campaignRow
+		if err := rows.Scan(r.dest()...); err != nil {
 			return nil, err
 		}
-		if err := json.Unmarshal(schema, &cp.Schema); err != nil {
-			return nil, fmt.Errorf("campaign %s schema: %w", cp.ID, err)
+		cp, ok, err := r.campaign()
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, cp)
+		if ok {
+			out = append(out, cp)
+		}
 	}
 	return out, rows.Err()
 }
@@ -150,24 +180,52 @@ func (c *Commands) ListFilters(ctx context.Context, accountID, campaignID uuid.U
 
 const filterColumns = `id, campaign_id, account_id, name, conditions, any_groups, deleted, version`
 
+// filterRow is filterColumns as scanned, nullable like campaignRow.
+type filterRow struct {
+	id, campaignID, accountID *uuid.UUID
+	name                      *string
+	conds, anyGroups          []byte
+	deleted                   *bool
+	version                   *int64
+}
+
+func (r *filterRow) dest() []any {
+	return []any{&r.id, &r.campaignID, &r.accountID, &r.name, &r.conds, &r.anyGroups, &r.deleted, &r.version}
+}
+
+// filter returns the row's filter; ok is false for a missing row.
+func (r *filterRow) filter() (f domain.Filter, ok bool, err error) {
+	if r.id == nil {
+		return f, false, nil
+	}
+	f = domain.Filter{ID: *r.id, CampaignID: *r.campaignID, AccountID: *r.accountID, Name: *r.name,
+		Deleted: *r.deleted, Version: *r.version}
+	if err := json.Unmarshal(r.conds, &f.Conditions); err != nil {
+		return f, false, fmt.Errorf("filter %s: %w", f.ID, err)
+	}
+	if r.anyGroups != nil {
+		if err := json.Unmarshal(r.anyGroups, &f.Any); err != nil {
+			return f, false, fmt.Errorf("filter %s: %w", f.ID, err)
+		}
+	}
+	return f, true, nil
+}
+
 func scanFilters(rows pgx.Rows) ([]domain.Filter, error) {
 	defer rows.Close()
 	var out []domain.Filter
 	for rows.Next() {
-		var f domain.Filter
-		var conds, anyGroups []byte
-		if err := rows.Scan(&f.ID, &f.CampaignID, &f.AccountID, &f.Name, &conds, &anyGroups, &f.Deleted, &f.Version); err != nil {
+		var r filterRow
+		if err := rows.Scan(r.dest()...); err != nil {
 			return nil, err
 		}
-		if err := json.Unmarshal(conds, &f.Conditions); err != nil {
-			return nil, fmt.Errorf("filter %s: %w", f.ID, err)
+		f, ok, err := r.filter()
+		if err != nil {
+			return nil, err
 		}
-		if anyGroups != nil {
-			if err := json.Unmarshal(anyGroups, &f.Any); err != nil {
-				return nil, fmt.Errorf("filter %s: %w", f.ID, err)
-			}
+		if ok {
+			out = append(out, f)
 		}
-		out = append(out, f)
 	}
 	return out, rows.Err()
 }
@@ -205,22 +263,46 @@ func (t TokenInfo) Can(p domain.Permission) bool {
 const tokenColumns = `id, account_id, campaign_id, filter_id, name, permissions, expires_at, revoked_at,
 	secret_prefix, secret_last4, previous_valid_until, docs_id, last_used_at, created_at, version`
 
+// tokenRow is tokenColumns as scanned.
+type tokenRow struct {
+	t     TokenInfo
+	perms []string
+}
+
+func (r *tokenRow) dest() []any {
+	t := &r.t
+	return []any{&t.ID, &t.AccountID, &t.CampaignID, &t.FilterID, &t.Name, &r.perms, &t.ExpiresAt, &t.RevokedAt,
+		&t.SecretPrefix, &t.SecretLast4, &t.PreviousValidUntil, &t.DocsID, &t.LastUsedAt, &t.CreatedAt, &t.Version}
+}
+
+func (r *tokenRow) token() TokenInfo {
+	t := r.t
+	for _, p := range r.perms {
+		t.Permissions = append(t.Permissions, domain.Permission(p))
+	}
+	return t
+}
+
 func scanTokens(rows pgx.Rows) ([]TokenInfo, error) {
 	defer rows.Close()
 	var out []TokenInfo
 	for rows.Next() {
-		var t TokenInfo
-		var perms []string
-		if err := rows.Scan(&t.ID, &t.AccountID, &t.CampaignID, &t.FilterID, &t.Name, &perms, &t.ExpiresAt, &t.RevokedAt,
-			&t.SecretPrefix, &t.SecretLast4, &t.PreviousValidUntil, &t.DocsID, &t.LastUsedAt, &t.CreatedAt, &t.Version); err != nil {
+		var r tokenRow
+		if err := rows.Scan(r.dest()...); err != nil {
 			return nil, err
 		}
-		for _, p := range perms {
-			t.Permissions = append(t.Permissions, domain.Permission(p))
-		}
-		out = append(out, t)
+		out = append(out, r.token())
 	}
 	return out, rows.Err()
+}
+
+// qualified prefixes each of a column list's names with table alias a.
+func qualified(a, columns string) string {
+	names := strings.Split(columns, ",")
+	for i, n := range names {
+		names[i] = a + "." + strings.TrimSpace(n)
+	}
+	return strings.Join(names, ", ")
 }
 
 // Token returns a token of the account.
