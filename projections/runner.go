@@ -167,15 +167,17 @@ func (r *Runner) CatchUp(ctx context.Context, p Projection) error {
 	}
 }
 
+// applyTx begins a projection's transaction with commits that do not wait
+// for the disk, in the BEGIN's own round trip (a query without arguments
+// goes as one simple-protocol message, which may hold two statements).
+var applyTx = pgx.TxOptions{BeginQuery: `BEGIN; SET LOCAL synchronous_commit = off`}
+
 // apply runs p on events and saves the checkpoint in one transaction.
 // Projections are rebuildable from the log and catch up from their
 // checkpoint on start, so their commits need not wait for the disk.
 func (r *Runner) apply(ctx context.Context, p Projection, events []Event) error {
 	t0 := time.Now()
-	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-			return err
-		}
+	err := pgx.BeginTxFunc(ctx, r.pool, applyTx, func(tx pgx.Tx) error {
 		if err := p.Apply(ctx, tx, events); err != nil {
 			return err
 		}

@@ -511,6 +511,57 @@ func (f *failingAfter) Apply(ctx context.Context, tx pgx.Tx, events []projection
 	return nil
 }
 
+// syncCommitProbe records the synchronous_commit setting its transactions
+// run with.
+type syncCommitProbe struct {
+	p    *leads.Projection
+	seen []string
+}
+
+func (s *syncCommitProbe) Name() string { return s.p.Name() }
+
+func (s *syncCommitProbe) Apply(ctx context.Context, tx pgx.Tx, events []projections.Event) error {
+	var v string
+	if err := tx.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&v); err != nil {
+		return err
+	}
+	s.seen = append(s.seen, v)
+	return s.p.Apply(ctx, tx, events)
+}
+
+// TestProjectionCommitsDoNotWaitForTheDisk checks that a projection's
+// transactions run with synchronous_commit off, and only they: the pool's
+// other transactions keep the server's setting.
+func TestProjectionCommitsDoNotWaitForTheDisk(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	camp := e.campaign()
+	e.lead(camp.ID, "", map[string]any{"name": "a", "source": "abc"})
+	log := eventlog.New(e.store)
+	p := &syncCommitProbe{p: leads.New(log, domain.NewRegistry())}
+	r, err := projections.NewRunner(projections.RunnerConfig{}, e.pool, log, nil, domain.NewRegistry(), quiet(), nil, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); len(p.seen) == 0; time.Sleep(10 * time.Millisecond) {
+		if err := r.CatchUp(e.ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the catch-up applied nothing")
+		}
+	}
+	for _, v := range p.seen {
+		if v != "off" {
+			t.Fatalf("a projection transaction ran with synchronous_commit = %s, want off", v)
+		}
+	}
+	var outside string
+	if err := e.pool.QueryRow(e.ctx, `SHOW synchronous_commit`).Scan(&outside); err != nil || outside == "off" {
+		t.Fatalf("synchronous_commit outside a projection's transaction = %q, %v; want the server's setting", outside, err)
+	}
+}
+
 func TestConsumerKilledMidBatchResumesFromItsCheckpoint(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -158,53 +158,49 @@ func (a *apply) load(ctx context.Context, tx pgx.Tx, set map[uuid.UUID]bool) err
 		ids = append(ids, id)
 	}
 	slices.SortFunc(ids, func(x, y uuid.UUID) int { return strings.Compare(x.String(), y.String()) })
+	// The locks and the read in one round trip: the batch runs them in
+	// order, so the read comes after every lock is held.
+	a.campaigns = map[uuid.UUID]*campaignState{}
+	var filterIDs []uuid.UUID
 	b := &pgx.Batch{}
 	for _, id := range ids {
 		b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7342))`, id.String())
 	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return err
-	}
-	rows, err := tx.Query(ctx, `SELECT w.id, w.account_id, w.campaign_id, w.filter_id, w.event_types, w.disabled_at IS NOT NULL,
+	b.Queue(`SELECT w.id, w.account_id, w.campaign_id, w.filter_id, w.event_types, w.disabled_at IS NOT NULL,
 			w.created_position, c.schema
 		FROM webhooks w JOIN campaigns c ON c.id = w.campaign_id
-		WHERE w.campaign_id = ANY($1) AND w.deleted_at IS NULL ORDER BY w.created_position`, ids)
-	if err != nil {
-		return err
-	}
-	a.campaigns = map[uuid.UUID]*campaignState{}
-	var filterIDs []uuid.UUID
-	for rows.Next() {
-		var (
-			s      subscription
-			schema []byte
-		)
-		if err := rows.Scan(&s.id, &s.account, &s.campaign, &s.filterID, &s.eventTypes, &s.disabled, &s.createdPosition, &schema); err != nil {
-			rows.Close()
-			return err
-		}
-		c := a.campaigns[s.campaign]
-		if c == nil {
-			c = &campaignState{filters: map[uuid.UUID]domain.Filter{}}
-			if err := json.Unmarshal(schema, &c.schema); err != nil {
-				rows.Close()
-				return fmt.Errorf("campaign %s schema: %w", s.campaign, err)
+		WHERE w.campaign_id = ANY($1) AND w.deleted_at IS NULL ORDER BY w.created_position`, ids).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var (
+					s      subscription
+					schema []byte
+				)
+				if err := rows.Scan(&s.id, &s.account, &s.campaign, &s.filterID, &s.eventTypes, &s.disabled, &s.createdPosition, &schema); err != nil {
+					return err
+				}
+				c := a.campaigns[s.campaign]
+				if c == nil {
+					c = &campaignState{filters: map[uuid.UUID]domain.Filter{}}
+					if err := json.Unmarshal(schema, &c.schema); err != nil {
+						return fmt.Errorf("campaign %s schema: %w", s.campaign, err)
+					}
+					a.campaigns[s.campaign] = c
+				}
+				c.subs = append(c.subs, s)
+				if s.filterID != nil {
+					filterIDs = append(filterIDs, *s.filterID)
+				}
 			}
-			a.campaigns[s.campaign] = c
-		}
-		c.subs = append(c.subs, s)
-		if s.filterID != nil {
-			filterIDs = append(filterIDs, *s.filterID)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+			return rows.Err()
+		})
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return err
 	}
 	if len(filterIDs) == 0 {
 		return nil
 	}
-	rows, err = tx.Query(ctx, `SELECT id, campaign_id, conditions, any_groups FROM filters WHERE id = ANY($1) AND NOT deleted`, filterIDs)
+	rows, err := tx.Query(ctx, `SELECT id, campaign_id, conditions, any_groups FROM filters WHERE id = ANY($1) AND NOT deleted`, filterIDs)
 	if err != nil {
 		return err
 	}
