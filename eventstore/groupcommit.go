@@ -108,9 +108,9 @@ func (g *groupCommitter) loop(s *Store) {
 	}
 }
 
-// commit runs one transaction for the batch. A version conflict fails only
-// its own append (neither statement raises on one); any other
-// error retries the members one by one so each gets its true outcome.
+// commit writes the batch in one transaction. A version conflict fails only
+// its own append (neither statement raises on one); any other error
+// retries the members one by one so each gets its true outcome.
 func (g *groupCommitter) commit(s *Store, batch []*groupReq) {
 	defer func() {
 		for _, r := range batch {
@@ -142,49 +142,54 @@ func (g *groupCommitter) commit(s *Store, batch []*groupReq) {
 			several = append(several, r)
 		}
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// One set-based statement for every one-event append, then one
-		// leadsvc_append per longer one, all in one round trip.
-		b := &pgx.Batch{}
-		encs := make([]encoded, len(singles))
-		for i, r := range singles {
-			encs[i] = r.enc
-		}
-		if len(singles) > 0 {
-			b.Queue(singlesSQL, singlesArgs(encs)...)
-		}
-		for _, r := range several {
-			b.Queue(appendSQL, r.enc.args()...)
-		}
-		res := tx.SendBatch(ctx, b)
-		if len(singles) > 0 {
-			rows, err := res.Query()
-			if err != nil {
-				_ = res.Close()
-				return err
-			}
-			recs, errs, err := s.scanSingles(rows, encs)
-			if err != nil {
-				_ = res.Close()
-				return err
-			}
-			for i, r := range singles {
-				r.recs, r.err = recs[i], errs[i]
-			}
-		}
-		for _, r := range several {
-			r.recs, r.err = s.scanAppend(res.QueryRow(), r.enc)
-			if r.err != nil && !isConflict(r.err) {
-				_ = res.Close()
-				return r.err
-			}
-		}
-		return res.Close()
-	})
+	err := g.send(ctx, s, singles, several)
 	if err == nil {
 		return
 	}
 	for _, r := range live {
 		r.recs, r.err = s.appendDirect(context.WithoutCancel(r.ctx), r.enc)
 	}
+}
+
+// send writes a group in one round trip: one set-based statement for every
+// one-event append, then one leadsvc_append per longer one, as one pgx
+// batch. A batch outside an explicit transaction runs as one implicit
+// transaction (its statements share one Sync): all of it commits or none,
+// without a BEGIN and a COMMIT round trip of their own.
+func (g *groupCommitter) send(ctx context.Context, s *Store, singles, several []*groupReq) error {
+	b := &pgx.Batch{}
+	encs := make([]encoded, len(singles))
+	for i, r := range singles {
+		encs[i] = r.enc
+	}
+	if len(singles) > 0 {
+		b.Queue(singlesSQL, singlesArgs(encs)...)
+	}
+	for _, r := range several {
+		b.Queue(appendSQL, r.enc.args()...)
+	}
+	res := s.pool.SendBatch(ctx, b)
+	if len(singles) > 0 {
+		rows, err := res.Query()
+		if err != nil {
+			_ = res.Close()
+			return err
+		}
+		recs, errs, err := s.scanSingles(rows, encs)
+		if err != nil {
+			_ = res.Close()
+			return err
+		}
+		for i, r := range singles {
+			r.recs, r.err = recs[i], errs[i]
+		}
+	}
+	for _, r := range several {
+		r.recs, r.err = s.scanAppend(res.QueryRow(), r.enc)
+		if r.err != nil && !isConflict(r.err) {
+			_ = res.Close()
+			return r.err
+		}
+	}
+	return res.Close()
 }

@@ -16,6 +16,21 @@ type counted struct {
 
 func (counted) EventType() string { return "test.counted" }
 
+// newCountingStore is a migrated store in a fresh schema that knows the
+// counted event.
+func newCountingStore(t *testing.T) *Store {
+	t.Helper()
+	url := testenv.Schema(t)
+	if err := Migrate(context.Background(), url, nil); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	reg := domain.NewEmptyRegistry()
+	domain.Register[counted](reg)
+	s := New(testenv.Pool(t, url), reg)
+	t.Cleanup(s.Close)
+	return s
+}
+
 // TestGroupCommitChainsOneStreamTwiceInOneGroup hands one group several
 // one-event appends to the same stream at AnyVersion, as concurrent
 // callers can: each lands on its own version, chained to the one before,
@@ -23,14 +38,7 @@ func (counted) EventType() string { return "test.counted" }
 func TestGroupCommitChainsOneStreamTwiceInOneGroup(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := testenv.Schema(t)
-	if err := Migrate(ctx, url, nil); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	reg := domain.NewEmptyRegistry()
-	domain.Register[counted](reg)
-	s := New(testenv.Pool(t, url), reg)
-	t.Cleanup(s.Close)
+	s := newCountingStore(t)
 
 	account := uuid.New()
 	var batch []*groupReq
@@ -61,5 +69,54 @@ func TestGroupCommitChainsOneStreamTwiceInOneGroup(t *testing.T) {
 	}
 	if tx := batch[0].recs[0].TxID; batch[3].recs[0].TxID != tx {
 		t.Fatalf("group written in transactions %d and %d, want one", tx, batch[3].recs[0].TxID)
+	}
+}
+
+// TestGroupCommitIsAllOrNothing fails the last statement of a group's
+// batch (a several-event append the database refuses) after the
+// set-based one has written its rows: nothing of the group may stay, and
+// each member, retried alone, gets its own outcome.
+func TestGroupCommitIsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newCountingStore(t)
+
+	account := uuid.New()
+	apps := []Append{
+		{StreamID: "a", AccountID: account, Events: []domain.Event{counted{N: 1}}},
+		{StreamID: "b", AccountID: account, Events: []domain.Event{counted{N: 2}}},
+		{StreamID: "bad\x00", AccountID: account, Events: []domain.Event{counted{N: 3}, counted{N: 4}}},
+	}
+	var singles, several []*groupReq
+	for _, a := range apps {
+		e, err := s.encode(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &groupReq{ctx: ctx, enc: e, done: make(chan struct{})}
+		if e.single() {
+			singles = append(singles, r)
+		} else {
+			several = append(several, r)
+		}
+	}
+	if err := (&groupCommitter{}).send(ctx, s, singles, several); err == nil {
+		t.Fatal("a group with an append the database refuses was written")
+	}
+	if n, err := s.Count(ctx); err != nil || n != 0 {
+		t.Fatalf("events after the failed group = %d, %v; want none", n, err)
+	}
+
+	var batch []*groupReq
+	for _, a := range apps {
+		e, _ := s.encode(a)
+		batch = append(batch, &groupReq{ctx: ctx, enc: e, done: make(chan struct{})})
+	}
+	(&groupCommitter{}).commit(s, batch)
+	if batch[0].err != nil || batch[1].err != nil || batch[2].err == nil {
+		t.Fatalf("outcomes %v, %v, %v; want the two good appends written and the bad one refused", batch[0].err, batch[1].err, batch[2].err)
+	}
+	if n, err := s.Count(ctx); err != nil || n != 2 {
+		t.Fatalf("events = %d, %v; want the two good ones, once each", n, err)
 	}
 }
