@@ -114,6 +114,56 @@ func TestAppendAndReadStream(t *testing.T) {
 	}
 }
 
+// TestOneEventAppendsChain covers the one-event append at each kind of
+// expected version: a new stream, a given version, AnyVersion, and the
+// conflicts of the first two, alone and through group commit; the chain
+// they write verifies, and what they return is what was stored.
+func TestOneEventAppendsChain(t *testing.T) {
+	t.Parallel()
+	for _, group := range []bool{false, true} {
+		t.Run(fmt.Sprintf("group_commit=%v", group), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			var opts []eventstore.Option
+			if group {
+				opts = append(opts, eventstore.WithGroupCommit(8, 0))
+			}
+			s, _ := newStore(t, opts...)
+			meta := eventstore.Metadata{ActorTokenID: "tok", RequestID: "req"}
+			var returned []eventstore.Record
+			for i, expected := range []int64{0, 1, eventstore.AnyVersion} {
+				a := appendN("one", expected, i)
+				a.CampaignID, a.Metadata = uuid.New(), meta
+				out, err := s.Append(ctx, a)
+				if err != nil || len(out.Records) != 1 || out.Records[0].StreamVersion != int64(i+1) {
+					t.Fatalf("append %d at %d = %+v, %v; want version %d", i, expected, out.Records, err, i+1)
+				}
+				returned = append(returned, out.Records[0])
+			}
+			for _, expected := range []int64{0, 1} {
+				if _, err := s.Append(ctx, appendN("one", expected, 9)); !errors.Is(err, eventstore.ErrVersionConflict) {
+					t.Fatalf("append at %d to a stream at 3: %v, want a version conflict", expected, err)
+				}
+			}
+			stored, err := s.ReadStream(ctx, "one", eventstore.ReadOptions{})
+			if err != nil || len(stored) != 3 {
+				t.Fatalf("ReadStream = %d records, %v; want 3", len(stored), err)
+			}
+			for i, r := range stored {
+				if string(r.Hash) != string(returned[i].Hash) || r.EventID != returned[i].EventID || r.Position != returned[i].Position {
+					t.Fatalf("version %d: stored %x at %d, returned %x at %d", i+1, r.Hash, r.Position, returned[i].Hash, returned[i].Position)
+				}
+				if i > 0 && string(r.PrevHash) != string(stored[i-1].Hash) {
+					t.Fatalf("version %d is not chained to version %d", i+1, i)
+				}
+			}
+			if br, err := s.VerifyStream(ctx, "one"); err != nil || br != nil {
+				t.Fatalf("VerifyStream = %+v, %v; want an intact chain", br, err)
+			}
+		})
+	}
+}
+
 func TestAppendVersionConflicts(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
