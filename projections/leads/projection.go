@@ -45,7 +45,10 @@ func (p *Projection) Name() string { return Name }
 // set-wise (one read of the leads' rows, one round trip of writes), then
 // filter events, which see the leads as this transaction left them.
 func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, events []projections.Event) error {
-	if err := lockCampaigns(ctx, tx, events); err != nil {
+	// The locks, then what the lead events need read, in one round trip:
+	// a batch runs in order, so every read comes after every lock.
+	b := &pgx.Batch{}
+	if err := queueCampaignLocks(b, events); err != nil {
 		return err
 	}
 	byLead := map[uuid.UUID][]projections.Event{}
@@ -71,8 +74,17 @@ func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, events []projections.
 			}
 		}
 	}
+	var reads *leadReads
 	if len(leadOrder) > 0 {
-		if err := p.applyLeads(ctx, tx, leadOrder, byLead); err != nil {
+		reads = queueLeadReads(b, leadOrder, byLead)
+	}
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+	}
+	if reads != nil {
+		if err := p.applyLeads(ctx, tx, leadOrder, byLead, reads); err != nil {
 			return err
 		}
 	}
@@ -84,11 +96,11 @@ func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, events []projections.
 	return nil
 }
 
-// lockCampaigns serialises the projection's transactions per campaign.
-// It takes the projection lock shared (a rebuild's swap takes it
-// exclusively), then the campaigns' locks in one order, so that two
-// transactions never wait for each other in a cycle.
-func lockCampaigns(ctx context.Context, tx pgx.Tx, events []projections.Event) error {
+// queueCampaignLocks queues the locks that serialise the projection's
+// transactions per campaign: the projection lock shared (a rebuild's swap
+// takes it exclusively), then the campaigns' locks in one order, so that
+// two transactions never wait for each other in a cycle.
+func queueCampaignLocks(b *pgx.Batch, events []projections.Event) error {
 	var camps []string
 	seen := map[uuid.UUID]bool{}
 	for _, e := range events {
@@ -108,29 +120,40 @@ func lockCampaigns(ctx context.Context, tx pgx.Tx, events []projections.Event) e
 		return nil
 	}
 	sort.Strings(camps)
-	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, projectionLock)
 	for _, c := range camps {
 		b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7340))`, c)
 	}
-	return tx.SendBatch(ctx, b).Close()
+	return nil
 }
 
-func (p *Projection) applyLeads(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, byLead map[uuid.UUID][]projections.Event) error {
-	rows, err := tx.Query(ctx, `SELECT `+leadColumns+` FROM lead_views lv WHERE lv.id = ANY($1)`, ids)
-	if err != nil {
-		return err
+// leadReads is what applying lead events reads before it writes: the
+// leads' rows and their campaigns' schemas and live filters.
+type leadReads struct {
+	rows      []domain.Lead
+	campaigns map[uuid.UUID]*campaignState
+}
+
+func queueLeadReads(b *pgx.Batch, ids []uuid.UUID, byLead map[uuid.UUID][]projections.Event) *leadReads {
+	r := &leadReads{campaigns: map[uuid.UUID]*campaignState{}}
+	b.Queue(`SELECT `+leadColumns+` FROM lead_views lv WHERE lv.id = ANY($1)`, ids).
+		Query(func(rows pgx.Rows) (err error) { r.rows, err = scanLeads(rows); return err })
+	for _, id := range ids {
+		c := byLead[id][0].CampaignID
+		if r.campaigns[c] == nil {
+			r.campaigns[c] = &campaignState{}
+			queueCampaignState(b, c, r.campaigns[c])
+		}
 	}
-	found, err := scanLeads(rows)
-	if err != nil {
-		return err
-	}
-	current := make(map[uuid.UUID]domain.Lead, len(found))
-	for _, l := range found {
+	return r
+}
+
+func (p *Projection) applyLeads(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, byLead map[uuid.UUID][]projections.Event, reads *leadReads) error {
+	current := make(map[uuid.UUID]domain.Lead, len(reads.rows))
+	for _, l := range reads.rows {
 		current[l.ID] = l
 	}
 	writes := &pgx.Batch{}
-	campaigns := map[uuid.UUID]campaignState{}
 	for _, id := range ids {
 		lead, changed, err := p.foldLead(ctx, tx, current[id], byLead[id])
 		if err != nil {
@@ -139,14 +162,17 @@ func (p *Projection) applyLeads(ctx context.Context, tx pgx.Tx, ids []uuid.UUID,
 		if !changed {
 			continue
 		}
-		cs, ok := campaigns[lead.CampaignID]
-		if !ok {
+		cs := reads.campaigns[lead.CampaignID]
+		if cs == nil {
+			// Events name their lead's campaign, so this read is only
+			// for a stream whose events disagree with it.
+			cs = &campaignState{}
 			if cs.schema, cs.filters, err = campaignFilters(ctx, tx, lead.CampaignID); err != nil {
 				return err
 			}
-			campaigns[lead.CampaignID] = cs
+			reads.campaigns[lead.CampaignID] = cs
 		}
-		if err := queueLead(writes, lead, cs); err != nil {
+		if err := queueLead(writes, lead, *cs); err != nil {
 			return err
 		}
 	}
@@ -260,39 +286,52 @@ func queueLead(b *pgx.Batch, l domain.Lead, cs campaignState) error {
 	return nil
 }
 
-// campaignFilters reads the live filters of a campaign and its schema from
-// the views written with their events.
+// queueCampaignState queues the reads of a campaign's schema and live
+// filters, from the views written with their events, into cs. A campaign
+// that is not there has neither.
+func queueCampaignState(b *pgx.Batch, campaignID uuid.UUID, cs *campaignState) {
+	var found bool
+	b.Queue(`SELECT schema FROM campaigns WHERE id = $1`, campaignID).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var raw []byte
+			if err := rows.Scan(&raw); err != nil {
+				return err
+			}
+			if err := json.Unmarshal(raw, &cs.schema); err != nil {
+				return fmt.Errorf("campaign %s schema: %w", campaignID, err)
+			}
+			found = true
+		}
+		return rows.Err()
+	})
+	b.Queue(`SELECT id, version, conditions, any_groups FROM filters WHERE campaign_id = $1 AND NOT deleted`, campaignID).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				f := domain.Filter{CampaignID: campaignID}
+				var conds, anyGroups []byte
+				if err := rows.Scan(&f.ID, &f.Version, &conds, &anyGroups); err != nil {
+					return err
+				}
+				if err := decodeConditions(conds, anyGroups, &f); err != nil {
+					return err
+				}
+				if found {
+					cs.filters = append(cs.filters, f)
+				}
+			}
+			return rows.Err()
+		})
+}
+
+// campaignFilters reads the live filters of a campaign and its schema.
 func campaignFilters(ctx context.Context, tx pgx.Tx, campaignID uuid.UUID) (domain.Schema, []domain.Filter, error) {
-	var schema domain.Schema
-	var raw []byte
-	err := tx.QueryRow(ctx, `SELECT schema FROM campaigns WHERE id = $1`, campaignID).Scan(&raw)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return schema, nil, nil
+	var cs campaignState
+	b := &pgx.Batch{}
+	queueCampaignState(b, campaignID, &cs)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return domain.Schema{}, nil, err
 	}
-	if err != nil {
-		return schema, nil, err
-	}
-	if err := json.Unmarshal(raw, &schema); err != nil {
-		return schema, nil, fmt.Errorf("campaign %s schema: %w", campaignID, err)
-	}
-	rows, err := tx.Query(ctx, `SELECT id, version, conditions, any_groups FROM filters WHERE campaign_id = $1 AND NOT deleted`, campaignID)
-	if err != nil {
-		return schema, nil, err
-	}
-	defer rows.Close()
-	var out []domain.Filter
-	for rows.Next() {
-		f := domain.Filter{CampaignID: campaignID}
-		var conds, anyGroups []byte
-		if err := rows.Scan(&f.ID, &f.Version, &conds, &anyGroups); err != nil {
-			return schema, nil, err
-		}
-		if err := decodeConditions(conds, anyGroups, &f); err != nil {
-			return schema, nil, err
-		}
-		out = append(out, f)
-	}
-	return schema, out, rows.Err()
+	return cs.schema, cs.filters, nil
 }
 
 func decodeConditions(conds, anyGroups []byte, f *domain.Filter) error {
