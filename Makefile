@@ -59,8 +59,10 @@ fuzz:
 	done
 
 ## bench: figures beside the raw Postgres/NATS baselines measured in the same run (docs/benchmarks.md)
+# -p 1: one package's benchmarks at a time, so that none measures while
+# another loads the same 2 cores and the same Postgres.
 bench: stack
-	DATABASE_URL='$(TEST_DATABASE_URL)' NATS_URL='$(BENCH_NATS_URL)' $(GO) test -run='^$$' -bench=. -benchtime=1x -timeout 60m ./... | tee bench.out
+	DATABASE_URL='$(TEST_DATABASE_URL)' NATS_URL='$(BENCH_NATS_URL)' $(GO) test -p 1 -run='^$$' -bench=. -benchtime=1x -timeout 60m ./... | tee bench.out
 
 clean:
 	rm -rf bin bench.out
