@@ -356,43 +356,19 @@ func (c *Commands) RevokeToken(ctx context.Context, cmd RevokeToken) (TokenResul
 // secrets are ErrUnauthenticated alike; an expired token is
 // ErrTokenExpired so the client can be told why.
 func (c *Commands) Authenticate(ctx context.Context, secret string) (TokenInfo, error) {
-	if !domain.ValidTokenSecretFormat(secret) {
-		return TokenInfo{}, ErrUnauthenticated
-	}
-	h := hashSecret(secret)
-	now := c.at()
-	rows, err := c.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE `+liveTokenBySecret(""), h, now)
-	if err != nil {
-		return TokenInfo{}, fmt.Errorf("authenticate: %w", err)
-	}
-	ts, err := scanTokens(rows)
-	if err != nil {
-		return TokenInfo{}, fmt.Errorf("authenticate: %w", err)
-	}
-	if len(ts) != 1 {
-		return TokenInfo{}, ErrUnauthenticated
-	}
-	t := ts[0]
-	if t.ExpiresAt != nil && !now.Before(*t.ExpiresAt) {
-		return TokenInfo{}, ErrTokenExpired
-	}
-	return t, nil
+	t, _, err := c.AuthenticateScoped(ctx, secret)
+	return t, err
 }
 
-// liveTokenBySecret is the condition that finds a live token by its
-// secret's hash ($1) at a time ($2); p qualifies the columns ("" or "t.").
-func liveTokenBySecret(p string) string {
-	return p + `revoked_at IS NULL AND (` + p + `secret_hash = $1 OR (` + p + `previous_secret_hash = $1 AND ` +
-		p + `previous_valid_until > $2))`
-}
-
-// authenticateScopedSQL finds a live token with its filter and campaign.
+// authenticateScopedSQL finds the live token whose secret's hash ($1) is
+// the current one or, within its grace at time $2, the previous one, with
+// its filter and campaign.
 var authenticateScopedSQL = `SELECT ` + qualified("t", tokenColumns) + `, ` + qualified("f", filterColumns) + `, ` +
 	qualified("c", campaignColumns) + `
 	FROM tokens t
 	LEFT JOIN filters f ON f.account_id = t.account_id AND f.id = t.filter_id AND NOT f.deleted
 	LEFT JOIN campaigns c ON c.account_id = t.account_id AND c.id = t.campaign_id
-	WHERE ` + liveTokenBySecret("t.")
+	WHERE t.revoked_at IS NULL AND (t.secret_hash = $1 OR (t.previous_secret_hash = $1 AND t.previous_valid_until > $2))`
 
 // AuthenticateScoped is Authenticate that also returns a campaign token's
 // scope with its filter and campaign, read in the same statement: every
