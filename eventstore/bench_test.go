@@ -3,8 +3,6 @@ package eventstore_test
 import (
 	"context"
 	"fmt"
-	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -37,72 +35,18 @@ const (
 // 64 writers do not become 64 backends fighting over 2 cores.
 const storePoolConns = 16
 
-// hammer runs op from writers goroutines for window and returns the
-// number of completed operations per second.
-func hammer(b *testing.B, writers int, window time.Duration, op func(ctx context.Context) error) float64 {
-	b.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), window)
-	defer cancel()
-	var done atomic.Int64
-	var failed atomic.Value
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				if err := op(ctx); err != nil {
-					if ctx.Err() == nil {
-						failed.Store(err)
-						cancel()
-					}
-					return
-				}
-				done.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if err, _ := failed.Load().(error); err != nil {
-		b.Fatal(err)
-	}
-	return float64(done.Load()) / time.Since(start).Seconds()
-}
-
-// rawInsertRate is the physical limit: one-row INSERT transactions into a
-// plain table of the same shape (bigint identity, text, jsonb).
-func rawInsertRate(b *testing.B, pool *pgxpool.Pool, writers int, window time.Duration) float64 {
-	b.Helper()
-	ctx := context.Background()
-	if _, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS raw_inserts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-		stream text NOT NULL, data jsonb NOT NULL)`); err != nil {
-		b.Fatal(err)
-	}
-	return hammer(b, writers, window, func(ctx context.Context) error {
-		_, err := pool.Exec(ctx, `INSERT INTO raw_inserts (stream, data) VALUES ($1, $2)`, uuid.NewString(), `{"n":1,"text":"benchmark"}`)
-		return err
-	})
-}
-
 // tableInsertRate is one-row INSERT transactions straight into the events
 // table, hash given: what its row and indexes cost before the store adds
 // the head lookup, the hash and the version check.
 func tableInsertRate(b *testing.B, pool *pgxpool.Pool, writers int, window time.Duration) float64 {
 	b.Helper()
-	return hammer(b, writers, window, func(ctx context.Context) error {
+	return testenv.Hammer(b, writers, window, func(ctx context.Context) error {
 		id, _ := uuid.NewV7()
 		_, err := pool.Exec(ctx, `INSERT INTO events (stream_id, stream_version, event_id, event_type, account_id,
 			data, metadata, recorded_at, hash) VALUES ($1, 1, $2, 'test.noted', $3, $4, '{}', now(), '\x00')`,
 			"table-"+uuid.NewString(), id, account, `{"n":1,"text":"benchmark"}`)
 		return err
 	})
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 func BenchmarkAppend(b *testing.B) {
@@ -134,8 +78,8 @@ func BenchmarkAppend(b *testing.B) {
 			withTable := c.batch == 1 && !c.group
 			var raws, stores, ratios, tables []float64
 			for round := range benchRounds {
-				raw := rawInsertRate(b, pool, c.writers, roundWindow)
-				txs := hammer(b, c.writers, roundWindow, func(ctx context.Context) error {
+				raw := testenv.RawInsertRate(b, pool, c.writers, roundWindow, `{"n":1,"text":"benchmark"}`)
+				txs := testenv.Hammer(b, c.writers, roundWindow, func(ctx context.Context) error {
 					a := eventstore.Append{StreamID: "bench-" + uuid.NewString(), AccountID: account}
 					for i := range c.batch {
 						a.Events = append(a.Events, noted{N: i, Text: "benchmark"})
@@ -153,15 +97,15 @@ func BenchmarkAppend(b *testing.B) {
 				}
 				b.Log(line)
 			}
-			b.ReportMetric(median(stores), "events/s")
-			b.ReportMetric(median(stores)/float64(c.batch), "appends/s")
-			b.ReportMetric(median(raws), "raw_rows/s")
-			b.ReportMetric(median(ratios), "x_raw_insert")
+			b.ReportMetric(testenv.Median(stores), "events/s")
+			b.ReportMetric(testenv.Median(stores)/float64(c.batch), "appends/s")
+			b.ReportMetric(testenv.Median(raws), "raw_rows/s")
+			b.ReportMetric(testenv.Median(ratios), "x_raw_insert")
 			summary := fmt.Sprintf("%s: %.0f events/s, median %.2f x the raw single-row INSERT rate (%.0f rows/s, %d writers; %d alternating rounds)",
-				name, median(stores), median(ratios), median(raws), c.writers, benchRounds)
+				name, testenv.Median(stores), testenv.Median(ratios), testenv.Median(raws), c.writers, benchRounds)
 			if withTable {
-				b.ReportMetric(median(tables), "table_rows/s")
-				summary += fmt.Sprintf("; the events table alone takes %.0f rows/s", median(tables))
+				b.ReportMetric(testenv.Median(tables), "table_rows/s")
+				summary += fmt.Sprintf("; the events table alone takes %.0f rows/s", testenv.Median(tables))
 			}
 			b.Log(summary)
 		})
@@ -183,7 +127,7 @@ func BenchmarkRelay(b *testing.B) {
 	defer s.Close()
 
 	var appended atomic.Int64
-	peak := hammer(b, 64, benchWindow, func(ctx context.Context) error {
+	peak := testenv.Hammer(b, 64, benchWindow, func(ctx context.Context) error {
 		_, err := s.Append(ctx, eventstore.Append{StreamID: "bench-" + uuid.NewString(), AccountID: account,
 			Events: []domain.Event{noted{N: 1, Text: "benchmark"}}})
 		if err == nil {

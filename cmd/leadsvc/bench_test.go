@@ -135,54 +135,36 @@ func BenchmarkAPI(b *testing.B) {
 	// INSERT window (the raw rate drifts within a minute on a shared
 	// machine), each started once the views have caught up with the log
 	// so that neither window pays for the other's backlog.
-	var failed atomic.Value
-	var wg sync.WaitGroup
-	createRate := func() float64 {
-		var created atomic.Int64
-		cctx, cancel := context.WithTimeout(ctx, roundWindow)
-		defer cancel()
-		start := time.Now()
-		for range benchClients {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				body := []byte(`{"fields": {"name": "Bench lead", "email": "lead@example.com", "budget": 1200}}`)
-				for cctx.Err() == nil {
-					code, out, err := send("POST", "/v1/leads", body)
-					if err != nil || code != http.StatusCreated {
-						if cctx.Err() == nil {
-							failed.Store(fmt.Errorf("create: %d %s %v", code, out, err))
-							cancel()
-						}
-						return
-					}
-					created.Add(1)
-				}
-			}()
-		}
-		wg.Wait()
-		if err, _ := failed.Load().(error); err != nil {
-			b.Fatal(err)
-		}
-		return float64(created.Load()) / time.Since(start).Seconds()
+	body := []byte(`{"fields": {"name": "Bench lead", "email": "lead@example.com", "budget": 1200}}`)
+	measureCreates := func() float64 {
+		return testenv.Hammer(b, benchClients, roundWindow, func(context.Context) error {
+			if code, out, err := send("POST", "/v1/leads", body); err != nil || code != http.StatusCreated {
+				return fmt.Errorf("create: %d %s %v", code, out, err)
+			}
+			return nil
+		})
 	}
 	var raws, creates, ratios []float64
 	for round := range benchRounds {
 		drained := waitForQuiet(b, m)
-		raw := rawInsertRate(b, m.Pool, benchClients)
-		rate := createRate()
+		raw := testenv.RawInsertRate(b, m.Pool, benchClients, roundWindow, `{"name":"Bench lead","email":"lead@example.com","budget":1200}`)
+		rate := measureCreates()
 		raws, creates, ratios = append(raws, raw), append(creates, rate), append(ratios, rate/raw)
 		b.Logf("round %d: raw INSERT %.0f rows/s, creates %.0f/s (%.2f x raw); the service took %v to settle before it",
 			round+1, raw, rate, rate/raw, drained.Round(time.Millisecond))
 	}
-	raw, createRate2, createRatio := median(raws), median(creates), median(ratios)
+	raw, createRate, createRatio := testenv.Median(raws), testenv.Median(creates), testenv.Median(ratios)
 	b.Logf("the service settled %v after the last create window", waitForQuiet(b, m).Round(time.Millisecond))
 
 	// Scoped lists: pages of 50, each client walking the filter's view by
 	// cursor from a random start.
-	var mu sync.Mutex
-	var lat []time.Duration
-	var next atomic.Int64
+	var (
+		mu     sync.Mutex
+		lat    []time.Duration
+		next   atomic.Int64
+		failed atomic.Value
+		wg     sync.WaitGroup
+	)
 	for range benchClients {
 		wg.Add(1)
 		go func() {
@@ -220,7 +202,7 @@ func BenchmarkAPI(b *testing.B) {
 	}
 	slices.Sort(lat)
 	p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
-	b.ReportMetric(createRate2, "creates/s")
+	b.ReportMetric(createRate, "creates/s")
 	b.ReportMetric(raw, "raw_insert_rows/s")
 	b.ReportMetric(createRatio, "x_raw_insert")
 	b.ReportMetric(float64(p50.Microseconds())/1000, "list_p50_ms")
@@ -228,16 +210,10 @@ func BenchmarkAPI(b *testing.B) {
 	b.ReportMetric(float64(bareP99.Microseconds())/1000, "bare_sql_p99_ms")
 	b.ReportMetric(p99.Seconds()/bareP99.Seconds(), "x_bare_sql_p99")
 	b.Logf("creates over HTTP (%d keep-alive clients): %.0f/s, median %.2f x the raw single-row INSERT rate (%.0f rows/s, %d writers; %d alternating rounds)",
-		benchClients, createRate2, createRatio, raw, benchClients, benchRounds)
+		benchClients, createRate, createRatio, raw, benchClients, benchRounds)
 	b.Logf("scoped list, page of 50 of %d in a store of %d leads, %d requests: p50 %v, p99 %v; bare SQL of the same pages p50 %v, p99 %v (p99 = %.1f x)",
 		benchPartnerLeads, benchStoreLeads, len(lat), p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond),
 		bareP50.Round(10*time.Microsecond), bareP99.Round(10*time.Microsecond), p99.Seconds()/bareP99.Seconds())
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 // waitForQuiet waits until the service has nothing left to do with the
@@ -333,36 +309,6 @@ func copyLeads(b *testing.B, pool *pgxpool.Pool, account, campaign uuid.UUID) {
 	if _, err := pool.Exec(ctx, `VACUUM ANALYZE events`); err != nil {
 		b.Fatal(err)
 	}
-}
-
-// rawInsertRate is the physical limit: one-row INSERT transactions into a
-// plain table, one connection per writer.
-func rawInsertRate(b *testing.B, pool *pgxpool.Pool, writers int) float64 {
-	b.Helper()
-	ctx := context.Background()
-	if _, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS raw_inserts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-		stream text NOT NULL, data jsonb NOT NULL)`); err != nil {
-		b.Fatal(err)
-	}
-	var n atomic.Int64
-	cctx, cancel := context.WithTimeout(ctx, roundWindow)
-	defer cancel()
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for cctx.Err() == nil {
-				if _, err := pool.Exec(cctx, `INSERT INTO raw_inserts (stream, data) VALUES ($1, $2)`, uuid.NewString(),
-					`{"name":"Bench lead","email":"lead@example.com","budget":1200}`); err == nil {
-					n.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
 }
 
 // bareListLatency times the SQL of a scoped page (the reader's query:
