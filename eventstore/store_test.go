@@ -114,54 +114,62 @@ func TestAppendAndReadStream(t *testing.T) {
 	}
 }
 
+// inBothCommitModes runs test in parallel subtests on a fresh store
+// without and with group commit.
+func inBothCommitModes(t *testing.T, test func(t *testing.T, s *eventstore.Store)) {
+	for _, group := range []bool{false, true} {
+		t.Run(fmt.Sprintf("group_commit=%v", group), func(t *testing.T) {
+			t.Parallel()
+			var opts []eventstore.Option
+			if group {
+				opts = append(opts, eventstore.WithGroupCommit(64, 0))
+			}
+			s, _ := newStore(t, opts...)
+			test(t, s)
+		})
+	}
+}
+
 // TestOneEventAppendsChain covers the one-event append at each kind of
 // expected version: a new stream, a given version, AnyVersion, and the
 // conflicts of the first two, alone and through group commit; the chain
 // they write verifies, and what they return is what was stored.
 func TestOneEventAppendsChain(t *testing.T) {
 	t.Parallel()
-	for _, group := range []bool{false, true} {
-		t.Run(fmt.Sprintf("group_commit=%v", group), func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			var opts []eventstore.Option
-			if group {
-				opts = append(opts, eventstore.WithGroupCommit(8, 0))
+	inBothCommitModes(t, func(t *testing.T, s *eventstore.Store) {
+		ctx := context.Background()
+		meta := eventstore.Metadata{ActorTokenID: "tok", RequestID: "req"}
+		var returned []eventstore.Record
+		for i, expected := range []int64{0, 1, eventstore.AnyVersion} {
+			a := appendN("one", expected, i)
+			a.CampaignID, a.Metadata = uuid.New(), meta
+			out, err := s.Append(ctx, a)
+			if err != nil || len(out.Records) != 1 || out.Records[0].StreamVersion != int64(i+1) {
+				t.Fatalf("append %d at %d = %+v, %v; want version %d", i, expected, out.Records, err, i+1)
 			}
-			s, _ := newStore(t, opts...)
-			meta := eventstore.Metadata{ActorTokenID: "tok", RequestID: "req"}
-			var returned []eventstore.Record
-			for i, expected := range []int64{0, 1, eventstore.AnyVersion} {
-				a := appendN("one", expected, i)
-				a.CampaignID, a.Metadata = uuid.New(), meta
-				out, err := s.Append(ctx, a)
-				if err != nil || len(out.Records) != 1 || out.Records[0].StreamVersion != int64(i+1) {
-					t.Fatalf("append %d at %d = %+v, %v; want version %d", i, expected, out.Records, err, i+1)
-				}
-				returned = append(returned, out.Records[0])
+			returned = append(returned, out.Records[0])
+		}
+		for _, expected := range []int64{0, 1} {
+			if _, err := s.Append(ctx, appendN("one", expected, 9)); !errors.Is(err, eventstore.ErrVersionConflict) {
+				t.Fatalf("append at %d to a stream at 3: %v, want a version conflict", expected, err)
 			}
-			for _, expected := range []int64{0, 1} {
-				if _, err := s.Append(ctx, appendN("one", expected, 9)); !errors.Is(err, eventstore.ErrVersionConflict) {
-					t.Fatalf("append at %d to a stream at 3: %v, want a version conflict", expected, err)
-				}
+		}
+		stored, err := s.ReadStream(ctx, "one", eventstore.ReadOptions{})
+		if err != nil || len(stored) != 3 {
+			t.Fatalf("ReadStream = %d records, %v; want 3", len(stored), err)
+		}
+		for i, r := range stored {
+			if string(r.Hash) != string(returned[i].Hash) || r.EventID != returned[i].EventID || r.Position != returned[i].Position {
+				t.Fatalf("version %d: stored %x at %d, returned %x at %d", i+1, r.Hash, r.Position, returned[i].Hash, returned[i].Position)
 			}
-			stored, err := s.ReadStream(ctx, "one", eventstore.ReadOptions{})
-			if err != nil || len(stored) != 3 {
-				t.Fatalf("ReadStream = %d records, %v; want 3", len(stored), err)
+			if i > 0 && string(r.PrevHash) != string(stored[i-1].Hash) {
+				t.Fatalf("version %d is not chained to version %d", i+1, i)
 			}
-			for i, r := range stored {
-				if string(r.Hash) != string(returned[i].Hash) || r.EventID != returned[i].EventID || r.Position != returned[i].Position {
-					t.Fatalf("version %d: stored %x at %d, returned %x at %d", i+1, r.Hash, r.Position, returned[i].Hash, returned[i].Position)
-				}
-				if i > 0 && string(r.PrevHash) != string(stored[i-1].Hash) {
-					t.Fatalf("version %d is not chained to version %d", i+1, i)
-				}
-			}
-			if br, err := s.VerifyStream(ctx, "one"); err != nil || br != nil {
-				t.Fatalf("VerifyStream = %+v, %v; want an intact chain", br, err)
-			}
-		})
-	}
+		}
+		if br, err := s.VerifyStream(ctx, "one"); err != nil || br != nil {
+			t.Fatalf("VerifyStream = %+v, %v; want an intact chain", br, err)
+		}
+	})
 }
 
 func TestAppendVersionConflicts(t *testing.T) {
@@ -195,48 +203,40 @@ func TestAppendVersionConflicts(t *testing.T) {
 
 func TestConcurrentWritersOneWinner(t *testing.T) {
 	t.Parallel()
-	for _, group := range []bool{false, true} {
-		t.Run(fmt.Sprintf("group_commit=%v", group), func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			var opts []eventstore.Option
-			if group {
-				opts = append(opts, eventstore.WithGroupCommit(64, 0))
-			}
-			s, _ := newStore(t, opts...)
-			if _, err := s.Append(ctx, appendN("race", 0, 0)); err != nil {
-				t.Fatalf("Append: %v", err)
-			}
-			const writers = 20
-			var wins, conflicts atomic.Int32
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for i := range writers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					_, err := s.Append(ctx, appendN("race", 1, i))
-					switch {
-					case err == nil:
-						wins.Add(1)
-					case errors.Is(err, eventstore.ErrVersionConflict):
-						conflicts.Add(1)
-					default:
-						t.Errorf("Append: %v", err)
-					}
-				}()
-			}
-			close(start)
-			wg.Wait()
-			if wins.Load() != 1 || conflicts.Load() != writers-1 {
-				t.Fatalf("wins = %d, conflicts = %d; want 1 and %d", wins.Load(), conflicts.Load(), writers-1)
-			}
-			if v, _ := s.StreamVersion(ctx, "race"); v != 2 {
-				t.Fatalf("version = %d, want 2", v)
-			}
-		})
-	}
+	inBothCommitModes(t, func(t *testing.T, s *eventstore.Store) {
+		ctx := context.Background()
+		if _, err := s.Append(ctx, appendN("race", 0, 0)); err != nil {
+			t.Fatalf("Append: %v", err)
+		}
+		const writers = 20
+		var wins, conflicts atomic.Int32
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, err := s.Append(ctx, appendN("race", 1, i))
+				switch {
+				case err == nil:
+					wins.Add(1)
+				case errors.Is(err, eventstore.ErrVersionConflict):
+					conflicts.Add(1)
+				default:
+					t.Errorf("Append: %v", err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if wins.Load() != 1 || conflicts.Load() != writers-1 {
+			t.Fatalf("wins = %d, conflicts = %d; want 1 and %d", wins.Load(), conflicts.Load(), writers-1)
+		}
+		if v, _ := s.StreamVersion(ctx, "race"); v != 2 {
+			t.Fatalf("version = %d, want 2", v)
+		}
+	})
 }
 
 // TestGroupCommitIsolatesAFailingAppend puts one append the database
