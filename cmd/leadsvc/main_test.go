@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/internal/pgxuuid"
 	"github.com/leadsvc/leadsvc/internal/testenv"
 )
 
@@ -247,5 +248,26 @@ func TestRebuildAndVerifyCommands(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, env, "rebuild", "--projection", "nope"); code != 2 || !strings.Contains(errOut, "unknown projection") {
 		t.Fatalf("rebuild --projection nope: exit %d, %q", code, errOut)
+	}
+}
+
+// The service's pool sends ids as 16 bytes, not through database/sql's
+// text round trip (internal/pgxuuid).
+func TestServicePoolHandlesUUIDsNatively(t *testing.T) {
+	t.Parallel()
+	testenv.Integration(t)
+	ctx := context.Background()
+	pool, err := openPool(ctx, testenv.DatabaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if !pgxuuid.Registered(conn.Conn().TypeMap()) {
+		t.Fatal("the service's connections use pgx's database/sql path for uuid.UUID")
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
 	"github.com/leadsvc/leadsvc/internal/eventlog"
+	"github.com/leadsvc/leadsvc/internal/pgxuuid"
 	"github.com/leadsvc/leadsvc/projections"
 	"github.com/leadsvc/leadsvc/projections/leads"
 	"github.com/leadsvc/leadsvc/projections/webhooks"
@@ -274,6 +275,7 @@ func openPool(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 		// connection, the projections and concurrent requests need.
 		pcfg.MaxConns = defaultPoolConns
 	}
+	pcfg.AfterConnect = pgxuuid.AfterConnect
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to postgres: %w", err)

@@ -17,6 +17,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/leadsvc/leadsvc/internal/pgxuuid"
 )
 
 // DefaultDatabaseURL is used when DATABASE_URL is unset; `make test` creates it.
@@ -95,24 +97,23 @@ func WithSearchPath(dbURL, schema string) string {
 // Pool opens a pool on dbURL, closed when the test ends.
 func Pool(t testing.TB, dbURL string) *pgxpool.Pool {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), dbURL)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
+	return PoolOfSize(t, dbURL, 0)
 }
 
 // PoolOfSize opens a pool of exactly conns connections on dbURL, opened
 // at once (benchmarks must not measure connecting), closed when the test
-// ends.
+// ends; conns 0 leaves pgxpool's default. Its connections handle
+// uuid.UUID as the service's do (pgxuuid).
 func PoolOfSize(t testing.TB, dbURL string, conns int32) *pgxpool.Pool {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		t.Fatalf("database url: %v", err)
 	}
-	cfg.MaxConns, cfg.MinConns = conns, conns
+	cfg.AfterConnect = pgxuuid.AfterConnect
+	if conns > 0 {
+		cfg.MaxConns, cfg.MinConns = conns, conns
+	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("connect: %v", err)
