@@ -60,6 +60,7 @@ type Commands struct {
 	rnd    io.Reader
 
 	webhookTargets WebhookTargets
+	schemas        schemaCache
 }
 
 // New returns the handlers for cfg.

@@ -534,6 +534,45 @@ func TestAuthenticateScopedReadsTheScopeAhead(t *testing.T) {
 	}
 }
 
+// TestAuthenticationSeesSchemaChangesAtOnce: the decoded schema a token's
+// scope carries is kept between requests, yet a new select option is in
+// the very next authentication's campaign, and a write using it passes.
+func TestAuthenticationSeesSchemaChangesAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := e.partner()
+	campaign := func() domain.Campaign {
+		t.Helper()
+		_, sc, err := e.c.AuthenticateScoped(e.ctx, p.secret)
+		if err != nil {
+			t.Fatalf("AuthenticateScoped: %v", err)
+		}
+		_, camp, ok := sc.Prefetched()
+		if !ok || camp == nil {
+			t.Fatal("no campaign read with the token")
+		}
+		return *camp
+	}
+	first, second := campaign(), campaign()
+	if first.Version != second.Version || len(first.Schema.Selects) != len(second.Schema.Selects) {
+		t.Fatalf("two authentications of an unchanged campaign differ: %+v, %+v", first, second)
+	}
+	if first.Schema.HasOption("source", "partner-xyz") {
+		t.Fatal("the option is there before it was added")
+	}
+	if _, err := e.c.ChangeCampaign(e.ctx, commands.ChangeCampaign{AccountID: e.account.ID, CampaignID: p.campaign.ID,
+		AddOption: &commands.SelectOption{Select: "source", Option: domain.Option{Value: "partner-xyz", Label: "Partner XYZ"}}}); err != nil {
+		t.Fatal(err)
+	}
+	after := campaign()
+	if !after.Schema.HasOption("source", "partner-xyz") || after.Version != first.Version+1 {
+		t.Fatalf("the next authentication's campaign (version %d) lacks the option added after version %d", after.Version, first.Version)
+	}
+	if first.Schema.HasOption("source", "partner-xyz") {
+		t.Fatal("the schema handed out before the change changed with it")
+	}
+}
+
 func TestScopedLeadWritesStayInsideTheFilter(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -415,7 +415,7 @@ func (c *Commands) AuthenticateScoped(ctx context.Context, secret string) (Token
 	if err != nil {
 		return TokenInfo{}, nil, fmt.Errorf("authenticate: %w", err)
 	}
-	camp, hasCampaign, err := cr.campaign()
+	camp, hasCampaign, err := cr.campaign(&c.schemas)
 	if err != nil {
 		return TokenInfo{}, nil, fmt.Errorf("authenticate: %w", err)
 	}
