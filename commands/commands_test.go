@@ -536,7 +536,8 @@ func TestAuthenticateScopedReadsTheScopeAhead(t *testing.T) {
 
 // TestAuthenticationSeesSchemaChangesAtOnce: the decoded schema a token's
 // scope carries is kept between requests, yet a new select option is in
-// the very next authentication's campaign, and a write using it passes.
+// the very next authentication's campaign, and the schema handed out
+// before the change stays as it was.
 func TestAuthenticationSeesSchemaChangesAtOnce(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -3,7 +3,6 @@ package pgxuuid_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -125,9 +124,7 @@ func TestRegisterReplacesTheValuerRoundTrip(t *testing.T) {
 		t.Fatalf("encoded %x, %v; want the 16 bytes %x", buf, err, id[:])
 	}
 	// Without Register, pgx goes through database/sql's Valuer.
-	if typeName := strings.TrimPrefix(strings.TrimPrefix(typeOf(before), "*"), "pgtype."); typeName != "encodePlanDriverValuer" {
-		t.Fatalf("pgx's own plan for uuid.UUID is %s; this package may no longer be needed", typeOf(before))
+	if plan := fmt.Sprintf("%T", before); plan != "*pgtype.encodePlanDriverValuer" {
+		t.Fatalf("pgx's own plan for uuid.UUID is %s; this package may no longer be needed", plan)
 	}
 }
-
-func typeOf(v any) string { return fmt.Sprintf("%T", v) }
