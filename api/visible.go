@@ -37,8 +37,8 @@ func (a *API) VisibleLeads(ctx context.Context, tok commands.TokenInfo, q leads.
 	if err != nil {
 		return LeadPage{}, err
 	}
-	var out LeadPage
-	for _, l := range rows {
+	out := LeadPage{Next: rows.Next}
+	for _, l := range rows.Leads {
 		ok, err := a.sees(ctx, v, l)
 		if err != nil {
 			return LeadPage{}, err
@@ -46,10 +46,6 @@ func (a *API) VisibleLeads(ctx context.Context, tok commands.TokenInfo, q leads.
 		if ok {
 			out.Leads = append(out.Leads, l)
 		}
-	}
-	if len(rows) == q.Limit {
-		k := leads.KeyOf(rows[len(rows)-1])
-		out.Next = &k
 	}
 	return out, nil
 }

@@ -158,9 +158,9 @@ func (c *Console) listLeads(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	data := leadList{Rows: leadRows(ls, map[uuid.UUID]domain.Campaign{camp.ID: camp}, false), First: after == nil}
-	if len(ls) == previewSize {
-		data.Next = afterParam(leads.KeyOf(ls[len(ls)-1]))
+	data := leadList{Rows: leadRows(ls.Leads, map[uuid.UUID]domain.Campaign{camp.ID: camp}, false), First: after == nil}
+	if ls.Next != nil {
+		data.Next = afterParam(*ls.Next)
 	}
 	c.render(w, r, http.StatusOK, "leads", &view{Title: "Leads · " + camp.Name, Section: "campaigns", Campaign: &camp,
 		Tab: "leads", Data: data})

@@ -153,7 +153,7 @@ func (p *Projection) applyLeads(ctx context.Context, tx pgx.Tx, ids []uuid.UUID,
 	for _, l := range reads.rows {
 		current[l.ID] = l
 	}
-	writes := &pgx.Batch{}
+	var w leadWrites
 	for _, id := range ids {
 		lead, changed, err := p.foldLead(ctx, tx, current[id], byLead[id])
 		if err != nil {
@@ -172,14 +172,86 @@ func (p *Projection) applyLeads(ctx context.Context, tx pgx.Tx, ids []uuid.UUID,
 			}
 			reads.campaigns[lead.CampaignID] = cs
 		}
-		if err := queueLead(writes, lead, *cs); err != nil {
+		if err := w.add(lead, *cs); err != nil {
 			return err
 		}
 	}
-	if writes.Len() == 0 {
+	if len(w.ids) == 0 {
 		return nil
 	}
-	return tx.SendBatch(ctx, writes).Close()
+	b := &pgx.Batch{}
+	w.queue(b)
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// leadWrites gathers the rows a batch of lead events writes, column by
+// column, so that the batch is three statements whatever its size: the
+// lead rows, the removal of their memberships, and their memberships now.
+type leadWrites struct {
+	ids, accounts, campaigns []uuid.UUID
+	statuses, fields, files  []string
+	versions                 []int64
+	created, updated         []time.Time
+	memberFilters            []uuid.UUID
+	memberLeads              []uuid.UUID
+}
+
+// add gathers the lead's row and its membership: exactly the live filters
+// of its campaign that it matches now.
+func (w *leadWrites) add(l domain.Lead, cs campaignState) error {
+	fields, files, err := encodeLead(l)
+	if err != nil {
+		return err
+	}
+	w.ids, w.accounts, w.campaigns = append(w.ids, l.ID), append(w.accounts, l.AccountID), append(w.campaigns, l.CampaignID)
+	w.statuses, w.fields, w.files = append(w.statuses, l.Status), append(w.fields, string(fields)), append(w.files, string(files))
+	w.versions, w.created, w.updated = append(w.versions, l.Version), append(w.created, l.CreatedAt), append(w.updated, l.UpdatedAt)
+	view := l.View()
+	for _, f := range cs.filters {
+		if f.Matches(cs.schema, view) {
+			w.memberFilters, w.memberLeads = append(w.memberFilters, f.ID), append(w.memberLeads, l.ID)
+		}
+	}
+	return nil
+}
+
+// queue queues the writes. A membership row copies its lead's row, read
+// back from lead_views as the first statement left it.
+func (w *leadWrites) queue(b *pgx.Batch) {
+	b.Queue(`INSERT INTO lead_views (id, account_id, campaign_id, status, fields, files, version, created_at, updated_at)
+		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[]::jsonb[], $6::text[]::jsonb[],
+			$7::bigint[], $8::timestamptz[], $9::timestamptz[])
+		ON CONFLICT (id) DO UPDATE SET status = excluded.status, fields = excluded.fields, files = excluded.files,
+			version = excluded.version, updated_at = excluded.updated_at`,
+		w.ids, w.accounts, w.campaigns, w.statuses, w.fields, w.files, w.versions, w.created, w.updated)
+	b.Queue(`DELETE FROM filter_members WHERE lead_id = ANY($1)`, w.ids)
+	if len(w.memberLeads) > 0 {
+		b.Queue(`INSERT INTO filter_members (`+memberCopyColumns+`)
+			SELECT m.filter_id, `+leadCopyColumns+` FROM unnest($1::uuid[], $2::uuid[]) AS m(filter_id, lead_id)
+			JOIN lead_views lv ON lv.id = m.lead_id`, w.memberFilters, w.memberLeads)
+	}
+}
+
+// memberCopyColumns and leadCopyColumns pair a membership row's columns
+// with the lead_views columns they copy.
+const (
+	memberCopyColumns = `filter_id, lead_id, updated_at, account_id, campaign_id, status, fields, files, version, created_at`
+	leadCopyColumns   = `lv.id, lv.updated_at, lv.account_id, lv.campaign_id, lv.status, lv.fields, lv.files, lv.version, lv.created_at`
+)
+
+// encodeLead is a lead's fields and files as the views store them.
+func encodeLead(l domain.Lead) (fields, files []byte, err error) {
+	if fields, err = json.Marshal(l.Fields); err != nil {
+		return nil, nil, err
+	}
+	fs := l.Files
+	if fs == nil {
+		fs = []domain.FileMeta{}
+	}
+	if files, err = json.Marshal(fs); err != nil {
+		return nil, nil, err
+	}
+	return fields, files, nil
 }
 
 type campaignState struct {
@@ -249,41 +321,6 @@ func (p *Projection) readStream(ctx context.Context, tx pgx.Tx, streamID string,
 		out = append(out, e)
 	}
 	return out, rows.Err()
-}
-
-// queueLead queues the lead's row and its membership: exactly the live
-// filters of its campaign that it matches now.
-func queueLead(b *pgx.Batch, l domain.Lead, cs campaignState) error {
-	fields, err := json.Marshal(l.Fields)
-	if err != nil {
-		return err
-	}
-	files := l.Files
-	if files == nil {
-		files = []domain.FileMeta{}
-	}
-	filesJSON, err := json.Marshal(files)
-	if err != nil {
-		return err
-	}
-	b.Queue(`INSERT INTO lead_views (id, account_id, campaign_id, status, fields, files, version, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (id) DO UPDATE SET status = excluded.status, fields = excluded.fields, files = excluded.files,
-			version = excluded.version, updated_at = excluded.updated_at`,
-		l.ID, l.AccountID, l.CampaignID, l.Status, fields, filesJSON, l.Version, l.CreatedAt, l.UpdatedAt)
-	view := l.View()
-	in := make([]uuid.UUID, 0, len(cs.filters))
-	for _, f := range cs.filters {
-		if f.Matches(cs.schema, view) {
-			in = append(in, f.ID)
-		}
-	}
-	b.Queue(`DELETE FROM filter_members WHERE lead_id = $1 AND NOT (filter_id = ANY($2))`, l.ID, in)
-	if len(in) > 0 {
-		b.Queue(`INSERT INTO filter_members (filter_id, lead_id, updated_at) SELECT f, $2, $3 FROM unnest($1::uuid[]) f
-			ON CONFLICT (filter_id, lead_id) DO UPDATE SET updated_at = excluded.updated_at`, in, l.ID, l.UpdatedAt)
-	}
-	return nil
 }
 
 // queueCampaignState queues the reads of a campaign's schema and live
@@ -406,36 +443,40 @@ func refreshFilterMembership(ctx context.Context, tx pgx.Tx, f domain.Filter) er
 		b.Queue(`DELETE FROM filter_members fm WHERE fm.filter_id = $1 AND NOT EXISTS (
 			SELECT 1 FROM lead_views lv WHERE lv.id = fm.lead_id AND lv.campaign_id = $2 AND `+expr+`)`,
 			append([]any{f.ID, f.CampaignID}, args...)...)
-		b.Queue(`INSERT INTO filter_members (filter_id, lead_id, updated_at)
-			SELECT $1, lv.id, lv.updated_at FROM lead_views lv WHERE lv.campaign_id = $2 AND `+expr+`
-			ON CONFLICT (filter_id, lead_id) DO UPDATE SET updated_at = excluded.updated_at
-			WHERE filter_members.updated_at IS DISTINCT FROM excluded.updated_at`,
-			append([]any{f.ID, f.CampaignID}, args...)...)
+		b.Queue(`INSERT INTO filter_members (`+memberCopyColumns+`)
+			SELECT $1, `+leadCopyColumns+` FROM lead_views lv WHERE lv.campaign_id = $2 AND `+expr+`
+			`+upsertMember, append([]any{f.ID, f.CampaignID}, args...)...)
 		return tx.SendBatch(ctx, b).Close()
 	}
-	ids, times, err := matchingLeads(ctx, tx, schema, f)
+	ids, err := matchingLeads(ctx, tx, schema, f)
 	if err != nil {
 		return err
 	}
 	b := &pgx.Batch{}
 	b.Queue(`DELETE FROM filter_members WHERE filter_id = $1 AND NOT (lead_id = ANY($2))`, f.ID, ids)
-	b.Queue(`INSERT INTO filter_members (filter_id, lead_id, updated_at)
-		SELECT $1, l, t FROM unnest($2::uuid[], $3::timestamptz[]) AS m(l, t)
-		ON CONFLICT (filter_id, lead_id) DO UPDATE SET updated_at = excluded.updated_at`, f.ID, ids, times)
+	b.Queue(`INSERT INTO filter_members (`+memberCopyColumns+`)
+		SELECT $1, `+leadCopyColumns+` FROM lead_views lv WHERE lv.id = ANY($2)
+		`+upsertMember, f.ID, ids)
 	return tx.SendBatch(ctx, b).Close()
 }
 
-// matchingLeads returns the ids (and update times) of the campaign's leads
-// that f matches, evaluated in Go: for the rare filter CompileFilter
-// cannot express exactly.
-func matchingLeads(ctx context.Context, tx pgx.Tx, schema domain.Schema, f domain.Filter) ([]uuid.UUID, []time.Time, error) {
+// upsertMember refreshes a membership row that is already there only
+// when its copy of the lead is not the current one.
+const upsertMember = `ON CONFLICT (lead_id, filter_id) DO UPDATE SET updated_at = excluded.updated_at,
+	account_id = excluded.account_id, campaign_id = excluded.campaign_id, status = excluded.status, fields = excluded.fields,
+	files = excluded.files, version = excluded.version, created_at = excluded.created_at
+	WHERE (filter_members.version, filter_members.updated_at) IS DISTINCT FROM (excluded.version, excluded.updated_at)`
+
+// matchingLeads returns the ids of the campaign's leads that f matches,
+// evaluated in Go: for the rare filter CompileFilter cannot express
+// exactly.
+func matchingLeads(ctx context.Context, tx pgx.Tx, schema domain.Schema, f domain.Filter) ([]uuid.UUID, error) {
 	rows, err := tx.Query(ctx, `SELECT id, status, fields, created_at, updated_at FROM lead_views WHERE campaign_id = $1`, f.CampaignID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer rows.Close()
 	ids := []uuid.UUID{}
-	times := []time.Time{}
 	for rows.Next() {
 		var (
 			id     uuid.UUID
@@ -443,16 +484,15 @@ func matchingLeads(ctx context.Context, tx pgx.Tx, schema domain.Schema, f domai
 			fields []byte
 		)
 		if err := rows.Scan(&id, &v.Status, &fields, &v.CreatedAt, &v.UpdatedAt); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if err := json.Unmarshal(fields, &v.Fields); err != nil {
-			return nil, nil, fmt.Errorf("lead %s fields: %w", id, err)
+			return nil, fmt.Errorf("lead %s fields: %w", id, err)
 		}
 		v.Fields = domain.NormalizeStored(v.Fields)
 		if f.Matches(schema, v) {
 			ids = append(ids, id)
-			times = append(times, v.UpdatedAt)
 		}
 	}
-	return ids, times, rows.Err()
+	return ids, rows.Err()
 }

@@ -606,10 +606,16 @@ func TestConsumerKilledMidBatchResumesFromItsCheckpoint(t *testing.T) {
 		t.Fatalf("lead rows after a killed first batch = %d, want 0", rows)
 	}
 	// Restarted, the consumer catches up to the head (calling again when
-	// another test's transaction held the readable end back).
+	// another test's transaction held the readable end back, and the
+	// head with it: the head must also be the end of this test's log).
 	testenv.CheckFor(t, 30*time.Second, func() error {
 		if err := r.CatchUp(e.ctx, p); err != nil {
 			t.Fatalf("CatchUp after restart: %v", err)
+		}
+		var unread int
+		if err := e.pool.QueryRow(e.ctx, `SELECT count(*) FROM events WHERE tx_id >= pg_snapshot_xmin(pg_current_snapshot())`).
+			Scan(&unread); err != nil || unread > 0 {
+			return fmt.Errorf("%d events above the readable end (%v)", unread, err)
 		}
 		after, err := projections.LoadCheckpoint(e.ctx, e.pool, leads.Name)
 		if err != nil {

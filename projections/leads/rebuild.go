@@ -25,9 +25,9 @@ type table struct {
 
 var tables = []table{
 	{"lead_views", []string{"lead_views_pkey (id)", "lead_views_campaign_order (campaign_id, updated_at, id)",
-		"lead_views_account_order (account_id, updated_at, id)"}},
-	{"filter_members", []string{"filter_members_pkey (filter_id, lead_id)", "filter_members_order (filter_id, updated_at, lead_id)",
-		"filter_members_lead (lead_id)"}},
+		"lead_views_campaign_status_order (campaign_id, status, updated_at, id)", "lead_views_account_order (account_id, updated_at, id)"}},
+	{"filter_members", []string{"filter_members_pkey (lead_id, filter_id)", "filter_members_order (filter_id, updated_at, lead_id)",
+		"filter_members_status_order (filter_id, status, updated_at, lead_id)"}},
 	{"filter_views", []string{"filter_views_pkey (id)"}},
 }
 
@@ -131,28 +131,19 @@ func (p *Projection) buildShadow(ctx context.Context, pool *pgxpool.Pool, suffix
 	pr.Phase = "writing rows"
 	progress(pr)
 	rows := make([][]any, 0, len(byID))
-	byCampaign := map[uuid.UUID][]*domain.Lead{}
+	byCampaign := map[uuid.UUID][]leadRow{}
 	for _, l := range byID {
-		fields, err := json.Marshal(l.Fields)
+		fields, files, err := encodeLead(*l)
 		if err != nil {
 			return sh, err
 		}
-		files := l.Files
-		if files == nil {
-			files = []domain.FileMeta{}
-		}
-		filesJSON, err := json.Marshal(files)
-		if err != nil {
-			return sh, err
-		}
-		rows = append(rows, []any{[16]byte(l.ID), [16]byte(l.AccountID), [16]byte(l.CampaignID), l.Status, json.RawMessage(fields),
-			json.RawMessage(filesJSON), l.Version, l.CreatedAt, l.UpdatedAt})
-		byCampaign[l.CampaignID] = append(byCampaign[l.CampaignID], l)
+		row := []any{[16]byte(l.ID), [16]byte(l.AccountID), [16]byte(l.CampaignID), l.Status, json.RawMessage(fields),
+			json.RawMessage(files), l.Version, l.CreatedAt, l.UpdatedAt}
+		rows = append(rows, row)
+		byCampaign[l.CampaignID] = append(byCampaign[l.CampaignID], leadRow{lead: l, row: row})
 	}
 	sh.leads = len(rows)
-	if _, err := pool.CopyFrom(ctx, pgx.Identifier{"lead_views" + suffix},
-		[]string{"id", "account_id", "campaign_id", "status", "fields", "files", "version", "created_at", "updated_at"},
-		pgx.CopyFromRows(rows)); err != nil {
+	if _, err := pool.CopyFrom(ctx, pgx.Identifier{"lead_views" + suffix}, leadViewColumns, pgx.CopyFromRows(rows)); err != nil {
 		return sh, fmt.Errorf("copy leads: %w", err)
 	}
 
@@ -183,9 +174,19 @@ func (p *Projection) buildShadow(ctx context.Context, pool *pgxpool.Pool, suffix
 	return sh, nil
 }
 
+// leadViewColumns are the columns of a lead_views row as COPY writes them.
+var leadViewColumns = []string{"id", "account_id", "campaign_id", "status", "fields", "files", "version", "created_at", "updated_at"}
+
+// leadRow is a folded lead with its lead_views row (leadViewColumns), which
+// its membership rows copy.
+type leadRow struct {
+	lead *domain.Lead
+	row  []any
+}
+
 // buildMemberships evaluates every live filter over its campaign's leads
 // and writes filter_views for every filter the filters view holds.
-func (p *Projection) buildMemberships(ctx context.Context, pool *pgxpool.Pool, suffix string, byCampaign map[uuid.UUID][]*domain.Lead) (int64, error) {
+func (p *Projection) buildMemberships(ctx context.Context, pool *pgxpool.Pool, suffix string, byCampaign map[uuid.UUID][]leadRow) (int64, error) {
 	rows, err := pool.Query(ctx, `SELECT f.id, f.campaign_id, f.version, f.deleted, f.conditions, f.any_groups, c.schema
 		FROM filters f JOIN campaigns c ON c.id = f.campaign_id`)
 	if err != nil {
@@ -233,11 +234,10 @@ func (p *Projection) buildMemberships(ctx context.Context, pool *pgxpool.Pool, s
 		if fr.deleted {
 			continue
 		}
-		for _, l := range byCampaign[fr.f.CampaignID] {
-			if fr.f.Matches(fr.schema, l.View()) {
-				// [16]byte: pgx's fast path for uuid (uuid.UUID goes
-				// through driver.Valuer and text).
-				members = append(members, []any{[16]byte(fr.f.ID), [16]byte(l.ID), l.UpdatedAt})
+		for _, lr := range byCampaign[fr.f.CampaignID] {
+			if fr.f.Matches(fr.schema, lr.lead.View()) {
+				// The filter, then the lead's row as lead_views holds it.
+				members = append(members, append([]any{[16]byte(fr.f.ID)}, lr.row...))
 			}
 		}
 	}
@@ -245,7 +245,7 @@ func (p *Projection) buildMemberships(ctx context.Context, pool *pgxpool.Pool, s
 		pgx.CopyFromRows(views)); err != nil {
 		return 0, fmt.Errorf("copy filter views: %w", err)
 	}
-	n, err := pool.CopyFrom(ctx, pgx.Identifier{"filter_members" + suffix}, []string{"filter_id", "lead_id", "updated_at"},
+	n, err := pool.CopyFrom(ctx, pgx.Identifier{"filter_members" + suffix}, append([]string{"filter_id", "lead_id"}, leadViewColumns[1:]...),
 		pgx.CopyFromRows(members))
 	if err != nil {
 		return 0, fmt.Errorf("copy memberships: %w", err)
@@ -433,9 +433,11 @@ var verifyChecks = []struct{ table, sql string }{
 		SELECT 'filter ' || coalesce(s.filter_id, l.filter_id) || ' lead ' || coalesce(s.lead_id, l.lead_id),
 			CASE WHEN l.lead_id IS NULL THEN 'matches the filter but is missing from its live view'
 			     WHEN s.lead_id IS NULL THEN 'in the live view but does not match the filter'
-			     ELSE 'live membership has a stale updated_at' END
+			     ELSE 'live membership holds another copy of the lead than the log' END
 		FROM shadow s FULL JOIN live l ON l.filter_id = s.filter_id AND l.lead_id = s.lead_id
-		WHERE l.lead_id IS NULL OR s.lead_id IS NULL OR l.updated_at <> s.updated_at
+		WHERE l.lead_id IS NULL OR s.lead_id IS NULL
+		   OR (l.updated_at, l.account_id, l.campaign_id, l.status, l.fields, l.files, l.version, l.created_at)
+		      IS DISTINCT FROM (s.updated_at, s.account_id, s.campaign_id, s.status, s.fields, s.files, s.version, s.created_at)
 		ORDER BY 1 LIMIT 101`},
 }
 
