@@ -72,6 +72,9 @@ type Append struct {
 	CampaignID      uuid.UUID
 	Events          []domain.Event
 	Metadata        Metadata
+	// Guard, when set, must hold when the append commits: ErrGuardFailed
+	// otherwise, with nothing of the write committed.
+	Guard Guard
 }
 
 // Appended tells a writer where its events landed.

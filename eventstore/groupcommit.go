@@ -162,6 +162,15 @@ func (g *groupCommitter) send(ctx context.Context, s *Store, singles, several []
 	for i, r := range singles {
 		encs[i] = r.enc
 	}
+	// Every member's guard in one statement ahead of the writes: one
+	// moved row fails the group, and each member then goes alone.
+	guard := guardOf(encs...)
+	for _, r := range several {
+		guard = append(guard, r.enc.app.Guard...)
+	}
+	if len(guard) > 0 {
+		b.Queue(assertGuardSQL, guard.args()...)
+	}
 	if len(singles) > 0 {
 		b.Queue(singlesSQL, singlesArgs(encs)...)
 	}
@@ -169,6 +178,12 @@ func (g *groupCommitter) send(ctx context.Context, s *Store, singles, several []
 		b.Queue(appendSQL, r.enc.args()...)
 	}
 	res := s.pool.SendBatch(ctx, b)
+	if len(guard) > 0 {
+		if _, err := res.Exec(); err != nil {
+			_ = res.Close()
+			return asGuardFailure(err)
+		}
+	}
 	if len(singles) > 0 {
 		rows, err := res.Query()
 		if err != nil {

@@ -213,8 +213,7 @@ func (s *Store) appendOne(ctx context.Context, q querier, e encoded) ([]Record, 
 	if !e.single() {
 		return s.scanAppend(q.QueryRow(ctx, appendSQL, e.args()...), e)
 	}
-	rows, err := q.Query(ctx, singleSQL, e.app.StreamID, e.app.ExpectedVersion, e.app.AccountID,
-		nullUUID(e.app.CampaignID), e.ids[0], e.types[0], e.data[0], e.metadata, e.at)
+	rows, err := q.Query(ctx, singleSQL, e.singleArgs()...)
 	if err != nil {
 		return nil, fmt.Errorf("append %s: %w", e.app.StreamID, err)
 	}
@@ -236,6 +235,12 @@ func nullUUID(id uuid.UUID) any {
 		return nil
 	}
 	return id
+}
+
+// singleArgs are singleSQL's parameters for a one-event append.
+func (e encoded) singleArgs() []any {
+	return []any{e.app.StreamID, e.app.ExpectedVersion, e.app.AccountID, nullUUID(e.app.CampaignID), e.ids[0], e.types[0],
+		e.data[0], e.metadata, e.at}
 }
 
 func (e encoded) args() []any {
@@ -307,7 +312,35 @@ func (s *Store) appendDirect(ctx context.Context, e encoded) ([]Record, error) {
 	if len(e.ids) == 0 {
 		return nil, nil
 	}
-	return s.appendOne(ctx, s.pool, e)
+	if len(e.app.Guard) == 0 {
+		return s.appendOne(ctx, s.pool, e)
+	}
+	// The guard first, in the append's implicit transaction: one round
+	// trip, and a failed guard leaves the append unrun.
+	b := &pgx.Batch{}
+	b.Queue(assertGuardSQL, e.app.Guard.args()...)
+	if e.single() {
+		b.Queue(singleSQL, e.singleArgs()...)
+	} else {
+		b.Queue(appendSQL, e.args()...)
+	}
+	res := s.pool.SendBatch(ctx, b)
+	defer res.Close()
+	if _, err := res.Exec(); err != nil {
+		return nil, fmt.Errorf("append %s: %w", e.app.StreamID, asGuardFailure(err))
+	}
+	if !e.single() {
+		return s.scanAppend(res.QueryRow(), e)
+	}
+	rows, err := res.Query()
+	if err != nil {
+		return nil, fmt.Errorf("append %s: %w", e.app.StreamID, err)
+	}
+	recs, errs, err := s.scanSingles(rows, []encoded{e})
+	if err != nil {
+		return nil, fmt.Errorf("append %s: %w", e.app.StreamID, err)
+	}
+	return recs[0], errs[0]
 }
 
 // AppendInline is Append with inline run in the same transaction after the
@@ -329,6 +362,11 @@ func (s *Store) AppendInline(ctx context.Context, inline Inline, appends ...Appe
 	var out Appended
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		out = Appended{}
+		if g := guardOf(encs...); len(g) > 0 {
+			if _, err := tx.Exec(ctx, assertGuardSQL, g.args()...); err != nil {
+				return asGuardFailure(err)
+			}
+		}
 		for _, e := range encs {
 			if len(e.ids) == 0 {
 				continue
@@ -359,6 +397,7 @@ type Update struct {
 	Metadata   Metadata
 	Decide     Decider
 	Inline     Inline
+	Guard      Guard // checked with the append (Append.Guard)
 }
 
 // maxUpdateAttempts bounds re-deciding after conflicts; deciding again on
@@ -387,7 +426,7 @@ func (s *Store) Update(ctx context.Context, u Update) (Appended, error) {
 			return Appended{}, err
 		}
 		a := Append{StreamID: u.StreamID, ExpectedVersion: version, AccountID: u.AccountID,
-			CampaignID: u.CampaignID, Events: events, Metadata: u.Metadata}
+			CampaignID: u.CampaignID, Events: events, Metadata: u.Metadata, Guard: u.Guard}
 		if a.CampaignID == uuid.Nil && len(history) > 0 {
 			// A stream never changes campaign: later events inherit it.
 			a.CampaignID = history[0].CampaignID

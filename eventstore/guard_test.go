@@ -1,0 +1,127 @@
+package eventstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/leadsvc/leadsvc/eventstore"
+)
+
+// TestGuardedAppendsCommitOnlyWhileTheirRowsAreCurrent appends with
+// guards over a campaign and a filter row, alone, in concurrent groups
+// and inline: each commits while its rows are at the versions it names,
+// and one whose row moved fails with ErrGuardFailed and writes nothing,
+// without failing the others of its group.
+func TestGuardedAppendsCommitOnlyWhileTheirRowsAreCurrent(t *testing.T) {
+	t.Parallel()
+	for _, group := range []bool{false, true} {
+		t.Run(fmt.Sprintf("group_commit=%v", group), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			var opts []eventstore.Option
+			if group {
+				opts = append(opts, eventstore.WithGroupCommit(64, 0))
+			}
+			s, pool := newStore(t, opts...)
+			camp, filter := uuid.New(), uuid.New()
+			if _, err := pool.Exec(ctx, `INSERT INTO campaigns (id, account_id, name, schema, version, created_at, updated_at)
+				VALUES ($1, $2, 'c', '{}', 1, now(), now())`, camp, account); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := pool.Exec(ctx, `INSERT INTO filters (id, campaign_id, account_id, name, conditions, version)
+				VALUES ($1, $2, $3, 'f', '[]', 3)`, filter, camp, account); err != nil {
+				t.Fatal(err)
+			}
+			current := eventstore.Guard{{Table: eventstore.GuardCampaigns, ID: camp, Version: 1},
+				{Table: eventstore.GuardFilters, ID: filter, Version: 3}}
+			stale := eventstore.Guard{{Table: eventstore.GuardCampaigns, ID: camp, Version: 1},
+				{Table: eventstore.GuardFilters, ID: filter, Version: 4}}
+			guarded := func(stream string, g eventstore.Guard, ns ...int) eventstore.Append {
+				a := appendN(stream, 0, ns...)
+				a.Guard = g
+				return a
+			}
+			if _, err := s.Append(ctx, guarded("one", current, 1)); err != nil {
+				t.Fatalf("one-event append with a current guard: %v", err)
+			}
+			if _, err := s.Append(ctx, guarded("several", current, 1, 2)); err != nil {
+				t.Fatalf("several-event append with a current guard: %v", err)
+			}
+			for _, a := range []eventstore.Append{guarded("stale-one", stale, 1), guarded("stale-several", stale, 1, 2)} {
+				if _, err := s.Append(ctx, a); !errors.Is(err, eventstore.ErrGuardFailed) {
+					t.Fatalf("append %s with a stale guard = %v, want ErrGuardFailed", a.StreamID, err)
+				}
+			}
+			ran := false
+			_, err := s.AppendInline(ctx, func(context.Context, pgx.Tx, []eventstore.Record) error { ran = true; return nil },
+				guarded("stale-inline", stale, 1))
+			if !errors.Is(err, eventstore.ErrGuardFailed) || ran {
+				t.Fatalf("inline append with a stale guard = %v (inline ran: %v), want ErrGuardFailed before the inline", err, ran)
+			}
+
+			const writers = 20
+			var wg sync.WaitGroup
+			errs := make([]error, writers)
+			for i := range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					g := current
+					if i%4 == 0 {
+						g = stale
+					}
+					_, errs[i] = s.Append(ctx, guarded(fmt.Sprint("w-", i), g, i))
+				}()
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if wantFail := i%4 == 0; wantFail != errors.Is(err, eventstore.ErrGuardFailed) || (!wantFail && err != nil) {
+					t.Fatalf("writer %d: %v; want ErrGuardFailed only for every fourth", i, err)
+				}
+			}
+			if n, err := s.Count(ctx); err != nil || n != 3+writers*3/4 {
+				t.Fatalf("events = %d, %v; want %d", n, err, 3+writers*3/4)
+			}
+		})
+	}
+}
+
+// TestGuardCheckBeforeARead fails a read's batch with ErrGuardFailed when
+// a row moved or the guard names a table it cannot check.
+func TestGuardCheckBeforeARead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, pool := newStore(t)
+	camp := uuid.New()
+	if _, err := pool.Exec(ctx, `INSERT INTO campaigns (id, account_id, name, schema, version, created_at, updated_at)
+		VALUES ($1, $2, 'c', '{}', 2, now(), now())`, camp, account); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		guard eventstore.Guard
+		want  error
+	}{
+		{eventstore.Guard{{Table: eventstore.GuardCampaigns, ID: camp, Version: 2}}, nil},
+		{eventstore.Guard{{Table: eventstore.GuardCampaigns, ID: camp, Version: 1}}, eventstore.ErrGuardFailed},
+		{eventstore.Guard{{Table: eventstore.GuardTokens, ID: camp, Version: 2}}, eventstore.ErrGuardFailed},
+		{eventstore.Guard{{Table: "events", ID: camp, Version: 2}}, eventstore.ErrGuardFailed},
+	} {
+		b := &pgx.Batch{}
+		eventstore.QueueGuardCheck(b, c.guard)
+		read := false
+		b.Queue(`SELECT 1`).QueryRow(func(pgx.Row) error { read = true; return nil })
+		err := pool.SendBatch(ctx, b).Close()
+		if !errors.Is(err, c.want) || (err == nil) != (c.want == nil) {
+			t.Errorf("guard %+v: batch = %v, want %v", c.guard, err, c.want)
+		}
+		if read != (c.want == nil) {
+			t.Errorf("guard %+v: the read ran = %v, want %v", c.guard, read, c.want == nil)
+		}
+	}
+}
