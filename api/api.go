@@ -8,6 +8,7 @@ package api
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -132,7 +133,29 @@ func (a *API) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 // handler writes an error response itself.
 func (a *API) h(fn func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := fn(w, r); err != nil {
+		err := a.verifyAuth(r)
+		if err == nil {
+			err = fn(w, r)
+		}
+		if err != nil {
+			a.fail(w, r, err)
+		}
+	}
+}
+
+// hGuarded is h for a handler whose first round trip checks the request's
+// guard itself (guardFrom), saving h's. When that check finds the cached
+// authentication stale, nothing was read or written: the request is
+// authenticated afresh and served once more.
+func (a *API) hGuarded(fn func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := fn(w, r)
+		if errors.Is(err, commands.ErrScopeChanged) {
+			if err = a.reauthenticate(r); err == nil {
+				err = fn(w, r)
+			}
+		}
+		if err != nil {
 			a.fail(w, r, err)
 		}
 	}
@@ -142,6 +165,12 @@ func (a *API) h(fn func(http.ResponseWriter, *http.Request) error) http.HandlerF
 // and its cause never reaches the client.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p := problemFor(err)
+	if p.Status == http.StatusUnauthorized {
+		// The budget shown so far was a token's that turned out stale:
+		// an unauthenticated request has none.
+		w.Header().Del("RateLimit")
+		w.Header().Del("RateLimit-Policy")
+	}
 	if p.Status >= 500 {
 		a.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("request_id", requestIDFrom(r.Context())), slog.String("method", r.Method),

@@ -30,6 +30,18 @@ const (
 // body is allowed (and returned empty) only when optional; a body of
 // another media type is 415.
 func readJSON(w http.ResponseWriter, r *http.Request, optional bool) ([]byte, error) {
+	st := stateFrom(r.Context())
+	if st.read {
+		return st.body, nil // served again (hGuarded): the body was read and checked
+	}
+	body, err := readJSONOnce(w, r, optional)
+	if err == nil {
+		st.body, st.read = body, true
+	}
+	return body, err
+}
+
+func readJSONOnce(w http.ResponseWriter, r *http.Request, optional bool) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxJSONBytes))
 	if err != nil {
 		var mb *http.MaxBytesError

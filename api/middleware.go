@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -29,6 +30,13 @@ type reqState struct {
 	token     *commands.TokenInfo
 	scope     *commands.Scope // the token's, with its filter and campaign as authentication read them
 	unmatched bool            // answered by the not-found or method-not-allowed handler
+	// guard is set while the authentication comes from the process's
+	// cache and is not yet checked: the request's first round trip must
+	// check it (hGuarded), or h checks it before the handler runs.
+	guard commands.Guard
+	needs []domain.Permission // what require asked of the token, asked again after a fresh authentication
+	body  []byte              // the JSON body once read, for a handler served again
+	read  bool
 }
 
 type ctxKey struct{}
@@ -54,6 +62,11 @@ func tokenFrom(ctx context.Context) commands.TokenInfo {
 // scopeFrom is the authenticated token's scope, nil for an account-level
 // token.
 func scopeFrom(ctx context.Context) *commands.Scope { return stateFrom(ctx).scope }
+
+// guardFrom is the guard of a cached authentication not yet checked, nil
+// when there is none: a handler served by hGuarded passes it to its first
+// round trip.
+func guardFrom(ctx context.Context) commands.Guard { return stateFrom(ctx).guard }
 
 // meta is the event metadata of a write: who asked, in which request.
 func meta(r *http.Request) commands.Meta {
@@ -171,25 +184,75 @@ func (a *API) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-// authenticate requires a Bearer token, checked against the tokens table
-// on every request so that revocation is immediate (invariant 5).
+// authenticate requires a Bearer token. A token seen lately comes from the
+// process's cache with a guard that the request checks against the
+// tokens, campaigns and filters tables before it reads or writes anything
+// (in its own first round trip, or one of h's), so that revocation and
+// every scope change are seen by the very next request (invariant 5).
 func (a *API) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !strings.EqualFold(scheme, "Bearer") {
-			a.fail(w, r, commands.ErrUnauthenticated)
+		secret, err := bearer(r)
+		if err != nil {
+			a.fail(w, r, err)
 			return
 		}
-		tok, scope, err := a.cmd.AuthenticateScoped(r.Context(), strings.TrimSpace(secret))
+		tok, scope, guard, err := a.cmd.AuthenticateCached(r.Context(), secret)
 		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
 		st := stateFrom(r.Context())
-		st.token, st.scope = &tok, scope
+		st.token, st.scope, st.guard = &tok, scope, guard
 		a.touch(r, tok)
 		next.ServeHTTP(w, r)
 	})
+}
+
+func bearer(r *http.Request) (string, error) {
+	scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", commands.ErrUnauthenticated
+	}
+	return strings.TrimSpace(secret), nil
+}
+
+// verifyAuth checks a cached authentication's guard on its own round trip;
+// when it has moved, the request is authenticated afresh.
+func (a *API) verifyAuth(r *http.Request) error {
+	st := stateFrom(r.Context())
+	if st.guard == nil {
+		return nil
+	}
+	err := a.cmd.CheckGuard(r.Context(), st.guard)
+	if errors.Is(err, commands.ErrScopeChanged) {
+		return a.reauthenticate(r)
+	}
+	if err == nil {
+		st.guard = nil
+	}
+	return err
+}
+
+// reauthenticate reads the token, its filter and its campaign again, when
+// the cached ones turned out stale, and asks again what require asked:
+// the token may since have been revoked, narrowed or lost a permission.
+func (a *API) reauthenticate(r *http.Request) error {
+	secret, err := bearer(r)
+	if err != nil {
+		return err
+	}
+	tok, scope, err := a.cmd.AuthenticateScoped(r.Context(), secret)
+	if err != nil {
+		return err
+	}
+	st := stateFrom(r.Context())
+	st.token, st.scope, st.guard = &tok, scope, nil
+	for _, p := range st.needs {
+		if err := permits(tok, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // touch records the token's use; commands keep it to once a minute in the
@@ -226,14 +289,22 @@ func (a *API) touch(r *http.Request, tok commands.TokenInfo) {
 func (a *API) require(p domain.Permission) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			tok := tokenFrom(r.Context())
-			if !tok.Can(p) || (p == domain.PermAdmin && tok.CampaignID != nil) {
-				a.fail(w, r, fmt.Errorf("%w: %s", errForbidden, p))
+			if err := permits(tokenFrom(r.Context()), p); err != nil {
+				a.fail(w, r, err)
 				return
 			}
+			st := stateFrom(r.Context())
+			st.needs = append(st.needs, p)
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+func permits(tok commands.TokenInfo, p domain.Permission) error {
+	if !tok.Can(p) || (p == domain.PermAdmin && tok.CampaignID != nil) {
+		return fmt.Errorf("%w: %s", errForbidden, p)
+	}
+	return nil
 }
 
 // rateLimit spends one unit of the token's budget and tells the client

@@ -61,6 +61,7 @@ type Commands struct {
 
 	webhookTargets WebhookTargets
 	schemas        schemaCache
+	auths          authCache
 }
 
 // New returns the handlers for cfg.

@@ -156,6 +156,7 @@ type CreateLead struct {
 	Fields     map[string]any
 	Meta       Meta
 	Idem       *Idempotency
+	Guard      Guard // of a cached authentication, checked with the append
 }
 
 // CreateLead validates the fields against the campaign's schema. Through a
@@ -207,7 +208,7 @@ func (c *Commands) CreateLead(ctx context.Context, cmd CreateLead) (LeadResult, 
 		}
 		out, err := c.store.AppendInline(ctx, finishWith(fin, &res.Written, func() any { return res }),
 			eventstore.Append{StreamID: domain.LeadStream(id), AccountID: cmd.AccountID, CampaignID: camp.ID,
-				Events: events, Metadata: cmd.Meta})
+				Events: events, Metadata: cmd.Meta, Guard: cmd.Guard})
 		if err != nil {
 			return LeadResult{}, fmt.Errorf("create lead: %w", err)
 		}

@@ -364,7 +364,7 @@ func (c *Commands) Authenticate(ctx context.Context, secret string) (TokenInfo, 
 // the current one or, within its grace at time $2, the previous one, with
 // its filter and campaign.
 var authenticateScopedSQL = `SELECT ` + qualified("t", tokenColumns) + `, ` + qualified("f", filterColumns) + `, ` +
-	qualified("c", campaignColumns) + `
+	qualified("c", campaignColumns) + `, t.secret_hash = $1
 	FROM tokens t
 	LEFT JOIN filters f ON f.account_id = t.account_id AND f.id = t.filter_id AND NOT f.deleted
 	LEFT JOIN campaigns c ON c.account_id = t.account_id AND c.id = t.campaign_id
@@ -374,7 +374,7 @@ var authenticateScopedSQL = `SELECT ` + qualified("t", tokenColumns) + `, ` + qu
 // scope with its filter and campaign, read in the same statement: every
 // partner request needs both, and a round trip is a fair share of a
 // write's time. The scope is the one ScopeOf gives, with what was read
-// attached.
+// attached. What it finds is cached for AuthenticateCached.
 func (c *Commands) AuthenticateScoped(ctx context.Context, secret string) (TokenInfo, *Scope, error) {
 	if !domain.ValidTokenSecretFormat(secret) {
 		return TokenInfo{}, nil, ErrUnauthenticated
@@ -386,13 +386,14 @@ func (c *Commands) AuthenticateScoped(ctx context.Context, secret string) (Token
 	}
 	defer rows.Close()
 	var (
-		found int
-		tr    tokenRow
-		fr    filterRow
-		cr    campaignRow
+		found   int
+		tr      tokenRow
+		fr      filterRow
+		cr      campaignRow
+		current bool // the secret is the token's current one, not its previous
 	)
 	for rows.Next() {
-		if err := rows.Scan(append(append(tr.dest(), fr.dest()...), cr.dest()...)...); err != nil {
+		if err := rows.Scan(append(append(append(tr.dest(), fr.dest()...), cr.dest()...), &current)...); err != nil {
 			return TokenInfo{}, nil, fmt.Errorf("authenticate: %w", err)
 		}
 		found++
@@ -409,6 +410,7 @@ func (c *Commands) AuthenticateScoped(ctx context.Context, secret string) (Token
 	}
 	sc := ScopeOf(t)
 	if sc == nil {
+		c.remember(secret, t, nil, current)
 		return t, nil, nil
 	}
 	f, hasFilter, err := fr.filter()
@@ -427,6 +429,7 @@ func (c *Commands) AuthenticateScoped(ctx context.Context, secret string) (Token
 		sc.filter = &f
 	}
 	sc.camp, sc.prefetched = &camp, true
+	c.remember(secret, t, sc, current)
 	return t, sc, nil
 }
 

@@ -17,7 +17,7 @@ var ErrGuardFailed = errors.New("a row the request was decided from has changed"
 // rows of the views kept in the log's own transactions, each at the
 // version it was read at. An append with a guard commits only while every
 // row is still at its version, checked in the append's transaction and
-// round trip; QueueGuardCheck does the same for a read.
+// round trip; QueueCheck does the same for a read.
 type Guard []GuardedRow
 
 // GuardedRow is one row a decision was made from.
@@ -51,10 +51,13 @@ func (g Guard) args() []any {
 	return []any{tables, ids, versions}
 }
 
-// QueueGuardCheck queues a check of g into b, to run before the read
-// queued after it, in the same round trip: the batch fails with
-// ErrGuardFailed when a row moved.
-func QueueGuardCheck(b *pgx.Batch, g Guard) {
+// QueueCheck queues a check of g into b, to run before the read queued
+// after it, in the same round trip: the batch fails with ErrGuardFailed
+// when a row moved. An empty guard queues nothing.
+func (g Guard) QueueCheck(b *pgx.Batch) {
+	if len(g) == 0 {
+		return
+	}
 	b.Queue(checkGuardSQL, g.args()...).QueryRow(func(row pgx.Row) error {
 		var stale int64
 		if err := row.Scan(&stale); err != nil {

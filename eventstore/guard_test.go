@@ -113,7 +113,7 @@ func TestGuardCheckBeforeARead(t *testing.T) {
 		{eventstore.Guard{{Table: "events", ID: camp, Version: 2}}, eventstore.ErrGuardFailed},
 	} {
 		b := &pgx.Batch{}
-		eventstore.QueueGuardCheck(b, c.guard)
+		c.guard.QueueCheck(b)
 		read := false
 		b.Queue(`SELECT 1`).QueryRow(func(pgx.Row) error { read = true; return nil })
 		err := pool.SendBatch(ctx, b).Close()

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"mime"
 	"net/http"
@@ -177,7 +178,11 @@ type leadPage struct {
 	HistoryNote string
 }
 
-func (c *Console) leadOf(r *http.Request) (domain.Lead, error) { return byPath(r, c.leads.Get) }
+func (c *Console) leadOf(r *http.Request) (domain.Lead, error) {
+	return byPath(r, func(ctx context.Context, account, id uuid.UUID) (domain.Lead, error) {
+		return c.leads.Get(ctx, account, id, nil)
+	})
+}
 
 // showLead shows a lead from the lead views and its history from the log
 // (the audit read side), which needs the audit permission, as in the API.

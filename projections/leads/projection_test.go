@@ -372,7 +372,7 @@ func TestLeadsMoveInAndOutOfFilters(t *testing.T) {
 	e.waitMembers(rich.ID, ids(b))
 	e.waitMembers(won.ID, ids(a))
 
-	got, err := e.reader.Get(e.ctx, e.account, a.ID)
+	got, err := e.reader.Get(e.ctx, e.account, a.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -472,7 +472,7 @@ func TestRepeatedAndReorderedDeliveryChangesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := e.reader.Get(e.ctx, e.account, l.ID)
+	got, err := e.reader.Get(e.ctx, e.account, l.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,6 +48,10 @@ type Query struct {
 	UpdatedSince *time.Time // updated_at at or after
 	After        *Key       // exclusive; nil for the first page
 	Limit        int        // 1..MaxLimit
+	// Check, when set, queues statements to run ahead of the list in its
+	// round trip and transaction (a cached authentication's guard); an
+	// error of theirs fails the list.
+	Check func(*pgx.Batch)
 }
 
 const leadColumns = `lv.id, lv.account_id, lv.campaign_id, lv.status, lv.fields, lv.files, lv.version, lv.created_at, lv.updated_at`
@@ -75,6 +79,9 @@ func (r *Reader) List(ctx context.Context, q Query) (Page, error) {
 	sql, args := listSQL(q)
 	var found []domain.Lead
 	b := &pgx.Batch{}
+	if q.Check != nil {
+		q.Check(b)
+	}
 	b.Queue(pinListPlan)
 	b.Queue(sql, args...).Query(func(rows pgx.Rows) (err error) { found, err = scanLeads(rows); return err })
 	if err := r.pool.SendBatch(ctx, b).Close(); err != nil {
@@ -141,14 +148,16 @@ func listSQL(q Query) (string, []any) {
 }
 
 // Get returns one lead of the account as the view holds it, or
-// domain.ErrLeadNotFound.
-func (r *Reader) Get(ctx context.Context, accountID, leadID uuid.UUID) (domain.Lead, error) {
-	rows, err := r.pool.Query(ctx, `SELECT `+leadColumns+` FROM lead_views lv WHERE lv.account_id = $1 AND lv.id = $2`, accountID, leadID)
-	if err != nil {
-		return domain.Lead{}, fmt.Errorf("get lead: %w", err)
+// domain.ErrLeadNotFound. check, when not nil, is Query.Check.
+func (r *Reader) Get(ctx context.Context, accountID, leadID uuid.UUID, check func(*pgx.Batch)) (domain.Lead, error) {
+	var found []domain.Lead
+	b := &pgx.Batch{}
+	if check != nil {
+		check(b)
 	}
-	found, err := scanLeads(rows)
-	if err != nil {
+	b.Queue(`SELECT `+leadColumns+` FROM lead_views lv WHERE lv.account_id = $1 AND lv.id = $2`, accountID, leadID).
+		Query(func(rows pgx.Rows) (err error) { found, err = scanLeads(rows); return err })
+	if err := r.pool.SendBatch(ctx, b).Close(); err != nil {
 		return domain.Lead{}, fmt.Errorf("get lead: %w", err)
 	}
 	if len(found) == 0 {
