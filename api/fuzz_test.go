@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/leadsvc/leadsvc/api"
 	"github.com/leadsvc/leadsvc/commands"
@@ -26,14 +27,19 @@ type fixture struct {
 	h       http.Handler
 	secrets []string // partner read+write, partner read, admin
 	ids     map[string]string
+
+	c         *commands.Commands
+	accountID uuid.UUID
+	campaign  uuid.UUID
+	partner   domain.Filter      // source = abc
+	ro        commands.TokenInfo // the partner's read token, with the partner filter
 }
 
-// newFixture builds the fixture once per process: fuzz inputs share it.
-func newFixture(tb testing.TB) *fixture {
+// newCommands migrates a fresh schema and returns the commands over it.
+func newCommands(tb testing.TB) (*commands.Commands, *pgxpool.Pool) {
 	tb.Helper()
 	dbURL := testenv.Schema(tb)
-	ctx := context.Background()
-	if err := eventstore.Migrate(ctx, dbURL, nil); err != nil {
+	if err := eventstore.Migrate(context.Background(), dbURL, nil); err != nil {
 		tb.Fatal(err)
 	}
 	pool := testenv.Pool(tb, dbURL)
@@ -43,6 +49,14 @@ func newFixture(tb testing.TB) *fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return c, pool
+}
+
+// newFixture builds the fixture once per process: fuzz inputs share it.
+func newFixture(tb testing.TB) *fixture {
+	tb.Helper()
+	ctx := context.Background()
+	c, pool := newCommands(tb)
 	acct, err := c.CreateAccount(ctx, commands.CreateAccount{Name: "Fuzz"})
 	if err != nil {
 		tb.Fatal(err)
@@ -85,7 +99,8 @@ func newFixture(tb testing.TB) *fixture {
 		SecretKey: bytes.Repeat([]byte{9}, 32), RateLimit: 1 << 30}).Mount(r)
 	return &fixture{h: r, secrets: []string{rw.Secret, ro.Secret, acct.Secret, ""},
 		ids: map[string]string{"{campaign}": cid.String(), "{lead}": l.Lead.ID.String(), "{file}": file.File.ID.String(),
-			"{filter}": victimFilter.ID.String(), "{token}": victim.Token.ID.String()}}
+			"{filter}": victimFilter.ID.String(), "{token}": victim.Token.ID.String()},
+		c: c, accountID: aid, campaign: cid, partner: pf, ro: ro.Token}
 }
 
 // fuzzRoutes are the templates inputs pick from; ids are the fixture's
