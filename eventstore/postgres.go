@@ -231,6 +231,72 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// batcher is what sendAppends needs of a pool (a batch is then one
+// implicit transaction) or a transaction.
+type batcher interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// sendAppends writes encs in one round trip: one set-based statement
+// (singlesSQL) for the one-event appends, a stream's first among encs
+// only, then one leadsvc_append for each other append, in order, so that
+// a stream's later append chains onto its earlier one. It returns each
+// append's records or its version conflict, by index of encs; a conflict
+// does not stop the others, so a caller that needs all or nothing runs
+// it in a transaction and rolls back. Any other failure is err, and then
+// nothing of encs is written.
+func (s *Store) sendAppends(ctx context.Context, q batcher, encs []encoded) ([][]Record, []error, error) {
+	var singles, several []int
+	inSingles := make(map[string]bool, len(encs))
+	for i, e := range encs {
+		if e.single() && !inSingles[e.app.StreamID] {
+			inSingles[e.app.StreamID] = true
+			singles = append(singles, i)
+		} else {
+			several = append(several, i)
+		}
+	}
+	b := &pgx.Batch{}
+	singleEncs := make([]encoded, len(singles))
+	for k, i := range singles {
+		singleEncs[k] = encs[i]
+	}
+	if len(singles) > 0 {
+		b.Queue(singlesSQL, singlesArgs(singleEncs)...)
+	}
+	for _, i := range several {
+		b.Queue(appendSQL, encs[i].args()...)
+	}
+	recs, errs := make([][]Record, len(encs)), make([]error, len(encs))
+	res := q.SendBatch(ctx, b)
+	if len(singles) > 0 {
+		rows, err := res.Query()
+		if err != nil {
+			_ = res.Close()
+			return nil, nil, err
+		}
+		srecs, serrs, err := s.scanSingles(rows, singleEncs)
+		if err != nil {
+			_ = res.Close()
+			return nil, nil, err
+		}
+		for k, i := range singles {
+			recs[i], errs[i] = srecs[k], serrs[k]
+		}
+	}
+	for _, i := range several {
+		recs[i], errs[i] = s.scanAppend(res.QueryRow(), encs[i])
+		if errs[i] != nil && !isConflict(errs[i]) {
+			_ = res.Close()
+			return nil, nil, errs[i]
+		}
+	}
+	if err := res.Close(); err != nil {
+		return nil, nil, err
+	}
+	return recs, errs, nil
+}
+
 func nullUUID(id uuid.UUID) any {
 	if id == uuid.Nil {
 		return nil
@@ -326,18 +392,36 @@ func (s *Store) AppendInline(ctx context.Context, inline Inline, appends ...Appe
 		}
 		encs[i] = e
 	}
+	live := encs[:0]
+	for _, e := range encs {
+		if len(e.ids) > 0 {
+			live = append(live, e)
+		}
+	}
 	var out Appended
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		out = Appended{}
-		for _, e := range encs {
-			if len(e.ids) == 0 {
-				continue
-			}
-			recs, err := s.appendOne(ctx, tx, e)
+		switch len(live) {
+		case 0:
+		case 1:
+			recs, err := s.appendOne(ctx, tx, live[0])
 			if err != nil {
 				return err
 			}
-			out.Records = append(out.Records, recs...)
+			out.Records = recs
+		default:
+			// Every append in one round trip, not one each; any
+			// conflict rolls them all back.
+			recs, errs, err := s.sendAppends(ctx, tx, live)
+			if err != nil {
+				return err
+			}
+			for i := range live {
+				if errs[i] != nil {
+					return errs[i]
+				}
+				out.Records = append(out.Records, recs[i]...)
+			}
 		}
 		if inline != nil {
 			return inline(ctx, tx, out.Records)
