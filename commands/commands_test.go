@@ -655,6 +655,43 @@ func TestScopedLeadWritesStayInsideTheFilter(t *testing.T) {
 	}
 }
 
+// TestScopedErrorsNameNoOptionOutsideTheFilter: an unknown option sent
+// through a filtered token is refused with the options its leads can
+// hold, never the campaign's others (DESIGN: errors a scoped token can
+// cause never name values outside its scope); an account-level token
+// still reads them all.
+func TestScopedErrorsNameNoOptionOutsideTheFilter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := e.partner()
+	created := e.lead(p.campaign.ID, map[string]any{"name": "Ada", "source": "partner-abc"})
+	message := func(err error) string {
+		t.Helper()
+		wantValidation(t, err, "fields.source", domain.CodeUnknownOption)
+		var v *domain.ValidationError
+		errors.As(err, &v)
+		return v.Errors[0].Message
+	}
+	e.unchanged(func() {
+		_, err := e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: p.scope(),
+			Fields: map[string]any{"name": "Bob", "source": "nope"}})
+		onCreate := message(err)
+		_, err = e.c.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: created.ID, Scope: p.scope(),
+			Fields: map[string]any{"source": "nope"}})
+		onUpdate := message(err)
+		for _, msg := range []string{onCreate, onUpdate} {
+			if strings.Contains(msg, "website") || !strings.Contains(msg, "(partner-abc)") {
+				t.Errorf("a partner's error %q names options outside its filter, or not its own", msg)
+			}
+		}
+		_, err = e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID,
+			Fields: map[string]any{"name": "Bob", "source": "nope"}})
+		if msg := message(err); !strings.Contains(msg, "website, partner-abc") {
+			t.Errorf("the account-level error %q does not list the campaign's options", msg)
+		}
+	})
+}
+
 func TestConcurrentLeadUpdatesAllLand(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"sort"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -138,6 +140,30 @@ func (s scope) refuse(schema domain.Schema, l domain.Lead) error {
 	return nil
 }
 
+// hideOptions keeps a filtered scope's validation errors inside it: an
+// unknown option's message lists only the options the scope's leads can
+// hold (domain.Filter.NarrowSchema), never another partner's. input is
+// what was validated.
+func (s scope) hideOptions(schema domain.Schema, input map[string]any, err error) error {
+	var v *domain.ValidationError
+	if s.filter == nil || !errors.As(err, &v) {
+		return err
+	}
+	narrowed := s.filter.NarrowSchema(schema)
+	for i, fe := range v.Errors {
+		key, isField := strings.CutPrefix(fe.Field, "fields.")
+		f, known := narrowed.Field(key)
+		if fe.Code != domain.CodeUnknownOption || !isField || !known {
+			continue
+		}
+		var nv *domain.ValidationError
+		if _, nerr := narrowed.NormalizeValue(fe.Field, f, input[key]); errors.As(nerr, &nv) && len(nv.Errors) == 1 {
+			v.Errors[i].Message = nv.Errors[0].Message
+		}
+	}
+	return err
+}
+
 // LeadResult is a lead after a write.
 type LeadResult struct {
 	Lead domain.Lead `json:"lead"`
@@ -196,7 +222,7 @@ func (c *Commands) CreateLead(ctx context.Context, cmd CreateLead) (LeadResult, 
 		id := uuid.New()
 		events, err := domain.CreateLead(id, camp.ID, cmd.AccountID, status, input, camp.Schema, c.at())
 		if err != nil {
-			return LeadResult{}, err
+			return LeadResult{}, sc.hideOptions(camp.Schema, input, err)
 		}
 		res.Lead = domain.FoldLead(events)
 		if err := c.checkRelations(ctx, sc, camp.Schema, res.Lead.Fields); err != nil {
@@ -301,7 +327,7 @@ func (c *Commands) UpdateLead(ctx context.Context, cmd UpdateLead) (LeadResult, 
 			func(l domain.Lead, schema domain.Schema, sc scope) ([]domain.Event, error) {
 				events, err := l.Update(cmd.Fields, cmd.Status, schema, c.at())
 				if err != nil || len(events) == 0 {
-					return events, err
+					return events, sc.hideOptions(schema, cmd.Fields, err)
 				}
 				next := l.Preview(events)
 				if err := c.checkRelations(ctx, sc, schema, events[0].(domain.LeadUpdated).Fields); err != nil {
