@@ -299,9 +299,6 @@ func (a *API) createLead(w http.ResponseWriter, r *http.Request) error {
 		cmd.Status = *in.Status
 	}
 	res, err := a.cmd.CreateLead(r.Context(), cmd)
-	if errors.Is(err, domain.ErrCampaignNotFound) {
-		err = domain.Invalid("campaign_id", domain.CodeInvalidValue, "no campaign %s that this token can write to", campaign)
-	}
 	if err != nil {
 		return err
 	}
