@@ -108,7 +108,7 @@ func newFixture(tb testing.TB) *fixture {
 var fuzzRoutes = []string{"/v1/leads", "/v1/leads/{lead}", "/v1/leads/{lead}/files", "/v1/leads/{lead}/files/{file}",
 	"/v1/schema", "/v1/campaigns", "/v1/campaigns/{campaign}", "/v1/campaigns/{campaign}/filters",
 	"/v1/campaigns/{campaign}/selects/source/options", "/v1/filters/{filter}", "/v1/tokens", "/v1/tokens/{token}",
-	"/v1/tokens/{token}/rotate", "/v1/tokens/{token}/reveal", "/v1/", "/"}
+	"/v1/tokens/{token}/rotate", "/v1/tokens/{token}/reveal", "/v1/", "/", "/v1/leads/batch"}
 
 var (
 	fuzzMethods = []string{"GET", "POST", "PATCH", "DELETE", "PUT"}

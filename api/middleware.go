@@ -307,21 +307,30 @@ func permits(tok commands.TokenInfo, p domain.Permission) error {
 	return nil
 }
 
-// rateLimit spends one unit of the token's budget and tells the client
-// where it stands on every response (IETF RateLimit header fields draft).
+// rateLimit spends one unit of the token's budget per request.
 func (a *API) rateLimit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ok, remaining, reset, retry := a.limits.take(tokenFrom(r.Context()).ID.String())
-		h := w.Header()
-		h.Set("RateLimit-Policy", fmt.Sprintf(`"default";q=%d;w=%d`, a.limits.quota, int(a.limits.window.Seconds())))
-		h.Set("RateLimit", fmt.Sprintf(`"default";r=%d;t=%d`, remaining, ceilSeconds(reset)))
-		if !ok {
-			h.Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(retry))))
-			a.fail(w, r, errRateLimited)
+		if err := a.spend(w, r, 1); err != nil {
+			a.fail(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// spend takes n units of the token's budget, all or none, and tells the
+// client where it stands (IETF RateLimit header fields draft). Fewer than
+// n left is errRateLimited, with Retry-After.
+func (a *API) spend(w http.ResponseWriter, r *http.Request, n int) error {
+	ok, remaining, reset, retry := a.limits.take(tokenFrom(r.Context()).ID.String(), n)
+	h := w.Header()
+	h.Set("RateLimit-Policy", fmt.Sprintf(`"default";q=%d;w=%d`, a.limits.quota, int(a.limits.window.Seconds())))
+	h.Set("RateLimit", fmt.Sprintf(`"default";r=%d;t=%d`, remaining, ceilSeconds(reset)))
+	if !ok {
+		h.Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(retry))))
+		return errRateLimited
+	}
+	return nil
 }
 
 func ceilSeconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
@@ -347,10 +356,10 @@ func newLimiter(quota int, window time.Duration, now func() time.Time) *limiter 
 	return &limiter{quota: quota, window: window, now: now, buckets: map[string]*bucket{}}
 }
 
-// take spends one unit for key. It returns whether the request may go on,
-// the units left, the time until the bucket is full again, and (when
-// refused) the time until one unit is back.
-func (l *limiter) take(key string) (ok bool, remaining int, reset, retry time.Duration) {
+// take spends n units for key, all or none. It returns whether the
+// request may go on, the units left, the time until the bucket is full
+// again, and (when refused) the time until n units are back.
+func (l *limiter) take(key string, n int) (ok bool, remaining int, reset, retry time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -362,11 +371,11 @@ func (l *limiter) take(key string) (ok bool, remaining int, reset, retry time.Du
 	}
 	b.tokens = math.Min(float64(l.quota), b.tokens+float64(now.Sub(b.at))/float64(perUnit))
 	b.at = now
-	if b.tokens >= 1 {
-		b.tokens--
+	if need := float64(n); b.tokens >= need {
+		b.tokens -= need
 		ok = true
 	} else {
-		retry = time.Duration((1 - b.tokens) * float64(perUnit))
+		retry = time.Duration((need - b.tokens) * float64(perUnit))
 	}
 	reset = time.Duration((float64(l.quota) - b.tokens) * float64(perUnit))
 	l.takes++

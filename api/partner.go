@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -31,9 +32,11 @@ import (
 func (a *API) partnerRoutes(r chi.Router) {
 	read, write := a.require(domain.PermRead), a.require(domain.PermWrite)
 	// The hot routes check a cached authentication in their own round
-	// trip (hGuarded); the others in one of h's.
+	// trip (hGuarded); the others in one of h's. A batch spends rate
+	// budget ahead of its write, so it is not served twice.
 	r.With(read).Get("/leads", a.hGuarded(a.listLeads))
 	r.With(write).Post("/leads", a.hGuarded(a.createLead))
+	r.With(write).Post("/leads/batch", a.h(a.createLeads))
 	r.With(read).Get("/leads/{id}", a.hGuarded(a.getLead))
 	r.With(write).Patch("/leads/{id}", a.h(a.updateLead))
 	r.With(read).Get("/leads/{id}/files", a.h(a.listFiles))
@@ -278,6 +281,35 @@ type leadBody struct {
 	CampaignID *string        `json:"campaign_id"`
 }
 
+// newLead is the lead the body asks the token to create: in the campaign
+// it names, or the campaign token's own (an account-level token must name
+// one). Problems go into v.
+func (in leadBody) newLead(v *domain.ValidationError, tok commands.TokenInfo) commands.NewLead {
+	n := commands.NewLead{Fields: in.Fields}
+	if in.Status != nil {
+		n.Status = *in.Status
+	}
+	campaign := parseUUIDField(v, "campaign_id", in.CampaignID)
+	switch {
+	case in.CampaignID == nil && tok.CampaignID != nil:
+		campaign = tok.CampaignID
+	case in.CampaignID == nil:
+		v.Add("campaign_id", domain.CodeRequired, "an account-level token names the campaign of the lead")
+	}
+	if campaign != nil {
+		n.CampaignID = *campaign
+	}
+	return n
+}
+
+// createdOut is a created lead as the API answers it, with the members
+// its filter filled in.
+func (a *API) createdOut(res commands.LeadResult) leadJSON {
+	out := a.leadOut(res.Lead)
+	out.Defaulted = res.Defaulted
+	return out
+}
+
 // createLead creates a lead in the token's campaign (account-level tokens
 // name campaign_id). Through a filtered token, omitted fields the filter
 // pins with eq conditions are filled in and listed in "defaulted".
@@ -296,32 +328,96 @@ func (a *API) createLead(w http.ResponseWriter, r *http.Request) error {
 	}
 	tok := tokenFrom(r.Context())
 	v := &domain.ValidationError{}
-	campaign := parseUUIDField(v, "campaign_id", in.CampaignID)
-	switch {
-	case in.CampaignID == nil && tok.CampaignID != nil:
-		campaign = tok.CampaignID
-	case in.CampaignID == nil:
-		v.Add("campaign_id", domain.CodeRequired, "an account-level token names the campaign of the lead")
-	}
+	n := in.newLead(v, tok)
 	if err := v.Err(); err != nil {
 		return err
 	}
-	cmd := commands.CreateLead{AccountID: tok.AccountID, CampaignID: *campaign, Scope: scopeFrom(r.Context()),
-		Fields: in.Fields, Meta: meta(r), Idem: idem, Guard: guardFrom(r.Context())}
-	if in.Status != nil {
-		cmd.Status = *in.Status
-	}
-	res, err := a.cmd.CreateLead(r.Context(), cmd)
-	if errors.Is(err, domain.ErrCampaignNotFound) {
-		err = domain.Invalid("campaign_id", domain.CodeInvalidValue, "no campaign %s that this token can write to", campaign)
-	}
+	res, err := a.cmd.CreateLead(r.Context(), commands.CreateLead{AccountID: tok.AccountID, CampaignID: n.CampaignID,
+		Scope: scopeFrom(r.Context()), Status: n.Status, Fields: n.Fields, Meta: meta(r), Idem: idem, Guard: guardFrom(r.Context())})
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", a.publicURL+"/v1/leads/"+res.Lead.ID.String())
 	w.Header().Set("ETag", etag(res.Lead.Version))
-	out := a.leadOut(res.Lead)
-	out.Defaulted = res.Defaulted
+	writeWritten(w, http.StatusCreated, res.Written, a.createdOut(res))
+	return nil
+}
+
+// batchBody is the body of POST /v1/leads/batch. Its leads are kept raw
+// and read one by one, so that a problem names the lead's index.
+type batchBody struct {
+	Leads []json.RawMessage `json:"leads"`
+}
+
+// newLeads reads the batch's leads as createLead reads one. A batch of
+// the wrong size is refused on leads; every lead that cannot be read is
+// named in one *commands.BatchError.
+func (in batchBody) newLeads(tok commands.TokenInfo) ([]commands.NewLead, error) {
+	if err := commands.CheckBatchSize(len(in.Leads)); err != nil {
+		return nil, err
+	}
+	out := make([]commands.NewLead, len(in.Leads))
+	refused := &commands.BatchError{}
+	for i, raw := range in.Leads {
+		if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+			refused.Items = append(refused.Items, commands.ItemError{Index: i,
+				Err: domain.Invalid("", domain.CodeWrongType, "each lead is a JSON object")})
+			continue
+		}
+		var lb leadBody
+		err := decodeJSON(raw, &lb)
+		var verr *domain.ValidationError
+		switch {
+		case errors.As(err, &verr):
+			refused.Items = append(refused.Items, commands.ItemError{Index: i, Err: err})
+			continue
+		case err != nil:
+			return nil, err
+		}
+		v := &domain.ValidationError{}
+		out[i] = lb.newLead(v, tok)
+		if err := v.Err(); err != nil {
+			refused.Items = append(refused.Items, commands.ItemError{Index: i, Err: err})
+		}
+	}
+	if len(refused.Items) > 0 {
+		return nil, refused
+	}
+	return out, nil
+}
+
+// leadList is the answer of a batch: the leads in the order asked.
+type leadList struct {
+	Data []leadJSON `json:"data"`
+}
+
+// createLeads creates the batch's leads in one transaction, all or none,
+// each as createLead would. It costs one unit of the rate limit per lead
+// (at most the whole quota), so that batching is not a way around it.
+func (a *API) createLeads(w http.ResponseWriter, r *http.Request) error {
+	var in batchBody
+	_, idem, err := readWrite(w, r, &in, false)
+	if err != nil {
+		return err
+	}
+	tok := tokenFrom(r.Context())
+	leads, err := in.newLeads(tok)
+	if err != nil {
+		return err
+	}
+	// The request's own unit was spent on the way in.
+	if err := a.spend(w, r, min(len(leads), a.limits.quota)-1); err != nil {
+		return err
+	}
+	res, err := a.cmd.CreateLeads(r.Context(), commands.CreateLeads{AccountID: tok.AccountID, Scope: scopeFrom(r.Context()),
+		Leads: leads, Meta: meta(r), Idem: idem})
+	if err != nil {
+		return err
+	}
+	out := leadList{Data: make([]leadJSON, len(res.Leads))}
+	for i, l := range res.Leads {
+		out.Data[i] = a.createdOut(l)
+	}
 	writeWritten(w, http.StatusCreated, res.Written, out)
 	return nil
 }

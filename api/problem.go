@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/leadsvc/leadsvc/commands"
@@ -83,6 +84,7 @@ func problemFor(err error) Problem {
 	var (
 		verr  *domain.ValidationError
 		serr  *commands.ScopeError
+		berr  *commands.BatchError
 		rerr  *requestError
 		mbErr *http.MaxBytesError
 	)
@@ -97,6 +99,8 @@ func problemFor(err error) Problem {
 		return p(http.StatusBadRequest, "bad-request", "The request could not be read", rerr.detail, rerr.errs...)
 	case errors.As(err, &mbErr):
 		return problemFor(bodyTooLarge(mbErr.Limit))
+	case errors.As(err, &berr):
+		return batchProblem(berr)
 	case errors.As(err, &verr):
 		return p(http.StatusUnprocessableEntity, "validation", "The request has invalid fields", verr.Error(), verr.Errors...)
 	case errors.As(err, &serr):
@@ -156,6 +160,39 @@ func problemFor(err error) Problem {
 	}
 	return p(http.StatusInternalServerError, "internal", "Internal server error",
 		"the request failed on our side; quote the request_id when reporting it")
+}
+
+// batchProblem is the one 422 of a refused batch: each refused item's
+// errors exactly as the same write alone would get them, with the item's
+// index in front of their fields (leads[3].fields.budget). Its type is
+// outside-scope when every item is refused for the token's filter, and
+// validation otherwise.
+func batchProblem(e *commands.BatchError) Problem {
+	out := Problem{Status: http.StatusUnprocessableEntity}
+	var msgs []string
+	for _, it := range e.Items {
+		ip := problemFor(it.Err)
+		if ip.Status != http.StatusUnprocessableEntity {
+			return ip // not a refusal of the item: answered as it would be alone
+		}
+		if out.Type != ProblemTypePrefix+"validation" {
+			out.Type, out.Title = ip.Type, ip.Title
+		}
+		path := "leads[" + strconv.Itoa(it.Index) + "]"
+		for _, fe := range ip.Errors {
+			msg := strings.TrimPrefix(fe.Message, fe.Field+": ")
+			if fe.Field == "" {
+				fe.Field = path
+			} else {
+				fe.Field = path + "." + fe.Field
+			}
+			fe.Message = fe.Field + ": " + msg
+			out.Errors = append(out.Errors, fe)
+			msgs = append(msgs, fe.Message)
+		}
+	}
+	out.Detail = "nothing of the batch was written: " + strings.Join(msgs, "; ")
+	return out
 }
 
 // preconditionDetail keeps the version part of a precondition error and

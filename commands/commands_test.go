@@ -620,9 +620,7 @@ func TestScopedLeadWritesStayInsideTheFilter(t *testing.T) {
 		wantValidation(t, err, "status", domain.CodeUnknownStatus)
 		_, err = e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: uuid.New(), Scope: scope,
 			Fields: map[string]any{"name": "Elsewhere"}})
-		if !errors.Is(err, domain.ErrCampaignNotFound) {
-			t.Errorf("a lead in another campaign: %v", err)
-		}
+		wantValidation(t, err, "campaign_id", domain.CodeInvalidValue)
 	})
 	if _, err := e.c.GetLead(e.ctx, e.account.ID, website.ID, scope); !errors.Is(err, domain.ErrLeadNotFound) {
 		t.Errorf("the partner read a lead outside its filter: %v", err)
@@ -653,6 +651,43 @@ func TestScopedLeadWritesStayInsideTheFilter(t *testing.T) {
 	if _, err := e.c.GetLead(e.ctx, e.account.ID, created.Lead.ID, scope); !errors.Is(err, domain.ErrLeadNotFound) {
 		t.Errorf("the partner still sees a lead moved out of its filter: %v", err)
 	}
+}
+
+// TestScopedErrorsNameNoOptionOutsideTheFilter: an unknown option sent
+// through a filtered token is refused with the options its leads can
+// hold, never the campaign's others (DESIGN: errors a scoped token can
+// cause never name values outside its scope); an account-level token
+// still reads them all.
+func TestScopedErrorsNameNoOptionOutsideTheFilter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := e.partner()
+	created := e.lead(p.campaign.ID, map[string]any{"name": "Ada", "source": "partner-abc"})
+	message := func(err error) string {
+		t.Helper()
+		wantValidation(t, err, "fields.source", domain.CodeUnknownOption)
+		var v *domain.ValidationError
+		errors.As(err, &v)
+		return v.Errors[0].Message
+	}
+	e.unchanged(func() {
+		_, err := e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: p.scope(),
+			Fields: map[string]any{"name": "Bob", "source": "nope"}})
+		onCreate := message(err)
+		_, err = e.c.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: created.ID, Scope: p.scope(),
+			Fields: map[string]any{"source": "nope"}})
+		onUpdate := message(err)
+		for _, msg := range []string{onCreate, onUpdate} {
+			if strings.Contains(msg, "website") || !strings.Contains(msg, "(partner-abc)") {
+				t.Errorf("a partner's error %q names options outside its filter, or not its own", msg)
+			}
+		}
+		_, err = e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID,
+			Fields: map[string]any{"name": "Bob", "source": "nope"}})
+		if msg := message(err); !strings.Contains(msg, "website, partner-abc") {
+			t.Errorf("the account-level error %q does not list the campaign's options", msg)
+		}
+	})
 }
 
 func TestConcurrentLeadUpdatesAllLand(t *testing.T) {
@@ -865,4 +900,113 @@ func TestFilesAndRelations(t *testing.T) {
 		Fields: map[string]any{"referred_by": l.ID.String()}}); err != nil {
 		t.Errorf("an admin relation: %v", err)
 	}
+}
+
+// TestCreateLeadsWritesAllOrNothing: a partner's batch is decided item by
+// item as single creates are (filter defaults, validation, the filter's
+// write guard), written in one transaction, and any refused item refuses
+// the whole batch, naming every refused item by its index.
+func TestCreateLeadsWritesAllOrNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := e.partner()
+	item := func(fields map[string]any) commands.NewLead {
+		return commands.NewLead{CampaignID: p.campaign.ID, Fields: fields}
+	}
+	batch := func(s *commands.Scope, idem *commands.Idempotency, leads ...commands.NewLead) (commands.LeadsResult, error) {
+		return e.c.CreateLeads(e.ctx, commands.CreateLeads{AccountID: e.account.ID, Scope: s, Leads: leads, Idem: idem})
+	}
+
+	before := e.count()
+	res, err := batch(p.scope(), nil, item(map[string]any{"name": "Ada"}), item(map[string]any{"name": "Bob", "budget": 10}),
+		commands.NewLead{CampaignID: p.campaign.ID, Status: "won", Fields: map[string]any{"name": "Cy", "source": "partner-abc"}})
+	if err != nil {
+		t.Fatalf("CreateLeads: %v", err)
+	}
+	if got := e.count() - before; got != 3 || len(res.Leads) != 3 {
+		t.Fatalf("%d events and %d leads for a batch of 3", got, len(res.Leads))
+	}
+	var tx uint64
+	for i, want := range []struct {
+		name, status string
+		defaulted    int
+	}{{"Ada", "new", 1}, {"Bob", "new", 1}, {"Cy", "won", 0}} {
+		l := res.Leads[i]
+		if l.Lead.Fields["name"] != want.name || l.Lead.Status != want.status || l.Lead.Fields["source"] != "partner-abc" || len(l.Defaulted) != want.defaulted {
+			t.Fatalf("lead %d = %+v, defaulted %v; want %s, %s, source filled in from the filter", i, l.Lead, l.Defaulted, want.name, want.status)
+		}
+		recs, err := e.store.ReadStream(e.ctx, domain.LeadStream(l.Lead.ID), eventstore.ReadOptions{})
+		if err != nil || len(recs) != 1 || recs[0].Position > res.Position {
+			t.Fatalf("lead %d's stream: %d records, %v; want one at or below the batch's position %d", i, len(recs), err, res.Position)
+		}
+		if i > 0 && recs[0].TxID != tx {
+			t.Fatalf("lead %d written in transaction %d, lead 0 in %d: want one", i, recs[0].TxID, tx)
+		}
+		tx = recs[0].TxID
+		if got, err := e.c.GetLead(e.ctx, e.account.ID, l.Lead.ID, p.scope()); err != nil || got.ID != l.Lead.ID {
+			t.Fatalf("the partner reads lead %d: %v", i, err)
+		}
+	}
+
+	e.unchanged(func() {
+		_, err := batch(p.scope(), nil, item(map[string]any{"name": "Ok"}), item(map[string]any{"name": "Bad", "budget": "lots"}),
+			item(map[string]any{"name": "Out", "source": "website"}), item(map[string]any{"name": "Ok too"}),
+			commands.NewLead{CampaignID: uuid.New(), Fields: map[string]any{"name": "Elsewhere"}})
+		var be *commands.BatchError
+		if !errors.As(err, &be) || len(be.Items) != 3 {
+			t.Fatalf("a batch with three bad items: %v", err)
+		}
+		if be.Items[0].Index != 1 || be.Items[1].Index != 2 || be.Items[2].Index != 4 {
+			t.Fatalf("refused items %+v, want 1, 2 and 4", be.Items)
+		}
+		wantValidation(t, be.Items[0].Err, "fields.budget", domain.CodeWrongType)
+		var se *commands.ScopeError
+		if !errors.As(be.Items[1].Err, &se) || se.Condition.Field != "source" {
+			t.Fatalf("item 2: %v, want the filter's source condition", be.Items[1].Err)
+		}
+		wantValidation(t, be.Items[2].Err, "campaign_id", domain.CodeInvalidValue)
+		for _, n := range []int{0, commands.MaxBatchLeads + 1} {
+			leads := make([]commands.NewLead, n)
+			for i := range leads {
+				leads[i] = item(map[string]any{"name": "x"})
+			}
+			_, err := batch(p.scope(), nil, leads...)
+			wantValidation(t, err, "leads", domain.CodeInvalidValue)
+		}
+	})
+
+	// An account-level token names each lead's campaign, and may name
+	// several; a partner's token writes only to its own.
+	other, err := e.c.CreateCampaign(e.ctx, commands.CreateCampaign{AccountID: e.account.ID, Name: "Wind", Schema: partnerSchema()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = batch(nil, nil, item(map[string]any{"name": "Here", "source": "website"}),
+		commands.NewLead{CampaignID: other.Campaign.ID, Fields: map[string]any{"name": "There"}})
+	if err != nil || res.Leads[0].Lead.CampaignID != p.campaign.ID || res.Leads[1].Lead.CampaignID != other.Campaign.ID {
+		t.Fatalf("an account-level batch over two campaigns: %+v, %v", res.Leads, err)
+	}
+	e.unchanged(func() {
+		_, err := batch(p.scope(), nil, item(map[string]any{"name": "Mine"}),
+			commands.NewLead{CampaignID: other.Campaign.ID, Fields: map[string]any{"name": "Not mine"}})
+		var be *commands.BatchError
+		if !errors.As(err, &be) || len(be.Items) != 1 || be.Items[0].Index != 1 {
+			t.Fatalf("a partner's batch into another campaign: %v", err)
+		}
+		wantValidation(t, be.Items[0].Err, "campaign_id", domain.CodeInvalidValue)
+	})
+
+	// One key covers the whole batch: the replay is the stored result.
+	key := &commands.Idempotency{TokenID: p.token.ID.String(), Key: "batch-1", Fingerprint: commands.Fingerprint([]byte("batch-1"))}
+	first, err := batch(p.scope(), key, item(map[string]any{"name": "Dee"}), item(map[string]any{"name": "Eve"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.unchanged(func() {
+		again, err := batch(p.scope(), key, item(map[string]any{"name": "Dee"}), item(map[string]any{"name": "Eve"}))
+		if err != nil || !again.Replayed || again.Position != first.Position || len(again.Leads) != 2 ||
+			again.Leads[0].Lead.ID != first.Leads[0].Lead.ID || again.Leads[1].Lead.ID != first.Leads[1].Lead.ID {
+			t.Fatalf("replay = %+v, %v; want the first batch's leads", again, err)
+		}
+	})
 }

@@ -146,9 +146,7 @@ func finishWith(fin finish, w *Written, result func() any) eventstore.Inline {
 		return nil
 	}
 	return func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
-		if len(recs) > 0 {
-			w.Position = recs[len(recs)-1].Position
-		}
+		w.Position = eventstore.Appended{Records: recs}.LastPosition()
 		return fin(ctx, tx, result())
 	}
 }

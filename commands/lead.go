@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -55,18 +58,19 @@ type scope struct {
 }
 
 func (c *Commands) resolveScope(ctx context.Context, accountID uuid.UUID, s *Scope) (scope, error) {
-	sc, _, err := c.resolveScopeAnd(ctx, accountID, s, nil)
+	sc, _, err := c.resolveScopeAnd(ctx, accountID, s)
 	return sc, err
 }
 
-// resolveScopeAnd resolves the scope and, when campaignID is not nil,
-// reads that campaign too, in one round trip: both are on the path of
-// every lead write.
-func (c *Commands) resolveScopeAnd(ctx context.Context, accountID uuid.UUID, s *Scope, campaignID *uuid.UUID) (scope, *domain.Campaign, error) {
+// resolveScopeAnd resolves the scope and reads the campaigns named, in
+// one round trip: both are on the path of every lead write. A campaign
+// that is missing, of another account, or not the campaign token's own
+// (which is never read) is absent from the map.
+func (c *Commands) resolveScopeAnd(ctx context.Context, accountID uuid.UUID, s *Scope, campaignIDs ...uuid.UUID) (scope, map[uuid.UUID]*domain.Campaign, error) {
 	out := scope{accountID: accountID}
+	camps := make(map[uuid.UUID]*domain.Campaign, len(campaignIDs))
 	b := &pgx.Batch{}
 	var filter, campaign *pgx.QueuedQuery
-	var prefetched *domain.Campaign
 	if s != nil {
 		out.campaign = s.CampaignID
 		switch {
@@ -75,25 +79,39 @@ func (c *Commands) resolveScopeAnd(ctx context.Context, accountID uuid.UUID, s *
 		case s.FilterID != nil:
 			filter = b.Queue(`SELECT `+filterColumns+` FROM filters WHERE account_id = $1 AND id = $2 AND NOT deleted`, accountID, *s.FilterID)
 		}
-		if s.prefetched && campaignID != nil && s.camp.ID == *campaignID && s.camp.AccountID == accountID {
-			prefetched = s.camp
+	}
+	var read []uuid.UUID
+	for _, id := range campaignIDs {
+		switch {
+		case s != nil && s.CampaignID != nil && *s.CampaignID != id:
+		case s != nil && s.prefetched && s.camp.ID == id && s.camp.AccountID == accountID:
+			camps[id] = s.camp
+		case !slices.Contains(read, id):
+			read = append(read, id)
 		}
 	}
-	if campaignID != nil && prefetched == nil {
-		campaign = b.Queue(`SELECT `+campaignColumns+` FROM campaigns WHERE account_id = $1 AND id = $2`, accountID, *campaignID)
+	switch len(read) {
+	case 0:
+	case 1:
+		campaign = b.Queue(`SELECT `+campaignColumns+` FROM campaigns WHERE account_id = $1 AND id = $2`, accountID, read[0])
+	default:
+		campaign = b.Queue(`SELECT `+campaignColumns+` FROM campaigns WHERE account_id = $1 AND id = ANY($2)`, accountID, read)
 	}
 	if b.Len() == 0 {
-		return out, prefetched, nil
+		return out, camps, nil
 	}
-	var (
-		filters []domain.Filter
-		camps   []domain.Campaign
-	)
+	var filters []domain.Filter
 	if filter != nil {
 		filter.Query(func(rows pgx.Rows) (err error) { filters, err = scanFilters(rows); return err })
 	}
 	if campaign != nil {
-		campaign.Query(func(rows pgx.Rows) (err error) { camps, err = scanCampaigns(rows); return err })
+		campaign.Query(func(rows pgx.Rows) error {
+			found, err := scanCampaigns(rows)
+			for i := range found {
+				camps[found[i].ID] = &found[i]
+			}
+			return err
+		})
 	}
 	if err := c.pool.SendBatch(ctx, b).Close(); err != nil {
 		return scope{}, nil, err
@@ -105,11 +123,7 @@ func (c *Commands) resolveScopeAnd(ctx context.Context, accountID uuid.UUID, s *
 			out.filter = &filters[0]
 		}
 	}
-	camp := prefetched
-	if len(camps) == 1 {
-		camp = &camps[0]
-	}
-	return out, camp, nil
+	return out, camps, nil
 }
 
 // owns reports whether the lead belongs to the scope's account and
@@ -138,6 +152,30 @@ func (s scope) refuse(schema domain.Schema, l domain.Lead) error {
 	return nil
 }
 
+// hideOptions keeps a filtered scope's validation errors inside it: an
+// unknown option's message lists only the options the scope's leads can
+// hold (domain.Filter.NarrowSchema), never another partner's. input is
+// what was validated.
+func (s scope) hideOptions(schema domain.Schema, input map[string]any, err error) error {
+	var v *domain.ValidationError
+	if s.filter == nil || !errors.As(err, &v) {
+		return err
+	}
+	narrowed := s.filter.NarrowSchema(schema)
+	for i, fe := range v.Errors {
+		key, isField := strings.CutPrefix(fe.Field, "fields.")
+		f, known := narrowed.Field(key)
+		if fe.Code != domain.CodeUnknownOption || !isField || !known {
+			continue
+		}
+		var nv *domain.ValidationError
+		if _, nerr := narrowed.NormalizeValue(fe.Field, f, input[key]); errors.As(nerr, &nv) && len(nv.Errors) == 1 {
+			v.Errors[i].Message = nv.Errors[0].Message
+		}
+	}
+	return err
+}
+
 // LeadResult is a lead after a write.
 type LeadResult struct {
 	Lead domain.Lead `json:"lead"`
@@ -162,59 +200,84 @@ type CreateLead struct {
 // CreateLead validates the fields against the campaign's schema. Through a
 // filtered scope, omitted fields pinned by the filter's equality
 // conditions are filled in, and a lead that would still fall outside the
-// filter is refused with a *ScopeError naming the condition.
+// filter is refused with a *ScopeError naming the condition. A campaign the
+// scope cannot write to is a *domain.ValidationError on campaign_id.
 func (c *Commands) CreateLead(ctx context.Context, cmd CreateLead) (LeadResult, error) {
 	return idempotent(ctx, c, cmd.Idem, func(fin finish) (LeadResult, error) {
-		sc, camp, err := c.resolveScopeAnd(ctx, cmd.AccountID, cmd.Scope, &cmd.CampaignID)
+		sc, camps, err := c.resolveScopeAnd(ctx, cmd.AccountID, cmd.Scope, cmd.CampaignID)
 		if err != nil {
 			return LeadResult{}, err
 		}
-		if (sc.campaign != nil && *sc.campaign != cmd.CampaignID) || camp == nil {
-			return LeadResult{}, domain.ErrCampaignNotFound
-		}
-		input := maps.Clone(cmd.Fields)
-		if input == nil {
-			input = map[string]any{}
-		}
-		status := cmd.Status
-		var res LeadResult
-		if sc.filter != nil {
-			for k, v := range sc.filter.EqualityDefaults(camp.Schema) {
-				if k == domain.AttrStatus {
-					if status == "" {
-						status, _ = v.(string)
-						res.Defaulted = append(res.Defaulted, k)
-					}
-					continue
-				}
-				if _, given := input[k]; !given {
-					input[k] = v
-					res.Defaulted = append(res.Defaulted, k)
-				}
-			}
-			sort.Strings(res.Defaulted)
-		}
-		id := uuid.New()
-		events, err := domain.CreateLead(id, camp.ID, cmd.AccountID, status, input, camp.Schema, c.at())
+		res, app, err := c.decideLead(ctx, sc, camps, NewLead{CampaignID: cmd.CampaignID, Status: cmd.Status, Fields: cmd.Fields}, cmd.Meta)
 		if err != nil {
 			return LeadResult{}, err
 		}
-		res.Lead = domain.FoldLead(events)
-		if err := c.checkRelations(ctx, sc, camp.Schema, res.Lead.Fields); err != nil {
-			return LeadResult{}, err
-		}
-		if err := sc.refuse(camp.Schema, res.Lead); err != nil {
-			return LeadResult{}, err
-		}
-		out, err := c.store.AppendInline(ctx, finishWith(fin, &res.Written, func() any { return res }),
-			eventstore.Append{StreamID: domain.LeadStream(id), AccountID: cmd.AccountID, CampaignID: camp.ID,
-				Events: events, Metadata: cmd.Meta, Guard: cmd.Guard})
+		app.Guard = cmd.Guard
+		out, err := c.store.AppendInline(ctx, finishWith(fin, &res.Written, func() any { return res }), app)
 		if err != nil {
 			return LeadResult{}, fmt.Errorf("create lead: %w", err)
 		}
 		res.Written = written(out)
 		return res, nil
 	})
+}
+
+// NewLead is a lead to create: its campaign, status (empty for the
+// default) and fields.
+type NewLead struct {
+	CampaignID uuid.UUID
+	Status     string
+	Fields     map[string]any
+}
+
+// decideLead decides one new lead through the scope, with the campaigns
+// resolveScopeAnd read. It refuses with a *domain.ValidationError (a
+// campaign the scope cannot write to, invalid fields or status, a relation
+// it cannot see) or a *ScopeError (a lead outside the filter); any other
+// error is a failed read.
+func (c *Commands) decideLead(ctx context.Context, sc scope, camps map[uuid.UUID]*domain.Campaign, n NewLead, meta Meta) (LeadResult, eventstore.Append, error) {
+	camp := camps[n.CampaignID]
+	if camp == nil || (sc.campaign != nil && *sc.campaign != n.CampaignID) {
+		// Missing, of another account, or not the token's: all alike.
+		return LeadResult{}, eventstore.Append{}, domain.Invalid("campaign_id", domain.CodeInvalidValue,
+			"no campaign %s that this token can write to", n.CampaignID)
+	}
+	input := maps.Clone(n.Fields)
+	if input == nil {
+		input = map[string]any{}
+	}
+	status := n.Status
+	var res LeadResult
+	if sc.filter != nil {
+		for k, v := range sc.filter.EqualityDefaults(camp.Schema) {
+			if k == domain.AttrStatus {
+				if status == "" {
+					status, _ = v.(string)
+					res.Defaulted = append(res.Defaulted, k)
+				}
+				continue
+			}
+			if _, given := input[k]; !given {
+				input[k] = v
+				res.Defaulted = append(res.Defaulted, k)
+			}
+		}
+		sort.Strings(res.Defaulted)
+	}
+	id := uuid.New()
+	events, err := domain.CreateLead(id, camp.ID, sc.accountID, status, input, camp.Schema, c.at())
+	if err != nil {
+		return LeadResult{}, eventstore.Append{}, sc.hideOptions(camp.Schema, input, err)
+	}
+	res.Lead = domain.FoldLead(events)
+	if err := c.checkRelations(ctx, sc, camp.Schema, res.Lead.Fields); err != nil {
+		return LeadResult{}, eventstore.Append{}, err
+	}
+	if err := sc.refuse(camp.Schema, res.Lead); err != nil {
+		return LeadResult{}, eventstore.Append{}, err
+	}
+	return res, eventstore.Append{StreamID: domain.LeadStream(id), AccountID: sc.accountID, CampaignID: camp.ID,
+		Events: events, Metadata: meta}, nil
 }
 
 // checkRelations requires every relation value to name a lead of the
@@ -302,7 +365,7 @@ func (c *Commands) UpdateLead(ctx context.Context, cmd UpdateLead) (LeadResult, 
 			func(l domain.Lead, schema domain.Schema, sc scope) ([]domain.Event, error) {
 				events, err := l.Update(cmd.Fields, cmd.Status, schema, c.at())
 				if err != nil || len(events) == 0 {
-					return events, err
+					return events, sc.hideOptions(schema, cmd.Fields, err)
 				}
 				next := l.Preview(events)
 				if err := c.checkRelations(ctx, sc, schema, events[0].(domain.LeadUpdated).Fields); err != nil {
@@ -319,11 +382,11 @@ func (c *Commands) changeLead(ctx context.Context, accountID, leadID uuid.UUID, 
 ) (LeadResult, error) {
 	// A scoped token's campaign is known before the lead is: read it with
 	// the filter.
-	var want *uuid.UUID
-	if s != nil {
-		want = s.CampaignID
+	var want []uuid.UUID
+	if s != nil && s.CampaignID != nil {
+		want = append(want, *s.CampaignID)
 	}
-	sc, known, err := c.resolveScopeAnd(ctx, accountID, s, want)
+	sc, known, err := c.resolveScopeAnd(ctx, accountID, s, want...)
 	if err != nil {
 		return LeadResult{}, err
 	}
@@ -335,8 +398,8 @@ func (c *Commands) changeLead(ctx context.Context, accountID, leadID uuid.UUID, 
 			if !sc.owns(l) {
 				return nil, domain.ErrLeadNotFound
 			}
-			camp := known
-			if camp == nil || camp.ID != l.CampaignID {
+			camp := known[l.CampaignID]
+			if camp == nil {
 				c, err := c.Campaign(ctx, accountID, l.CampaignID)
 				if err != nil {
 					return nil, err

@@ -82,12 +82,15 @@ type Appended struct {
 	Records []Record // with Position, TxID, version, id, hash and time filled in
 }
 
-// LastPosition is the position of the last event written, 0 when none.
+// LastPosition is the highest position written, 0 when none: a reader
+// that has reached it has seen the whole write. (The appends of one write
+// need not take their positions in the order they were given.)
 func (a Appended) LastPosition() int64 {
-	if len(a.Records) == 0 {
-		return 0
+	var last int64
+	for _, r := range a.Records {
+		last = max(last, r.Position)
 	}
-	return a.Records[len(a.Records)-1].Position
+	return last
 }
 
 // Inline runs inside the append's transaction, after the events are inserted,

@@ -4,8 +4,6 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // groupCommitter gathers concurrent single-stream appends into shared
@@ -108,8 +106,11 @@ func (g *groupCommitter) loop(s *Store) {
 	}
 }
 
-// commit writes the batch in one transaction. A version conflict fails only
-// its own append (neither statement raises on one); any other error
+// commit writes the batch in one round trip on the pool: a pgx batch
+// outside an explicit transaction runs as one implicit transaction (its
+// statements share one Sync), so all of it commits or none, without a
+// BEGIN and a COMMIT round trip of their own. A version conflict fails
+// only its own append (neither statement raises on one); any other error
 // retries the members one by one so each gets its true outcome.
 func (g *groupCommitter) commit(s *Store, batch []*groupReq) {
 	defer func() {
@@ -129,82 +130,18 @@ func (g *groupCommitter) commit(s *Store, batch []*groupReq) {
 		return
 	}
 	ctx := context.WithoutCancel(live[0].ctx)
-	// A stream's second one-event append in the group goes after the
-	// set-based statement, so it sees the first as the stream's head (all
-	// rows of one statement would take the same version).
-	var singles, several []*groupReq
-	inSingles := make(map[string]bool, len(live))
-	for _, r := range live {
-		if r.enc.single() && !inSingles[r.enc.app.StreamID] {
-			inSingles[r.enc.app.StreamID] = true
-			singles = append(singles, r)
-		} else {
-			several = append(several, r)
-		}
+	encs := make([]encoded, len(live))
+	for i, r := range live {
+		encs[i] = r.enc
 	}
-	err := g.send(ctx, s, singles, several)
+	recs, errs, err := s.sendAppends(ctx, s.pool, encs)
 	if err == nil {
+		for i, r := range live {
+			r.recs, r.err = recs[i], errs[i]
+		}
 		return
 	}
 	for _, r := range live {
 		r.recs, r.err = s.appendDirect(context.WithoutCancel(r.ctx), r.enc)
 	}
-}
-
-// send writes a group in one round trip: one set-based statement for every
-// one-event append, then one leadsvc_append per longer one, as one pgx
-// batch. A batch outside an explicit transaction runs as one implicit
-// transaction (its statements share one Sync): all of it commits or none,
-// without a BEGIN and a COMMIT round trip of their own.
-func (g *groupCommitter) send(ctx context.Context, s *Store, singles, several []*groupReq) error {
-	b := &pgx.Batch{}
-	encs := make([]encoded, len(singles))
-	for i, r := range singles {
-		encs[i] = r.enc
-	}
-	// Every member's guard in one statement ahead of the writes: one
-	// moved row fails the group, and each member then goes alone.
-	guard := guardOf(encs...)
-	for _, r := range several {
-		guard = append(guard, r.enc.app.Guard...)
-	}
-	if len(guard) > 0 {
-		b.Queue(assertGuardSQL, guard.args()...)
-	}
-	if len(singles) > 0 {
-		b.Queue(singlesSQL, singlesArgs(encs)...)
-	}
-	for _, r := range several {
-		b.Queue(appendSQL, r.enc.args()...)
-	}
-	res := s.pool.SendBatch(ctx, b)
-	if len(guard) > 0 {
-		if _, err := res.Exec(); err != nil {
-			_ = res.Close()
-			return asGuardFailure(err)
-		}
-	}
-	if len(singles) > 0 {
-		rows, err := res.Query()
-		if err != nil {
-			_ = res.Close()
-			return err
-		}
-		recs, errs, err := s.scanSingles(rows, encs)
-		if err != nil {
-			_ = res.Close()
-			return err
-		}
-		for i, r := range singles {
-			r.recs, r.err = recs[i], errs[i]
-		}
-	}
-	for _, r := range several {
-		r.recs, r.err = s.scanAppend(res.QueryRow(), r.enc)
-		if r.err != nil && !isConflict(r.err) {
-			_ = res.Close()
-			return r.err
-		}
-	}
-	return res.Close()
 }

@@ -87,20 +87,15 @@ func TestGroupCommitIsAllOrNothing(t *testing.T) {
 		{StreamID: "b", AccountID: account, Events: []domain.Event{counted{N: 2}}},
 		{StreamID: "bad\x00", AccountID: account, Events: []domain.Event{counted{N: 3}, counted{N: 4}}},
 	}
-	var singles, several []*groupReq
+	var encs []encoded
 	for _, a := range apps {
 		e, err := s.encode(a)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := &groupReq{ctx: ctx, enc: e, done: make(chan struct{})}
-		if e.single() {
-			singles = append(singles, r)
-		} else {
-			several = append(several, r)
-		}
+		encs = append(encs, e)
 	}
-	if err := (&groupCommitter{}).send(ctx, s, singles, several); err == nil {
+	if _, _, err := s.sendAppends(ctx, s.pool, encs); err == nil {
 		t.Fatal("a group with an append the database refuses was written")
 	}
 	if n, err := s.Count(ctx); err != nil || n != 0 {

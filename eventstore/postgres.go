@@ -213,7 +213,8 @@ func (s *Store) appendOne(ctx context.Context, q querier, e encoded) ([]Record, 
 	if !e.single() {
 		return s.scanAppend(q.QueryRow(ctx, appendSQL, e.args()...), e)
 	}
-	rows, err := q.Query(ctx, singleSQL, e.singleArgs()...)
+	rows, err := q.Query(ctx, singleSQL, e.app.StreamID, e.app.ExpectedVersion, e.app.AccountID,
+		nullUUID(e.app.CampaignID), e.ids[0], e.types[0], e.data[0], e.metadata, e.at)
 	if err != nil {
 		return nil, fmt.Errorf("append %s: %w", e.app.StreamID, err)
 	}
@@ -230,17 +231,91 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// batcher is what sendAppends needs of a pool (a batch is then one
+// implicit transaction) or a transaction.
+type batcher interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// sendAppends writes encs in one round trip: one set-based statement
+// (singlesSQL) for the one-event appends, a stream's first among encs
+// only, then one leadsvc_append for each other append, in order, so that
+// a stream's later append chains onto its earlier one. It returns each
+// append's records or its version conflict, by index of encs; a conflict
+// does not stop the others, so a caller that needs all or nothing runs
+// it in a transaction and rolls back. Any other failure is err, and then
+// nothing of encs is written; a guard of theirs that failed is
+// ErrGuardFailed.
+func (s *Store) sendAppends(ctx context.Context, q batcher, encs []encoded) ([][]Record, []error, error) {
+	var singles, several []int
+	inSingles := make(map[string]bool, len(encs))
+	for i, e := range encs {
+		if e.single() && !inSingles[e.app.StreamID] {
+			inSingles[e.app.StreamID] = true
+			singles = append(singles, i)
+		} else {
+			several = append(several, i)
+		}
+	}
+	b := &pgx.Batch{}
+	// Every append's guard in one statement ahead of the writes: one
+	// moved row fails them all (ErrGuardFailed), and a group commit then
+	// sends each member alone.
+	guard := guardOf(encs...)
+	if len(guard) > 0 {
+		b.Queue(assertGuardSQL, guard.args()...)
+	}
+	singleEncs := make([]encoded, len(singles))
+	for k, i := range singles {
+		singleEncs[k] = encs[i]
+	}
+	if len(singles) > 0 {
+		b.Queue(singlesSQL, singlesArgs(singleEncs)...)
+	}
+	for _, i := range several {
+		b.Queue(appendSQL, encs[i].args()...)
+	}
+	recs, errs := make([][]Record, len(encs)), make([]error, len(encs))
+	res := q.SendBatch(ctx, b)
+	if len(guard) > 0 {
+		if _, err := res.Exec(); err != nil {
+			_ = res.Close()
+			return nil, nil, asGuardFailure(err)
+		}
+	}
+	if len(singles) > 0 {
+		rows, err := res.Query()
+		if err != nil {
+			_ = res.Close()
+			return nil, nil, err
+		}
+		srecs, serrs, err := s.scanSingles(rows, singleEncs)
+		if err != nil {
+			_ = res.Close()
+			return nil, nil, err
+		}
+		for k, i := range singles {
+			recs[i], errs[i] = srecs[k], serrs[k]
+		}
+	}
+	for _, i := range several {
+		recs[i], errs[i] = s.scanAppend(res.QueryRow(), encs[i])
+		if errs[i] != nil && !isConflict(errs[i]) {
+			_ = res.Close()
+			return nil, nil, errs[i]
+		}
+	}
+	if err := res.Close(); err != nil {
+		return nil, nil, err
+	}
+	return recs, errs, nil
+}
+
 func nullUUID(id uuid.UUID) any {
 	if id == uuid.Nil {
 		return nil
 	}
 	return id
-}
-
-// singleArgs are singleSQL's parameters for a one-event append.
-func (e encoded) singleArgs() []any {
-	return []any{e.app.StreamID, e.app.ExpectedVersion, e.app.AccountID, nullUUID(e.app.CampaignID), e.ids[0], e.types[0],
-		e.data[0], e.metadata, e.at}
 }
 
 func (e encoded) args() []any {
@@ -315,28 +390,8 @@ func (s *Store) appendDirect(ctx context.Context, e encoded) ([]Record, error) {
 	if len(e.app.Guard) == 0 {
 		return s.appendOne(ctx, s.pool, e)
 	}
-	// The guard first, in the append's implicit transaction: one round
-	// trip, and a failed guard leaves the append unrun.
-	b := &pgx.Batch{}
-	b.Queue(assertGuardSQL, e.app.Guard.args()...)
-	if e.single() {
-		b.Queue(singleSQL, e.singleArgs()...)
-	} else {
-		b.Queue(appendSQL, e.args()...)
-	}
-	res := s.pool.SendBatch(ctx, b)
-	defer res.Close()
-	if _, err := res.Exec(); err != nil {
-		return nil, fmt.Errorf("append %s: %w", e.app.StreamID, asGuardFailure(err))
-	}
-	if !e.single() {
-		return s.scanAppend(res.QueryRow(), e)
-	}
-	rows, err := res.Query()
-	if err != nil {
-		return nil, fmt.Errorf("append %s: %w", e.app.StreamID, err)
-	}
-	recs, errs, err := s.scanSingles(rows, []encoded{e})
+	// The guard first, in the append's implicit transaction and round trip.
+	recs, errs, err := s.sendAppends(ctx, s.pool, []encoded{e})
 	if err != nil {
 		return nil, fmt.Errorf("append %s: %w", e.app.StreamID, err)
 	}
@@ -359,23 +414,36 @@ func (s *Store) AppendInline(ctx context.Context, inline Inline, appends ...Appe
 		}
 		encs[i] = e
 	}
+	live := encs[:0]
+	for _, e := range encs {
+		if len(e.ids) > 0 {
+			live = append(live, e)
+		}
+	}
 	var out Appended
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		out = Appended{}
-		if g := guardOf(encs...); len(g) > 0 {
-			if _, err := tx.Exec(ctx, assertGuardSQL, g.args()...); err != nil {
-				return asGuardFailure(err)
-			}
-		}
-		for _, e := range encs {
-			if len(e.ids) == 0 {
-				continue
-			}
-			recs, err := s.appendOne(ctx, tx, e)
+		switch {
+		case len(live) == 0:
+		case len(live) == 1 && len(live[0].app.Guard) == 0:
+			recs, err := s.appendOne(ctx, tx, live[0])
 			if err != nil {
 				return err
 			}
-			out.Records = append(out.Records, recs...)
+			out.Records = recs
+		default:
+			// Every append in one round trip, not one each; any
+			// conflict rolls them all back.
+			recs, errs, err := s.sendAppends(ctx, tx, live)
+			if err != nil {
+				return err
+			}
+			for i := range live {
+				if errs[i] != nil {
+					return errs[i]
+				}
+				out.Records = append(out.Records, recs[i]...)
+			}
 		}
 		if inline != nil {
 			return inline(ctx, tx, out.Records)

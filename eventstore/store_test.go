@@ -201,6 +201,59 @@ func TestAppendVersionConflicts(t *testing.T) {
 	}
 }
 
+// TestAppendInlineWritesManyAppendsTogether gives AppendInline one-event
+// appends to new streams, a second append to one of them and a
+// several-event append, as a batch create and an account create do: every
+// append lands, chained, in one transaction that the inline step sees
+// whole; and one stale version among them writes nothing at all.
+func TestAppendInlineWritesManyAppendsTogether(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	apps := []eventstore.Append{appendN("a", 0, 1), appendN("b", 0, 2), appendN("a", 1, 3), appendN("c", 0, 4, 5), appendN("d", 0, 6)}
+	var seen []eventstore.Record
+	out, err := s.AppendInline(ctx, func(_ context.Context, _ pgx.Tx, recs []eventstore.Record) error {
+		seen = recs
+		return nil
+	}, apps...)
+	if err != nil {
+		t.Fatalf("AppendInline: %v", err)
+	}
+	want := []struct {
+		stream  string
+		version int64
+	}{{"a", 1}, {"b", 1}, {"a", 2}, {"c", 1}, {"c", 2}, {"d", 1}}
+	if len(out.Records) != len(want) || len(seen) != len(want) {
+		t.Fatalf("%d records returned, %d seen inline; want %d", len(out.Records), len(seen), len(want))
+	}
+	var last int64
+	for i, r := range out.Records {
+		if r.StreamID != want[i].stream || r.StreamVersion != want[i].version || r.TxID != out.Records[0].TxID {
+			t.Fatalf("record %d = %s v%d in tx %d, want %s v%d in tx %d", i, r.StreamID, r.StreamVersion, r.TxID,
+				want[i].stream, want[i].version, out.Records[0].TxID)
+		}
+		last = max(last, r.Position)
+	}
+	if out.LastPosition() != last {
+		t.Fatalf("LastPosition = %d, want the highest position %d", out.LastPosition(), last)
+	}
+	if breaks, err := s.VerifyAll(ctx, nil); err != nil || len(breaks) != 0 {
+		t.Fatalf("VerifyAll = %+v, %v; want intact chains", breaks, err)
+	}
+
+	ran := false
+	_, err = s.AppendInline(ctx, func(context.Context, pgx.Tx, []eventstore.Record) error {
+		ran = true
+		return nil
+	}, appendN("e", 0, 7), appendN("f", 0, 8), appendN("b", 0, 9), appendN("g", 0, 10, 11))
+	if !errors.Is(err, eventstore.ErrVersionConflict) || ran {
+		t.Fatalf("AppendInline with a stale version = %v, inline ran %v; want a conflict and no inline", err, ran)
+	}
+	if n, _ := s.Count(ctx); n != int64(len(want)) {
+		t.Fatalf("Count = %d after the refused write, want %d", n, len(want))
+	}
+}
+
 func TestConcurrentWritersOneWinner(t *testing.T) {
 	t.Parallel()
 	inBothCommitModes(t, func(t *testing.T, s *eventstore.Store) {

@@ -268,7 +268,7 @@ func TestReadOnlyTokenDocumentsNoWrite(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("read-only operations = %v, want %v", got, want)
 	}
-	for _, s := range []string{"LeadCreate", "LeadUpdate", "FileUpload", "LeadFieldsCreate"} {
+	for _, s := range []string{"LeadCreate", "LeadUpdate", "FileUpload", "LeadFieldsCreate", "LeadBatch", "LeadList"} {
 		if ro.schema(s) != nil {
 			t.Errorf("a read-only document defines %s", s)
 		}
@@ -283,14 +283,75 @@ func TestReadOnlyTokenDocumentsNoWrite(t *testing.T) {
 		}
 	}
 	rw := mustValidate(t, "read-write", tokenDoc(c, nil, domain.PermRead, domain.PermWrite))
-	if n := len(operations(t, rw)); n != 9 {
-		t.Fatalf("read+write token: %d operations, want 9", n)
+	if n := len(operations(t, rw)); n != 10 {
+		t.Fatalf("read+write token: %d operations, want 10", n)
 	}
 	admin := mustValidate(t, "admin", apidoc.Build(apidoc.Scope{PublicURL: publicURL,
 		Token: &apidoc.Token{Name: "ops", Permissions: perms(domain.PermAdmin)}}))
 	for _, op := range operations(t, admin) {
 		if strings.Contains(op, "/v1/leads") || strings.Contains(op, "/v1/audit") {
 			t.Errorf("an admin-only token documents %s", op)
+		}
+	}
+}
+
+// TestBatchCreateIsDocumentedForWriters: a token that may write finds
+// POST /v1/leads/batch in its OpenAPI document, Postman collection and
+// page, with an example of two different leads its filter lets through
+// (the example validates against the schema in mustValidate) and the
+// leads the batch answers; a read-only token finds none of it.
+func TestBatchCreateIsDocumentedForWriters(t *testing.T) {
+	t.Parallel()
+	c := campaignA()
+	f := filter(t, c, []domain.Condition{cond("source", domain.OpEq, "partner-abc")})
+	for name, d := range map[string]*apidoc.Doc{
+		"partner": tokenDoc(c, f, domain.PermRead, domain.PermWrite),
+		"account": apidoc.Build(apidoc.Scope{PublicURL: publicURL, Token: &apidoc.Token{Name: "internal", Permissions: perms(domain.PermWrite)}}),
+	} {
+		ch := mustValidate(t, name, d)
+		if !slices.Contains(operations(t, ch), "POST /v1/leads/batch") {
+			t.Fatalf("%s: no batch operation in %v", name, operations(t, ch))
+		}
+		op := ch.plain["paths"].(map[string]any)["/v1/leads/batch"].(map[string]any)["post"].(map[string]any)
+		body := op["requestBody"].(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)
+		leads, _ := body["example"].(map[string]any)["leads"].([]any)
+		if len(leads) != 2 || fmt.Sprint(leads[0]) == fmt.Sprint(leads[1]) {
+			t.Fatalf("%s: batch example %v, want two different leads", name, body["example"])
+		}
+		created := op["responses"].(map[string]any)["201"].(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)
+		if data, _ := created["example"].(map[string]any)["data"].([]any); len(data) != 2 {
+			t.Fatalf("%s: batch answer example %v, want two leads", name, created["example"])
+		}
+		batch := ch.schema("LeadBatch").Properties.GetOrZero("leads").Schema()
+		if batch.MaxItems == nil || *batch.MaxItems != 100 || batch.MinItems == nil || *batch.MinItems != 1 {
+			t.Fatalf("%s: leads takes %v to %v items, want 1 to 100", name, batch.MinItems, batch.MaxItems)
+		}
+		p, _ := d.Postman()
+		var page bytes.Buffer
+		if err := d.HTML(&page, "/docs/x"); err != nil {
+			t.Fatal(err)
+		}
+		for what, out := range map[string]string{"postman": string(p), "page": page.String()} {
+			if !strings.Contains(out, "Create leads in a batch") || !strings.Contains(out, "leads/batch") {
+				t.Errorf("%s: the %s lacks the batch operation", name, what)
+			}
+		}
+		if name == "partner" {
+			for _, l := range leads {
+				if _, has := l.(map[string]any)["fields"].(map[string]any)["source"]; has {
+					t.Errorf("the partner's batch example sends source, which its filter fills in: %v", l)
+				}
+			}
+		}
+	}
+	ro := tokenDoc(c, f, domain.PermRead)
+	y, _ := ro.OpenAPI()
+	p, _ := ro.Postman()
+	var page bytes.Buffer
+	_ = ro.HTML(&page, "/docs/x")
+	for _, out := range [][]byte{y, p, page.Bytes()} {
+		if bytes.Contains(out, []byte("leads/batch")) {
+			t.Fatal("a read-only token's documents show the batch operation")
 		}
 	}
 }

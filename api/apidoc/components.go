@@ -3,6 +3,7 @@ package apidoc
 import (
 	"strings"
 
+	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 )
 
@@ -257,6 +258,16 @@ func (b *builder) leadComponents() {
 		create.set("examples", []any{createEx})
 	}
 	b.schemas.set("LeadCreate", create)
+	batch := closed(object([]string{"leads"},
+		"leads", list(sref("LeadCreate"), "The leads to create, each as POST /v1/leads takes it.").
+			set("minItems", 1).set("maxItems", commands.MaxBatchLeads)))
+	if b.createExampleComplete() {
+		batch.set("examples", []any{obj("leads", []any{createEx, b.withVariant(createEx)})})
+	}
+	b.schemas.set("LeadBatch", batch)
+	b.schemas.set("LeadList", object([]string{"data"},
+		"data", list(sref("Lead"), "The created leads, in the order sent.").
+			set("minItems", 1).set("maxItems", commands.MaxBatchLeads)))
 	upd := closed(object(nil,
 		"status", obj("allOf", []any{status}, "description", "The new status."),
 		"fields", sref("LeadFieldsUpdate")))
@@ -429,6 +440,50 @@ func (b *builder) leadExample(created bool) *M {
 		}
 	}
 	return ex
+}
+
+// exampleVariant is what a batch example's second lead changes in the
+// first's fields: another value of a text field that the token's filter
+// also lets through ("Grace Hopper" beside "Ada Lovelace"), so that the
+// example shows two different leads; empty when there is none.
+func (b *builder) exampleVariant() *M {
+	if !b.campaignScoped() {
+		return obj("name", "Grace Hopper", "email", "grace@example.org")
+	}
+	for _, fd := range b.flds {
+		if fd.Type != domain.TypeText || !fd.HasExample || fd.HasDefault {
+			continue
+		}
+		for _, c := range sampleValues(fd.Field) {
+			if c != fd.Example && b.validFor(fd, c) && b.holds(fd.Key, c) {
+				return obj(fd.Key, c)
+			}
+		}
+	}
+	return obj()
+}
+
+// withVariant is a copy of a lead example whose fields take the variant.
+func (b *builder) withVariant(lead *M) *M {
+	out := obj()
+	for _, e := range lead.kv {
+		out.set(e.k, e.v)
+	}
+	fields := obj()
+	if f, ok := lead.get("fields").(*M); ok {
+		for _, e := range f.kv {
+			fields.set(e.k, e.v)
+		}
+	}
+	for _, e := range b.exampleVariant().kv {
+		fields.set(e.k, e.v)
+	}
+	return out.set("fields", fields)
+}
+
+// createdExamples are the leads a batch of the create examples answers.
+func (b *builder) createdExamples() []any {
+	return []any{b.leadExample(true), b.withVariant(b.leadExample(true)).set("id", exampleLeadID2)}
 }
 
 func (b *builder) fileExample() *M {

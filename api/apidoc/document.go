@@ -195,6 +195,8 @@ func (b *builder) responseExample(o *operation, r resp) any {
 	switch r.Schema {
 	case "Lead":
 		return b.leadExample(o.ID == "createLead")
+	case "LeadList":
+		return obj("data", b.createdExamples())
 	case "LeadPage":
 		return obj("data", []any{b.leadExample(false)}, "next_cursor", null)
 	case "File":

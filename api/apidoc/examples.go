@@ -14,6 +14,7 @@ import (
 
 const (
 	exampleLeadID   = "0f8fad5b-d9cb-469f-a165-70867728950e"
+	exampleLeadID2  = "e4eaaaf2-d142-41b2-8c2b-7d4f6a1e9b35"
 	exampleFileID   = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 	exampleTokenID  = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
 	exampleFilterID = "9a1c7e2b-3f4d-4c8e-8a6b-5d2e1f0c9b7a"

@@ -126,6 +126,13 @@ func (b *builder) operations() []*operation {
 		Params:      []*M{idem}, Body: jsonBody("LeadCreate", true),
 		Responses: append([]resp{ok("201", "The created lead; defaulted lists the members filled in from the token's filter.", "Lead",
 			"Location", "ETag", "Leadsvc-Position")}, errs("400", "404", "409", "413", "415", "422")...)})
+	add(&operation{Method: "POST", Path: "/v1/leads/batch", ID: "createLeads", Tag: "Leads", Perm: domain.PermWrite,
+		Summary: "Create leads in a batch",
+		Description: "Creates 1 to 100 leads in one transaction, all or none: each lead is read and checked exactly as POST /v1/leads checks one." + b.createNote() +
+			" When any lead is refused, nothing is written, and the 422 problem names the members of every refused lead by its index (leads[3].fields.budget). Accepts Idempotency-Key, which covers the whole batch. A batch costs one unit of the rate limit per lead.",
+		Params: []*M{idem}, Body: jsonBody("LeadBatch", true),
+		Responses: append([]resp{ok("201", "The created leads, in the order sent; defaulted lists the members filled in from the token's filter. A read sent with the answer's Leadsvc-Position sees every lead of the batch.",
+			"LeadList", "Leadsvc-Position")}, errs("400", "409", "413", "415", "422")...)})
 	add(&operation{Method: "GET", Path: "/v1/leads/{id}", ID: "getLead", Tag: "Leads", Perm: domain.PermRead,
 		Summary: "Get a lead", Description: "One lead; a lead outside this token's scope is 404, exactly like a missing one.",
 		Params:    []*M{leadID, minPos},

@@ -229,6 +229,17 @@ func countEvents(t *testing.T, m *Main) int {
 	return n
 }
 
+// mustWriteNothing fails the test if fn appends any event to the log;
+// what names the requests fn sends.
+func mustWriteNothing(t *testing.T, m *Main, what string, fn func()) {
+	t.Helper()
+	before := countEvents(t, m)
+	fn()
+	if after := countEvents(t, m); after != before {
+		t.Fatalf("%s appended %d events", what, after-before)
+	}
+}
+
 // str reads a string member of a decoded JSON object.
 func str(m map[string]any, key string) string {
 	s, _ := m[key].(string)
