@@ -11,6 +11,7 @@ DATABASE_URL  ?= postgres://postgres@127.0.0.1:5432/leadsvc?sslmode=disable
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/leadsvc_test?sslmode=disable
 FUZZTIME      ?= 5s
 BENCH_NATS_URL ?= nats://127.0.0.1:4222
+BENCH_RESULTS ?= $(CURDIR)/bench-results.jsonl
 VERSION       := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: run test build stack lint unit fuzz bench clean
@@ -58,11 +59,16 @@ fuzz:
 	  done; \
 	done
 
-## bench: figures beside the raw Postgres/NATS baselines measured in the same run (docs/benchmarks.md)
+## bench: figures beside the raw Postgres/NATS baselines and the CRUD baseline measured in the same run, and their plots (docs/benchmarks.md)
 # -p 1: one package's benchmarks at a time, so that none measures while
-# another loads the same 2 cores and the same Postgres.
+# another loads the same 2 cores and the same Postgres. Every benchmark
+# appends its figures to BENCH_RESULTS (JSON lines); benchplot draws the
+# SVGs of docs/benchmarks/ from them.
 bench: stack
-	DATABASE_URL='$(TEST_DATABASE_URL)' NATS_URL='$(BENCH_NATS_URL)' $(GO) test -p 1 -run='^$$' -bench=. -benchtime=1x -timeout 60m ./... | tee bench.out
+	rm -f '$(BENCH_RESULTS)'
+	set -o pipefail; LEADSVC_BENCH_RESULTS='$(BENCH_RESULTS)' DATABASE_URL='$(TEST_DATABASE_URL)' NATS_URL='$(BENCH_NATS_URL)' \
+	  $(GO) test -p 1 -run='^$$' -bench=. -benchtime=1x -timeout 60m ./... | tee bench.out
+	$(GO) run ./internal/benchplot -in '$(BENCH_RESULTS)' -out docs/benchmarks
 
 clean:
-	rm -rf bin bench.out
+	rm -rf bin bench.out bench-results.jsonl

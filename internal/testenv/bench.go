@@ -2,6 +2,9 @@ package testenv
 
 import (
 	"context"
+	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -10,6 +13,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/leadsvc/leadsvc/internal/benchresults"
 )
 
 // Hammer runs op from writers goroutines for window and returns the number
@@ -68,3 +73,51 @@ func Median(xs []float64) float64 {
 	slices.Sort(s)
 	return s[len(s)/2]
 }
+
+// Results is where benchmarks write their figures for the plot tool:
+// LEADSVC_BENCH_RESULTS, or else bench-results.jsonl at the module's root
+// (go test runs in the package's directory).
+func Results(t testing.TB) *benchresults.Writer {
+	t.Helper()
+	if p := os.Getenv("LEADSVC_BENCH_RESULTS"); p != "" {
+		return benchresults.NewWriter(p)
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return benchresults.NewWriter(filepath.Join(dir, "bench-results.jsonl"))
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("bench results: no go.mod above the working directory; set LEADSVC_BENCH_RESULTS")
+		}
+		dir = parent
+	}
+}
+
+// Record writes rec to w and fails the benchmark if it cannot.
+func Record(t testing.TB, w *benchresults.Writer, rec benchresults.Record) {
+	t.Helper()
+	if rec.Bench == "" {
+		rec.Bench = t.Name()
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Percentile is the p-th percentile (0 < p < 100) of sorted, by the
+// nearest-rank rule; 0 for no samples.
+func Percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// Ms is d in milliseconds.
+func Ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
