@@ -146,10 +146,20 @@ func (a *API) h(fn func(http.ResponseWriter, *http.Request) error) http.HandlerF
 // hGuarded is h for a handler whose first round trip checks the request's
 // guard itself (guardFrom), saving h's. When that check finds the cached
 // authentication stale, nothing was read or written: the request is
-// authenticated afresh and served once more.
+// authenticated afresh and served once more. A refusal is checked the
+// same way before it is answered, since it may have been decided from the
+// stale schema or filter without a round trip.
 func (a *API) hGuarded(fn func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		err := fn(w, r)
+		if err != nil && !errors.Is(err, commands.ErrScopeChanged) && guardFrom(r.Context()) != nil {
+			switch cerr := a.cmd.CheckGuard(r.Context(), guardFrom(r.Context())); {
+			case errors.Is(cerr, commands.ErrScopeChanged):
+				err = cerr
+			case cerr == nil:
+				stateFrom(r.Context()).guard = nil
+			}
+		}
 		if errors.Is(err, commands.ErrScopeChanged) {
 			if err = a.reauthenticate(r); err == nil {
 				err = fn(w, r)

@@ -289,7 +289,14 @@ func (a *API) touch(r *http.Request, tok commands.TokenInfo) {
 func (a *API) require(p domain.Permission) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if err := permits(tokenFrom(r.Context()), p); err != nil {
+			err := permits(tokenFrom(r.Context()), p)
+			if err != nil && guardFrom(r.Context()) != nil {
+				// Refused from the cache: the token may have changed since.
+				if err = a.verifyAuth(r); err == nil {
+					err = permits(tokenFrom(r.Context()), p)
+				}
+			}
+			if err != nil {
 				a.fail(w, r, err)
 				return
 			}

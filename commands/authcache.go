@@ -91,10 +91,10 @@ func (c *Commands) AuthenticateCached(ctx context.Context, secret string) (Token
 	if e, ok := c.auths.get(h); ok {
 		now := c.at()
 		switch {
-		case e.graceEnd != nil && !now.Before(*e.graceEnd):
-			c.auths.drop(h) // the database will say the rest
-		case e.tok.ExpiresAt != nil && !now.Before(*e.tok.ExpiresAt):
-			return TokenInfo{}, nil, nil, ErrTokenExpired
+		case e.graceEnd != nil && !now.Before(*e.graceEnd), e.tok.ExpiresAt != nil && !now.Before(*e.tok.ExpiresAt):
+			// Past what the cache knew: the database says what holds now
+			// (an expiry may have been moved since).
+			c.auths.drop(h)
 		default:
 			var sc *Scope
 			if e.scope != nil {

@@ -38,6 +38,7 @@ type partner struct {
 	filterID string
 	ro, rw   *client
 	roID     string
+	rwID     string
 	docsURL  string
 }
 
@@ -70,7 +71,7 @@ func mustSetup(t *testing.T, m *Main) *setup {
 			"filter_id": p.filterID, "permissions": []string{"read"}}).want(201).obj()
 		rw := s.admin.do("POST", "/v1/tokens", map[string]any{"name": p.source + " write", "campaign_id": s.campaignID,
 			"filter_id": p.filterID, "permissions": []string{"read", "write"}}).want(201).obj()
-		p.ro, p.rw, p.roID, p.docsURL = s.admin.as(str(ro, "secret")), s.admin.as(str(rw, "secret")), str(ro, "id"), str(ro, "docs_url")
+		p.ro, p.rw, p.roID, p.rwID, p.docsURL = s.admin.as(str(ro, "secret")), s.admin.as(str(rw, "secret")), str(ro, "id"), str(rw, "id"), str(ro, "docs_url")
 	}
 	return s
 }
