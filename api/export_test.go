@@ -8,3 +8,6 @@ func DocsCacheSize(d *Docs) (entries, bytes int) { return d.cache.size() }
 
 // SetDocsCacheLimits gives d an empty cache of these bounds.
 func SetDocsCacheLimits(d *Docs, entries, bytes int) { d.cache = newDocsCache(entries, bytes) }
+
+// WriteJSON is the encoder of every JSON answer.
+var WriteJSON = writeJSON

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+	gojson "github.com/goccy/go-json"
 	"github.com/google/uuid"
 
 	"github.com/leadsvc/leadsvc/commands"
@@ -140,7 +141,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	// go-json encodes as encoding/json does (sorted map keys, HTML
+	// escaped), at a fraction of the CPU a page of leads cost.
+	_ = gojson.NewEncoder(w).Encode(v)
 }
 
 // writeWritten answers a write: its position in the log goes into

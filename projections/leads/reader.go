@@ -2,13 +2,13 @@ package leads
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -177,12 +177,16 @@ func scanLeads(rows pgx.Rows) ([]domain.Lead, error) {
 		if err := rows.Scan(&l.ID, &l.AccountID, &l.CampaignID, &l.Status, &fields, &files, &l.Version, &l.CreatedAt, &l.UpdatedAt); err != nil {
 			return nil, err
 		}
-		if err := json.Unmarshal(fields, &l.Fields); err != nil {
+		// go-json: a page decodes fifty of these, and encoding/json's
+		// reflection was a third of a list's CPU.
+		if err := gojson.Unmarshal(fields, &l.Fields); err != nil {
 			return nil, fmt.Errorf("lead %s fields: %w", l.ID, err)
 		}
 		l.Fields = domain.NormalizeStored(l.Fields)
-		if err := json.Unmarshal(files, &l.Files); err != nil {
-			return nil, fmt.Errorf("lead %s files: %w", l.ID, err)
+		if string(files) != "[]" {
+			if err := gojson.Unmarshal(files, &l.Files); err != nil {
+				return nil, fmt.Errorf("lead %s files: %w", l.ID, err)
+			}
 		}
 		l.CreatedAt, l.UpdatedAt = l.CreatedAt.UTC(), l.UpdatedAt.UTC()
 		out = append(out, l)
