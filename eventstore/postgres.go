@@ -1,11 +1,13 @@
 package eventstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -626,26 +628,35 @@ func (s *Store) ReadAll(ctx context.Context, after Cursor, limit int) ([]Record,
 }
 
 func (s *Store) readAll(ctx context.Context, after Cursor, limit int, mode decodeMode) ([]Record, error) {
-	// The page's positions come from the commit-order index alone; the
-	// planner underestimates the xmin condition and, asked for the wide
-	// rows at once, sorts the table instead (400 ms a page at a million
-	// events instead of 10).
-	rows, err := s.pool.Query(ctx, `WITH page AS MATERIALIZED (
-			SELECT position FROM events
-			WHERE (tx_id, position) > ($1::text::xid8, $2)
-			  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-			ORDER BY tx_id, position LIMIT $3)
-		SELECT `+recordColumns+` FROM events JOIN page USING (position)
-		ORDER BY tx_id, position`, strconv.FormatUint(after.TxID, 10), after.Position, limit)
-	if err != nil {
+	var recs []Record
+	b := &pgx.Batch{}
+	b.Queue(pinReadAllPlan)
+	b.Queue(readAllSQL, strconv.FormatUint(after.TxID, 10), after.Position, limit).
+		Query(func(rows pgx.Rows) (err error) { recs, err = s.scanRecords(rows, mode); return err })
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("read all after %d: %w", after.Position, err)
 	}
-	recs, err := s.scanRecords(rows, mode)
-	if err != nil {
-		return nil, fmt.Errorf("read all after %d: %w", after.Position, err)
-	}
+	slices.SortFunc(recs, func(a, b Record) int { return cmp.Or(cmp.Compare(a.TxID, b.TxID), cmp.Compare(a.Position, b.Position)) })
 	return recs, nil
 }
+
+// readAllSQL reads a page of the log in commit order: the page's
+// positions from the commit-order index alone, then their rows by primary
+// key; the caller sorts them. Any other plan reads the whole range: asked
+// for the wide rows at once, or with no statistics yet, the planner
+// hashed or sorted the table (26 ms for a page of 50 new events out of
+// 30,000; 400 ms a page at a million).
+const readAllSQL = `SELECT ` + recordColumns + ` FROM events WHERE position = ANY (ARRAY(
+	SELECT position FROM events
+	WHERE (tx_id, position) > ($1::text::xid8, $2)
+	  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+	ORDER BY tx_id, position LIMIT $3))`
+
+// pinReadAllPlan runs before readAllSQL in its round trip and implicit
+// transaction: without sorts and bitmap scans, the page's positions can
+// only come from the commit-order index in order, and its rows only by
+// the primary key.
+const pinReadAllPlan = `SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)`
 
 // CursorOf maps a public position to its place in the global order.
 func (s *Store) CursorOf(ctx context.Context, position int64) (Cursor, error) {

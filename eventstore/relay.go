@@ -288,12 +288,21 @@ func (r *Relay) checkpoint(ctx context.Context) (Cursor, error) {
 	return c, nil
 }
 
+// saveCheckpoint records how far the stream holds the log. It commits
+// without waiting for the flush (synchronous_commit off, in the same
+// round trip): a checkpoint lost with a crash of PostgreSQL only makes the
+// relay publish again what the stream holds, which it must survive anyway
+// (a crash between a publish and its checkpoint) and JetStream drops as
+// duplicates; waiting for the flush held every page, and so every event's
+// way to the projections, for a disk's write under load.
 func (r *Relay) saveCheckpoint(ctx context.Context, c Cursor) error {
-	_, err := r.pool.Exec(ctx, `INSERT INTO relay_checkpoints (name, tx_id, position, updated_at)
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+	b.Queue(`INSERT INTO relay_checkpoints (name, tx_id, position, updated_at)
 		VALUES ($1, $2::text::xid8, $3, now())
 		ON CONFLICT (name) DO UPDATE SET tx_id = excluded.tx_id, position = excluded.position, updated_at = now()`,
 		r.cfg.Name, strconv.FormatUint(c.TxID, 10), c.Position)
-	if err != nil {
+	if err := r.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("relay checkpoint: %w", err)
 	}
 	return nil
