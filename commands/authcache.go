@@ -108,10 +108,10 @@ func (c *Commands) AuthenticateCached(ctx context.Context, secret string) (Token
 	return tok, sc, nil, err
 }
 
-// remember caches a fresh authentication when everything it was decided
+// remember caches a fresh authentication, by its secret's hash, when everything it was decided
 // from is a row a guard can check: a token whose campaign or filter is
 // gone is read again on every request.
-func (c *Commands) remember(secret string, tok TokenInfo, sc *Scope, current bool) {
+func (c *Commands) remember(hash []byte, tok TokenInfo, sc *Scope, current bool) {
 	g := Guard{{Table: eventstore.GuardTokens, ID: tok.ID, Version: tok.Version}}
 	var scope *Scope
 	if sc != nil {
@@ -130,7 +130,7 @@ func (c *Commands) remember(secret string, tok TokenInfo, sc *Scope, current boo
 	if !current {
 		e.graceEnd = tok.PreviousValidUntil
 	}
-	c.auths.put(sha256.Sum256([]byte(secret)), e)
+	c.auths.put([sha256.Size]byte(hash), e)
 }
 
 // CheckGuard checks a cached authentication's guard on its own, for a

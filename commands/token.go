@@ -410,7 +410,7 @@ func (c *Commands) AuthenticateScoped(ctx context.Context, secret string) (Token
 	}
 	sc := ScopeOf(t)
 	if sc == nil {
-		c.remember(secret, t, nil, current)
+		c.remember(h, t, nil, current)
 		return t, nil, nil
 	}
 	f, hasFilter, err := fr.filter()
@@ -429,7 +429,7 @@ func (c *Commands) AuthenticateScoped(ctx context.Context, secret string) (Token
 		sc.filter = &f
 	}
 	sc.camp, sc.prefetched = &camp, true
-	c.remember(secret, t, sc, current)
+	c.remember(h, t, sc, current)
 	return t, sc, nil
 }
 
