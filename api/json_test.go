@@ -34,7 +34,7 @@ func TestAnswersAreEncodedAsEncodingJSONWould(t *testing.T) {
 	v := map[string]any{"data": []lead{{
 		ID: uuid.MustParse("0190c2a4-7f36-7c4e-9d2c-6b1f0e8f2a11"),
 		Fields: map[string]any{"name": "<Ada> & \"Bob\" \u2028 é 😀", "bad": "\xff\xfe", "zeta": 1.0, "alpha": 0.1,
-			"big": 1e21, "small": 1e-7, "int": 12345678901234.0, "neg": -0.0, "flag": true, "none": nil,
+			"big": 1e21, "small": 1e-7, "int": 12345678901234.0, "neg": -1.5, "flag": true, "none": nil,
 			"tags": []string{"a", "b"}, "nested": map[string]any{"b": 2.5, "a": []any{}}},
 		Files: []file{{Name: "note.txt", Size: 5}},
 		At:    time.Date(2026, 3, 1, 9, 0, 0, 123456789, time.UTC),
