@@ -98,14 +98,18 @@ func loadViewsWithoutStatistics(t *testing.T, pool *pgxpool.Pool, acct, big, sma
 	stmts := []string{
 		`ALTER TABLE lead_views SET (autovacuum_enabled = false)`,
 		`ALTER TABLE filter_members SET (autovacuum_enabled = false)`,
-		fmt.Sprintf(`INSERT INTO lead_views (id, account_id, campaign_id, status, fields, files, version, created_at, updated_at)
+	}
+	// In chunks of 10,000: one long statement would hold back every other
+	// test's reads of the log (they read below the oldest transaction).
+	for k := range 10 {
+		stmts = append(stmts, fmt.Sprintf(`INSERT INTO lead_views (id, account_id, campaign_id, status, fields, files, version, created_at, updated_at)
 			SELECT gen_random_uuid(), a, c, (ARRAY['new','contacted','won','lost'])[1 + i %% 4],
 				jsonb_build_object('name', 'Lead ' || i, 'source', 'p' || (i %% 10), 'budget', i %% 20000), '[]', 1,
 				timestamptz '2026-01-01' + i * interval '1 second', timestamptz '2026-01-01' + i * interval '1 second'
-			FROM generate_series(1, 100000) i,
+			FROM generate_series(%[6]d, %[6]d + 9999) i,
 				LATERAL (SELECT CASE WHEN i <= 80000 THEN '%[1]s'::uuid ELSE '%[2]s'::uuid END a,
 					CASE WHEN i <= 60000 THEN '%[3]s'::uuid WHEN i <= 80000 THEN '%[4]s'::uuid ELSE '%[5]s'::uuid END c) ac`,
-			acct, other, big, small, otherCamp),
+			acct, other, big, small, otherCamp, 1+k*10000))
 	}
 	for k := range 10 {
 		f := uuid.New()

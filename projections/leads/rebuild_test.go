@@ -55,8 +55,8 @@ func TestRebuildSwapsInWhileWritesGoOn(t *testing.T) {
 	// The snapshot ends below the oldest transaction running in the
 	// database (another test's, maybe): later leads come with the tail or
 	// the live consumer, which waitConverged and Verify check.
-	if rep.Leads == 0 || rep.Leads > len(ls) || rep.Events == 0 {
-		t.Fatalf("Rebuild = %+v, want up to %d leads from a non-empty log", rep, len(ls))
+	if rep.Leads > len(ls) {
+		t.Fatalf("Rebuild = %+v, want up to %d leads", rep, len(ls))
 	}
 	if got := strings.Join(phases, ","); got != "reading log,writing rows,memberships,indexing,built" {
 		t.Fatalf("progress phases = %s", got)
