@@ -437,7 +437,9 @@ func (c *Commands) AuthenticateScoped(ctx context.Context, secret string) (Token
 // authentication does not turn every read into a write.
 func (c *Commands) TouchLastUsed(ctx context.Context, tokenID uuid.UUID) error {
 	now := c.at()
+	// Not for a revoked token: a request authenticated from the cache is
+	// touched before its first round trip finds the revocation.
 	_, err := c.pool.Exec(ctx, `UPDATE tokens SET last_used_at = $2
-		WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)`, tokenID, now, now.Add(-time.Minute))
+		WHERE id = $1 AND revoked_at IS NULL AND (last_used_at IS NULL OR last_used_at < $3)`, tokenID, now, now.Add(-time.Minute))
 	return err
 }
