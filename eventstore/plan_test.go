@@ -2,7 +2,6 @@ package eventstore_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/internal/testenv"
 )
 
 // TestReadAllPlanIsOrderedIndexThenPrimaryKey explains a page of the log
@@ -69,15 +69,12 @@ func TestReadAllPlanIsOrderedIndexThenPrimaryKey(t *testing.T) {
 // pageByIndexes checks that plan reads events only through the
 // commit-order index and the primary key.
 func pageByIndexes(plan string) error {
-	var doc []struct {
-		Plan map[string]any `json:"Plan"`
-	}
-	if err := json.Unmarshal([]byte(plan), &doc); err != nil || len(doc) != 1 {
-		return fmt.Errorf("unreadable plan: %v", err)
+	nodes, err := testenv.PlanNodes(plan)
+	if err != nil {
+		return err
 	}
 	var indexes []string
-	var walk func(n map[string]any) error
-	walk = func(n map[string]any) error {
+	for _, n := range nodes {
 		switch typ := fmt.Sprint(n["Node Type"]); typ {
 		case "Index Scan", "Index Only Scan":
 			indexes = append(indexes, fmt.Sprint(n["Index Name"]))
@@ -85,18 +82,6 @@ func pageByIndexes(plan string) error {
 		default:
 			return fmt.Errorf("a %s node", typ)
 		}
-		children, _ := n["Plans"].([]any)
-		for _, c := range children {
-			if m, ok := c.(map[string]any); ok {
-				if err := walk(m); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	if err := walk(doc[0].Plan); err != nil {
-		return err
 	}
 	if got := strings.Join(indexes, ", "); got != "events_pkey, events_global_order" {
 		return fmt.Errorf("indexes %s, want events_pkey, events_global_order", got)

@@ -2,7 +2,6 @@ package leads_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/internal/testenv"
 	"github.com/leadsvc/leadsvc/projections/leads"
 )
 
@@ -175,24 +175,10 @@ func explainPlan(t *testing.T, pool *pgxpool.Pool, mode, sql string, args []any)
 // index scan of index whose index condition holds bound, with nothing
 // else: no sort, join, bitmap or sequential scan.
 func orderedIndexScan(plan, index, bound string) error {
-	var doc []struct {
-		Plan map[string]any `json:"Plan"`
+	nodes, err := testenv.PlanNodes(plan)
+	if err != nil {
+		return err
 	}
-	if err := json.Unmarshal([]byte(plan), &doc); err != nil || len(doc) != 1 {
-		return fmt.Errorf("unreadable plan: %v", err)
-	}
-	var nodes []map[string]any
-	var walk func(n map[string]any)
-	walk = func(n map[string]any) {
-		nodes = append(nodes, n)
-		children, _ := n["Plans"].([]any)
-		for _, c := range children {
-			if m, ok := c.(map[string]any); ok {
-				walk(m)
-			}
-		}
-	}
-	walk(doc[0].Plan)
 	var types []string
 	for _, n := range nodes {
 		types = append(types, fmt.Sprint(n["Node Type"]))
