@@ -104,7 +104,7 @@ func (c *Commands) AuthenticateCached(ctx context.Context, secret string) (Token
 			return e.tok, sc, e.guard, nil
 		}
 	}
-	tok, sc, err := c.AuthenticateScoped(ctx, secret)
+	tok, sc, err := c.authenticateHash(ctx, h[:])
 	return tok, sc, nil, err
 }
 

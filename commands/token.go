@@ -379,7 +379,12 @@ func (c *Commands) AuthenticateScoped(ctx context.Context, secret string) (Token
 	if !domain.ValidTokenSecretFormat(secret) {
 		return TokenInfo{}, nil, ErrUnauthenticated
 	}
-	h, now := hashSecret(secret), c.at()
+	return c.authenticateHash(ctx, hashSecret(secret))
+}
+
+// authenticateHash is AuthenticateScoped for a well-formed secret's hash.
+func (c *Commands) authenticateHash(ctx context.Context, h []byte) (TokenInfo, *Scope, error) {
+	now := c.at()
 	rows, err := c.pool.Query(ctx, authenticateScopedSQL, h, now)
 	if err != nil {
 		return TokenInfo{}, nil, fmt.Errorf("authenticate: %w", err)
