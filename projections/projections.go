@@ -65,8 +65,18 @@ type Projection interface {
 // of the given positions, never back. Events from NATS carry no
 // transaction id, so it is read from the log by position.
 func SaveCheckpoint(ctx context.Context, tx pgx.Tx, name string, events []Event) error {
+	b := &pgx.Batch{}
+	queueCheckpoint(b, name, events)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", name, err)
+	}
+	return nil
+}
+
+// queueCheckpoint queues SaveCheckpoint's statement.
+func queueCheckpoint(b *pgx.Batch, name string, events []Event) {
 	if len(events) == 0 {
-		return nil
+		return
 	}
 	last := events[0]
 	for _, e := range events[1:] {
@@ -75,23 +85,18 @@ func SaveCheckpoint(ctx context.Context, tx pgx.Tx, name string, events []Event)
 		}
 		last = e
 	}
-	var err error
 	if last.TxID != 0 {
-		_, err = tx.Exec(ctx, `INSERT INTO projection_checkpoints AS c (name, tx_id, position, updated_at)
+		b.Queue(`INSERT INTO projection_checkpoints AS c (name, tx_id, position, updated_at)
 			VALUES ($1, $2::text::xid8, $3, now())
 			ON CONFLICT (name) DO UPDATE SET tx_id = excluded.tx_id, position = excluded.position, updated_at = now()
 			WHERE (excluded.tx_id, excluded.position) > (c.tx_id, c.position)`,
 			name, strconv.FormatUint(last.TxID, 10), last.Position)
-	} else {
-		_, err = tx.Exec(ctx, `INSERT INTO projection_checkpoints AS c (name, tx_id, position, updated_at)
-			SELECT $1, e.tx_id, e.position, now() FROM events e WHERE e.position = $2
-			ON CONFLICT (name) DO UPDATE SET tx_id = excluded.tx_id, position = excluded.position, updated_at = now()
-			WHERE (excluded.tx_id, excluded.position) > (c.tx_id, c.position)`, name, last.Position)
+		return
 	}
-	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", name, err)
-	}
-	return nil
+	b.Queue(`INSERT INTO projection_checkpoints AS c (name, tx_id, position, updated_at)
+		SELECT $1, e.tx_id, e.position, now() FROM events e WHERE e.position = $2
+		ON CONFLICT (name) DO UPDATE SET tx_id = excluded.tx_id, position = excluded.position, updated_at = now()
+		WHERE (excluded.tx_id, excluded.position) > (c.tx_id, c.position)`, name, last.Position)
 }
 
 // Querier is a pool, a connection or a transaction.

@@ -167,24 +167,27 @@ func (r *Runner) CatchUp(ctx context.Context, p Projection) error {
 	}
 }
 
-// applyTx begins a projection's transaction with commits that do not wait
-// for the disk, in the BEGIN's own round trip (a query without arguments
-// goes as one simple-protocol message, which may hold two statements).
-var applyTx = pgx.TxOptions{BeginQuery: `BEGIN; SET LOCAL synchronous_commit = off`}
-
-// apply runs p on events and saves the checkpoint in one transaction.
-// Projections are rebuildable from the log and catch up from their
-// checkpoint on start, so their commits need not wait for the disk.
+// apply runs p on events and saves the checkpoint in one transaction
+// (pipeTx: the checkpoint and what p queued at commit go with COMMIT).
 func (r *Runner) apply(ctx context.Context, p Projection, events []Event) error {
 	t0 := time.Now()
-	err := pgx.BeginTxFunc(ctx, r.pool, applyTx, func(tx pgx.Tx) error {
-		if err := p.Apply(ctx, tx, events); err != nil {
-			return err
-		}
-		return SaveCheckpoint(ctx, tx, p.Name(), events)
-	})
+	tx, err := beginPipeTx(ctx, r.pool)
 	if err != nil {
 		return err
+	}
+	defer func() {
+		if !tx.finished {
+			tx.abort(ctx)
+		}
+	}()
+	if err := p.Apply(ctx, tx, events); err != nil {
+		return err
+	}
+	b := &pgx.Batch{}
+	queueCheckpoint(b, p.Name(), events)
+	tx.atCommit = append(tx.atCommit, b.QueuedQueries...)
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("apply %s: %w", p.Name(), err)
 	}
 	if r.logger.Enabled(ctx, slog.LevelDebug) {
 		last := events[len(events)-1]

@@ -84,7 +84,9 @@ func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, events []projections.
 		}
 	}
 	if reads != nil {
-		if err := p.applyLeads(ctx, tx, leadOrder, byLead, reads); err != nil {
+		// Filter events below read the leads as written here; without
+		// them the writes can wait for the commit's round trip.
+		if err := p.applyLeads(ctx, tx, leadOrder, byLead, reads, len(filters) == 0); err != nil {
 			return err
 		}
 	}
@@ -148,7 +150,8 @@ func queueLeadReads(b *pgx.Batch, ids []uuid.UUID, byLead map[uuid.UUID][]projec
 	return r
 }
 
-func (p *Projection) applyLeads(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, byLead map[uuid.UUID][]projections.Event, reads *leadReads) error {
+func (p *Projection) applyLeads(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, byLead map[uuid.UUID][]projections.Event,
+	reads *leadReads, atCommit bool) error {
 	current := make(map[uuid.UUID]domain.Lead, len(reads.rows))
 	for _, l := range reads.rows {
 		current[l.ID] = l
@@ -181,6 +184,9 @@ func (p *Projection) applyLeads(ctx context.Context, tx pgx.Tx, ids []uuid.UUID,
 	}
 	b := &pgx.Batch{}
 	w.queue(b)
+	if atCommit {
+		return projections.QueueAtCommit(ctx, tx, b)
+	}
 	return tx.SendBatch(ctx, b).Close()
 }
 

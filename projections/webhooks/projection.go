@@ -559,5 +559,6 @@ func (a *apply) write(ctx context.Context, tx pgx.Tx) error {
 	if b.Len() == 0 {
 		return nil
 	}
-	return tx.SendBatch(ctx, b).Close()
+	// Nothing reads these rows before the commit: they travel with it.
+	return projections.QueueAtCommit(ctx, tx, b)
 }
