@@ -13,6 +13,7 @@ type builder struct {
 	s        Scope
 	camp     *domain.Campaign
 	schema   domain.Schema
+	shown    domain.Schema                 // the schema as the token's scope shows it
 	conds    map[string][]domain.Condition // top-level conditions by field or attribute
 	defaults map[string]any
 	flds     []*fieldDoc
@@ -26,12 +27,13 @@ func newBuilder(s Scope) *builder {
 	if t := s.Token; t != nil && t.Campaign != nil {
 		b.camp = t.Campaign
 		b.schema = t.Campaign.Schema
-		if t.Filter != nil && !t.FilterDeleted {
-			for _, c := range t.Filter.Conditions {
+		b.shown = t.Scope.Schema(b.schema)
+		if f := t.Scope.Filter(); f != nil {
+			for _, c := range f.Conditions {
 				b.conds[c.Field] = append(b.conds[c.Field], c)
 			}
-			b.defaults = t.Filter.EqualityDefaults(b.schema)
 		}
+		b.defaults = t.Scope.Defaults(b.schema)
 	}
 	b.flds = b.fields()
 	return b
@@ -39,6 +41,10 @@ func newBuilder(s Scope) *builder {
 
 // campaignScoped: the documents describe one campaign's live schema.
 func (b *builder) campaignScoped() bool { return b.camp != nil }
+
+// noLead: the token's filter is gone, so it meets no lead and the
+// documents show none, not even as an example.
+func (b *builder) noLead() bool { return b.s.Token != nil && b.s.Token.Scope.Closed() }
 
 func ref(kind, name string) *M { return obj("$ref", "#/components/"+kind+"/"+name) }
 func sref(name string) *M      { return ref("schemas", name) }
@@ -224,7 +230,10 @@ func (b *builder) leadComponents() {
 		"created_at", timeSchema("When the lead was created (UTC)."),
 		"updated_at", timeSchema("When the lead last changed (UTC)."),
 		"defaulted", list(obj("type", "string"), "On create only: the members filled in from the token's filter."),
-	).set("examples", []any{b.leadExample(false)}))
+	))
+	if !b.noLead() {
+		b.schemas.get("Lead").(*M).set("examples", []any{b.leadExample(false)})
+	}
 
 	status := sref("LeadStatus")
 	createReq := []string{}
@@ -275,7 +284,9 @@ func (b *builder) leadComponents() {
 	if ex := b.updateFieldsExample(); ex.len() > 0 {
 		updEx.set("fields", ex)
 	}
-	upd.set("examples", []any{updEx})
+	if !b.noLead() {
+		upd.set("examples", []any{updEx})
+	}
 	b.schemas.set("LeadUpdate", upd)
 	b.schemas.set("LeadPage", page(sref("Lead"), "The leads of this page, in (updated_at, id) order."))
 
@@ -767,6 +778,9 @@ func (b *builder) webhookComponents() {
 // required select without options has none, and then no create is
 // possible to show).
 func (b *builder) createExampleComplete() bool {
+	if b.noLead() {
+		return false
+	}
 	for _, fd := range b.flds {
 		if fd.NeedCreate && !fd.HasExample {
 			return false
