@@ -636,7 +636,8 @@ func (b *builder) adminComponents() {
 		"created_at", timeSchema("When the token was created."),
 		"version", obj("type", "integer", "minimum", 1),
 		"docs_url", obj("type", "string", "format", "uri", "description", "The token's public API documentation (HTML; openapi.yaml and postman.json beneath it). No secret inside; dead once the token is revoked."),
-		"secret", obj("type", "string", "pattern", "^lsk_[0-9A-Za-z]+$", "description", "Only in the answers of create, reveal and rotate."),
+		"secret", obj("type", []any{"string", "null"}, "pattern", "^lsk_[0-9A-Za-z]+$", "description", "Only in the answers of create, reveal and rotate. null when an Idempotency-Key replay may not show it: the secret was rotated or revoked since (secret_withheld)."),
+		"secret_withheld", obj("type", "string", "enum", stringEnum("rotated", "revoked"), "description", "On a replay whose secret is null: why. A replay shows a secret only while it is still the token's, and records that as token.revealed."),
 	))
 	perms := obj("type", "array", "items", sref("Permission"), "minItems", 1)
 	b.schemas.set("TokenCreate", closed(object([]string{"name", "permissions"},
@@ -735,7 +736,8 @@ func (b *builder) webhookComponents() {
 		"disabled_detail", obj("type", []any{"string", "null"}),
 		"failing_since", nullableTime, "previous_secret_valid_until", nullableTime,
 		"created_at", timeSchema(""), "updated_at", timeSchema(""), "version", obj("type", "integer"),
-		"secret", obj("type", "string", "pattern", "^whsec_", "description", "The signing secret; only in the answers of create and rotate-secret.")))
+		"secret", obj("type", []any{"string", "null"}, "pattern", "^whsec_", "description", "The signing secret; only in the answers of create and rotate-secret. null when an Idempotency-Key replay may not show it (secret_withheld)."),
+		"secret_withheld", obj("type", "string", "enum", stringEnum("rotated", "deleted"), "description", "On a replay whose secret is null: why. A replay shows a secret only while it is still the subscription's, and records that as webhook.secret_revealed.")))
 	b.schemas.set("WebhookCreate", object([]string{"url", "campaign_id"},
 		"url", obj("type", "string", "format", "uri"),
 		"campaign_id", obj("type", "string", "format", "uuid"),
