@@ -45,12 +45,11 @@ func ScopeOf(t TokenInfo) *Scope {
 	return &Scope{CampaignID: t.CampaignID, FilterID: t.FilterID}
 }
 
-// TokenScope is the rule for what t sees and writes now (domain.Scope),
-// from what authentication read with s when it is t's, or with a read of
-// the token's filter otherwise.
+// TokenScope is the rule for what t sees and writes now (domain.Scope).
+// s is the scope authentication found with t, whose filter it may have
+// read already; nil reads the token's filter.
 func (c *Commands) TokenScope(ctx context.Context, t TokenInfo, s *Scope) (domain.Scope, error) {
-	if s == nil || s.CampaignID == nil || t.CampaignID == nil || *s.CampaignID != *t.CampaignID ||
-		(s.FilterID == nil) != (t.FilterID == nil) || (s.FilterID != nil && *s.FilterID != *t.FilterID) {
+	if s == nil {
 		s = ScopeOf(t)
 	}
 	return c.resolveScope(ctx, t.AccountID, s)

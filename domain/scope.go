@@ -11,8 +11,8 @@ import (
 // Scope is the one rule of which leads a token, or a webhook
 // subscription, sees and may write: its account, its campaign (none for
 // an account-level token) and its filter as it is now. Every read, write,
-// document and delivery asks it (invariant 4). The zero Scope admits
-// nothing of any account.
+// document and delivery asks it (invariant 4). The zero Scope sees no
+// lead of any account.
 type Scope struct {
 	AccountID  uuid.UUID
 	CampaignID *uuid.UUID // nil: every campaign of the account
@@ -35,12 +35,12 @@ func NewScope(accountID uuid.UUID, campaignID, filterID *uuid.UUID, filter *Filt
 	if filterID == nil {
 		return sc
 	}
-	f := filter
-	if f == nil || f.Deleted || f.ID != *filterID || f.AccountID != accountID || campaignID == nil || f.CampaignID != *campaignID {
+	if filter == nil || filter.Deleted || filter.ID != *filterID || filter.AccountID != accountID ||
+		campaignID == nil || filter.CampaignID != *campaignID {
 		sc.closed = true
 		return sc
 	}
-	sc.filter = f
+	sc.filter = filter
 	return sc
 }
 
