@@ -444,13 +444,22 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", a.publicURL+"/v1/tokens/"+res.Token.ID.String())
-	a.writeToken(w, http.StatusCreated, res.Written, res.Token, res.Secret)
+	a.writeTokenSecret(w, http.StatusCreated, res)
 	return nil
 }
 
 func (a *API) writeToken(w http.ResponseWriter, status int, wr commands.Written, t commands.TokenInfo, secret string) {
 	w.Header().Set("ETag", etag(t.Version))
 	writeWritten(w, status, wr, a.tokenOut(t, secret))
+}
+
+// writeTokenSecret answers a write that made or shows a secret; a replay
+// that may not show it answers "secret": null and secret_withheld.
+func (a *API) writeTokenSecret(w http.ResponseWriter, status int, res commands.TokenSecretResult) {
+	out := a.tokenOut(res.Token, res.Secret)
+	out.Secret, out.SecretWithheld = secretMember(res.Secret, res.Withheld), res.Withheld
+	w.Header().Set("ETag", etag(res.Token.Version))
+	writeWritten(w, status, res.Written, out)
 }
 
 func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
@@ -582,7 +591,7 @@ func (a *API) rotateToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a.writeToken(w, http.StatusOK, res.Written, res.Token, res.Secret)
+	a.writeTokenSecret(w, http.StatusOK, res)
 	return nil
 }
 

@@ -127,17 +127,8 @@ func (d *Docs) tokenDoc(ctx context.Context, tok commands.TokenInfo) (*apidoc.To
 		return nil, err
 	}
 	t.Campaign = &c
-	if tok.FilterID == nil {
-		return t, nil
-	}
-	f, err := d.cmd.Filter(ctx, tok.AccountID, *tok.FilterID)
-	switch {
-	case errors.Is(err, domain.ErrFilterNotFound):
-		t.FilterDeleted = true
-	case err != nil:
+	if t.Scope, err = d.cmd.TokenScope(ctx, tok, nil); err != nil {
 		return nil, err
-	default:
-		t.Filter = &f
 	}
 	return t, nil
 }

@@ -49,54 +49,39 @@ func (a *API) partnerRoutes(r chi.Router) {
 // DefaultLimit is the page size when a list names none.
 const DefaultLimit = 50
 
-// visibility is the token's current scope, resolved once per request: the
-// filter as it is now (not as the views last saw it) decides.
+// visibility is the token's scope as it is now (its filter as it is,
+// not as the views last saw it), with the schemas of the campaigns whose
+// leads it re-checks.
 type visibility struct {
-	tok     commands.TokenInfo
-	filter  *domain.Filter
-	gone    bool // the token's filter was deleted: it sees nothing
+	scope   domain.Scope
 	schemas map[uuid.UUID]domain.Schema
 }
 
 func (a *API) visibility(ctx context.Context, tok commands.TokenInfo) (*visibility, error) {
-	v := &visibility{tok: tok, schemas: map[uuid.UUID]domain.Schema{}}
+	v := &visibility{schemas: map[uuid.UUID]domain.Schema{}}
+	var read *commands.Scope
 	if st := stateFrom(ctx); st.token != nil && st.token.ID == tok.ID {
-		if f, c, ok := st.scope.Prefetched(); ok {
-			// Authentication read them a moment ago, in its round trip.
+		// Authentication read them a moment ago, in its round trip.
+		read = st.scope
+		if _, c, ok := read.Prefetched(); ok {
 			v.schemas[c.ID] = c.Schema
-			if tok.FilterID != nil {
-				v.filter, v.gone = f, f == nil
-			}
-			return v, nil
 		}
 	}
-	if tok.FilterID == nil {
-		return v, nil
-	}
-	f, err := a.cmd.Filter(ctx, tok.AccountID, *tok.FilterID)
-	switch {
-	case errors.Is(err, domain.ErrFilterNotFound):
-		v.gone = true
-	case err != nil:
+	sc, err := a.cmd.TokenScope(ctx, tok, read)
+	if err != nil {
 		return nil, err
-	default:
-		v.filter = &f
 	}
+	v.scope = sc
 	return v, nil
 }
 
-// sees re-checks a lead read from a view against the token: account,
-// campaign and the current filter. A view that lags can hide a lead from
-// a token, never show it one it may not see.
+// sees re-checks a lead read from a view against the token's scope now.
+// A view that lags can hide a lead from a token, never show it one it may
+// not see.
 func (a *API) sees(ctx context.Context, v *visibility, l domain.Lead) (bool, error) {
-	if l.AccountID != v.tok.AccountID || (v.tok.CampaignID != nil && l.CampaignID != *v.tok.CampaignID) || v.gone {
-		return false, nil
-	}
-	if v.filter == nil {
-		return true, nil
-	}
-	if v.filter.CampaignID != l.CampaignID {
-		return false, nil
+	if !v.scope.Owns(l) || v.scope.Filter() == nil {
+		// Without a filter the values do not matter.
+		return v.scope.Sees(domain.Schema{}, l), nil
 	}
 	s, ok := v.schemas[l.CampaignID]
 	if !ok {
@@ -110,7 +95,7 @@ func (a *API) sees(ctx context.Context, v *visibility, l domain.Lead) (bool, err
 		s = c.Schema
 		v.schemas[l.CampaignID] = s
 	}
-	return v.filter.Matches(s, l.View()), nil
+	return v.scope.Sees(s, l), nil
 }
 
 // waitForPosition honours Leadsvc-Min-Position: it waits, at most
@@ -671,19 +656,14 @@ func (a *API) schema(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := schemaJSON{Campaign: campaignOut(c), Permissions: nonNil(tok.Permissions), Scope: []string{"every lead of the campaign"},
-		Defaults: map[string]any{}}
-	switch {
-	case v.gone:
-		out.Scope = []string{"no lead: the token's filter was deleted"}
-	case v.filter != nil:
-		f := filterOut(*v.filter, c.Schema)
-		out.Filter, out.Scope, out.Defaults = &f, f.Explain, v.filter.EqualityDefaults(c.Schema)
-		// Only the options and statuses the token's leads can have: the
-		// other partners' names are not this partner's to read.
-		narrowed := c
-		narrowed.Schema = v.filter.NarrowSchema(c.Schema)
-		out.Campaign = campaignOut(narrowed)
+	sc := v.scope
+	shown := c
+	shown.Schema = sc.Schema(c.Schema)
+	out := schemaJSON{Campaign: campaignOut(shown), Permissions: nonNil(tok.Permissions), Scope: sc.Explain(c.Schema),
+		Defaults: sc.Defaults(c.Schema)}
+	if f := sc.Filter(); f != nil {
+		fj := filterOut(*f, c.Schema)
+		out.Filter = &fj
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

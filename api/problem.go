@@ -83,7 +83,7 @@ func problemFor(err error) Problem {
 	}
 	var (
 		verr  *domain.ValidationError
-		serr  *commands.ScopeError
+		serr  *domain.ScopeError
 		berr  *commands.BatchError
 		rerr  *requestError
 		mbErr *http.MaxBytesError

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -64,15 +65,30 @@ type tokenJSON struct {
 	CreatedAt                time.Time           `json:"created_at"`
 	Version                  int64               `json:"version"`
 	DocsURL                  string              `json:"docs_url"`
-	// Secret is only in the answers that make or show it.
-	Secret string `json:"secret,omitempty"`
+	// Secret is only in the answers that make or show it (secretMember).
+	Secret         json.RawMessage `json:"secret,omitempty"`
+	SecretWithheld string          `json:"secret_withheld,omitempty"`
+}
+
+// secretMember is the secret member of an answer: the secret itself; JSON
+// null when a replay withholds it (secret_withheld says why); absent from
+// the answers that never carry one.
+func secretMember(secret, withheld string) json.RawMessage {
+	switch {
+	case secret != "":
+		b, _ := json.Marshal(secret)
+		return b
+	case withheld != "":
+		return json.RawMessage("null")
+	}
+	return nil
 }
 
 func (a *API) tokenOut(t commands.TokenInfo, secret string) tokenJSON {
 	return tokenJSON{ID: t.ID, Name: t.Name, CampaignID: t.CampaignID, FilterID: t.FilterID, Permissions: nonNil(t.Permissions),
 		ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt, SecretPrefix: t.SecretPrefix, SecretLast4: t.SecretLast4,
 		PreviousSecretValidUntil: t.PreviousValidUntil, LastUsedAt: t.LastUsedAt, CreatedAt: t.CreatedAt,
-		Version: t.Version, DocsURL: a.publicURL + "/docs/" + t.DocsID, Secret: secret}
+		Version: t.Version, DocsURL: a.publicURL + "/docs/" + t.DocsID, Secret: secretMember(secret, "")}
 }
 
 type leadJSON struct {

@@ -26,7 +26,7 @@ type LeadPage struct {
 // caller's to check.
 func (a *API) VisibleLeads(ctx context.Context, tok commands.TokenInfo, q leads.Query) (LeadPage, error) {
 	v, err := a.visibility(ctx, tok)
-	if err != nil || v.gone {
+	if err != nil || v.scope.Closed() {
 		return LeadPage{}, err
 	}
 	q.AccountID, q.FilterID = tok.AccountID, tok.FilterID

@@ -44,8 +44,10 @@ type webhookJSON struct {
 	CreatedAt                time.Time  `json:"created_at"`
 	UpdatedAt                time.Time  `json:"updated_at"`
 	Version                  int64      `json:"version"`
-	// Secret is only in the answers of create and rotate-secret.
-	Secret string `json:"secret,omitempty"`
+	// Secret is only in the answers of create and rotate-secret
+	// (secretMember).
+	Secret         json.RawMessage `json:"secret,omitempty"`
+	SecretWithheld string          `json:"secret_withheld,omitempty"`
 }
 
 func optional(s string) *string {
@@ -55,16 +57,25 @@ func optional(s string) *string {
 	return &s
 }
 
-func webhookOut(w commands.WebhookInfo, secret string) webhookJSON {
+func webhookOut(w commands.WebhookInfo) webhookJSON {
 	return webhookJSON{ID: w.ID, CampaignID: w.CampaignID, FilterID: w.FilterID, URL: w.URL, EventTypes: nonNil(w.EventTypes),
 		Enabled: w.DisabledAt == nil, DisabledAt: w.DisabledAt, DisabledReason: optional(w.DisabledReason),
 		DisabledDetail: optional(w.DisabledDetail), FailingSince: w.FailingSince, PreviousSecretValidUntil: w.PreviousValidUntil,
-		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, Version: w.Version, Secret: secret}
+		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, Version: w.Version}
 }
 
-func writeWebhook(w http.ResponseWriter, status int, wr commands.Written, info commands.WebhookInfo, secret string) {
+func writeWebhook(w http.ResponseWriter, status int, wr commands.Written, info commands.WebhookInfo) {
 	w.Header().Set("ETag", etag(info.Version))
-	writeWritten(w, status, wr, webhookOut(info, secret))
+	writeWritten(w, status, wr, webhookOut(info))
+}
+
+// writeWebhookSecret answers a write that made a signing secret; a replay
+// that may not show it answers "secret": null and secret_withheld.
+func writeWebhookSecret(w http.ResponseWriter, status int, res commands.WebhookSecretResult) {
+	out := webhookOut(res.Webhook)
+	out.Secret, out.SecretWithheld = secretMember(res.Secret, res.Withheld), res.Withheld
+	w.Header().Set("ETag", etag(res.Webhook.Version))
+	writeWritten(w, status, res.Written, out)
 }
 
 func (a *API) createWebhook(w http.ResponseWriter, r *http.Request) error {
@@ -94,7 +105,7 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", a.publicURL+"/v1/webhooks/"+res.Webhook.ID.String())
-	writeWebhook(w, http.StatusCreated, res.Written, res.Webhook, res.Secret)
+	writeWebhookSecret(w, http.StatusCreated, res)
 	return nil
 }
 
@@ -113,7 +124,7 @@ func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := page[webhookJSON]{Data: []webhookJSON{}}
 	for _, h := range hooks {
-		out.Data = append(out.Data, webhookOut(h, ""))
+		out.Data = append(out.Data, webhookOut(h))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -124,7 +135,7 @@ func (a *API) getWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeWebhook(w, http.StatusOK, commands.Written{}, h, "")
+	writeWebhook(w, http.StatusOK, commands.Written{}, h)
 	return nil
 }
 
@@ -166,7 +177,7 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeWebhook(w, http.StatusOK, res.Written, res.Webhook, "")
+	writeWebhook(w, http.StatusOK, res.Written, res.Webhook)
 	return nil
 }
 
@@ -208,7 +219,7 @@ func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	writeWebhook(w, http.StatusOK, res.Written, res.Webhook, res.Secret)
+	writeWebhookSecret(w, http.StatusOK, res)
 	return nil
 }
 

@@ -31,17 +31,6 @@ var (
 	ErrSecretUnavailable     = errors.New("the token's secret is no longer stored")
 )
 
-// ScopeError refuses a write that would leave the lead outside the
-// token's filter; it names the first condition not met.
-type ScopeError struct {
-	Condition   domain.Condition
-	Description string
-}
-
-func (e *ScopeError) Error() string {
-	return "the lead would be outside the token's filter: " + e.Description
-}
-
 // Config wires the handlers.
 type Config struct {
 	Store     *eventstore.Store

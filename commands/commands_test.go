@@ -443,7 +443,7 @@ func TestFilterLifecycle(t *testing.T) {
 		// The token whose filter was deleted writes nothing.
 		_, err = e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: p.scope(),
 			Fields: map[string]any{"name": "Orphan", "source": "partner-abc"}})
-		var se *commands.ScopeError
+		var se *domain.ScopeError
 		if !errors.As(err, &se) {
 			t.Errorf("a write through a deleted filter: %v", err)
 		}
@@ -498,12 +498,10 @@ func TestAuthenticateScopedReadsTheScopeAhead(t *testing.T) {
 		t.Fatalf("filter read after an update = %+v, want its two conditions", f)
 	}
 	e.unchanged(func() {
+		// A status outside the updated filter is one the token cannot name.
 		_, err := e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: sc,
 			Status: "new", Fields: map[string]any{"name": "Bob"}})
-		var se *commands.ScopeError
-		if !errors.As(err, &se) {
-			t.Errorf("a create outside the updated filter: %v, want a scope error", err)
-		}
+		wantValidation(t, err, "status", domain.CodeUnknownStatus)
 	})
 
 	if _, err := e.c.UpdateFilter(e.ctx, commands.UpdateFilter{AccountID: e.account.ID, FilterID: p.filter.ID, Delete: true}); err != nil {
@@ -516,7 +514,7 @@ func TestAuthenticateScopedReadsTheScopeAhead(t *testing.T) {
 	e.unchanged(func() {
 		_, err := e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: sc,
 			Fields: map[string]any{"name": "Orphan", "source": "partner-abc"}})
-		var se *commands.ScopeError
+		var se *domain.ScopeError
 		if !errors.As(err, &se) {
 			t.Errorf("a write through a deleted filter: %v", err)
 		}
@@ -591,14 +589,26 @@ func TestScopedLeadWritesStayInsideTheFilter(t *testing.T) {
 	website := e.lead(p.campaign.ID, map[string]any{"name": "Web", "source": "website"})
 
 	e.unchanged(func() {
+		// A value outside the filter is refused as unknown, naming only
+		// the options inside it.
 		_, err := e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: scope,
 			Fields: map[string]any{"name": "Sneaky", "source": "website"}})
-		var se *commands.ScopeError
+		wantValidation(t, err, "fields.source", domain.CodeUnknownOption)
+		if msg := err.Error(); !strings.HasSuffix(msg, `(partner-abc)`) {
+			t.Errorf("the refusal names options outside the filter: %s", msg)
+		}
+		_, err = e.c.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: created.Lead.ID, Scope: scope,
+			Fields: map[string]any{"source": "website"}})
+		wantValidation(t, err, "fields.source", domain.CodeUnknownOption)
+		// A lead the filter would not let through names the condition.
+		_, err = e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: scope,
+			Fields: map[string]any{"name": "Sneaky", "source": nil}})
+		var se *domain.ScopeError
 		if !errors.As(err, &se) || se.Condition.Field != "source" || !strings.Contains(se.Error(), "Partner ABC") {
 			t.Errorf("a lead outside the filter: %v", err)
 		}
 		_, err = e.c.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: created.Lead.ID, Scope: scope,
-			Fields: map[string]any{"source": "website"}})
+			Fields: map[string]any{"source": nil}})
 		if !errors.As(err, &se) {
 			t.Errorf("moving a lead out of the filter: %v", err)
 		}
@@ -950,7 +960,7 @@ func TestCreateLeadsWritesAllOrNothing(t *testing.T) {
 
 	e.unchanged(func() {
 		_, err := batch(p.scope(), nil, item(map[string]any{"name": "Ok"}), item(map[string]any{"name": "Bad", "budget": "lots"}),
-			item(map[string]any{"name": "Out", "source": "website"}), item(map[string]any{"name": "Ok too"}),
+			item(map[string]any{"name": "Out", "source": nil}), item(map[string]any{"name": "Ok too"}),
 			commands.NewLead{CampaignID: uuid.New(), Fields: map[string]any{"name": "Elsewhere"}})
 		var be *commands.BatchError
 		if !errors.As(err, &be) || len(be.Items) != 3 {
@@ -960,7 +970,7 @@ func TestCreateLeadsWritesAllOrNothing(t *testing.T) {
 			t.Fatalf("refused items %+v, want 1, 2 and 4", be.Items)
 		}
 		wantValidation(t, be.Items[0].Err, "fields.budget", domain.CodeWrongType)
-		var se *commands.ScopeError
+		var se *domain.ScopeError
 		if !errors.As(be.Items[1].Err, &se) || se.Condition.Field != "source" {
 			t.Fatalf("item 2: %v, want the filter's source condition", be.Items[1].Err)
 		}

@@ -4,12 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"maps"
 	"slices"
-	"sort"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -49,33 +45,39 @@ func ScopeOf(t TokenInfo) *Scope {
 	return &Scope{CampaignID: t.CampaignID, FilterID: t.FilterID}
 }
 
-// scope is a Scope resolved against the current filters view.
-type scope struct {
-	accountID uuid.UUID
-	campaign  *uuid.UUID
-	filter    *domain.Filter
-	gone      bool // the token's filter was deleted: it sees nothing
+// TokenScope is the rule for what t sees and writes now (domain.Scope).
+// s is the scope authentication found with t, whose filter it may have
+// read already; nil reads the token's filter.
+func (c *Commands) TokenScope(ctx context.Context, t TokenInfo, s *Scope) (domain.Scope, error) {
+	if s == nil {
+		s = ScopeOf(t)
+	}
+	return c.resolveScope(ctx, t.AccountID, s)
 }
 
-func (c *Commands) resolveScope(ctx context.Context, accountID uuid.UUID, s *Scope) (scope, error) {
+func (c *Commands) resolveScope(ctx context.Context, accountID uuid.UUID, s *Scope) (domain.Scope, error) {
 	sc, _, err := c.resolveScopeAnd(ctx, accountID, s)
 	return sc, err
 }
 
-// resolveScopeAnd resolves the scope and reads the campaigns named, in
-// one round trip: both are on the path of every lead write. A campaign
-// that is missing, of another account, or not the campaign token's own
-// (which is never read) is absent from the map.
-func (c *Commands) resolveScopeAnd(ctx context.Context, accountID uuid.UUID, s *Scope, campaignIDs ...uuid.UUID) (scope, map[uuid.UUID]*domain.Campaign, error) {
-	out := scope{accountID: accountID}
+// resolveScopeAnd resolves the scope against the filters view and reads
+// the campaigns named, in one round trip: both are on the path of every
+// lead write. A campaign that is missing, of another account, or not the
+// campaign token's own (which is never read) is absent from the map.
+func (c *Commands) resolveScopeAnd(ctx context.Context, accountID uuid.UUID, s *Scope, campaignIDs ...uuid.UUID) (domain.Scope, map[uuid.UUID]*domain.Campaign, error) {
 	camps := make(map[uuid.UUID]*domain.Campaign, len(campaignIDs))
 	b := &pgx.Batch{}
-	var filter, campaign *pgx.QueuedQuery
+	var (
+		filter, campaign *pgx.QueuedQuery
+		campaignID       *uuid.UUID
+		filterID         *uuid.UUID
+		found            *domain.Filter
+	)
 	if s != nil {
-		out.campaign = s.CampaignID
+		campaignID, filterID = s.CampaignID, s.FilterID
 		switch {
 		case s.prefetched && s.FilterID != nil:
-			out.filter, out.gone = s.filter, s.filter == nil
+			found = s.filter
 		case s.FilterID != nil:
 			filter = b.Queue(`SELECT `+filterColumns+` FROM filters WHERE account_id = $1 AND id = $2 AND NOT deleted`, accountID, *s.FilterID)
 		}
@@ -97,83 +99,28 @@ func (c *Commands) resolveScopeAnd(ctx context.Context, accountID uuid.UUID, s *
 	default:
 		campaign = b.Queue(`SELECT `+campaignColumns+` FROM campaigns WHERE account_id = $1 AND id = ANY($2)`, accountID, read)
 	}
-	if b.Len() == 0 {
-		return out, camps, nil
-	}
-	var filters []domain.Filter
-	if filter != nil {
-		filter.Query(func(rows pgx.Rows) (err error) { filters, err = scanFilters(rows); return err })
-	}
-	if campaign != nil {
-		campaign.Query(func(rows pgx.Rows) error {
-			found, err := scanCampaigns(rows)
-			for i := range found {
-				camps[found[i].ID] = &found[i]
-			}
-			return err
-		})
-	}
-	if err := c.pool.SendBatch(ctx, b).Close(); err != nil {
-		return scope{}, nil, err
-	}
-	if filter != nil {
-		if len(filters) == 0 {
-			out.gone = true
-		} else {
-			out.filter = &filters[0]
+	if b.Len() > 0 {
+		var filters []domain.Filter
+		if filter != nil {
+			filter.Query(func(rows pgx.Rows) (err error) { filters, err = scanFilters(rows); return err })
+		}
+		if campaign != nil {
+			campaign.Query(func(rows pgx.Rows) error {
+				found, err := scanCampaigns(rows)
+				for i := range found {
+					camps[found[i].ID] = &found[i]
+				}
+				return err
+			})
+		}
+		if err := c.pool.SendBatch(ctx, b).Close(); err != nil {
+			return domain.Scope{}, nil, err
+		}
+		if len(filters) > 0 {
+			found = &filters[0]
 		}
 	}
-	return out, camps, nil
-}
-
-// owns reports whether the lead belongs to the scope's account and
-// campaign, whatever its fields.
-func (s scope) owns(l domain.Lead) bool {
-	return l.Exists() && l.AccountID == s.accountID && (s.campaign == nil || l.CampaignID == *s.campaign)
-}
-
-// sees reports whether the lead is inside the scope now.
-func (s scope) sees(schema domain.Schema, l domain.Lead) bool {
-	return s.owns(l) && !s.gone && (s.filter == nil || s.filter.Matches(schema, l.View()))
-}
-
-// refuse explains why a lead written through the scope would fall
-// outside it, or returns nil.
-func (s scope) refuse(schema domain.Schema, l domain.Lead) error {
-	if s.gone {
-		return &ScopeError{Description: "the token's filter was deleted"}
-	}
-	if s.filter == nil {
-		return nil
-	}
-	if cond, failing := s.filter.FirstFailing(schema, l.View()); failing {
-		return &ScopeError{Condition: cond, Description: domain.DescribeCondition(schema, cond)}
-	}
-	return nil
-}
-
-// hideOptions keeps a filtered scope's validation errors inside it: an
-// unknown option's message lists only the options the scope's leads can
-// hold (domain.Filter.NarrowSchema), never another partner's. input is
-// what was validated.
-func (s scope) hideOptions(schema domain.Schema, input map[string]any, err error) error {
-	var v *domain.ValidationError
-	if s.filter == nil || !errors.As(err, &v) {
-		return err
-	}
-	narrowed := s.filter.NarrowSchema(schema)
-	for i, fe := range v.Errors {
-		key, isField := strings.CutPrefix(fe.Field, "fields.")
-		f, known := narrowed.Field(key)
-		if fe.Code != domain.CodeUnknownOption || !isField || !known {
-			continue
-		}
-		var nv *domain.ValidationError
-		if _, nerr := narrowed.NormalizeValue(fe.Field, f, input[key]); errors.As(nerr, &nv) && len(nv.Errors) == 1 {
-			v.Errors[i].Message = nv.Errors[0].Message
-		}
-	}
-	return err
+	return domain.NewScope(accountID, campaignID, filterID, found), camps, nil
 }
 
 // LeadResult is a lead after a write.
@@ -200,7 +147,7 @@ type CreateLead struct {
 // CreateLead validates the fields against the campaign's schema. Through a
 // filtered scope, omitted fields pinned by the filter's equality
 // conditions are filled in, and a lead that would still fall outside the
-// filter is refused with a *ScopeError naming the condition. A campaign the
+// filter is refused with a *domain.ScopeError naming the condition. A campaign the
 // scope cannot write to is a *domain.ValidationError on campaign_id.
 func (c *Commands) CreateLead(ctx context.Context, cmd CreateLead) (LeadResult, error) {
 	return idempotent(ctx, c, cmd.Idem, func(fin finish) (LeadResult, error) {
@@ -233,57 +180,34 @@ type NewLead struct {
 // decideLead decides one new lead through the scope, with the campaigns
 // resolveScopeAnd read. It refuses with a *domain.ValidationError (a
 // campaign the scope cannot write to, invalid fields or status, a relation
-// it cannot see) or a *ScopeError (a lead outside the filter); any other
+// it cannot see) or a *domain.ScopeError (a lead outside the filter); any other
 // error is a failed read.
-func (c *Commands) decideLead(ctx context.Context, sc scope, camps map[uuid.UUID]*domain.Campaign, n NewLead, meta Meta) (LeadResult, eventstore.Append, error) {
+func (c *Commands) decideLead(ctx context.Context, sc domain.Scope, camps map[uuid.UUID]*domain.Campaign, n NewLead, meta Meta) (LeadResult, eventstore.Append, error) {
 	camp := camps[n.CampaignID]
-	if camp == nil || (sc.campaign != nil && *sc.campaign != n.CampaignID) {
+	if camp == nil || (sc.CampaignID != nil && *sc.CampaignID != n.CampaignID) {
 		// Missing, of another account, or not the token's: all alike.
 		return LeadResult{}, eventstore.Append{}, domain.Invalid("campaign_id", domain.CodeInvalidValue,
 			"no campaign %s that this token can write to", n.CampaignID)
 	}
-	input := maps.Clone(n.Fields)
-	if input == nil {
-		input = map[string]any{}
-	}
-	status := n.Status
 	var res LeadResult
-	if sc.filter != nil {
-		for k, v := range sc.filter.EqualityDefaults(camp.Schema) {
-			if k == domain.AttrStatus {
-				if status == "" {
-					status, _ = v.(string)
-					res.Defaulted = append(res.Defaulted, k)
-				}
-				continue
-			}
-			if _, given := input[k]; !given {
-				input[k] = v
-				res.Defaulted = append(res.Defaulted, k)
-			}
-		}
-		sort.Strings(res.Defaulted)
-	}
 	id := uuid.New()
-	events, err := domain.CreateLead(id, camp.ID, sc.accountID, status, input, camp.Schema, c.at())
+	events, defaulted, err := sc.CreateLead(id, camp.ID, n.Status, n.Fields, camp.Schema, c.at())
 	if err != nil {
-		return LeadResult{}, eventstore.Append{}, sc.hideOptions(camp.Schema, input, err)
+		return LeadResult{}, eventstore.Append{}, err
 	}
+	res.Defaulted = defaulted
 	res.Lead = domain.FoldLead(events)
 	if err := c.checkRelations(ctx, sc, camp.Schema, res.Lead.Fields); err != nil {
 		return LeadResult{}, eventstore.Append{}, err
 	}
-	if err := sc.refuse(camp.Schema, res.Lead); err != nil {
-		return LeadResult{}, eventstore.Append{}, err
-	}
-	return res, eventstore.Append{StreamID: domain.LeadStream(id), AccountID: sc.accountID, CampaignID: camp.ID,
+	return res, eventstore.Append{StreamID: domain.LeadStream(id), AccountID: sc.AccountID, CampaignID: camp.ID,
 		Events: events, Metadata: meta}, nil
 }
 
 // checkRelations requires every relation value to name a lead of the
 // field's target campaign that the scope can see; a lead outside the scope
 // is reported exactly like a missing one.
-func (c *Commands) checkRelations(ctx context.Context, sc scope, schema domain.Schema, fields domain.Fields) error {
+func (c *Commands) checkRelations(ctx context.Context, sc domain.Scope, schema domain.Schema, fields domain.Fields) error {
 	v := &domain.ValidationError{}
 	for _, f := range schema.Fields {
 		raw, ok := fields[f.Key]
@@ -299,9 +223,9 @@ func (c *Commands) checkRelations(ctx context.Context, sc scope, schema domain.S
 		if err != nil {
 			return err
 		}
-		visible := target.Exists() && target.AccountID == sc.accountID && target.CampaignID == *f.Campaign
-		if visible && sc.campaign != nil {
-			visible = *f.Campaign == *sc.campaign && sc.sees(schema, target)
+		visible := target.Exists() && target.AccountID == sc.AccountID && target.CampaignID == *f.Campaign
+		if visible && sc.CampaignID != nil {
+			visible = *f.Campaign == *sc.CampaignID && sc.Sees(schema, target)
 		}
 		if !visible {
 			v.Add("fields."+f.Key, domain.CodeInvalidValue, "no lead %s that you can see in the related campaign", id)
@@ -329,14 +253,14 @@ func (c *Commands) GetLead(ctx context.Context, accountID, leadID uuid.UUID, s *
 	if err != nil {
 		return domain.Lead{}, err
 	}
-	if !sc.owns(l) {
+	if !sc.Owns(l) {
 		return domain.Lead{}, domain.ErrLeadNotFound
 	}
 	camp, err := c.Campaign(ctx, accountID, l.CampaignID)
 	if err != nil {
 		return domain.Lead{}, err
 	}
-	if !sc.sees(camp.Schema, l) {
+	if !sc.Sees(camp.Schema, l) {
 		return domain.Lead{}, domain.ErrLeadNotFound
 	}
 	return l, nil
@@ -357,28 +281,24 @@ type UpdateLead struct {
 // UpdateLead refuses, in this order: a lead outside the scope (not
 // found, so a stale If-Match never reveals that a lead exists), a stale
 // IfVersion (ErrPreconditionFailed), invalid fields, and a change that would
-// take the lead out of the scope's filter (*ScopeError). Without IfVersion a
+// take the lead out of the scope's filter (*domain.ScopeError). Without IfVersion a
 // concurrent change makes it decide again on the new state.
 func (c *Commands) UpdateLead(ctx context.Context, cmd UpdateLead) (LeadResult, error) {
 	return idempotent(ctx, c, cmd.Idem, func(fin finish) (LeadResult, error) {
 		return c.changeLead(ctx, cmd.AccountID, cmd.LeadID, cmd.Scope, cmd.IfVersion, cmd.Meta, fin,
-			func(l domain.Lead, schema domain.Schema, sc scope) ([]domain.Event, error) {
-				events, err := l.Update(cmd.Fields, cmd.Status, schema, c.at())
+			func(l domain.Lead, schema domain.Schema, sc domain.Scope) ([]domain.Event, error) {
+				events, err := sc.UpdateLead(l, cmd.Fields, cmd.Status, schema, c.at())
 				if err != nil || len(events) == 0 {
-					return events, sc.hideOptions(schema, cmd.Fields, err)
+					return events, err
 				}
-				next := l.Preview(events)
-				if err := c.checkRelations(ctx, sc, schema, events[0].(domain.LeadUpdated).Fields); err != nil {
-					return nil, err
-				}
-				return events, sc.refuse(schema, next)
+				return events, c.checkRelations(ctx, sc, schema, events[0].(domain.LeadUpdated).Fields)
 			}, nil)
 	})
 }
 
 // changeLead runs one load–decide–append cycle on a lead the scope sees.
 func (c *Commands) changeLead(ctx context.Context, accountID, leadID uuid.UUID, s *Scope, ifVer int64, meta Meta, fin finish,
-	decide func(domain.Lead, domain.Schema, scope) ([]domain.Event, error), inline eventstore.Inline,
+	decide func(domain.Lead, domain.Schema, domain.Scope) ([]domain.Event, error), inline eventstore.Inline,
 ) (LeadResult, error) {
 	// A scoped token's campaign is known before the lead is: read it with
 	// the filter.
@@ -395,7 +315,7 @@ func (c *Commands) changeLead(ctx context.Context, accountID, leadID uuid.UUID, 
 		StreamID: domain.LeadStream(leadID), IfVersion: eventstore.AnyVersion, AccountID: accountID, Metadata: meta,
 		Decide: func(history []eventstore.Record) ([]domain.Event, error) {
 			l := domain.FoldLead(eventstore.Events(history))
-			if !sc.owns(l) {
+			if !sc.Owns(l) {
 				return nil, domain.ErrLeadNotFound
 			}
 			camp := known[l.CampaignID]
@@ -406,7 +326,7 @@ func (c *Commands) changeLead(ctx context.Context, accountID, leadID uuid.UUID, 
 				}
 				camp = &c
 			}
-			if !sc.sees(camp.Schema, l) {
+			if !sc.Sees(camp.Schema, l) {
 				return nil, domain.ErrLeadNotFound
 			}
 			if ifVer > 0 && l.Version != ifVer {
@@ -467,7 +387,7 @@ func (c *Commands) AttachFile(ctx context.Context, cmd AttachFile) (FileResult, 
 			}
 		}
 		lr, err := c.changeLead(ctx, cmd.AccountID, cmd.LeadID, cmd.Scope, 0, cmd.Meta, finFile,
-			func(l domain.Lead, _ domain.Schema, _ scope) ([]domain.Event, error) {
+			func(l domain.Lead, _ domain.Schema, _ domain.Scope) ([]domain.Event, error) {
 				return l.AttachFile(meta, c.at())
 			},
 			store)
@@ -498,7 +418,7 @@ func (c *Commands) RemoveFile(ctx context.Context, cmd RemoveFile) (LeadResult, 
 			return err
 		}
 		return c.changeLead(ctx, cmd.AccountID, cmd.LeadID, cmd.Scope, 0, cmd.Meta, fin,
-			func(l domain.Lead, _ domain.Schema, _ scope) ([]domain.Event, error) {
+			func(l domain.Lead, _ domain.Schema, _ domain.Scope) ([]domain.Event, error) {
 				return l.RemoveFile(cmd.FileID, c.at())
 			},
 			drop)

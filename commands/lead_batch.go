@@ -47,7 +47,7 @@ type BatchError struct {
 }
 
 // ItemError is why one item of a batch is refused: a
-// *domain.ValidationError or a *ScopeError, as the same write alone would
+// *domain.ValidationError or a *domain.ScopeError, as the same write alone would
 // be refused.
 type ItemError struct {
 	Index int
@@ -88,7 +88,7 @@ func (c *Commands) CreateLeads(ctx context.Context, cmd CreateLeads) (LeadsResul
 			lr, app, err := c.decideLead(ctx, sc, camps, n, cmd.Meta)
 			var (
 				verr *domain.ValidationError
-				serr *ScopeError
+				serr *domain.ScopeError
 			)
 			switch {
 			case errors.As(err, &verr), errors.As(err, &serr):

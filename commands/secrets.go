@@ -5,6 +5,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -60,6 +61,24 @@ func (s *Sealer) open(tokenID uuid.UUID, sealed []byte) (string, error) {
 func hashSecret(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))
 	return h[:]
+}
+
+// Why a replayed answer shows no secret (TokenSecretResult.Withheld,
+// WebhookSecretResult.Withheld).
+const (
+	SecretRotated = "rotated" // a rotation made another secret since
+	SecretRevoked = "revoked" // the token was revoked: its secret is gone
+	SecretDeleted = "deleted" // the webhook was deleted with its secrets
+)
+
+// errSecretChanged stops a replay from showing a secret that is no longer
+// the one its first answer carried.
+var errSecretChanged = errors.New("the secret changed since the first answer")
+
+// sameSecret reports whether a stored secret's hash is the one recorded
+// with a first answer.
+func sameSecret(hash, recorded []byte) bool {
+	return len(recorded) == sha256.Size && subtle.ConstantTimeCompare(hash, recorded) == 1
 }
 
 // newSecret returns a fresh token secret: 256 bits from rnd.

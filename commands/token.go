@@ -24,14 +24,22 @@ type CreateToken struct {
 	ExpiresAt   *time.Time
 	Meta        Meta
 	Idem        *Idempotency
+	// WithoutSecret: the caller shows no secret, so a replay neither
+	// opens it nor records a showing.
+	WithoutSecret bool
 }
 
 // TokenSecretResult is a token with its secret, returned only when the
 // secret is made (create, rotate) or shown. The secret is never stored
-// with an idempotent result: a replay reads it back from the sealed copy.
+// with an idempotent result, only its hash: a replay shows it again from
+// the sealed copy while it is still the token's (replayTokenSecret).
 type TokenSecretResult struct {
-	Token  TokenInfo `json:"token"`
-	Secret string    `json:"-"`
+	Token        TokenInfo `json:"token"`
+	Secret       string    `json:"-"`
+	SecretSHA256 []byte    `json:"secret_sha256,omitempty"`
+	// Withheld, on a replay that shows no secret, says why: SecretRotated
+	// or SecretRevoked.
+	Withheld string `json:"-"`
 	Written
 }
 
@@ -64,13 +72,44 @@ func (c *Commands) CreateToken(ctx context.Context, cmd CreateToken) (TokenSecre
 		}
 		return c.createToken(ctx, cmd, filter, fin)
 	})
-	if err != nil {
-		return TokenSecretResult{}, err
+	if err != nil || !res.Replayed || cmd.WithoutSecret {
+		return res, err
 	}
-	if res.Secret == "" {
-		if res.Secret, err = c.openSecret(ctx, cmd.AccountID, res.Token.ID); err != nil {
-			return TokenSecretResult{}, err
-		}
+	return c.replayTokenSecret(ctx, cmd.AccountID, res, cmd.Meta)
+}
+
+// replayTokenSecret completes the replayed answer of a create or rotation
+// with the secret it made, while that is still the token's current secret,
+// and records the showing as token.revealed, as a Show is. A secret that
+// was rotated away or revoked is never shown, and nothing is recorded:
+// Withheld says why.
+func (c *Commands) replayTokenSecret(ctx context.Context, accountID uuid.UUID, res TokenSecretResult, meta Meta) (TokenSecretResult, error) {
+	var secret string
+	_, err := c.updateToken(ctx, accountID, res.Token.ID, 0, meta, nil,
+		func(t domain.Token, at time.Time) ([]domain.Event, error) { return t.Reveal(at) },
+		func(t domain.Token) eventstore.Inline {
+			return func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
+				var hash, sealed []byte
+				if err := tx.QueryRow(ctx, `SELECT secret_hash, secret_sealed FROM tokens WHERE id = $1`, t.ID).Scan(&hash, &sealed); err != nil {
+					return err
+				}
+				if sealed == nil || !sameSecret(hash, res.SecretSHA256) {
+					return errSecretChanged // and no token.revealed
+				}
+				var err error
+				secret, err = c.sealer.open(t.ID, sealed)
+				return err
+			}
+		})
+	switch {
+	case errors.Is(err, domain.ErrTokenRevoked):
+		res.Withheld = SecretRevoked
+	case errors.Is(err, errSecretChanged):
+		res.Withheld = SecretRotated
+	case err != nil:
+		return TokenSecretResult{}, err
+	default:
+		res.Secret = secret
 	}
 	return res, nil
 }
@@ -98,7 +137,7 @@ func (c *Commands) createToken(ctx context.Context, cmd CreateToken, filter *dom
 	if err != nil {
 		return TokenSecretResult{}, err
 	}
-	res := TokenSecretResult{Secret: secret}
+	res := TokenSecretResult{Secret: secret, SecretSHA256: hashSecret(secret)}
 	a := eventstore.Append{StreamID: domain.TokenStream(id), AccountID: cmd.AccountID, Events: events, Metadata: cmd.Meta}
 	if cmd.CampaignID != nil {
 		a.CampaignID = *cmd.CampaignID
@@ -243,7 +282,7 @@ func (c *Commands) RotateToken(ctx context.Context, cmd RotateToken) (TokenSecre
 		if err != nil {
 			return TokenSecretResult{}, err
 		}
-		res := TokenSecretResult{Secret: secret}
+		res := TokenSecretResult{Secret: secret, SecretSHA256: hashSecret(secret)}
 		var until time.Time
 		out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, 0, cmd.Meta, nil,
 			func(t domain.Token, at time.Time) ([]domain.Event, error) {
@@ -267,15 +306,10 @@ func (c *Commands) RotateToken(ctx context.Context, cmd RotateToken) (TokenSecre
 		res.Written = written(out)
 		return res, nil
 	})
-	if err != nil {
-		return TokenSecretResult{}, err
+	if err != nil || !res.Replayed {
+		return res, err
 	}
-	if res.Secret == "" {
-		if res.Secret, err = c.openSecret(ctx, cmd.AccountID, res.Token.ID); err != nil {
-			return TokenSecretResult{}, err
-		}
-	}
-	return res, nil
+	return c.replayTokenSecret(ctx, cmd.AccountID, res, cmd.Meta)
 }
 
 // RevealToken is an admin's "Show": it records token.revealed and returns

@@ -100,11 +100,16 @@ type WebhookResult struct {
 }
 
 // WebhookSecretResult is a subscription with its signing secret, returned
-// only when the secret is made. An idempotent replay reads the secret back
-// from its sealed copy; it is never stored with the result.
+// only when the secret is made. The secret is never stored with an
+// idempotent result, only its hash: a replay shows it again from the
+// sealed copy while it is still current (replayWebhookSecret).
 type WebhookSecretResult struct {
-	Webhook WebhookInfo `json:"webhook"`
-	Secret  string      `json:"-"`
+	Webhook      WebhookInfo `json:"webhook"`
+	Secret       string      `json:"-"`
+	SecretSHA256 []byte      `json:"secret_sha256,omitempty"`
+	// Withheld, on a replay that shows no secret, says why: SecretRotated
+	// or SecretDeleted.
+	Withheld string `json:"-"`
 	Written
 }
 
@@ -148,7 +153,7 @@ func (c *Commands) CreateWebhook(ctx context.Context, cmd CreateWebhook) (Webhoo
 		if err != nil {
 			return WebhookSecretResult{}, err
 		}
-		res := WebhookSecretResult{Secret: secret}
+		res := WebhookSecretResult{Secret: secret, SecretSHA256: hashSecret(secret)}
 		out, err := c.store.AppendInline(ctx, inlineAll(upsertWebhook(w), c.sealWebhookSecret(id, secret, false),
 			readWebhookInto(id, &res.Webhook), finishWith(fin, &res.Written, func() any { return res })),
 			eventstore.Append{StreamID: domain.WebhookStream(id), AccountID: cmd.AccountID, CampaignID: cmd.CampaignID,
@@ -159,7 +164,10 @@ func (c *Commands) CreateWebhook(ctx context.Context, cmd CreateWebhook) (Webhoo
 		res.Written = written(out)
 		return res, nil
 	})
-	return c.withWebhookSecret(ctx, cmd.AccountID, res, err)
+	if err != nil || !res.Replayed {
+		return res, err
+	}
+	return c.replayWebhookSecret(ctx, cmd.AccountID, res, cmd.Meta)
 }
 
 // webhookFilter loads the filter a subscription names; a missing one is a
@@ -214,29 +222,47 @@ func (c *Commands) OpenWebhookSecret(id uuid.UUID, sealed []byte) (string, error
 	return c.sealer.openWith(webhookAD(id), sealed)
 }
 
-// withWebhookSecret completes a result replayed for an Idempotency-Key,
-// stored without its secret, from the sealed copy.
-func (c *Commands) withWebhookSecret(ctx context.Context, accountID uuid.UUID, res WebhookSecretResult, err error) (WebhookSecretResult, error) {
-	if err != nil || res.Secret != "" {
-		return res, err
-	}
-	if res.Secret, err = c.webhookSecret(ctx, accountID, res.Webhook.ID); err != nil {
+// replayWebhookSecret completes the replayed answer of a create or
+// rotation with the signing secret it made, while that is still the
+// subscription's current secret, and records the showing as
+// webhook.secret_revealed. A secret that was rotated away or deleted is
+// never shown, and nothing is recorded: Withheld says why.
+func (c *Commands) replayWebhookSecret(ctx context.Context, accountID uuid.UUID, res WebhookSecretResult, meta Meta) (WebhookSecretResult, error) {
+	var secret string
+	_, err := c.updateWebhook(ctx, accountID, res.Webhook.ID, 0, meta, nil,
+		func(w domain.Webhook, at time.Time) ([]domain.Event, error) { return w.RevealSecret(at) },
+		func(w domain.Webhook, _ []domain.Event) eventstore.Inline {
+			open := func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
+				var sealed []byte
+				if err := tx.QueryRow(ctx, `SELECT secret_sealed FROM webhooks WHERE id = $1`, w.ID).Scan(&sealed); err != nil {
+					return err
+				}
+				if sealed == nil {
+					return errSecretChanged
+				}
+				s, err := c.OpenWebhookSecret(w.ID, sealed)
+				if err != nil {
+					return err
+				}
+				if !sameSecret(hashSecret(s), res.SecretSHA256) {
+					return errSecretChanged // and no webhook.secret_revealed
+				}
+				secret = s
+				return nil
+			}
+			return inlineAll(upsertWebhook(w), open)
+		})
+	switch {
+	case errors.Is(err, domain.ErrWebhookNotFound):
+		res.Withheld = SecretDeleted
+	case errors.Is(err, errSecretChanged):
+		res.Withheld = SecretRotated
+	case err != nil:
 		return WebhookSecretResult{}, err
+	default:
+		res.Secret = secret
 	}
 	return res, nil
-}
-
-func (c *Commands) webhookSecret(ctx context.Context, accountID, id uuid.UUID) (string, error) {
-	var sealed []byte
-	err := c.pool.QueryRow(ctx, `SELECT secret_sealed FROM webhooks WHERE account_id = $1 AND id = $2 AND deleted_at IS NULL`,
-		accountID, id).Scan(&sealed)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && sealed == nil) {
-		return "", domain.ErrWebhookNotFound
-	}
-	if err != nil {
-		return "", err
-	}
-	return c.OpenWebhookSecret(id, sealed)
 }
 
 // sealWith and openWith are the Sealer with explicit additional data.
@@ -465,7 +491,7 @@ func (c *Commands) RotateWebhookSecret(ctx context.Context, cmd RotateWebhookSec
 		if err != nil {
 			return WebhookSecretResult{}, err
 		}
-		res := WebhookSecretResult{Secret: secret}
+		res := WebhookSecretResult{Secret: secret, SecretSHA256: hashSecret(secret)}
 		out, err := c.updateWebhook(ctx, cmd.AccountID, cmd.WebhookID, 0, cmd.Meta, nil,
 			func(w domain.Webhook, at time.Time) ([]domain.Event, error) { return w.RotateSecret(cmd.Grace, at) },
 			func(w domain.Webhook, _ []domain.Event) eventstore.Inline {
@@ -482,7 +508,10 @@ func (c *Commands) RotateWebhookSecret(ctx context.Context, cmd RotateWebhookSec
 		res.Written = written(out)
 		return res, nil
 	})
-	return c.withWebhookSecret(ctx, cmd.AccountID, res, err)
+	if err != nil || !res.Replayed {
+		return res, err
+	}
+	return c.replayWebhookSecret(ctx, cmd.AccountID, res, cmd.Meta)
 }
 
 // DisableWebhook stops deliveries to a subscription, for a reason of

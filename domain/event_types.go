@@ -228,6 +228,7 @@ func NewRegistry() *Registry {
 	Register[WebhookCreated](r)
 	Register[WebhookUpdated](r)
 	Register[WebhookSecretRotated](r)
+	Register[WebhookSecretRevealed](r)
 	Register[WebhookDisabled](r)
 	Register[WebhookEnabled](r)
 	Register[WebhookDeleted](r)

@@ -54,10 +54,11 @@ func sampleEvents() map[string]domain.Event {
 			URL: "https://hooks.example.com/leads", EventTypes: []string{"lead.created"}, At: t0},
 		"webhook.updated": domain.WebhookUpdated{WebhookID: hookID, URL: ptr("https://example.org/h"), FilterID: &fid,
 			ClearFilter: true, EventTypes: &[]string{}, At: t1},
-		"webhook.secret_rotated": domain.WebhookSecretRotated{WebhookID: hookID, PreviousValidUntil: exp, At: t1},
-		"webhook.disabled":       domain.WebhookDisabled{WebhookID: hookID, Reason: domain.WebhookDisabledGone, Detail: "HTTP 410", At: t1},
-		"webhook.enabled":        domain.WebhookEnabled{WebhookID: hookID, At: t1},
-		"webhook.deleted":        domain.WebhookDeleted{WebhookID: hookID, At: t1},
+		"webhook.secret_rotated":  domain.WebhookSecretRotated{WebhookID: hookID, PreviousValidUntil: exp, At: t1},
+		"webhook.secret_revealed": domain.WebhookSecretRevealed{WebhookID: hookID, At: t1},
+		"webhook.disabled":        domain.WebhookDisabled{WebhookID: hookID, Reason: domain.WebhookDisabledGone, Detail: "HTTP 410", At: t1},
+		"webhook.enabled":         domain.WebhookEnabled{WebhookID: hookID, At: t1},
+		"webhook.deleted":         domain.WebhookDeleted{WebhookID: hookID, At: t1},
 	}
 }
 

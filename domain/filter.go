@@ -567,52 +567,22 @@ func sortedKeys[V any](m map[string]V) []string {
 // NarrowSchema returns the schema as a token bound to the filter sees it:
 // a select list keeps only the options some lead inside the filter could
 // hold in a field that uses it, and the statuses only those the filter
-// lets through. A partner never learns the other partners' option values
-// and labels from its own schema. Conditions of Any groups do not narrow.
+// lets through (mayHold). A partner never learns the other partners'
+// option values and labels from its own schema.
 func (f Filter) NarrowSchema(s Schema) Schema {
-	byField := map[string][]Condition{}
-	for _, c := range f.Conditions {
-		byField[c.Field] = append(byField[c.Field], c)
-	}
-	holds := func(field string, v LeadView) bool {
-		for _, c := range byField[field] {
-			if !EvalCondition(s, c, v) {
-				return false
-			}
-		}
-		return true
-	}
 	allowed := map[string]map[string]bool{} // select key → option values kept
 	for _, fd := range s.Fields {
 		if fd.Type != TypeSelect && fd.Type != TypeMultiselect {
 			continue
 		}
-		sl, _ := s.Select(fd.Select)
 		if allowed[fd.Select] == nil {
 			allowed[fd.Select] = map[string]bool{}
 		}
-		for _, o := range sl.Options {
-			var v any = o.Value
-			if fd.Type == TypeMultiselect {
-				v = []string{o.Value}
-			}
-			// A multiselect holding the option among others may still
-			// satisfy eq/contains on another: only exclusions narrow it.
-			ok := holds(fd.Key, LeadView{Fields: Fields{fd.Key: v}})
-			if fd.Type == TypeMultiselect {
-				ok = true
-				for _, c := range byField[fd.Key] {
-					if (c.Op == OpNeq || c.Op == OpNotIn) && !EvalCondition(s, c, LeadView{Fields: Fields{fd.Key: v}}) {
-						ok = false
-					}
-				}
-			}
-			if ok {
-				allowed[fd.Select][o.Value] = true
-			}
+		for _, o := range f.FieldOptions(s, fd) {
+			allowed[fd.Select][o.Value] = true
 		}
 	}
-	out := Schema{Fields: clone(s.Fields), Selects: cloneSelects(s.Selects)}
+	out := Schema{Fields: clone(s.Fields), Selects: cloneSelects(s.Selects), Statuses: []Status{}}
 	for i, sl := range out.Selects {
 		keep, used := allowed[sl.Key]
 		if !used {
@@ -627,9 +597,60 @@ func (f Filter) NarrowSchema(s Schema) Schema {
 		out.Selects[i].Options = opts
 	}
 	for _, st := range s.Statuses {
-		if holds(AttrStatus, LeadView{Status: st.Slug}) {
+		if f.mayHold(s, AttrStatus, false, LeadView{Status: st.Slug}) {
 			out.Statuses = append(out.Statuses, st)
 		}
 	}
 	return out
+}
+
+// FieldOptions are the options of the select field fd that a lead inside
+// the filter may hold in it (mayHold).
+func (f Filter) FieldOptions(s Schema, fd Field) []Option {
+	sl, _ := s.Select(fd.Select)
+	out := []Option{}
+	for _, o := range sl.Options {
+		var v any = o.Value
+		if fd.Type == TypeMultiselect {
+			v = []string{o.Value}
+		}
+		if f.mayHold(s, fd.Key, fd.Type == TypeMultiselect, LeadView{Fields: Fields{fd.Key: v}}) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// mayHold reports whether a lead inside the filter may have the value v
+// shows for key: every condition on key holds for it, and some condition
+// of each Any group that names key alone. Conditions on other members are
+// taken to be met by their own values. A multiselect holding the value
+// may hold others beside it, so only the conditions that no other option
+// can make true (neq, not_in, empty) narrow it.
+func (f Filter) mayHold(s Schema, key string, multi bool, v LeadView) bool {
+	holds := func(c Condition) bool {
+		if multi && c.Op != OpNeq && c.Op != OpNotIn && c.Op != OpEmpty {
+			return true
+		}
+		return EvalCondition(s, c, v)
+	}
+	for _, c := range f.Conditions {
+		if c.Field == key && !holds(c) {
+			return false
+		}
+	}
+	for _, g := range f.Any {
+		alone, met := len(g) > 0, false
+		for _, c := range g {
+			if c.Field != key {
+				alone = false
+				break
+			}
+			met = met || holds(c)
+		}
+		if alone && !met {
+			return false
+		}
+	}
+	return true
 }

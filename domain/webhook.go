@@ -102,6 +102,13 @@ type WebhookSecretRotated struct {
 	At                 time.Time `json:"at"`
 }
 
+// WebhookSecretRevealed: the signing secret was shown again, by an
+// idempotent replay of the request that made it.
+type WebhookSecretRevealed struct {
+	WebhookID uuid.UUID `json:"webhook_id"`
+	At        time.Time `json:"at"`
+}
+
 // WebhookDisabled: deliveries stopped, by an admin or because the endpoint
 // is gone or kept failing. Detail says what was seen.
 type WebhookDisabled struct {
@@ -124,12 +131,13 @@ type WebhookDeleted struct {
 }
 
 // Event names: stable strings, never derived from Go type names.
-func (WebhookCreated) EventType() string       { return "webhook.created" }
-func (WebhookUpdated) EventType() string       { return "webhook.updated" }
-func (WebhookSecretRotated) EventType() string { return "webhook.secret_rotated" }
-func (WebhookDisabled) EventType() string      { return "webhook.disabled" }
-func (WebhookEnabled) EventType() string       { return "webhook.enabled" }
-func (WebhookDeleted) EventType() string       { return "webhook.deleted" }
+func (WebhookCreated) EventType() string        { return "webhook.created" }
+func (WebhookUpdated) EventType() string        { return "webhook.updated" }
+func (WebhookSecretRotated) EventType() string  { return "webhook.secret_rotated" }
+func (WebhookSecretRevealed) EventType() string { return "webhook.secret_revealed" }
+func (WebhookDisabled) EventType() string       { return "webhook.disabled" }
+func (WebhookEnabled) EventType() string        { return "webhook.enabled" }
+func (WebhookDeleted) EventType() string        { return "webhook.deleted" }
 
 // Webhook is the webhook subscription aggregate.
 type Webhook struct {
@@ -293,6 +301,14 @@ func (w Webhook) RotateSecret(grace time.Duration, at time.Time) ([]Event, error
 		return nil, Invalid("grace_period", CodeInvalidValue, "the grace period is between 0 and 7 days")
 	}
 	return []Event{WebhookSecretRotated{WebhookID: w.ID, PreviousValidUntil: at.Add(grace), At: at}}, nil
+}
+
+// RevealSecret records that the signing secret is shown again.
+func (w Webhook) RevealSecret(at time.Time) ([]Event, error) {
+	if !w.Exists() {
+		return nil, ErrWebhookNotFound
+	}
+	return []Event{WebhookSecretRevealed{WebhookID: w.ID, At: at}}, nil
 }
 
 // Disable decides stopping deliveries for reason; an already disabled

@@ -38,11 +38,9 @@ type Token struct {
 	// Campaign is the token's campaign with its live schema; nil for an
 	// account-level token.
 	Campaign *domain.Campaign
-	// Filter is the token's filter as it is now; nil when it has none.
-	Filter *domain.Filter
-	// FilterDeleted says that the token names a filter that was deleted:
-	// it sees no lead.
-	FilterDeleted bool
+	// Scope is the token's scope as it is now: its filter, or that the
+	// filter is gone. The documents show only what it lets through.
+	Scope domain.Scope
 }
 
 // Doc is one built set of documents.

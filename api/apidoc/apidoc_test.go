@@ -136,7 +136,17 @@ func filterCases() map[string][]domain.Condition {
 func perms(p ...domain.Permission) []domain.Permission { return p }
 
 func tokenDoc(c *domain.Campaign, f *domain.Filter, p ...domain.Permission) *apidoc.Doc {
-	return apidoc.Build(apidoc.Scope{PublicURL: publicURL, Token: &apidoc.Token{Name: "Partner ABC", Permissions: p, Campaign: c, Filter: f}})
+	scope := domain.NewScope(c.AccountID, &c.ID, nil, nil)
+	if f != nil {
+		scope = domain.NewScope(f.AccountID, &c.ID, &f.ID, f)
+	}
+	return apidoc.Build(apidoc.Scope{PublicURL: publicURL, Token: &apidoc.Token{Name: "Partner ABC", Permissions: p, Campaign: c, Scope: scope}})
+}
+
+// goneFilter is the scope of a token whose filter was deleted.
+func goneFilter(c *domain.Campaign) domain.Scope {
+	gone := uuid.New()
+	return domain.NewScope(c.AccountID, &c.ID, &gone, nil)
 }
 
 // TestEveryGeneratedDocumentValidates generates the documents of every
@@ -163,7 +173,7 @@ func TestEveryGeneratedDocumentValidates(t *testing.T) {
 		docs[fmt.Sprintf("campaign %v", p)] = tokenDoc(c, f, p...)
 	}
 	docs["filter deleted"] = apidoc.Build(apidoc.Scope{PublicURL: publicURL, Token: &apidoc.Token{Name: "gone",
-		Permissions: perms(domain.PermRead, domain.PermWrite), Campaign: c, FilterDeleted: true}})
+		Permissions: perms(domain.PermRead, domain.PermWrite), Campaign: c, Scope: goneFilter(c)}})
 	empty := &domain.Campaign{ID: uuid.New(), Name: "Empty", Version: 1, CreatedAt: t0, UpdatedAt: t0,
 		Schema: domain.Schema{Selects: []domain.Select{{Key: "s", Label: "S"}}, Statuses: []domain.Status{{Slug: "new", Label: "New"}},
 			Fields: []domain.Field{{Key: "pick", Label: "Pick", Type: domain.TypeSelect, Select: "s", Required: true}}}}

@@ -13,6 +13,7 @@ type builder struct {
 	s        Scope
 	camp     *domain.Campaign
 	schema   domain.Schema
+	shown    domain.Schema                 // the schema as the token's scope shows it
 	conds    map[string][]domain.Condition // top-level conditions by field or attribute
 	defaults map[string]any
 	flds     []*fieldDoc
@@ -26,12 +27,13 @@ func newBuilder(s Scope) *builder {
 	if t := s.Token; t != nil && t.Campaign != nil {
 		b.camp = t.Campaign
 		b.schema = t.Campaign.Schema
-		if t.Filter != nil && !t.FilterDeleted {
-			for _, c := range t.Filter.Conditions {
+		b.shown = t.Scope.Schema(b.schema)
+		if f := t.Scope.Filter(); f != nil {
+			for _, c := range f.Conditions {
 				b.conds[c.Field] = append(b.conds[c.Field], c)
 			}
-			b.defaults = t.Filter.EqualityDefaults(b.schema)
 		}
+		b.defaults = t.Scope.Defaults(b.schema)
 	}
 	b.flds = b.fields()
 	return b
@@ -39,6 +41,10 @@ func newBuilder(s Scope) *builder {
 
 // campaignScoped: the documents describe one campaign's live schema.
 func (b *builder) campaignScoped() bool { return b.camp != nil }
+
+// noLead: the token's filter is gone, so it meets no lead and the
+// documents show none, not even as an example.
+func (b *builder) noLead() bool { return b.s.Token != nil && b.s.Token.Scope.Closed() }
 
 func ref(kind, name string) *M { return obj("$ref", "#/components/"+kind+"/"+name) }
 func sref(name string) *M      { return ref("schemas", name) }
@@ -224,7 +230,10 @@ func (b *builder) leadComponents() {
 		"created_at", timeSchema("When the lead was created (UTC)."),
 		"updated_at", timeSchema("When the lead last changed (UTC)."),
 		"defaulted", list(obj("type", "string"), "On create only: the members filled in from the token's filter."),
-	).set("examples", []any{b.leadExample(false)}))
+	))
+	if !b.noLead() {
+		b.schemas.get("Lead").(*M).set("examples", []any{b.leadExample(false)})
+	}
 
 	status := sref("LeadStatus")
 	createReq := []string{}
@@ -275,7 +284,9 @@ func (b *builder) leadComponents() {
 	if ex := b.updateFieldsExample(); ex.len() > 0 {
 		updEx.set("fields", ex)
 	}
-	upd.set("examples", []any{updEx})
+	if !b.noLead() {
+		upd.set("examples", []any{updEx})
+	}
 	b.schemas.set("LeadUpdate", upd)
 	b.schemas.set("LeadPage", page(sref("Lead"), "The leads of this page, in (updated_at, id) order."))
 
@@ -625,7 +636,8 @@ func (b *builder) adminComponents() {
 		"created_at", timeSchema("When the token was created."),
 		"version", obj("type", "integer", "minimum", 1),
 		"docs_url", obj("type", "string", "format", "uri", "description", "The token's public API documentation (HTML; openapi.yaml and postman.json beneath it). No secret inside; dead once the token is revoked."),
-		"secret", obj("type", "string", "pattern", "^lsk_[0-9A-Za-z]+$", "description", "Only in the answers of create, reveal and rotate."),
+		"secret", obj("type", []any{"string", "null"}, "pattern", "^lsk_[0-9A-Za-z]+$", "description", "Only in the answers of create, reveal and rotate. null when an Idempotency-Key replay may not show it: the secret was rotated or revoked since (secret_withheld)."),
+		"secret_withheld", obj("type", "string", "enum", stringEnum("rotated", "revoked"), "description", "On a replay whose secret is null: why. A replay shows a secret only while it is still the token's, and records that as token.revealed."),
 	))
 	perms := obj("type", "array", "items", sref("Permission"), "minItems", 1)
 	b.schemas.set("TokenCreate", closed(object([]string{"name", "permissions"},
@@ -724,7 +736,8 @@ func (b *builder) webhookComponents() {
 		"disabled_detail", obj("type", []any{"string", "null"}),
 		"failing_since", nullableTime, "previous_secret_valid_until", nullableTime,
 		"created_at", timeSchema(""), "updated_at", timeSchema(""), "version", obj("type", "integer"),
-		"secret", obj("type", "string", "pattern", "^whsec_", "description", "The signing secret; only in the answers of create and rotate-secret.")))
+		"secret", obj("type", []any{"string", "null"}, "pattern", "^whsec_", "description", "The signing secret; only in the answers of create and rotate-secret. null when an Idempotency-Key replay may not show it (secret_withheld)."),
+		"secret_withheld", obj("type", "string", "enum", stringEnum("rotated", "deleted"), "description", "On a replay whose secret is null: why. A replay shows a secret only while it is still the subscription's, and records that as webhook.secret_revealed.")))
 	b.schemas.set("WebhookCreate", object([]string{"url", "campaign_id"},
 		"url", obj("type", "string", "format", "uri"),
 		"campaign_id", obj("type", "string", "format", "uuid"),
@@ -767,6 +780,9 @@ func (b *builder) webhookComponents() {
 // required select without options has none, and then no create is
 // possible to show).
 func (b *builder) createExampleComplete() bool {
+	if b.noLead() {
+		return false
+	}
 	for _, fd := range b.flds {
 		if fd.NeedCreate && !fd.HasExample {
 			return false

@@ -192,6 +192,14 @@ func (b *builder) bodyExample(o *operation) any {
 }
 
 func (b *builder) responseExample(o *operation, r resp) any {
+	if b.noLead() {
+		if r.Schema == "LeadPage" {
+			return obj("data", []any{}, "next_cursor", null)
+		}
+		if r.Schema != "TokenSchema" {
+			return nil
+		}
+	}
 	switch r.Schema {
 	case "Lead":
 		return b.leadExample(o.ID == "createLead")
@@ -213,63 +221,55 @@ func (b *builder) responseExample(o *operation, r resp) any {
 
 // tokenSchemaExample is what GET /v1/schema answers this token now.
 func (b *builder) tokenSchemaExample() *M {
-	c := b.camp
-	fields := make([]any, 0, len(c.Schema.Fields))
-	for _, f := range c.Schema.Fields {
+	c, t := b.camp, b.s.Token
+	fields := make([]any, 0, len(b.shown.Fields))
+	for _, f := range b.shown.Fields {
 		fields = append(fields, fromPlain(toPlain(f)))
 	}
-	selects := make([]any, 0, len(c.Schema.Selects))
-	// The example shows the options this token's fields may take, as
-	// the rest of its documents do.
-	allowed := map[string]bool{}
-	for _, fd := range b.flds {
-		for _, o := range fd.Options {
-			allowed[fd.Select+"\x00"+o.Value] = true
-		}
-	}
-	for _, s := range c.Schema.Selects {
+	selects := make([]any, 0, len(b.shown.Selects))
+	for _, s := range b.shown.Selects {
 		opts := make([]any, 0, len(s.Options))
 		for _, o := range s.Options {
-			if allowed[s.Key+"\x00"+o.Value] {
-				opts = append(opts, obj("value", o.Value, "label", o.Label))
-			}
+			opts = append(opts, obj("value", o.Value, "label", o.Label))
 		}
 		selects = append(selects, obj("key", s.Key, "label", s.Label, "options", opts))
 	}
-	statuses := make([]any, 0, len(c.Schema.Statuses))
-	for _, s := range c.Schema.Statuses {
+	statuses := make([]any, 0, len(b.shown.Statuses))
+	for _, s := range b.shown.Statuses {
 		statuses = append(statuses, obj("slug", s.Slug, "label", s.Label))
 	}
 	perms := make([]any, 0)
-	for _, p := range b.s.Token.Permissions {
+	for _, p := range t.Permissions {
 		perms = append(perms, string(p))
 	}
-	scope := []any{"every lead of the campaign"}
+	scope := b.scopeWords()
 	var filter any = null
 	defaults := obj()
-	t := b.s.Token
-	switch {
-	case t.FilterDeleted:
-		scope = []any{"no lead: the token's filter was deleted"}
-	case t.Filter != nil:
-		scope = scope[:0]
-		for _, s := range t.Filter.Explain(b.schema) {
-			scope = append(scope, s)
-		}
+	if f := t.Scope.Filter(); f != nil {
 		conds := make([]any, 0)
-		for _, cd := range t.Filter.Conditions {
+		for _, cd := range f.Conditions {
 			conds = append(conds, fromPlain(toPlain(cd)))
 		}
-		filter = obj("id", t.Filter.ID.String(), "campaign_id", c.ID.String(), "name", t.Filter.Name, "conditions", conds,
-			"explain", append([]any{}, scope...), "version", t.Filter.Version)
-		for _, k := range sortedKeys(b.defaults) {
-			defaults.set(k, plainValue(b.defaults[k]))
-		}
+		filter = obj("id", f.ID.String(), "campaign_id", c.ID.String(), "name", f.Name, "conditions", conds,
+			"explain", append([]any{}, scope...), "version", f.Version)
+	}
+	for _, k := range sortedKeys(b.defaults) {
+		defaults.set(k, plainValue(b.defaults[k]))
 	}
 	return obj("campaign", obj("id", c.ID.String(), "name", c.Name, "fields", fields, "selects", selects, "statuses", statuses,
 		"version", c.Version, "created_at", c.CreatedAt.UTC().Format("2006-01-02T15:04:05Z07:00"),
 		"updated_at", c.UpdatedAt.UTC().Format("2006-01-02T15:04:05Z07:00")),
 		"permissions", perms, "filter", filter, "scope", scope, "defaults", defaults)
+}
+
+// scopeWords says in words which leads the token sees, as GET /v1/schema
+// does.
+func (b *builder) scopeWords() []any {
+	var out []any
+	for _, s := range b.s.Token.Scope.Explain(b.schema) {
+		out = append(out, s)
+	}
+	return out
 }
 
 var tagWords = map[string]string{
@@ -342,11 +342,11 @@ func (b *builder) accessWords() []string {
 	}
 	p = append(p, fmt.Sprintf("These documents are for the token %q of campaign **%s** (permissions: %s). They are generated from the campaign's schema as it is now: a new field, option or status shows here on your next visit.", t.Name, t.Campaign.Name, strings.Join(perms, ", ")))
 	switch {
-	case t.FilterDeleted:
+	case t.Scope.Closed():
 		p = append(p, "**Scope:** this token's filter was deleted, so it sees no lead and cannot write one. Ask your administrator.")
-	case t.Filter != nil:
+	case t.Scope.Filter() != nil:
 		var lines []string
-		for _, s := range t.Filter.Explain(b.schema) {
+		for _, s := range t.Scope.Explain(b.schema) {
 			lines = append(lines, "- "+s)
 		}
 		p = append(p, "**Scope:** this token sees only the leads that meet its filter:\n\n"+strings.Join(lines, "\n"))
@@ -387,22 +387,17 @@ func (b *builder) tokenExtension() *M {
 		ext.set("campaign_id", t.Campaign.ID.String())
 		ext.set("campaign_name", t.Campaign.Name)
 	}
-	switch {
-	case t.FilterDeleted:
-		ext.set("scope", []any{"no lead: the token's filter was deleted"})
-	case t.Filter != nil && t.Campaign != nil:
-		var words []any
-		for _, s := range t.Filter.Explain(b.schema) {
-			words = append(words, s)
-		}
-		ext.set("scope", words)
+	if t.Campaign == nil {
+		ext.set("scope", []any{domain.ScopeEveryLead})
+		return ext
+	}
+	ext.set("scope", b.scopeWords())
+	if t.Scope.Filter() != nil {
 		defs := obj()
 		for _, k := range sortedKeys(b.defaults) {
 			defs.set(k, plainValue(b.defaults[k]))
 		}
 		ext.set("create_defaults", defs)
-	default:
-		ext.set("scope", []any{"every lead of the campaign"})
 	}
 	return ext
 }

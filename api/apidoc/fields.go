@@ -78,16 +78,7 @@ func (b *builder) fields() []*fieldDoc {
 		}
 		fd.NeedCreate = (f.Required || fd.NeedPresent) && !fd.HasDefault
 		if f.Type == domain.TypeSelect || f.Type == domain.TypeMultiselect {
-			sl, _ := b.schema.Select(f.Select)
-			for _, o := range sl.Options {
-				probe := any(o.Value)
-				if f.Type == domain.TypeMultiselect {
-					probe = []string{o.Value}
-				}
-				if f.Type == domain.TypeSelect && b.holds(f.Key, probe) || f.Type == domain.TypeMultiselect && b.optionAllowedInMulti(f.Key, o.Value) {
-					fd.Options = append(fd.Options, o)
-				}
-			}
+			fd.Options = b.s.Token.Scope.Options(b.schema, f.Key)
 		}
 		fd.Example, fd.HasExample = b.fieldExample(fd)
 		out = append(out, fd)
@@ -95,30 +86,8 @@ func (b *builder) fields() []*fieldDoc {
 	return out
 }
 
-// optionAllowedInMulti: a multiselect may hold an option unless a neq or
-// not_in condition excludes it.
-func (b *builder) optionAllowedInMulti(key, value string) bool {
-	for _, c := range b.conds[key] {
-		if c.Op != domain.OpNeq && c.Op != domain.OpNotIn {
-			continue
-		}
-		if !domain.EvalCondition(b.schema, c, domain.LeadView{Fields: domain.Fields{key: []string{value}}}) {
-			return false
-		}
-	}
-	return true
-}
-
 // statuses are the statuses a lead of the token may have.
-func (b *builder) statuses() []domain.Status {
-	var out []domain.Status
-	for _, st := range b.schema.Statuses {
-		if b.holds(domain.AttrStatus, st.Slug) {
-			out = append(out, st)
-		}
-	}
-	return out
-}
+func (b *builder) statuses() []domain.Status { return b.shown.Statuses }
 
 // statusNeededOnCreate: a create must name its status when the one it
 // would get otherwise (the filter's default or the campaign's first) is
@@ -128,7 +97,7 @@ func (b *builder) statusNeededOnCreate() bool {
 	if v, ok := b.defaults[domain.AttrStatus].(string); ok {
 		def = v
 	}
-	return !b.holds(domain.AttrStatus, def)
+	return !b.shown.HasStatus(def)
 }
 
 // enumSchema is a string enum with the labels alongside, as Redocly's

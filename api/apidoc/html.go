@@ -102,13 +102,10 @@ func (d *Doc) HTML(w io.Writer, base string) error {
 			v.Permissions = append(v.Permissions, string(p))
 		}
 		v.ReadOnly = !b.can(domain.PermWrite)
-		v.FilterDeleted = t.FilterDeleted
+		v.FilterDeleted = t.Scope.Closed()
 		if t.Campaign != nil {
 			v.CampaignName = t.Campaign.Name
-			v.Scope = []string{"every lead of the campaign"}
-			if t.Filter != nil && !t.FilterDeleted {
-				v.Scope = t.Filter.Explain(b.schema)
-			}
+			v.Scope = t.Scope.Explain(b.schema)
 			if b.can(domain.PermWrite) {
 				v.CreateNote = strings.TrimSpace(b.createNote())
 			}

@@ -182,10 +182,10 @@ func (b *builder) scopeNote() string {
 	switch {
 	case t == nil || t.Campaign == nil:
 		return " An account-level token sees every lead of the account; a campaign token only its campaign's, through its filter."
-	case t.FilterDeleted:
+	case t.Scope.Closed():
 		return " This token's filter was deleted: it sees no lead."
-	case t.Filter != nil:
-		return " This token sees only the leads its filter lets through: " + strings.Join(t.Filter.Explain(b.schema), "; ") + "."
+	case t.Scope.Filter() != nil:
+		return " This token sees only the leads its filter lets through: " + strings.Join(t.Scope.Explain(b.schema), "; ") + "."
 	}
 	return " This token sees every lead of its campaign."
 }
@@ -219,10 +219,10 @@ func (b *builder) createNote() string {
 // mustWords is the token's filter in words, or "".
 func (b *builder) mustWords() string {
 	t := b.s.Token
-	if t == nil || t.Filter == nil || t.FilterDeleted || t.Campaign == nil {
+	if t == nil || t.Scope.Filter() == nil || t.Campaign == nil {
 		return ""
 	}
-	return strings.Join(t.Filter.Explain(b.schema), " and ")
+	return strings.Join(t.Scope.Explain(b.schema), " and ")
 }
 
 func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {

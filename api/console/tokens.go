@@ -172,7 +172,7 @@ func (c *Console) createCampaignToken(w http.ResponseWriter, r *http.Request) er
 func (c *Console) createToken(w http.ResponseWriter, r *http.Request, camp *domain.Campaign, perms []domain.Permission) error {
 	v := &domain.ValidationError{}
 	cmd := commands.CreateToken{AccountID: account(r).ID, Name: trimmed(r, "name"), Permissions: perms,
-		ExpiresAt: formTime(v, r, "expires_at"), Meta: meta(w, r), Idem: idempotency(r)}
+		ExpiresAt: formTime(v, r, "expires_at"), Meta: meta(w, r), Idem: idempotency(r), WithoutSecret: true}
 	back := "/tokens"
 	if camp != nil {
 		cmd.CampaignID = &camp.ID

@@ -83,6 +83,9 @@ type webhookSecret struct {
 	W       commands.WebhookInfo
 	Secret  string
 	Rotated bool
+	// Withheld, when a resubmitted form finds the secret rotated or
+	// deleted since, says why it is not shown.
+	Withheld string
 }
 
 func (c *Console) createWebhook(w http.ResponseWriter, r *http.Request) error {
@@ -98,7 +101,7 @@ func (c *Console) createWebhook(w http.ResponseWriter, r *http.Request) error {
 		var res commands.WebhookSecretResult
 		if res, err = c.cmd.CreateWebhook(r.Context(), cmd); err == nil {
 			c.render(w, r, http.StatusCreated, "webhook_secret", &view{Title: "Webhook created", Section: "campaigns",
-				Campaign: &camp, Tab: "webhooks", Data: webhookSecret{W: res.Webhook, Secret: res.Secret}})
+				Campaign: &camp, Tab: "webhooks", Data: webhookSecret{W: res.Webhook, Secret: res.Secret, Withheld: res.Withheld}})
 			return nil
 		}
 	}

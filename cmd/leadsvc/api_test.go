@@ -274,12 +274,12 @@ func TestScopeEdges(t *testing.T) {
 	s := mustSetup(t, m)
 	l, pos := s.abc.rw.mustCreateLead(map[string]any{"fields": map[string]any{"name": "Ada"}})
 
-	// A write that would move the lead out of the filter is refused with
-	// the condition named, and the lead is unchanged.
+	// A write that would move the lead out of the filter is refused,
+	// naming only the values inside it, and the lead is unchanged.
 	before := countEvents(t, m)
 	p := s.abc.rw.do("PATCH", "/v1/leads/"+l.ID, map[string]any{"fields": map[string]any{"source": "partner-xyz"}}).problem(422)
-	if !p.hasError("fields.source", "outside_scope") || !strings.Contains(p.Detail, "source") {
-		t.Fatalf("refusal %+v does not name the condition", p)
+	if !p.hasError("fields.source", "unknown_option") || !strings.HasSuffix(p.Detail, "(partner-abc)") {
+		t.Fatalf("refusal %+v does not name the token's own option", p)
 	}
 	s.abc.rw.do("POST", "/v1/leads", map[string]any{"fields": map[string]any{"name": "B", "source": "website"}}).problem(422)
 	if after := countEvents(t, m); after != before {

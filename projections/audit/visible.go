@@ -79,7 +79,8 @@ func (r *Reader) VisibleLeads(ctx context.Context, accountID, tokenID uuid.UUID,
 			return Visibility{}, err
 		}
 		v.Filter = &FilterState{ID: *tok.FilterID, Name: f.Name, Conditions: f.Conditions, Any: f.Any, Deleted: f.Deleted, Version: f.Version}
-		if !f.Exists() {
+		scope := domain.NewScope(accountID, tok.CampaignID, tok.FilterID, &f)
+		if scope.Closed() {
 			v.State = StateFilterDeleted
 			return v, nil
 		}
@@ -88,7 +89,7 @@ func (r *Reader) VisibleLeads(ctx context.Context, accountID, tokenID uuid.UUID,
 			return Visibility{}, fmt.Errorf("campaign %s: %w", tok.CampaignID, err)
 		}
 		schema := domain.FoldCampaign(events(upTo(c, at))).Schema
-		v.Data, err = r.matching(ctx, accountID, *tok.CampaignID, at, f, schema)
+		v.Data, err = r.matching(ctx, accountID, *tok.CampaignID, at, scope, schema)
 	}
 	if err != nil {
 		return Visibility{}, err
@@ -158,14 +159,15 @@ type leadFold struct {
 }
 
 // matching replays the campaign's lead events up to at and keeps the
-// leads the filter matches. It reads only what the filter can test (the
-// referenced fields, the status and, if named, the times) in one scan of
-// the campaign's events, folds them in memory, and evaluates
-// domain.Filter.Matches, the reference semantics, on each lead. The scan
+// leads the scope's filter admits. It reads only what the filter can test
+// (the referenced fields, the status and, if named, the times) in one
+// scan of the campaign's events, folds them in memory, and asks
+// domain.Scope.Admits, the reference semantics, of each lead. The scan
 // reads raw column bytes and interns repeated values: 100,000 leads are
 // over half a million rows, and allocating per row would cost more than
 // Postgres takes to send them.
-func (r *Reader) matching(ctx context.Context, accountID, campaignID uuid.UUID, at time.Time, f domain.Filter, s domain.Schema) ([]uuid.UUID, error) {
+func (r *Reader) matching(ctx context.Context, accountID, campaignID uuid.UUID, at time.Time, scope domain.Scope, s domain.Schema) ([]uuid.UUID, error) {
+	f := *scope.Filter()
 	var keys []string
 	needTimes := false
 	for _, c := range append(append([]domain.Condition{}, f.Conditions...), flatten(f.Any)...) {
@@ -286,7 +288,7 @@ func (r *Reader) matching(ctx context.Context, accountID, campaignID uuid.UUID, 
 				fields[key] = val
 			}
 		}
-		if f.Matches(s, domain.LeadView{Status: l.status, Fields: fields, CreatedAt: l.createdAt, UpdatedAt: l.updatedAt}) {
+		if scope.Admits(s, domain.LeadView{Status: l.status, Fields: fields, CreatedAt: l.createdAt, UpdatedAt: l.updatedAt}) {
 			out = append(out, id)
 		}
 	}

@@ -59,15 +59,17 @@ func (s subscription) wants(t string) bool {
 	return len(s.eventTypes) == 0 || slices.Contains(s.eventTypes, t)
 }
 
-// sees reports whether the subscription's scope holds the lead: every
-// lead without a filter; with one, the leads it matches; with a deleted
-// filter, none.
+// sees reports whether the subscription's scope holds a lead of its
+// campaign (domain.Scope): every lead without a filter; with one, the
+// leads it matches; with a deleted filter, none.
 func (s subscription) sees(c *campaignState, l domain.Lead) bool {
-	if s.filterID == nil {
-		return true
+	var filter *domain.Filter
+	if s.filterID != nil {
+		if f, ok := c.filters[*s.filterID]; ok {
+			filter = &f
+		}
 	}
-	f, ok := c.filters[*s.filterID]
-	return ok && f.Matches(c.schema, l.View())
+	return domain.NewScope(s.account, &s.campaign, s.filterID, filter).Admits(c.schema, l.View())
 }
 
 type campaignState struct {
@@ -200,7 +202,7 @@ func (a *apply) load(ctx context.Context, tx pgx.Tx, set map[uuid.UUID]bool) err
 	if len(filterIDs) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, `SELECT id, campaign_id, conditions, any_groups FROM filters WHERE id = ANY($1) AND NOT deleted`, filterIDs)
+	rows, err := tx.Query(ctx, `SELECT id, campaign_id, account_id, conditions, any_groups FROM filters WHERE id = ANY($1) AND NOT deleted`, filterIDs)
 	if err != nil {
 		return err
 	}
@@ -210,7 +212,7 @@ func (a *apply) load(ctx context.Context, tx pgx.Tx, set map[uuid.UUID]bool) err
 			f                domain.Filter
 			conds, anyGroups []byte
 		)
-		if err := rows.Scan(&f.ID, &f.CampaignID, &conds, &anyGroups); err != nil {
+		if err := rows.Scan(&f.ID, &f.CampaignID, &f.AccountID, &conds, &anyGroups); err != nil {
 			return err
 		}
 		if err := json.Unmarshal(conds, &f.Conditions); err != nil {
