@@ -156,6 +156,12 @@ func (m *Main) Run(ctx context.Context) error {
 		}()
 	}
 
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		sweepIdempotencyKeys(runCtx, m.Commands, idempotencySweepInterval, logger)
+	}()
+
 	m.health = &health{checks: []readinessCheck{
 		{name: "postgres", check: func(ctx context.Context) (any, error) { return nil, m.Pool.Ping(ctx) }},
 		{name: "nats", check: func(context.Context) (any, error) {
