@@ -21,34 +21,39 @@ func newCommands(store *eventstore.Store, key []byte, allowPrivateWebhooks bool)
 		Webhooks: commands.WebhookTargets{AllowPrivate: allowPrivateWebhooks}})
 }
 
-// writeSide is what the one-shot commands need: a migrated database and
-// the command handlers.
+// writeSide is what the one-shot commands need: a migrated database and,
+// for those that write, the command handlers.
 type writeSide struct {
 	pool     *pgxpool.Pool
 	store    *eventstore.Store
-	commands *commands.Commands
+	commands *commands.Commands // nil from openStore
 }
 
-func openWriteSide(ctx context.Context, cfg Config, logger *slog.Logger) (*writeSide, error) {
+// openStore migrates the database and opens the log, without the secret
+// key: rebuild and verify neither seal nor open secrets.
+func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (*writeSide, error) {
 	if err := eventstore.Migrate(ctx, cfg.DatabaseURL, logger); err != nil {
-		return nil, err
-	}
-	key, err := secretKey(cfg, logger)
-	if err != nil {
 		return nil, err
 	}
 	pool, err := openPool(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
-	store := eventstore.New(pool, domain.NewRegistry())
-	c, err := newCommands(store, key, cfg.WebhooksAllowPrivate)
+	return &writeSide{pool: pool, store: eventstore.New(pool, domain.NewRegistry())}, nil
+}
+
+// openWriteSide is openStore with the command handlers, refused when the
+// secret key does not fit the database (openCommands).
+func openWriteSide(ctx context.Context, cfg Config, logger *slog.Logger) (*writeSide, error) {
+	ws, err := openStore(ctx, cfg, logger)
 	if err != nil {
-		store.Close()
-		pool.Close()
 		return nil, err
 	}
-	return &writeSide{pool: pool, store: store, commands: c}, nil
+	if ws.commands, _, err = openCommands(ctx, cfg, logger, ws.store); err != nil {
+		ws.Close()
+		return nil, err
+	}
+	return ws, nil
 }
 
 func (w *writeSide) Close() {

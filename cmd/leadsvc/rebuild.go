@@ -52,7 +52,7 @@ func onProjection(ctx context.Context, cfg Config, logger *slog.Logger, cmd stri
 	if err := projectionFlag(cmd, args); err != nil {
 		return err
 	}
-	ws, err := openWriteSide(ctx, cfg, logger)
+	ws, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
