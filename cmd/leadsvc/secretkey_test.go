@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/leadsvc/leadsvc/internal/testenv"
 )
 
@@ -109,14 +111,7 @@ func TestDataDirDoesNotDependOnTheWorkingDirectory(t *testing.T) {
 			t.Errorf("demo wrote into its working directory %s: %v", dir, entries)
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(dataDir, demoFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var setup demoSetup
-	if err := json.Unmarshal(b, &setup); err != nil {
-		t.Fatal(err)
-	}
+	setup := readDemo(t, dataDir)
 	m := mustRunMain(t, "HOME", home, "LEADSVC_DATA_DIR", "", "DATABASE_URL", env["DATABASE_URL"])
 	admin := &client{t: t, base: "http://" + m.Addr(), token: setup.Tokens[0].Secret}
 	var shown struct {
@@ -146,13 +141,7 @@ func TestAnotherSecretKeyIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	pool := testenv.Pool(t, env("DATABASE_URL"))
-	events := func() (n int) {
-		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM events`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	before := events()
+	before := logLength(t, pool)
 	otherDir := t.TempDir()
 	vars := map[string]string{"DATABASE_URL": env("DATABASE_URL"), "LEADSVC_ADDR": "127.0.0.1:0", "LEADSVC_LOG_LEVEL": "warn"}
 	for _, tc := range []struct {
@@ -179,11 +168,34 @@ func TestAnotherSecretKeyIsRefused(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(otherDir, secretKeyFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a key that does not fit was kept in %s: %v", otherDir, err)
 	}
-	if after := events(); after != before {
+	if after := logLength(t, pool); after != before {
 		t.Errorf("%d events written by refused commands", after-before)
 	}
 	// The right key still works.
 	if code, _, errOut := runCLI(t, env, "account", "create", "--name", "Second"); code != 0 {
 		t.Fatalf("account create with the first key: exit %d: %s", code, errOut)
 	}
+}
+
+// readDemo is the demo setup kept in dataDir.
+func readDemo(t *testing.T, dataDir string) demoSetup {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dataDir, demoFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var setup demoSetup
+	if err := json.Unmarshal(b, &setup); err != nil {
+		t.Fatal(err)
+	}
+	return setup
+}
+
+// logLength is the number of events in the log.
+func logLength(t *testing.T, pool *pgxpool.Pool) (n int) {
+	t.Helper()
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM events`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
