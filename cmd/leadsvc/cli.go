@@ -86,6 +86,7 @@ func (c *cli) commands() *cobra.Command {
 			}),
 		},
 		group("account", "manage accounts", c.accountCreateCommand()),
+		group("token", "mint tokens from the server", c.tokenCreateCommand()),
 		&cobra.Command{
 			Use:   "demo",
 			Short: "create (once) a demo account, campaign and tokens; print them",

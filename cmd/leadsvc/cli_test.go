@@ -78,7 +78,7 @@ func TestEveryCommandAnswersHelpAndDoesNothingElse(t *testing.T) {
 	for _, p := range paths {
 		names = append(names, strings.Join(p, " "))
 	}
-	for _, want := range []string{"serve", "migrate", "account create", "demo", "rebuild", "verify",
+	for _, want := range []string{"serve", "migrate", "account create", "token create", "demo", "rebuild", "verify",
 		"history lead", "history token", "audit verify", "version"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("no command %q among %q", want, names)
