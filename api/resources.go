@@ -91,6 +91,13 @@ func (a *API) tokenOut(t commands.TokenInfo, secret string) tokenJSON {
 		Version: t.Version, DocsURL: a.publicURL + "/docs/" + t.DocsID, Secret: secretMember(secret, "")}
 }
 
+// TokenJSON is a token as POST /v1/tokens answers it, secret included,
+// for `leadsvc token create --json` to print the same.
+func TokenJSON(publicURL string, t commands.TokenInfo, secret string) any {
+	a := API{publicURL: publicURL}
+	return a.tokenOut(t, secret)
+}
+
 type leadJSON struct {
 	ID         uuid.UUID     `json:"id"`
 	CampaignID uuid.UUID     `json:"campaign_id"`

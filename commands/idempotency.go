@@ -150,3 +150,29 @@ func finishWith(fin finish, w *Written, result func() any) eventstore.Inline {
 		return fin(ctx, tx, result())
 	}
 }
+
+// SweepIdempotencyKeys deletes the keys expired by now, at most batch in
+// each statement so that no statement holds many row locks for long, and
+// returns how many it deleted. Rows another transaction holds (a request
+// finishing with its key) are skipped, not waited for: the next sweep
+// takes them. Several processes may sweep at once; each deletes its own
+// rows.
+func (c *Commands) SweepIdempotencyKeys(ctx context.Context, batch int) (int64, error) {
+	if batch < 1 {
+		return 0, fmt.Errorf("idempotency sweep: batch %d is not positive", batch)
+	}
+	now := c.at()
+	var total int64
+	for {
+		tag, err := c.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE (token_id, key) IN (
+			SELECT token_id, key FROM idempotency_keys WHERE expires_at <= $1
+			ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, now, batch)
+		if err != nil {
+			return total, fmt.Errorf("idempotency sweep: %w", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < int64(batch) {
+			return total, nil
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -11,6 +12,7 @@ import (
 	"io"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/leadsvc/leadsvc/domain"
 )
@@ -56,6 +58,43 @@ func (s *Sealer) open(tokenID uuid.UUID, sealed []byte) (string, error) {
 		return "", fmt.Errorf("open sealed secret (was LEADSVC_SECRET_KEY changed?): %w", err)
 	}
 	return string(plain), nil
+}
+
+// ErrSecretKeyMismatch is a secret key that cannot open the secrets
+// already stored.
+var ErrSecretKeyMismatch = errors.New("the secret key cannot open the secrets already stored")
+
+// CheckSecretKey opens the newest stored token secret and webhook signing
+// secret with the handlers' key. A process running with another key
+// (another data directory's, a changed LEADSVC_SECRET_KEY) would fail
+// every "Show" and seal secrets that the first key cannot open. With
+// nothing stored there is nothing to check.
+func (c *Commands) CheckSecretKey(ctx context.Context) error {
+	for _, probe := range []struct {
+		what, query string
+		open        func(uuid.UUID, []byte) (string, error)
+	}{
+		{"token", `SELECT id, secret_sealed FROM tokens WHERE secret_sealed IS NOT NULL ORDER BY created_at DESC, id LIMIT 1`,
+			c.sealer.open},
+		{"webhook", `SELECT id, secret_sealed FROM webhooks WHERE secret_sealed IS NOT NULL ORDER BY created_at DESC, id LIMIT 1`,
+			c.OpenWebhookSecret},
+	} {
+		var (
+			id     uuid.UUID
+			sealed []byte
+		)
+		err := c.pool.QueryRow(ctx, probe.query).Scan(&id, &sealed)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("check the secret key: %w", err)
+		}
+		if _, err := probe.open(id, sealed); err != nil {
+			return fmt.Errorf("%w (the %s secret of %s)", ErrSecretKeyMismatch, probe.what, id)
+		}
+	}
+	return nil
 }
 
 func hashSecret(secret string) []byte {

@@ -49,7 +49,7 @@ func (c *Commands) checkWebhookTarget(ctx context.Context, raw string) error {
 		return domain.Invalid("url", domain.CodeInvalidFormat, "not a URL")
 	}
 	refuse := domain.Invalid("url", domain.CodeInvalidValue,
-		"the URL's host is a private, loopback or link-local address; webhooks are sent to public addresses only")
+		"the URL's host is or resolves to a private, loopback, link-local or reserved address, or an IPv6 form of an IPv4 address; webhooks are sent to public addresses only (docs/webhooks.md#safety)")
 	host := u.Hostname()
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if domain.ForbiddenWebhookAddress(ip) {
@@ -68,7 +68,9 @@ func (c *Commands) checkWebhookTarget(ctx context.Context, raw string) error {
 		return domain.Invalid("url", domain.CodeInvalidValue, "the URL's host %q could not be resolved", host)
 	}
 	for _, a := range addrs {
-		if domain.ForbiddenWebhookAddress(a) {
+		// The resolver gives A records in IPv4-mapped form; the connection
+		// goes to the IPv4 address, which is what is checked.
+		if domain.ForbiddenWebhookAddress(a.Unmap()) {
 			return refuse
 		}
 	}

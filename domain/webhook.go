@@ -376,20 +376,27 @@ func validPort(p string) bool {
 }
 
 // ForbiddenWebhookAddress reports whether an endpoint address is one a
-// webhook must not reach unless private targets are allowed: loopback,
-// private, link-local, unspecified, multicast, shared (CGNAT) and
-// reserved ranges, including IPv4 addresses embedded in IPv6 ones.
+// webhook must not reach unless private targets are allowed. An IPv4
+// address must lie outside every special-purpose range. An IPv6 address
+// must be global unicast (2000::/3) and outside the special ranges there;
+// every IPv6 form that embeds or translates to an IPv4 address (mapped,
+// compatible, NAT64, 6to4, Teredo) is refused whatever that address,
+// because the host finally reached is not the address checked. ip is the
+// address as written in a URL or as connected to; a resolver's IPv4
+// answer given in mapped form is unmapped by the caller first.
 func ForbiddenWebhookAddress(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	if ip.Is6() && nat64.Contains(ip) {
-		a := ip.As16()
-		ip = netip.AddrFrom4([4]byte(a[12:16]))
-	}
-	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
+	// A zone only means something on one link.
+	if !ip.IsValid() || ip.Zone() != "" {
 		return true
 	}
-	for _, p := range reservedPrefixes {
+	if ip.Is4() {
+		return inAnyPrefix(forbiddenIPv4, ip)
+	}
+	return !globalUnicastIPv6.Contains(ip) || inAnyPrefix(forbiddenIPv6, ip)
+}
+
+func inAnyPrefix(ps []netip.Prefix, ip netip.Addr) bool {
+	for _, p := range ps {
 		if p.Contains(ip) {
 			return true
 		}
@@ -397,20 +404,37 @@ func ForbiddenWebhookAddress(ip netip.Addr) bool {
 	return false
 }
 
+// The ranges of docs/webhooks.md#safety; keep the two together.
 var (
-	nat64            = netip.MustParsePrefix("64:ff9b::/96")
-	reservedPrefixes = []netip.Prefix{
+	forbiddenIPv4 = []netip.Prefix{
 		netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
+		netip.MustParsePrefix("10.0.0.0/8"),      // private
 		netip.MustParsePrefix("100.64.0.0/10"),   // shared address space (carrier-grade NAT)
+		netip.MustParsePrefix("127.0.0.0/8"),     // loopback
+		netip.MustParsePrefix("169.254.0.0/16"),  // link-local, cloud metadata
+		netip.MustParsePrefix("172.16.0.0/12"),   // private
 		netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
 		netip.MustParsePrefix("192.0.2.0/24"),    // documentation
+		netip.MustParsePrefix("192.88.99.0/24"),  // 6to4 relay anycast, a way back into IPv6
+		netip.MustParsePrefix("192.168.0.0/16"),  // private
 		netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
 		netip.MustParsePrefix("198.51.100.0/24"), // documentation
 		netip.MustParsePrefix("203.0.113.0/24"),  // documentation
+		netip.MustParsePrefix("224.0.0.0/4"),     // multicast
 		netip.MustParsePrefix("240.0.0.0/4"),     // reserved, and the broadcast address
-		netip.MustParsePrefix("2001:db8::/32"),   // documentation
-		netip.MustParsePrefix("fec0::/10"),       // deprecated site-local
-		netip.MustParsePrefix("2002::/16"),       // 6to4, which may wrap any IPv4 address
+	}
+	// globalUnicastIPv6 is the only IPv6 space allocated to hosts. Outside
+	// it: ::/8 (unspecified, loopback, IPv4-mapped ::ffff:0:0/96,
+	// IPv4-compatible ::/96, IPv4-translated ::ffff:0:0:0/96), NAT64
+	// 64:ff9b::/96 and 64:ff9b:1::/48, discard-only 100::/64, SRv6
+	// 5f00::/16, unique local fc00::/7, link-local fe80::/10, site-local
+	// fec0::/10 and multicast ff00::/8.
+	globalUnicastIPv6 = netip.MustParsePrefix("2000::/3")
+	forbiddenIPv6     = []netip.Prefix{
+		netip.MustParsePrefix("2001::/23"),     // IETF protocol assignments: Teredo 2001::/32 (wraps an IPv4 address), benchmarking, ORCHID 2001:10::/28, ORCHIDv2
+		netip.MustParsePrefix("2001:db8::/32"), // documentation
+		netip.MustParsePrefix("2002::/16"),     // 6to4, which wraps an IPv4 address
+		netip.MustParsePrefix("3fff::/20"),     // documentation
 	}
 )
 

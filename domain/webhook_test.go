@@ -86,16 +86,81 @@ func TestWebhookURLForms(t *testing.T) {
 	}
 }
 
+// TestForbiddenWebhookAddress is the guard's table: every address a
+// webhook may not reach, by the range that forbids it, and public
+// addresses that stay allowed. Nothing is sent anywhere.
 func TestForbiddenWebhookAddress(t *testing.T) {
-	for addr, want := range map[string]bool{
-		"127.0.0.1": true, "127.8.9.10": true, "::1": true, "10.1.2.3": true, "172.16.0.1": true, "192.168.1.1": true,
-		"169.254.169.254": true, "fe80::1": true, "fc00::1": true, "0.0.0.0": true, "::": true, "224.0.0.1": true,
-		"ff02::1": true, "100.64.0.1": true, "255.255.255.255": true, "::ffff:127.0.0.1": true, "::ffff:10.0.0.1": true,
-		"64:ff9b::a9fe:a9fe": true, "2002:7f00:1::": true, "198.18.0.1": true,
-		"93.184.216.34": false, "8.8.8.8": false, "2606:4700:4700::1111": false, "64:ff9b::808:808": false, "172.32.0.1": false,
+	t.Parallel()
+	for _, tc := range []struct {
+		addr, why string
+		want      bool
+	}{
+		{"127.0.0.1", "IPv4 loopback", true},
+		{"127.8.9.10", "IPv4 loopback", true},
+		{"10.1.2.3", "IPv4 private", true},
+		{"172.16.0.1", "IPv4 private", true},
+		{"192.168.1.1", "IPv4 private", true},
+		{"169.254.169.254", "IPv4 link-local (cloud metadata)", true},
+		{"0.0.0.0", "IPv4 this network", true},
+		{"0.1.2.3", "IPv4 this network", true},
+		{"100.64.0.1", "IPv4 shared address space (CGNAT)", true},
+		{"192.0.0.8", "IPv4 IETF protocol assignments", true},
+		{"192.0.2.1", "IPv4 documentation", true},
+		{"192.88.99.1", "IPv4 6to4 relay anycast", true},
+		{"198.18.0.1", "IPv4 benchmarking", true},
+		{"198.51.100.7", "IPv4 documentation", true},
+		{"203.0.113.9", "IPv4 documentation", true},
+		{"224.0.0.1", "IPv4 multicast", true},
+		{"239.255.255.250", "IPv4 multicast", true},
+		{"240.0.0.1", "IPv4 reserved", true},
+		{"255.255.255.255", "IPv4 broadcast", true},
+		{"::", "IPv6 unspecified", true},
+		{"::1", "IPv6 loopback", true},
+		{"::ffff:127.0.0.1", "IPv4-mapped loopback", true},
+		{"::ffff:10.0.0.1", "IPv4-mapped private", true},
+		{"::ffff:8.8.8.8", "IPv4-mapped, even of a public address", true},
+		{"::127.0.0.1", "IPv4-compatible", true},
+		{"::8.8.8.8", "IPv4-compatible, even of a public address", true},
+		{"::ffff:0:a9fe:a9fe", "IPv4-translated (SIIT)", true},
+		{"64:ff9b::a9fe:a9fe", "NAT64 well-known prefix", true},
+		{"64:ff9b::808:808", "NAT64 well-known prefix, even of a public address", true},
+		{"64:ff9b:1::a00:1", "NAT64 local-use prefix", true},
+		{"64:ff9b:1:ffff::808:808", "NAT64 local-use prefix", true},
+		{"100::1", "IPv6 discard-only", true},
+		{"100::ffff:ffff:ffff:ffff", "IPv6 discard-only", true},
+		{"2001::1", "Teredo", true},
+		{"2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo (wraps 192.0.2.45)", true},
+		{"2001:2::1", "IPv6 benchmarking", true},
+		{"2001:10::1", "ORCHID", true},
+		{"2001:1f::1", "ORCHID", true},
+		{"2001:20::1", "ORCHIDv2", true},
+		{"2001:db8::1", "IPv6 documentation", true},
+		{"2001:db8:ffff::1", "IPv6 documentation", true},
+		{"3fff::1", "IPv6 documentation (2024)", true},
+		{"2002:7f00:1::", "6to4 of loopback", true},
+		{"2002:808:808::1", "6to4, even of a public address", true},
+		{"5f00::1", "SRv6 segment identifiers", true},
+		{"fc00::1", "IPv6 unique local", true},
+		{"fd12:3456:789a::1", "IPv6 unique local", true},
+		{"fe80::1", "IPv6 link-local", true},
+		{"fe80::1%eth0", "IPv6 link-local with a zone", true},
+		{"fec0::1", "IPv6 site-local (deprecated)", true},
+		{"ff02::1", "IPv6 multicast", true},
+		{"ff0e::1", "IPv6 multicast", true},
+		{"4000::1", "outside IPv6 global unicast", true},
+		{"2606:4700:4700::1111%eth0", "a zone: only meaningful on a link", true},
+
+		{"93.184.216.34", "public IPv4", false},
+		{"8.8.8.8", "public IPv4", false},
+		{"172.32.0.1", "public IPv4 beside 172.16/12", false},
+		{"100.128.0.1", "public IPv4 beside 100.64/10", false},
+		{"2606:4700:4700::1111", "public IPv6", false},
+		{"2a00:1450:4001:80b::200e", "public IPv6", false},
+		{"2001:200::1", "public IPv6 beside 2001::/23", false},
+		{"2003::1", "public IPv6 beside 2002::/16", false},
 	} {
-		if got := domain.ForbiddenWebhookAddress(netip.MustParseAddr(addr)); got != want {
-			t.Errorf("ForbiddenWebhookAddress(%s) = %v, want %v", addr, got, want)
+		if got := domain.ForbiddenWebhookAddress(netip.MustParseAddr(tc.addr)); got != tc.want {
+			t.Errorf("ForbiddenWebhookAddress(%s) = %v, want %v (%s)", tc.addr, got, tc.want, tc.why)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,34 +20,39 @@ func newCommands(store *eventstore.Store, key []byte, allowPrivateWebhooks bool)
 		Webhooks: commands.WebhookTargets{AllowPrivate: allowPrivateWebhooks}})
 }
 
-// writeSide is what the one-shot commands need: a migrated database and
-// the command handlers.
+// writeSide is what the one-shot commands need: a migrated database and,
+// for those that write, the command handlers.
 type writeSide struct {
 	pool     *pgxpool.Pool
 	store    *eventstore.Store
-	commands *commands.Commands
+	commands *commands.Commands // nil from openStore
 }
 
-func openWriteSide(ctx context.Context, cfg Config, logger *slog.Logger) (*writeSide, error) {
+// openStore migrates the database and opens the log, without the secret
+// key: rebuild and verify neither seal nor open secrets.
+func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (*writeSide, error) {
 	if err := eventstore.Migrate(ctx, cfg.DatabaseURL, logger); err != nil {
-		return nil, err
-	}
-	key, err := secretKey(cfg, logger)
-	if err != nil {
 		return nil, err
 	}
 	pool, err := openPool(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
-	store := eventstore.New(pool, domain.NewRegistry())
-	c, err := newCommands(store, key, cfg.WebhooksAllowPrivate)
+	return &writeSide{pool: pool, store: eventstore.New(pool, domain.NewRegistry())}, nil
+}
+
+// openWriteSide is openStore with the command handlers, refused when the
+// secret key does not fit the database (openCommands).
+func openWriteSide(ctx context.Context, cfg Config, logger *slog.Logger) (*writeSide, error) {
+	ws, err := openStore(ctx, cfg, logger)
 	if err != nil {
-		store.Close()
-		pool.Close()
 		return nil, err
 	}
-	return &writeSide{pool: pool, store: store, commands: c}, nil
+	if ws.commands, _, err = openCommands(ctx, cfg, logger, ws.store); err != nil {
+		ws.Close()
+		return nil, err
+	}
+	return ws, nil
 }
 
 func (w *writeSide) Close() {
@@ -59,30 +63,14 @@ func (w *writeSide) Close() {
 // operatorMeta marks events written from the command line.
 var operatorMeta = commands.Meta{RequestID: "cli"}
 
-// accountCmd runs `leadsvc account create --name N [--json]`.
-func accountCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		return usageError{"usage: leadsvc account create --name NAME [--json]"}
-	}
-	fs := flag.NewFlagSet("account create", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	name := fs.String("name", "", "account name")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args[1:]); err != nil {
-		return usageError{fmt.Sprintf("account create: %v", err)}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("account create: unexpected argument %q", fs.Arg(0))}
-	}
-	if *name == "" {
-		return usageError{"account create: --name is required"}
-	}
+// accountCreate runs `leadsvc account create --name N [--json]`.
+func accountCreate(ctx context.Context, cfg Config, logger *slog.Logger, name string, asJSON bool, stdout io.Writer) error {
 	ws, err := openWriteSide(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
-	res, err := ws.commands.CreateAccount(ctx, commands.CreateAccount{Name: *name, Meta: operatorMeta})
+	res, err := ws.commands.CreateAccount(ctx, commands.CreateAccount{Name: name, Meta: operatorMeta})
 	var verr *domain.ValidationError
 	if errors.As(err, &verr) {
 		return usageError{fmt.Sprintf("account create: %v", verr)}
@@ -92,7 +80,7 @@ func accountCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []str
 	}
 	// The secret goes to stdout only, never to the log.
 	logger.Info("account created", "account_id", res.Account.ID, "token_id", res.Token.ID)
-	if *asJSON {
+	if asJSON {
 		return json.NewEncoder(stdout).Encode(map[string]string{"account_id": res.Account.ID.String(), "token": res.Secret})
 	}
 	_, err = fmt.Fprintf(stdout, "account  %s  %s\ntoken    %s  (admin, read, write, audit; shown once, keep it safe)\n",

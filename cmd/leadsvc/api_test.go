@@ -734,23 +734,7 @@ func (s *syncBuffer) String() string {
 
 func TestAccessLogHoldsNoSecrets(t *testing.T) {
 	t.Parallel()
-	env := testEnv(t)
-	cfg, err := LoadConfig(func(k string) string {
-		if k == "LEADSVC_LOG_LEVEL" {
-			return "info"
-		}
-		return env(k)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs syncBuffer
-	cfg.LogFormat = "json"
-	m := NewMain(cfg, newLogger(cfg, &logs))
-	if err := m.Run(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close() })
+	m, logs := mustRunMainLogging(t, testEnv(t))
 	s := mustSetup(t, m)
 	s.abc.rw.do("POST", "/v1/leads", map[string]any{"fields": map[string]any{"name": "Secret Person", "email": "secret@example.com"}}).want(201)
 	s.abc.ro.do("GET", "/v1/leads?status=new&updated_since=2026-01-01T00:00:00Z", nil).want(200)

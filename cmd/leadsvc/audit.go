@@ -54,13 +54,10 @@ func (s *auditSide) Close() {
 	s.pool.Close()
 }
 
-// auditCmd runs `leadsvc audit verify`: every stream's hash chain is
+// auditVerify runs `leadsvc audit verify`: every stream's hash chain is
 // recomputed, with progress on stderr; each broken stream is named with
 // its first broken link on stdout, and any break exits 1.
-func auditCmd(ctx context.Context, cfg Config, _ *slog.Logger, args []string, stdout, stderr io.Writer) error {
-	if len(args) != 1 || args[0] != "verify" {
-		return usageError{"usage: leadsvc audit verify"}
-	}
+func auditVerify(ctx context.Context, cfg Config, _ *slog.Logger, stdout, stderr io.Writer) error {
 	s, err := openAuditSide(ctx, cfg)
 	if err != nil {
 		return err

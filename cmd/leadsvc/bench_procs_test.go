@@ -41,7 +41,7 @@ func buildBinary(b *testing.B, dir, pkg string) string {
 }
 
 // freeAddr is a loopback address with a port nothing listens on now.
-func freeAddr(b *testing.B) string {
+func freeAddr(b testing.TB) string {
 	b.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +23,7 @@ type Config struct {
 	NATSListen      string        // LEADSVC_NATS_LISTEN; embedded server's client address, none by default
 	NATSStream      string        // LEADSVC_NATS_STREAM
 	SubjectPrefix   string        // LEADSVC_NATS_SUBJECT_PREFIX
-	DataDir         string        // LEADSVC_DATA_DIR
+	DataDir         string        // LEADSVC_DATA_DIR, else the user's data directory; see dataDirFrom
 	SecretKey       []byte        // LEADSVC_SECRET_KEY, 32 bytes, base64; generated into DataDir when unset
 	SecretKeySet    bool          // whether SecretKey came from the environment
 	PublicURL       string        // LEADSVC_PUBLIC_URL; base of docs URLs
@@ -41,7 +42,6 @@ type Config struct {
 const (
 	DefaultAddr          = ":8080"
 	DefaultDatabaseURL   = "postgres://postgres@127.0.0.1:5432/leadsvc?sslmode=disable"
-	DefaultDataDir       = ".data"
 	DefaultNATSStream    = "LEADSVC_EVENTS"
 	DefaultSubjectPrefix = "leadsvc"
 	// MaxUploadLimit bounds LEADSVC_MAX_UPLOAD_BYTES: a file is held in
@@ -59,7 +59,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		NATSListen:      getenv("LEADSVC_NATS_LISTEN"),
 		NATSStream:      or(getenv("LEADSVC_NATS_STREAM"), DefaultNATSStream),
 		SubjectPrefix:   or(getenv("LEADSVC_NATS_SUBJECT_PREFIX"), DefaultSubjectPrefix),
-		DataDir:         or(getenv("LEADSVC_DATA_DIR"), DefaultDataDir),
+		DataDir:         dataDirFrom(getenv),
 		PublicURL:       getenv("LEADSVC_PUBLIC_URL"),
 		LogFormat:       or(getenv("LEADSVC_LOG_FORMAT"), "auto"),
 		LogLevel:        or(getenv("LEADSVC_LOG_LEVEL"), "info"),
@@ -117,6 +117,9 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("LEADSVC_ADDR: %q is not host:port (e.g. :8080)", c.Addr))
 	}
+	if c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
+		errs = append(errs, fmt.Errorf("LEADSVC_DATA_DIR: %q is relative; name it from the root so that every command finds it wherever it runs", c.DataDir))
+	}
 	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		errs = append(errs, errors.New("DATABASE_URL: must be a postgres:// URL"))
 	}
@@ -156,6 +159,33 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("LEADSVC_LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// dataDirFrom is where the generated secret key, the embedded NATS
+// server's storage and the demo's tokens are kept: LEADSVC_DATA_DIR, else
+// $XDG_DATA_HOME/leadsvc, else $HOME/.local/share/leadsvc. Never the
+// working directory: a command run from another folder must find the same
+// key. Empty when none of the three is set.
+func dataDirFrom(getenv func(string) string) string {
+	if d := getenv("LEADSVC_DATA_DIR"); d != "" {
+		return d
+	}
+	// The XDG base directory spec ignores a relative XDG_DATA_HOME.
+	if d := getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "leadsvc")
+	}
+	if h := getenv("HOME"); filepath.IsAbs(h) {
+		return filepath.Join(h, ".local", "share", "leadsvc")
+	}
+	return ""
+}
+
+// dataDir is c.DataDir, or why there is none.
+func (c Config) dataDir() (string, error) {
+	if c.DataDir == "" {
+		return "", errors.New("there is no data directory: LEADSVC_DATA_DIR, XDG_DATA_HOME and HOME are unset; set LEADSVC_DATA_DIR")
+	}
+	return c.DataDir, nil
 }
 
 func or(v, def string) string {

@@ -73,7 +73,11 @@ func demo(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer
 		return err
 	}
 	defer ws.Close()
-	path := filepath.Join(cfg.DataDir, demoFile)
+	dir, err := cfg.dataDir()
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, demoFile)
 	setup, err := loadDemo(ctx, ws.commands, path)
 	if err != nil {
 		return err
@@ -86,7 +90,7 @@ func demo(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer
 		if err != nil {
 			return err
 		}
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
 		if err := os.WriteFile(path, b, 0o600); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,8 +19,6 @@ import (
 	"github.com/leadsvc/leadsvc/projections/audit"
 )
 
-const historyUsage = "usage: leadsvc history lead|token ID [--at RFC3339] [--json]"
-
 // historyArgs is the parsed command line of `leadsvc history`.
 type historyArgs struct {
 	kind string
@@ -30,40 +27,18 @@ type historyArgs struct {
 	json bool
 }
 
-// parseHistoryArgs accepts the flags before or after the id.
-func parseHistoryArgs(args []string) (historyArgs, error) {
-	var h historyArgs
-	if len(args) == 0 || (args[0] != "lead" && args[0] != "token") {
-		return h, usageError{historyUsage}
-	}
-	h.kind = args[0]
-	fs := flag.NewFlagSet("history", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	at := fs.String("at", "", "a time (RFC 3339, or a date: midnight UTC)")
-	fs.BoolVar(&h.json, "json", false, "print JSON")
-	var ids []string
-	for rest := args[1:]; ; {
-		if err := fs.Parse(rest); err != nil {
-			return h, usageError{fmt.Sprintf("history: %v\n%s", err, historyUsage)}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		ids, rest = append(ids, fs.Arg(0)), fs.Args()[1:]
-	}
-	if len(ids) != 1 {
-		return h, usageError{historyUsage}
-	}
-	id, err := uuid.Parse(ids[0])
+func parseHistoryArgs(kind, rawID, at string, asJSON bool) (historyArgs, error) {
+	h := historyArgs{kind: kind, json: asJSON}
+	id, err := uuid.Parse(rawID)
 	if err != nil {
-		return h, usageError{fmt.Sprintf("history: %q is not an id", ids[0])}
+		return h, usageError{fmt.Sprintf("history: %q is not an id", rawID)}
 	}
 	h.id = id
-	if *at != "" {
-		t, err := time.Parse(time.RFC3339Nano, *at)
+	if at != "" {
+		t, err := time.Parse(time.RFC3339Nano, at)
 		if err != nil {
-			if t, err = time.Parse(time.DateOnly, *at); err != nil {
-				return h, usageError{fmt.Sprintf("history: --at %q is not an RFC 3339 time or a date", *at)}
+			if t, err = time.Parse(time.DateOnly, at); err != nil {
+				return h, usageError{fmt.Sprintf("history: --at %q is not an RFC 3339 time or a date", at)}
 			}
 		}
 		h.at = t.UTC()
@@ -74,11 +49,7 @@ func parseHistoryArgs(args []string) (historyArgs, error) {
 // historyCmd runs `leadsvc history lead|token ID [--at T] [--json]` for
 // auditors with database access: the same answers as the audit API, for
 // any account, as tables or JSON.
-func historyCmd(ctx context.Context, cfg Config, _ *slog.Logger, args []string, stdout io.Writer) error {
-	h, err := parseHistoryArgs(args)
-	if err != nil {
-		return err
-	}
+func historyCmd(ctx context.Context, cfg Config, _ *slog.Logger, h historyArgs, stdout io.Writer) error {
 	s, err := openAuditSide(ctx, cfg)
 	if err != nil {
 		return err

@@ -71,6 +71,12 @@ func TestCommandLineMistakesExitWithUsage(t *testing.T) {
 		{"account", "delete"},
 		{"account", "create", "--name", "A", "extra"},
 		{"frobnicate"},
+		{"serve", "--bogus"},
+		{"rebuild", "extra"},
+		{"history", "lead"},
+		{"history", "lead", "not-an-id"},
+		{"audit"},
+		{"audit", "nope"},
 		{},
 	} {
 		if code, _, errOut := runCLI(t, env, args...); code != 2 || errOut == "" && len(args) > 0 {

@@ -37,10 +37,14 @@ func connectNATS(cfg Config, logger *slog.Logger) (*nats.Conn, *server.Server, e
 		}
 		return nc, nil, nil
 	}
+	dir, err := cfg.dataDir()
+	if err != nil {
+		return nil, nil, fmt.Errorf("NATS_URL is unset and %w", err)
+	}
 	sopts := &server.Options{
 		ServerName: "leadsvc-embedded",
 		JetStream:  true,
-		StoreDir:   filepath.Join(cfg.DataDir, "nats"),
+		StoreDir:   filepath.Join(dir, "nats"),
 		NoSigs:     true,
 		NoLog:      true,
 		DontListen: cfg.NATSListen == "",

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,24 +17,6 @@ import (
 	"github.com/leadsvc/leadsvc/projections/leads"
 )
 
-// projectionFlag parses `--projection NAME` of rebuild and verify; only
-// the lead views exist so far.
-func projectionFlag(cmd string, args []string) error {
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	name := fs.String("projection", leads.Name, "projection name")
-	if err := fs.Parse(args); err != nil {
-		return usageError{fmt.Sprintf("%s: %v", cmd, err)}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("%s: unexpected argument %q", cmd, fs.Arg(0))}
-	}
-	if *name != leads.Name {
-		return usageError{fmt.Sprintf("%s: unknown projection %q (known: %s)", cmd, *name, leads.Name)}
-	}
-	return nil
-}
-
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
@@ -45,14 +26,11 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// onProjection parses the command line, opens the database and runs fn
-// on the lead view projection with a progress bar on stderr.
-func onProjection(ctx context.Context, cfg Config, logger *slog.Logger, cmd string, args []string, stderr io.Writer,
+// onProjection opens the database and runs fn on the lead view
+// projection with a progress bar on stderr.
+func onProjection(ctx context.Context, cfg Config, logger *slog.Logger, stderr io.Writer,
 	fn func(p *leads.Projection, pool *pgxpool.Pool, progress func(projections.Progress)) error) error {
-	if err := projectionFlag(cmd, args); err != nil {
-		return err
-	}
-	ws, err := openWriteSide(ctx, cfg, logger)
+	ws, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -65,8 +43,8 @@ func onProjection(ctx context.Context, cfg Config, logger *slog.Logger, cmd stri
 // rebuildCmd runs `leadsvc rebuild [--projection NAME]`: the views are
 // rebuilt from the log into fresh tables and swapped in while a running
 // service keeps serving.
-func rebuildCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string, stdout, stderr io.Writer) error {
-	return onProjection(ctx, cfg, logger, "rebuild", args, stderr, func(p *leads.Projection, pool *pgxpool.Pool, progress func(projections.Progress)) error {
+func rebuildCmd(ctx context.Context, cfg Config, logger *slog.Logger, _ string, stdout, stderr io.Writer) error {
+	return onProjection(ctx, cfg, logger, stderr, func(p *leads.Projection, pool *pgxpool.Pool, progress func(projections.Progress)) error {
 		rep, err := p.Rebuild(ctx, pool, progress)
 		if err != nil {
 			return err
@@ -81,8 +59,8 @@ func rebuildCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []str
 // verifyCmd runs `leadsvc verify [--projection NAME]`: it rebuilds into
 // shadow tables, compares them with the live views and fails on any
 // difference.
-func verifyCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string, stdout, stderr io.Writer) error {
-	return onProjection(ctx, cfg, logger, "verify", args, stderr, func(p *leads.Projection, pool *pgxpool.Pool, progress func(projections.Progress)) error {
+func verifyCmd(ctx context.Context, cfg Config, logger *slog.Logger, _ string, stdout, stderr io.Writer) error {
+	return onProjection(ctx, cfg, logger, stderr, func(p *leads.Projection, pool *pgxpool.Pool, progress func(projections.Progress)) error {
 		rep, err := p.Verify(ctx, pool, time.Minute, progress)
 		if err != nil {
 			return err

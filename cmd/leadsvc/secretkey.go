@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -10,53 +11,111 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/leadsvc/leadsvc/commands"
+	"github.com/leadsvc/leadsvc/eventstore"
 )
 
 const secretKeyFile = "secret.key"
 
-// secretKey returns the key that encrypts stored token secrets: the one
-// configured, or one generated once and kept in the data directory so that
-// a first run needs no configuration. Losing that file makes stored token
-// secrets unrevealable (the tokens still work: lookup is by hash).
-func secretKey(cfg Config, logger *slog.Logger) ([]byte, error) {
+// sealKey is the key that encrypts stored token and webhook secrets, with
+// where it comes from.
+type sealKey struct {
+	key  []byte
+	from string // "LEADSVC_SECRET_KEY" or the key file's path
+	new  bool   // generated now and not yet kept in its file
+}
+
+// loadSealKey returns the configured key, else the one kept in the data
+// directory, else a new one that keep writes there once it has been found
+// to fit the database. Losing the file makes stored secrets unrevealable
+// (tokens still work: lookup is by hash).
+func loadSealKey(cfg Config) (sealKey, error) {
 	if cfg.SecretKeySet {
-		return cfg.SecretKey, nil
+		return sealKey{key: cfg.SecretKey, from: "LEADSVC_SECRET_KEY"}, nil
 	}
-	path := filepath.Join(cfg.DataDir, secretKeyFile)
+	dir, err := cfg.dataDir()
+	if err != nil {
+		return sealKey{}, fmt.Errorf("LEADSVC_SECRET_KEY is unset and %w", err)
+	}
+	path := filepath.Join(dir, secretKeyFile)
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil:
 		key, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
 		if derr != nil || len(key) != 32 {
-			return nil, fmt.Errorf("%s: not a base64 32-byte key; restore it or set LEADSVC_SECRET_KEY", path)
+			return sealKey{}, fmt.Errorf("%s: not a base64 32-byte key; restore it or set LEADSVC_SECRET_KEY", path)
 		}
-		logger.Warn("LEADSVC_SECRET_KEY is unset; using the key kept in the data directory", "path", path)
-		return key, nil
+		return sealKey{key: key, from: path}, nil
 	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return sealKey{}, fmt.Errorf("read %s: %w", path, err)
 	}
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
-		return nil, fmt.Errorf("generate secret key: %w", err)
+		return sealKey{}, fmt.Errorf("generate secret key: %w", err)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
+	return sealKey{key: key, from: path, new: true}, nil
+}
+
+// keep writes a new key to its file. It fails with fs.ErrExist when
+// another process kept one first: O_EXCL, so that two processes starting
+// at once never each write their own.
+func (k sealKey) keep() error {
+	if err := os.MkdirAll(filepath.Dir(k.from), 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
 	}
-	// O_EXCL: two processes starting at once must not each write their own key.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return secretKey(cfg, logger)
-	}
+	f, err := os.OpenFile(k.from, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", k.from, err)
 	}
-	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
+	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(k.key) + "\n"); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", k.from, err)
 	}
 	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", k.from, err)
 	}
-	logger.Warn("LEADSVC_SECRET_KEY is unset; generated a key and kept it in the data directory — set LEADSVC_SECRET_KEY in production", "path", path)
-	return key, nil
+	return nil
+}
+
+// openCommands returns the command handlers over store once their key is
+// known to open the secrets already stored: a process with another key
+// (run with another data directory, or a changed LEADSVC_SECRET_KEY) would
+// answer every "Show" with an error and seal secrets the first key cannot
+// open, so it refuses to start instead. A generated key is kept only then.
+func openCommands(ctx context.Context, cfg Config, logger *slog.Logger, store *eventstore.Store) (*commands.Commands, []byte, error) {
+	for {
+		k, err := loadSealKey(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		c, err := newCommands(store, k.key, cfg.WebhooksAllowPrivate)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := c.CheckSecretKey(ctx); err != nil {
+			if !errors.Is(err, commands.ErrSecretKeyMismatch) {
+				return nil, nil, err
+			}
+			if k.new {
+				return nil, nil, fmt.Errorf("%w; LEADSVC_SECRET_KEY is unset and %s holds no key yet: "+
+					"set LEADSVC_SECRET_KEY or LEADSVC_DATA_DIR to the key or the data directory the database was used with", err, k.from)
+			}
+			return nil, nil, fmt.Errorf("%w with the key from %s: "+
+				"use the key the database was used with (LEADSVC_SECRET_KEY, or LEADSVC_DATA_DIR naming the data directory that holds it)", err, k.from)
+		}
+		switch {
+		case k.from == "LEADSVC_SECRET_KEY":
+		case !k.new:
+			logger.Warn("LEADSVC_SECRET_KEY is unset; using the key kept in the data directory", "path", k.from)
+		default:
+			if err := k.keep(); errors.Is(err, fs.ErrExist) {
+				continue // another process kept its key first: use that one
+			} else if err != nil {
+				return nil, nil, err
+			}
+			logger.Warn("LEADSVC_SECRET_KEY is unset; generated a key and kept it in the data directory — set LEADSVC_SECRET_KEY in production", "path", k.from)
+		}
+		return c, k.key, nil
+	}
 }

@@ -72,15 +72,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Pool, err = openPool(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
-	key, err := secretKey(cfg, logger)
-	if err != nil {
-		return err
-	}
-	m.secretKey = key
 	// Group commit: concurrent appends without inline views share a
 	// transaction (and its fsync); a lone append commits at once.
 	m.Store = eventstore.New(m.Pool, domain.NewRegistry(), eventstore.WithGroupCommit(64, 0))
-	if m.Commands, err = newCommands(m.Store, key, cfg.WebhooksAllowPrivate); err != nil {
+	if m.Commands, m.secretKey, err = openCommands(ctx, cfg, logger, m.Store); err != nil {
 		return err
 	}
 	if m.NATS, m.natsServer, err = connectNATS(cfg, logger); err != nil {
@@ -155,6 +150,12 @@ func (m *Main) Run(ctx context.Context) error {
 			}
 		}()
 	}
+
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		sweepIdempotencyKeys(runCtx, m.Commands, idempotencySweepInterval, logger)
+	}()
 
 	m.health = &health{checks: []readinessCheck{
 		{name: "postgres", check: func(ctx context.Context) (any, error) { return nil, m.Pool.Ping(ctx) }},

@@ -197,7 +197,10 @@ func TestWebhookPrivateTargetsRefusedByDefault(t *testing.T) {
 	t.Parallel()
 	m := mustRunMain(t)
 	s := mustSetup(t, m)
-	for _, u := range []string{"http://127.0.0.1:9/hooks", "http://localhost/hooks", "http://169.254.169.254/latest"} {
+	for _, u := range []string{"http://127.0.0.1:9/hooks", "http://localhost/hooks", "http://169.254.169.254/latest",
+		// IPv6 forms that embed or translate to an IPv4 address.
+		"http://[64:ff9b:1::a00:1]/h", "http://[::127.0.0.1]/h", "http://[2001::1]/h", "http://[100::1]/h",
+		"http://[2001:10::1]/h", "http://[::ffff:8.8.8.8]/h"} {
 		p := s.admin.do("POST", "/v1/webhooks", map[string]any{"url": u, "campaign_id": s.campaignID}).problem(422)
 		if !p.hasError("url", "invalid_value") {
 			t.Errorf("%s: %+v", u, p)
