@@ -235,21 +235,29 @@ func (a *API) listLeads(w http.ResponseWriter, r *http.Request) error {
 	if err := a.waitForPosition(w, r); err != nil {
 		return err
 	}
-	visible, err := a.VisibleLeads(r.Context(), tok, leads.Query{CampaignID: q.campaignID, Status: q.status,
+	// The page is written as it is read: most rows are copied as stored
+	// (appendVisibleLeads), which spares decoding and encoding fifty
+	// field sets a page.
+	body := append(make([]byte, 0, 16<<10), `{"data":[`...)
+	body, next, err := a.appendVisibleLeads(r.Context(), body, tok, leads.Query{CampaignID: q.campaignID, Status: q.status,
 		UpdatedSince: q.updatedSince, After: after, Limit: q.limit, Check: guardFrom(r.Context()).QueueCheck})
 	if err != nil {
 		return err
 	}
-	out := page[leadJSON]{Data: []leadJSON{}}
-	for _, l := range visible.Leads {
-		out.Data = append(out.Data, a.leadOut(l))
+	body = append(body, `],"next_cursor":`...)
+	if next != nil {
+		cursor := a.encodeCursor(*next, binding)
+		body = strconv.AppendQuote(body, cursor)
+		w.Header().Set("Link", "<"+a.nextURL(r, cursor)+`>; rel="next"`)
+	} else {
+		body = append(body, "null"...)
 	}
-	if visible.Next != nil {
-		next := a.encodeCursor(*visible.Next, binding)
-		out.NextCursor = &next
-		w.Header().Set("Link", "<"+a.nextURL(r, next)+`>; rel="next"`)
-	}
-	writeJSON(w, http.StatusOK, out)
+	body = append(body, "}\n"...)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 	return nil
 }
 

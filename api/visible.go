@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/projections/leads"
@@ -48,4 +50,65 @@ func (a *API) VisibleLeads(ctx context.Context, tok commands.TokenInfo, q leads.
 		}
 	}
 	return out, nil
+}
+
+// appendVisibleLeads appends to dst, as the elements of a JSON array, the
+// page of leads that VisibleLeads returns, and gives where the next page
+// starts. Rows the token's scope is exact for (no filter, or a filter
+// whose view was evaluated at the filter's current version) are copied
+// as stored; the others are decoded and re-checked (invariant 4).
+func (a *API) appendVisibleLeads(ctx context.Context, dst []byte, tok commands.TokenInfo, q leads.Query) ([]byte, *leads.Key, error) {
+	v, err := a.visibility(ctx, tok)
+	if err != nil || v.scope.Closed() {
+		return dst, nil, err
+	}
+	q.AccountID, q.FilterID = tok.AccountID, tok.FilterID
+	if tok.CampaignID != nil {
+		q.CampaignID = tok.CampaignID
+	}
+	var version int64
+	if f := v.scope.Filter(); f != nil {
+		version = f.Version
+	}
+	rows, err := a.reader.ListRaw(ctx, q, version)
+	if err != nil {
+		return dst, nil, err
+	}
+	exact := rows.Exact || v.scope.Filter() == nil
+	first := true
+	for _, rl := range rows.Leads {
+		mark := len(dst)
+		if !first {
+			dst = append(dst, ',')
+		}
+		if exact {
+			if !v.scope.Owns(domain.Lead{AccountID: rl.AccountID, CampaignID: rl.CampaignID, Version: rl.Version}) {
+				dst = dst[:mark]
+				continue
+			}
+			var ok bool
+			if dst, ok = appendRawLead(dst, rl); ok {
+				first = false
+				continue
+			}
+		}
+		l, err := rl.Decode()
+		if err != nil {
+			return dst, nil, err
+		}
+		ok, err := a.sees(ctx, v, l)
+		if err != nil {
+			return dst, nil, err
+		}
+		if !ok {
+			dst = dst[:mark]
+			continue
+		}
+		enc, err := gojson.Marshal(a.leadOut(l))
+		if err != nil {
+			return dst, nil, err
+		}
+		dst, first = append(dst, enc...), false
+	}
+	return dst, rows.Next, nil
 }

@@ -1,0 +1,67 @@
+package leads_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/leadsvc/leadsvc/commands"
+	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/projections/leads"
+)
+
+// TestARawPageIsExactOnlyAtTheFiltersVersion: a filter's page may skip
+// the re-check only when the view was evaluated at the version of the
+// filter the caller holds; while the projection lags behind a change, it
+// may not.
+func TestARawPageIsExactOnlyAtTheFiltersVersion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.startNATS()
+	stop := e.startRunner(nil)
+	camp := e.campaign()
+	var all []domain.Lead
+	for i := range 6 {
+		all = append(all, e.lead(camp.ID, "", map[string]any{"name": fmt.Sprint(i), "source": []string{"abc", "xyz"}[i%2], "budget": i * 100}))
+	}
+	f := e.filter(camp.ID, eq("source", "abc"))
+	e.waitMembers(f.ID, ids(all[0], all[2], all[4]))
+
+	list := func(version int64, filter *uuid.UUID) leads.RawPage {
+		t.Helper()
+		p, err := e.reader.ListRaw(e.ctx, leads.Query{AccountID: e.account, CampaignID: &camp.ID, FilterID: filter, Limit: 50}, version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if p := list(f.Version, &f.ID); !p.Exact || len(p.Leads) != 3 {
+		t.Errorf("at the filter's version: exact %v, %d leads; want exact, 3", p.Exact, len(p.Leads))
+	}
+	if p := list(f.Version+1, &f.ID); p.Exact {
+		t.Error("at a version the view has not reached: exact")
+	}
+	if p := list(0, &f.ID); p.Exact {
+		t.Error("without a version: exact")
+	}
+	if p := list(f.Version, nil); p.Exact || len(p.Leads) != 6 {
+		t.Errorf("a campaign's page: exact %v, %d leads; want not exact (nothing to be exact about), 6", p.Exact, len(p.Leads))
+	}
+
+	// The projection stops; the filter narrows on the write side.
+	stop()
+	res, err := e.c.UpdateFilter(e.ctx, commands.UpdateFilter{AccountID: e.account, FilterID: f.ID, Name: "f",
+		Conditions: []domain.Condition{eq("source", "abc"), {Field: "budget", Op: domain.OpGt, Value: 100}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := list(res.Filter.Version, &f.ID); p.Exact || len(p.Leads) != 3 {
+		t.Errorf("before the change is projected: exact %v, %d leads; want not exact, the 3 of the old filter", p.Exact, len(p.Leads))
+	}
+	e.startRunner(nil)
+	e.waitMembers(f.ID, ids(all[2], all[4]))
+	if p := list(res.Filter.Version, &f.ID); !p.Exact || len(p.Leads) != 2 {
+		t.Errorf("once projected: exact %v, %d leads; want exact, 2", p.Exact, len(p.Leads))
+	}
+}
