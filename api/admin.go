@@ -264,8 +264,17 @@ func (a *API) addOption(w http.ResponseWriter, r *http.Request) error {
 
 type filterBody struct {
 	Name       *string              `json:"name"`
+	Match      *string              `json:"match"`
 	Conditions []domain.Condition   `json:"conditions"`
 	Any        [][]domain.Condition `json:"any"`
+}
+
+// match is the body's match; absent or null, the conditions imply it.
+func (b filterBody) match() domain.FilterMatch {
+	if b.Match == nil {
+		return ""
+	}
+	return domain.FilterMatch(*b.Match)
 }
 
 func (a *API) createFilter(w http.ResponseWriter, r *http.Request) error {
@@ -283,7 +292,7 @@ func (a *API) createFilter(w http.ResponseWriter, r *http.Request) error {
 		name = *in.Name
 	}
 	res, err := a.cmd.CreateFilter(r.Context(), commands.CreateFilter{AccountID: tokenFrom(r.Context()).AccountID,
-		CampaignID: id, Name: name, Conditions: in.Conditions, Any: in.Any, Meta: meta(r), Idem: idem})
+		CampaignID: id, Name: name, Match: in.match(), Conditions: in.Conditions, Any: in.Any, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err
 	}
@@ -333,8 +342,11 @@ func (a *API) getFilter(w http.ResponseWriter, r *http.Request) error {
 
 // updateFilter merges the members given into the current filter (a
 // missing member keeps its value; "any": null clears the groups) and
-// replaces it. Without If-Match the merge is still made against the
-// version read, so a concurrent change is never silently overwritten.
+// replaces it. "match": "all" clears the conditions and groups not
+// given; without match, a filter left with no condition is refused
+// unless the request did not touch them. Without If-Match the merge is
+// still made against the version read, so a concurrent change is never
+// silently overwritten.
 func (a *API) updateFilter(w http.ResponseWriter, r *http.Request) error {
 	var in filterBody
 	body, idem, want, err := readPatch(w, r, &in)
@@ -364,6 +376,19 @@ func (a *API) updateFilter(w http.ResponseWriter, r *http.Request) error {
 			if isNull(raw) {
 				cmd.Any = nil
 			}
+		}
+		_, conds := present["conditions"]
+		_, groups := present["any"]
+		switch cmd.Match = in.match(); {
+		case cmd.Match == domain.MatchAll:
+			if !conds {
+				cmd.Conditions = nil
+			}
+			if !groups {
+				cmd.Any = nil
+			}
+		case cmd.Match == "" && !conds && !groups:
+			cmd.Match = cur.Match()
 		}
 		res, err = a.cmd.UpdateFilter(r.Context(), cmd)
 		if errors.Is(err, commands.ErrPreconditionFailed) && want == 0 && attempt < 3 {

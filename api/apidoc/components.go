@@ -533,15 +533,18 @@ func (b *builder) campaignComponents() {
 		"field", str("A field key, or status, created_at, updated_at."),
 		"op", obj("type", "string", "enum", stringEnum(ops...)),
 		"value", obj("description", "The value to compare with: absent for empty and not_empty, an array for in, not_in and between ([low, high]).")))
-	b.schemas.set("Filter", object([]string{"id", "campaign_id", "name", "conditions", "explain", "version"},
+	b.schemas.set("Filter", object([]string{"id", "campaign_id", "name", "match", "conditions", "explain", "version"},
 		"id", uuidSchema("The filter's id."),
 		"campaign_id", uuidSchema("The filter's campaign."),
 		"name", str("The filter's name."),
+		"match", sref("FilterMatch"),
 		"conditions", list(sref("Condition"), "Every condition must hold."),
 		"any", obj("type", "array", "items", list(sref("Condition"), "At least one of these must hold."),
 			"description", "Groups of which at least one condition each must hold; absent when there are none."),
-		"explain", list(obj("type", "string"), "The filter in words, one condition each, with option labels."),
+		"explain", list(obj("type", "string"), "The filter in words, one condition each, with option labels; [\"every lead of the campaign\"] when match is all."),
 		"version", obj("type", "integer", "minimum", 1)))
+	b.schemas.set("FilterMatch", obj("type", "string", "enum", stringEnum(string(domain.MatchConditions), string(domain.MatchAll)),
+		"description", "conditions: the leads the conditions let through; all: every lead of the campaign, a filter without any condition, made only on purpose."))
 	b.schemas.set("Permission", obj("type", "string", "enum", stringEnum("read", "write", "admin", "audit"),
 		"description", "read: GET leads, files and schema; write: create and change leads and files; admin: campaigns, filters, tokens, webhooks (account-level tokens only); audit: the audit routes (account-level tokens only)."))
 }
@@ -600,11 +603,15 @@ func (b *builder) adminComponents() {
 		"value", obj("description", "Absent for empty and not_empty; an array for in, not_in and between."))))
 	b.schemas.set("FilterCreate", closed(object([]string{"name"},
 		"name", obj("type", "string", "minLength", 1, "maxLength", 200),
-		"conditions", list(sref("ConditionInput"), "Every condition must hold."),
+		"match", obj("anyOf", []any{sref("FilterMatch"), obj("type", "null")},
+			"description", "all for a filter that lets every lead of the campaign through, with no condition; absent, the filter needs at least one condition."),
+		"conditions", list(sref("ConditionInput"), "Every condition must hold; at least one unless match is all."),
 		"any", obj("anyOf", []any{anyGroups, obj("type", "null")}, "description", "Groups of which at least one condition each must hold."),
 	)).set("examples", []any{obj("name", "Partner ABC", "conditions", []any{obj("field", "source", "op", "eq", "value", "partner-abc")})}))
 	b.schemas.set("FilterPatch", closed(object(nil,
 		"name", obj("type", "string", "minLength", 1, "maxLength", 200),
+		"match", obj("anyOf", []any{sref("FilterMatch"), obj("type", "null")},
+			"description", "all removes the conditions and groups not given in the same request; a filter left without condition needs it."),
 		"conditions", list(sref("ConditionInput"), "Replaces the conditions."),
 		"any", obj("anyOf", []any{anyGroups, obj("type", "null")}, "description", "Replaces the groups; null clears them."),
 	)).set("description", "The members given replace the filter's; the others keep their values."))

@@ -260,8 +260,8 @@ func (b *builder) tokenSchemaExample() *M {
 		for _, cd := range t.Filter.Conditions {
 			conds = append(conds, fromPlain(toPlain(cd)))
 		}
-		filter = obj("id", t.Filter.ID.String(), "campaign_id", c.ID.String(), "name", t.Filter.Name, "conditions", conds,
-			"explain", append([]any{}, scope...), "version", t.Filter.Version)
+		filter = obj("id", t.Filter.ID.String(), "campaign_id", c.ID.String(), "name", t.Filter.Name, "match", string(t.Filter.Match()),
+			"conditions", conds, "explain", append([]any{}, scope...), "version", t.Filter.Version)
 		for _, k := range sortedKeys(b.defaults) {
 			defaults.set(k, plainValue(b.defaults[k]))
 		}

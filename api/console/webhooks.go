@@ -32,7 +32,7 @@ func webhookRows(ws []commands.WebhookInfo, filters map[uuid.UUID]domain.Filter)
 		if w.FilterID != nil {
 			row.Filter = "(deleted filter)"
 			if f, ok := filters[*w.FilterID]; ok {
-				row.Filter = f.Name
+				row.Filter = filterLabel(f)
 			}
 		}
 		if len(w.EventTypes) > 0 {

@@ -383,7 +383,7 @@ func TestTokenLifecycle(t *testing.T) {
 	// A filter of another campaign is refused.
 	other := str(s.admin.do("POST", "/v1/campaigns", campaignBody).want(201).obj(), "id")
 	otherFilter := str(s.admin.do("POST", "/v1/campaigns/"+other+"/filters", map[string]any{"name": "all",
-		"conditions": []any{}}).want(201).obj(), "id")
+		"match": "all"}).want(201).obj(), "id")
 	if p := s.admin.do("PATCH", "/v1/tokens/"+s.abc.roID, map[string]any{"filter_id": otherFilter}).problem(422); !p.hasError("filter_id", "invalid_value") {
 		t.Fatalf("foreign filter: %+v", p)
 	}
