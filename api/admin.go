@@ -448,16 +448,19 @@ func parseTime(v *domain.ValidationError, field string, s *string) *time.Time {
 	return &t
 }
 
+// createToken makes a token; a campaign token must send filter_id, with
+// null meaning every lead of the campaign, so that its breadth is chosen.
 func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 	var in tokenBody
-	_, idem, err := readWrite(w, r, &in, false)
+	body, idem, err := readWrite(w, r, &in, false)
 	if err != nil {
 		return err
 	}
 	v := &domain.ValidationError{}
+	raw, named := members(body)["filter_id"]
 	cmd := commands.CreateToken{AccountID: tokenFrom(r.Context()).AccountID, Name: in.Name,
 		CampaignID: parseUUIDField(v, "campaign_id", in.CampaignID), FilterID: parseUUIDField(v, "filter_id", in.FilterID),
-		Permissions: permissions(in.Permissions), ExpiresAt: parseTime(v, "expires_at", in.ExpiresAt), Meta: meta(r), Idem: idem}
+		EveryLead: named && isNull(raw), Permissions: permissions(in.Permissions), ExpiresAt: parseTime(v, "expires_at", in.ExpiresAt), Meta: meta(r), Idem: idem}
 	if err := v.Err(); err != nil {
 		return err
 	}

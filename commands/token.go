@@ -14,11 +14,13 @@ import (
 )
 
 // CreateToken creates a credential: account-level when CampaignID is nil,
-// otherwise bound to that campaign and, optionally, one of its filters.
+// otherwise bound to that campaign and either one of its filters or, with
+// EveryLead, every lead of the campaign on purpose.
 type CreateToken struct {
 	AccountID   uuid.UUID
 	CampaignID  *uuid.UUID
 	FilterID    *uuid.UUID
+	EveryLead   bool
 	Name        string
 	Permissions []domain.Permission
 	ExpiresAt   *time.Time
@@ -93,7 +95,7 @@ func (c *Commands) createToken(ctx context.Context, cmd CreateToken, filter *dom
 		return TokenSecretResult{}, err
 	}
 	events, err := domain.CreateToken(domain.NewToken{ID: id, AccountID: cmd.AccountID, CampaignID: cmd.CampaignID,
-		Filter: filter, Name: cmd.Name, Permissions: cmd.Permissions, ExpiresAt: cmd.ExpiresAt,
+		Filter: filter, EveryLead: cmd.EveryLead, Name: cmd.Name, Permissions: cmd.Permissions, ExpiresAt: cmd.ExpiresAt,
 		SecretPrefix: domain.SecretDisplayPrefix(secret), SecretLast4: domain.SecretLast4(secret), DocsID: docsID}, c.at())
 	if err != nil {
 		return TokenSecretResult{}, err

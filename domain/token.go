@@ -96,10 +96,13 @@ func FoldToken(history []Event) Token { return Fold(Token{}, history) }
 
 // NewToken is what CreateToken needs to know.
 type NewToken struct {
-	ID           uuid.UUID
-	AccountID    uuid.UUID
-	CampaignID   *uuid.UUID
-	Filter       *Filter // the token's filter, loaded by the caller; nil for none
+	ID         uuid.UUID
+	AccountID  uuid.UUID
+	CampaignID *uuid.UUID
+	Filter     *Filter // the token's filter, loaded by the caller; nil for none
+	// EveryLead says that a campaign token without Filter is meant to see
+	// every lead of its campaign: breadth is never a default.
+	EveryLead    bool
 	Name         string
 	Permissions  []Permission
 	ExpiresAt    *time.Time
@@ -109,12 +112,19 @@ type NewToken struct {
 }
 
 // CreateToken decides a new token. Account-level tokens (no campaign) may
-// carry any permission; campaign tokens only read and write, and their
-// filter must be a live filter of that campaign.
+// carry any permission; campaign tokens only read and write, and either a
+// live filter of that campaign or EveryLead.
 func CreateToken(n NewToken, at time.Time) ([]Event, error) {
 	v := &ValidationError{}
 	validName(v, "name", n.Name)
 	perms := validPermissions(v, n.Permissions, n.CampaignID != nil)
+	switch {
+	case n.CampaignID == nil:
+	case n.Filter == nil && !n.EveryLead:
+		v.Add("filter_id", CodeRequired, "a campaign token needs filter_id: the id of a filter of the campaign, or null for every lead of the campaign")
+	case n.Filter != nil && n.EveryLead:
+		v.Add("filter_id", CodeInvalidValue, "a campaign token has a filter or every lead of the campaign, not both")
+	}
 	var filterID *uuid.UUID
 	if n.Filter != nil {
 		validFilterFor(v, n.Filter, n.CampaignID, n.AccountID)

@@ -24,7 +24,7 @@ func liveFilter(id, campaign, account uuid.UUID) *domain.Filter {
 }
 
 func newToken(mutate func(*domain.NewToken)) domain.NewToken {
-	n := domain.NewToken{ID: tokID, AccountID: acct, CampaignID: &campID, Name: "Partner ABC",
+	n := domain.NewToken{ID: tokID, AccountID: acct, CampaignID: &campID, EveryLead: true, Name: "Partner ABC",
 		Permissions: []domain.Permission{domain.PermWrite, domain.PermRead}, SecretPrefix: "lsk_AbCd", SecretLast4: "wxyz", DocsID: "docs-1"}
 	if mutate != nil {
 		mutate(&n)
@@ -55,7 +55,10 @@ func TestCreateTokenDecisions(t *testing.T) {
 			when: create(newToken(func(n *domain.NewToken) { n.Permissions = []domain.Permission{"read", "read", "read"} })),
 			then: []domain.Event{tokenCreated(func(e *domain.TokenCreated) { e.Permissions = []domain.Permission{domain.PermRead} })}},
 		{name: "with a filter of the campaign and an expiry",
-			when: create(newToken(func(n *domain.NewToken) { n.Filter = liveFilter(filterID, campID, acct); n.ExpiresAt = &future })),
+			when: create(newToken(func(n *domain.NewToken) {
+				n.Filter, n.EveryLead = liveFilter(filterID, campID, acct), false
+				n.ExpiresAt = &future
+			})),
 			then: []domain.Event{tokenCreated(func(e *domain.TokenCreated) { e.FilterID = &fid; e.ExpiresAt = &future })}},
 		{name: "account token with every permission",
 			when: create(newToken(func(n *domain.NewToken) {
@@ -79,20 +82,32 @@ func TestCreateTokenDecisions(t *testing.T) {
 			when:    create(newToken(func(n *domain.NewToken) { n.Permissions = []domain.Permission{} })),
 			invalid: []fc{{"permissions", domain.CodeRequired}}},
 		{name: "filter of another campaign",
-			when:    create(newToken(func(n *domain.NewToken) { n.Filter = liveFilter(filterID, otherID, acct) })),
+			when:    create(newToken(func(n *domain.NewToken) { n.Filter, n.EveryLead = liveFilter(filterID, otherID, acct), false })),
 			invalid: []fc{{"filter_id", domain.CodeInvalidValue}}},
 		{name: "filter of another account",
-			when:    create(newToken(func(n *domain.NewToken) { n.Filter = liveFilter(filterID, campID, otherAcc) })),
+			when:    create(newToken(func(n *domain.NewToken) { n.Filter, n.EveryLead = liveFilter(filterID, campID, otherAcc), false })),
 			invalid: []fc{{"filter_id", domain.CodeInvalidValue}}},
 		{name: "deleted filter",
-			when:    create(newToken(func(n *domain.NewToken) { n.Filter = &deletedFilter })),
+			when:    create(newToken(func(n *domain.NewToken) { n.Filter, n.EveryLead = &deletedFilter, false })),
 			invalid: []fc{{"filter_id", domain.CodeInvalidValue}}},
 		{name: "missing filter",
-			when:    create(newToken(func(n *domain.NewToken) { n.Filter = &domain.Filter{ID: filterID} })),
+			when:    create(newToken(func(n *domain.NewToken) { n.Filter, n.EveryLead = &domain.Filter{ID: filterID}, false })),
 			invalid: []fc{{"filter_id", domain.CodeInvalidValue}}},
 		{name: "filter on an account token",
-			when:    create(newToken(func(n *domain.NewToken) { n.CampaignID = nil; n.Filter = liveFilter(filterID, campID, acct) })),
+			when: create(newToken(func(n *domain.NewToken) {
+				n.CampaignID = nil
+				n.Filter, n.EveryLead = liveFilter(filterID, campID, acct), false
+			})),
 			invalid: []fc{{"filter_id", domain.CodeInvalidValue}}},
+		{name: "campaign token without a filter or every lead",
+			when:    create(newToken(func(n *domain.NewToken) { n.EveryLead = false })),
+			invalid: []fc{{"filter_id", domain.CodeRequired}}},
+		{name: "campaign token with a filter and every lead",
+			when:    create(newToken(func(n *domain.NewToken) { n.Filter = liveFilter(filterID, campID, acct) })),
+			invalid: []fc{{"filter_id", domain.CodeInvalidValue}}},
+		{name: "account token needs no filter",
+			when: create(newToken(func(n *domain.NewToken) { n.CampaignID, n.EveryLead = nil, false })),
+			then: []domain.Event{tokenCreated(func(e *domain.TokenCreated) { e.CampaignID = nil })}},
 		{name: "expiry in the past",
 			when:    create(newToken(func(n *domain.NewToken) { n.ExpiresAt = &past })),
 			invalid: []fc{{"expires_at", domain.CodeInvalidValue}}},
@@ -103,7 +118,7 @@ func TestCreateTokenDecisions(t *testing.T) {
 			when: create(newToken(func(n *domain.NewToken) {
 				n.Name = " "
 				n.Permissions = []domain.Permission{domain.PermAdmin}
-				n.Filter = liveFilter(filterID, otherID, acct)
+				n.Filter, n.EveryLead = liveFilter(filterID, otherID, acct), false
 				n.ExpiresAt = &past
 			})),
 			invalid: []fc{{"name", domain.CodeInvalidValue}, {"permissions", domain.CodeInvalidValue},

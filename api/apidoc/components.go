@@ -638,10 +638,10 @@ func (b *builder) adminComponents() {
 	b.schemas.set("TokenCreate", closed(object([]string{"name", "permissions"},
 		"name", obj("type", "string", "minLength", 1, "maxLength", 200),
 		"campaign_id", obj("type", []any{"string", "null"}, "description", "The campaign of a campaign token; omit for an account-level token."),
-		"filter_id", obj("type", []any{"string", "null"}, "description", "A filter of that campaign: the token sees only the leads it lets through."),
+		"filter_id", obj("type", []any{"string", "null"}, "description", "Required with campaign_id: a filter of that campaign, whose leads alone the token sees, or null for every lead of the campaign, on purpose."),
 		"permissions", perms,
 		"expires_at", obj("type", []any{"string", "null"}, "format", "date-time"),
-	)).set("examples", []any{obj("name", "Partner ABC", "campaign_id", exampleID, "filter_id", exampleFilterID, "permissions", stringEnum("read", "write"))}))
+	)).set("dependentRequired", obj("campaign_id", []any{"filter_id"})).set("examples", []any{obj("name", "Partner ABC", "campaign_id", exampleID, "filter_id", exampleFilterID, "permissions", stringEnum("read", "write"))}))
 	b.schemas.set("TokenPatch", closed(object(nil,
 		"name", obj("type", "string", "minLength", 1, "maxLength", 200),
 		"filter_id", obj("type", []any{"string", "null"}, "description", "A filter of the token's campaign; null removes the filter."),

@@ -268,7 +268,7 @@ func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
 		Description: "Tokens using it see nothing from then on." + writesNote, Params: []*M{filterID, ifMatch, idem},
 		Responses: append([]resp{ok("204", "Deleted.", "", "Leadsvc-Position")}, errs("400", "404", "409", "412")...)})
 	admin(&operation{Method: "POST", Path: "/v1/tokens", ID: "createToken", Tag: "Tokens", Summary: "Create a token",
-		Description: "An account-level token (no campaign_id; may carry admin and audit) or a campaign token (read and/or write, optionally through a filter). The answer holds the secret and the token's docs_url." + writesNote,
+		Description: "An account-level token (no campaign_id; may carry admin and audit) or a campaign token (read and/or write), which must name its filter_id: a filter of the campaign, or null for every lead of it. The answer holds the secret and the token's docs_url." + writesNote,
 		Params:      []*M{idem}, Body: jsonBody("TokenCreate", true),
 		Responses: append([]resp{ok("201", "The token, with its secret.", "Token", "Location", "ETag", "Leadsvc-Position")}, errs("400", "409", "413", "415", "422")...)})
 	admin(&operation{Method: "GET", Path: "/v1/tokens", ID: "listTokens", Tag: "Tokens", Summary: "List tokens",

@@ -152,8 +152,12 @@ func (c *Console) createAccountToken(w http.ResponseWriter, r *http.Request) err
 	return c.createToken(w, r, nil, perms)
 }
 
+// everyLeadChoice is the token form's filter_id for every lead of the
+// campaign, chosen on purpose.
+const everyLeadChoice = "all"
+
 // createCampaignToken makes a partner's token: Read, or Read + Write, of
-// the campaign, optionally narrowed by one of its filters.
+// the campaign, narrowed by one of its filters or, when chosen, not.
 func (c *Console) createCampaignToken(w http.ResponseWriter, r *http.Request) error {
 	camp, err := c.campaignOf(r)
 	if err != nil {
@@ -176,7 +180,10 @@ func (c *Console) createToken(w http.ResponseWriter, r *http.Request, camp *doma
 	back := "/tokens"
 	if camp != nil {
 		cmd.CampaignID = &camp.ID
-		cmd.FilterID = formUUID(v, r, "filter_id")
+		// No filter is preselected: every lead is a choice of its own.
+		if cmd.EveryLead = r.PostForm.Get("filter_id") == everyLeadChoice; !cmd.EveryLead {
+			cmd.FilterID = formUUID(v, r, "filter_id")
+		}
 		back = "/campaigns/" + camp.ID.String() + "/tokens"
 	}
 	err := v.Err()
@@ -194,8 +201,11 @@ func (c *Console) createToken(w http.ResponseWriter, r *http.Request, camp *doma
 		return err
 	}
 	for i, e := range errs.List {
-		if e.Field == "permissions" && camp != nil {
+		switch {
+		case e.Field == "permissions" && camp != nil:
 			errs.List[i].Field, errs.List[i].Anchor = "access", "access"
+		case e.Field == "filter_id" && r.PostForm.Get("filter_id") == "":
+			errs.List[i].Message = "choose a filter, or “Every lead of the campaign” if this partner may see them all"
 		}
 	}
 	return c.renderTokens(w, r, http.StatusUnprocessableEntity, camp, "token_new", errs)

@@ -149,3 +149,99 @@ func TestConsoleFilterWithoutConditionIsChosen(t *testing.T) {
 		}
 	}
 }
+
+// TestCampaignTokenNamesItsFilter: a campaign token is made only with a
+// filter_id member, a filter's id or null for every lead of the campaign
+// on purpose; without it the request is refused and writes nothing.
+// Account-level tokens have no filter to name.
+func TestCampaignTokenNamesItsFilter(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t)
+	s := mustSetup(t, m)
+	mustWriteNothing(t, m, "campaign tokens without filter_id", func() {
+		for name, body := range map[string]map[string]any{
+			"read":       {"name": "Partner", "campaign_id": s.campaignID, "permissions": []string{"read"}},
+			"read+write": {"name": "Partner", "campaign_id": s.campaignID, "permissions": []string{"read", "write"}},
+		} {
+			p := s.admin.do(http.MethodPost, "/v1/tokens", body, "Idempotency-Key", "no-filter-"+name).problem(http.StatusUnprocessableEntity)
+			if !p.hasError("filter_id", "required") || !strings.Contains(p.Detail, "null for every lead of the campaign") {
+				t.Errorf("%s: %+v; want 422 naming filter_id and saying null means every lead", name, p)
+			}
+		}
+	})
+
+	var every struct {
+		ID       string  `json:"id"`
+		FilterID *string `json:"filter_id"`
+		Secret   string  `json:"secret"`
+	}
+	s.admin.do(http.MethodPost, "/v1/tokens", map[string]any{"name": "Everything", "campaign_id": s.campaignID,
+		"filter_id": nil, "permissions": []string{"read"}}).want(http.StatusCreated).into(&every)
+	if every.FilterID != nil {
+		t.Fatalf("filter_id null made a token with filter %s", *every.FilterID)
+	}
+	// It sees every lead of the campaign: both partners' leads. (A lead's
+	// position waits for that lead's view only.)
+	everything := s.admin.as(every.Secret)
+	for _, partner := range []*client{s.abc.rw, s.xyz.rw} {
+		l, pos := partner.mustCreateLead(map[string]any{"fields": map[string]any{"name": "Lead"}})
+		everything.do(http.MethodGet, "/v1/leads/"+l.ID, nil, "Leadsvc-Min-Position", pos).want(http.StatusOK)
+	}
+	if got := len(everything.listAll("", "")); got != 2 {
+		t.Fatalf("the every-lead token lists %d leads, want both partners' 2", got)
+	}
+	// With a filter, as before; an account-level token needs no filter_id.
+	s.admin.do(http.MethodPost, "/v1/tokens", map[string]any{"name": "ABC", "campaign_id": s.campaignID,
+		"filter_id": s.abc.filterID, "permissions": []string{"read"}}).want(http.StatusCreated)
+	s.admin.do(http.MethodPost, "/v1/tokens", map[string]any{"name": "CRM", "permissions": []string{"read"}}).want(http.StatusCreated)
+}
+
+// TestConsoleTokenFormPreselectsNoFilter: the campaign token form offers
+// the filters and "Every lead of the campaign" with none of them chosen;
+// a token sent without a choice is refused at the input.
+func TestConsoleTokenFormPreselectsNoFilter(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t)
+	admin := mustAccount(t, m, "Acme")
+	campaign := mustConsoleCampaign(t, admin, "Home energy")
+	web := str(admin.do(http.MethodPost, "/v1/campaigns/"+campaign+"/filters", map[string]any{"name": "Web",
+		"conditions": []map[string]any{{"field": "source", "op": "eq", "value": "website"}}}).want(http.StatusCreated).obj(), "id")
+	s := mustSignIn(t, m, admin.token)
+
+	p := s.get("/campaigns/" + campaign + "/tokens/new").want(http.StatusOK)
+	form := regexp.MustCompile(`(?s)<select id="f-filter-id" name="filter_id" required>(.*?)</select>`).FindStringSubmatch(p.Body)
+	if form == nil || strings.Count(form[1], " selected") != 1 || !strings.Contains(form[1], `<option value="" selected disabled>`) ||
+		!strings.Contains(form[1], `<option value="`+web+`">Web</option>`) ||
+		!strings.Contains(form[1], `<option value="all">Every lead of the campaign (no filter)</option>`) {
+		t.Fatalf("the token form's filter choice: %q", form)
+	}
+	mustWriteNothing(t, m, "a campaign token without a chosen filter", func() {
+		p = s.post("/campaigns/"+campaign+"/tokens", url.Values{"name": {"Partner"}, "access": {"read"}}).
+			want(http.StatusUnprocessableEntity)
+		if !p.contains(`id="f-filter-id" name="filter_id" aria-invalid="true"`) || !p.contains(`href="#f-filter-id"`) ||
+			!p.contains("choose a filter, or “Every lead of the campaign”") {
+			t.Fatalf("a token without a filter choice is not refused at the input:\n%s", p.Body)
+		}
+	})
+	s.post("/campaigns/"+campaign+"/tokens", url.Values{"name": {"Everything"}, "access": {"read"}, "filter_id": {"all"}}).
+		wantRedirect("/console/campaigns/" + campaign + "/tokens?notice=token_created")
+	s.post("/campaigns/"+campaign+"/tokens", url.Values{"name": {"Web"}, "access": {"read"}, "filter_id": {web}}).
+		wantRedirect("/console/campaigns/" + campaign + "/tokens?notice=token_created")
+	var tokens struct {
+		Data []struct {
+			Name     string  `json:"name"`
+			FilterID *string `json:"filter_id"`
+		}
+	}
+	admin.do(http.MethodGet, "/v1/tokens?campaign_id="+campaign, nil).want(http.StatusOK).into(&tokens)
+	got := map[string]string{}
+	for _, tk := range tokens.Data {
+		got[tk.Name] = "every lead"
+		if tk.FilterID != nil {
+			got[tk.Name] = *tk.FilterID
+		}
+	}
+	if len(got) != 2 || got["Everything"] != "every lead" || got["Web"] != web {
+		t.Fatalf("the console made %v", got)
+	}
+}

@@ -150,7 +150,7 @@ func TestConsoleSignInTakesOnlyAccountAdminTokens(t *testing.T) {
 	m := mustRunMain(t)
 	admin := mustAccount(t, m, "Acme")
 	campaign := mustConsoleCampaign(t, admin, "Home energy")
-	_, partner := mustToken(t, admin, map[string]any{"name": "Partner ABC", "campaign_id": campaign, "permissions": []string{"read", "write"}})
+	_, partner := mustToken(t, admin, map[string]any{"name": "Partner ABC", "campaign_id": campaign, "filter_id": nil, "permissions": []string{"read", "write"}})
 	_, reader := mustToken(t, admin, map[string]any{"name": "Reporting", "permissions": []string{"read", "audit"}})
 	revokedID, revoked := mustToken(t, admin, map[string]any{"name": "Old admin", "permissions": []string{"admin"}})
 	admin.do(http.MethodDelete, "/v1/tokens/"+revokedID, nil).want(http.StatusOK)
@@ -250,7 +250,7 @@ func TestConsoleSessionNeverSeesAnotherAccount(t *testing.T) {
 	theirFilter := str(globex.do(http.MethodPost, "/v1/campaigns/"+theirCampaign+"/filters",
 		map[string]any{"name": "Web", "conditions": []map[string]any{{"field": "source", "op": "eq", "value": "website"}}}).
 		want(http.StatusCreated).obj(), "id")
-	theirToken, _ := mustToken(t, globex, map[string]any{"name": "Globex partner", "campaign_id": theirCampaign, "permissions": []string{"read"}})
+	theirToken, _ := mustToken(t, globex, map[string]any{"name": "Globex partner", "campaign_id": theirCampaign, "filter_id": nil, "permissions": []string{"read"}})
 	mustConsoleCampaign(t, acme, "Acme campaign")
 
 	s := mustSignIn(t, m, acme.token)
