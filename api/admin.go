@@ -586,9 +586,9 @@ func (a *API) revealToken(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// rotateToken gives the token a new secret; grace_period ("24h" or a
-// number of seconds, default 24 h, at most 7 days) keeps the old one
-// working meanwhile.
+// rotateToken gives the token a new secret. The old one ends at once
+// unless grace_period ("1h" or a number of seconds, at most 7 days) asks
+// to keep it working meanwhile: the usual reason to rotate is a leak.
 func (a *API) rotateToken(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -615,7 +615,8 @@ func (a *API) rotateToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 // parseGrace reads a grace period: a Go duration string ("24h", "90m")
-// or a number of seconds. Zero or absent means the default.
+// or a number of seconds. Zero, null or absent is none: the old secret
+// ends at once.
 func parseGrace(raw json.RawMessage) (time.Duration, error) {
 	if len(raw) == 0 || isNull(raw) {
 		return 0, nil
@@ -632,7 +633,7 @@ func parseGrace(raw json.RawMessage) (time.Duration, error) {
 	var secs float64
 	if err := json.Unmarshal(raw, &secs); err != nil || secs < 0 || secs > float64(domain.MaxRotationGrace/time.Second) {
 		if err == nil {
-			return 0, domain.Invalid("grace_period", domain.CodeInvalidValue, "the grace period is between 0 and 7 days")
+			return 0, domain.Invalid("grace_period", domain.CodeInvalidValue, "the grace period is between 0 (the old secret ends at once) and 7 days")
 		}
 		return 0, bad
 	}

@@ -227,8 +227,8 @@ func (c *Commands) updateToken(ctx context.Context, accountID, tokenID uuid.UUID
 }
 
 // RotateToken gives a token a new secret; the old one keeps working for
-// Grace (0: the default of 24 hours; at most 7 days). Only the latest
-// previous secret is kept: rotating again ends the earlier grace.
+// Grace (0: it ends at once; at most 7 days). Only the latest previous
+// secret is kept: rotating again ends the earlier grace.
 type RotateToken struct {
 	AccountID uuid.UUID
 	TokenID   uuid.UUID
@@ -246,19 +246,26 @@ func (c *Commands) RotateToken(ctx context.Context, cmd RotateToken) (TokenSecre
 			return TokenSecretResult{}, err
 		}
 		res := TokenSecretResult{Secret: secret}
-		var until time.Time
+		var rotated domain.TokenRotated
 		out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, 0, cmd.Meta, nil,
 			func(t domain.Token, at time.Time) ([]domain.Event, error) {
 				events, err := t.Rotate(domain.SecretDisplayPrefix(secret), domain.SecretLast4(secret), cmd.Grace, at)
 				if err == nil {
-					until = events[0].(domain.TokenRotated).PreviousValidUntil
+					rotated = events[0].(domain.TokenRotated)
 				}
 				return events, err
 			},
 			func(t domain.Token) eventstore.Inline {
+				// Without a grace, nothing of the old secret is kept, so it
+				// fails even in a process whose clock lags this one.
 				keepPrevious := func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
-					_, err := tx.Exec(ctx, `UPDATE tokens SET previous_secret_hash = secret_hash, previous_valid_until = $2
-						WHERE id = $1`, t.ID, until)
+					q := `UPDATE tokens SET previous_secret_hash = NULL, previous_valid_until = NULL WHERE id = $1`
+					args := []any{t.ID}
+					if rotated.PreviousValidUntil.After(rotated.At) {
+						q = `UPDATE tokens SET previous_secret_hash = secret_hash, previous_valid_until = $2 WHERE id = $1`
+						args = append(args, rotated.PreviousValidUntil)
+					}
+					_, err := tx.Exec(ctx, q, args...)
 					return err
 				}
 				return inlineAll(keepPrevious, c.tokenSecretSteps(t, secret, &res.Token), finishWith(fin, &res.Written, func() any { return res }))

@@ -21,11 +21,10 @@ const (
 	PermAudit Permission = "audit"
 )
 
-// Rotation grace bounds: the old secret keeps working this long.
-const (
-	DefaultRotationGrace = 24 * time.Hour
-	MaxRotationGrace     = 7 * 24 * time.Hour
-)
+// MaxRotationGrace bounds how long a rotated secret may keep working.
+// There is no default grace: the usual reason to rotate is a leak, so
+// the old secret ends at once unless a grace period is asked for.
+const MaxRotationGrace = 7 * 24 * time.Hour
 
 // Token is the token aggregate: a named, scoped credential.
 type Token struct {
@@ -199,8 +198,8 @@ func (t Token) Update(c TokenChanges, at time.Time) ([]Event, error) {
 	return []Event{e}, nil
 }
 
-// Rotate decides a new secret; the old one stays valid for grace (0 means
-// the default, at most MaxRotationGrace).
+// Rotate decides a new secret; the old one stays valid for grace (0: it
+// ends at once, the rotation's time; at most MaxRotationGrace).
 func (t Token) Rotate(prefix, last4 string, grace time.Duration, at time.Time) ([]Event, error) {
 	if !t.Exists() {
 		return nil, ErrTokenNotFound
@@ -208,11 +207,8 @@ func (t Token) Rotate(prefix, last4 string, grace time.Duration, at time.Time) (
 	if t.Revoked {
 		return nil, ErrTokenRevoked
 	}
-	if grace == 0 {
-		grace = DefaultRotationGrace
-	}
-	if grace < 0 || grace > MaxRotationGrace {
-		return nil, Invalid("grace_period", CodeInvalidValue, "the grace period is between 0 and 7 days")
+	if err := validGrace(grace); err != nil {
+		return nil, err
 	}
 	return []Event{TokenRotated{TokenID: t.ID, SecretPrefix: prefix, SecretLast4: last4, PreviousValidUntil: at.Add(grace), At: at}}, nil
 }
@@ -237,6 +233,13 @@ func (t Token) Revoke(at time.Time) ([]Event, error) {
 		return nil, nil
 	}
 	return []Event{TokenRevoked{TokenID: t.ID, At: at}}, nil
+}
+
+func validGrace(grace time.Duration) error {
+	if grace < 0 || grace > MaxRotationGrace {
+		return Invalid("grace_period", CodeInvalidValue, "the grace period is between 0 (the old secret ends at once) and 7 days")
+	}
+	return nil
 }
 
 func validPermissions(v *ValidationError, perms []Permission, scoped bool) []Permission {

@@ -181,7 +181,7 @@ func TestTokenCommandDecisions(t *testing.T) {
 	})
 	t.Run("Rotate", func(t *testing.T) {
 		runDecisions(t, domain.FoldToken, []decision[domain.Token]{
-			{name: "zero grace means the default", given: created, when: rotate(0), then: rotated(domain.DefaultRotationGrace)},
+			{name: "zero grace ends the old secret at once", given: created, when: rotate(0), then: rotated(0)},
 			{name: "short grace", given: created, when: rotate(time.Nanosecond), then: rotated(time.Nanosecond)},
 			{name: "maximum grace", given: created, when: rotate(domain.MaxRotationGrace), then: rotated(domain.MaxRotationGrace)},
 			{name: "over the maximum", given: created, when: rotate(domain.MaxRotationGrace + time.Nanosecond),

@@ -651,7 +651,7 @@ func (b *builder) adminComponents() {
 	b.schemas.set("TokenRotate", closed(object(nil,
 		"grace_period", obj("anyOf", []any{obj("type", "string", "description", `A duration such as "24h" or "90m".`),
 			obj("type", "number", "minimum", 0, "maximum", 604800, "description", "Seconds."), obj("type", "null")},
-			"description", "How long the old secret keeps working: default 24 hours, at most 7 days."))))
+			"description", "How long the old secret keeps working: absent, null or 0, it ends at once (the usual reason to rotate is a leak); at most 7 days."))))
 	b.schemas.set("Empty", closed(obj("type", "object", "maxProperties", 0)))
 	b.schemas.set("TokenPage", page(sref("Token"), "The account's tokens, newest first; never their secrets."))
 }
@@ -742,7 +742,8 @@ func (b *builder) webhookComponents() {
 		"filter_id", obj("type", []any{"string", "null"}, "format", "uuid"),
 		"event_types", obj("type", "array", "items", obj("type", "string")),
 		"enabled", obj("type", "boolean")))
-	b.schemas.set("WebhookRotate", object(nil, "grace_period", obj("description", `A duration such as "24h", or seconds.`)))
+	b.schemas.set("WebhookRotate", object(nil, "grace_period", obj("description",
+		`How long the old secret keeps signing beside the new one: a duration such as "24h", or seconds; absent, null or 0, it stops at once; at most 7 days.`)))
 	b.schemas.set("WebhookRedeliver", object(nil,
 		"since", obj("type", "string", "format", "date-time", "description", "Deliver again every event since then."),
 		"delivery_id", str("Deliver this one attempt's event again.")))

@@ -289,7 +289,7 @@ func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
 		Params:      []*M{tokenID, idem}, Body: jsonBody("Empty", false),
 		Responses: append([]resp{ok("200", "The token, with its secret.", "Token", "ETag", "Leadsvc-Position")}, writeErrs...)})
 	admin(&operation{Method: "POST", Path: "/v1/tokens/{id}/rotate", ID: "rotateToken", Tag: "Tokens", Summary: "Rotate a token's secret",
-		Description: "A new secret; the old one keeps working for the grace period." + writesNote,
+		Description: "A new secret; the old one ends at once, unless a grace_period keeps it working that long." + writesNote,
 		Params:      []*M{tokenID, idem}, Body: jsonBody("TokenRotate", false),
 		Responses: append([]resp{ok("200", "The token, with its new secret.", "Token", "ETag", "Leadsvc-Position")}, writeErrs...)})
 
@@ -315,7 +315,7 @@ func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
 	hook(&operation{Method: "GET", Path: "/v1/webhooks/{id}/deliveries", ID: "listDeliveries", Summary: "List delivery attempts",
 		Params: []*M{webhookID}, Responses: append([]resp{ok("200", "The delivery attempts.", "DeliveryPage")}, errs("400", "404")...)})
 	hook(&operation{Method: "POST", Path: "/v1/webhooks/{id}/rotate-secret", ID: "rotateWebhookSecret", Summary: "Rotate the signing secret",
-		Description: "A new secret; during the grace period deliveries carry signatures of both." + writesNote,
+		Description: "A new secret; the old one stops signing at once, unless a grace_period keeps it: meanwhile deliveries carry signatures of both." + writesNote,
 		Params:      []*M{webhookID, idem}, Body: jsonBody("WebhookRotate", false),
 		Responses: append([]resp{ok("200", "The subscription, with its new secret.", "Webhook", "Leadsvc-Position")}, errs("400", "404", "409", "413", "415", "422")...)})
 	hook(&operation{Method: "POST", Path: "/v1/webhooks/{id}/redeliver", ID: "redeliverWebhook", Summary: "Deliver again",

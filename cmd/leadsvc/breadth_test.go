@@ -245,3 +245,140 @@ func TestConsoleTokenFormPreselectsNoFilter(t *testing.T) {
 		t.Fatalf("the console made %v", got)
 	}
 }
+
+// TestRotationEndsTheOldSecretAtOnce: the usual reason to rotate is a
+// leak, so the old secret stops at once unless a grace period is asked
+// for; 0 is immediate too, and more than 7 days is refused.
+func TestRotationEndsTheOldSecretAtOnce(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t)
+	s := mustSetup(t, m)
+	type rotated struct {
+		Secret     string  `json:"secret"`
+		GraceUntil *string `json:"previous_secret_valid_until"`
+	}
+	rotate := func(body any) rotated {
+		t.Helper()
+		var r rotated
+		s.admin.do(http.MethodPost, "/v1/tokens/"+s.abc.roID+"/rotate", body).want(http.StatusOK).into(&r)
+		return r
+	}
+	old := s.abc.ro
+	for _, body := range []any{nil, map[string]any{}, map[string]any{"grace_period": 0}, map[string]any{"grace_period": "0s"},
+		map[string]any{"grace_period": nil}} {
+		r := rotate(body)
+		if r.GraceUntil != nil {
+			t.Errorf("rotate %v: previous_secret_valid_until %s, want null", body, *r.GraceUntil)
+		}
+		if p := old.do(http.MethodGet, "/v1/schema", nil).problem(http.StatusUnauthorized); p.Type != "urn:leadsvc:problem:unauthenticated" {
+			t.Errorf("rotate %v: the old secret answers %+v, want 401 at once", body, p)
+		}
+		old = s.admin.as(r.Secret)
+		old.do(http.MethodGet, "/v1/schema", nil).want(http.StatusOK)
+	}
+
+	// A grace period asked for keeps the old secret that long.
+	r := rotate(map[string]any{"grace_period": "1h"})
+	if r.GraceUntil == nil {
+		t.Fatal("a rotation with a grace period answers no previous_secret_valid_until")
+	}
+	old.do(http.MethodGet, "/v1/schema", nil).want(http.StatusOK)
+	s.admin.as(r.Secret).do(http.MethodGet, "/v1/schema", nil).want(http.StatusOK)
+	// Rotating again at once ends that grace too.
+	next := rotate(nil)
+	old.do(http.MethodGet, "/v1/schema", nil).problem(http.StatusUnauthorized)
+	s.admin.as(r.Secret).do(http.MethodGet, "/v1/schema", nil).problem(http.StatusUnauthorized)
+	s.admin.as(next.Secret).do(http.MethodGet, "/v1/schema", nil).want(http.StatusOK)
+
+	rotate(map[string]any{"grace_period": 604800})
+	mustWriteNothing(t, m, "rotations with too long a grace", func() {
+		for _, g := range []any{604801, "169h", "-1s", -1} {
+			if p := s.admin.do(http.MethodPost, "/v1/tokens/"+s.abc.roID+"/rotate", map[string]any{"grace_period": g}).
+				problem(http.StatusUnprocessableEntity); len(p.Errors) != 1 || p.Errors[0].Field != "grace_period" {
+				t.Errorf("grace_period %v: %+v", g, p)
+			}
+		}
+	})
+}
+
+// TestWebhookSecretRotationEndsTheOldSecretAtOnce: a rotated signing
+// secret stops signing at once unless a grace period is asked for.
+func TestWebhookSecretRotationEndsTheOldSecretAtOnce(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t, "LEADSVC_WEBHOOKS_ALLOW_PRIVATE", "true")
+	s := mustSetup(t, m)
+	rcv := newHookReceiver(t)
+	hook := s.admin.do(http.MethodPost, "/v1/webhooks", map[string]any{"url": rcv.srv.URL + "/hooks", "campaign_id": s.campaignID,
+		"event_types": []string{"lead.created"}}).want(http.StatusCreated).obj()
+	id, first := str(hook, "id"), str(hook, "secret")
+	signatures := func(n int, secrets ...string) {
+		t.Helper()
+		s.admin.do(http.MethodPost, "/v1/webhooks/"+id+"/test", nil).want(http.StatusAccepted)
+		body, h := rcv.wait(t, n)
+		if got := len(strings.Fields(h.Get("webhook-signature"))); got != len(secrets) {
+			t.Fatalf("test event %d carries %d signatures, want %d: %q", n, got, len(secrets), h.Get("webhook-signature"))
+		}
+		for _, sec := range secrets {
+			if !signedBy(sec, h, str(body, "raw")) {
+				t.Fatalf("test event %d is not signed by %s…", n, sec[:10])
+			}
+		}
+	}
+	immediate := s.admin.do(http.MethodPost, "/v1/webhooks/"+id+"/rotate-secret", nil).want(http.StatusOK).obj()
+	second := str(immediate, "secret")
+	if second == first || immediate["previous_secret_valid_until"] != nil {
+		t.Fatalf("an immediate rotation: %v", immediate)
+	}
+	signatures(1, second)
+	graced := s.admin.do(http.MethodPost, "/v1/webhooks/"+id+"/rotate-secret", map[string]any{"grace_period": "1h"}).
+		want(http.StatusOK).obj()
+	if graced["previous_secret_valid_until"] == nil {
+		t.Fatalf("a rotation with a grace period: %v", graced)
+	}
+	signatures(2, str(graced, "secret"), second)
+	if p := s.admin.do(http.MethodPost, "/v1/webhooks/"+id+"/rotate-secret", map[string]any{"grace_period": "8d"}).
+		problem(http.StatusUnprocessableEntity); !p.hasError("grace_period", "invalid_format") && !p.hasError("grace_period", "invalid_value") {
+		t.Fatalf("a grace of 8 days: %+v", p)
+	}
+}
+
+// TestConsoleRotationStopsTheOldSecretNow: the console's rotations, of a
+// token and of a webhook's signing secret, offer "now" first and chosen,
+// and end the old secret at once with it.
+func TestConsoleRotationStopsTheOldSecretNow(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t, "LEADSVC_WEBHOOKS_ALLOW_PRIVATE", "true")
+	admin := mustAccount(t, m, "Acme")
+	campaign := mustConsoleCampaign(t, admin, "Home energy")
+	id, secret := mustToken(t, admin, map[string]any{"name": "CRM sync", "permissions": []string{"read"}})
+	s := mustSignIn(t, m, admin.token)
+
+	now := regexp.MustCompile(`<legend>Keep the old secret working\?</legend>\s*<label class="choice"><input type="radio" name="grace" value="0s" checked> No: it stops now</label>`)
+	if p := s.get("/tokens/" + id + "/rotate"); !now.MatchString(p.Body) || strings.Count(p.Body, " checked") != 1 {
+		t.Fatalf("the token's rotation does not offer \"now\" first and chosen:\n%s", p.Body)
+	}
+	p := s.post("/tokens/"+id+"/rotate", url.Values{"grace": {"0s"}}).want(http.StatusOK)
+	if p.contains("keeps working until") || !p.contains("The old one no longer works.") {
+		t.Fatalf("an immediate rotation does not say the old secret ended:\n%s", p.Body)
+	}
+	admin.as(secret).do(http.MethodGet, "/v1/leads", nil).problem(http.StatusUnauthorized)
+	fresh := regexp.MustCompile(`id="token-secret" value="(lsk_\w+)"`).FindStringSubmatch(p.Body)[1]
+	admin.as(fresh).do(http.MethodGet, "/v1/leads", nil).want(http.StatusOK)
+
+	hook := str(admin.do(http.MethodPost, "/v1/webhooks", map[string]any{"url": "http://127.0.0.1:9/hooks", "campaign_id": campaign}).
+		want(http.StatusCreated).obj(), "id")
+	if p := s.get("/webhooks/" + hook); !p.contains(`href="/console/webhooks/` + hook + `/rotate-secret"`) {
+		t.Fatalf("the webhook page does not ask before rotating:\n%s", p.Body)
+	}
+	if p := s.get("/webhooks/" + hook + "/rotate-secret"); !now.MatchString(p.Body) || strings.Count(p.Body, " checked") != 1 {
+		t.Fatalf("the webhook's rotation does not offer \"now\" first and chosen:\n%s", p.Body)
+	}
+	s.post("/webhooks/"+hook+"/rotate-secret", url.Values{"grace": {"0s"}}).want(http.StatusOK)
+	if got := admin.do(http.MethodGet, "/v1/webhooks/"+hook, nil).want(http.StatusOK).obj(); got["previous_secret_valid_until"] != nil {
+		t.Fatalf("the webhook after an immediate rotation: %v", got)
+	}
+	s.post("/webhooks/"+hook+"/rotate-secret", url.Values{"grace": {"24h"}}).want(http.StatusOK)
+	if got := admin.do(http.MethodGet, "/v1/webhooks/"+hook, nil).want(http.StatusOK).obj(); got["previous_secret_valid_until"] == nil {
+		t.Fatalf("the webhook after a rotation with a grace: %v", got)
+	}
+}
