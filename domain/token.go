@@ -55,6 +55,12 @@ func (t Token) Active(now time.Time) bool {
 	return t.Exists() && !t.Revoked && (t.ExpiresAt == nil || now.Before(*t.ExpiresAt))
 }
 
+// Administers reports whether the token can administer its account at
+// now: a live account-level token with admin.
+func (t Token) Administers(now time.Time) bool {
+	return t.CampaignID == nil && t.Can(PermAdmin) && t.Active(now)
+}
+
 // Evolve applies one event.
 func (t Token) Evolve(e Event) Token {
 	switch e := e.(type) {

@@ -324,3 +324,26 @@ func TestTokenSecrets(t *testing.T) {
 		}
 	})
 }
+
+func TestTokenAdministers(t *testing.T) {
+	admin := tokenCreated(func(e *domain.TokenCreated) {
+		e.CampaignID, e.Permissions = nil, []domain.Permission{domain.PermAdmin, domain.PermRead}
+	})
+	expires := t1
+	for _, tc := range []struct {
+		name    string
+		history []domain.Event
+		want    bool
+	}{
+		{"a live account admin", []domain.Event{admin}, true},
+		{"a campaign token", []domain.Event{tokenCreated(nil)}, false},
+		{"an account token without admin", []domain.Event{tokenCreated(func(e *domain.TokenCreated) { e.CampaignID = nil })}, false},
+		{"a revoked admin", []domain.Event{admin, domain.TokenRevoked{TokenID: tokID, At: t0}}, false},
+		{"an expired admin", []domain.Event{admin, domain.TokenUpdated{TokenID: tokID, ExpiresAt: &expires, At: t0}}, false},
+		{"a demoted admin", []domain.Event{admin, domain.TokenUpdated{TokenID: tokID, Permissions: []domain.Permission{domain.PermRead}, At: t0}}, false},
+	} {
+		if got := domain.FoldToken(tc.history).Administers(t1); got != tc.want {
+			t.Errorf("%s: Administers = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

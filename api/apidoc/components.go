@@ -184,7 +184,7 @@ func (b *builder) commonComponents() {
 	b.responses.set("Unauthenticated", problem("401", "Unauthenticated", "No token, or a malformed, unknown, revoked or expired one (type …:token-expired)."))
 	b.responses.set("Forbidden", problem("403", "Forbidden", "The token lacks the permission for this request."))
 	b.responses.set("NotFound", problem("404", "Not found", "Missing, of another account, or outside the token's scope: the answers are identical."))
-	b.responses.set("Conflict", problem("409", "Conflict", "The same Idempotency-Key is still running, the resource is too busy to write after retries, or the token is revoked."))
+	b.responses.set("Conflict", problem("409", "Conflict", "The same Idempotency-Key is still running, the resource is too busy to write after retries, the token is revoked, or the change would revoke or demote the account's last admin token (type …:last-admin-token)."))
 	b.responses.set("PreconditionFailed", problem("412", "Precondition failed", "If-Match names a stale version; nothing changed."))
 	b.responses.set("TooLarge", problem("413", "Body too large", "A JSON body over 1 MiB, or an upload over the service's upload limit."))
 	b.responses.set("UnsupportedMediaType", problem("415", "Unsupported media type", "The body is not of the route's media type."))

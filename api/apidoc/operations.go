@@ -277,12 +277,12 @@ func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
 	admin(&operation{Method: "GET", Path: "/v1/tokens/{id}", ID: "getToken", Tag: "Tokens", Summary: "Get a token",
 		Params: []*M{tokenID}, Responses: append([]resp{ok("200", "The token.", "Token", "ETag")}, errs("404")...)})
 	admin(&operation{Method: "PATCH", Path: "/v1/tokens/{id}", ID: "updateToken", Tag: "Tokens", Summary: "Change a token",
-		Description: "Name, permissions, filter or expiry; filter_id or expires_at null removes it. The token's next request sees the change." + writesNote,
+		Description: "Name, permissions, filter or expiry; filter_id or expires_at null removes it. The token's next request sees the change. Taking admin from the account's last live admin token is 409 last-admin-token." + writesNote,
 		Params:      []*M{tokenID, ifMatch, idem}, Body: jsonBody("TokenPatch", true),
 		Responses: append([]resp{ok("200", "The token.", "Token", "ETag", "Leadsvc-Position")},
 			errs("400", "404", "409", "412", "413", "415", "422")...)})
 	admin(&operation{Method: "DELETE", Path: "/v1/tokens/{id}", ID: "revokeToken", Tag: "Tokens", Summary: "Revoke a token",
-		Description: "Ends the token now: its next request is 401 and its docs_url answers 404." + writesNote, Params: []*M{tokenID, idem},
+		Description: "Ends the token now: its next request is 401 and its docs_url answers 404. The account's last live admin token cannot be revoked: 409 last-admin-token, whose detail names the server command that makes another." + writesNote, Params: []*M{tokenID, idem},
 		Responses: append([]resp{ok("200", "The revoked token.", "Token", "ETag", "Leadsvc-Position")}, errs("400", "404", "409")...)})
 	admin(&operation{Method: "POST", Path: "/v1/tokens/{id}/reveal", ID: "revealToken", Tag: "Tokens", Summary: "Show a token's secret",
 		Description: "Every call is recorded as a token.revealed event; an Idempotency-Key is accepted but a reveal is never replayed.",

@@ -1,12 +1,23 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/leadsvc/leadsvc/commands"
+	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/internal/testenv"
 )
 
 // filterOut is a filter as the API answers it.
@@ -381,4 +392,175 @@ func TestConsoleRotationStopsTheOldSecretNow(t *testing.T) {
 	if got := admin.do(http.MethodGet, "/v1/webhooks/"+hook, nil).want(http.StatusOK).obj(); got["previous_secret_valid_until"] == nil {
 		t.Fatalf("the webhook after a rotation with a grace: %v", got)
 	}
+}
+
+// ownerToken is the id and account of the token a client holds.
+func ownerToken(t *testing.T, m *Main, c *client) (tokenID, accountID string) {
+	t.Helper()
+	if err := m.Pool.QueryRow(context.Background(), `SELECT id::text, account_id::text FROM tokens
+		WHERE secret_hash = sha256(convert_to($1, 'UTF8'))`, c.token).Scan(&tokenID, &accountID); err != nil {
+		t.Fatal(err)
+	}
+	return tokenID, accountID
+}
+
+// liveAdmins counts the account's tokens that can administer it now.
+func liveAdmins(t *testing.T, m *Main, accountID string) int {
+	t.Helper()
+	var n int
+	if err := m.Pool.QueryRow(context.Background(), `SELECT count(*) FROM tokens WHERE account_id = $1 AND campaign_id IS NULL
+		AND revoked_at IS NULL AND 'admin' = ANY(permissions) AND (expires_at IS NULL OR expires_at > now())`, accountID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// wantLastAdmin checks the refusal to end an account's last admin token.
+func wantLastAdmin(t *testing.T, r reply, accountID string) {
+	t.Helper()
+	p := r.problem(http.StatusConflict)
+	if p.Type != "urn:leadsvc:problem:last-admin-token" || !strings.Contains(p.Detail, "last admin token") ||
+		!strings.Contains(p.Detail, "leadsvc token create --account "+accountID+" --name NAME --permissions read,write,admin") {
+		t.Fatalf("%s: %+v; want the last-admin-token problem with the way back", r.req, p)
+	}
+}
+
+// TestLastAdminTokenIsKept: the account's last live admin token can be
+// neither revoked nor demoted; the refusal says why and how an operator
+// makes another. Expired and revoked admin tokens do not count.
+func TestLastAdminTokenIsKept(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t)
+	owner := mustAccount(t, m, "Acme")
+	ownerID, account := ownerToken(t, m, owner)
+	readerID, _ := mustToken(t, owner, map[string]any{"name": "Reporting", "permissions": []string{"read", "audit"}})
+	shortID, short := mustToken(t, owner, map[string]any{"name": "Short admin", "permissions": []string{"admin"},
+		"expires_at": time.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)})
+	goneID, _ := mustToken(t, owner, map[string]any{"name": "Gone admin", "permissions": []string{"admin"}})
+	owner.do(http.MethodDelete, "/v1/tokens/"+goneID, nil).want(http.StatusOK)
+	testenv.CheckFor(t, 10*time.Second, func() error {
+		if r := owner.as(short).do(http.MethodGet, "/v1/campaigns", nil); r.Status != http.StatusUnauthorized {
+			return fmt.Errorf("the short admin token answers %d, want 401 once expired", r.Status)
+		}
+		return nil
+	})
+
+	mustWriteNothing(t, m, "ending the last admin token", func() {
+		wantLastAdmin(t, owner.do(http.MethodDelete, "/v1/tokens/"+ownerID, nil), account)
+		wantLastAdmin(t, owner.do(http.MethodPatch, "/v1/tokens/"+ownerID, map[string]any{"permissions": []string{"read", "write", "audit"}}), account)
+	})
+	owner.do(http.MethodGet, "/v1/campaigns", nil).want(http.StatusOK)
+	// What keeps admin, and what is not an admin, changes as before.
+	owner.do(http.MethodPatch, "/v1/tokens/"+ownerID, map[string]any{"name": "Owner", "permissions": []string{"admin", "read"}}).want(http.StatusOK)
+	owner.do(http.MethodDelete, "/v1/tokens/"+readerID, nil).want(http.StatusOK)
+	owner.do(http.MethodDelete, "/v1/tokens/"+shortID, nil).want(http.StatusOK)
+
+	// With a second admin, the first may go; then the second is the last.
+	secondID, second := mustToken(t, owner, map[string]any{"name": "Second admin", "permissions": []string{"admin"}})
+	owner.do(http.MethodDelete, "/v1/tokens/"+ownerID, nil).want(http.StatusOK)
+	admin := owner.as(second)
+	wantLastAdmin(t, admin.do(http.MethodDelete, "/v1/tokens/"+secondID, nil), account)
+	wantLastAdmin(t, admin.do(http.MethodPatch, "/v1/tokens/"+secondID, map[string]any{"permissions": []string{"read"}}), account)
+	if n := liveAdmins(t, m, account); n != 1 {
+		t.Fatalf("%d live admin tokens, want 1", n)
+	}
+}
+
+// TestLastTwoAdminTokensRevokedAtOnce: two admins revoking each other at
+// the same moment, through the API and straight through the commands,
+// never both succeed.
+func TestLastTwoAdminTokensRevokedAtOnce(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t)
+	for round := range 5 {
+		owner := mustAccount(t, m, fmt.Sprint("Acme ", round))
+		ownerID, account := ownerToken(t, m, owner)
+		aID, a := mustToken(t, owner, map[string]any{"name": "A", "permissions": []string{"admin"}})
+		bID, b := mustToken(t, owner, map[string]any{"name": "B", "permissions": []string{"admin", "read"}})
+		owner.do(http.MethodDelete, "/v1/tokens/"+ownerID, nil).want(http.StatusOK)
+		// Each authenticates once first, so that both requests reach
+		// their commands.
+		owner.as(a).do(http.MethodGet, "/v1/tokens/"+bID, nil).want(http.StatusOK)
+		owner.as(b).do(http.MethodGet, "/v1/tokens/"+aID, nil).want(http.StatusOK)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		status := make([]int, 2)
+		for i, pair := range [][2]string{{a, bID}, {b, aID}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				status[i] = owner.as(pair[0]).do(http.MethodDelete, "/v1/tokens/"+pair[1], nil).Status
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if status[0] == http.StatusOK && status[1] == http.StatusOK {
+			t.Fatalf("round %d: both last admin tokens were revoked", round)
+		}
+		if n := liveAdmins(t, m, account); n != 1 {
+			t.Fatalf("round %d: answers %v left %d live admin tokens, want 1", round, status, n)
+		}
+	}
+
+	// Straight through the commands, with no request in between.
+	for round := range 10 {
+		res, err := m.Commands.CreateAccount(context.Background(), commands.CreateAccount{Name: fmt.Sprint("Globex ", round)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acct := res.Account.ID
+		second, err := m.Commands.CreateToken(context.Background(), commands.CreateToken{AccountID: acct, Name: "Second",
+			Permissions: []domain.Permission{domain.PermAdmin}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		errs := make([]error, 2)
+		for i, id := range []uuid.UUID{res.Token.ID, second.Token.ID} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, errs[i] = m.Commands.RevokeToken(context.Background(), commands.RevokeToken{AccountID: acct, TokenID: id})
+			}()
+		}
+		close(start)
+		wg.Wait()
+		var last *commands.LastAdminError
+		if (errs[0] == nil) == (errs[1] == nil) || !(errors.As(errs[0], &last) || errors.As(errs[1], &last)) {
+			t.Fatalf("round %d: concurrent revocations of the last two admin tokens: %v; want one revoked, one refused", round, errs)
+		}
+		if n := liveAdmins(t, m, acct.String()); n != 1 {
+			t.Fatalf("round %d: %d live admin tokens, want 1", round, n)
+		}
+	}
+}
+
+// TestConsoleRefusesToRevokeTheLastAdminToken: revoking the account's
+// last admin token from the console is refused with the reason, and
+// changes nothing.
+func TestConsoleRefusesToRevokeTheLastAdminToken(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t)
+	owner := mustAccount(t, m, "Acme")
+	ownerID, _ := ownerToken(t, m, owner)
+	s := mustSignIn(t, m, owner.token)
+	s.get("/tokens/" + ownerID + "/revoke").want(http.StatusOK)
+	mustWriteNothing(t, m, "revoking the last admin token in the console", func() {
+		p := s.post("/tokens/"+ownerID+"/revoke", nil).want(http.StatusConflict)
+		if !p.contains("last admin token, so it was not revoked") || !p.contains("Make another account token with the admin permission first") {
+			t.Fatalf("the refusal does not say why:\n%s", p.Body)
+		}
+	})
+	s.get("/tokens").want(http.StatusOK)
+	owner.do(http.MethodGet, "/v1/campaigns", nil).want(http.StatusOK)
+
+	// With another admin, it goes, and its session with it.
+	mustToken(t, owner, map[string]any{"name": "Second admin", "permissions": []string{"admin"}})
+	s.get("/tokens/" + ownerID + "/revoke").want(http.StatusOK)
+	s.post("/tokens/"+ownerID+"/revoke", nil).wantRedirect("/console/tokens?notice=token_revoked")
+	owner.do(http.MethodGet, "/v1/campaigns", nil).problem(http.StatusUnauthorized)
+	s.get("/tokens").wantRedirect("/console/login")
 }
