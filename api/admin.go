@@ -264,8 +264,17 @@ func (a *API) addOption(w http.ResponseWriter, r *http.Request) error {
 
 type filterBody struct {
 	Name       *string              `json:"name"`
+	Match      *string              `json:"match"`
 	Conditions []domain.Condition   `json:"conditions"`
 	Any        [][]domain.Condition `json:"any"`
+}
+
+// match is the body's match; absent or null, the conditions imply it.
+func (b filterBody) match() domain.FilterMatch {
+	if b.Match == nil {
+		return ""
+	}
+	return domain.FilterMatch(*b.Match)
 }
 
 func (a *API) createFilter(w http.ResponseWriter, r *http.Request) error {
@@ -283,7 +292,7 @@ func (a *API) createFilter(w http.ResponseWriter, r *http.Request) error {
 		name = *in.Name
 	}
 	res, err := a.cmd.CreateFilter(r.Context(), commands.CreateFilter{AccountID: tokenFrom(r.Context()).AccountID,
-		CampaignID: id, Name: name, Conditions: in.Conditions, Any: in.Any, Meta: meta(r), Idem: idem})
+		CampaignID: id, Name: name, Match: in.match(), Conditions: in.Conditions, Any: in.Any, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err
 	}
@@ -333,8 +342,11 @@ func (a *API) getFilter(w http.ResponseWriter, r *http.Request) error {
 
 // updateFilter merges the members given into the current filter (a
 // missing member keeps its value; "any": null clears the groups) and
-// replaces it. Without If-Match the merge is still made against the
-// version read, so a concurrent change is never silently overwritten.
+// replaces it. "match": "all" clears the conditions and groups not
+// given; without match, a filter left with no condition is refused
+// unless the request did not touch them. Without If-Match the merge is
+// still made against the version read, so a concurrent change is never
+// silently overwritten.
 func (a *API) updateFilter(w http.ResponseWriter, r *http.Request) error {
 	var in filterBody
 	body, idem, want, err := readPatch(w, r, &in)
@@ -364,6 +376,19 @@ func (a *API) updateFilter(w http.ResponseWriter, r *http.Request) error {
 			if isNull(raw) {
 				cmd.Any = nil
 			}
+		}
+		_, conds := present["conditions"]
+		_, groups := present["any"]
+		switch cmd.Match = in.match(); {
+		case cmd.Match == domain.MatchAll:
+			if !conds {
+				cmd.Conditions = nil
+			}
+			if !groups {
+				cmd.Any = nil
+			}
+		case cmd.Match == "" && !conds && !groups:
+			cmd.Match = cur.Match()
 		}
 		res, err = a.cmd.UpdateFilter(r.Context(), cmd)
 		if errors.Is(err, commands.ErrPreconditionFailed) && want == 0 && attempt < 3 {
@@ -423,16 +448,19 @@ func parseTime(v *domain.ValidationError, field string, s *string) *time.Time {
 	return &t
 }
 
+// createToken makes a token; a campaign token must send filter_id, with
+// null meaning every lead of the campaign, so that its breadth is chosen.
 func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 	var in tokenBody
-	_, idem, err := readWrite(w, r, &in, false)
+	body, idem, err := readWrite(w, r, &in, false)
 	if err != nil {
 		return err
 	}
 	v := &domain.ValidationError{}
+	raw, named := members(body)["filter_id"]
 	cmd := commands.CreateToken{AccountID: tokenFrom(r.Context()).AccountID, Name: in.Name,
 		CampaignID: parseUUIDField(v, "campaign_id", in.CampaignID), FilterID: parseUUIDField(v, "filter_id", in.FilterID),
-		Permissions: permissions(in.Permissions), ExpiresAt: parseTime(v, "expires_at", in.ExpiresAt), Meta: meta(r), Idem: idem}
+		EveryLead: named && isNull(raw), Permissions: permissions(in.Permissions), ExpiresAt: parseTime(v, "expires_at", in.ExpiresAt), Meta: meta(r), Idem: idem}
 	if err := v.Err(); err != nil {
 		return err
 	}
@@ -567,9 +595,9 @@ func (a *API) revealToken(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// rotateToken gives the token a new secret; grace_period ("24h" or a
-// number of seconds, default 24 h, at most 7 days) keeps the old one
-// working meanwhile.
+// rotateToken gives the token a new secret. The old one ends at once
+// unless grace_period ("1h" or a number of seconds, at most 7 days) asks
+// to keep it working meanwhile: the usual reason to rotate is a leak.
 func (a *API) rotateToken(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -596,7 +624,8 @@ func (a *API) rotateToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 // parseGrace reads a grace period: a Go duration string ("24h", "90m")
-// or a number of seconds. Zero or absent means the default.
+// or a number of seconds. Zero, null or absent is none: the old secret
+// ends at once.
 func parseGrace(raw json.RawMessage) (time.Duration, error) {
 	if len(raw) == 0 || isNull(raw) {
 		return 0, nil
@@ -613,7 +642,7 @@ func parseGrace(raw json.RawMessage) (time.Duration, error) {
 	var secs float64
 	if err := json.Unmarshal(raw, &secs); err != nil || secs < 0 || secs > float64(domain.MaxRotationGrace/time.Second) {
 		if err == nil {
-			return 0, domain.Invalid("grace_period", domain.CodeInvalidValue, "the grace period is between 0 and 7 days")
+			return 0, domain.Invalid("grace_period", domain.CodeInvalidValue, "the grace period is between 0 (the old secret ends at once) and 7 days")
 		}
 		return 0, bad
 	}

@@ -85,6 +85,7 @@ func problemFor(err error) Problem {
 		verr  *domain.ValidationError
 		serr  *domain.ScopeError
 		berr  *commands.BatchError
+		lerr  *commands.LastAdminError
 		rerr  *requestError
 		mbErr *http.MaxBytesError
 	)
@@ -122,6 +123,11 @@ func problemFor(err error) Problem {
 		return p(http.StatusPreconditionFailed, "precondition-failed", "Precondition failed", preconditionDetail(err))
 	case errors.Is(err, commands.ErrConflict):
 		return p(http.StatusConflict, "conflict", "Conflict", err.Error())
+	case errors.As(err, &lerr):
+		// 409: the request is well formed; the account's state refuses it.
+		return p(http.StatusConflict, "last-admin-token", "The account's last admin token",
+			lerr.Error()+". Make another admin token first (POST /v1/tokens with the admin permission); "+
+				"if none is left, an operator can make one on the server: "+lerr.Recovery())
 	case errors.Is(err, domain.ErrTokenRevoked), errors.Is(err, commands.ErrSecretUnavailable):
 		return p(http.StatusConflict, "token-revoked", "The token is revoked", "a revoked token cannot be changed and its secret no longer exists")
 	case errors.Is(err, commands.ErrWebhookDisabled):

@@ -35,9 +35,12 @@ func campaignOut(c domain.Campaign) campaignJSON {
 }
 
 type filterJSON struct {
-	ID         uuid.UUID            `json:"id"`
-	CampaignID uuid.UUID            `json:"campaign_id"`
-	Name       string               `json:"name"`
+	ID         uuid.UUID `json:"id"`
+	CampaignID uuid.UUID `json:"campaign_id"`
+	Name       string    `json:"name"`
+	// Match is all for a filter that lets every lead through on purpose,
+	// conditions otherwise.
+	Match      domain.FilterMatch   `json:"match"`
 	Conditions []domain.Condition   `json:"conditions"`
 	Any        [][]domain.Condition `json:"any,omitempty"`
 	// Explain says in words what the filter lets through.
@@ -46,7 +49,7 @@ type filterJSON struct {
 }
 
 func filterOut(f domain.Filter, s domain.Schema) filterJSON {
-	return filterJSON{ID: f.ID, CampaignID: f.CampaignID, Name: f.Name, Conditions: nonNil(f.Conditions), Any: f.Any,
+	return filterJSON{ID: f.ID, CampaignID: f.CampaignID, Name: f.Name, Match: f.Match(), Conditions: nonNil(f.Conditions), Any: f.Any,
 		Explain: nonNil(f.Explain(s)), Version: f.Version}
 }
 

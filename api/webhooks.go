@@ -196,8 +196,8 @@ func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
 }
 
 // rotateWebhookSecret answers the subscription with its new secret; the
-// old one keeps signing beside it for grace_period ("24h" or seconds,
-// default 24 h, at most 7 days).
+// old one stops signing at once unless grace_period ("24h" or seconds, at
+// most 7 days) keeps it signing beside the new one.
 func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {

@@ -11,11 +11,14 @@ import (
 	"github.com/leadsvc/leadsvc/eventstore"
 )
 
-// CreateFilter creates a filter of a campaign.
+// CreateFilter creates a filter of a campaign. Match is empty or
+// domain.MatchConditions for a filter of conditions; a filter without
+// condition needs domain.MatchAll.
 type CreateFilter struct {
 	AccountID  uuid.UUID
 	CampaignID uuid.UUID
 	Name       string
+	Match      domain.FilterMatch
 	Conditions []domain.Condition
 	Any        [][]domain.Condition
 	Meta       Meta
@@ -37,7 +40,7 @@ func (c *Commands) CreateFilter(ctx context.Context, cmd CreateFilter) (FilterRe
 			return FilterResult{}, err
 		}
 		id := uuid.New()
-		events, err := domain.CreateFilter(id, camp.ID, cmd.AccountID, cmd.Name, cmd.Conditions, cmd.Any, camp.Schema, c.at())
+		events, err := domain.CreateFilter(id, camp.ID, cmd.AccountID, cmd.Name, cmd.Match, cmd.Conditions, cmd.Any, camp.Schema, c.at())
 		if err != nil {
 			return FilterResult{}, err
 		}
@@ -54,12 +57,13 @@ func (c *Commands) CreateFilter(ctx context.Context, cmd CreateFilter) (FilterRe
 }
 
 // UpdateFilter replaces a filter's name and conditions (or, with Delete,
-// deletes it). IfVersion, when not AnyVersion, must be the filter's
-// current version.
+// deletes it); Match is as CreateFilter takes it. IfVersion, when not
+// AnyVersion, must be the filter's current version.
 type UpdateFilter struct {
 	AccountID  uuid.UUID
 	FilterID   uuid.UUID
 	Name       string
+	Match      domain.FilterMatch
 	Conditions []domain.Condition
 	Any        [][]domain.Condition
 	Delete     bool
@@ -99,7 +103,7 @@ func (c *Commands) UpdateFilter(ctx context.Context, cmd UpdateFilter) (FilterRe
 				if cmd.Delete {
 					events, err = state.Delete(c.at())
 				} else {
-					events, err = state.Update(cmd.Name, cmd.Conditions, cmd.Any, schema, c.at())
+					events, err = state.Update(cmd.Name, cmd.Match, cmd.Conditions, cmd.Any, schema, c.at())
 				}
 				state = domain.Fold(state, events)
 				res.Filter = state

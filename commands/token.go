@@ -14,11 +14,13 @@ import (
 )
 
 // CreateToken creates a credential: account-level when CampaignID is nil,
-// otherwise bound to that campaign and, optionally, one of its filters.
+// otherwise bound to that campaign and either one of its filters or, with
+// EveryLead, every lead of the campaign on purpose.
 type CreateToken struct {
 	AccountID   uuid.UUID
 	CampaignID  *uuid.UUID
 	FilterID    *uuid.UUID
+	EveryLead   bool
 	Name        string
 	Permissions []domain.Permission
 	ExpiresAt   *time.Time
@@ -132,7 +134,7 @@ func (c *Commands) createToken(ctx context.Context, cmd CreateToken, filter *dom
 		return TokenSecretResult{}, err
 	}
 	events, err := domain.CreateToken(domain.NewToken{ID: id, AccountID: cmd.AccountID, CampaignID: cmd.CampaignID,
-		Filter: filter, Name: cmd.Name, Permissions: cmd.Permissions, ExpiresAt: cmd.ExpiresAt,
+		Filter: filter, EveryLead: cmd.EveryLead, Name: cmd.Name, Permissions: cmd.Permissions, ExpiresAt: cmd.ExpiresAt,
 		SecretPrefix: domain.SecretDisplayPrefix(secret), SecretLast4: domain.SecretLast4(secret), DocsID: docsID}, c.at())
 	if err != nil {
 		return TokenSecretResult{}, err
@@ -231,25 +233,31 @@ func readInto(id uuid.UUID, info *TokenInfo) eventstore.Inline {
 }
 
 // updateToken runs one load–decide–append cycle of a token of the account;
-// inline builds the transaction's view steps from the decided state. When
-// nothing was decided and unchanged is not nil, it gets the current row.
+// inline builds the transaction's view steps from the decided state. A
+// change that would leave the account without a live admin token is
+// refused (keepAnAdmin). When nothing was decided and unchanged is not
+// nil, it gets the current row.
 func (c *Commands) updateToken(ctx context.Context, accountID, tokenID uuid.UUID, ifVer int64, meta Meta, unchanged *TokenInfo,
 	decide func(domain.Token, time.Time) ([]domain.Event, error), inline func(domain.Token) eventstore.Inline,
 ) (eventstore.Appended, error) {
-	var state domain.Token
+	var before, state domain.Token
+	var at time.Time
 	out, err := c.store.Update(ctx, eventstore.Update{
 		StreamID: domain.TokenStream(tokenID), IfVersion: ifVersion(ifVer), AccountID: accountID, Metadata: meta,
 		Decide: func(history []eventstore.Record) ([]domain.Event, error) {
-			state = domain.FoldToken(eventstore.Events(history))
-			if !state.Exists() || state.AccountID != accountID {
+			before, at = domain.FoldToken(eventstore.Events(history)), c.at()
+			if !before.Exists() || before.AccountID != accountID {
 				return nil, domain.ErrTokenNotFound
 			}
-			events, err := decide(state, c.at())
-			state = domain.Fold(state, events)
+			events, err := decide(before, at)
+			state = domain.Fold(before, events)
 			return events, err
 		},
 		Inline: func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
-			return inline(state)(ctx, tx, recs)
+			if step := inlineAll(keepAnAdmin(before, state, at), inline(state)); step != nil {
+				return step(ctx, tx, recs)
+			}
+			return nil
 		},
 	})
 	if err != nil {
@@ -264,8 +272,8 @@ func (c *Commands) updateToken(ctx context.Context, accountID, tokenID uuid.UUID
 }
 
 // RotateToken gives a token a new secret; the old one keeps working for
-// Grace (0: the default of 24 hours; at most 7 days). Only the latest
-// previous secret is kept: rotating again ends the earlier grace.
+// Grace (0: it ends at once; at most 7 days). Only the latest previous
+// secret is kept: rotating again ends the earlier grace.
 type RotateToken struct {
 	AccountID uuid.UUID
 	TokenID   uuid.UUID
@@ -283,19 +291,26 @@ func (c *Commands) RotateToken(ctx context.Context, cmd RotateToken) (TokenSecre
 			return TokenSecretResult{}, err
 		}
 		res := TokenSecretResult{Secret: secret, SecretSHA256: hashSecret(secret)}
-		var until time.Time
+		var rotated domain.TokenRotated
 		out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, 0, cmd.Meta, nil,
 			func(t domain.Token, at time.Time) ([]domain.Event, error) {
 				events, err := t.Rotate(domain.SecretDisplayPrefix(secret), domain.SecretLast4(secret), cmd.Grace, at)
 				if err == nil {
-					until = events[0].(domain.TokenRotated).PreviousValidUntil
+					rotated = events[0].(domain.TokenRotated)
 				}
 				return events, err
 			},
 			func(t domain.Token) eventstore.Inline {
+				// Without a grace, nothing of the old secret is kept, so it
+				// fails even in a process whose clock lags this one.
 				keepPrevious := func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
-					_, err := tx.Exec(ctx, `UPDATE tokens SET previous_secret_hash = secret_hash, previous_valid_until = $2
-						WHERE id = $1`, t.ID, until)
+					q := `UPDATE tokens SET previous_secret_hash = NULL, previous_valid_until = NULL WHERE id = $1`
+					args := []any{t.ID}
+					if rotated.PreviousValidUntil.After(rotated.At) {
+						q = `UPDATE tokens SET previous_secret_hash = secret_hash, previous_valid_until = $2 WHERE id = $1`
+						args = append(args, rotated.PreviousValidUntil)
+					}
+					_, err := tx.Exec(ctx, q, args...)
 					return err
 				}
 				return inlineAll(keepPrevious, c.tokenSecretSteps(t, secret, &res.Token), finishWith(fin, &res.Written, func() any { return res }))
@@ -350,6 +365,50 @@ func (c *Commands) openSecret(ctx context.Context, accountID, tokenID uuid.UUID)
 		return "", ErrSecretUnavailable
 	}
 	return c.sealer.open(tokenID, sealed)
+}
+
+// LastAdminError refuses revoking, or taking admin from, the last live
+// admin token of an account: nobody could administer it any more, and no
+// request can make a token for it. Nothing was written.
+type LastAdminError struct {
+	AccountID uuid.UUID
+}
+
+func (e *LastAdminError) Error() string {
+	return "this is the account's last admin token: revoking it or taking admin from it would leave nobody able to administer the account"
+}
+
+// Recovery is how an operator makes a new admin token on the server.
+func (e *LastAdminError) Recovery() string {
+	return "leadsvc token create --account " + e.AccountID.String() + " --name NAME --permissions read,write,admin"
+}
+
+// keepAnAdmin is the inline step of a token change that ends its
+// administration of the account (revoked, admin taken away): it refuses
+// the change with a LastAdminError when no other live admin token would
+// be left. It locks the account's row first, so that such changes of one
+// account run one at a time: of two concurrent revocations of the last
+// two admin tokens, the second sees the first. A change that keeps the
+// token an admin, or of a token that was none, needs no step (nil).
+func keepAnAdmin(before, after domain.Token, now time.Time) eventstore.Inline {
+	if !before.Administers(now) || after.Administers(now) {
+		return nil
+	}
+	return func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE`, before.AccountID); err != nil {
+			return err
+		}
+		var others int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM tokens WHERE account_id = $1 AND id <> $2 AND campaign_id IS NULL
+			AND revoked_at IS NULL AND 'admin' = ANY(permissions) AND (expires_at IS NULL OR expires_at > $3)`,
+			before.AccountID, before.ID, now).Scan(&others); err != nil {
+			return err
+		}
+		if others == 0 {
+			return &LastAdminError{AccountID: before.AccountID}
+		}
+		return nil
+	}
 }
 
 // RevokeToken ends a token now and destroys its stored secret and any

@@ -474,9 +474,9 @@ func (c *Commands) updateWebhook(ctx context.Context, accountID, id uuid.UUID, i
 }
 
 // RotateWebhookSecret gives a subscription a new signing secret; the old
-// one keeps signing beside it for Grace (0: 24 hours; at most 7 days), so
-// receivers can switch without losing a message. Only the latest previous
-// secret is kept.
+// one keeps signing beside it for Grace (0: it stops at once; at most 7
+// days), so receivers can switch without losing a message. Only the latest
+// previous secret is kept.
 type RotateWebhookSecret struct {
 	AccountID uuid.UUID
 	WebhookID uuid.UUID
@@ -497,11 +497,18 @@ func (c *Commands) RotateWebhookSecret(ctx context.Context, cmd RotateWebhookSec
 		out, err := c.updateWebhook(ctx, cmd.AccountID, cmd.WebhookID, 0, cmd.Meta, nil,
 			func(w domain.Webhook, at time.Time) ([]domain.Event, error) { return w.RotateSecret(cmd.Grace, at) },
 			func(w domain.Webhook, _ []domain.Event) eventstore.Inline {
+				keep := w.PreviousValidUntil.After(w.UpdatedAt) // UpdatedAt is the rotation's time
 				grace := func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
+					if !keep {
+						// Stopped at once: no earlier grace's secret signs on either.
+						_, err := tx.Exec(ctx, `UPDATE webhooks SET previous_secret_sealed = NULL, previous_valid_until = NULL
+							WHERE id = $1`, w.ID)
+						return err
+					}
 					_, err := tx.Exec(ctx, `UPDATE webhooks SET previous_valid_until = $2 WHERE id = $1`, w.ID, w.PreviousValidUntil)
 					return err
 				}
-				return inlineAll(upsertWebhook(w), c.sealWebhookSecret(w.ID, secret, true), grace,
+				return inlineAll(upsertWebhook(w), c.sealWebhookSecret(w.ID, secret, keep), grace,
 					readWebhookInto(w.ID, &res.Webhook), finishWith(fin, &res.Written, func() any { return res }))
 			})
 		if err != nil {

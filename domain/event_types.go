@@ -116,7 +116,7 @@ type TokenUpdated struct {
 }
 
 // TokenRotated: a new secret; the previous one stays valid until
-// PreviousValidUntil.
+// PreviousValidUntil, which is At when it ended at once.
 type TokenRotated struct {
 	TokenID            uuid.UUID `json:"token_id"`
 	SecretPrefix       string    `json:"secret_prefix"`

@@ -54,6 +54,17 @@ type LeadView struct {
 	UpdatedAt time.Time
 }
 
+// FilterMatch says which leads of its campaign a filter lets through.
+type FilterMatch string
+
+// The matches a filter can have. Breadth is always explicit: a filter
+// with no condition lets every lead through, so it is made only when the
+// request says MatchAll, never because a list came out empty.
+const (
+	MatchConditions FilterMatch = "conditions" // the leads its conditions hold for
+	MatchAll        FilterMatch = "all"        // every lead of the campaign; no condition
+)
+
 // Filter is the filter aggregate: the data slice a partner may see. All
 // Conditions must hold, and in each group of Any at least one must hold.
 type Filter struct {
@@ -69,6 +80,15 @@ type Filter struct {
 
 // Exists reports whether the filter was created and not deleted.
 func (f Filter) Exists() bool { return f.Version > 0 && !f.Deleted }
+
+// Match is MatchAll for a filter without any condition, MatchConditions
+// otherwise.
+func (f Filter) Match() FilterMatch {
+	if len(f.Conditions) == 0 && len(f.Any) == 0 {
+		return MatchAll
+	}
+	return MatchConditions
+}
 
 // Evolve applies one event.
 func (f Filter) Evolve(e Event) Filter {
@@ -87,9 +107,13 @@ func (f Filter) Evolve(e Event) Filter {
 // FoldFilter folds a filter's history.
 func FoldFilter(history []Event) Filter { return Fold(Filter{}, history) }
 
-// CreateFilter decides a new filter of a campaign whose schema is s.
-func CreateFilter(id, campaignID, accountID uuid.UUID, name string, conds []Condition, anyOf [][]Condition, s Schema, at time.Time) ([]Event, error) {
-	conds, anyOf, err := validateFilter(name, conds, anyOf, s)
+// CreateFilter decides a new filter of a campaign whose schema is s. An
+// empty match is MatchConditions: only MatchAll may come without a
+// condition.
+func CreateFilter(id, campaignID, accountID uuid.UUID, name string, match FilterMatch, conds []Condition, anyOf [][]Condition,
+	s Schema, at time.Time,
+) ([]Event, error) {
+	conds, anyOf, err := validateFilter(name, match, conds, anyOf, s)
 	if err != nil {
 		return nil, err
 	}
@@ -97,15 +121,16 @@ func CreateFilter(id, campaignID, accountID uuid.UUID, name string, conds []Cond
 		Conditions: conds, Any: anyOf, At: at}}, nil
 }
 
-// Update decides new name and conditions; identical ones are a no-op.
-func (f Filter) Update(name string, conds []Condition, anyOf [][]Condition, s Schema, at time.Time) ([]Event, error) {
+// Update decides new name and conditions, with match as CreateFilter
+// takes it; identical ones are a no-op.
+func (f Filter) Update(name string, match FilterMatch, conds []Condition, anyOf [][]Condition, s Schema, at time.Time) ([]Event, error) {
 	if f.Version == 0 {
 		return nil, ErrFilterNotFound
 	}
 	if f.Deleted {
 		return nil, ErrFilterDeleted
 	}
-	conds, anyOf, err := validateFilter(name, conds, anyOf, s)
+	conds, anyOf, err := validateFilter(name, match, conds, anyOf, s)
 	if err != nil {
 		return nil, err
 	}
@@ -126,9 +151,21 @@ func (f Filter) Delete(at time.Time) ([]Event, error) {
 	return []Event{FilterDeleted{FilterID: f.ID, At: at}}, nil
 }
 
-func validateFilter(name string, conds []Condition, anyOf [][]Condition, s Schema) ([]Condition, [][]Condition, error) {
+func validateFilter(name string, match FilterMatch, conds []Condition, anyOf [][]Condition, s Schema) ([]Condition, [][]Condition, error) {
 	v := &ValidationError{}
 	validName(v, "name", name)
+	switch none := len(conds) == 0 && len(anyOf) == 0; match {
+	case "", MatchConditions:
+		if none {
+			v.Add("conditions", CodeRequired, `a filter needs at least one condition; to let every lead of the campaign through, send "match": "all" and no condition`)
+		}
+	case MatchAll:
+		if !none {
+			v.Add("match", CodeInvalidValue, `"all" lets every lead of the campaign through and takes no condition`)
+		}
+	default:
+		v.Add("match", CodeInvalidValue, "unknown match %s (all, conditions)", quote(match))
+	}
 	conds = validateConditions(v, "conditions", conds, s)
 	var groups [][]Condition
 	for i, g := range anyOf {
@@ -501,9 +538,16 @@ func (f Filter) EqualityDefaults(s Schema) map[string]any {
 	return out
 }
 
+// EveryLead is how Explain says MatchAll.
+const EveryLead = "every lead of the campaign"
+
 // Explain describes the filter in sentences such as
-// `source = Partner ABC (partner-abc)`.
+// `source = Partner ABC (partner-abc)`; a filter without condition is
+// EveryLead, so that it never reads like a narrow one.
 func (f Filter) Explain(s Schema) []string {
+	if f.Match() == MatchAll {
+		return []string{EveryLead}
+	}
 	var out []string
 	for _, c := range f.Conditions {
 		out = append(out, DescribeCondition(s, c))

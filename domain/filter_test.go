@@ -379,8 +379,8 @@ func TestExplain(t *testing.T) {
 		if got := f.Explain(s); !reflect.DeepEqual(got, want) {
 			t.Fatalf("got %q", got)
 		}
-		if got := (domain.Filter{}).Explain(s); len(got) != 0 {
-			t.Fatalf("an empty filter explains as %q", got)
+		if got := (domain.Filter{}).Explain(s); !reflect.DeepEqual(got, []string{domain.EveryLead}) {
+			t.Fatalf("a filter without condition explains as %q, want only %q", got, domain.EveryLead)
 		}
 	})
 }
@@ -392,31 +392,53 @@ func TestFilterDecisionTable(t *testing.T) {
 	created := []domain.Event{domain.FilterCreated{FilterID: fid, CampaignID: campID, AccountID: acct, Name: "ABC", Conditions: abc, At: t0}}
 	deleted := append(append([]domain.Event{}, created...), domain.FilterDeleted{FilterID: fid, At: t0})
 	update := func(name string, conds []domain.Condition, anyOf [][]domain.Condition) func(domain.Filter) ([]domain.Event, error) {
-		return func(f domain.Filter) ([]domain.Event, error) { return f.Update(name, conds, anyOf, s, t1) }
+		return func(f domain.Filter) ([]domain.Event, error) { return f.Update(name, "", conds, anyOf, s, t1) }
+	}
+	updateMatch := func(match domain.FilterMatch, conds []domain.Condition) func(domain.Filter) ([]domain.Event, error) {
+		return func(f domain.Filter) ([]domain.Event, error) { return f.Update("ABC", match, conds, nil, s, t1) }
+	}
+	create := func(match domain.FilterMatch, conds []domain.Condition, anyOf [][]domain.Condition) func(domain.Filter) ([]domain.Event, error) {
+		return func(domain.Filter) ([]domain.Event, error) {
+			return domain.CreateFilter(fid, campID, acct, "All", match, conds, anyOf, s, t0)
+		}
 	}
 	del := func(f domain.Filter) ([]domain.Event, error) { return f.Delete(t1) }
 	runDecisions(t, domain.FoldFilter, []decision[domain.Filter]{
 		{name: "create normalizes the conditions",
 			when: func(domain.Filter) ([]domain.Event, error) {
-				return domain.CreateFilter(fid, campID, acct, "Big", []domain.Condition{cond("budget", domain.OpGte, json.Number("1e3"))},
+				return domain.CreateFilter(fid, campID, acct, "Big", "", []domain.Condition{cond("budget", domain.OpGte, json.Number("1e3"))},
 					[][]domain.Condition{{cond("status", domain.OpEq, "won"), cond("source", domain.OpIn, []string{"website"})}}, s, t0)
 			},
 			then: []domain.Event{domain.FilterCreated{FilterID: fid, CampaignID: campID, AccountID: acct, Name: "Big",
 				Conditions: []domain.Condition{cond("budget", domain.OpGte, 1000.0)},
 				Any:        [][]domain.Condition{{cond("status", domain.OpEq, "won"), cond("source", domain.OpIn, []any{"website"})}}, At: t0}}},
-		{name: "create without conditions has an empty list",
-			when: func(domain.Filter) ([]domain.Event, error) {
-				return domain.CreateFilter(fid, campID, acct, "All", nil, nil, s, t0)
-			},
+		{name: "create matching every lead has an empty list", when: create(domain.MatchAll, nil, nil),
 			then: []domain.Event{domain.FilterCreated{FilterID: fid, CampaignID: campID, AccountID: acct, Name: "All", Conditions: []domain.Condition{}, At: t0}}},
+		{name: "create without condition needs match all", when: create("", nil, nil),
+			invalid: []fc{{"conditions", domain.CodeRequired}}},
+		{name: "create of conditions without one", when: create(domain.MatchConditions, []domain.Condition{}, [][]domain.Condition{}),
+			invalid: []fc{{"conditions", domain.CodeRequired}}},
+		{name: "create of conditions with only a group", when: create(domain.MatchConditions, nil, [][]domain.Condition{abc}),
+			then: []domain.Event{domain.FilterCreated{FilterID: fid, CampaignID: campID, AccountID: acct, Name: "All",
+				Conditions: []domain.Condition{}, Any: [][]domain.Condition{abc}, At: t0}}},
+		{name: "match all takes no condition", when: create(domain.MatchAll, abc, nil), invalid: []fc{{"match", domain.CodeInvalidValue}}},
+		{name: "match all takes no group", when: create(domain.MatchAll, nil, [][]domain.Condition{abc}),
+			invalid: []fc{{"match", domain.CodeInvalidValue}}},
+		{name: "an unknown match", when: create("every", abc, nil), invalid: []fc{{"match", domain.CodeInvalidValue}}},
 		{name: "create refuses bad names, conditions and groups",
 			when: func(domain.Filter) ([]domain.Event, error) {
-				return domain.CreateFilter(fid, campID, acct, "", []domain.Condition{cond("colour", domain.OpEq, "x")},
+				return domain.CreateFilter(fid, campID, acct, "", "", []domain.Condition{cond("colour", domain.OpEq, "x")},
 					[][]domain.Condition{{cond("name", domain.OpEq, "ok")}, {}, {cond("name", domain.OpGt, "a")}}, s, t0)
 			},
 			invalid: []fc{{"name", domain.CodeInvalidValue}, {"conditions[0].field", domain.CodeUnknownField},
 				{"any[1]", domain.CodeInvalidValue}, {"any[2][0].op", domain.CodeInvalidValue}}},
 		{name: "identical update is a no-op", given: created, when: update("ABC", abc, nil), then: nil},
+		{name: "update to no condition needs match all", given: created, when: update("ABC", nil, nil),
+			invalid: []fc{{"conditions", domain.CodeRequired}}},
+		{name: "update to match all", given: created, when: updateMatch(domain.MatchAll, nil),
+			then: []domain.Event{domain.FilterUpdated{FilterID: fid, Name: "ABC", Conditions: []domain.Condition{}, At: t1}}},
+		{name: "update to match all keeping a condition", given: created, when: updateMatch(domain.MatchAll, abc),
+			invalid: []fc{{"match", domain.CodeInvalidValue}}},
 		{name: "update equal after normalization is a no-op", given: created,
 			when: update("ABC", []domain.Condition{cond("source", domain.OpEq, "partner-abc")}, [][]domain.Condition{}), then: nil},
 		{name: "rename", given: created, when: update("ABC 2", abc, nil),

@@ -154,6 +154,12 @@ func FuzzConditions(f *testing.F) {
 			}
 		}
 		lines := filter.Explain(s)
+		if len(valid) == 0 {
+			if len(lines) != 1 || lines[0] != domain.EveryLead {
+				t.Fatalf("a filter without condition explains as %q, want only %q", lines, domain.EveryLead)
+			}
+			lines = nil
+		}
 		if len(lines) != len(valid) {
 			t.Fatalf("%d lines for %d conditions", len(lines), len(valid))
 		}

@@ -21,11 +21,10 @@ const (
 	PermAudit Permission = "audit"
 )
 
-// Rotation grace bounds: the old secret keeps working this long.
-const (
-	DefaultRotationGrace = 24 * time.Hour
-	MaxRotationGrace     = 7 * 24 * time.Hour
-)
+// MaxRotationGrace bounds how long a rotated secret may keep working.
+// There is no default grace: the usual reason to rotate is a leak, so
+// the old secret ends at once unless a grace period is asked for.
+const MaxRotationGrace = 7 * 24 * time.Hour
 
 // Token is the token aggregate: a named, scoped credential.
 type Token struct {
@@ -54,6 +53,12 @@ func (t Token) Can(p Permission) bool { return slices.Contains(t.Permissions, p)
 // Active reports whether the token authenticates at now.
 func (t Token) Active(now time.Time) bool {
 	return t.Exists() && !t.Revoked && (t.ExpiresAt == nil || now.Before(*t.ExpiresAt))
+}
+
+// Administers reports whether the token can administer its account at
+// now: a live account-level token with admin.
+func (t Token) Administers(now time.Time) bool {
+	return t.CampaignID == nil && t.Can(PermAdmin) && t.Active(now)
 }
 
 // Evolve applies one event.
@@ -96,10 +101,13 @@ func FoldToken(history []Event) Token { return Fold(Token{}, history) }
 
 // NewToken is what CreateToken needs to know.
 type NewToken struct {
-	ID           uuid.UUID
-	AccountID    uuid.UUID
-	CampaignID   *uuid.UUID
-	Filter       *Filter // the token's filter, loaded by the caller; nil for none
+	ID         uuid.UUID
+	AccountID  uuid.UUID
+	CampaignID *uuid.UUID
+	Filter     *Filter // the token's filter, loaded by the caller; nil for none
+	// EveryLead says that a campaign token without Filter is meant to see
+	// every lead of its campaign: breadth is never a default.
+	EveryLead    bool
 	Name         string
 	Permissions  []Permission
 	ExpiresAt    *time.Time
@@ -109,12 +117,19 @@ type NewToken struct {
 }
 
 // CreateToken decides a new token. Account-level tokens (no campaign) may
-// carry any permission; campaign tokens only read and write, and their
-// filter must be a live filter of that campaign.
+// carry any permission; campaign tokens only read and write, and either a
+// live filter of that campaign or EveryLead.
 func CreateToken(n NewToken, at time.Time) ([]Event, error) {
 	v := &ValidationError{}
 	validName(v, "name", n.Name)
 	perms := validPermissions(v, n.Permissions, n.CampaignID != nil)
+	switch {
+	case n.CampaignID == nil:
+	case n.Filter == nil && !n.EveryLead:
+		v.Add("filter_id", CodeRequired, "a campaign token needs filter_id: the id of a filter of the campaign, or null for every lead of the campaign")
+	case n.Filter != nil && n.EveryLead:
+		v.Add("filter_id", CodeInvalidValue, "a campaign token has a filter or every lead of the campaign, not both")
+	}
 	var filterID *uuid.UUID
 	if n.Filter != nil {
 		validFilterFor(v, n.Filter, n.CampaignID, n.AccountID)
@@ -189,8 +204,8 @@ func (t Token) Update(c TokenChanges, at time.Time) ([]Event, error) {
 	return []Event{e}, nil
 }
 
-// Rotate decides a new secret; the old one stays valid for grace (0 means
-// the default, at most MaxRotationGrace).
+// Rotate decides a new secret; the old one stays valid for grace (0: it
+// ends at once, the rotation's time; at most MaxRotationGrace).
 func (t Token) Rotate(prefix, last4 string, grace time.Duration, at time.Time) ([]Event, error) {
 	if !t.Exists() {
 		return nil, ErrTokenNotFound
@@ -198,11 +213,8 @@ func (t Token) Rotate(prefix, last4 string, grace time.Duration, at time.Time) (
 	if t.Revoked {
 		return nil, ErrTokenRevoked
 	}
-	if grace == 0 {
-		grace = DefaultRotationGrace
-	}
-	if grace < 0 || grace > MaxRotationGrace {
-		return nil, Invalid("grace_period", CodeInvalidValue, "the grace period is between 0 and 7 days")
+	if err := validGrace(grace); err != nil {
+		return nil, err
 	}
 	return []Event{TokenRotated{TokenID: t.ID, SecretPrefix: prefix, SecretLast4: last4, PreviousValidUntil: at.Add(grace), At: at}}, nil
 }
@@ -227,6 +239,13 @@ func (t Token) Revoke(at time.Time) ([]Event, error) {
 		return nil, nil
 	}
 	return []Event{TokenRevoked{TokenID: t.ID, At: at}}, nil
+}
+
+func validGrace(grace time.Duration) error {
+	if grace < 0 || grace > MaxRotationGrace {
+		return Invalid("grace_period", CodeInvalidValue, "the grace period is between 0 (the old secret ends at once) and 7 days")
+	}
+	return nil
 }
 
 func validPermissions(v *ValidationError, perms []Permission, scoped bool) []Permission {

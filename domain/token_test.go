@@ -24,7 +24,7 @@ func liveFilter(id, campaign, account uuid.UUID) *domain.Filter {
 }
 
 func newToken(mutate func(*domain.NewToken)) domain.NewToken {
-	n := domain.NewToken{ID: tokID, AccountID: acct, CampaignID: &campID, Name: "Partner ABC",
+	n := domain.NewToken{ID: tokID, AccountID: acct, CampaignID: &campID, EveryLead: true, Name: "Partner ABC",
 		Permissions: []domain.Permission{domain.PermWrite, domain.PermRead}, SecretPrefix: "lsk_AbCd", SecretLast4: "wxyz", DocsID: "docs-1"}
 	if mutate != nil {
 		mutate(&n)
@@ -55,7 +55,10 @@ func TestCreateTokenDecisions(t *testing.T) {
 			when: create(newToken(func(n *domain.NewToken) { n.Permissions = []domain.Permission{"read", "read", "read"} })),
 			then: []domain.Event{tokenCreated(func(e *domain.TokenCreated) { e.Permissions = []domain.Permission{domain.PermRead} })}},
 		{name: "with a filter of the campaign and an expiry",
-			when: create(newToken(func(n *domain.NewToken) { n.Filter = liveFilter(filterID, campID, acct); n.ExpiresAt = &future })),
+			when: create(newToken(func(n *domain.NewToken) {
+				n.Filter, n.EveryLead = liveFilter(filterID, campID, acct), false
+				n.ExpiresAt = &future
+			})),
 			then: []domain.Event{tokenCreated(func(e *domain.TokenCreated) { e.FilterID = &fid; e.ExpiresAt = &future })}},
 		{name: "account token with every permission",
 			when: create(newToken(func(n *domain.NewToken) {
@@ -79,20 +82,32 @@ func TestCreateTokenDecisions(t *testing.T) {
 			when:    create(newToken(func(n *domain.NewToken) { n.Permissions = []domain.Permission{} })),
 			invalid: []fc{{"permissions", domain.CodeRequired}}},
 		{name: "filter of another campaign",
-			when:    create(newToken(func(n *domain.NewToken) { n.Filter = liveFilter(filterID, otherID, acct) })),
+			when:    create(newToken(func(n *domain.NewToken) { n.Filter, n.EveryLead = liveFilter(filterID, otherID, acct), false })),
 			invalid: []fc{{"filter_id", domain.CodeInvalidValue}}},
 		{name: "filter of another account",
-			when:    create(newToken(func(n *domain.NewToken) { n.Filter = liveFilter(filterID, campID, otherAcc) })),
+			when:    create(newToken(func(n *domain.NewToken) { n.Filter, n.EveryLead = liveFilter(filterID, campID, otherAcc), false })),
 			invalid: []fc{{"filter_id", domain.CodeInvalidValue}}},
 		{name: "deleted filter",
-			when:    create(newToken(func(n *domain.NewToken) { n.Filter = &deletedFilter })),
+			when:    create(newToken(func(n *domain.NewToken) { n.Filter, n.EveryLead = &deletedFilter, false })),
 			invalid: []fc{{"filter_id", domain.CodeInvalidValue}}},
 		{name: "missing filter",
-			when:    create(newToken(func(n *domain.NewToken) { n.Filter = &domain.Filter{ID: filterID} })),
+			when:    create(newToken(func(n *domain.NewToken) { n.Filter, n.EveryLead = &domain.Filter{ID: filterID}, false })),
 			invalid: []fc{{"filter_id", domain.CodeInvalidValue}}},
 		{name: "filter on an account token",
-			when:    create(newToken(func(n *domain.NewToken) { n.CampaignID = nil; n.Filter = liveFilter(filterID, campID, acct) })),
+			when: create(newToken(func(n *domain.NewToken) {
+				n.CampaignID = nil
+				n.Filter, n.EveryLead = liveFilter(filterID, campID, acct), false
+			})),
 			invalid: []fc{{"filter_id", domain.CodeInvalidValue}}},
+		{name: "campaign token without a filter or every lead",
+			when:    create(newToken(func(n *domain.NewToken) { n.EveryLead = false })),
+			invalid: []fc{{"filter_id", domain.CodeRequired}}},
+		{name: "campaign token with a filter and every lead",
+			when:    create(newToken(func(n *domain.NewToken) { n.Filter = liveFilter(filterID, campID, acct) })),
+			invalid: []fc{{"filter_id", domain.CodeInvalidValue}}},
+		{name: "account token needs no filter",
+			when: create(newToken(func(n *domain.NewToken) { n.CampaignID, n.EveryLead = nil, false })),
+			then: []domain.Event{tokenCreated(func(e *domain.TokenCreated) { e.CampaignID = nil })}},
 		{name: "expiry in the past",
 			when:    create(newToken(func(n *domain.NewToken) { n.ExpiresAt = &past })),
 			invalid: []fc{{"expires_at", domain.CodeInvalidValue}}},
@@ -103,7 +118,7 @@ func TestCreateTokenDecisions(t *testing.T) {
 			when: create(newToken(func(n *domain.NewToken) {
 				n.Name = " "
 				n.Permissions = []domain.Permission{domain.PermAdmin}
-				n.Filter = liveFilter(filterID, otherID, acct)
+				n.Filter, n.EveryLead = liveFilter(filterID, otherID, acct), false
 				n.ExpiresAt = &past
 			})),
 			invalid: []fc{{"name", domain.CodeInvalidValue}, {"permissions", domain.CodeInvalidValue},
@@ -166,7 +181,7 @@ func TestTokenCommandDecisions(t *testing.T) {
 	})
 	t.Run("Rotate", func(t *testing.T) {
 		runDecisions(t, domain.FoldToken, []decision[domain.Token]{
-			{name: "zero grace means the default", given: created, when: rotate(0), then: rotated(domain.DefaultRotationGrace)},
+			{name: "zero grace ends the old secret at once", given: created, when: rotate(0), then: rotated(0)},
 			{name: "short grace", given: created, when: rotate(time.Nanosecond), then: rotated(time.Nanosecond)},
 			{name: "maximum grace", given: created, when: rotate(domain.MaxRotationGrace), then: rotated(domain.MaxRotationGrace)},
 			{name: "over the maximum", given: created, when: rotate(domain.MaxRotationGrace + time.Nanosecond),
@@ -308,4 +323,27 @@ func TestTokenSecrets(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestTokenAdministers(t *testing.T) {
+	admin := tokenCreated(func(e *domain.TokenCreated) {
+		e.CampaignID, e.Permissions = nil, []domain.Permission{domain.PermAdmin, domain.PermRead}
+	})
+	expires := t1
+	for _, tc := range []struct {
+		name    string
+		history []domain.Event
+		want    bool
+	}{
+		{"a live account admin", []domain.Event{admin}, true},
+		{"a campaign token", []domain.Event{tokenCreated(nil)}, false},
+		{"an account token without admin", []domain.Event{tokenCreated(func(e *domain.TokenCreated) { e.CampaignID = nil })}, false},
+		{"a revoked admin", []domain.Event{admin, domain.TokenRevoked{TokenID: tokID, At: t0}}, false},
+		{"an expired admin", []domain.Event{admin, domain.TokenUpdated{TokenID: tokID, ExpiresAt: &expires, At: t0}}, false},
+		{"a demoted admin", []domain.Event{admin, domain.TokenUpdated{TokenID: tokID, Permissions: []domain.Permission{domain.PermRead}, At: t0}}, false},
+	} {
+		if got := domain.FoldToken(tc.history).Administers(t1); got != tc.want {
+			t.Errorf("%s: Administers = %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }

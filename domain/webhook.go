@@ -95,7 +95,8 @@ type WebhookUpdated struct {
 }
 
 // WebhookSecretRotated: a new signing secret; the previous one keeps
-// signing beside it until PreviousValidUntil.
+// signing beside it until PreviousValidUntil, which is At when it stopped
+// at once.
 type WebhookSecretRotated struct {
 	WebhookID          uuid.UUID `json:"webhook_id"`
 	PreviousValidUntil time.Time `json:"previous_valid_until"`
@@ -289,16 +290,13 @@ func (w Webhook) Update(c WebhookChanges, at time.Time) ([]Event, error) {
 }
 
 // RotateSecret decides a new signing secret; the old one keeps signing for
-// grace (0 means the default, at most MaxRotationGrace).
+// grace (0: it stops at once; at most MaxRotationGrace), as a token's.
 func (w Webhook) RotateSecret(grace time.Duration, at time.Time) ([]Event, error) {
 	if !w.Exists() {
 		return nil, ErrWebhookNotFound
 	}
-	if grace == 0 {
-		grace = DefaultRotationGrace
-	}
-	if grace < 0 || grace > MaxRotationGrace {
-		return nil, Invalid("grace_period", CodeInvalidValue, "the grace period is between 0 and 7 days")
+	if err := validGrace(grace); err != nil {
+		return nil, err
 	}
 	return []Event{WebhookSecretRotated{WebhookID: w.ID, PreviousValidUntil: at.Add(grace), At: at}}, nil
 }

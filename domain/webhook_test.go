@@ -199,8 +199,11 @@ func TestWebhookLifecycleDecisions(t *testing.T) {
 	given := []domain.Event{webhookCreated(nil)}
 	disabled := append(append([]domain.Event{}, given...), domain.WebhookDisabled{WebhookID: hookID, Reason: "gone", At: t0})
 	runDecisions(t, domain.FoldWebhook, []decision[domain.Webhook]{
-		{name: "rotate with the default grace", given: given,
+		{name: "rotate without a grace stops the old secret at once", given: given,
 			when: func(w domain.Webhook) ([]domain.Event, error) { return w.RotateSecret(0, t1) },
+			then: []domain.Event{domain.WebhookSecretRotated{WebhookID: hookID, PreviousValidUntil: t1, At: t1}}},
+		{name: "rotate with a grace", given: given,
+			when: func(w domain.Webhook) ([]domain.Event, error) { return w.RotateSecret(24*time.Hour, t1) },
 			then: []domain.Event{domain.WebhookSecretRotated{WebhookID: hookID, PreviousValidUntil: t1.Add(24 * time.Hour), At: t1}}},
 		{name: "rotate with too long a grace", given: given,
 			when:    func(w domain.Webhook) ([]domain.Event, error) { return w.RotateSecret(8*24*time.Hour, t1) },

@@ -71,7 +71,11 @@ func campaignB() *domain.Campaign {
 // normalized exactly like a stored filter's.
 func filter(t *testing.T, c *domain.Campaign, conds []domain.Condition, anyOf ...[]domain.Condition) *domain.Filter {
 	t.Helper()
-	events, err := domain.CreateFilter(uuid.New(), c.ID, uuid.New(), "f", conds, anyOf, c.Schema, t0)
+	match := domain.MatchConditions
+	if len(conds) == 0 && len(anyOf) == 0 {
+		match = domain.MatchAll
+	}
+	events, err := domain.CreateFilter(uuid.New(), c.ID, uuid.New(), "f", match, conds, anyOf, c.Schema, t0)
 	if err != nil {
 		t.Fatalf("filter %v: %v", conds, err)
 	}

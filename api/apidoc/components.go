@@ -190,7 +190,7 @@ func (b *builder) commonComponents() {
 	b.responses.set("Unauthenticated", problem("401", "Unauthenticated", "No token, or a malformed, unknown, revoked or expired one (type …:token-expired)."))
 	b.responses.set("Forbidden", problem("403", "Forbidden", "The token lacks the permission for this request."))
 	b.responses.set("NotFound", problem("404", "Not found", "Missing, of another account, or outside the token's scope: the answers are identical."))
-	b.responses.set("Conflict", problem("409", "Conflict", "The same Idempotency-Key is still running, the resource is too busy to write after retries, or the token is revoked."))
+	b.responses.set("Conflict", problem("409", "Conflict", "The same Idempotency-Key is still running, the resource is too busy to write after retries, the token is revoked, or the change would revoke or demote the account's last admin token (type …:last-admin-token)."))
 	b.responses.set("PreconditionFailed", problem("412", "Precondition failed", "If-Match names a stale version; nothing changed."))
 	b.responses.set("TooLarge", problem("413", "Body too large", "A JSON body over 1 MiB, or an upload over the service's upload limit."))
 	b.responses.set("UnsupportedMediaType", problem("415", "Unsupported media type", "The body is not of the route's media type."))
@@ -544,15 +544,18 @@ func (b *builder) campaignComponents() {
 		"field", str("A field key, or status, created_at, updated_at."),
 		"op", obj("type", "string", "enum", stringEnum(ops...)),
 		"value", obj("description", "The value to compare with: absent for empty and not_empty, an array for in, not_in and between ([low, high]).")))
-	b.schemas.set("Filter", object([]string{"id", "campaign_id", "name", "conditions", "explain", "version"},
+	b.schemas.set("Filter", object([]string{"id", "campaign_id", "name", "match", "conditions", "explain", "version"},
 		"id", uuidSchema("The filter's id."),
 		"campaign_id", uuidSchema("The filter's campaign."),
 		"name", str("The filter's name."),
+		"match", sref("FilterMatch"),
 		"conditions", list(sref("Condition"), "Every condition must hold."),
 		"any", obj("type", "array", "items", list(sref("Condition"), "At least one of these must hold."),
 			"description", "Groups of which at least one condition each must hold; absent when there are none."),
-		"explain", list(obj("type", "string"), "The filter in words, one condition each, with option labels."),
+		"explain", list(obj("type", "string"), "The filter in words, one condition each, with option labels; [\"every lead of the campaign\"] when match is all."),
 		"version", obj("type", "integer", "minimum", 1)))
+	b.schemas.set("FilterMatch", obj("type", "string", "enum", stringEnum(string(domain.MatchConditions), string(domain.MatchAll)),
+		"description", "conditions: the leads the conditions let through; all: every lead of the campaign, a filter without any condition, made only on purpose."))
 	b.schemas.set("Permission", obj("type", "string", "enum", stringEnum("read", "write", "admin", "audit"),
 		"description", "read: GET leads, files and schema; write: create and change leads and files; admin: campaigns, filters, tokens, webhooks (account-level tokens only); audit: the audit routes (account-level tokens only)."))
 }
@@ -611,11 +614,15 @@ func (b *builder) adminComponents() {
 		"value", obj("description", "Absent for empty and not_empty; an array for in, not_in and between."))))
 	b.schemas.set("FilterCreate", closed(object([]string{"name"},
 		"name", obj("type", "string", "minLength", 1, "maxLength", 200),
-		"conditions", list(sref("ConditionInput"), "Every condition must hold."),
+		"match", obj("anyOf", []any{sref("FilterMatch"), obj("type", "null")},
+			"description", "all for a filter that lets every lead of the campaign through, with no condition; absent, the filter needs at least one condition."),
+		"conditions", list(sref("ConditionInput"), "Every condition must hold; at least one unless match is all."),
 		"any", obj("anyOf", []any{anyGroups, obj("type", "null")}, "description", "Groups of which at least one condition each must hold."),
 	)).set("examples", []any{obj("name", "Partner ABC", "conditions", []any{obj("field", "source", "op", "eq", "value", "partner-abc")})}))
 	b.schemas.set("FilterPatch", closed(object(nil,
 		"name", obj("type", "string", "minLength", 1, "maxLength", 200),
+		"match", obj("anyOf", []any{sref("FilterMatch"), obj("type", "null")},
+			"description", "all removes the conditions and groups not given in the same request; a filter left without condition needs it."),
 		"conditions", list(sref("ConditionInput"), "Replaces the conditions."),
 		"any", obj("anyOf", []any{anyGroups, obj("type", "null")}, "description", "Replaces the groups; null clears them."),
 	)).set("description", "The members given replace the filter's; the others keep their values."))
@@ -643,10 +650,10 @@ func (b *builder) adminComponents() {
 	b.schemas.set("TokenCreate", closed(object([]string{"name", "permissions"},
 		"name", obj("type", "string", "minLength", 1, "maxLength", 200),
 		"campaign_id", obj("type", []any{"string", "null"}, "description", "The campaign of a campaign token; omit for an account-level token."),
-		"filter_id", obj("type", []any{"string", "null"}, "description", "A filter of that campaign: the token sees only the leads it lets through."),
+		"filter_id", obj("type", []any{"string", "null"}, "description", "Required with campaign_id: a filter of that campaign, whose leads alone the token sees, or null for every lead of the campaign, on purpose."),
 		"permissions", perms,
 		"expires_at", obj("type", []any{"string", "null"}, "format", "date-time"),
-	)).set("examples", []any{obj("name", "Partner ABC", "campaign_id", exampleID, "filter_id", exampleFilterID, "permissions", stringEnum("read", "write"))}))
+	)).set("dependentRequired", obj("campaign_id", []any{"filter_id"})).set("examples", []any{obj("name", "Partner ABC", "campaign_id", exampleID, "filter_id", exampleFilterID, "permissions", stringEnum("read", "write"))}))
 	b.schemas.set("TokenPatch", closed(object(nil,
 		"name", obj("type", "string", "minLength", 1, "maxLength", 200),
 		"filter_id", obj("type", []any{"string", "null"}, "description", "A filter of the token's campaign; null removes the filter."),
@@ -656,7 +663,7 @@ func (b *builder) adminComponents() {
 	b.schemas.set("TokenRotate", closed(object(nil,
 		"grace_period", obj("anyOf", []any{obj("type", "string", "description", `A duration such as "24h" or "90m".`),
 			obj("type", "number", "minimum", 0, "maximum", 604800, "description", "Seconds."), obj("type", "null")},
-			"description", "How long the old secret keeps working: default 24 hours, at most 7 days."))))
+			"description", "How long the old secret keeps working: absent, null or 0, it ends at once (the usual reason to rotate is a leak); at most 7 days."))))
 	b.schemas.set("Empty", closed(obj("type", "object", "maxProperties", 0)))
 	b.schemas.set("TokenPage", page(sref("Token"), "The account's tokens, newest first; never their secrets."))
 }
@@ -748,7 +755,8 @@ func (b *builder) webhookComponents() {
 		"filter_id", obj("type", []any{"string", "null"}, "format", "uuid"),
 		"event_types", obj("type", "array", "items", obj("type", "string")),
 		"enabled", obj("type", "boolean")))
-	b.schemas.set("WebhookRotate", object(nil, "grace_period", obj("description", `A duration such as "24h", or seconds.`)))
+	b.schemas.set("WebhookRotate", object(nil, "grace_period", obj("description",
+		`How long the old secret keeps signing beside the new one: a duration such as "24h", or seconds; absent, null or 0, it stops at once; at most 7 days.`)))
 	b.schemas.set("WebhookRedeliver", object(nil,
 		"since", obj("type", "string", "format", "date-time", "description", "Deliver again every event since then."),
 		"delivery_id", str("Deliver this one attempt's event again.")))

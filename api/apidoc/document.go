@@ -250,8 +250,8 @@ func (b *builder) tokenSchemaExample() *M {
 		for _, cd := range f.Conditions {
 			conds = append(conds, fromPlain(toPlain(cd)))
 		}
-		filter = obj("id", f.ID.String(), "campaign_id", c.ID.String(), "name", f.Name, "conditions", conds,
-			"explain", append([]any{}, scope...), "version", f.Version)
+		filter = obj("id", f.ID.String(), "campaign_id", c.ID.String(), "name", f.Name, "match", string(f.Match()),
+			"conditions", conds, "explain", append([]any{}, scope...), "version", f.Version)
 	}
 	for _, k := range sortedKeys(b.defaults) {
 		defaults.set(k, plainValue(b.defaults[k]))

@@ -268,7 +268,7 @@ func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
 		Description: "Tokens using it see nothing from then on." + writesNote, Params: []*M{filterID, ifMatch, idem},
 		Responses: append([]resp{ok("204", "Deleted.", "", "Leadsvc-Position")}, errs("400", "404", "409", "412")...)})
 	admin(&operation{Method: "POST", Path: "/v1/tokens", ID: "createToken", Tag: "Tokens", Summary: "Create a token",
-		Description: "An account-level token (no campaign_id; may carry admin and audit) or a campaign token (read and/or write, optionally through a filter). The answer holds the secret and the token's docs_url." + writesNote,
+		Description: "An account-level token (no campaign_id; may carry admin and audit) or a campaign token (read and/or write), which must name its filter_id: a filter of the campaign, or null for every lead of it. The answer holds the secret and the token's docs_url." + writesNote,
 		Params:      []*M{idem}, Body: jsonBody("TokenCreate", true),
 		Responses: append([]resp{ok("201", "The token, with its secret.", "Token", "Location", "ETag", "Leadsvc-Position")}, errs("400", "409", "413", "415", "422")...)})
 	admin(&operation{Method: "GET", Path: "/v1/tokens", ID: "listTokens", Tag: "Tokens", Summary: "List tokens",
@@ -277,19 +277,19 @@ func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
 	admin(&operation{Method: "GET", Path: "/v1/tokens/{id}", ID: "getToken", Tag: "Tokens", Summary: "Get a token",
 		Params: []*M{tokenID}, Responses: append([]resp{ok("200", "The token.", "Token", "ETag")}, errs("404")...)})
 	admin(&operation{Method: "PATCH", Path: "/v1/tokens/{id}", ID: "updateToken", Tag: "Tokens", Summary: "Change a token",
-		Description: "Name, permissions, filter or expiry; filter_id or expires_at null removes it. The token's next request sees the change." + writesNote,
+		Description: "Name, permissions, filter or expiry; filter_id or expires_at null removes it. The token's next request sees the change. Taking admin from the account's last live admin token is 409 last-admin-token." + writesNote,
 		Params:      []*M{tokenID, ifMatch, idem}, Body: jsonBody("TokenPatch", true),
 		Responses: append([]resp{ok("200", "The token.", "Token", "ETag", "Leadsvc-Position")},
 			errs("400", "404", "409", "412", "413", "415", "422")...)})
 	admin(&operation{Method: "DELETE", Path: "/v1/tokens/{id}", ID: "revokeToken", Tag: "Tokens", Summary: "Revoke a token",
-		Description: "Ends the token now: its next request is 401 and its docs_url answers 404." + writesNote, Params: []*M{tokenID, idem},
+		Description: "Ends the token now: its next request is 401 and its docs_url answers 404. The account's last live admin token cannot be revoked: 409 last-admin-token, whose detail names the server command that makes another." + writesNote, Params: []*M{tokenID, idem},
 		Responses: append([]resp{ok("200", "The revoked token.", "Token", "ETag", "Leadsvc-Position")}, errs("400", "404", "409")...)})
 	admin(&operation{Method: "POST", Path: "/v1/tokens/{id}/reveal", ID: "revealToken", Tag: "Tokens", Summary: "Show a token's secret",
 		Description: "Every call is recorded as a token.revealed event; an Idempotency-Key is accepted but a reveal is never replayed.",
 		Params:      []*M{tokenID, idem}, Body: jsonBody("Empty", false),
 		Responses: append([]resp{ok("200", "The token, with its secret.", "Token", "ETag", "Leadsvc-Position")}, writeErrs...)})
 	admin(&operation{Method: "POST", Path: "/v1/tokens/{id}/rotate", ID: "rotateToken", Tag: "Tokens", Summary: "Rotate a token's secret",
-		Description: "A new secret; the old one keeps working for the grace period." + writesNote,
+		Description: "A new secret; the old one ends at once, unless a grace_period keeps it working that long." + writesNote,
 		Params:      []*M{tokenID, idem}, Body: jsonBody("TokenRotate", false),
 		Responses: append([]resp{ok("200", "The token, with its new secret.", "Token", "ETag", "Leadsvc-Position")}, writeErrs...)})
 
@@ -315,7 +315,7 @@ func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
 	hook(&operation{Method: "GET", Path: "/v1/webhooks/{id}/deliveries", ID: "listDeliveries", Summary: "List delivery attempts",
 		Params: []*M{webhookID}, Responses: append([]resp{ok("200", "The delivery attempts.", "DeliveryPage")}, errs("400", "404")...)})
 	hook(&operation{Method: "POST", Path: "/v1/webhooks/{id}/rotate-secret", ID: "rotateWebhookSecret", Summary: "Rotate the signing secret",
-		Description: "A new secret; during the grace period deliveries carry signatures of both." + writesNote,
+		Description: "A new secret; the old one stops signing at once, unless a grace_period keeps it: meanwhile deliveries carry signatures of both." + writesNote,
 		Params:      []*M{webhookID, idem}, Body: jsonBody("WebhookRotate", false),
 		Responses: append([]resp{ok("200", "The subscription, with its new secret.", "Webhook", "Leadsvc-Position")}, errs("400", "404", "409", "413", "415", "422")...)})
 	hook(&operation{Method: "POST", Path: "/v1/webhooks/{id}/redeliver", ID: "redeliverWebhook", Summary: "Deliver again",

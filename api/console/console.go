@@ -169,6 +169,7 @@ func (c *Console) routes() http.Handler {
 		r.Post("/webhooks/{id}/test", c.h(c.testWebhook))
 		r.Post("/webhooks/{id}/redeliver", c.h(c.redeliverWebhook))
 		r.Post("/webhooks/{id}/enabled", c.h(c.enableWebhook))
+		r.Get("/webhooks/{id}/rotate-secret", c.h(c.confirmRotateWebhookSecret))
 		r.Post("/webhooks/{id}/rotate-secret", c.h(c.rotateWebhookSecret))
 		r.Get("/webhooks/{id}/delete", c.h(c.confirmDeleteWebhook))
 		r.Post("/webhooks/{id}/delete", c.h(c.deleteWebhook))

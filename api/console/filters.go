@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -243,12 +244,14 @@ func (c condRow) condition(v *domain.ValidationError, fields []filterField) (dom
 
 // filterForm is the editor's page.
 type filterForm struct {
-	Filter  *domain.Filter // nil for a new filter
-	Fields  []filterField
-	Rows    []condRow
-	Any     []string // the filter's any groups, in words: kept, not edited here
-	Meta    map[string]any
-	Version int64
+	Filter *domain.Filter // nil for a new filter
+	// EveryLead is the saved filter's match: every lead, no condition.
+	EveryLead bool
+	Fields    []filterField
+	Rows      []condRow
+	Any       []string // the filter's any groups, in words: kept, not edited here
+	Meta      map[string]any
+	Version   int64
 }
 
 func (c *Console) listFilters(w http.ResponseWriter, r *http.Request) error {
@@ -265,9 +268,10 @@ func (c *Console) listFilters(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	type row struct {
-		F       domain.Filter
-		Explain []string
-		Tokens  int
+		F         domain.Filter
+		Explain   []string
+		EveryLead bool
+		Tokens    int
 	}
 	var out []row
 	for _, f := range fs {
@@ -277,7 +281,7 @@ func (c *Console) listFilters(w http.ResponseWriter, r *http.Request) error {
 				n++
 			}
 		}
-		out = append(out, row{F: f, Explain: f.Explain(camp.Schema), Tokens: n})
+		out = append(out, row{F: f, Explain: f.Explain(camp.Schema), EveryLead: f.Match() == domain.MatchAll, Tokens: n})
 	}
 	c.render(w, r, http.StatusOK, "filters", &view{Title: "Filters · " + camp.Name, Section: "campaigns", Campaign: &camp,
 		Tab: "filters", Notice: notice(r), Data: out})
@@ -308,7 +312,7 @@ func (c *Console) renderFilter(w http.ResponseWriter, r *http.Request, status in
 	title := "New filter · " + camp.Name
 	if f != nil {
 		title = f.Name + " · " + camp.Name
-		data.Version = f.Version
+		data.Version, data.EveryLead = f.Version, f.Match() == domain.MatchAll
 		for _, g := range f.Any {
 			parts := make([]string, len(g))
 			for i, cond := range g {
@@ -347,6 +351,35 @@ func editorAction(r *http.Request, rows []condRow) ([]condRow, bool) {
 	return rows, false
 }
 
+// matchOf is the editor's "Every lead of the campaign" choice.
+func matchOf(r *http.Request) domain.FilterMatch {
+	if r.PostForm.Get("match") == string(domain.MatchAll) {
+		return domain.MatchAll
+	}
+	return domain.MatchConditions
+}
+
+// breadthErrors says the domain's refusals of a filter's breadth in the
+// editor's words, at the "Every lead of the campaign" choice.
+func breadthErrors(err error) error {
+	var verr *domain.ValidationError
+	if !errors.As(err, &verr) {
+		return err
+	}
+	out := &domain.ValidationError{}
+	for _, fe := range verr.Errors {
+		switch fe.Field {
+		case "conditions":
+			out.Add("match", fe.Code, "add a condition, or choose “Every lead of the campaign” to let every lead through")
+		case "match":
+			out.Add("match", fe.Code, "“Every lead of the campaign” takes no condition: remove the conditions, or do not choose it")
+		default:
+			out.Errors = append(out.Errors, fe)
+		}
+	}
+	return out
+}
+
 // conditionsOf reads the editor's conditions, skipping blank rows; the
 // map gives each condition's row, for the errors.
 func conditionsOf(v *domain.ValidationError, rows []condRow, fields []filterField) ([]domain.Condition, map[int]int) {
@@ -377,13 +410,13 @@ func (c *Console) createFilter(w http.ResponseWriter, r *http.Request) error {
 	if err == nil {
 		var res commands.FilterResult
 		res, err = c.cmd.CreateFilter(r.Context(), commands.CreateFilter{AccountID: camp.AccountID, CampaignID: camp.ID,
-			Name: trimmed(r, "name"), Conditions: conds, Meta: meta(w, r), Idem: idempotency(r)})
+			Name: trimmed(r, "name"), Match: matchOf(r), Conditions: conds, Meta: meta(w, r), Idem: idempotency(r)})
 		if err == nil {
 			redirect(w, r, "/campaigns/"+camp.ID.String()+"/filters?notice=filter_created#filter-"+res.Filter.ID.String())
 			return nil
 		}
 	}
-	if errs := validation(reindex(err, "conditions", at)); errs != nil {
+	if errs := validation(breadthErrors(reindex(err, "conditions", at))); errs != nil {
 		return c.renderFilter(w, r, http.StatusUnprocessableEntity, camp, nil, rows, errs)
 	}
 	return err
@@ -416,7 +449,8 @@ func (c *Console) editFilter(w http.ResponseWriter, r *http.Request) error {
 
 // updateFilter saves the editor over the version it was shown with: a
 // change made meanwhile is a conflict, not overwritten. The filter's any
-// groups, which the editor does not edit, are kept.
+// groups, which the editor does not edit, are kept unless "Every lead of
+// the campaign" is chosen.
 func (c *Console) updateFilter(w http.ResponseWriter, r *http.Request) error {
 	f, camp, err := c.filterOf(r)
 	if err != nil {
@@ -432,16 +466,20 @@ func (c *Console) updateFilter(w http.ResponseWriter, r *http.Request) error {
 	}
 	v := &domain.ValidationError{}
 	conds, at := conditionsOf(v, rows, filterFields(camp.Schema))
+	groups := f.Any
+	if matchOf(r) == domain.MatchAll {
+		groups = nil // every lead, on purpose: the groups go with the conditions
+	}
 	err = v.Err()
 	if err == nil {
 		_, err = c.cmd.UpdateFilter(r.Context(), commands.UpdateFilter{AccountID: f.AccountID, FilterID: f.ID,
-			Name: trimmed(r, "name"), Conditions: conds, Any: f.Any, IfVersion: version, Meta: meta(w, r)})
+			Name: trimmed(r, "name"), Match: matchOf(r), Conditions: conds, Any: groups, IfVersion: version, Meta: meta(w, r)})
 		if err == nil {
 			redirect(w, r, "/campaigns/"+camp.ID.String()+"/filters?notice=filter_saved#filter-"+f.ID.String())
 			return nil
 		}
 	}
-	if errs := validation(reindex(err, "conditions", at)); errs != nil {
+	if errs := validation(breadthErrors(reindex(err, "conditions", at))); errs != nil {
 		return c.renderFilter(w, r, http.StatusUnprocessableEntity, camp, &f, rows, errs)
 	}
 	return err
@@ -502,6 +540,16 @@ func (c *Console) deleteFilter(w http.ResponseWriter, r *http.Request) error {
 	}
 	redirect(w, r, "/campaigns/"+f.CampaignID.String()+"/filters?notice=filter_deleted")
 	return nil
+}
+
+// filterLabel names a filter wherever one is listed or offered, saying
+// so when it lets every lead through: such a filter must not pass for a
+// narrow one.
+func filterLabel(f domain.Filter) string {
+	if f.Match() == domain.MatchAll {
+		return f.Name + " (every lead)"
+	}
+	return f.Name
 }
 
 // filterNames maps filter ids to filters.

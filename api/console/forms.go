@@ -75,7 +75,8 @@ func validation(err error, inputs ...string) *formErrors {
 var listNames = map[string]string{"fields": "Field", "selects": "Select list", "options": "option", "statuses": "Status",
 	"conditions": "Condition", "any": "Group"}
 
-var partNames = map[string]string{"op": "operator", "value2": "upper end", "expires_at": "expiry", "event_types": "event types"}
+var partNames = map[string]string{"op": "operator", "value2": "upper end", "expires_at": "expiry", "event_types": "event types",
+	"match": "which leads"}
 
 var pathPart = regexp.MustCompile(`^([a-z_]+)(?:\[(\d+)\])?$`)
 

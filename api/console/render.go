@@ -94,16 +94,17 @@ func loadPages() (*pages, error) {
 
 func (p *pages) funcs() template.FuncMap {
 	return template.FuncMap{
-		"asset":      func(name string) string { return Prefix + "/static/" + name + "?v=" + p.assetVersion },
-		"fid":        fieldID,
-		"fmtTime":    fmtTime,
-		"fmtValue":   fmtValue,
-		"permLabel":  permLabel,
-		"shortID":    func(s fmt.Stringer) string { return s.String()[:8] },
-		"joinPerms":  joinPerms,
-		"add":        func(a, b int) int { return a + b },
-		"fieldTypes": func() []domain.FieldType { return domain.FieldTypes },
-		"list":       func(s ...string) []string { return s },
+		"asset":       func(name string) string { return Prefix + "/static/" + name + "?v=" + p.assetVersion },
+		"fid":         fieldID,
+		"fmtTime":     fmtTime,
+		"fmtValue":    fmtValue,
+		"permLabel":   permLabel,
+		"shortID":     func(s fmt.Stringer) string { return s.String()[:8] },
+		"joinPerms":   joinPerms,
+		"filterLabel": filterLabel,
+		"add":         func(a, b int) int { return a + b },
+		"fieldTypes":  func() []domain.FieldType { return domain.FieldTypes },
+		"list":        func(s ...string) []string { return s },
 	}
 }
 
@@ -204,7 +205,10 @@ var notFound = []error{errPageNotFound, domain.ErrLeadNotFound, domain.ErrFileNo
 
 // failure is how the console answers an error that no form shows.
 func failure(err error) (int, string) {
-	var verr *domain.ValidationError
+	var (
+		verr *domain.ValidationError
+		lerr *commands.LastAdminError
+	)
 	switch {
 	case errors.Is(err, errCSRF):
 		return http.StatusForbidden, "This form has expired or was not sent from this console, so nothing was changed. Go back, reload the page and try again."
@@ -214,6 +218,9 @@ func failure(err error) (int, string) {
 		return http.StatusMethodNotAllowed, "This page cannot be used that way."
 	case errors.As(err, &verr):
 		return http.StatusUnprocessableEntity, verr.Error()
+	case errors.As(err, &lerr):
+		return http.StatusConflict, "This is the account's last admin token, so it was not revoked: nobody could administer " +
+			"the account any more. Make another account token with the admin permission first, then revoke this one."
 	case errors.Is(err, domain.ErrTokenRevoked), errors.Is(err, commands.ErrSecretUnavailable):
 		return http.StatusConflict, "This token is revoked: it cannot be changed and its secret no longer exists."
 	case errors.Is(err, commands.ErrWebhookDisabled):

@@ -152,8 +152,12 @@ func (c *Console) createAccountToken(w http.ResponseWriter, r *http.Request) err
 	return c.createToken(w, r, nil, perms)
 }
 
+// everyLeadChoice is the token form's filter_id for every lead of the
+// campaign, chosen on purpose.
+const everyLeadChoice = "all"
+
 // createCampaignToken makes a partner's token: Read, or Read + Write, of
-// the campaign, optionally narrowed by one of its filters.
+// the campaign, narrowed by one of its filters or, when chosen, not.
 func (c *Console) createCampaignToken(w http.ResponseWriter, r *http.Request) error {
 	camp, err := c.campaignOf(r)
 	if err != nil {
@@ -176,7 +180,10 @@ func (c *Console) createToken(w http.ResponseWriter, r *http.Request, camp *doma
 	back := "/tokens"
 	if camp != nil {
 		cmd.CampaignID = &camp.ID
-		cmd.FilterID = formUUID(v, r, "filter_id")
+		// No filter is preselected: every lead is a choice of its own.
+		if cmd.EveryLead = r.PostForm.Get("filter_id") == everyLeadChoice; !cmd.EveryLead {
+			cmd.FilterID = formUUID(v, r, "filter_id")
+		}
 		back = "/campaigns/" + camp.ID.String() + "/tokens"
 	}
 	err := v.Err()
@@ -194,8 +201,11 @@ func (c *Console) createToken(w http.ResponseWriter, r *http.Request, camp *doma
 		return err
 	}
 	for i, e := range errs.List {
-		if e.Field == "permissions" && camp != nil {
+		switch {
+		case e.Field == "permissions" && camp != nil:
 			errs.List[i].Field, errs.List[i].Anchor = "access", "access"
+		case e.Field == "filter_id" && r.PostForm.Get("filter_id") == "":
+			errs.List[i].Message = "choose a filter, or “Every lead of the campaign” if this partner may see them all"
 		}
 	}
 	return c.renderTokens(w, r, http.StatusUnprocessableEntity, camp, "token_new", errs)
@@ -264,11 +274,27 @@ type graceChoice struct {
 	Default bool
 }
 
-var graces = []graceChoice{{"1h", "1 hour", false}, {"24h", "24 hours", true}, {"168h", "7 days", false}}
+// graces are the rotation's choices, "now" first and chosen: the usual
+// reason to rotate is a leak, and a leaked secret must stop at once.
+var graces = []graceChoice{{"0s", "No: it stops now", true}, {"1h", "For 1 hour", false}, {"24h", "For 24 hours", false},
+	{"168h", "For 7 days", false}}
+
+// formGrace reads a rotation's grace choice; none is "now".
+func formGrace(r *http.Request) (time.Duration, error) {
+	v := r.PostForm.Get("grace")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, domain.Invalid("grace", domain.CodeInvalidFormat, "choose how long the old secret keeps working")
+	}
+	return d, nil
+}
 
 func (c *Console) confirmRotateToken(w http.ResponseWriter, r *http.Request) error {
 	return c.confirmToken(w, r, "rotate", "Rotate the secret of “%s”?", []string{
-		"The token gets a new secret. The old one keeps working for the period you choose, so the partner can switch without an outage; then it stops.",
+		"The token gets a new secret. The old one stops working now, which is what a leaked secret needs; if the partner must switch without an outage, keep it working for a while instead.",
 		"The token's permissions, filter and documentation link stay the same."}, "Rotate secret")
 }
 
@@ -308,9 +334,9 @@ func (c *Console) rotateToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	grace, err := time.ParseDuration(r.PostForm.Get("grace"))
-	if err != nil || grace <= 0 || grace > domain.MaxRotationGrace {
-		grace = domain.DefaultRotationGrace
+	grace, err := formGrace(r)
+	if err != nil {
+		return err
 	}
 	res, err := c.cmd.RotateToken(r.Context(), commands.RotateToken{AccountID: t.AccountID, TokenID: t.ID, Grace: grace,
 		Meta: meta(w, r)})

@@ -32,7 +32,7 @@ func webhookRows(ws []commands.WebhookInfo, filters map[uuid.UUID]domain.Filter)
 		if w.FilterID != nil {
 			row.Filter = "(deleted filter)"
 			if f, ok := filters[*w.FilterID]; ok {
-				row.Filter = f.Name
+				row.Filter = filterLabel(f)
 			}
 		}
 		if len(w.EventTypes) > 0 {
@@ -229,13 +229,40 @@ func (c *Console) enableWebhook(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// confirmWebhook asks before a change of the path's webhook; ask makes
+// the question from the webhook.
+func (c *Console) confirmWebhook(w http.ResponseWriter, r *http.Request, ask func(h commands.WebhookInfo) confirmation) error {
+	h, camp, err := c.webhookOf(r)
+	if err != nil {
+		return err
+	}
+	conf := ask(h)
+	conf.Back = Prefix + "/webhooks/" + h.ID.String()
+	c.render(w, r, http.StatusOK, "confirm", &view{Title: conf.Button, Section: "campaigns", Campaign: &camp, Tab: "webhooks", Data: conf})
+	return nil
+}
+
+func (c *Console) confirmRotateWebhookSecret(w http.ResponseWriter, r *http.Request) error {
+	return c.confirmWebhook(w, r, func(h commands.WebhookInfo) confirmation {
+		return confirmation{Action: Prefix + "/webhooks/" + h.ID.String() + "/rotate-secret",
+			Heading: "Rotate the signing secret of the webhook to " + h.URL + "?",
+			Lines: []string{"Deliveries get signed with a new secret. The old one stops signing now, which is what a leaked secret needs; " +
+				"if the receiver must switch without refusing a delivery, keep it signing beside the new one for a while instead."},
+			Button: "Rotate signing secret", Choices: graces}
+	})
+}
+
 func (c *Console) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) error {
 	h, camp, err := c.webhookOf(r)
 	if err != nil {
 		return err
 	}
+	grace, err := formGrace(r)
+	if err != nil {
+		return err
+	}
 	res, err := c.cmd.RotateWebhookSecret(r.Context(), commands.RotateWebhookSecret{AccountID: h.AccountID, WebhookID: h.ID,
-		Meta: meta(w, r)})
+		Grace: grace, Meta: meta(w, r)})
 	if err != nil {
 		return err
 	}
@@ -245,15 +272,10 @@ func (c *Console) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) er
 }
 
 func (c *Console) confirmDeleteWebhook(w http.ResponseWriter, r *http.Request) error {
-	h, camp, err := c.webhookOf(r)
-	if err != nil {
-		return err
-	}
-	c.render(w, r, http.StatusOK, "confirm", &view{Title: "Delete webhook", Section: "campaigns", Campaign: &camp, Tab: "webhooks",
-		Data: confirmation{Action: Prefix + "/webhooks/" + h.ID.String() + "/delete", Heading: "Delete the webhook to " + h.URL + "?",
-			Lines:  []string{"Nothing more is sent to it, and its signing secrets are destroyed. This cannot be undone."},
-			Button: "Delete webhook", Back: Prefix + "/webhooks/" + h.ID.String()}})
-	return nil
+	return c.confirmWebhook(w, r, func(h commands.WebhookInfo) confirmation {
+		return confirmation{Action: Prefix + "/webhooks/" + h.ID.String() + "/delete", Heading: "Delete the webhook to " + h.URL + "?",
+			Lines: []string{"Nothing more is sent to it, and its signing secrets are destroyed. This cannot be undone."}, Button: "Delete webhook"}
+	})
 }
 
 func (c *Console) deleteWebhook(w http.ResponseWriter, r *http.Request) error {

@@ -294,7 +294,7 @@ func TestScopeEdges(t *testing.T) {
 	// A token of another campaign of the account, and of another account.
 	other := str(s.admin.do("POST", "/v1/campaigns", campaignBody).want(201).obj(), "id")
 	otherCampaign := s.admin.as(str(s.admin.do("POST", "/v1/tokens", map[string]any{"name": "other campaign",
-		"campaign_id": other, "permissions": []string{"read", "write"}}).want(201).obj(), "secret"))
+		"campaign_id": other, "filter_id": nil, "permissions": []string{"read", "write"}}).want(201).obj(), "secret"))
 	otherAccount := contractChecked(t, m, mustAccount(t, m, "Globex"))
 	var f struct{ URL string }
 	up := s.abc.rw.upload("/v1/leads/"+l.ID+"/files", "file", "a.txt", "text/plain", []byte("hi")).want(201).into(&f)
@@ -383,7 +383,7 @@ func TestTokenLifecycle(t *testing.T) {
 	// A filter of another campaign is refused.
 	other := str(s.admin.do("POST", "/v1/campaigns", campaignBody).want(201).obj(), "id")
 	otherFilter := str(s.admin.do("POST", "/v1/campaigns/"+other+"/filters", map[string]any{"name": "all",
-		"conditions": []any{}}).want(201).obj(), "id")
+		"match": "all"}).want(201).obj(), "id")
 	if p := s.admin.do("PATCH", "/v1/tokens/"+s.abc.roID, map[string]any{"filter_id": otherFilter}).problem(422); !p.hasError("filter_id", "invalid_value") {
 		t.Fatalf("foreign filter: %+v", p)
 	}
@@ -392,7 +392,7 @@ func TestTokenLifecycle(t *testing.T) {
 		t.Fatalf("foreign filter on create: %+v", p)
 	}
 	if p := s.admin.do("POST", "/v1/tokens", map[string]any{"name": "x", "campaign_id": s.campaignID,
-		"permissions": []string{"admin"}}).problem(422); !p.hasError("permissions", "invalid_value") {
+		"filter_id": nil, "permissions": []string{"admin"}}).problem(422); !p.hasError("permissions", "invalid_value") {
 		t.Fatalf("admin on a campaign token: %+v", p)
 	}
 
@@ -407,7 +407,7 @@ func TestTokenLifecycle(t *testing.T) {
 
 	// An expired token is told so.
 	exp := s.admin.do("POST", "/v1/tokens", map[string]any{"name": "short", "campaign_id": s.campaignID,
-		"permissions": []string{"read"}, "expires_at": time.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)}).want(201).obj()
+		"filter_id": nil, "permissions": []string{"read"}, "expires_at": time.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)}).want(201).obj()
 	short := s.admin.as(str(exp, "secret"))
 	short.do("GET", "/v1/schema", nil).want(200)
 	testenv.CheckFor(t, 5*time.Second, func() error {
@@ -527,7 +527,7 @@ func TestIdempotencyConcurrencyAndRateLimitOverHTTP(t *testing.T) {
 	// Keys are per token: the same key from another token is a new request.
 	s.xyz.rw.do("POST", "/v1/leads", body, "Idempotency-Key", "create-1").want(201)
 	// Token creation replays the same secret.
-	tb := map[string]any{"name": "idem", "campaign_id": s.campaignID, "permissions": []string{"read"}}
+	tb := map[string]any{"name": "idem", "campaign_id": s.campaignID, "filter_id": nil, "permissions": []string{"read"}}
 	t1 := s.admin.do("POST", "/v1/tokens", tb, "Idempotency-Key", "tok").want(201)
 	t2 := s.admin.do("POST", "/v1/tokens", tb, "Idempotency-Key", "tok").want(201)
 	if string(t1.Body) != string(t2.Body) {

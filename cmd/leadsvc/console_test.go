@@ -150,7 +150,7 @@ func TestConsoleSignInTakesOnlyAccountAdminTokens(t *testing.T) {
 	m := mustRunMain(t)
 	admin := mustAccount(t, m, "Acme")
 	campaign := mustConsoleCampaign(t, admin, "Home energy")
-	_, partner := mustToken(t, admin, map[string]any{"name": "Partner ABC", "campaign_id": campaign, "permissions": []string{"read", "write"}})
+	_, partner := mustToken(t, admin, map[string]any{"name": "Partner ABC", "campaign_id": campaign, "filter_id": nil, "permissions": []string{"read", "write"}})
 	_, reader := mustToken(t, admin, map[string]any{"name": "Reporting", "permissions": []string{"read", "audit"}})
 	revokedID, revoked := mustToken(t, admin, map[string]any{"name": "Old admin", "permissions": []string{"admin"}})
 	admin.do(http.MethodDelete, "/v1/tokens/"+revokedID, nil).want(http.StatusOK)
@@ -250,7 +250,7 @@ func TestConsoleSessionNeverSeesAnotherAccount(t *testing.T) {
 	theirFilter := str(globex.do(http.MethodPost, "/v1/campaigns/"+theirCampaign+"/filters",
 		map[string]any{"name": "Web", "conditions": []map[string]any{{"field": "source", "op": "eq", "value": "website"}}}).
 		want(http.StatusCreated).obj(), "id")
-	theirToken, _ := mustToken(t, globex, map[string]any{"name": "Globex partner", "campaign_id": theirCampaign, "permissions": []string{"read"}})
+	theirToken, _ := mustToken(t, globex, map[string]any{"name": "Globex partner", "campaign_id": theirCampaign, "filter_id": nil, "permissions": []string{"read"}})
 	mustConsoleCampaign(t, acme, "Acme campaign")
 
 	s := mustSignIn(t, m, acme.token)
@@ -610,8 +610,8 @@ func TestConsoleCampaignsFiltersAndTokensEndToEnd(t *testing.T) {
 	s.post("/filters/"+filter+"/delete", nil).wantRedirect("/console/campaigns/" + campaign + "/filters?notice=filter_deleted")
 	admin.do(http.MethodGet, "/v1/filters/"+filter, nil).want(http.StatusNotFound)
 
-	// An account token, then its rotation: the old secret keeps working
-	// through the grace period.
+	// An account token, then its rotation with a grace period asked for:
+	// the old secret keeps working through it.
 	s.get("/tokens/new").want(http.StatusOK)
 	p = s.post("/tokens", url.Values{"name": {"CRM sync"}, "permissions": {"read", "audit"}}).wantRedirect("/console/tokens?notice=token_created")
 	id := regexp.MustCompile(`new=([0-9a-f-]{36})`).FindStringSubmatch(p.Location)[1]
@@ -619,8 +619,9 @@ func TestConsoleCampaignsFiltersAndTokensEndToEnd(t *testing.T) {
 		t.Fatalf("the account tokens:\n%s", p.Body)
 	}
 	old := regexp.MustCompile(`id="token-secret" value="(lsk_\w+)"`).FindStringSubmatch(s.post("/tokens/"+id+"/reveal", nil).Body)[1]
-	if p := s.get("/tokens/" + id + "/rotate"); !p.contains(`name="grace" value="24h" checked`) {
-		t.Fatalf("the rotation's confirmation:\n%s", p.Body)
+	if p := s.get("/tokens/" + id + "/rotate"); !regexp.MustCompile(`<legend>Keep the old secret working\?</legend>\s*<label class="choice"><input type="radio" name="grace" value="0s" checked> No: it stops now</label>`).MatchString(p.Body) ||
+		strings.Count(p.Body, " checked") != 1 {
+		t.Fatalf("the rotation's confirmation does not offer \"now\" first and chosen:\n%s", p.Body)
 	}
 	p = s.post("/tokens/"+id+"/rotate", url.Values{"grace": {"1h"}}).want(http.StatusOK)
 	fresh := regexp.MustCompile(`id="token-secret" value="(lsk_\w+)"`).FindStringSubmatch(p.Body)

@@ -23,7 +23,7 @@ func TestTokenDocsFollowScopeSchemaAndRevocation(t *testing.T) {
 	other := str(s.admin.do("POST", "/v1/campaigns", map[string]any{"name": "Qqqother",
 		"fields":   []map[string]any{{"key": "qqqfield", "label": "Qqqlabel", "type": "text"}},
 		"statuses": []map[string]any{{"slug": "qqqstatus", "label": "Qqqstatuslabel"}}}).want(201).obj(), "id")
-	s.admin.do("POST", "/v1/tokens", map[string]any{"name": "other", "campaign_id": other, "permissions": []string{"read"}}).want(201)
+	s.admin.do("POST", "/v1/tokens", map[string]any{"name": "other", "campaign_id": other, "filter_id": nil, "permissions": []string{"read"}}).want(201)
 	rw := s.admin.do("GET", "/v1/tokens?campaign_id="+s.campaignID, nil).want(200)
 	var tokens struct {
 		Data []struct {
@@ -93,7 +93,7 @@ func TestTokenDocsFollowScopeSchemaAndRevocation(t *testing.T) {
 	// A new option shows to an unfiltered token at once.
 	s.admin.do("POST", "/v1/campaigns/"+s.campaignID+"/selects/source/options", map[string]any{"value": "partner-new", "label": "Partner New"}).want(201)
 	unfiltered := str(s.admin.do("POST", "/v1/tokens", map[string]any{"name": "all", "campaign_id": s.campaignID,
-		"permissions": []string{"read"}}).want(201).obj(), "docs_url")
+		"filter_id": nil, "permissions": []string{"read"}}).want(201).obj(), "docs_url")
 	if spec := yaml(urlPath(t, unfiltered)); !strings.Contains(spec, "partner-new") || !strings.Contains(spec, "Partner New") {
 		t.Error("the unfiltered token's docs lack the new option")
 	}

@@ -129,5 +129,6 @@ func (a tokenCreateArgs) command() (commands.CreateToken, error) {
 		}
 		cmd.FilterID = &filter
 	}
+	cmd.EveryLead = a.noFilter
 	return cmd, nil
 }

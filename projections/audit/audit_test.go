@@ -144,7 +144,7 @@ func (e *env) filter(campaign uuid.UUID, conds []domain.Condition, anyOf [][]dom
 func (e *env) token(campaign, filter *uuid.UUID, perms ...domain.Permission) commands.TokenInfo {
 	e.t.Helper()
 	res, err := e.cmd.CreateToken(e.ctx, commands.CreateToken{AccountID: e.account, CampaignID: campaign, FilterID: filter,
-		Name: "partner", Permissions: perms, Meta: e.meta()})
+		EveryLead: campaign != nil && filter == nil, Name: "partner", Permissions: perms, Meta: e.meta()})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -303,7 +303,7 @@ func TestTokenExpiriesAreSynthesizedInTheirPlace(t *testing.T) {
 	camp := e.campaign()
 	e.tick()
 	in10 := e.clock.now().Add(10 * time.Minute)
-	res, err := e.cmd.CreateToken(e.ctx, commands.CreateToken{AccountID: e.account, CampaignID: &camp, Name: "temp",
+	res, err := e.cmd.CreateToken(e.ctx, commands.CreateToken{AccountID: e.account, CampaignID: &camp, EveryLead: true, Name: "temp",
 		Permissions: []domain.Permission{domain.PermRead}, ExpiresAt: &in10, Meta: e.meta()})
 	if err != nil {
 		t.Fatal(err)

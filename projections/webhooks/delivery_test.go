@@ -49,7 +49,8 @@ func TestSignaturesVerifyWithTheStandardCheck(t *testing.T) {
 
 	// During a rotation's grace both secrets sign: a receiver holding
 	// either verifies.
-	rot, err := e.c.RotateWebhookSecret(e.ctx, commands.RotateWebhookSecret{AccountID: e.account, WebhookID: sub.Webhook.ID})
+	rot, err := e.c.RotateWebhookSecret(e.ctx, commands.RotateWebhookSecret{AccountID: e.account, WebhookID: sub.Webhook.ID,
+		Grace: 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
