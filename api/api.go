@@ -45,7 +45,10 @@ type Config struct {
 	// are signed with a key derived from it.
 	SecretKey []byte
 	// RateLimit is each token's budget per minute.
-	RateLimit      int
+	RateLimit int
+	// AddressLimits is the client addresses' budget of failed requests,
+	// shared with the docs and the console; nil is a default one.
+	AddressLimits  *AddressLimits
 	MaxUploadBytes int64
 	// Registerer takes the HTTP metrics; nil registers none.
 	Registerer prometheus.Registerer
@@ -62,7 +65,9 @@ type API struct {
 	cursorKey []byte
 	maxUpload int64
 	now       func() time.Time
-	limits    *limiter
+	limits    Limiter
+	refused   refusedSecrets
+	addresses *AddressLimits
 	metrics   *metrics
 
 	touchMu sync.Mutex
@@ -72,7 +77,8 @@ type API struct {
 // New returns the API for cfg, filling defaults for zero values.
 func New(cfg Config) *API {
 	a := &API{cmd: cfg.Commands, reader: cfg.Reader, audit: cfg.Audit, log: cfg.Logger, publicURL: cfg.PublicURL,
-		maxUpload: cfg.MaxUploadBytes, now: cfg.Clock, touched: map[string]time.Time{}}
+		maxUpload: cfg.MaxUploadBytes, now: cfg.Clock,
+		addresses: cfg.AddressLimits, touched: map[string]time.Time{}}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -86,7 +92,10 @@ func New(cfg Config) *API {
 	if rate <= 0 {
 		rate = DefaultRateLimit
 	}
-	a.limits = newLimiter(rate, time.Minute, a.now)
+	a.limits = NewMemoryLimiter(Policy{Name: "default", Quota: rate, Window: time.Minute}, 0, a.now)
+	if a.addresses == nil {
+		a.addresses = NewAddressLimits(nil, ClientAddresses{})
+	}
 	// A derived key: a cursor signature never reveals anything usable
 	// against the token secrets the same key seals.
 	mac := hmac.New(sha256.New, cfg.SecretKey)
@@ -111,7 +120,7 @@ func (a *API) v1() http.Handler {
 	r := chi.NewRouter()
 	r.NotFound(a.notFound)
 	r.MethodNotAllowed(a.methodNotAllowed)
-	r.Use(a.authenticate, a.rateLimit)
+	r.Use(a.authenticate)
 	r.Group(a.adminRoutes)
 	r.Group(a.partnerRoutes)
 	r.Group(a.auditRoutes)
@@ -172,7 +181,8 @@ func (a *API) hGuarded(fn func(http.ResponseWriter, *http.Request) error) http.H
 }
 
 // fail answers err as a problem; a 5xx is logged once, with the request id,
-// and its cause never reaches the client.
+// and its cause never reaches the client. A 401 costs the client address
+// a unit of its budget, and is a 429 when none is left.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p := problemFor(err)
 	if p.Status == http.StatusUnauthorized {
@@ -180,6 +190,9 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		// an unauthenticated request has none.
 		w.Header().Del("RateLimit")
 		w.Header().Del("RateLimit-Policy")
+		if aerr := a.addresses.take(w, r, 1); aerr != nil {
+			p = problemFor(aerr)
+		}
 	}
 	if p.Status >= 500 {
 		a.log.LogAttrs(r.Context(), slog.LevelError, "request failed",

@@ -406,7 +406,7 @@ func (a *API) createLeads(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// The request's own unit was spent on the way in.
-	if err := a.spend(w, r, min(len(leads), a.limits.quota)-1); err != nil {
+	if err := a.spend(w, r, min(len(leads), a.limits.Policy().Quota)-1); err != nil {
 		return err
 	}
 	res, err := a.cmd.CreateLeads(r.Context(), commands.CreateLeads{AccountID: tok.AccountID, Scope: scopeFrom(r.Context()),

@@ -46,6 +46,7 @@ var (
 	errRouteNotFound    = errors.New("no such route")
 	errMethodNotAllowed = errors.New("method not allowed on this route")
 	errRateLimited      = errors.New("rate limit exceeded")
+	errAddressLimited   = errors.New("too many unauthenticated or failed requests from this address")
 )
 
 // requestError is a request the API cannot read (status 400), or, with
@@ -137,6 +138,9 @@ func problemFor(err error) Problem {
 		return p(http.StatusForbidden, "forbidden", "Forbidden", err.Error())
 	case errors.Is(err, errRateLimited):
 		return p(http.StatusTooManyRequests, "rate-limited", "Too many requests", "this token's rate limit is exhausted; retry after the time in Retry-After")
+	case errors.Is(err, errAddressLimited):
+		return p(http.StatusTooManyRequests, "rate-limited", "Too many requests",
+			"too many unauthenticated or failed requests from your address; retry after the time in Retry-After")
 	case errors.Is(err, errMethodNotAllowed):
 		return p(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed", err.Error())
 	case errors.Is(err, errRouteNotFound):

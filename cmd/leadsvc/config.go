@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -31,6 +32,14 @@ type Config struct {
 	ShutdownTimeout time.Duration // LEADSVC_SHUTDOWN_TIMEOUT
 	RateLimit       int           // LEADSVC_RATE_LIMIT: requests per token per minute
 	MaxUploadBytes  int64         // LEADSVC_MAX_UPLOAD_BYTES: largest file upload
+	// AddressRateLimit (LEADSVC_ADDRESS_RATE_LIMIT) is each client
+	// address's budget per minute of failed authentications, unknown
+	// docs ids and console sign-ins.
+	AddressRateLimit int
+	// TrustedProxies (LEADSVC_TRUSTED_PROXIES) are the proxies whose
+	// ClientAddressHeader (LEADSVC_CLIENT_ADDRESS_HEADER) names the client.
+	TrustedProxies      []netip.Prefix
+	ClientAddressHeader string
 	// WebhooksAllowPrivate (LEADSVC_WEBHOOKS_ALLOW_PRIVATE) lets webhook
 	// endpoints be private, loopback or link-local addresses.
 	WebhooksAllowPrivate bool
@@ -66,8 +75,30 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		ShutdownTimeout: 30 * time.Second,
 		RateLimit:       api.DefaultRateLimit,
 		MaxUploadBytes:  api.DefaultMaxUploadBytes,
+
+		AddressRateLimit:    api.DefaultAddressRateLimit,
+		ClientAddressHeader: or(getenv("LEADSVC_CLIENT_ADDRESS_HEADER"), api.HeaderXForwardedFor),
 	}
 	var errs []error
+	for _, n := range []struct {
+		name string
+		into *int
+	}{{"LEADSVC_ADDRESS_RATE_LIMIT", &c.AddressRateLimit}} {
+		if v := getenv(n.name); v != "" {
+			i, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a whole number", n.name, v))
+			}
+			*n.into = i
+		}
+	}
+	if v := getenv("LEADSVC_TRUSTED_PROXIES"); v != "" {
+		p, err := api.ParseTrustedProxies(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("LEADSVC_TRUSTED_PROXIES: %w", err))
+		}
+		c.TrustedProxies = p
+	}
 	if v := getenv("LEADSVC_RATE_LIMIT"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -144,6 +175,13 @@ func (c Config) Validate() error {
 	}
 	if c.MaxUploadBytes < 1 || c.MaxUploadBytes > MaxUploadLimit {
 		errs = append(errs, fmt.Errorf("LEADSVC_MAX_UPLOAD_BYTES: %d is not between 1 and %d", c.MaxUploadBytes, MaxUploadLimit))
+	}
+	if c.AddressRateLimit < 1 || c.AddressRateLimit > 1_000_000 {
+		errs = append(errs, fmt.Errorf("LEADSVC_ADDRESS_RATE_LIMIT: %d is not between 1 and 1000000 requests per minute", c.AddressRateLimit))
+	}
+	if c.ClientAddressHeader != api.HeaderXForwardedFor && c.ClientAddressHeader != api.HeaderForwarded {
+		errs = append(errs, fmt.Errorf("LEADSVC_CLIENT_ADDRESS_HEADER: %q is not %s or %s", c.ClientAddressHeader,
+			api.HeaderXForwardedFor, api.HeaderForwarded))
 	}
 	switch c.LogFormat {
 	case "auto", "json", "text":
