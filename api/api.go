@@ -6,6 +6,7 @@
 package api
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
@@ -33,6 +34,16 @@ const (
 	MaxMinPositionWait = 5 * time.Second
 )
 
+// Defaults of the upload limits.
+const (
+	// DefaultUploadQuotaBytes is what an account's files may hold together.
+	DefaultUploadQuotaBytes = 1 << 30
+	// DefaultUploadsPerProcess and DefaultUploadsPerAccount cap the
+	// uploads in progress at once.
+	DefaultUploadsPerProcess = 16
+	DefaultUploadsPerAccount = 4
+)
+
 // Config is what the API needs; cmd/leadsvc builds it from the environment.
 type Config struct {
 	Commands *commands.Commands
@@ -50,6 +61,12 @@ type Config struct {
 	// shared with the docs and the console; nil is a default one.
 	AddressLimits  *AddressLimits
 	MaxUploadBytes int64
+	// UploadQuotaBytes bounds what an account's files hold together.
+	UploadQuotaBytes int64
+	// UploadsPerProcess and UploadsPerAccount cap the uploads running at
+	// once.
+	UploadsPerProcess int
+	UploadsPerAccount int
 	// Registerer takes the HTTP metrics; nil registers none.
 	Registerer prometheus.Registerer
 	Clock      func() time.Time
@@ -64,6 +81,8 @@ type API struct {
 	publicURL string
 	cursorKey []byte
 	maxUpload int64
+	quota     int64 // an account's bytes of files
+	uploads   *uploadGate
 	now       func() time.Time
 	limits    Limiter
 	refused   refusedSecrets
@@ -77,7 +96,7 @@ type API struct {
 // New returns the API for cfg, filling defaults for zero values.
 func New(cfg Config) *API {
 	a := &API{cmd: cfg.Commands, reader: cfg.Reader, audit: cfg.Audit, log: cfg.Logger, publicURL: cfg.PublicURL,
-		maxUpload: cfg.MaxUploadBytes, now: cfg.Clock,
+		maxUpload: cfg.MaxUploadBytes, quota: cfg.UploadQuotaBytes, now: cfg.Clock,
 		addresses: cfg.AddressLimits, touched: map[string]time.Time{}}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -87,6 +106,9 @@ func New(cfg Config) *API {
 	}
 	if a.maxUpload <= 0 {
 		a.maxUpload = DefaultMaxUploadBytes
+	}
+	if a.quota <= 0 {
+		a.quota = DefaultUploadQuotaBytes
 	}
 	rate := cfg.RateLimit
 	if rate <= 0 {
@@ -102,6 +124,8 @@ func New(cfg Config) *API {
 	mac.Write([]byte("leadsvc list cursor v1"))
 	a.cursorKey = mac.Sum(nil)
 	a.metrics = newMetrics(cfg.Registerer)
+	a.uploads = newUploadGate(cmp.Or(cfg.UploadsPerProcess, DefaultUploadsPerProcess),
+		cmp.Or(cfg.UploadsPerAccount, DefaultUploadsPerAccount), a.metrics.uploads)
 	return a
 }
 
@@ -194,7 +218,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 			p = problemFor(aerr)
 		}
 	}
-	if p.Status >= 500 {
+	if p.Status >= 500 && p.Status != http.StatusServiceUnavailable {
 		a.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("request_id", requestIDFrom(r.Context())), slog.String("method", r.Method),
 			slog.String("route", routePattern(r)), slog.String("err", err.Error()))

@@ -373,6 +373,7 @@ func (a *API) spendAs(w http.ResponseWriter, tokenID string, n int) error {
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	uploads  prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -382,9 +383,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "leadsvc_http_request_duration_seconds",
 			Help:    "Time to answer an HTTP request, by method and chi route pattern.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"method", "route"}),
+		uploads: prometheus.NewGauge(prometheus.GaugeOpts{Name: "leadsvc_uploads_in_progress",
+			Help: "File uploads being received or stored now."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.duration)
+		reg.MustRegister(m.requests, m.duration, m.uploads)
 	}
 	return m
 }

@@ -31,7 +31,11 @@ func (m *Main) mountAPI(r chi.Router) {
 		RateLimit:      m.Config.RateLimit,
 		AddressLimits:  addresses,
 		MaxUploadBytes: m.Config.MaxUploadBytes,
-		Registerer:     m.Registry,
+
+		UploadQuotaBytes:  m.Config.UploadQuotaBytes,
+		UploadsPerProcess: m.Config.UploadsPerProcess,
+		UploadsPerAccount: m.Config.UploadsPerAccount,
+		Registerer:        m.Registry,
 	})
 	a.Mount(r)
 	// The public documentation: no token, so outside /v1 and its

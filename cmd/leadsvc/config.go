@@ -40,6 +40,9 @@ type Config struct {
 	// ClientAddressHeader (LEADSVC_CLIENT_ADDRESS_HEADER) names the client.
 	TrustedProxies      []netip.Prefix
 	ClientAddressHeader string
+	UploadQuotaBytes    int64 // LEADSVC_UPLOAD_QUOTA_BYTES: what an account's files may hold together
+	UploadsPerProcess   int   // LEADSVC_UPLOADS_PER_PROCESS: uploads in progress at once
+	UploadsPerAccount   int   // LEADSVC_UPLOADS_PER_ACCOUNT: one account's uploads in progress at once
 	// WebhooksAllowPrivate (LEADSVC_WEBHOOKS_ALLOW_PRIVATE) lets webhook
 	// endpoints be private, loopback or link-local addresses.
 	WebhooksAllowPrivate bool
@@ -53,8 +56,9 @@ const (
 	DefaultDataDir       = ".data"
 	DefaultNATSStream    = "LEADSVC_EVENTS"
 	DefaultSubjectPrefix = "leadsvc"
-	// MaxUploadLimit bounds LEADSVC_MAX_UPLOAD_BYTES: a file is held in
-	// memory and stored in one row.
+	// MaxUploadLimit bounds LEADSVC_MAX_UPLOAD_BYTES: an upload is
+	// spooled to a temporary file while it arrives, and one transaction
+	// stores it.
 	MaxUploadLimit = 256 << 20
 )
 
@@ -78,12 +82,16 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 
 		AddressRateLimit:    api.DefaultAddressRateLimit,
 		ClientAddressHeader: or(getenv("LEADSVC_CLIENT_ADDRESS_HEADER"), api.HeaderXForwardedFor),
+		UploadQuotaBytes:    api.DefaultUploadQuotaBytes,
+		UploadsPerProcess:   api.DefaultUploadsPerProcess,
+		UploadsPerAccount:   api.DefaultUploadsPerAccount,
 	}
 	var errs []error
 	for _, n := range []struct {
 		name string
 		into *int
-	}{{"LEADSVC_ADDRESS_RATE_LIMIT", &c.AddressRateLimit}} {
+	}{{"LEADSVC_ADDRESS_RATE_LIMIT", &c.AddressRateLimit}, {"LEADSVC_UPLOADS_PER_PROCESS", &c.UploadsPerProcess},
+		{"LEADSVC_UPLOADS_PER_ACCOUNT", &c.UploadsPerAccount}} {
 		if v := getenv(n.name); v != "" {
 			i, err := strconv.Atoi(v)
 			if err != nil {
@@ -91,6 +99,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			}
 			*n.into = i
 		}
+	}
+	if v := getenv("LEADSVC_UPLOAD_QUOTA_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("LEADSVC_UPLOAD_QUOTA_BYTES: %q is not a number of bytes", v))
+		}
+		c.UploadQuotaBytes = n
 	}
 	if v := getenv("LEADSVC_TRUSTED_PROXIES"); v != "" {
 		p, err := api.ParseTrustedProxies(v)
@@ -178,6 +193,14 @@ func (c Config) Validate() error {
 	}
 	if c.AddressRateLimit < 1 || c.AddressRateLimit > 1_000_000 {
 		errs = append(errs, fmt.Errorf("LEADSVC_ADDRESS_RATE_LIMIT: %d is not between 1 and 1000000 requests per minute", c.AddressRateLimit))
+	}
+	if c.UploadQuotaBytes < 1 {
+		errs = append(errs, fmt.Errorf("LEADSVC_UPLOAD_QUOTA_BYTES: %d is not a positive number of bytes", c.UploadQuotaBytes))
+	}
+	for name, n := range map[string]int{"LEADSVC_UPLOADS_PER_PROCESS": c.UploadsPerProcess, "LEADSVC_UPLOADS_PER_ACCOUNT": c.UploadsPerAccount} {
+		if n < 1 || n > 10_000 {
+			errs = append(errs, fmt.Errorf("%s: %d is not between 1 and 10000 uploads", name, n))
+		}
 	}
 	if c.ClientAddressHeader != api.HeaderXForwardedFor && c.ClientAddressHeader != api.HeaderForwarded {
 		errs = append(errs, fmt.Errorf("LEADSVC_CLIENT_ADDRESS_HEADER: %q is not %s or %s", c.ClientAddressHeader,

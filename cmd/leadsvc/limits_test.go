@@ -4,17 +4,21 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/leadsvc/leadsvc/api"
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/internal/testenv"
 )
 
 // statementCounter counts the statements the service's pool sends, by the
@@ -254,5 +258,246 @@ func TestRateLimitedTokenIsRefusedWithoutAQuery(t *testing.T) {
 		if n := stmts.of(tc.name + "-limited-"); n != 0 {
 			t.Fatalf("%s: 5 requests refused for the token's limit cost %d statements", tc.name, n)
 		}
+	}
+}
+
+// uploadBody is a multipart upload of one file part whose bytes come from
+// content; it returns the body and its Content-Type.
+func uploadBody(content io.Reader) (io.Reader, string) {
+	pr, pw := io.Pipe()
+	boundary := "limits-test-boundary"
+	go func() {
+		_, err := io.WriteString(pw, "--"+boundary+"\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n"+
+			"Content-Type: application/octet-stream\r\n\r\n")
+		if err == nil {
+			_, err = io.Copy(pw, content)
+		}
+		if err == nil {
+			_, err = io.WriteString(pw, "\r\n--"+boundary+"--\r\n")
+		}
+		pw.CloseWithError(err)
+	}()
+	return pr, "multipart/form-data; boundary=" + boundary
+}
+
+// startUpload sends an upload whose file part stays open until the
+// returned function is called; that function waits for the answer.
+func startUpload(t *testing.T, c *client, path string) (finish func() *http.Response) {
+	t.Helper()
+	gate := make(chan struct{})
+	body, ctype := uploadBody(io.MultiReader(strings.NewReader("first half, "), readerFunc(func(p []byte) (int, error) {
+		<-gate
+		return 0, io.EOF
+	})))
+	req, err := http.NewRequest(http.MethodPost, c.base+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	done := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("held upload: %v", err)
+			close(done)
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		done <- resp
+	}()
+	var once sync.Once
+	var resp *http.Response
+	return func() *http.Response {
+		once.Do(func() {
+			close(gate)
+			resp = <-done
+		})
+		return resp
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// waitUploadsInProgress waits until /metrics says n uploads are in
+// progress.
+func waitUploadsInProgress(t *testing.T, m *Main, n int) {
+	t.Helper()
+	testenv.CheckFor(t, 10*time.Second, func() error {
+		if got := uploadsInProgress(t, m); got != n {
+			return fmt.Errorf("%d uploads in progress, want %d", got, n)
+		}
+		return nil
+	})
+}
+
+// uploadsInProgress reads leadsvc_uploads_in_progress from /metrics.
+func uploadsInProgress(t *testing.T, m *Main) int {
+	t.Helper()
+	resp, err := http.Get("http://" + m.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(t, resp)
+	resp.Body.Close()
+	for line := range strings.SplitSeq(body, "\n") {
+		if v, ok := strings.CutPrefix(line, "leadsvc_uploads_in_progress "); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("leadsvc_uploads_in_progress %q", v)
+			}
+			return n
+		}
+	}
+	t.Fatal("/metrics has no leadsvc_uploads_in_progress")
+	return 0
+}
+
+// mustLead creates a campaign and a lead in it with an account-level
+// token and returns the lead's files path.
+func mustLeadFiles(t *testing.T, admin *client) string {
+	t.Helper()
+	camp := str(admin.do("POST", "/v1/campaigns", campaignBody).want(201).obj(), "id")
+	l := admin.do("POST", "/v1/leads", map[string]any{"campaign_id": camp, "fields": map[string]any{"name": "A", "source": "website"}}).want(201).obj()
+	return "/v1/leads/" + str(l, "id") + "/files"
+}
+
+// TestConcurrentUploadsAreCapped: past LEADSVC_UPLOADS_PER_ACCOUNT uploads
+// running for one account, the next is 429; past
+// LEADSVC_UPLOADS_PER_PROCESS in the process, 503; both with Retry-After
+// and before the body is read. A finished upload frees its place.
+func TestConcurrentUploadsAreCapped(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t, "LEADSVC_UPLOADS_PER_ACCOUNT", "1", "LEADSVC_UPLOADS_PER_PROCESS", "2")
+	a, b, c := mustAccount(t, m, "A"), mustAccount(t, m, "B"), mustAccount(t, m, "C")
+	aFiles, bFiles, cFiles := mustLeadFiles(t, a), mustLeadFiles(t, b), mustLeadFiles(t, c)
+	finishA := startUpload(t, a, aFiles)
+	defer finishA()
+	waitUploadsInProgress(t, m, 1)
+	r := a.upload(aFiles, "file", "second.txt", "text/plain", []byte("second"))
+	if p := r.problem(429); p.Type != api.ProblemTypePrefix+"too-many-uploads" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("a second upload of the account: %+v %v", p, r.Header)
+	}
+	finishB := startUpload(t, b, bFiles)
+	defer finishB()
+	waitUploadsInProgress(t, m, 2)
+	r = c.upload(cFiles, "file", "third.txt", "text/plain", []byte("third"))
+	if p := r.problem(503); p.Type != api.ProblemTypePrefix+"uploads-busy" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("an upload past the process's cap: %+v %v", p, r.Header)
+	}
+	if resp := finishA(); resp == nil || resp.StatusCode != 201 {
+		t.Fatalf("the held upload: %v", resp)
+	}
+	c.upload(cFiles, "file", "third.txt", "text/plain", []byte("third")).want(201)
+	a.upload(aFiles, "file", "second.txt", "text/plain", []byte("second")).want(201)
+}
+
+// TestUploadQuotaRefusesAndChangesNothing: an upload that would take the
+// account past LEADSVC_UPLOAD_QUOTA_BYTES is 413 upload-quota-exceeded
+// and writes nothing, before its body is read when its Content-Length
+// says so; of several racing for the last room, one wins; a removed file
+// frees its room, and so does a staged file a stopped process left.
+func TestUploadQuotaRefusesAndChangesNothing(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t, "LEADSVC_UPLOAD_QUOTA_BYTES", "1000")
+	admin := mustAccount(t, m, "Acme")
+	files := mustLeadFiles(t, admin)
+	first := admin.upload(files, "file", "a.bin", "", make([]byte, 600)).want(201).obj()
+	mustWriteNothing(t, m, "an upload past the quota", func() {
+		p := admin.upload(files, "file", "b.bin", "", make([]byte, 600)).problem(413)
+		if p.Type != api.ProblemTypePrefix+"upload-quota-exceeded" || !strings.Contains(p.Detail, "1000 bytes") {
+			t.Fatalf("over quota: %+v", p)
+		}
+	})
+
+	// A Content-Length past the quota is refused while the body is still
+	// on its way.
+	gate := make(chan struct{})
+	defer close(gate)
+	body, ctype := uploadBody(readerFunc(func([]byte) (int, error) {
+		select {
+		case <-gate:
+		case <-time.After(15 * time.Second): // the answer did not come first
+		}
+		return 0, io.EOF
+	}))
+	req, err := http.NewRequest(http.MethodPost, admin.base+files, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = 1 << 20
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Authorization", "Bearer "+admin.token)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("a held upload of 1 MiB: %v", err)
+	}
+	if got := readAll(t, resp); resp.StatusCode != 413 || !strings.Contains(got, "upload-quota-exceeded") {
+		t.Fatalf("a held upload of 1 MiB: %d %s", resp.StatusCode, got)
+	}
+	resp.Body.Close()
+
+	var account, lead string
+	if err := m.Pool.QueryRow(context.Background(), `SELECT account_id::text, lead_id::text FROM lead_files`).Scan(&account, &lead); err != nil {
+		t.Fatal(err)
+	}
+	admin.do("DELETE", files+"/"+str(first, "id"), nil).want(204)
+	if _, err := m.Pool.Exec(context.Background(), `INSERT INTO lead_files (id, lead_id, account_id, name, content_type, size, sha256, created_at, attached)
+		VALUES (gen_random_uuid(), $1, $2, 'left.bin', 'application/octet-stream', 900, '', now() - interval '2 hours', false)`, lead, account); err != nil {
+		t.Fatal(err)
+	}
+
+	var created, refused atomic.Int32
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			switch r := admin.upload(files, "file", "race.bin", "", make([]byte, 600)); r.Status {
+			case 201:
+				created.Add(1)
+			case 413:
+				refused.Add(1)
+			default:
+				t.Errorf("racing upload: %d %s", r.Status, r.Body)
+			}
+		})
+	}
+	wg.Wait()
+	if created.Load() != 1 || refused.Load() != 3 {
+		t.Fatalf("4 uploads racing for 1000 bytes: %d stored, %d refused; want 1 and 3", created.Load(), refused.Load())
+	}
+	var stored int64
+	if err := m.Pool.QueryRow(context.Background(), `SELECT coalesce(sum(size), 0) FROM lead_files`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 600 {
+		t.Fatalf("%d bytes stored, want 600", stored)
+	}
+}
+
+// TestLargeUploadIsStoredInChunksAndReadBackWhole: a file of several
+// chunks, not a multiple of the chunk size, comes back byte for byte with
+// its digest.
+func TestLargeUploadIsStoredInChunksAndReadBackWhole(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t)
+	admin := mustAccount(t, m, "Acme")
+	files := mustLeadFiles(t, admin)
+	content := make([]byte, 3<<20+12345)
+	_, _ = rand.Read(content)
+	up := admin.upload(files, "file", "big.bin", "", content).want(201)
+	// The download reads the lead from the views: wait for the upload.
+	got := admin.do("GET", files+"/"+str(up.obj(), "id"), nil, "Leadsvc-Min-Position", up.Header.Get("Leadsvc-Position")).want(200)
+	if string(got.Body) != string(content) || got.Header.Get("Content-Length") != strconv.Itoa(len(content)) {
+		t.Fatalf("downloaded %d bytes (Content-Length %s), want the %d uploaded", len(got.Body), got.Header.Get("Content-Length"), len(content))
+	}
+	var chunks int
+	if err := m.Pool.QueryRow(context.Background(), `SELECT count(*) FROM lead_file_chunks`).Scan(&chunks); err != nil {
+		t.Fatal(err)
+	}
+	if chunks < 4 {
+		t.Fatalf("a file of %d bytes in %d chunks", len(content), chunks)
 	}
 }
