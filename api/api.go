@@ -6,6 +6,7 @@
 package api
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
@@ -33,6 +34,16 @@ const (
 	MaxMinPositionWait = 5 * time.Second
 )
 
+// Defaults of the upload limits.
+const (
+	// DefaultUploadQuotaBytes is what an account's files may hold together.
+	DefaultUploadQuotaBytes = 1 << 30
+	// DefaultUploadsPerProcess and DefaultUploadsPerAccount cap the
+	// uploads in progress at once.
+	DefaultUploadsPerProcess = 16
+	DefaultUploadsPerAccount = 4
+)
+
 // Config is what the API needs; cmd/leadsvc builds it from the environment.
 type Config struct {
 	Commands *commands.Commands
@@ -45,8 +56,17 @@ type Config struct {
 	// are signed with a key derived from it.
 	SecretKey []byte
 	// RateLimit is each token's budget per minute.
-	RateLimit      int
+	RateLimit int
+	// AddressLimits is the client addresses' budget of failed requests,
+	// shared with the docs and the console; nil is a default one.
+	AddressLimits  *AddressLimits
 	MaxUploadBytes int64
+	// UploadQuotaBytes bounds what an account's files hold together.
+	UploadQuotaBytes int64
+	// UploadsPerProcess and UploadsPerAccount cap the uploads running at
+	// once.
+	UploadsPerProcess int
+	UploadsPerAccount int
 	// Registerer takes the HTTP metrics; nil registers none.
 	Registerer prometheus.Registerer
 	Clock      func() time.Time
@@ -61,8 +81,12 @@ type API struct {
 	publicURL string
 	cursorKey []byte
 	maxUpload int64
+	quota     int64 // an account's bytes of files
+	uploads   *uploadGate
 	now       func() time.Time
-	limits    *limiter
+	limits    Limiter
+	refused   refusedSecrets
+	addresses *AddressLimits
 	metrics   *metrics
 
 	touchMu sync.Mutex
@@ -72,7 +96,8 @@ type API struct {
 // New returns the API for cfg, filling defaults for zero values.
 func New(cfg Config) *API {
 	a := &API{cmd: cfg.Commands, reader: cfg.Reader, audit: cfg.Audit, log: cfg.Logger, publicURL: cfg.PublicURL,
-		maxUpload: cfg.MaxUploadBytes, now: cfg.Clock, touched: map[string]time.Time{}}
+		maxUpload: cfg.MaxUploadBytes, quota: cfg.UploadQuotaBytes, now: cfg.Clock,
+		addresses: cfg.AddressLimits, touched: map[string]time.Time{}}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -82,17 +107,25 @@ func New(cfg Config) *API {
 	if a.maxUpload <= 0 {
 		a.maxUpload = DefaultMaxUploadBytes
 	}
+	if a.quota <= 0 {
+		a.quota = DefaultUploadQuotaBytes
+	}
 	rate := cfg.RateLimit
 	if rate <= 0 {
 		rate = DefaultRateLimit
 	}
-	a.limits = newLimiter(rate, time.Minute, a.now)
+	a.limits = NewMemoryLimiter(Policy{Name: "default", Quota: rate, Window: time.Minute}, 0, a.now)
+	if a.addresses == nil {
+		a.addresses = NewAddressLimits(nil, ClientAddresses{})
+	}
 	// A derived key: a cursor signature never reveals anything usable
 	// against the token secrets the same key seals.
 	mac := hmac.New(sha256.New, cfg.SecretKey)
 	mac.Write([]byte("leadsvc list cursor v1"))
 	a.cursorKey = mac.Sum(nil)
 	a.metrics = newMetrics(cfg.Registerer)
+	a.uploads = newUploadGate(cmp.Or(cfg.UploadsPerProcess, DefaultUploadsPerProcess),
+		cmp.Or(cfg.UploadsPerAccount, DefaultUploadsPerAccount), a.metrics.uploads)
 	return a
 }
 
@@ -111,7 +144,7 @@ func (a *API) v1() http.Handler {
 	r := chi.NewRouter()
 	r.NotFound(a.notFound)
 	r.MethodNotAllowed(a.methodNotAllowed)
-	r.Use(a.authenticate, a.rateLimit)
+	r.Use(a.authenticate)
 	r.Group(a.adminRoutes)
 	r.Group(a.partnerRoutes)
 	r.Group(a.auditRoutes)
@@ -172,7 +205,8 @@ func (a *API) hGuarded(fn func(http.ResponseWriter, *http.Request) error) http.H
 }
 
 // fail answers err as a problem; a 5xx is logged once, with the request id,
-// and its cause never reaches the client.
+// and its cause never reaches the client. A 401 costs the client address
+// a unit of its budget, and is a 429 when none is left.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p := problemFor(err)
 	if p.Status == http.StatusUnauthorized {
@@ -180,8 +214,11 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		// an unauthenticated request has none.
 		w.Header().Del("RateLimit")
 		w.Header().Del("RateLimit-Policy")
+		if aerr := a.addresses.take(w, r, 1); aerr != nil {
+			p = problemFor(aerr)
+		}
 	}
-	if p.Status >= 500 {
+	if p.Status >= 500 && p.Status != http.StatusServiceUnavailable {
 		a.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("request_id", requestIDFrom(r.Context())), slog.String("method", r.Method),
 			slog.String("route", routePattern(r)), slog.String("err", err.Error()))

@@ -24,6 +24,9 @@ type DocsConfig struct {
 	// PublicURL is the documents' server and the base of docs_url.
 	PublicURL string
 	Logger    *slog.Logger
+	// Limits is the client addresses' budget of failed requests, shared
+	// with the API; nil limits nothing.
+	Limits *AddressLimits
 }
 
 // Docs serves the public API documentation, without authentication:
@@ -37,11 +40,14 @@ type DocsConfig struct {
 // revoked or expired one answers 404, all three alike. The token, campaign
 // and filter are read on every request; only the rendering is cached, keyed
 // by everything it reads, so a schema, filter or permission change shows
-// on the next request.
+// on the next request. An unknown docs id costs the client address a unit
+// of its budget (AddressLimits); an address with none left is answered
+// 429 before any docs id is looked up.
 type Docs struct {
 	cmd       *commands.Commands
 	publicURL string
 	log       *slog.Logger
+	limits    *AddressLimits
 	cache     *docsCache
 	renders   atomic.Int64 // for tests: renderings done, cache misses
 	mux       http.Handler
@@ -49,7 +55,7 @@ type Docs struct {
 
 // NewDocs returns the documentation handler; mount it at /docs.
 func NewDocs(cfg DocsConfig) *Docs {
-	d := &Docs{cmd: cfg.Commands, publicURL: cfg.PublicURL, log: cfg.Logger,
+	d := &Docs{cmd: cfg.Commands, publicURL: cfg.PublicURL, log: cfg.Logger, limits: cfg.Limits,
 		cache: newDocsCache(docsCacheEntries, docsCacheBytes)}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -70,10 +76,25 @@ func (d *Docs) router() http.Handler {
 	r.Get("/", d.serve(formatHTML, d.general))
 	r.Get("/openapi.yaml", d.serve(formatYAML, d.general))
 	r.Get("/postman.json", d.serve(formatPostman, d.general))
-	r.Get("/{docs_id}", d.serve(formatHTML, d.token))
-	r.Get("/{docs_id}/openapi.yaml", d.serve(formatYAML, d.token))
-	r.Get("/{docs_id}/postman.json", d.serve(formatPostman, d.token))
+	r.Group(func(r chi.Router) {
+		r.Use(d.admit)
+		r.Get("/{docs_id}", d.serve(formatHTML, d.token))
+		r.Get("/{docs_id}/openapi.yaml", d.serve(formatYAML, d.token))
+		r.Get("/{docs_id}/postman.json", d.serve(formatPostman, d.token))
+	})
 	return r
+}
+
+// admit answers 429, before the docs id is looked up, when the client
+// address has no failure left.
+func (d *Docs) admit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := d.limits.take(w, r, 0); err != nil {
+			d.fail(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 type docsFormat int
@@ -206,11 +227,15 @@ func (d *Docs) render(format docsFormat, base string, scope apidoc.Scope) (docsP
 	return docsPage{body: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}, nil
 }
 
-// fail answers a problem: 404 for every docs id that serves nothing, 500
+// fail answers a problem: 404 for every docs id that serves nothing (one
+// unit of the client address's budget, 429 when none is left), 500
 // (logged once) for anything else.
 func (d *Docs) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, errDocsNotFound) {
 		err = errRouteNotFound
+		if aerr := d.limits.take(w, r, 1); aerr != nil {
+			err = aerr
+		}
 	}
 	p := problemFor(err)
 	if p.Status >= 500 {

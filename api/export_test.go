@@ -11,3 +11,11 @@ func SetDocsCacheLimits(d *Docs, entries, bytes int) { d.cache = newDocsCache(en
 
 // WriteJSON is the encoder of every JSON answer.
 var WriteJSON = writeJSON
+
+// LimiterKeys is how many keys a memory limiter holds.
+func LimiterKeys(l Limiter) int {
+	m := l.(*memoryLimiter)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.buckets)
+}

@@ -92,7 +92,7 @@ func newFixture(tb testing.TB) *fixture {
 	rw, ro, victim := token(domain.PermRead, domain.PermWrite), token(domain.PermRead), token(domain.PermRead)
 	l, err := c.CreateLead(ctx, commands.CreateLead{AccountID: aid, CampaignID: cid, Fields: map[string]any{"name": "A", "source": "abc"}})
 	must(err)
-	file, err := c.AttachFile(ctx, commands.AttachFile{AccountID: aid, LeadID: l.Lead.ID, Name: "a.txt", ContentType: "text/plain", Content: []byte("a")})
+	file, err := c.AttachFile(ctx, commands.AttachFile{AccountID: aid, LeadID: l.Lead.ID, Name: "a.txt", ContentType: "text/plain", Content: commands.BytesContent([]byte("a"))})
 	must(err)
 	r := chi.NewRouter()
 	api.New(api.Config{Commands: c, Reader: leads.NewReader(pool), PublicURL: "http://leadsvc.test",

@@ -3,16 +3,15 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -50,6 +49,10 @@ func stateFrom(ctx context.Context) *reqState {
 }
 
 func requestIDFrom(ctx context.Context) string { return stateFrom(ctx).id }
+
+// RequestID is the X-Request-Id of the request ctx serves, "" outside
+// one.
+func RequestID(ctx context.Context) string { return requestIDFrom(ctx) }
 
 // tokenFrom is the authenticated token; routes under /v1 always have one.
 func tokenFrom(ctx context.Context) commands.TokenInfo {
@@ -184,28 +187,61 @@ func (a *API) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-// authenticate requires a Bearer token. A token seen lately comes from the
-// process's cache with a guard that the request checks against the
-// tokens, campaigns and filters tables before it reads or writes anything
-// (in its own first round trip, or one of h's), so that revocation and
-// every scope change are seen by the very next request (invariant 5).
+// authenticate requires a Bearer token and spends one unit of its
+// budget. A token seen lately comes from the process's cache with a
+// guard that the request checks against the tokens, campaigns and filters
+// tables before it reads or writes anything (in its own first round
+// trip, or one of h's), so that revocation and every scope change are
+// seen by the very next request (invariant 5).
+//
+// Nothing is read from the database for a request refused for a limit:
+// a secret whose token was refused lately is weighed against its token's
+// budget first, and a secret the cache does not hold is looked up only
+// while the client address has failures left (AddressLimits).
 func (a *API) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		secret, err := bearer(r)
-		if err != nil {
+		if err := a.admit(w, r); err != nil {
 			a.fail(w, r, err)
 			return
 		}
-		tok, scope, guard, err := a.cmd.AuthenticateCached(r.Context(), secret)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		st := stateFrom(r.Context())
-		st.token, st.scope, st.guard = &tok, scope, guard
-		a.touch(r, tok)
+		a.touch(r, tokenFrom(r.Context()))
 		next.ServeHTTP(w, r)
 	})
+}
+
+func (a *API) admit(w http.ResponseWriter, r *http.Request) error {
+	secret, err := bearer(r)
+	if err != nil {
+		return err
+	}
+	hash := sha256.Sum256([]byte(secret))
+	spent := false
+	if id, ok := a.refused.get(hash); ok {
+		if err := a.spendAs(w, id, 1); err != nil {
+			return err
+		}
+		a.refused.drop(hash)
+		spent = true
+	}
+	tok, scope, guard, cached := a.cmd.CachedAuthentication(secret)
+	if !cached {
+		if err := a.addresses.take(w, r, 0); err != nil {
+			return err
+		}
+		if tok, scope, err = a.cmd.AuthenticateScoped(r.Context(), secret); err != nil {
+			return err
+		}
+	}
+	st := stateFrom(r.Context())
+	st.token, st.scope, st.guard = &tok, scope, guard
+	if spent {
+		return nil
+	}
+	err = a.spend(w, r, 1)
+	if errors.Is(err, errRateLimited) {
+		a.refused.add(hash, tok.ID.String())
+	}
+	return err
 }
 
 func bearer(r *http.Request) (string, error) {
@@ -314,98 +350,30 @@ func permits(tok commands.TokenInfo, p domain.Permission) error {
 	return nil
 }
 
-// rateLimit spends one unit of the token's budget per request.
-func (a *API) rateLimit(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := a.spend(w, r, 1); err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+// spend takes n units of the token's budget, all or none, and tells the
+// client where it stands. Fewer than n left is errRateLimited, with
+// Retry-After.
+func (a *API) spend(w http.ResponseWriter, r *http.Request, n int) error {
+	return a.spendAs(w, tokenFrom(r.Context()).ID.String(), n)
 }
 
-// spend takes n units of the token's budget, all or none, and tells the
-// client where it stands (IETF RateLimit header fields draft). Fewer than
-// n left is errRateLimited, with Retry-After.
-func (a *API) spend(w http.ResponseWriter, r *http.Request, n int) error {
-	ok, remaining, reset, retry := a.limits.take(tokenFrom(r.Context()).ID.String(), n)
-	h := w.Header()
-	h.Set("RateLimit-Policy", fmt.Sprintf(`"default";q=%d;w=%d`, a.limits.quota, int(a.limits.window.Seconds())))
-	h.Set("RateLimit", fmt.Sprintf(`"default";r=%d;t=%d`, remaining, ceilSeconds(reset)))
-	if !ok {
-		h.Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(retry))))
+func (a *API) spendAs(w http.ResponseWriter, tokenID string, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	d := a.limits.Take(tokenID, n)
+	setRateHeaders(w.Header(), a.limits.Policy(), d)
+	if !d.OK {
 		return errRateLimited
 	}
 	return nil
-}
-
-func ceilSeconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
-
-// limiter holds one token bucket per token: quota units, refilled evenly
-// over window. It lives in the process: behind a load balancer each
-// process grants the quota (docs/api.md says so).
-type limiter struct {
-	quota   int
-	window  time.Duration
-	now     func() time.Time
-	mu      sync.Mutex
-	buckets map[string]*bucket
-	takes   int
-}
-
-type bucket struct {
-	tokens float64
-	at     time.Time
-}
-
-func newLimiter(quota int, window time.Duration, now func() time.Time) *limiter {
-	return &limiter{quota: quota, window: window, now: now, buckets: map[string]*bucket{}}
-}
-
-// take spends n units for key, all or none. It returns whether the
-// request may go on, the units left, the time until the bucket is full
-// again, and (when refused) the time until n units are back.
-func (l *limiter) take(key string, n int) (ok bool, remaining int, reset, retry time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	perUnit := l.window / time.Duration(l.quota)
-	b := l.buckets[key]
-	if b == nil {
-		b = &bucket{tokens: float64(l.quota), at: now}
-		l.buckets[key] = b
-	}
-	b.tokens = math.Min(float64(l.quota), b.tokens+float64(now.Sub(b.at))/float64(perUnit))
-	b.at = now
-	if need := float64(n); b.tokens >= need {
-		b.tokens -= need
-		ok = true
-	} else {
-		retry = time.Duration((need - b.tokens) * float64(perUnit))
-	}
-	reset = time.Duration((float64(l.quota) - b.tokens) * float64(perUnit))
-	l.takes++
-	if l.takes%4096 == 0 {
-		l.sweep(now, perUnit)
-	}
-	return ok, int(b.tokens), reset, retry
-}
-
-// sweep drops buckets that have refilled: they are the same as new ones,
-// so memory stays bounded by the tokens active within one window.
-func (l *limiter) sweep(now time.Time, perUnit time.Duration) {
-	for k, b := range l.buckets {
-		if b.tokens+float64(now.Sub(b.at))/float64(perUnit) >= float64(l.quota) {
-			delete(l.buckets, k)
-		}
-	}
 }
 
 // metrics are the HTTP series of DESIGN.md's operations conventions.
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	uploads  prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -415,9 +383,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "leadsvc_http_request_duration_seconds",
 			Help:    "Time to answer an HTTP request, by method and chi route pattern.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"method", "route"}),
+		uploads: prometheus.NewGauge(prometheus.GaugeOpts{Name: "leadsvc_uploads_in_progress",
+			Help: "File uploads being received or stored now."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.duration)
+		reg.MustRegister(m.requests, m.duration, m.uploads)
 	}
 	return m
 }

@@ -3,14 +3,12 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
+	"log/slog"
 	"mime"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -399,7 +397,7 @@ func (a *API) createLeads(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// The request's own unit was spent on the way in.
-	if err := a.spend(w, r, min(len(leads), a.limits.quota)-1); err != nil {
+	if err := a.spend(w, r, min(len(leads), a.limits.Policy().Quota)-1); err != nil {
 		return err
 	}
 	res, err := a.cmd.CreateLeads(r.Context(), commands.CreateLeads{AccountID: tok.AccountID, Scope: scopeFrom(r.Context()),
@@ -458,93 +456,6 @@ func (a *API) listFiles(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// multipartOverhead is what a multipart body may add around the file.
-const multipartOverhead = 64 << 10
-
-// uploadFile takes a multipart/form-data body with one part named "file".
-// The idempotency fingerprint covers the file's name, type and bytes, not
-// the multipart framing, whose boundary differs on every retry.
-func (a *API) uploadFile(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
-		return unsupportedMediaType("multipart/form-data with one part named \"file\"")
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxUpload+multipartOverhead))
-	if err != nil {
-		var mb *http.MaxBytesError
-		if errors.As(err, &mb) {
-			err = bodyTooLarge(a.maxUpload)
-		} else {
-			err = badRequest("body", CodeMalformed, "the request body could not be read")
-		}
-		return err
-	}
-	name, ctype, content, err := a.readFilePart(body, params["boundary"])
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(content)
-	idem, err := idempotency(r, []byte(name), []byte(ctype), sum[:])
-	if err != nil {
-		return err
-	}
-	tok := tokenFrom(r.Context())
-	res, err := a.cmd.AttachFile(r.Context(), commands.AttachFile{AccountID: tok.AccountID, LeadID: id, Scope: scopeFrom(r.Context()),
-		Name: name, ContentType: ctype, Content: content, Meta: meta(r), Idem: idem})
-	if err != nil {
-		return err
-	}
-	out := a.fileOut(id, res.File)
-	w.Header().Set("Location", out.URL)
-	w.Header().Set("ETag", `"`+res.File.SHA256+`"`)
-	writeWritten(w, http.StatusCreated, res.Written, out)
-	return nil
-}
-
-// readFilePart finds the "file" part of a multipart body; any other part
-// is an unknown field.
-func (a *API) readFilePart(body []byte, boundary string) (name, ctype string, content []byte, err error) {
-	mr := multipart.NewReader(bytes.NewReader(body), boundary)
-	found := false
-	for {
-		part, perr := mr.NextPart()
-		if perr == io.EOF {
-			break
-		}
-		if perr != nil {
-			return "", "", nil, badRequest("body", CodeMalformed, "the multipart body could not be read")
-		}
-		if part.FormName() != "file" || found {
-			return "", "", nil, domain.Invalid(shorten(part.FormName()), domain.CodeUnknownField, "the upload takes one part, named \"file\"")
-		}
-		found = true
-		if content, err = io.ReadAll(io.LimitReader(part, a.maxUpload+1)); err != nil {
-			return "", "", nil, badRequest("file", CodeMalformed, "the file part could not be read")
-		}
-		if int64(len(content)) > a.maxUpload {
-			return "", "", nil, bodyTooLarge(a.maxUpload)
-		}
-		name = safeFileName(part.FileName())
-		ctype = part.Header.Get("Content-Type")
-	}
-	if !found {
-		return "", "", nil, domain.Invalid("file", domain.CodeRequired, "a part named \"file\" holding the file is required")
-	}
-	if mt, params, err := mime.ParseMediaType(ctype); err == nil {
-		ctype = mime.FormatMediaType(mt, params)
-	} else {
-		ctype = ""
-	}
-	if ctype == "" || ctype == "application/octet-stream" {
-		ctype = http.DetectContentType(content)
-	}
-	return name, ctype, content, nil
-}
-
 // safeFileName keeps a file name printable and short: no path, no
 // control characters, at most 255 bytes of valid UTF-8.
 func safeFileName(s string) string {
@@ -592,7 +503,7 @@ func (a *API) downloadFile(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	h.Set("Content-Type", f.Meta.ContentType)
-	h.Set("Content-Length", strconv.Itoa(len(f.Content)))
+	h.Set("Content-Length", strconv.FormatInt(f.Meta.Size, 10))
 	h.Set("Repr-Digest", "sha-256=:"+digest+":")
 	h.Set("Digest", "sha-256="+digest)
 	disposition := mime.FormatMediaType("attachment", map[string]string{"filename": f.Meta.Name})
@@ -603,7 +514,14 @@ func (a *API) downloadFile(w http.ResponseWriter, r *http.Request) error {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "sandbox")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(f.Content)
+	// The bytes are read a few chunks at a time as they are sent. Once
+	// the status is out, a failure can only cut the answer short: the
+	// connection closes before Content-Length bytes, and the client sees
+	// it incomplete.
+	if err := a.cmd.WriteFile(r.Context(), w, f); err != nil {
+		a.log.LogAttrs(r.Context(), slog.LevelWarn, "file download cut short", slog.String("request_id", requestIDFrom(r.Context())),
+			slog.String("file_id", fileID.String()), slog.String("err", err.Error()))
+	}
 	return nil
 }
 

@@ -46,6 +46,9 @@ var (
 	errRouteNotFound    = errors.New("no such route")
 	errMethodNotAllowed = errors.New("method not allowed on this route")
 	errRateLimited      = errors.New("rate limit exceeded")
+	errAddressLimited   = errors.New("too many unauthenticated or failed requests from this address")
+	errTooManyUploads   = errors.New("too many uploads of this account in progress")
+	errUploadsBusy      = errors.New("too many uploads in progress on this server")
 )
 
 // requestError is a request the API cannot read (status 400), or, with
@@ -143,6 +146,17 @@ func problemFor(err error) Problem {
 		return p(http.StatusForbidden, "forbidden", "Forbidden", err.Error())
 	case errors.Is(err, errRateLimited):
 		return p(http.StatusTooManyRequests, "rate-limited", "Too many requests", "this token's rate limit is exhausted; retry after the time in Retry-After")
+	case errors.Is(err, errAddressLimited):
+		return p(http.StatusTooManyRequests, "rate-limited", "Too many requests",
+			"too many unauthenticated or failed requests from your address; retry after the time in Retry-After")
+	case errors.Is(err, errTooManyUploads):
+		return p(http.StatusTooManyRequests, "too-many-uploads", "Too many uploads in progress",
+			"the account has as many uploads in progress as it may; retry after the time in Retry-After")
+	case errors.Is(err, errUploadsBusy):
+		return p(http.StatusServiceUnavailable, "uploads-busy", "Too many uploads in progress",
+			"the server has as many uploads in progress as it takes; retry after the time in Retry-After")
+	case errors.Is(err, commands.ErrUploadQuotaExceeded):
+		return p(http.StatusRequestEntityTooLarge, "upload-quota-exceeded", "Upload quota exceeded", quotaDetail(err))
 	case errors.Is(err, errMethodNotAllowed):
 		return p(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed", err.Error())
 	case errors.Is(err, errRouteNotFound):
@@ -199,6 +213,17 @@ func batchProblem(e *commands.BatchError) Problem {
 	}
 	out.Detail = "nothing of the batch was written: " + strings.Join(msgs, "; ")
 	return out
+}
+
+// quotaDetail is the quota error's own text: the quota and the file's
+// size, never what the account holds, which counts files out of a
+// scoped token's sight.
+func quotaDetail(err error) string {
+	var qe *commands.QuotaError
+	if errors.As(err, &qe) {
+		return qe.Error()
+	}
+	return commands.ErrUploadQuotaExceeded.Error()
 }
 
 // preconditionDetail keeps the version part of a precondition error and

@@ -88,24 +88,42 @@ func (c *Commands) AuthenticateCached(ctx context.Context, secret string) (Token
 		return TokenInfo{}, nil, nil, ErrUnauthenticated
 	}
 	h := sha256.Sum256([]byte(secret))
-	if e, ok := c.auths.get(h); ok {
-		now := c.at()
-		switch {
-		case e.graceEnd != nil && !now.Before(*e.graceEnd), e.tok.ExpiresAt != nil && !now.Before(*e.tok.ExpiresAt):
-			// Past what the cache knew: the database says what holds now
-			// (an expiry may have been moved since).
-			c.auths.drop(h)
-		default:
-			var sc *Scope
-			if e.scope != nil {
-				cp := *e.scope
-				sc = &cp
-			}
-			return e.tok, sc, e.guard, nil
-		}
+	if tok, sc, g, ok := c.cached(h); ok {
+		return tok, sc, g, nil
 	}
 	tok, sc, err := c.authenticateHash(ctx, h[:])
 	return tok, sc, nil, err
+}
+
+// CachedAuthentication is AuthenticateCached without the database: ok is
+// false when the cache does not hold the secret (or holds it past an
+// expiry or a grace it knew of), and then only AuthenticateScoped can
+// tell.
+func (c *Commands) CachedAuthentication(secret string) (TokenInfo, *Scope, Guard, bool) {
+	if !domain.ValidTokenSecretFormat(secret) {
+		return TokenInfo{}, nil, nil, false
+	}
+	return c.cached(sha256.Sum256([]byte(secret)))
+}
+
+func (c *Commands) cached(h [sha256.Size]byte) (TokenInfo, *Scope, Guard, bool) {
+	e, ok := c.auths.get(h)
+	if !ok {
+		return TokenInfo{}, nil, nil, false
+	}
+	now := c.at()
+	if e.graceEnd != nil && !now.Before(*e.graceEnd) || e.tok.ExpiresAt != nil && !now.Before(*e.tok.ExpiresAt) {
+		// Past what the cache knew: the database says what holds now
+		// (an expiry may have been moved since).
+		c.auths.drop(h)
+		return TokenInfo{}, nil, nil, false
+	}
+	var sc *Scope
+	if e.scope != nil {
+		cp := *e.scope
+		sc = &cp
+	}
+	return e.tok, sc, e.guard, true
 }
 
 // remember caches a fresh authentication, by its secret's hash, when everything it was decided

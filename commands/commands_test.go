@@ -1,6 +1,7 @@
 package commands_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -846,7 +847,7 @@ func TestFilesAndRelations(t *testing.T) {
 	l := e.lead(p.campaign.ID, map[string]any{"name": "Files", "source": "partner-abc"})
 	content := []byte("%PDF-1.7 quote")
 	att, err := e.c.AttachFile(e.ctx, commands.AttachFile{AccountID: e.account.ID, LeadID: l.ID, Scope: p.scope(),
-		Name: "quote.pdf", ContentType: "application/pdf", Content: content})
+		Name: "quote.pdf", ContentType: "application/pdf", Content: commands.BytesContent(content)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -854,8 +855,12 @@ func TestFilesAndRelations(t *testing.T) {
 		t.Fatalf("AttachFile = %+v", att)
 	}
 	f, err := e.c.File(e.ctx, e.account.ID, l.ID, att.File.ID)
-	if err != nil || string(f.Content) != string(content) || f.Meta.ContentType != "application/pdf" {
+	if err != nil || f.Meta.ContentType != "application/pdf" {
 		t.Fatalf("File = %+v, %v", f.Meta, err)
+	}
+	var got bytes.Buffer
+	if err := e.c.WriteFile(e.ctx, &got, f); err != nil || got.String() != string(content) {
+		t.Fatalf("WriteFile = %q, %v", got.String(), err)
 	}
 	if _, err := e.c.File(e.ctx, uuid.New(), l.ID, att.File.ID); !errors.Is(err, domain.ErrFileNotFound) {
 		t.Errorf("another account read the file: %v", err)
@@ -867,7 +872,7 @@ func TestFilesAndRelations(t *testing.T) {
 	website := e.lead(p.campaign.ID, map[string]any{"name": "Web", "source": "website"})
 	e.unchanged(func() {
 		_, err := e.c.AttachFile(e.ctx, commands.AttachFile{AccountID: e.account.ID, LeadID: website.ID, Scope: p.scope(),
-			Name: "x.txt", ContentType: "text/plain", Content: []byte("x")})
+			Name: "x.txt", ContentType: "text/plain", Content: commands.BytesContent([]byte("x"))})
 		if !errors.Is(err, domain.ErrLeadNotFound) {
 			t.Errorf("a file on a lead outside the filter: %v", err)
 		}

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -345,17 +344,20 @@ func (c *Commands) changeLead(ctx context.Context, accountID, leadID uuid.UUID, 
 	return res, nil
 }
 
-// AttachFile stores a file's bytes and appends lead.file_attached in one
-// transaction.
+// AttachFile stores a file's bytes and appends lead.file_attached, whose
+// transaction makes them the lead's.
 type AttachFile struct {
 	AccountID   uuid.UUID
 	LeadID      uuid.UUID
 	Scope       *Scope
 	Name        string
 	ContentType string
-	Content     []byte
-	Meta        Meta
-	Idem        *Idempotency
+	Content     FileContent
+	// Quota bounds what the account's files hold together, this one
+	// included (*QuotaError); 0 is no bound.
+	Quota int64
+	Meta  Meta
+	Idem  *Idempotency
 }
 
 // FileResult is a file after a write, with its lead.
@@ -365,20 +367,21 @@ type FileResult struct {
 }
 
 // AttachFile records the size and SHA-256 of the bytes, so a download can
-// be checked against what was uploaded.
+// be checked against what was uploaded. The bytes are staged first
+// (stageFile), once the lead is known to be the scope's; a refusal after
+// that removes them.
 func (c *Commands) AttachFile(ctx context.Context, cmd AttachFile) (FileResult, error) {
 	return idempotent(ctx, c, cmd.Idem, func(fin finish) (FileResult, error) {
-		sum := sha256.Sum256(cmd.Content)
 		meta := domain.FileMeta{ID: uuid.New(), Name: cmd.Name, ContentType: cmd.ContentType,
-			Size: int64(len(cmd.Content)), SHA256: hex.EncodeToString(sum[:])}
+			Size: cmd.Content.Size, SHA256: hex.EncodeToString(cmd.Content.SHA256[:])}
+		if _, err := c.GetLead(ctx, cmd.AccountID, cmd.LeadID, cmd.Scope); err != nil {
+			return FileResult{}, err
+		}
+		if err := c.stageFile(ctx, cmd.AccountID, cmd.LeadID, meta, cmd.Content, cmd.Quota); err != nil {
+			return FileResult{}, err
+		}
 		var res FileResult
 		res.File = meta
-		store := func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
-			_, err := tx.Exec(ctx, `INSERT INTO lead_files (id, lead_id, account_id, name, content_type, size, sha256, content, created_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-				meta.ID, cmd.LeadID, cmd.AccountID, meta.Name, meta.ContentType, meta.Size, meta.SHA256, cmd.Content, c.at())
-			return err
-		}
 		var finFile finish
 		if fin != nil {
 			finFile = func(ctx context.Context, tx pgx.Tx, result any) error {
@@ -390,8 +393,9 @@ func (c *Commands) AttachFile(ctx context.Context, cmd AttachFile) (FileResult, 
 			func(l domain.Lead, _ domain.Schema, _ domain.Scope) ([]domain.Event, error) {
 				return l.AttachFile(meta, c.at())
 			},
-			store)
+			attachStagedFile(meta.ID))
 		if err != nil {
+			c.unstageFile(ctx, meta.ID)
 			return FileResult{}, err
 		}
 		res.LeadResult = lr

@@ -3,7 +3,6 @@ package commands
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -367,23 +366,4 @@ func (c *Commands) ListTokens(ctx context.Context, accountID uuid.UUID, campaign
 		return nil, err
 	}
 	return scanTokens(rows)
-}
-
-// File is a stored file of a lead.
-type File struct {
-	Meta    domain.FileMeta
-	LeadID  uuid.UUID
-	Content []byte
-}
-
-// File returns a file's bytes; another account's file is not found.
-func (c *Commands) File(ctx context.Context, accountID, leadID, fileID uuid.UUID) (File, error) {
-	f := File{LeadID: leadID}
-	err := c.pool.QueryRow(ctx, `SELECT id, name, content_type, size, sha256, content FROM lead_files
-		WHERE account_id = $1 AND lead_id = $2 AND id = $3`, accountID, leadID, fileID).
-		Scan(&f.Meta.ID, &f.Meta.Name, &f.Meta.ContentType, &f.Meta.Size, &f.Meta.SHA256, &f.Content)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return File{}, domain.ErrFileNotFound
-	}
-	return f, err
 }

@@ -133,11 +133,11 @@ func (b *builder) commonComponents() {
 
 	b.headers.set("X-Request-Id", obj("description", "The request's id: the client's X-Request-Id when it is 1 to 128 characters of [A-Za-z0-9._:-], a new one otherwise.",
 		"required", true, "schema", obj("type", "string", "pattern", `^[A-Za-z0-9._:-]{1,128}$`)))
-	b.headers.set("RateLimit", obj("description", "Where the token stands: r requests left, t seconds until the bucket is full (IETF RateLimit header fields draft).",
-		"required", true, "schema", obj("type", "string", "pattern", `^"default";r=[0-9]+;t=[0-9]+$`),
+	b.headers.set("RateLimit", obj("description", `Where the token stands: r requests left, t seconds until the bucket is full (IETF RateLimit header fields draft). On a 429 for the client address's failed requests the policy is "address".`,
+		"required", true, "schema", obj("type", "string", "pattern", `^"(default|address)";r=[0-9]+;t=[0-9]+$`),
 		"example", `"default";r=599;t=1`))
-	b.headers.set("RateLimit-Policy", obj("description", "The token's quota q per window of w seconds.",
-		"required", true, "schema", obj("type", "string", "pattern", `^"default";q=[0-9]+;w=[0-9]+$`),
+	b.headers.set("RateLimit-Policy", obj("description", `The token's quota q per window of w seconds ("address": the client address's quota of failed requests).`,
+		"required", true, "schema", obj("type", "string", "pattern", `^"(default|address)";q=[0-9]+;w=[0-9]+$`),
 		"example", `"default";q=600;w=60`))
 	b.headers.set("Retry-After", obj("description", "Seconds until one request is allowed again.",
 		"required", true, "schema", obj("type", "integer", "minimum", 1)))
@@ -192,10 +192,11 @@ func (b *builder) commonComponents() {
 	b.responses.set("NotFound", problem("404", "Not found", "Missing, of another account, or outside the token's scope: the answers are identical."))
 	b.responses.set("Conflict", problem("409", "Conflict", "The same Idempotency-Key is still running, the resource is too busy to write after retries, the token is revoked, or the change would revoke or demote the account's last admin token (type …:last-admin-token)."))
 	b.responses.set("PreconditionFailed", problem("412", "Precondition failed", "If-Match names a stale version; nothing changed."))
-	b.responses.set("TooLarge", problem("413", "Body too large", "A JSON body over 1 MiB, or an upload over the service's upload limit."))
+	b.responses.set("TooLarge", problem("413", "Body too large", "A JSON body over 1 MiB, an upload over the service's upload limit, or a file that does not fit in the account's file quota (type …:upload-quota-exceeded); nothing is stored."))
 	b.responses.set("UnsupportedMediaType", problem("415", "Unsupported media type", "The body is not of the route's media type."))
 	b.responses.set("Unprocessable", problem("422", "Validation", "The request was read and its content is refused: an unknown member or field, a wrong type, an unknown option or status, a missing required field, a bad format; a write that would leave the token's filter (type …:outside-scope, naming the condition); a reused Idempotency-Key."))
-	b.responses.set("TooManyRequests", problem("429", "Rate limited", "The token's rate limit is spent; retry after Retry-After seconds.", "Retry-After"))
+	b.responses.set("TooManyRequests", problem("429", "Rate limited", "The token's rate limit is spent, too many failed requests came from the client's address, or the account has as many uploads in progress as it may (type …:too-many-uploads); retry after Retry-After seconds.", "Retry-After"))
+	b.responses.set("UploadsBusy", problem("503", "Uploads busy", "The service has as many uploads in progress as it takes; retry after Retry-After seconds.", "Retry-After"))
 	b.responses.set("Internal", problem("500", "Internal", "The request failed on the service's side; quote the request_id."))
 }
 

@@ -370,7 +370,7 @@ Errors are RFC 9457 application/problem+json with a field-level errors list: 400
 Writes accept Idempotency-Key (kept 24 hours per token): a retry with the same key and request answers the first response again.
 Leads answer ETag: "<version>"; PATCH with If-Match: "<version>" is 412 when someone changed the lead first.
 Lists page with an opaque, signed next_cursor (null on the last page) and a Link: rel="next" header.
-Every response carries RateLimit-Policy and RateLimit; past the quota the answer is 429 with Retry-After.
+Every response carries RateLimit-Policy and RateLimit; past the quota the answer is 429 with Retry-After, before anything is read. Failed authentications from one address are limited too.
 Reads come from views that lag writes by a little: a write answers Leadsvc-Position, and a read sent with Leadsvc-Min-Position waits (at most 5 s) for it, or says Leadsvc-Stale: true.
 Every response carries X-Request-Id; quote it when reporting a problem.`
 

@@ -35,7 +35,7 @@ type resp struct {
 
 var problemRefs = map[string]string{"400": "BadRequest", "401": "Unauthenticated", "403": "Forbidden", "404": "NotFound",
 	"409": "Conflict", "412": "PreconditionFailed", "413": "TooLarge", "415": "UnsupportedMediaType", "422": "Unprocessable",
-	"429": "TooManyRequests", "500": "Internal"}
+	"429": "TooManyRequests", "500": "Internal", "503": "UploadsBusy"}
 
 // errs are the problem answers of an operation: the ones every
 // authenticated route can give, and those listed.
@@ -148,10 +148,10 @@ func (b *builder) operations() []*operation {
 		Responses: append([]resp{ok("200", "The lead's files.", "FilePage", "Leadsvc-Stale")}, errs("400", "404")...)})
 	add(&operation{Method: "POST", Path: "/v1/leads/{id}/files", ID: "uploadFile", Tag: "Files", Perm: domain.PermWrite,
 		Summary:     "Upload a file",
-		Description: "multipart/form-data with one part named file. Retries are recognised by the file's name, type and bytes, not by the multipart framing." + writesNote,
+		Description: "multipart/form-data with one part named file. Retries are recognised by the file's name, type and bytes, not by the multipart framing. An account's files share a quota (413 upload-quota-exceeded), and uploads in progress at once are capped per account (429 too-many-uploads) and per service (503 uploads-busy), both with Retry-After." + writesNote,
 		Params:      []*M{leadID, idem}, Body: &body{MediaType: "multipart/form-data", Schema: "FileUpload", Required: true},
 		Responses: append([]resp{ok("201", "The file's metadata.", "File", "Location", "ETag", "Leadsvc-Position")},
-			errs("400", "404", "409", "413", "415", "422")...)})
+			errs("400", "404", "409", "413", "415", "422", "503")...)})
 	add(&operation{Method: "GET", Path: "/v1/leads/{id}/files/{file_id}", ID: "downloadFile", Tag: "Files", Perm: domain.PermRead,
 		Summary:     "Download a file",
 		Description: "The bytes, with the recorded Content-Type, as an attachment. If-None-Match with the ETag answers 304.",

@@ -20,6 +20,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -67,8 +68,18 @@ type Config struct {
 	// SecretKey is the service's key; the CSRF tokens are MACs under a
 	// key derived from it.
 	SecretKey []byte
-	Logger    *slog.Logger
-	Clock     func() time.Time
+	// SignIns spends the client address's budget for each sign-in
+	// attempt (api.AddressLimits); nil limits nothing.
+	SignIns SignInLimiter
+	Logger  *slog.Logger
+	Clock   func() time.Time
+}
+
+// SignInLimiter weighs a sign-in attempt against its client address's
+// budget; when none is left it sets Retry-After on w and says how long to
+// wait.
+type SignInLimiter interface {
+	Attempt(w http.ResponseWriter, r *http.Request) (ok bool, retry time.Duration)
 }
 
 // Console is the console's HTTP handler.
@@ -81,6 +92,7 @@ type Console struct {
 	publicURL string
 	secure    bool
 	csrfKey   []byte
+	signIns   SignInLimiter
 	log       *slog.Logger
 	now       func() time.Time
 	pages     *pages
@@ -91,7 +103,7 @@ type Console struct {
 // Sessions, Leads, Preview and SecretKey are required.
 func New(cfg Config) *Console {
 	c := &Console{cmd: cfg.Commands, sessions: cfg.Sessions, leads: cfg.Leads, audit: cfg.Audit, preview: cfg.Preview,
-		publicURL: strings.TrimRight(cfg.PublicURL, "/"), log: cfg.Logger, now: cfg.Clock}
+		publicURL: strings.TrimRight(cfg.PublicURL, "/"), signIns: cfg.SignIns, log: cfg.Logger, now: cfg.Clock}
 	if u, err := url.Parse(c.publicURL); err == nil && u.Scheme == "https" {
 		c.secure = true
 	}
@@ -415,6 +427,8 @@ func (c *Console) renderLogin(w http.ResponseWriter, r *http.Request, status int
 
 // login exchanges an account-level admin token for a session. The token
 // itself is never stored by the console, only the new session's hash.
+// Every attempt costs the client address a unit of its budget; past it,
+// the form answers 429 without looking the token up.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	if err := c.readForm(w, r); err != nil {
 		c.fail(w, r, err)
@@ -428,6 +442,13 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	next := r.PostForm.Get("next")
 	refuse := func(status int, msg string) {
 		c.renderLogin(w, r, status, next, "", fieldError("token", msg))
+	}
+	if c.signIns != nil {
+		if ok, retry := c.signIns.Attempt(w, r); !ok {
+			refuse(http.StatusTooManyRequests, fmt.Sprintf("Too many sign-in attempts from your network. Try again in %d seconds.",
+				max(1, int(retry.Seconds()))))
+			return
+		}
 	}
 	secret := strings.TrimSpace(r.PostForm.Get("token"))
 	if secret == "" {

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"mime"
 	"net/http"
 	"sort"
@@ -232,9 +233,13 @@ func (c *Console) downloadFile(w http.ResponseWriter, r *http.Request) error {
 	}
 	h := w.Header()
 	h.Set("Content-Type", f.Meta.ContentType)
-	h.Set("Content-Length", strconv.Itoa(len(f.Content)))
+	h.Set("Content-Length", strconv.FormatInt(f.Meta.Size, 10))
 	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.Meta.Name}))
 	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
-	_, _ = w.Write(f.Content)
+	// Sent as it is read; a failure past the status can only cut the
+	// answer short of its Content-Length.
+	if err := c.cmd.WriteFile(r.Context(), w, f); err != nil {
+		c.log.LogAttrs(r.Context(), slog.LevelWarn, "console: file download cut short", slog.String("err", err.Error()))
+	}
 	return nil
 }

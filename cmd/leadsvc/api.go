@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"github.com/go-chi/chi/v5"
 
 	"github.com/leadsvc/leadsvc/api"
@@ -14,6 +16,11 @@ import (
 // other routes are added.
 func (m *Main) mountAPI(r chi.Router) {
 	audit := newAuditReader(m.Store)
+	// One budget per client address for the API, the docs and the
+	// console: an address cannot spend it three times.
+	addresses := api.NewAddressLimits(
+		api.NewMemoryLimiter(api.Policy{Name: "address", Quota: m.Config.AddressRateLimit, Window: time.Minute}, 0, nil),
+		api.ClientAddresses{Trusted: m.Config.TrustedProxies, Header: m.Config.ClientAddressHeader})
 	a := api.New(api.Config{
 		Commands:       m.Commands,
 		Reader:         m.Reader,
@@ -22,16 +29,22 @@ func (m *Main) mountAPI(r chi.Router) {
 		PublicURL:      m.Config.PublicURL,
 		SecretKey:      m.secretKey,
 		RateLimit:      m.Config.RateLimit,
+		AddressLimits:  addresses,
 		MaxUploadBytes: m.Config.MaxUploadBytes,
-		Registerer:     m.Registry,
+
+		UploadQuotaBytes:  m.Config.UploadQuotaBytes,
+		UploadsPerProcess: m.Config.UploadsPerProcess,
+		UploadsPerAccount: m.Config.UploadsPerAccount,
+		Registerer:        m.Registry,
 	})
 	a.Mount(r)
 	// The public documentation: no token, so outside /v1 and its
 	// authentication, behind the same request id, log and metrics.
-	r.Mount("/docs", api.NewDocs(api.DocsConfig{Commands: m.Commands, PublicURL: m.Config.PublicURL, Logger: m.Logger}))
+	r.Mount("/docs", api.NewDocs(api.DocsConfig{Commands: m.Commands, PublicURL: m.Config.PublicURL, Logger: m.Logger,
+		Limits: addresses}))
 	// The admin console (docs/console.md): pages over the same commands,
 	// its preview through the API's own partner list.
 	r.Mount(console.Prefix, console.New(console.Config{Commands: m.Commands, Leads: m.Reader, Audit: audit,
 		Sessions: sessions.New(sessions.Config{Pool: m.Pool}), Preview: a.VisibleLeads, PublicURL: m.Config.PublicURL,
-		SecretKey: m.secretKey, Logger: m.Logger}))
+		SecretKey: m.secretKey, SignIns: addresses, Logger: m.Logger}))
 }

@@ -20,6 +20,13 @@ import (
 // ends.
 func mustRunMain(t *testing.T, extra ...string) *Main {
 	t.Helper()
+	return mustRunMainWith(t, nil, extra...)
+}
+
+// mustRunMainWith is mustRunMain with prepare, when not nil, called on
+// the service before it runs.
+func mustRunMainWith(t *testing.T, prepare func(*Main), extra ...string) *Main {
+	t.Helper()
 	env := testEnv(t)
 	vars := map[string]string{}
 	for i := 0; i+1 < len(extra); i += 2 {
@@ -35,6 +42,9 @@ func mustRunMain(t *testing.T, extra ...string) *Main {
 		t.Fatal(err)
 	}
 	m := NewMain(cfg, newLogger(cfg, io.Discard))
+	if prepare != nil {
+		prepare(m)
+	}
 	if err := m.Run(context.Background()); err != nil {
 		_ = m.Close()
 		t.Fatalf("Run: %v", err)

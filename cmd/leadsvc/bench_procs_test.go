@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/leadsvc/leadsvc/internal/testenv"
 )
 
 // The processes of BenchmarkVersusCRUD: leadsvc and the CRUD baseline,
@@ -38,6 +40,17 @@ func buildBinary(b *testing.B, dir, pkg string) string {
 		b.Fatalf("go build %s: %v\n%s", pkg, err, msg)
 	}
 	return out
+}
+
+// benchNATS is NATS_URL with a connection to it, or, when it is unset, a
+// NATS server of the benchmark's own.
+func benchNATS(b *testing.B) (url string, nc *nats.Conn) {
+	b.Helper()
+	if url = os.Getenv("NATS_URL"); url != "" {
+		return url, testenv.ConnectNATS(b)
+	}
+	n := testenv.StartNATS(b)
+	return n.URL(), n.Connect()
 }
 
 // freeAddr is a loopback address with a port nothing listens on now.
@@ -128,18 +141,22 @@ func (p *process) tail() string {
 }
 
 // rssBytes is the process's resident set (VmRSS of /proc/PID/status).
-func (p *process) rssBytes() (int64, error) {
+func (p *process) rssBytes() (int64, error) { return p.memoryField("VmRSS:") }
+
+// memoryField is a field in kB of /proc/PID/status (VmRSS:, VmHWM:), in
+// bytes.
+func (p *process) memoryField(name string) (int64, error) {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
 		return 0, err
 	}
 	for line := range strings.SplitSeq(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, name); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb << 10, err
 		}
 	}
-	return 0, errors.New("no VmRSS in /proc status")
+	return 0, errors.New("no " + name + " in /proc status")
 }
 
 // apiClient sends requests to one service with one token.

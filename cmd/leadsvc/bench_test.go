@@ -109,14 +109,7 @@ func BenchmarkVersusCRUD(b *testing.B) {
 	dir := b.TempDir()
 	bins := [2]string{buildBinary(b, dir, "github.com/leadsvc/leadsvc/cmd/leadsvc"),
 		buildBinary(b, dir, "github.com/leadsvc/leadsvc/internal/benchcrud/cmd/crudbaseline")}
-	natsURL := os.Getenv("NATS_URL")
-	var nc *nats.Conn
-	if natsURL == "" {
-		n := testenv.StartNATS(b)
-		natsURL, nc = n.URL(), n.Connect()
-	} else {
-		nc = testenv.ConnectNATS(b)
-	}
+	natsURL, nc := benchNATS(b)
 	hc := &httpClientSet{leadsvc: newHTTPClient(), crud: newHTTPClient()}
 	ls := newLeadsvc(b, bins[0], nc, natsURL, hc)
 	crud := newCRUD(b, bins[1], ls.campaign, hc)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -32,6 +33,17 @@ type Config struct {
 	ShutdownTimeout time.Duration // LEADSVC_SHUTDOWN_TIMEOUT
 	RateLimit       int           // LEADSVC_RATE_LIMIT: requests per token per minute
 	MaxUploadBytes  int64         // LEADSVC_MAX_UPLOAD_BYTES: largest file upload
+	// AddressRateLimit (LEADSVC_ADDRESS_RATE_LIMIT) is each client
+	// address's budget per minute of failed authentications, unknown
+	// docs ids and console sign-ins.
+	AddressRateLimit int
+	// TrustedProxies (LEADSVC_TRUSTED_PROXIES) are the proxies whose
+	// ClientAddressHeader (LEADSVC_CLIENT_ADDRESS_HEADER) names the client.
+	TrustedProxies      []netip.Prefix
+	ClientAddressHeader string
+	UploadQuotaBytes    int64 // LEADSVC_UPLOAD_QUOTA_BYTES: what an account's files may hold together
+	UploadsPerProcess   int   // LEADSVC_UPLOADS_PER_PROCESS: uploads in progress at once
+	UploadsPerAccount   int   // LEADSVC_UPLOADS_PER_ACCOUNT: one account's uploads in progress at once
 	// WebhooksAllowPrivate (LEADSVC_WEBHOOKS_ALLOW_PRIVATE) lets webhook
 	// endpoints be private, loopback or link-local addresses.
 	WebhooksAllowPrivate bool
@@ -44,8 +56,9 @@ const (
 	DefaultDatabaseURL   = "postgres://postgres@127.0.0.1:5432/leadsvc?sslmode=disable"
 	DefaultNATSStream    = "LEADSVC_EVENTS"
 	DefaultSubjectPrefix = "leadsvc"
-	// MaxUploadLimit bounds LEADSVC_MAX_UPLOAD_BYTES: a file is held in
-	// memory and stored in one row.
+	// MaxUploadLimit bounds LEADSVC_MAX_UPLOAD_BYTES: an upload is
+	// spooled to a temporary file while it arrives, and one transaction
+	// stores it.
 	MaxUploadLimit = 256 << 20
 )
 
@@ -66,8 +79,41 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		ShutdownTimeout: 30 * time.Second,
 		RateLimit:       api.DefaultRateLimit,
 		MaxUploadBytes:  api.DefaultMaxUploadBytes,
+
+		AddressRateLimit:    api.DefaultAddressRateLimit,
+		ClientAddressHeader: or(getenv("LEADSVC_CLIENT_ADDRESS_HEADER"), api.HeaderXForwardedFor),
+		UploadQuotaBytes:    api.DefaultUploadQuotaBytes,
+		UploadsPerProcess:   api.DefaultUploadsPerProcess,
+		UploadsPerAccount:   api.DefaultUploadsPerAccount,
 	}
 	var errs []error
+	for _, n := range []struct {
+		name string
+		into *int
+	}{{"LEADSVC_ADDRESS_RATE_LIMIT", &c.AddressRateLimit}, {"LEADSVC_UPLOADS_PER_PROCESS", &c.UploadsPerProcess},
+		{"LEADSVC_UPLOADS_PER_ACCOUNT", &c.UploadsPerAccount}} {
+		if v := getenv(n.name); v != "" {
+			i, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a whole number", n.name, v))
+			}
+			*n.into = i
+		}
+	}
+	if v := getenv("LEADSVC_UPLOAD_QUOTA_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("LEADSVC_UPLOAD_QUOTA_BYTES: %q is not a number of bytes", v))
+		}
+		c.UploadQuotaBytes = n
+	}
+	if v := getenv("LEADSVC_TRUSTED_PROXIES"); v != "" {
+		p, err := api.ParseTrustedProxies(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("LEADSVC_TRUSTED_PROXIES: %w", err))
+		}
+		c.TrustedProxies = p
+	}
 	if v := getenv("LEADSVC_RATE_LIMIT"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -147,6 +193,21 @@ func (c Config) Validate() error {
 	}
 	if c.MaxUploadBytes < 1 || c.MaxUploadBytes > MaxUploadLimit {
 		errs = append(errs, fmt.Errorf("LEADSVC_MAX_UPLOAD_BYTES: %d is not between 1 and %d", c.MaxUploadBytes, MaxUploadLimit))
+	}
+	if c.AddressRateLimit < 1 || c.AddressRateLimit > 1_000_000 {
+		errs = append(errs, fmt.Errorf("LEADSVC_ADDRESS_RATE_LIMIT: %d is not between 1 and 1000000 requests per minute", c.AddressRateLimit))
+	}
+	if c.UploadQuotaBytes < 1 {
+		errs = append(errs, fmt.Errorf("LEADSVC_UPLOAD_QUOTA_BYTES: %d is not a positive number of bytes", c.UploadQuotaBytes))
+	}
+	for name, n := range map[string]int{"LEADSVC_UPLOADS_PER_PROCESS": c.UploadsPerProcess, "LEADSVC_UPLOADS_PER_ACCOUNT": c.UploadsPerAccount} {
+		if n < 1 || n > 10_000 {
+			errs = append(errs, fmt.Errorf("%s: %d is not between 1 and 10000 uploads", name, n))
+		}
+	}
+	if c.ClientAddressHeader != api.HeaderXForwardedFor && c.ClientAddressHeader != api.HeaderForwarded {
+		errs = append(errs, fmt.Errorf("LEADSVC_CLIENT_ADDRESS_HEADER: %q is not %s or %s", c.ClientAddressHeader,
+			api.HeaderXForwardedFor, api.HeaderForwarded))
 	}
 	switch c.LogFormat {
 	case "auto", "json", "text":

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -42,6 +43,9 @@ type Main struct {
 	NATS     *nats.Conn
 	Reader   *leads.Reader
 	Registry *prometheus.Registry // the /metrics registry
+	// Tracer, when set before Run, sees every statement of the pool (tests
+	// count the statements a request costs).
+	Tracer pgx.QueryTracer
 
 	secretKey   []byte // LEADSVC_SECRET_KEY or the generated one
 	natsServer  *server.Server
@@ -69,7 +73,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	var err error
-	if m.Pool, err = openPool(ctx, cfg.DatabaseURL); err != nil {
+	if m.Pool, err = openPool(ctx, cfg.DatabaseURL, func(c *pgxpool.Config) { c.ConnConfig.Tracer = m.Tracer }); err != nil {
 		return err
 	}
 	// Group commit: concurrent appends without inline views share a
@@ -266,7 +270,9 @@ func (m *Main) router() http.Handler {
 // pool_max_conns; the benchmarks found 16 the best on a small machine.
 const defaultPoolConns = 16
 
-func openPool(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
+// openPool opens the service's pool; each of adjust may change its
+// configuration first.
+func openPool(ctx context.Context, databaseURL string, adjust ...func(*pgxpool.Config)) (*pgxpool.Pool, error) {
 	pcfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
@@ -277,6 +283,9 @@ func openPool(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 		pcfg.MaxConns = defaultPoolConns
 	}
 	pcfg.AfterConnect = pgxuuid.AfterConnect
+	for _, f := range adjust {
+		f(pcfg)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to postgres: %w", err)

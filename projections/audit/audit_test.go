@@ -252,7 +252,7 @@ func TestVisibleLeadsAgreesWithTheFullReplay(t *testing.T) {
 		case i%11 == 0:
 			l := leads[rnd.IntN(len(leads))]
 			if _, err := e.cmd.AttachFile(e.ctx, commands.AttachFile{AccountID: e.account, LeadID: l, Name: "a.txt",
-				ContentType: "text/plain", Content: []byte("x"), Meta: e.meta()}); err != nil {
+				ContentType: "text/plain", Content: commands.BytesContent([]byte("x")), Meta: e.meta()}); err != nil {
 				t.Fatal(err)
 			}
 		default:
@@ -392,7 +392,7 @@ func TestLeadHistoryShowsFilesAndTheLeadAsItWas(t *testing.T) {
 	created := e.clock.now()
 	e.tick()
 	file, err := e.cmd.AttachFile(e.ctx, commands.AttachFile{AccountID: e.account, LeadID: id, Name: "offer.pdf",
-		ContentType: "application/pdf", Content: []byte("%PDF"), Meta: e.meta()})
+		ContentType: "application/pdf", Content: commands.BytesContent([]byte("%PDF")), Meta: e.meta()})
 	if err != nil {
 		t.Fatal(err)
 	}
