@@ -129,6 +129,13 @@ func (f Filter) Delete(at time.Time) ([]Event, error) {
 func validateFilter(name string, conds []Condition, anyOf [][]Condition, s Schema) ([]Condition, [][]Condition, error) {
 	v := &ValidationError{}
 	validName(v, "name", name)
+	n := len(conds)
+	for _, g := range anyOf {
+		n += len(g)
+	}
+	if !validCount(v, "conditions", n, MaxConditions, "conditions, those of any groups included") {
+		return nil, nil, v
+	}
 	conds = validateConditions(v, "conditions", conds, s)
 	var groups [][]Condition
 	for i, g := range anyOf {
@@ -249,6 +256,9 @@ func validateCondition(v *ValidationError, p string, c Condition, s Schema) (Con
 		}
 		if !ok || len(items) == 0 {
 			v.Add(p+".value", CodeWrongType, "%s takes a non-empty array", c.Op)
+			break
+		}
+		if !validCount(v, p+".value", len(items), MaxConditionValues, "values") {
 			break
 		}
 		if c.Op == OpBetween {
