@@ -248,13 +248,17 @@ func (a *API) addOption(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	key, err := pathParam(r, "key")
+	if err != nil {
+		return err
+	}
 	var in domain.Option
 	_, idem, err := readWrite(w, r, &in, false)
 	if err != nil {
 		return err
 	}
 	res, err := a.cmd.ChangeCampaign(r.Context(), commands.ChangeCampaign{AccountID: tokenFrom(r.Context()).AccountID,
-		CampaignID: id, AddOption: &commands.SelectOption{Select: chi.URLParam(r, "key"), Option: in}, Meta: meta(r), Idem: idem})
+		CampaignID: id, AddOption: &commands.SelectOption{Select: key, Option: in}, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return renamePaths(err, map[string]string{"option": ""})
 	}

@@ -180,7 +180,7 @@ func (b *builder) commonComponents() {
 			"example", obj("type", "urn:leadsvc:problem:"+slug, "title", title, "status", atoi(status), "detail", desc,
 				"instance", "/v1/…", "request_id", exampleRequest, "errors", []any{}))))
 	}
-	b.responses.set("BadRequest", problem("400", "Bad request", "The request cannot be read: malformed JSON, a bad or unknown query parameter, a bad cursor, a bad If-Match, Idempotency-Key or Leadsvc-Min-Position header."))
+	b.responses.set("BadRequest", problem("400", "Bad request", "The request cannot be read: malformed JSON; an unknown member (names match exactly, case included) or one given twice; a NUL character or text that is not UTF-8 in a member, parameter or path segment; a bad or unknown query parameter, a limit outside its range, a bad cursor, a bad If-Match, Idempotency-Key or Leadsvc-Min-Position header."))
 	b.responses.set("Unauthenticated", problem("401", "Unauthenticated", "No token, or a malformed, unknown, revoked or expired one (type …:token-expired)."))
 	b.responses.set("Forbidden", problem("403", "Forbidden", "The token lacks the permission for this request."))
 	b.responses.set("NotFound", problem("404", "Not found", "Missing, of another account, or outside the token's scope: the answers are identical."))
