@@ -228,3 +228,53 @@ func TestLimitOutsideItsRangeIsRefused(t *testing.T) {
 		t.Fatalf("limit=1000 of deliveries refused: %s", r.Body)
 	}
 }
+
+func TestSizesOverTheLimitsAreRefused(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t, "LEADSVC_RATE_LIMIT", "100000")
+	s := mustSetup(t, m)
+	campaign := "/v1/campaigns/" + s.campaignID
+	conditions := func(n int) string {
+		return "[" + strings.TrimSuffix(strings.Repeat(`{"field": "name", "op": "eq", "value": "x"},`, n), ",") + "]"
+	}
+	list := func(n int, item func(i int) string) string {
+		items := make([]string, n)
+		for i := range items {
+			items[i] = item(i)
+		}
+		return "[" + strings.Join(items, ",") + "]"
+	}
+	status := `{"slug": "new", "label": "New"}`
+	options := func(n int) string {
+		return list(n, func(i int) string { return fmt.Sprintf(`{"value": "v%d", "label": "V"}`, i) })
+	}
+	long := strings.Repeat("é", 201)
+	mustRefuseAll(t, m, []strictCase{
+		{"20,000 conditions", s.admin, "POST", campaign + "/filters", `{"name": "huge", "conditions": ` + conditions(20000) + `}`, 422, "conditions", "too_many"},
+		{"51 conditions", s.admin, "POST", campaign + "/filters", `{"name": "big", "conditions": ` + conditions(51) + `}`, 422, "conditions", "too_many"},
+		{"51 conditions with the any groups", s.admin, "PATCH", "/v1/filters/" + s.abc.filterID, `{"conditions": ` + conditions(30) + `, "any": [` + conditions(21) + `]}`, 422, "conditions", "too_many"},
+		{"501 values of in", s.admin, "POST", campaign + "/filters", `{"name": "f", "conditions": [{"field": "name", "op": "in", "value": ` +
+			list(501, func(i int) string { return fmt.Sprintf(`"n%d"`, i) }) + `}]}`, 422, "conditions[0].value", "too_many"},
+		{"501 options", s.admin, "POST", "/v1/campaigns", `{"name": "C", "selects": [{"key": "s", "label": "S", "options": ` + options(501) + `}], "statuses": [` + status + `]}`, 422, "selects[0].options", "too_many"},
+		{"201 fields", s.admin, "POST", "/v1/campaigns", `{"name": "C", "fields": ` +
+			list(201, func(i int) string { return fmt.Sprintf(`{"key": "f%d", "label": "F", "type": "text"}`, i) }) + `, "statuses": [` + status + `]}`, 422, "fields", "too_many"},
+		{"51 statuses", s.admin, "POST", "/v1/campaigns", `{"name": "C", "statuses": ` +
+			list(51, func(i int) string { return fmt.Sprintf(`{"slug": "s%d", "label": "S"}`, i) }) + `}`, 422, "statuses", "too_many"},
+		{"51 selects", s.admin, "POST", "/v1/campaigns", `{"name": "C", "selects": ` +
+			list(51, func(i int) string { return fmt.Sprintf(`{"key": "s%d", "label": "S", "options": []}`, i) }) + `, "statuses": [` + status + `]}`, 422, "selects", "too_many"},
+		{"campaign name", s.admin, "POST", "/v1/campaigns", `{"name": "` + long + `", "statuses": [` + status + `]}`, 422, "name", "too_long"},
+		{"status label", s.admin, "PATCH", campaign, `{"add_status": {"slug": "later", "label": "` + long + `"}}`, 422, "add_status.label", "too_long"},
+		{"option label", s.admin, "POST", campaign + "/selects/source/options", `{"value": "v", "label": "` + long + `"}`, 422, "label", "too_long"},
+		{"option value", s.admin, "POST", campaign + "/selects/source/options", `{"value": "` + long + `", "label": "V"}`, 422, "value", "too_long"},
+		{"filter name", s.admin, "PATCH", "/v1/filters/" + s.abc.filterID, `{"name": "` + long + `"}`, 422, "name", "too_long"},
+		{"token name", s.admin, "POST", "/v1/tokens", `{"name": "` + long + `", "permissions": ["read"]}`, 422, "name", "too_long"},
+		{"text value", s.abc.rw, "POST", "/v1/leads", `{"fields": {"name": "` + strings.Repeat("x", 1001) + `"}}`, 422, "fields.name", "too_long"},
+		{"event types", s.admin, "POST", "/v1/webhooks", `{"url": "https://example.com/", "campaign_id": "` + s.campaignID + `", "event_types": ` +
+			list(51, func(int) string { return `"lead.created"` }) + `}`, 422, "event_types", "too_many"},
+	})
+	// At the limits themselves, all is stored.
+	s.admin.do("POST", campaign+"/filters", `{"name": "fifty", "conditions": `+conditions(50)+`}`).want(201)
+	c := str(s.admin.do("POST", "/v1/campaigns", `{"name": "`+strings.Repeat("é", 200)+`", "selects": [{"key": "s", "label": "S", "options": `+options(500)+`}], "statuses": [`+status+`]}`).want(201).obj(), "id")
+	// A 501st option, added on its own, is refused too.
+	mustRefuseAll(t, m, []strictCase{{"501st option", s.admin, "POST", "/v1/campaigns/" + c + "/selects/s/options", `{"value": "one more", "label": "V"}`, 422, "options", "too_many"}})
+}
