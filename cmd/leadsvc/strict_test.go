@@ -278,3 +278,39 @@ func TestSizesOverTheLimitsAreRefused(t *testing.T) {
 	// A 501st option, added on its own, is refused too.
 	mustRefuseAll(t, m, []strictCase{{"501st option", s.admin, "POST", "/v1/campaigns/" + c + "/selects/s/options", `{"value": "one more", "label": "V"}`, 422, "options", "too_many"}})
 }
+
+func TestConsoleFormsRefuseNULAndInvalidUTF8AtTheirInputs(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t)
+	admin := mustAccount(t, m, "Acme")
+	campaign := mustConsoleCampaign(t, admin, "Home energy")
+	s := mustSignIn(t, m, admin.token)
+	s.get("/campaigns/" + campaign).want(http.StatusOK)
+	for _, bad := range []struct{ text, says string }{{"a\x00b", "NUL character"}, {"caf\xe9", "not valid UTF-8"}} {
+		for _, form := range []struct {
+			name, path string
+			values     url.Values
+		}{
+			{"rename", "/campaigns/" + campaign + "/rename", url.Values{"name": {bad.text}}},
+			{"new campaign", "/campaigns", url.Values{"name": {bad.text}, "statuses": {"new"}}},
+			{"option label", "/campaigns/" + campaign + "/selects/source/options", url.Values{"option.value": {"v"}, "option.label": {bad.text}}},
+			{"option value", "/campaigns/" + campaign + "/selects/source/options", url.Values{"option.value": {bad.text}, "option.label": {"V"}}},
+			{"status label", "/campaigns/" + campaign + "/statuses", url.Values{"index": {"0"}, "statuses[0].slug": {"later"}, "statuses[0].label": {bad.text}}},
+			{"filter name", "/campaigns/" + campaign + "/filters", url.Values{"rows": {"1"}, "name": {bad.text},
+				"conditions[0].field": {"source"}, "conditions[0].op": {"eq"}, "conditions[0].choice": {"website"}}},
+			{"filter value", "/campaigns/" + campaign + "/filters", url.Values{"rows": {"1"}, "name": {"F"},
+				"conditions[0].field": {"name"}, "conditions[0].op": {"contains"}, "conditions[0].value": {bad.text}}},
+			{"token name", "/campaigns/" + campaign + "/tokens", url.Values{"name": {bad.text}, "access": {"read"}, "filter_id": {""}}},
+		} {
+			before := countEvents(t, m)
+			p := s.post(form.path, form.values)
+			if p.Status != http.StatusUnprocessableEntity || !p.contains(bad.says) || !p.contains(`class="field-error"`) {
+				t.Errorf("%s with %q: status %d, want 422 with the error %q at its input:\n%s", form.name, bad.text, p.Status, bad.says, p.Body)
+			}
+			if after := countEvents(t, m); after != before {
+				t.Errorf("%s with %q: %d events written", form.name, bad.text, after-before)
+			}
+			s.get("/campaigns/" + campaign).want(http.StatusOK) // a fresh CSRF token
+		}
+	}
+}
