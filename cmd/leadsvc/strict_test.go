@@ -3,11 +3,15 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/leadsvc/leadsvc/internal/testenv"
 )
 
 // strictCase is one request the API must refuse before any command runs,
@@ -312,5 +316,48 @@ func TestConsoleFormsRefuseNULAndInvalidUTF8AtTheirInputs(t *testing.T) {
 			}
 			s.get("/campaigns/" + campaign).want(http.StatusOK) // a fresh CSRF token
 		}
+	}
+}
+
+func TestUploadPartHeadersMustBeText(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t)
+	s := mustSetup(t, m)
+	l, _ := s.abc.rw.mustCreateLead(map[string]any{"fields": map[string]any{"name": "Ada"}})
+	for _, ctype := range []string{"text/plain; name=\"a\x00b\"", "text/plain; name=\"caf\xe9\"", "text/pl\x00ain"} {
+		before := countEvents(t, m)
+		r := s.abc.rw.upload("/v1/leads/"+l.ID+"/files", "file", "n\x00ame\xff.txt", ctype, []byte("hello"))
+		if r.Status >= 500 {
+			t.Fatalf("upload with Content-Type %q: %d %s", ctype, r.Status, r.Body)
+		}
+		if r.Status >= 400 && countEvents(t, m) != before {
+			t.Fatalf("a refused upload wrote events")
+		}
+	}
+}
+
+func TestAnEndpointAnsweringNULIsLoggedLikeAnyOther(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t, "LEADSVC_WEBHOOKS_ALLOW_PRIVATE", "true", "LEADSVC_RATE_LIMIT", "100000")
+	s := mustSetup(t, m)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("ok\x00\xff done"))
+	}))
+	t.Cleanup(srv.Close)
+	id := str(s.admin.do("POST", "/v1/webhooks", map[string]any{"url": srv.URL, "campaign_id": s.campaignID}).want(201).obj(), "id")
+	s.admin.do("POST", "/v1/webhooks/"+id+"/test", nil).want(202)
+	var deliveries struct {
+		Data []map[string]any `json:"data"`
+	}
+	testenv.CheckFor(t, 15*time.Second, func() error {
+		s.admin.do("GET", "/v1/webhooks/"+id+"/deliveries", nil).want(200).into(&deliveries)
+		if len(deliveries.Data) != 1 {
+			return fmt.Errorf("deliveries %v", deliveries.Data)
+		}
+		return nil
+	})
+	if d := deliveries.Data[0]; d["success"] != true || str(d, "response_excerpt") != "ok\ufffd\ufffd done" {
+		t.Fatalf("delivery %v", d)
 	}
 }
