@@ -223,7 +223,9 @@ func (a *API) checkCampaignVersion(r *http.Request, id uuid.UUID) error {
 
 // renamePaths rewrites the field paths of a validation error, so that an
 // error about the schema's new last field names the member the client
-// sent (add_field) rather than fields[7].
+// sent (add_field) rather than fields[7], and one about an added option
+// its member (label) rather than option.label. A prefix ending in [
+// takes the index with it.
 func renamePaths(err error, prefixes map[string]string) error {
 	var verr *domain.ValidationError
 	if !errors.As(err, &verr) {
@@ -232,11 +234,20 @@ func renamePaths(err error, prefixes map[string]string) error {
 	out := &domain.ValidationError{}
 	for _, fe := range verr.Errors {
 		for from, to := range prefixes {
-			if strings.HasPrefix(fe.Field, from) {
-				if i := strings.Index(fe.Field, "]"); i >= 0 {
-					fe.Field = to + fe.Field[i+1:]
-				}
+			rest, ok := strings.CutPrefix(fe.Field, from)
+			if !ok {
+				continue
 			}
+			if strings.HasSuffix(from, "[") {
+				i := strings.Index(rest, "]")
+				if i < 0 {
+					continue
+				}
+				rest = rest[i+1:]
+			}
+			renamed := to + rest
+			fe.Message = renamed + strings.TrimPrefix(fe.Message, fe.Field)
+			fe.Field = renamed
 		}
 		out.Errors = append(out.Errors, fe)
 	}
@@ -248,15 +259,19 @@ func (a *API) addOption(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	key, err := pathParam(r, "key")
+	if err != nil {
+		return err
+	}
 	var in domain.Option
 	_, idem, err := readWrite(w, r, &in, false)
 	if err != nil {
 		return err
 	}
 	res, err := a.cmd.ChangeCampaign(r.Context(), commands.ChangeCampaign{AccountID: tokenFrom(r.Context()).AccountID,
-		CampaignID: id, AddOption: &commands.SelectOption{Select: chi.URLParam(r, "key"), Option: in}, Meta: meta(r), Idem: idem})
+		CampaignID: id, AddOption: &commands.SelectOption{Select: key, Option: in}, Meta: meta(r), Idem: idem})
 	if err != nil {
-		return renamePaths(err, map[string]string{"option": ""})
+		return renamePaths(err, map[string]string{"option.": ""})
 	}
 	a.writeCampaign(w, http.StatusCreated, res)
 	return nil

@@ -161,7 +161,7 @@ func (a *API) auditTokenEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, err := queryCount(q, "limit", "an integer (1 to 10000)")
+	limit, err := queryLimit(q, audit.DefaultHistoryLimit, audit.MaxHistoryLimit)
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func (a *API) auditTokenEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h, err := a.audit.TokenHistory(r.Context(), tokenFrom(r.Context()).AccountID, id,
-		audit.TokenHistoryQuery{After: after, Limit: int(min(limit, audit.MaxHistoryLimit)), UpTo: at})
+		audit.TokenHistoryQuery{After: after, Limit: limit, UpTo: at})
 	if err != nil {
 		return err
 	}
@@ -226,12 +226,12 @@ func (a *API) auditFeed(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, err := queryCount(q, "limit", "an integer (1 to 100000)")
+	limit, err := queryLimit(q, audit.DefaultFeedLimit, audit.MaxFeedLimit)
 	if err != nil {
 		return err
 	}
 	feed, err := a.audit.OpenFeed(r.Context(), tokenFrom(r.Context()).AccountID,
-		audit.FeedQuery{After: after, Limit: int(min(limit, audit.MaxFeedLimit))})
+		audit.FeedQuery{After: after, Limit: limit})
 	if err != nil {
 		return err
 	}

@@ -11,13 +11,13 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/leadsvc/leadsvc/api"
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
 	"github.com/leadsvc/leadsvc/internal/testenv"
+	"github.com/leadsvc/leadsvc/projections/audit"
 	"github.com/leadsvc/leadsvc/projections/leads"
 )
 
@@ -29,14 +29,16 @@ type fixture struct {
 	ids     map[string]string
 
 	c         *commands.Commands
+	store     *eventstore.Store
 	accountID uuid.UUID
 	campaign  uuid.UUID
 	partner   domain.Filter      // source = abc
 	ro        commands.TokenInfo // the partner's read token, with the partner filter
 }
 
-// newCommands migrates a fresh schema and returns the commands over it.
-func newCommands(tb testing.TB) (*commands.Commands, *pgxpool.Pool) {
+// newStore migrates a fresh schema and returns the commands over it and
+// the event store (to count events).
+func newStore(tb testing.TB) (*commands.Commands, *eventstore.Store) {
 	tb.Helper()
 	dbURL := testenv.Schema(tb)
 	if err := eventstore.Migrate(context.Background(), dbURL, nil); err != nil {
@@ -49,14 +51,15 @@ func newCommands(tb testing.TB) (*commands.Commands, *pgxpool.Pool) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return c, pool
+	return c, store
 }
 
 // newFixture builds the fixture once per process: fuzz inputs share it.
 func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
 	ctx := context.Background()
-	c, pool := newCommands(tb)
+	c, store := newStore(tb)
+	pool := store.Pool()
 	acct, err := c.CreateAccount(ctx, commands.CreateAccount{Name: "Fuzz"})
 	if err != nil {
 		tb.Fatal(err)
@@ -96,11 +99,14 @@ func newFixture(tb testing.TB) *fixture {
 	must(err)
 	r := chi.NewRouter()
 	api.New(api.Config{Commands: c, Reader: leads.NewReader(pool), PublicURL: "http://leadsvc.test",
+		// The chain check is the store's concern: here every chain holds.
+		Audit: audit.New(audit.Config{Pool: pool, Codec: domain.NewRegistry(),
+			Verify: func(context.Context, string) (*audit.ChainBreak, error) { return nil, nil }}),
 		SecretKey: bytes.Repeat([]byte{9}, 32), RateLimit: 1 << 30}).Mount(r)
 	return &fixture{h: r, secrets: []string{rw.Secret, ro.Secret, acct.Secret, ""},
 		ids: map[string]string{"{campaign}": cid.String(), "{lead}": l.Lead.ID.String(), "{file}": file.File.ID.String(),
-			"{filter}": victimFilter.ID.String(), "{token}": victim.Token.ID.String()},
-		c: c, accountID: aid, campaign: cid, partner: pf, ro: ro.Token}
+			"{filter}": victimFilter.ID.String(), "{token}": victim.Token.ID.String(), "{webhook}": uuid.NewString()},
+		c: c, store: store, accountID: aid, campaign: cid, partner: pf, ro: ro.Token}
 }
 
 // fuzzRoutes are the templates inputs pick from; ids are the fixture's
@@ -108,7 +114,9 @@ func newFixture(tb testing.TB) *fixture {
 var fuzzRoutes = []string{"/v1/leads", "/v1/leads/{lead}", "/v1/leads/{lead}/files", "/v1/leads/{lead}/files/{file}",
 	"/v1/schema", "/v1/campaigns", "/v1/campaigns/{campaign}", "/v1/campaigns/{campaign}/filters",
 	"/v1/campaigns/{campaign}/selects/source/options", "/v1/filters/{filter}", "/v1/tokens", "/v1/tokens/{token}",
-	"/v1/tokens/{token}/rotate", "/v1/tokens/{token}/reveal", "/v1/", "/", "/v1/leads/batch"}
+	"/v1/tokens/{token}/rotate", "/v1/tokens/{token}/reveal", "/v1/", "/", "/v1/leads/batch",
+	"/v1/webhooks", "/v1/webhooks/{webhook}", "/v1/webhooks/{webhook}/deliveries", "/v1/webhooks/{webhook}/redeliver",
+	"/v1/audit/events", "/v1/audit/tokens/{token}/events", "/v1/audit/leads/{lead}", "/v1/audit/tokens/{token}/visible-leads"}
 
 var (
 	fuzzMethods = []string{"GET", "POST", "PATCH", "DELETE", "PUT"}
@@ -116,8 +124,11 @@ var (
 )
 
 // FuzzPartnerRequests throws arbitrary bodies, query strings, headers and
-// path tails at the partner and admin routes: no input may produce a 5xx,
-// and every 4xx is a problem+json body that states its status.
+// path tails at the partner, admin, webhook and audit routes: no input
+// may produce a 5xx, every 4xx is a problem+json body that states its
+// status, and a refused request writes no event. The seeds under
+// testdata/fuzz hold the hostile inputs (NUL, invalid UTF-8, case
+// variants and duplicates of members, limits out of range).
 func FuzzPartnerRequests(f *testing.F) {
 	fx := newFixture(f)
 	f.Fuzz(func(t *testing.T, who, method, route uint8, tail, query string, body []byte, ctype uint8, key, ifMatch string) {
@@ -140,6 +151,7 @@ func FuzzPartnerRequests(f *testing.F) {
 		if ifMatch != "" {
 			req.Header.Set("If-Match", ifMatch)
 		}
+		before := fx.events(t)
 		rec := httptest.NewRecorder()
 		fx.h.ServeHTTP(rec, req)
 		if rec.Code >= 500 {
@@ -147,6 +159,9 @@ func FuzzPartnerRequests(f *testing.F) {
 		}
 		if rec.Code < 400 {
 			return
+		}
+		if after := fx.events(t); after != before {
+			t.Fatalf("%s %s?%s: %d, and %d events written: %s", req.Method, req.URL.Path, query, rec.Code, after-before, rec.Body)
 		}
 		if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
 			t.Fatalf("%s %s: %d with Content-Type %q", req.Method, req.URL.Path, rec.Code, ct)
@@ -156,6 +171,16 @@ func FuzzPartnerRequests(f *testing.F) {
 			t.Fatalf("%s %s: %d problem %s (%v)", req.Method, req.URL.Path, rec.Code, rec.Body, err)
 		}
 	})
+}
+
+// events counts the log.
+func (fx *fixture) events(t *testing.T) int64 {
+	t.Helper()
+	n, err := fx.store.Count(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // TestFixtureServesAPartner checks the fuzz fixture works, so a fuzz run

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,10 +10,13 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	gojson "github.com/goccy/go-json"
 	"github.com/google/uuid"
 
@@ -63,63 +67,223 @@ func readJSONOnce(w http.ResponseWriter, r *http.Request, optional bool) ([]byte
 	return body, nil
 }
 
-// decodeJSON decodes one JSON object into dst, refusing unknown members.
-// A body that is not JSON is 400; JSON of the wrong shape (unknown
-// member, wrong type) is 422 naming the member.
+// decodeJSON decodes one JSON object into dst, strictly: member names
+// match exactly (FILTER_ID is not filter_id), and an unknown or repeated
+// member, a NUL character or text that is not UTF-8 anywhere in the body
+// is 400 naming the member; a value of the wrong type is 422 naming it.
+// Nothing of a refused body reaches a command.
 func decodeJSON(body []byte, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	dec.DisallowUnknownFields()
-	err := dec.Decode(dst)
+	if err := scanJSON(body); err != nil {
+		return err
+	}
+	err := jsonv2.Unmarshal(body, dst, jsonv2.RejectUnknownMembers(true))
 	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			return badRequest("body", CodeMalformed, "the request body holds more than one JSON value")
-		}
 		return nil
 	}
-	var (
-		syn *json.SyntaxError
-		typ *json.UnmarshalTypeError
-	)
+	var sem *jsonv2.SemanticError
+	if !errors.As(err, &sem) {
+		return badRequest("body", CodeMalformed, "the JSON body could not be read")
+	}
+	field := memberPath(body, sem.JSONPointer)
 	switch {
-	case errors.As(err, &syn):
-		return badRequest("body", CodeMalformed, fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, syn))
+	case field == "":
+		return badRequest("body", CodeMalformed, "the request body must be a JSON object")
+	case errors.Is(sem.Err, jsonv2.ErrUnknownName):
+		return unknownMember(field, sem)
+	case sem.JSONKind == '0' && sem.Err != nil:
+		return domain.Invalid(field, domain.CodeInvalidValue, "the number does not fit %s", goTypeName(sem.GoType))
+	}
+	return domain.Invalid(field, domain.CodeWrongType, "expected %s, got %s", goTypeName(sem.GoType), jsonKindName(sem.JSONKind))
+}
+
+// within names the members of e as parts of the member at prefix (a
+// batch's leads[3]).
+func (e *requestError) within(prefix string) *requestError {
+	out := &requestError{status: e.status, detail: prefix + "." + e.detail}
+	for _, fe := range e.errs {
+		fe.Field = prefix + "." + fe.Field
+		fe.Message = prefix + "." + fe.Message
+		out.errs = append(out.errs, fe)
+	}
+	return out
+}
+
+// scanJSON reads the body token by token: one well-formed value, UTF-8
+// throughout, no member twice in an object and no NUL in any name or
+// string. A problem is 400 naming where it is.
+func scanJSON(body []byte) error {
+	dec := jsontext.NewDecoder(bytes.NewReader(body)) // refuses duplicate names and invalid UTF-8 by default
+	for {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return scanProblem(dec, err)
+		}
+		if tok.Kind() == '"' && strings.IndexByte(tok.String(), 0) >= 0 {
+			field := stackPath(dec, dec.StackPointer())
+			return badRequest(field, domain.CodeNUL, field+`: the text holds a NUL character (\u0000)`)
+		}
+		if dec.StackDepth() == 0 {
+			break
+		}
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return badRequest("body", CodeMalformed, "the request body holds more than one JSON value")
+	}
+	return nil
+}
+
+func scanProblem(dec *jsontext.Decoder, err error) error {
+	var syn *jsontext.SyntacticError
+	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return badRequest("body", CodeMalformed, "the JSON body ends too early")
-	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return badRequest("body", CodeMalformed, "the request body must be a JSON object")
-		}
-		return domain.Invalid(typ.Field, domain.CodeWrongType, "expected %s, got %s", goTypeName(typ.Type.String()), jsonValueName(typ.Value))
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return domain.Invalid(name, domain.CodeUnknownField, "the request has no member %q", name)
+	case !errors.As(err, &syn):
+		return badRequest("body", CodeMalformed, "the JSON body could not be read")
 	}
-	return badRequest("body", CodeMalformed, "the JSON body could not be read")
+	field := stackPath(dec, syn.JSONPointer)
+	msg := syn.Err.Error()
+	switch {
+	case errors.Is(syn.Err, jsontext.ErrDuplicateName):
+		return badRequest(field, domain.CodeDuplicateMember, field+": the member is given more than once")
+	case strings.Contains(msg, "UTF-8"), strings.Contains(msg, "surrogate"):
+		if field == "" {
+			field = "body"
+		}
+		return badRequest(field, domain.CodeInvalidUTF8, field+": the text is not valid UTF-8")
+	}
+	return badRequest("body", CodeMalformed, fmt.Sprintf("malformed JSON at byte %d: %s", syn.ByteOffset, msg))
 }
+
+// stackPath names the member ptr points at the way errors[].field does
+// (conditions[0].op), using the scanner's stack to tell array indexes
+// from member names.
+func stackPath(dec *jsontext.Decoder, ptr jsontext.Pointer) string {
+	level := 0
+	return dottedPath(ptr, func(string) bool {
+		level++
+		if level > dec.StackDepth() {
+			return false
+		}
+		kind, _ := dec.StackIndex(level)
+		return kind == '['
+	})
+}
+
+// memberPath is stackPath for a body already known to be well-formed.
+func memberPath(body []byte, ptr jsontext.Pointer) string {
+	var node any
+	_ = jsonv2.Unmarshal(body, &node)
+	return dottedPath(ptr, func(tok string) bool {
+		switch n := node.(type) {
+		case []any:
+			i, _ := strconv.Atoi(tok)
+			node = nil
+			if i >= 0 && i < len(n) {
+				node = n[i]
+			}
+			return true
+		case map[string]any:
+			node = n[tok]
+		}
+		return false
+	})
+}
+
+// dottedPath joins ptr's tokens as a member path; indexes tells, token by
+// token, whether the token indexes an array. Names are kept printable.
+func dottedPath(ptr jsontext.Pointer, indexes func(tok string) bool) string {
+	var b strings.Builder
+	for tok := range ptr.Tokens() {
+		if indexes(tok) {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(strings.ReplaceAll(strings.ToValidUTF8(tok, "\uFFFD"), "\x00", `\u0000`))
+	}
+	return b.String()
+}
+
+// unknownMember refuses a member the request does not have, and says so
+// when only its case differs from one it has.
+func unknownMember(field string, sem *jsonv2.SemanticError) error {
+	name := sem.JSONPointer.LastToken()
+	msg := fmt.Sprintf("%s: the request has no member %q", field, shorten(name))
+	if want := caseVariantOf(sem.GoType, name); want != "" {
+		msg += fmt.Sprintf("; member names are case-sensitive: did you mean %q?", want)
+	}
+	return badRequest(field, domain.CodeUnknownField, msg)
+}
+
+// caseVariantOf returns the JSON name of t's field that equals name but
+// for case, or "".
+func caseVariantOf(t reflect.Type, name string) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return ""
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == "" {
+			tag = f.Name
+		}
+		if tag != "-" && f.IsExported() && strings.EqualFold(tag, name) {
+			return tag
+		}
+	}
+	return ""
+}
+
+var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 
 // goTypeName names a Go type the way a JSON client thinks of it.
-func goTypeName(t string) string {
-	switch {
-	case strings.HasPrefix(t, "[]"):
-		return "an array"
-	case strings.HasPrefix(t, "map["), strings.HasPrefix(t, "struct"), strings.Contains(t, "."):
-		return "an object"
-	case t == "string":
-		return "a string"
-	case t == "bool":
-		return "a boolean"
+func goTypeName(t reflect.Type) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
 	}
-	return "a number"
+	switch {
+	case t == nil || t.Kind() == reflect.Interface:
+		return "a JSON value"
+	case reflect.PointerTo(t).Implements(textUnmarshaler):
+		return "a string"
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "an integer"
 }
 
-func jsonValueName(v string) string {
-	switch v {
-	case "string", "number", "bool", "array", "object":
-		return "a JSON " + v
+func jsonKindName(k jsontext.Kind) string {
+	switch k {
+	case '"':
+		return "a JSON string"
+	case '0':
+		return "a JSON number"
+	case 't', 'f':
+		return "a JSON boolean"
+	case 'n':
+		return "null"
+	case '{':
+		return "a JSON object"
+	case '[':
+		return "a JSON array"
 	}
 	return "a JSON value of another type"
 }
@@ -162,10 +326,43 @@ func writeWritten(w http.ResponseWriter, status int, wr commands.Written, v any)
 	writeJSON(w, status, v)
 }
 
+// pathParam is a path parameter as text: one that is not (NUL, invalid
+// UTF-8, once percent-decoded) is 400 naming it.
+func pathParam(r *http.Request, name string) (string, error) {
+	v := chi.URLParam(r, name)
+	if r.URL.RawPath != "" { // chi matched the escaped path
+		if u, err := url.PathUnescape(v); err == nil {
+			v = u
+		}
+	}
+	if err := checkText(name, v); err != nil {
+		return "", err
+	}
+	return v, nil
+}
+
+// checkText is domain.TextProblem for a parameter or header: 400 naming it.
+func checkText(name, v string) error {
+	if code, reason := domain.TextProblem(v); code != "" {
+		name = printable(name)
+		return badRequest(name, code, name+": the text "+reason)
+	}
+	return nil
+}
+
+// printable keeps a name the client sent readable in a problem.
+func printable(s string) string {
+	return shorten(strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", `\u0000`))
+}
+
 // pathID parses a uuid path parameter; a malformed id names nothing, so
 // it is 404 like a missing one.
 func pathID(r *http.Request, name string) (uuid.UUID, error) {
-	id, err := uuid.Parse(chi.URLParam(r, name))
+	v, err := pathParam(r, name)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	id, err := uuid.Parse(v)
 	if err != nil {
 		return uuid.Nil, errRouteNotFound
 	}
@@ -248,7 +445,8 @@ func ifMatch(r *http.Request) (int64, error) {
 func etag(version int64) string { return `"` + itoa(version) + `"` }
 
 // queryParams returns the query, refusing parameters the route does not
-// take and repeated ones: a typo must not silently widen a list.
+// take and repeated ones: a typo must not silently widen a list. Names
+// and values must be text (no NUL, valid UTF-8).
 func queryParams(r *http.Request, allowed ...string) (map[string]string, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
@@ -256,6 +454,14 @@ func queryParams(r *http.Request, allowed ...string) (map[string]string, error) 
 	}
 	out := map[string]string{}
 	for k, vs := range q {
+		if err := checkText(k, k); err != nil {
+			return nil, err
+		}
+		for _, v := range vs {
+			if err := checkText(k, v); err != nil {
+				return nil, err
+			}
+		}
 		ok := false
 		for _, a := range allowed {
 			ok = ok || a == k
@@ -274,9 +480,27 @@ func queryParams(r *http.Request, allowed ...string) (map[string]string, error) 
 
 func shorten(s string) string {
 	if len(s) > 40 {
-		return s[:40] + "…"
+		return strings.ToValidUTF8(s[:40], "") + "…"
 	}
 	return s
+}
+
+// MaxLimit is the largest page a list of resources gives.
+const MaxLimit = 1000
+
+// queryLimit reads a list's page size: def when absent, and 400 naming
+// limit for anything but an integer from 1 to most. It is never clamped:
+// a client that sends limit=-5 has a bug it should hear about.
+func queryLimit(q map[string]string, def, most int) (int, error) {
+	v, ok := q["limit"]
+	if !ok {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > most {
+		return 0, badRequest("limit", domain.CodeInvalidValue, fmt.Sprintf("limit must be an integer from 1 to %d", most))
+	}
+	return n, nil
 }
 
 // queryUUID parses an optional uuid query parameter.

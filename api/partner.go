@@ -173,20 +173,16 @@ type listQuery struct {
 	cursor       string
 }
 
-// parseListQuery reads the list parameters. A limit outside 1..1000 is
-// clamped; anything unreadable is 400.
+// parseListQuery reads the list parameters; anything unreadable, and a
+// limit outside 1..1000, is 400.
 func parseListQuery(r *http.Request, tok commands.TokenInfo) (listQuery, error) {
 	q := listQuery{limit: DefaultLimit}
 	params, err := queryParams(r, "limit", "cursor", "status", "updated_since", "campaign_id")
 	if err != nil {
 		return q, err
 	}
-	if v, ok := params["limit"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return q, badRequest("limit", domain.CodeInvalidFormat, "limit must be an integer (1 to 1000)")
-		}
-		q.limit = min(max(n, 1), leads.MaxLimit)
+	if q.limit, err = queryLimit(params, DefaultLimit, leads.MaxLimit); err != nil {
+		return q, err
 	}
 	if v, ok := params["status"]; ok {
 		if v == "" || len(v) > 64 {
@@ -357,11 +353,16 @@ func (in batchBody) newLeads(tok commands.TokenInfo) ([]commands.NewLead, error)
 		}
 		var lb leadBody
 		err := decodeJSON(raw, &lb)
-		var verr *domain.ValidationError
+		var (
+			verr *domain.ValidationError
+			rerr *requestError
+		)
 		switch {
 		case errors.As(err, &verr):
 			refused.Items = append(refused.Items, commands.ItemError{Index: i, Err: err})
 			continue
+		case errors.As(err, &rerr):
+			return nil, rerr.within("leads[" + strconv.Itoa(i) + "]")
 		case err != nil:
 			return nil, err
 		}

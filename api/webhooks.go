@@ -242,9 +242,6 @@ type deliveryJSON struct {
 	NextAttemptAt *time.Time `json:"next_attempt_at"`
 }
 
-// maxDeliveryPage bounds a page of the delivery log.
-const maxDeliveryPage = 200
-
 // listWebhookDeliveries pages the delivery log, newest attempt first;
 // next_cursor continues after the page's last attempt.
 func (a *API) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) error {
@@ -252,13 +249,9 @@ func (a *API) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	query := commands.DeliveryQuery{Limit: 50}
-	if s, ok := q["limit"]; ok {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			return badRequest("limit", domain.CodeInvalidFormat, "limit must be a whole number")
-		}
-		query.Limit = min(max(n, 1), maxDeliveryPage)
+	query := commands.DeliveryQuery{}
+	if query.Limit, err = queryLimit(q, DefaultLimit, MaxLimit); err != nil {
+		return err
 	}
 	if s, ok := q["cursor"]; ok {
 		if query.Before, err = strconv.ParseInt(s, 10, 64); err != nil || query.Before < 1 {

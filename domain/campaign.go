@@ -4,7 +4,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -140,65 +139,76 @@ var ReservedFieldKeys = map[string]bool{"id": true, "status": true, "created_at"
 func (s Schema) Validate() error {
 	v := &ValidationError{}
 	selects := map[string]bool{}
-	for i, sl := range s.Selects {
-		p := indexPath("selects", i)
-		validKey(v, p+".key", sl.Key)
-		if selects[sl.Key] {
-			v.Add(p+".key", CodeInvalidValue, "select %q is defined twice", sl.Key)
+	if !validCount(v, "selects", len(s.Selects), MaxSelects, "selects") {
+		for _, sl := range s.Selects {
+			selects[sl.Key] = true // so that fields naming them are not blamed too
 		}
-		selects[sl.Key] = true
-		if sl.Label == "" {
-			v.Add(p+".label", CodeRequired, "a label is required")
-		}
-		seen := map[string]bool{}
-		for j, o := range sl.Options {
-			validOption(v, indexPath(p+".options", j), o, seen)
+	} else {
+		for i, sl := range s.Selects {
+			p := indexPath("selects", i)
+			validKey(v, p+".key", sl.Key)
+			if selects[sl.Key] {
+				v.Add(p+".key", CodeInvalidValue, "select %q is defined twice", sl.Key)
+			}
+			selects[sl.Key] = true
+			validLabel(v, p+".label", sl.Label)
+			if !validCount(v, p+".options", len(sl.Options), MaxOptions, "options") {
+				continue
+			}
+			seen := map[string]bool{}
+			for j, o := range sl.Options {
+				validOption(v, indexPath(p+".options", j), o, seen)
+			}
 		}
 	}
 	fields := map[string]bool{}
-	for i, f := range s.Fields {
-		validField(v, indexPath("fields", i), f, fields, selects)
+	if validCount(v, "fields", len(s.Fields), MaxFields, "fields") {
+		for i, f := range s.Fields {
+			validField(v, indexPath("fields", i), f, fields, selects)
+		}
 	}
 	if len(s.Statuses) == 0 {
 		v.Add("statuses", CodeRequired, "at least one status is required")
 	}
 	slugs := map[string]bool{}
-	for i, st := range s.Statuses {
-		validStatus(v, indexPath("statuses", i), st, slugs)
+	if validCount(v, "statuses", len(s.Statuses), MaxStatuses, "statuses") {
+		for i, st := range s.Statuses {
+			validStatus(v, indexPath("statuses", i), st, slugs)
+		}
 	}
 	return v.Err()
 }
 
 func validKey(v *ValidationError, path, key string) {
+	if !validText(v, path, key) {
+		return
+	}
 	if !keyPattern.MatchString(key) {
 		v.Add(path, CodeInvalidFormat, "%s must be lowercase letters, digits and _ starting with a letter (at most 63)", quote(key))
 	}
 }
 
 func validOption(v *ValidationError, path string, o Option, seen map[string]bool) {
-	if o.Value == "" || len(o.Value) > 200 {
-		v.Add(path+".value", CodeInvalidValue, "an option value must be 1 to 200 characters")
-	}
-	if seen[o.Value] {
+	switch {
+	case o.Value == "":
+		v.Add(path+".value", CodeInvalidValue, "an option value must be 1 to %d characters", MaxOptionValue)
+	case !validText(v, path+".value", o.Value), !validLength(v, path+".value", o.Value, MaxOptionValue):
+	case seen[o.Value]:
 		v.Add(path+".value", CodeInvalidValue, "option %s is defined twice", quote(o.Value))
 	}
 	seen[o.Value] = true
-	if o.Label == "" {
-		v.Add(path+".label", CodeRequired, "a label is required")
-	}
+	validLabel(v, path+".label", o.Label)
 }
 
 func validStatus(v *ValidationError, path string, st Status, seen map[string]bool) {
-	if !keyPattern.MatchString(st.Slug) {
+	if validText(v, path+".slug", st.Slug) && !keyPattern.MatchString(st.Slug) {
 		v.Add(path+".slug", CodeInvalidFormat, "%s must be lowercase letters, digits and _ starting with a letter", quote(st.Slug))
 	}
 	if seen[st.Slug] {
 		v.Add(path+".slug", CodeInvalidValue, "status %q is defined twice", st.Slug)
 	}
 	seen[st.Slug] = true
-	if st.Label == "" {
-		v.Add(path+".label", CodeRequired, "a label is required")
-	}
+	validLabel(v, path+".label", st.Label)
 }
 
 func validField(v *ValidationError, path string, f Field, seen, selects map[string]bool) {
@@ -210,9 +220,7 @@ func validField(v *ValidationError, path string, f Field, seen, selects map[stri
 		v.Add(path+".key", CodeInvalidValue, "field %q is defined twice", f.Key)
 	}
 	seen[f.Key] = true
-	if f.Label == "" {
-		v.Add(path+".label", CodeRequired, "a label is required")
-	}
+	validLabel(v, path+".label", f.Label)
 	switch f.Type {
 	case TypeSelect, TypeMultiselect:
 		if !selects[f.Select] {
@@ -332,6 +340,9 @@ func (c Campaign) AddSelectOption(selectKey string, o Option, at time.Time) ([]E
 		return nil, Invalid("select", CodeInvalidValue, "the campaign has no select %s", quote(selectKey))
 	}
 	v := &ValidationError{}
+	if !validCount(v, "options", len(sl.Options)+1, MaxOptions, "options in select "+quote(selectKey)) {
+		return nil, v
+	}
 	seen := map[string]bool{}
 	for _, existing := range sl.Options {
 		seen[existing.Value] = true
@@ -371,8 +382,10 @@ func (c Campaign) AddStatus(st Status, at time.Time) ([]Event, error) {
 }
 
 func validName(v *ValidationError, field, name string) {
-	if strings.TrimSpace(name) == "" || len(name) > 200 || !utf8.ValidString(name) {
-		v.Add(field, CodeInvalidValue, "a name of 1 to 200 characters, not only spaces, is required")
+	switch {
+	case !validText(v, field, name), !validLength(v, field, name, MaxNameLength):
+	case strings.TrimSpace(name) == "":
+		v.Add(field, CodeInvalidValue, "a name of 1 to %d characters, not only spaces, is required", MaxNameLength)
 	}
 }
 

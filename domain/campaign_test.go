@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -114,8 +115,9 @@ func TestCampaignCreateDecisions(t *testing.T) {
 			then: []domain.Event{domain.CampaignCreated{CampaignID: campID, AccountID: acct, Name: "x",
 				Fields: []domain.Field{textField("a" + strings.Repeat("b", 62))}, Selects: fullSchema().Selects, Statuses: fullSchema().Statuses, At: t0}}},
 		{name: "blank name", when: create(" \t", fullSchema()), invalid: []fc{{"name", domain.CodeInvalidValue}}},
-		{name: "name of 201 bytes", when: create(strings.Repeat("x", 201), fullSchema()), invalid: []fc{{"name", domain.CodeInvalidValue}}},
-		{name: "name not UTF-8", when: create("caf\xe9", fullSchema()), invalid: []fc{{"name", domain.CodeInvalidValue}}},
+		{name: "name of 201 characters", when: create(strings.Repeat("é", 201), fullSchema()), invalid: []fc{{"name", domain.CodeTooLong}}},
+		{name: "name not UTF-8", when: create("caf\xe9", fullSchema()), invalid: []fc{{"name", domain.CodeInvalidUTF8}}},
+		{name: "name with NUL", when: create("a\x00b", fullSchema()), invalid: []fc{{"name", domain.CodeNUL}}},
 		{name: "duplicate field keys",
 			when:    create("x", schemaWith(func(s *domain.Schema) { s.Fields = []domain.Field{textField("a"), textField("b"), textField("a")} })),
 			invalid: []fc{{"fields[2].key", domain.CodeInvalidValue}}},
@@ -161,6 +163,27 @@ func TestCampaignCreateDecisions(t *testing.T) {
 		{name: "duplicate status",
 			when:    create("x", schemaWith(func(s *domain.Schema) { s.Statuses[2].Slug = "new" })),
 			invalid: []fc{{"statuses[2].slug", domain.CodeInvalidValue}}},
+		{name: "201 fields", when: create("x", schemaWith(func(s *domain.Schema) {
+			for i := range 201 {
+				s.Fields = append(s.Fields, textField(fmt.Sprintf("f%d", i)))
+			}
+		})), invalid: []fc{{"fields", domain.CodeTooMany}}},
+		{name: "501 options", when: create("x", schemaWith(func(s *domain.Schema) {
+			for i := range 501 {
+				s.Selects[1].Options = append(s.Selects[1].Options, domain.Option{Value: fmt.Sprint(i), Label: "L"})
+			}
+		})), invalid: []fc{{"selects[1].options", domain.CodeTooMany}}},
+		{name: "51 selects and 51 statuses", when: create("x", schemaWith(func(s *domain.Schema) {
+			for i := range 51 {
+				s.Selects = append(s.Selects, domain.Select{Key: fmt.Sprintf("s%d", i), Label: "S"})
+				s.Statuses = append(s.Statuses, domain.Status{Slug: fmt.Sprintf("s%d", i), Label: "S"})
+			}
+		})), invalid: []fc{{"selects", domain.CodeTooMany}, {"statuses", domain.CodeTooMany}}},
+		{name: "label of 201 characters and labels not text", when: create("x", schemaWith(func(s *domain.Schema) {
+			s.Fields[0].Label = strings.Repeat("l", 201)
+			s.Selects[0].Label = "a\x00"
+			s.Statuses[0].Label = "\xc3"
+		})), invalid: []fc{{"selects[0].label", domain.CodeNUL}, {"fields[0].label", domain.CodeTooLong}, {"statuses[0].label", domain.CodeInvalidUTF8}}},
 		{name: "duplicate select key",
 			when: create("x", schemaWith(func(s *domain.Schema) {
 				s.Selects = append(s.Selects, domain.Select{Key: "source", Label: "Again"})
@@ -175,7 +198,7 @@ func TestCampaignCreateDecisions(t *testing.T) {
 			invalid: []fc{
 				{"selects[1].label", domain.CodeRequired},
 				{"selects[1].options[0].value", domain.CodeInvalidValue},
-				{"selects[1].options[1].value", domain.CodeInvalidValue},
+				{"selects[1].options[1].value", domain.CodeTooLong},
 				{"selects[1].options[3].value", domain.CodeInvalidValue},
 				{"selects[1].options[3].label", domain.CodeRequired},
 			}},
@@ -233,7 +256,8 @@ func TestCampaignCommandDecisions(t *testing.T) {
 			{name: "back to an earlier name", given: append(created, domain.CampaignRenamed{CampaignID: campID, Name: "Wind", At: t0}),
 				when: rename("Solar"), then: []domain.Event{domain.CampaignRenamed{CampaignID: campID, Name: "Solar", At: t1}}},
 			{name: "blank", given: created, when: rename(""), invalid: []fc{{"name", domain.CodeInvalidValue}}},
-			{name: "too long", given: created, when: rename(strings.Repeat("é", 101)), invalid: []fc{{"name", domain.CodeInvalidValue}}},
+			{name: "too long", given: created, when: rename(strings.Repeat("é", 201)), invalid: []fc{{"name", domain.CodeTooLong}}},
+			{name: "NUL", given: created, when: rename("a\x00"), invalid: []fc{{"name", domain.CodeNUL}}},
 			notFound(rename("x")),
 		})
 	})
@@ -278,8 +302,10 @@ func TestCampaignCommandDecisions(t *testing.T) {
 			{name: "unknown select", given: created, when: add("nope", xyz), invalid: []fc{{"select", domain.CodeInvalidValue}}},
 			{name: "empty value and label", given: created, when: add("source", domain.Option{}),
 				invalid: []fc{{"option.value", domain.CodeInvalidValue}, {"option.label", domain.CodeRequired}}},
-			{name: "value of 201 bytes", given: created, when: add("source", domain.Option{Value: strings.Repeat("v", 201), Label: "V"}),
-				invalid: []fc{{"option.value", domain.CodeInvalidValue}}},
+			{name: "value of 201 characters", given: created, when: add("source", domain.Option{Value: strings.Repeat("v", 201), Label: "V"}),
+				invalid: []fc{{"option.value", domain.CodeTooLong}}},
+			{name: "label not UTF-8", given: created, when: add("source", domain.Option{Value: "v", Label: "\xff"}),
+				invalid: []fc{{"option.label", domain.CodeInvalidUTF8}}},
 			notFound(add("source", xyz)),
 		})
 	})

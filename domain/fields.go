@@ -103,6 +103,9 @@ func (s Schema) normalize(v *ValidationError, path string, f Field, raw any) (an
 		if !ok {
 			return bad(CodeWrongType, "expected an array of option values, got %s", jsonType(raw))
 		}
+		if len(items) > MaxConditionValues {
+			return bad(CodeTooMany, "at most %d values (this has %d)", MaxConditionValues, len(items))
+		}
 		out := []string{}
 		seen := map[string]bool{}
 		for _, it := range items {
@@ -120,14 +123,17 @@ func (s Schema) normalize(v *ValidationError, path string, f Field, raw any) (an
 	if !ok {
 		return bad(CodeWrongType, "expected a string, got %s", jsonType(raw))
 	}
+	if code, reason := TextProblem(str); code != "" {
+		return bad(code, "the text %s", reason)
+	}
 	switch f.Type {
 	case TypeText, TypeTextarea:
-		limit := 1000
+		limit := MaxTextBytes
 		if f.Type == TypeTextarea {
-			limit = 65536
+			limit = MaxTextareaBytes
 		}
 		if len(str) > limit {
-			return bad(CodeInvalidValue, "at most %d bytes", limit)
+			return bad(CodeTooLong, "at most %d bytes", limit)
 		}
 		return str, true
 	case TypeEmail:

@@ -166,6 +166,13 @@ func validateFilter(name string, match FilterMatch, conds []Condition, anyOf [][
 	default:
 		v.Add("match", CodeInvalidValue, "unknown match %s (all, conditions)", quote(match))
 	}
+	n := len(conds)
+	for _, g := range anyOf {
+		n += len(g)
+	}
+	if !validCount(v, "conditions", n, MaxConditions, "conditions, those of any groups included") {
+		return nil, nil, v
+	}
 	conds = validateConditions(v, "conditions", conds, s)
 	var groups [][]Condition
 	for i, g := range anyOf {
@@ -286,6 +293,9 @@ func validateCondition(v *ValidationError, p string, c Condition, s Schema) (Con
 		}
 		if !ok || len(items) == 0 {
 			v.Add(p+".value", CodeWrongType, "%s takes a non-empty array", c.Op)
+			break
+		}
+		if !validCount(v, p+".value", len(items), MaxConditionValues, "values") {
 			break
 		}
 		if c.Op == OpBetween {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -432,6 +433,17 @@ func TestFilterDecisionTable(t *testing.T) {
 			},
 			invalid: []fc{{"name", domain.CodeInvalidValue}, {"conditions[0].field", domain.CodeUnknownField},
 				{"any[1]", domain.CodeInvalidValue}, {"any[2][0].op", domain.CodeInvalidValue}}},
+		{name: "20,000 conditions", when: func(domain.Filter) ([]domain.Event, error) {
+			return domain.CreateFilter(fid, campID, acct, "Huge", slices.Repeat([]domain.Condition{cond("name", domain.OpEq, "x")}, 20000), nil, s, t0)
+		}, invalid: []fc{{"conditions", domain.CodeTooMany}}},
+		{name: "51 conditions counting the any groups", given: created,
+			when:    update("ABC", slices.Repeat(abc, 26), [][]domain.Condition{slices.Repeat(abc, 25)}),
+			invalid: []fc{{"conditions", domain.CodeTooMany}}},
+		{name: "50 conditions", given: created, when: update("ABC", slices.Repeat(abc, 50), nil),
+			then: []domain.Event{domain.FilterUpdated{FilterID: fid, Name: "ABC", Conditions: slices.Repeat(abc, 50), At: t1}}},
+		{name: "501 values of in, and text that is not text", given: created,
+			when:    update("ABC\x00", []domain.Condition{cond("name", domain.OpIn, make([]any, 501)), cond("name", domain.OpContains, "\xff")}, nil),
+			invalid: []fc{{"name", domain.CodeNUL}, {"conditions[0].value", domain.CodeTooMany}, {"conditions[1].value", domain.CodeInvalidUTF8}}},
 		{name: "identical update is a no-op", given: created, when: update("ABC", abc, nil), then: nil},
 		{name: "update to no condition needs match all", given: created, when: update("ABC", nil, nil),
 			invalid: []fc{{"conditions", domain.CodeRequired}}},

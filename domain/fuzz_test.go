@@ -10,7 +10,8 @@ import (
 )
 
 var knownCodes = map[string]bool{domain.CodeUnknownField: true, domain.CodeWrongType: true, domain.CodeUnknownOption: true,
-	domain.CodeUnknownStatus: true, domain.CodeRequired: true, domain.CodeInvalidFormat: true, domain.CodeInvalidValue: true}
+	domain.CodeUnknownStatus: true, domain.CodeRequired: true, domain.CodeInvalidFormat: true, domain.CodeInvalidValue: true,
+	domain.CodeNUL: true, domain.CodeInvalidUTF8: true, domain.CodeTooLong: true, domain.CodeTooMany: true}
 
 // checkProblems fails unless err is a non-empty *ValidationError whose
 // problems have known codes and paths starting with prefix.

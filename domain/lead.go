@@ -144,7 +144,7 @@ func (l Lead) AttachFile(f FileMeta, at time.Time) ([]Event, error) {
 		return nil, ErrLeadNotFound
 	}
 	v := &ValidationError{}
-	if f.Name == "" || len(f.Name) > 255 {
+	if validText(v, "file.name", f.Name) && (f.Name == "" || len(f.Name) > 255) {
 		v.Add("file.name", CodeInvalidValue, "a file name of 1 to 255 characters is required")
 	}
 	if f.ContentType == "" {

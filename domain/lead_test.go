@@ -3,6 +3,7 @@ package domain_test
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,7 +117,7 @@ func TestLeadFileDecisions(t *testing.T) {
 		return func(l domain.Lead) ([]domain.Event, error) { return l.RemoveFile(id, t1) }
 	}
 	long := fileB
-	long.Name = string(make([]byte, 256))
+	long.Name = strings.Repeat("n", 256)
 	runDecisions(t, domain.FoldLead, []decision[domain.Lead]{
 		{name: "attach", given: created, when: attach(fileA), then: []domain.Event{domain.FileAttached{LeadID: leadID, File: fileA, At: t1}}},
 		{name: "attach a second", given: withA, when: attach(fileB), then: []domain.Event{domain.FileAttached{LeadID: leadID, File: fileB, At: t1}}},

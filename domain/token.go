@@ -252,6 +252,9 @@ func validPermissions(v *ValidationError, perms []Permission, scoped bool) []Per
 	if len(perms) == 0 {
 		v.Add("permissions", CodeRequired, "at least one permission is required")
 	}
+	if !validCount(v, "permissions", len(perms), 4, "permissions (read, write, admin, audit)") {
+		return nil
+	}
 	var out []Permission
 	for _, p := range perms {
 		switch p {

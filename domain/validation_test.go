@@ -52,7 +52,7 @@ func TestValidateFields(t *testing.T) {
 		{"budget", true, domain.CodeWrongType},
 		{"consent", "yes", domain.CodeWrongType},
 		{"name", 42, domain.CodeWrongType},
-		{"name", strings.Repeat("x", 1001), domain.CodeInvalidValue},
+		{"name", strings.Repeat("x", 1001), domain.CodeTooLong},
 		{"email", "not-an-email", domain.CodeInvalidFormat},
 		{"email", "Ada <ada@example.com>", domain.CodeInvalidFormat},
 		{"phone", "call me", domain.CodeInvalidFormat},

@@ -343,6 +343,7 @@ func (w Webhook) Delete(at time.Time) ([]Event, error) {
 func ValidWebhookURL(v *ValidationError, field, raw string) string {
 	u, err := url.Parse(raw)
 	switch {
+	case !validText(v, field, raw):
 	case raw == "" || strings.TrimSpace(raw) != raw:
 		v.Add(field, CodeInvalidFormat, "an http or https URL is required")
 	case len(raw) > MaxWebhookURL:
@@ -438,6 +439,9 @@ var (
 
 func validEventTypes(v *ValidationError, types []string) []string {
 	known := WebhookEventTypes()
+	if !validCount(v, "event_types", len(types), MaxEventTypes, "event types") {
+		return nil
+	}
 	var out []string
 	for i, t := range types {
 		if !slices.Contains(known, t) {

@@ -1,6 +1,7 @@
 package apidoc
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/leadsvc/leadsvc/commands"
@@ -186,7 +187,7 @@ func (b *builder) commonComponents() {
 			"example", obj("type", "urn:leadsvc:problem:"+slug, "title", title, "status", atoi(status), "detail", desc,
 				"instance", "/v1/…", "request_id", exampleRequest, "errors", []any{}))))
 	}
-	b.responses.set("BadRequest", problem("400", "Bad request", "The request cannot be read: malformed JSON, a bad or unknown query parameter, a bad cursor, a bad If-Match, Idempotency-Key or Leadsvc-Min-Position header."))
+	b.responses.set("BadRequest", problem("400", "Bad request", "The request cannot be read: malformed JSON; an unknown member (names match exactly, case included) or one given twice; a NUL character or text that is not UTF-8 in a member, parameter or path segment; a bad or unknown query parameter, a limit outside its range, a bad cursor, a bad If-Match, Idempotency-Key or Leadsvc-Min-Position header."))
 	b.responses.set("Unauthenticated", problem("401", "Unauthenticated", "No token, or a malformed, unknown, revoked or expired one (type …:token-expired)."))
 	b.responses.set("Forbidden", problem("403", "Forbidden", "The token lacks the permission for this request."))
 	b.responses.set("NotFound", problem("404", "Not found", "Missing, of another account, or outside the token's scope: the answers are identical."))
@@ -562,9 +563,11 @@ func (b *builder) campaignComponents() {
 }
 
 func (b *builder) adminComponents() {
+	name := func() *M { return obj("type", "string", "minLength", 1, "maxLength", domain.MaxNameLength) }
+	label := func() *M { return obj("type", "string", "minLength", 1, "maxLength", domain.MaxLabelLength) }
 	b.schemas.set("FieldInput", closed(object([]string{"key", "label", "type"},
 		"key", obj("type", "string", "pattern", keyPattern, "description", "Lowercase letters, digits and _, starting with a letter; not id, status, created_at, updated_at, campaign_id, version or files."),
-		"label", obj("type", "string", "minLength", 1),
+		"label", label(),
 		"type", sref("FieldType"),
 		"required", obj("type", "boolean", "default", false),
 		"select", str("For select and multiselect: the key of one of the campaign's selects."),
@@ -575,34 +578,40 @@ func (b *builder) adminComponents() {
 	}
 	b.schemas.set("FieldType", obj("type", "string", "enum", stringEnum(types...)))
 	b.schemas.set("OptionInput", closed(object([]string{"value", "label"},
-		"value", obj("type", "string", "minLength", 1, "maxLength", 200),
-		"label", obj("type", "string", "minLength", 1))))
+		"value", obj("type", "string", "minLength", 1, "maxLength", domain.MaxOptionValue),
+		"label", label())))
 	b.schemas.set("SelectInput", closed(object([]string{"key", "label"},
 		"key", obj("type", "string", "pattern", keyPattern),
-		"label", obj("type", "string", "minLength", 1),
-		"options", list(sref("OptionInput"), "The options, in order."))))
+		"label", label(),
+		"options", list(sref("OptionInput"), "The options, in order.").set("maxItems", domain.MaxOptions))))
 	b.schemas.set("StatusInput", closed(object([]string{"slug", "label"},
 		"slug", obj("type", "string", "pattern", keyPattern),
-		"label", obj("type", "string", "minLength", 1))))
+		"label", label())))
 	b.schemas.set("CampaignCreate", closed(object([]string{"name", "statuses"},
-		"name", obj("type", "string", "minLength", 1, "maxLength", 200),
-		"fields", list(sref("FieldInput"), "The fields, in order."),
-		"selects", list(sref("SelectInput"), "The option lists."),
-		"statuses", obj("type", "array", "items", sref("StatusInput"), "minItems", 1, "description", "At least one; the first is a new lead's default."),
+		"name", name(),
+		"fields", list(sref("FieldInput"), "The fields, in order.").set("maxItems", domain.MaxFields),
+		"selects", list(sref("SelectInput"), "The option lists.").set("maxItems", domain.MaxSelects),
+		"statuses", obj("type", "array", "items", sref("StatusInput"), "minItems", 1, "maxItems", domain.MaxStatuses,
+			"description", "At least one; the first is a new lead's default."),
 	)).set("examples", []any{obj("name", "Home energy",
 		"fields", []any{obj("key", "name", "label", "Name", "type", "text", "required", true),
 			obj("key", "source", "label", "Source", "type", "select", "select", "source", "required", true)},
 		"selects", []any{obj("key", "source", "label", "Source", "options", []any{obj("value", "partner-abc", "label", "Partner ABC")})},
 		"statuses", []any{obj("slug", "new", "label", "New"), obj("slug", "won", "label", "Won")})}))
 	b.schemas.set("CampaignPatch", closed(object(nil,
-		"name", obj("type", "string", "minLength", 1, "maxLength", 200),
+		"name", name(),
 		"add_field", sref("FieldInput"),
 		"add_select", sref("SelectInput"),
 		"add_status", sref("StatusInput"),
 	)).set("minProperties", 1).set("maxProperties", 1).
 		set("description", "Exactly one change per request, so that each request is one atomic event. Changes are additive."))
 	b.schemas.set("CampaignPage", page(sref("Campaign"), "The account's campaigns, oldest first."))
-	anyGroups := obj("type", "array", "items", obj("type", "array", "items", sref("ConditionInput"), "minItems", 1))
+	anyGroups := obj("type", "array", "items", obj("type", "array", "items", sref("ConditionInput"), "minItems", 1, "maxItems", domain.MaxConditions),
+		"maxItems", domain.MaxConditions)
+	conditions := func(desc string) *M {
+		return list(sref("ConditionInput"), desc+fmt.Sprintf(" At most %d, those of any groups included.", domain.MaxConditions)).
+			set("maxItems", domain.MaxConditions)
+	}
 	b.schemas.set("ConditionInput", closed(object([]string{"field", "op"},
 		"field", str("A field key, or status, created_at, updated_at."),
 		"op", obj("type", "string", "enum", stringEnum(func() []string {
@@ -614,17 +623,17 @@ func (b *builder) adminComponents() {
 		}()...)),
 		"value", obj("description", "Absent for empty and not_empty; an array for in, not_in and between."))))
 	b.schemas.set("FilterCreate", closed(object([]string{"name"},
-		"name", obj("type", "string", "minLength", 1, "maxLength", 200),
+		"name", name(),
 		"match", obj("anyOf", []any{sref("FilterMatch"), obj("type", "null")},
 			"description", "all for a filter that lets every lead of the campaign through, with no condition; absent, the filter needs at least one condition."),
-		"conditions", list(sref("ConditionInput"), "Every condition must hold; at least one unless match is all."),
+		"conditions", conditions("Every condition must hold; at least one unless match is all."),
 		"any", obj("anyOf", []any{anyGroups, obj("type", "null")}, "description", "Groups of which at least one condition each must hold."),
 	)).set("examples", []any{obj("name", "Partner ABC", "conditions", []any{obj("field", "source", "op", "eq", "value", "partner-abc")})}))
 	b.schemas.set("FilterPatch", closed(object(nil,
-		"name", obj("type", "string", "minLength", 1, "maxLength", 200),
+		"name", name(),
 		"match", obj("anyOf", []any{sref("FilterMatch"), obj("type", "null")},
 			"description", "all removes the conditions and groups not given in the same request; a filter left without condition needs it."),
-		"conditions", list(sref("ConditionInput"), "Replaces the conditions."),
+		"conditions", conditions("Replaces the conditions."),
 		"any", obj("anyOf", []any{anyGroups, obj("type", "null")}, "description", "Replaces the groups; null clears them."),
 	)).set("description", "The members given replace the filter's; the others keep their values."))
 	b.schemas.set("FilterPage", page(sref("Filter"), "The campaign's live filters, by name."))
@@ -649,14 +658,14 @@ func (b *builder) adminComponents() {
 	))
 	perms := obj("type", "array", "items", sref("Permission"), "minItems", 1)
 	b.schemas.set("TokenCreate", closed(object([]string{"name", "permissions"},
-		"name", obj("type", "string", "minLength", 1, "maxLength", 200),
+		"name", name(),
 		"campaign_id", obj("type", []any{"string", "null"}, "description", "The campaign of a campaign token; omit for an account-level token."),
 		"filter_id", obj("type", []any{"string", "null"}, "description", "Required with campaign_id: a filter of that campaign, whose leads alone the token sees, or null for every lead of the campaign, on purpose."),
 		"permissions", perms,
 		"expires_at", obj("type", []any{"string", "null"}, "format", "date-time"),
 	)).set("dependentRequired", obj("campaign_id", []any{"filter_id"})).set("examples", []any{obj("name", "Partner ABC", "campaign_id", exampleID, "filter_id", exampleFilterID, "permissions", stringEnum("read", "write"))}))
 	b.schemas.set("TokenPatch", closed(object(nil,
-		"name", obj("type", "string", "minLength", 1, "maxLength", 200),
+		"name", name(),
 		"filter_id", obj("type", []any{"string", "null"}, "description", "A filter of the token's campaign; null removes the filter."),
 		"permissions", perms,
 		"expires_at", obj("type", []any{"string", "null"}, "format", "date-time", "description", "null removes the expiry."),

@@ -367,6 +367,7 @@ func (b *builder) accessWords() []string {
 // conventions are the rules every route follows (docs/api.md).
 const conventions = `**Conventions.** JSON everywhere, under /v1, with Authorization: Bearer lsk_… .
 Errors are RFC 9457 application/problem+json with a field-level errors list: 400 when the request cannot be read, 422 when its content is refused; a refused request changes nothing.
+Input is strict: member names match exactly (case included), and an unknown or repeated member, a NUL character (\u0000) or text that is not UTF-8 in a member, parameter or path is 400 naming it; limit is an integer from 1 to 1000 (anything else is 400).
 Writes accept Idempotency-Key (kept 24 hours per token): a retry with the same key and request answers the first response again.
 Leads answer ETag: "<version>"; PATCH with If-Match: "<version>" is 412 when someone changed the lead first.
 Lists page with an opaque, signed next_cursor (null on the last page) and a Link: rel="next" header.

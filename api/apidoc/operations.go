@@ -40,7 +40,8 @@ var problemRefs = map[string]string{"400": "BadRequest", "401": "Unauthenticated
 // errs are the problem answers of an operation: the ones every
 // authenticated route can give, and those listed.
 func errs(statuses ...string) []resp {
-	all := append(append([]string{}, statuses...), "401", "403", "429", "500")
+	// Any route can be 400: a path segment or parameter that is not text.
+	all := append(append([]string{}, statuses...), "400", "401", "403", "429", "500")
 	out := make([]resp, 0, len(all))
 	seen := map[string]bool{}
 	for _, s := range sortedStatuses(all) {
@@ -114,7 +115,7 @@ func (b *builder) operations() []*operation {
 		Description: "Pages through the leads this token sees, in (updated_at, id) order." + scopeNote +
 			" A page can hold fewer than limit leads and still have a next_cursor; follow next_cursor (or the Link header) until it is null. A lead changed while you page moves behind the cursor and is seen again, never skipped.",
 		Params: []*M{
-			query("limit", "Page size: default 50; values outside 1 to 1000 are clamped, not refused.", obj("type", "integer", "default", 50)),
+			query("limit", "Page size: default 50; an integer outside 1 to 1000 is refused (400).", obj("type", "integer", "minimum", 1, "maximum", 1000, "default", 50)),
 			query("cursor", "next_cursor of the previous page. Signed and bound to this token and to the other parameters (not limit).", obj("type", "string")),
 			query("status", "Only leads with this status slug.", obj("type", "string", "minLength", 1, "maxLength", 64)),
 			query("updated_since", "Only leads updated at or after this RFC 3339 date-time.", obj("type", "string", "format", "date-time")),
@@ -313,7 +314,9 @@ func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
 	hook(&operation{Method: "DELETE", Path: "/v1/webhooks/{id}", ID: "deleteWebhook", Summary: "Delete a subscription",
 		Params: []*M{webhookID, idem}, Responses: append([]resp{ok("204", "Deleted.", "", "Leadsvc-Position")}, errs("400", "404", "409")...)})
 	hook(&operation{Method: "GET", Path: "/v1/webhooks/{id}/deliveries", ID: "listDeliveries", Summary: "List delivery attempts",
-		Params: []*M{webhookID}, Responses: append([]resp{ok("200", "The delivery attempts.", "DeliveryPage")}, errs("400", "404")...)})
+		Params: []*M{webhookID, query("limit", "Page size: default 50; an integer outside 1 to 1000 is refused (400).", obj("type", "integer", "minimum", 1, "maximum", 1000, "default", 50)),
+			query("cursor", "next_cursor of the previous page.", obj("type", "string"))},
+		Responses: append([]resp{ok("200", "The delivery attempts, newest first.", "DeliveryPage")}, errs("400", "404")...)})
 	hook(&operation{Method: "POST", Path: "/v1/webhooks/{id}/rotate-secret", ID: "rotateWebhookSecret", Summary: "Rotate the signing secret",
 		Description: "A new secret; the old one stops signing at once, unless a grace_period keeps it: meanwhile deliveries carry signatures of both." + writesNote,
 		Params:      []*M{webhookID, idem}, Body: jsonBody("WebhookRotate", false),
@@ -344,7 +347,7 @@ func (b *builder) auditOperations(add func(*operation)) {
 		Params: []*M{pathID("The lead's id.")}, Responses: append([]resp{ok("200", "Whether the lead's events are intact.", "AuditLeadVerify")}, errs("400", "404")...)})
 	audit(&operation{Method: "GET", Path: "/v1/audit/tokens/{id}/events", ID: "auditTokenEvents", Summary: "A token's history",
 		Description: "The token's lifecycle and the writes it made, paged: the next page is after=next_after, also in a Link header.",
-		Params: []*M{pathID("The token's id."), after, query("limit", "Page size (at most 10000).", obj("type", "integer", "minimum", 0)),
+		Params: []*M{pathID("The token's id."), after, query("limit", "Page size: default 1000; an integer outside 1 to 10000 is refused (400).", obj("type", "integer", "minimum", 1, "maximum", 10000, "default", 1000)),
 			query("at", "Only up to this moment.", obj("type", "string", "format", "date-time"))},
 		Responses: append([]resp{ok("200", "A page of the token's history.", "AuditTokenHistory", "Link")}, errs("400", "404")...)})
 	audit(&operation{Method: "GET", Path: "/v1/audit/tokens/{id}/visible-leads", ID: "auditVisibleLeads", Summary: "What a token could read",
@@ -352,6 +355,6 @@ func (b *builder) auditOperations(add func(*operation)) {
 	feed := ok("200", `One event per line (NDJSON), in commit order, ending with {"end": true, "next_after": …}; resume with after=next_after.`, "AuditEntry")
 	feed.MediaType = "application/x-ndjson"
 	audit(&operation{Method: "GET", Path: "/v1/audit/events", ID: "auditFeed", Summary: "The account's event feed",
-		Params:    []*M{after, query("limit", "At most this many events (at most 100000).", obj("type", "integer", "minimum", 0))},
+		Params:    []*M{after, query("limit", "At most this many events: default 10000; an integer outside 1 to 100000 is refused (400).", obj("type", "integer", "minimum", 1, "maximum", 100000, "default", 10000))},
 		Responses: append([]resp{feed}, errs("400")...)})
 }

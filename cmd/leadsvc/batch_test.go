@@ -115,9 +115,14 @@ func refusedBatches(t *testing.T, s *setup) {
 		t.Fatalf("a bad budget in leads[3]: %+v", p)
 	}
 	p = s.abc.rw.do("POST", "/v1/leads/batch", batchOf(named("A"), map[string]any{"status": "gone", "fields": map[string]any{"name": "B"}},
-		map[string]any{"status": 3, "fields": map[string]any{}}, map[string]any{"colour": "red", "fields": map[string]any{"name": "D"}})).problem(422)
-	if !p.hasError("leads[2].status", "wrong_type") || !p.hasError("leads[3].colour", "unknown_field") || len(p.Errors) != 2 {
-		t.Fatalf("unreadable leads[2] and leads[3]: %+v", p)
+		map[string]any{"status": 3, "fields": map[string]any{}})).problem(422)
+	if !p.hasError("leads[2].status", "wrong_type") || len(p.Errors) != 1 {
+		t.Fatalf("unreadable leads[2]: %+v", p)
+	}
+	// A member no lead has makes the batch unreadable as a whole.
+	p = s.abc.rw.do("POST", "/v1/leads/batch", batchOf(named("A"), map[string]any{"colour": "red", "fields": map[string]any{"name": "D"}})).problem(400)
+	if !p.hasError("leads[1].colour", "unknown_field") || len(p.Errors) != 1 {
+		t.Fatalf("an unknown member in leads[1]: %+v", p)
 	}
 	p = s.abc.rw.do("POST", "/v1/leads/batch", batchOf(named("A"), map[string]any{"status": "gone", "fields": map[string]any{"name": "B"}},
 		map[string]any{"fields": map[string]any{}})).problem(422)
@@ -207,7 +212,7 @@ func refusedShapes(t *testing.T, s *setup, leads func(int) map[string]any) {
 		{"leads not an array", s.abc.rw, `{"leads": {"fields": {"name": "A"}}}`, 422, "leads"},
 		{"a lead not an object", s.abc.rw, `{"leads": [{"fields": {"name": "A"}}, 7]}`, 422, "leads[1]"},
 		{"a null lead", s.abc.rw, `{"leads": [null]}`, 422, "leads[0]"},
-		{"unknown member", s.abc.rw, `{"leads": [{"fields": {"name": "A"}}], "dry_run": true}`, 422, "dry_run"},
+		{"unknown member", s.abc.rw, `{"leads": [{"fields": {"name": "A"}}], "dry_run": true}`, 400, "dry_run"},
 		{"not an object", s.abc.rw, `[{"fields": {"name": "A"}}]`, 400, "body"},
 		{"malformed", s.abc.rw, `{"leads": [{"fields": {"name": "A"}}`, 400, "body"},
 		{"read-only token", s.abc.ro, leads(1), 403, ""},

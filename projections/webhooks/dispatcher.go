@@ -524,7 +524,7 @@ func describe(err error, timeout time.Duration) string {
 	if i := strings.LastIndex(msg, ": "); i >= 0 {
 		msg = msg[i+2:]
 	}
-	return "connection failed: " + msg
+	return "connection failed: " + storable(msg) // the error may quote what the endpoint sent
 }
 
 func excerpt(b []byte) string {
@@ -534,7 +534,13 @@ func excerpt(b []byte) string {
 			b = b[:len(b)-1]
 		}
 	}
-	return strings.ToValidUTF8(string(b), "\uFFFD")
+	return storable(string(b))
+}
+
+// storable makes text the endpoint decided fit a PostgreSQL text column,
+// which holds neither invalid UTF-8 nor NUL.
+func storable(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // sweep marks the pending messages of disabled and deleted subscriptions
