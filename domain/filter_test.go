@@ -434,7 +434,7 @@ func TestFilterDecisionTable(t *testing.T) {
 			invalid: []fc{{"name", domain.CodeInvalidValue}, {"conditions[0].field", domain.CodeUnknownField},
 				{"any[1]", domain.CodeInvalidValue}, {"any[2][0].op", domain.CodeInvalidValue}}},
 		{name: "20,000 conditions", when: func(domain.Filter) ([]domain.Event, error) {
-			return domain.CreateFilter(fid, campID, acct, "Huge", slices.Repeat([]domain.Condition{cond("name", domain.OpEq, "x")}, 20000), nil, s, t0)
+			return domain.CreateFilter(fid, campID, acct, "Huge", "", slices.Repeat([]domain.Condition{cond("name", domain.OpEq, "x")}, 20000), nil, s, t0)
 		}, invalid: []fc{{"conditions", domain.CodeTooMany}}},
 		{name: "51 conditions counting the any groups", given: created,
 			when:    update("ABC", slices.Repeat(abc, 26), [][]domain.Condition{slices.Repeat(abc, 25)}),
