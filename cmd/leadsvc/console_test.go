@@ -79,8 +79,8 @@ func TestConsoleRefusesFormsWithoutTheSessionsCSRFToken(t *testing.T) {
 	}
 	before := countEvents(t, m)
 	for name, form := range map[string]url.Values{
-		"no token":              option(""),
-		"another session's":     option(other.csrf),
+		"no token":          option(""),
+		"another session's": option(other.csrf),
 		// Its first character changed, whatever it was.
 		"a token of no session": option(string("xy"[strings.Count(s.csrf[:1], "x")]) + s.csrf[1:]),
 	} {
