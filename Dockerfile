@@ -24,5 +24,7 @@ ENV LEADSVC_DATA_DIR=/var/lib/leadsvc \
     LEADSVC_LOG_FORMAT=json
 USER 65532:65532
 EXPOSE 8080
+# Distroless has no curl: the binary asks its own /readyz.
+HEALTHCHECK --interval=10s --timeout=6s --start-period=30s --retries=3 CMD ["/leadsvc", "healthcheck"]
 ENTRYPOINT ["/leadsvc"]
 CMD ["serve"]

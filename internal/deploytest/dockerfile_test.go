@@ -176,6 +176,10 @@ func TestDockerfileBuildsAStaticNonRootImage(t *testing.T) {
 	if got := final.last("CMD"); got != `["serve"]` {
 		t.Errorf("CMD %s, want [\"serve\"]", got)
 	}
+	// Distroless has no shell or curl: the binary checks itself.
+	if got := final.last("HEALTHCHECK"); !strings.HasSuffix(got, `CMD ["/leadsvc", "healthcheck"]`) {
+		t.Errorf("HEALTHCHECK %q, want CMD [\"/leadsvc\", \"healthcheck\"]", got)
+	}
 	if !slices.Contains(final.all("EXPOSE"), "8080") {
 		t.Errorf("EXPOSE %q, want 8080", final.all("EXPOSE"))
 	}
