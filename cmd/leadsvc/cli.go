@@ -117,6 +117,17 @@ func (c *cli) commands() *cobra.Command {
 			}),
 		}),
 		&cobra.Command{
+			Use:   "healthcheck",
+			Short: "exit 0 when the service on LEADSVC_ADDR's port is ready",
+			Long: "Ask the service listening on this machine at LEADSVC_ADDR's port for /readyz; print\n" +
+				"its answer and exit 0 when it is 200, 1 otherwise (draining, a dependency down, no\n" +
+				"answer). For container health checks: the image has no curl.\n\n" + envHelp,
+			Args: noArgs,
+			RunE: c.action(func(ctx context.Context, cfg Config, _ *slog.Logger, _ []string) error {
+				return healthcheck(ctx, cfg, c.stdout)
+			}),
+		},
+		&cobra.Command{
 			Use:   "version",
 			Short: "print the version",
 			Args:  noArgs,

@@ -79,7 +79,7 @@ func TestEveryCommandAnswersHelpAndDoesNothingElse(t *testing.T) {
 		names = append(names, strings.Join(p, " "))
 	}
 	for _, want := range []string{"serve", "migrate", "account create", "token create", "demo", "rebuild", "verify",
-		"history lead", "history token", "audit verify", "version"} {
+		"history lead", "history token", "audit verify", "healthcheck", "version"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("no command %q among %q", want, names)
 		}
