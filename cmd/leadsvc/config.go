@@ -18,12 +18,15 @@ import (
 // Config is everything leadsvc reads from the environment. Only this
 // package reads the environment; everything else takes explicit configs.
 type Config struct {
-	Addr            string        // LEADSVC_ADDR
-	DatabaseURL     string        // DATABASE_URL
-	NATSURL         string        // NATS_URL; empty runs an embedded server
-	NATSListen      string        // LEADSVC_NATS_LISTEN; embedded server's client address, none by default
-	NATSStream      string        // LEADSVC_NATS_STREAM
-	SubjectPrefix   string        // LEADSVC_NATS_SUBJECT_PREFIX
+	Addr          string // LEADSVC_ADDR
+	DatabaseURL   string // DATABASE_URL
+	NATSURL       string // NATS_URL; empty runs an embedded server
+	NATSListen    string // LEADSVC_NATS_LISTEN; embedded server's client address, none by default
+	NATSStream    string // LEADSVC_NATS_STREAM
+	SubjectPrefix string // LEADSVC_NATS_SUBJECT_PREFIX
+	// StreamReplicas (LEADSVC_STREAM_REPLICAS) are the stream's replicas,
+	// 1..5; 0, when unset, lets the relay choose (3 on a cluster, else 1).
+	StreamReplicas  int
 	DataDir         string        // LEADSVC_DATA_DIR, else the user's data directory; see dataDirFrom
 	SecretKey       []byte        // LEADSVC_SECRET_KEY, 32 bytes, base64; generated into DataDir when unset
 	SecretKeySet    bool          // whether SecretKey came from the environment
@@ -107,6 +110,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			}
 			*n.into = i
 		}
+	}
+	if v := getenv("LEADSVC_STREAM_REPLICAS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 5 {
+			errs = append(errs, fmt.Errorf("LEADSVC_STREAM_REPLICAS: %q is not a number of replicas from 1 to 5", v))
+		}
+		c.StreamReplicas = n
 	}
 	if v := getenv("LEADSVC_UPLOAD_QUOTA_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)

@@ -90,6 +90,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.relay, err = eventstore.NewRelay(eventstore.RelayConfig{
 		Stream:        cfg.NATSStream,
 		SubjectPrefix: cfg.SubjectPrefix,
+		Replicas:      cfg.StreamReplicas,
 	}, m.Store, m.NATS, logger)
 	if err != nil {
 		return fmt.Errorf("relay: %w", err)

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -103,27 +102,5 @@ func TestShutdownFailsReadinessThenKeepsServingThenDrains(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not return after the drain")
-	}
-}
-
-func TestShutdownDelayConfiguration(t *testing.T) {
-	t.Parallel()
-	delayOf := func(v string) func(string) string {
-		return func(k string) string { return map[string]string{"LEADSVC_SHUTDOWN_DELAY": v}[k] }
-	}
-	for _, v := range []string{"-1s", "soon", "5"} {
-		_, err := LoadConfig(delayOf(v))
-		if err == nil || !strings.Contains(err.Error(), "LEADSVC_SHUTDOWN_DELAY") {
-			t.Errorf("LEADSVC_SHUTDOWN_DELAY=%s: %v", v, err)
-		}
-	}
-	for v, want := range map[string]time.Duration{"": DefaultShutdownDelay, "0": 0, "250ms": 250 * time.Millisecond} {
-		cfg, err := LoadConfig(delayOf(v))
-		if err != nil || cfg.ShutdownDelay != want {
-			t.Errorf("LEADSVC_SHUTDOWN_DELAY=%q: %v %v, want %v", v, cfg.ShutdownDelay, err, want)
-		}
-	}
-	if DefaultShutdownDelay != 5*time.Second {
-		t.Errorf("the default delay is %v; docs and the chart's preStop say 5s", DefaultShutdownDelay)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,7 +136,18 @@ type NATS struct {
 func StartNATS(t testing.TB) *NATS {
 	t.Helper()
 	Integration(t)
-	opts := &server.Options{
+	n := &NATS{t: t, opts: natsOptions(t)}
+	n.Start()
+	// Later restarts must come back on the port first chosen.
+	n.opts.Port = n.srv.Addr().(*net.TCPAddr).Port
+	t.Cleanup(n.Stop)
+	return n
+}
+
+// natsOptions are a quiet JetStream server's on a random loopback port
+// with storage of its own.
+func natsOptions(t testing.TB) *server.Options {
+	return &server.Options{
 		Host:      "127.0.0.1",
 		Port:      server.RANDOM_PORT,
 		JetStream: true,
@@ -143,12 +155,60 @@ func StartNATS(t testing.TB) *NATS {
 		NoLog:     true,
 		NoSigs:    true,
 	}
-	n := &NATS{t: t, opts: opts}
-	n.Start()
-	// Later restarts must come back on the port first chosen.
-	n.opts.Port = n.srv.Addr().(*net.TCPAddr).Port
-	t.Cleanup(n.Stop)
-	return n
+}
+
+// StartCluster starts size JetStream servers clustered over loopback
+// routes, shut down when the test ends, and returns their client URLs
+// once the cluster can place a stream with size replicas.
+func StartCluster(t testing.TB, size int) []string {
+	t.Helper()
+	Integration(t)
+	routes := make([]string, size)
+	ports := make([]int, size)
+	for i := range size {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", ports[i])
+		l.Close()
+	}
+	urls := make([]string, size)
+	for i := range size {
+		opts := natsOptions(t)
+		opts.ServerName = fmt.Sprintf("n%d", i+1)
+		opts.Cluster = server.ClusterOpts{Name: "leadsvc-test", Host: "127.0.0.1", Port: ports[i]}
+		opts.Routes = server.RoutesFromStr(strings.Join(routes, ","))
+		srv, err := server.NewServer(opts)
+		if err != nil {
+			t.Fatalf("nats server %d: %v", i+1, err)
+		}
+		go srv.Start()
+		t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+		if !srv.ReadyForConnections(10 * time.Second) {
+			t.Fatalf("nats server %d not ready", i+1)
+		}
+		urls[i] = srv.ClientURL()
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The meta group elects a leader and learns its peers before it can
+	// place the replicas.
+	CheckFor(t, 30*time.Second, func() error {
+		if _, err := js.AddStream(&nats.StreamConfig{Name: "PROBE", Subjects: []string{"probe"}, Replicas: size}); err != nil {
+			return err
+		}
+		return js.DeleteStream("PROBE")
+	})
+	return urls
 }
 
 // Start starts (or restarts) the server and waits until it takes clients.
