@@ -162,10 +162,25 @@ func natsOptions(t testing.TB) *server.Options {
 // once the cluster can place a stream with size replicas.
 func StartCluster(t testing.TB, size int) []string {
 	t.Helper()
+	nodes := make([]*server.Options, size)
+	for i := range nodes {
+		nodes[i] = &server.Options{JetStream: true, ServerName: fmt.Sprintf("n%d", i+1),
+			Cluster: server.ClusterOpts{Name: "leadsvc-test"}}
+	}
+	return StartClusterOf(t, nodes)
+}
+
+// StartClusterOf runs nodes (from configuration files, say) as one
+// cluster on this machine: each keeps its name, cluster name and
+// JetStream settings but gets free loopback ports, routes to the others
+// and storage of its own. It returns the client URLs once the cluster can
+// place a stream on every node.
+func StartClusterOf(t testing.TB, nodes []*server.Options) []string {
+	t.Helper()
 	Integration(t)
-	routes := make([]string, size)
-	ports := make([]int, size)
-	for i := range size {
+	routes := make([]string, len(nodes))
+	ports := make([]int, len(nodes))
+	for i := range nodes {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -174,20 +189,21 @@ func StartCluster(t testing.TB, size int) []string {
 		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", ports[i])
 		l.Close()
 	}
-	urls := make([]string, size)
-	for i := range size {
-		opts := natsOptions(t)
-		opts.ServerName = fmt.Sprintf("n%d", i+1)
-		opts.Cluster = server.ClusterOpts{Name: "leadsvc-test", Host: "127.0.0.1", Port: ports[i]}
+	urls := make([]string, len(nodes))
+	for i, node := range nodes {
+		opts := node.Clone()
+		opts.Host, opts.Port, opts.HTTPPort = "127.0.0.1", server.RANDOM_PORT, 0
+		opts.StoreDir, opts.NoLog, opts.NoSigs = t.TempDir(), true, true
+		opts.Cluster.Host, opts.Cluster.Port = "127.0.0.1", ports[i]
 		opts.Routes = server.RoutesFromStr(strings.Join(routes, ","))
 		srv, err := server.NewServer(opts)
 		if err != nil {
-			t.Fatalf("nats server %d: %v", i+1, err)
+			t.Fatalf("nats server %s: %v", opts.ServerName, err)
 		}
 		go srv.Start()
 		t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
 		if !srv.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("nats server %d not ready", i+1)
+			t.Fatalf("nats server %s not ready", opts.ServerName)
 		}
 		urls[i] = srv.ClientURL()
 	}
@@ -203,7 +219,7 @@ func StartCluster(t testing.TB, size int) []string {
 	// The meta group elects a leader and learns its peers before it can
 	// place the replicas.
 	CheckFor(t, 30*time.Second, func() error {
-		if _, err := js.AddStream(&nats.StreamConfig{Name: "PROBE", Subjects: []string{"probe"}, Replicas: size}); err != nil {
+		if _, err := js.AddStream(&nats.StreamConfig{Name: "PROBE", Subjects: []string{"probe"}, Replicas: len(nodes)}); err != nil {
 			return err
 		}
 		return js.DeleteStream("PROBE")
