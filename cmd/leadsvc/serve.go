@@ -331,7 +331,7 @@ func (m *Main) serveUntil(ctx context.Context) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
-		logger.Info("shutting down")
+		logger.Info("shutting down; a second signal stops at once", "delay", m.Config.ShutdownDelay)
 	case runErr = <-m.Err():
 	}
 	return errors.Join(runErr, m.Close())

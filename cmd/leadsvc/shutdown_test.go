@@ -8,6 +8,10 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,5 +106,75 @@ func TestShutdownFailsReadinessThenKeepsServingThenDrains(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not return after the drain")
+	}
+}
+
+// TestServeProcessStopsAtOnceOnASecondSignal runs `leadsvc serve` as a
+// process: SIGTERM fails readiness while the long delay keeps it serving,
+// and a second SIGTERM ends it at once.
+func TestServeProcessStopsAtOnceOnASecondSignal(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	const delay = time.Minute
+	cmd := exec.Command(exe, "serve")
+	cmd.Env = []string{"LEADSVC_TEST_MAIN=1", "LEADSVC_ADDR=" + addr, "LEADSVC_SHUTDOWN_DELAY=" + delay.String()}
+	for _, k := range []string{"DATABASE_URL", "LEADSVC_DATA_DIR", "LEADSVC_LOG_LEVEL"} {
+		cmd.Env = append(cmd.Env, k+"="+env(k))
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	status := func(path string) (int, error) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	testenv.CheckFor(t, 30*time.Second, func() error {
+		if code, err := status("/readyz"); err != nil || code != 200 {
+			return fmt.Errorf("readyz %d %v", code, err)
+		}
+		return nil
+	})
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	testenv.CheckFor(t, 5*time.Second, func() error {
+		if code, err := status("/readyz"); err != nil || code != http.StatusServiceUnavailable {
+			return fmt.Errorf("readyz after SIGTERM: %d %v, want 503", code, err)
+		}
+		return nil
+	})
+	if code, err := status("/livez"); err != nil || code != 200 {
+		t.Fatalf("livez during the delay: %d %v", code, err)
+	}
+	sent := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+		if waited := time.Since(sent); waited > 10*time.Second {
+			t.Fatalf("the process ended %v after the second signal", waited)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("still running 10s after a second SIGTERM, within the %v delay; stderr:\n%s", delay, stderr.String())
 	}
 }
