@@ -21,10 +21,12 @@ import (
 
 // RelayConfig configures the relay from the event log to JetStream.
 type RelayConfig struct {
-	Name            string        // checkpoint name; default "relay"
-	Stream          string        // JetStream stream; default LEADSVC_EVENTS
-	SubjectPrefix   string        // first subject token; default "leadsvc"
-	Replicas        int           // stream replicas; default 1 (3 in a cluster)
+	Name          string // checkpoint name; default "relay"
+	Stream        string // JetStream stream; default LEADSVC_EVENTS
+	SubjectPrefix string // first subject token; default "leadsvc"
+	// Replicas of the stream: 1..5, or 0 to choose: 3 on a NATS cluster
+	// (the fewest that survive losing a node), 1 on a single server.
+	Replicas        int
 	DuplicateWindow time.Duration // JetStream de-duplication window; default 2m
 	BatchSize       int           // events read and published per page; default 2000
 	AckTimeout      time.Duration // how long JetStream may take to acknowledge; default 5s
@@ -41,9 +43,6 @@ func (c *RelayConfig) setDefaults() {
 	}
 	if c.SubjectPrefix == "" {
 		c.SubjectPrefix = "leadsvc"
-	}
-	if c.Replicas == 0 {
-		c.Replicas = 1
 	}
 	if c.DuplicateWindow == 0 {
 		c.DuplicateWindow = 2 * time.Minute
@@ -67,8 +66,8 @@ func (c *RelayConfig) setDefaults() {
 // Validate reports every problem of the configuration at once.
 func (c RelayConfig) Validate() error {
 	var errs []error
-	if c.Replicas < 1 || c.Replicas > 5 {
-		errs = append(errs, fmt.Errorf("relay: replicas %d not in 1..5", c.Replicas))
+	if c.Replicas < 0 || c.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("relay: replicas %d not in 1..5 (or 0 to choose)", c.Replicas))
 	}
 	if c.BatchSize < 1 {
 		errs = append(errs, fmt.Errorf("relay: batch size %d < 1", c.BatchSize))
@@ -258,20 +257,75 @@ func (r *Relay) publishPrefix(out []Outgoing, prepErr error) (int, error) {
 	return n, err
 }
 
+// clusterReplicas is the stream's replicas on a NATS cluster unless
+// configured.
+const clusterReplicas = 3
+
+// wantedReplicas is the configured number of replicas, else 3 when the
+// server is part of a cluster and 1 when it stands alone (or is embedded).
+func (r *Relay) wantedReplicas() int {
+	if r.cfg.Replicas > 0 {
+		return r.cfg.Replicas
+	}
+	if r.nc.ConnectedClusterName() != "" {
+		return clusterReplicas
+	}
+	return 1
+}
+
+// ensureStream creates the stream, or raises the replicas of an existing
+// one to those wanted. When chosen rather than configured, 3 replicas need
+// 3 JetStream servers up: a cluster that cannot place them gets (or keeps)
+// fewer, with a warning, and the next leader tries again.
 func (r *Relay) ensureStream() error {
+	replicas := r.wantedReplicas()
 	want := &nats.StreamConfig{
 		Name:       r.cfg.Stream,
 		Subjects:   []string{r.cfg.SubjectPrefix + ".>"},
 		Storage:    nats.FileStorage,
-		Replicas:   r.cfg.Replicas,
+		Replicas:   replicas,
 		Duplicates: r.cfg.DuplicateWindow,
 		Retention:  nats.LimitsPolicy,
 	}
-	_, err := r.js.StreamInfo(r.cfg.Stream)
-	if errors.Is(err, nats.ErrStreamNotFound) {
+	chosen := r.cfg.Replicas == 0
+	info, err := r.js.StreamInfo(r.cfg.Stream)
+	switch {
+	case errors.Is(err, nats.ErrStreamNotFound):
 		_, err = r.js.AddStream(want)
+		if err != nil && chosen && replicas > 1 && cannotPlace(err) {
+			r.logger.Warn("relay: the NATS cluster cannot place the stream's replicas now; creating it with 1",
+				"stream", r.cfg.Stream, "replicas", replicas, "err", err)
+			want.Replicas = 1
+			_, err = r.js.AddStream(want)
+		}
+		if err != nil {
+			return fmt.Errorf("create stream %s with %d replicas: %w", r.cfg.Stream, want.Replicas, err)
+		}
+		r.logger.Info("relay: stream created", "stream", r.cfg.Stream, "replicas", want.Replicas)
+		return nil
+	case err != nil:
+		return err
+	case info.Config.Replicas < replicas:
+		raised := info.Config
+		raised.Replicas = replicas
+		if _, err := r.js.UpdateStream(&raised); err != nil {
+			// The stream works as it is; fewer replicas are no reason to
+			// stop publishing.
+			r.logger.Warn("relay: cannot raise the stream's replicas; keeping it as it is",
+				"stream", r.cfg.Stream, "replicas", info.Config.Replicas, "wanted", replicas, "err", err)
+			return nil
+		}
+		r.logger.Info("relay: stream replicas raised", "stream", r.cfg.Stream, "from", info.Config.Replicas, "to", replicas)
 	}
-	return err
+	return nil
+}
+
+// cannotPlace reports JetStream's answer when too few servers are up to
+// hold the replicas asked for.
+func cannotPlace(err error) bool {
+	var jsErr nats.JetStreamError
+	return errors.As(err, &jsErr) && jsErr.APIError() != nil &&
+		jsErr.APIError().ErrorCode == nats.JSErrCodeInsufficientResourcesErr
 }
 
 func (r *Relay) checkpoint(ctx context.Context) (Cursor, error) {

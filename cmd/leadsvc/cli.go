@@ -69,8 +69,9 @@ func (c *cli) commands() *cobra.Command {
 			Short: "run the API, the relay and the projections",
 			Long: "Migrate the database, then serve HTTP on LEADSVC_ADDR (the API under /v1, the console,\n" +
 				"/livez, /healthz, /readyz, /metrics), relay the log to NATS (NATS_URL, or an embedded\n" +
-				"server under the data directory) and keep the read views. SIGINT or SIGTERM drains\n" +
-				"and stops. Refuses to start when the secret key cannot open the secrets already stored.\n\n" + envHelp,
+				"server under the data directory) and keep the read views. SIGINT or SIGTERM fails\n" +
+				"/readyz, keeps serving for LEADSVC_SHUTDOWN_DELAY, then drains and stops; a second\n" +
+				"signal stops at once. Refuses to start when the secret key cannot open the secrets already stored.\n\n" + envHelp,
 			Args: noArgs,
 			RunE: c.action(func(ctx context.Context, cfg Config, logger *slog.Logger, _ []string) error {
 				return serve(ctx, cfg, logger)

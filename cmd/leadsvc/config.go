@@ -18,12 +18,15 @@ import (
 // Config is everything leadsvc reads from the environment. Only this
 // package reads the environment; everything else takes explicit configs.
 type Config struct {
-	Addr            string        // LEADSVC_ADDR
-	DatabaseURL     string        // DATABASE_URL
-	NATSURL         string        // NATS_URL; empty runs an embedded server
-	NATSListen      string        // LEADSVC_NATS_LISTEN; embedded server's client address, none by default
-	NATSStream      string        // LEADSVC_NATS_STREAM
-	SubjectPrefix   string        // LEADSVC_NATS_SUBJECT_PREFIX
+	Addr          string // LEADSVC_ADDR
+	DatabaseURL   string // DATABASE_URL
+	NATSURL       string // NATS_URL; empty runs an embedded server
+	NATSListen    string // LEADSVC_NATS_LISTEN; embedded server's client address, none by default
+	NATSStream    string // LEADSVC_NATS_STREAM
+	SubjectPrefix string // LEADSVC_NATS_SUBJECT_PREFIX
+	// StreamReplicas (LEADSVC_STREAM_REPLICAS) are the stream's replicas,
+	// 1..5; 0, when unset, lets the relay choose (3 on a cluster, else 1).
+	StreamReplicas  int
 	DataDir         string        // LEADSVC_DATA_DIR, else the user's data directory; see dataDirFrom
 	SecretKey       []byte        // LEADSVC_SECRET_KEY, 32 bytes, base64; generated into DataDir when unset
 	SecretKeySet    bool          // whether SecretKey came from the environment
@@ -31,8 +34,12 @@ type Config struct {
 	LogFormat       string        // LEADSVC_LOG_FORMAT: json, text or auto
 	LogLevel        string        // LEADSVC_LOG_LEVEL: debug, info, warn, error
 	ShutdownTimeout time.Duration // LEADSVC_SHUTDOWN_TIMEOUT
-	RateLimit       int           // LEADSVC_RATE_LIMIT: requests per token per minute
-	MaxUploadBytes  int64         // LEADSVC_MAX_UPLOAD_BYTES: largest file upload
+	// ShutdownDelay (LEADSVC_SHUTDOWN_DELAY) is how long shutdown keeps
+	// serving with /readyz failing, so that load balancers stop sending
+	// before the listener closes.
+	ShutdownDelay  time.Duration
+	RateLimit      int   // LEADSVC_RATE_LIMIT: requests per token per minute
+	MaxUploadBytes int64 // LEADSVC_MAX_UPLOAD_BYTES: largest file upload
 	// AddressRateLimit (LEADSVC_ADDRESS_RATE_LIMIT) is each client
 	// address's budget per minute of failed authentications, unknown
 	// docs ids and console sign-ins.
@@ -60,6 +67,9 @@ const (
 	// spooled to a temporary file while it arrives, and one transaction
 	// stores it.
 	MaxUploadLimit = 256 << 20
+	// DefaultShutdownDelay covers a load balancer probing /readyz every
+	// few seconds.
+	DefaultShutdownDelay = 5 * time.Second
 )
 
 // LoadConfig reads the environment through getenv, applies defaults and
@@ -77,6 +87,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		LogFormat:       or(getenv("LEADSVC_LOG_FORMAT"), "auto"),
 		LogLevel:        or(getenv("LEADSVC_LOG_LEVEL"), "info"),
 		ShutdownTimeout: 30 * time.Second,
+		ShutdownDelay:   DefaultShutdownDelay,
 		RateLimit:       api.DefaultRateLimit,
 		MaxUploadBytes:  api.DefaultMaxUploadBytes,
 
@@ -99,6 +110,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			}
 			*n.into = i
 		}
+	}
+	if v := getenv("LEADSVC_STREAM_REPLICAS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 5 {
+			errs = append(errs, fmt.Errorf("LEADSVC_STREAM_REPLICAS: %q is not a number of replicas from 1 to 5", v))
+		}
+		c.StreamReplicas = n
 	}
 	if v := getenv("LEADSVC_UPLOAD_QUOTA_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -141,6 +159,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("LEADSVC_SHUTDOWN_TIMEOUT: %q is not a positive duration such as 30s", v))
 		}
 		c.ShutdownTimeout = d
+	}
+	if v := getenv("LEADSVC_SHUTDOWN_DELAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			errs = append(errs, fmt.Errorf("LEADSVC_SHUTDOWN_DELAY: %q is not a duration of 0 or more such as 5s", v))
+		}
+		c.ShutdownDelay = d
 	}
 	if v := getenv("LEADSVC_SECRET_KEY"); v != "" {
 		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))

@@ -29,6 +29,9 @@ func testEnv(t *testing.T) func(string) string {
 		"LEADSVC_DATA_DIR":  t.TempDir(),
 		"LEADSVC_ADDR":      "127.0.0.1:0",
 		"LEADSVC_LOG_LEVEL": "warn",
+		// Tests close many services; each would otherwise wait the
+		// default delay for a load balancer that is not there.
+		"LEADSVC_SHUTDOWN_DELAY": "0",
 	}
 	return func(k string) string { return vars[k] }
 }

@@ -58,6 +58,8 @@ type Main struct {
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 	errc        chan error
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // NewMain returns a service for cfg; nothing runs until Run.
@@ -88,6 +90,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.relay, err = eventstore.NewRelay(eventstore.RelayConfig{
 		Stream:        cfg.NATSStream,
 		SubjectPrefix: cfg.SubjectPrefix,
+		Replicas:      cfg.StreamReplicas,
 	}, m.Store, m.NATS, logger)
 	if err != nil {
 		return fmt.Errorf("relay: %w", err)
@@ -220,12 +223,26 @@ func (m *Main) Addr() string {
 // Err reports a component that stopped on its own.
 func (m *Main) Err() <-chan error { return m.errc }
 
-// Close shuts down in order: readiness fails first, in-flight requests
-// drain, the relay finishes its page, then NATS and Postgres close.
+// Close shuts down in order: readiness fails first while the listener
+// keeps serving for ShutdownDelay, then in-flight requests drain within
+// ShutdownTimeout, the relay finishes its page, then NATS and Postgres
+// close. Later calls return the first one's result.
 func (m *Main) Close() error {
+	m.closeOnce.Do(func() { m.closeErr = m.close() })
+	return m.closeErr
+}
+
+func (m *Main) close() error {
 	var errs []error
 	if m.health != nil {
 		m.health.draining.Store(true)
+	}
+	if m.httpServer != nil && m.Config.ShutdownDelay > 0 {
+		m.Logger.Info("draining: readiness fails, still serving", "delay", m.Config.ShutdownDelay)
+		// Responses say "Connection: close", so clients holding a
+		// connection open a new one, through the load balancer, elsewhere.
+		m.httpServer.SetKeepAlivesEnabled(false)
+		time.Sleep(m.Config.ShutdownDelay)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
 	defer cancel()
@@ -305,10 +322,16 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		_ = m.Close()
 		return err
 	}
+	return m.serveUntil(ctx)
+}
+
+// serveUntil waits for ctx to end or a component to fail, then closes m.
+func (m *Main) serveUntil(ctx context.Context) error {
+	logger := m.Logger
 	var runErr error
 	select {
 	case <-ctx.Done():
-		logger.Info("shutting down")
+		logger.Info("shutting down; a second signal stops at once", "delay", m.Config.ShutdownDelay)
 	case runErr = <-m.Err():
 	}
 	return errors.Join(runErr, m.Close())

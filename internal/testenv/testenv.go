@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,7 +136,18 @@ type NATS struct {
 func StartNATS(t testing.TB) *NATS {
 	t.Helper()
 	Integration(t)
-	opts := &server.Options{
+	n := &NATS{t: t, opts: natsOptions(t)}
+	n.Start()
+	// Later restarts must come back on the port first chosen.
+	n.opts.Port = n.srv.Addr().(*net.TCPAddr).Port
+	t.Cleanup(n.Stop)
+	return n
+}
+
+// natsOptions are a quiet JetStream server's on a random loopback port
+// with storage of its own.
+func natsOptions(t testing.TB) *server.Options {
+	return &server.Options{
 		Host:      "127.0.0.1",
 		Port:      server.RANDOM_PORT,
 		JetStream: true,
@@ -143,12 +155,76 @@ func StartNATS(t testing.TB) *NATS {
 		NoLog:     true,
 		NoSigs:    true,
 	}
-	n := &NATS{t: t, opts: opts}
-	n.Start()
-	// Later restarts must come back on the port first chosen.
-	n.opts.Port = n.srv.Addr().(*net.TCPAddr).Port
-	t.Cleanup(n.Stop)
-	return n
+}
+
+// StartCluster starts size JetStream servers clustered over loopback
+// routes, shut down when the test ends, and returns their client URLs
+// once the cluster can place a stream with size replicas.
+func StartCluster(t testing.TB, size int) []string {
+	t.Helper()
+	nodes := make([]*server.Options, size)
+	for i := range nodes {
+		nodes[i] = &server.Options{JetStream: true, ServerName: fmt.Sprintf("n%d", i+1),
+			Cluster: server.ClusterOpts{Name: "leadsvc-test"}}
+	}
+	return StartClusterOf(t, nodes)
+}
+
+// StartClusterOf runs nodes (from configuration files, say) as one
+// cluster on this machine: each keeps its name, cluster name and
+// JetStream settings but gets free loopback ports, routes to the others
+// and storage of its own. It returns the client URLs once the cluster can
+// place a stream on every node.
+func StartClusterOf(t testing.TB, nodes []*server.Options) []string {
+	t.Helper()
+	Integration(t)
+	routes := make([]string, len(nodes))
+	ports := make([]int, len(nodes))
+	for i := range nodes {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", ports[i])
+		l.Close()
+	}
+	urls := make([]string, len(nodes))
+	for i, node := range nodes {
+		opts := node.Clone()
+		opts.Host, opts.Port, opts.HTTPPort = "127.0.0.1", server.RANDOM_PORT, 0
+		opts.StoreDir, opts.NoLog, opts.NoSigs = t.TempDir(), true, true
+		opts.Cluster.Host, opts.Cluster.Port = "127.0.0.1", ports[i]
+		opts.Routes = server.RoutesFromStr(strings.Join(routes, ","))
+		srv, err := server.NewServer(opts)
+		if err != nil {
+			t.Fatalf("nats server %s: %v", opts.ServerName, err)
+		}
+		go srv.Start()
+		t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+		if !srv.ReadyForConnections(10 * time.Second) {
+			t.Fatalf("nats server %s not ready", opts.ServerName)
+		}
+		urls[i] = srv.ClientURL()
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The meta group elects a leader and learns its peers before it can
+	// place the replicas.
+	CheckFor(t, 30*time.Second, func() error {
+		if _, err := js.AddStream(&nats.StreamConfig{Name: "PROBE", Subjects: []string{"probe"}, Replicas: len(nodes)}); err != nil {
+			return err
+		}
+		return js.DeleteStream("PROBE")
+	})
+	return urls
 }
 
 // Start starts (or restarts) the server and waits until it takes clients.
