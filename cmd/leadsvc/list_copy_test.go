@@ -16,6 +16,7 @@ func TestListedLeadsAreTheLeadsAsGot(t *testing.T) {
 	s := mustSetup(t, m)
 	names := []string{"Ada", `<b>&amp;</b> "quoted" back\slash`, "line\nbreak\ttab", "☃ \u2028 snowman é", ""}
 	var pos string
+	waits := map[string]string{} // lead id: the position of its last write
 	for i, name := range names {
 		fields := map[string]any{"name": name + "x", "budget": []float64{0, 1.5, -0.001, 1e21, 12000}[i]}
 		if i%2 == 0 {
@@ -26,6 +27,11 @@ func TestListedLeadsAreTheLeadsAsGot(t *testing.T) {
 		if i == 1 {
 			pos = s.abc.rw.upload("/v1/leads/"+l.ID+"/files", "file", "a.txt", "text/plain", []byte("hi")).want(201).Header.Get("Leadsvc-Position")
 		}
+		waits[l.ID] = pos
+	}
+	// A position stands for its own write: wait on each.
+	for id, p := range waits {
+		s.abc.ro.do("GET", "/v1/leads/"+id, nil, "Leadsvc-Min-Position", p).want(200)
 	}
 	for who, c := range map[string]*client{"filtered token": s.abc.ro, "account token": s.admin} {
 		var page struct {

@@ -1,15 +1,21 @@
 package leads_test
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/google/uuid"
 
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/internal/eventlog"
 	"github.com/leadsvc/leadsvc/internal/testenv"
+	"github.com/leadsvc/leadsvc/projections"
 	"github.com/leadsvc/leadsvc/projections/leads"
 )
 
@@ -73,4 +79,57 @@ func TestARawPageIsExactOnlyAtTheFiltersVersion(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestWaitForABatchWaitsForEveryLeadOfIt: a batch create answers one
+// position, and the projection may apply its leads in different
+// transactions; reading with that position must find every lead of it.
+func TestWaitForABatchWaitsForEveryLeadOfIt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	camp := e.campaign()
+	res, err := e.c.CreateLeads(e.ctx, commands.CreateLeads{AccountID: e.account, Leads: []commands.NewLead{
+		{CampaignID: camp.ID, Fields: map[string]any{"name": "first", "source": "abc"}},
+		{CampaignID: camp.ID, Fields: map[string]any{"name": "second", "source": "abc"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := eventlog.New(e.store).ReadAll(e.ctx, projections.Cursor{}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []projections.Event
+	for _, ev := range events {
+		if strings.HasPrefix(ev.StreamID, "lead-") {
+			batch = append(batch, ev)
+		}
+	}
+	if len(batch) != 2 || batch[1].Position != res.Position {
+		t.Fatalf("the batch's events: %d, the last at %d; want 2, the last at the answered %d", len(batch), batch[len(batch)-1].Position, res.Position)
+	}
+	p := leads.New(eventlog.New(e.store), domain.NewRegistry())
+	apply := func(ev projections.Event) {
+		t.Helper()
+		if err := pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error { return p.Apply(e.ctx, tx, []projections.Event{ev}) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait := func() bool {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(e.ctx, 200*time.Millisecond)
+		defer cancel()
+		ok, err := e.reader.WaitFor(ctx, res.Position)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	apply(batch[1]) // the lead at the answered position, alone
+	if wait() {
+		t.Fatal("WaitFor reported the batch visible with its first lead not yet applied")
+	}
+	apply(batch[0])
+	if !wait() {
+		t.Fatal("WaitFor did not report the batch visible with both leads applied")
+	}
 }

@@ -291,7 +291,19 @@ func (r *Reader) WaitFor(ctx context.Context, position int64) (bool, error) {
 	var args []any
 	switch agg {
 	case domain.AggregateLead:
-		check, args = `SELECT EXISTS (SELECT 1 FROM lead_views WHERE id = $1 AND version >= $2)`, []any{id, version}
+		// The write is its transaction: a batch create is one position
+		// per lead, and the projection may apply them in different
+		// transactions, so every lead the write touched up to position
+		// must have arrived.
+		ids, versions, err := r.leadsWritten(ctx, txText, position)
+		if err != nil {
+			return false, err
+		}
+		if len(ids) == 0 {
+			ids, versions = []uuid.UUID{id}, []int64{version}
+		}
+		check, args = `SELECT count(*) = $3 FROM lead_views lv JOIN unnest($1::uuid[], $2::bigint[]) AS w(id, v)
+			ON lv.id = w.id AND lv.version >= w.v`, []any{ids, versions, len(ids)}
 	case domain.AggregateFilter:
 		check, args = `SELECT EXISTS (SELECT 1 FROM filter_views WHERE id = $1 AND version >= $2)`, []any{id, version}
 	default:
@@ -318,4 +330,32 @@ func (r *Reader) WaitFor(ctx context.Context, position int64) (bool, error) {
 		case <-t.C:
 		}
 	}
+}
+
+// leadsWritten is the latest version of each lead the transaction txText
+// wrote at or before position.
+func (r *Reader) leadsWritten(ctx context.Context, txText string, position int64) ([]uuid.UUID, []int64, error) {
+	rows, err := r.pool.Query(ctx, `SELECT stream_id, max(stream_version) FROM events
+		WHERE tx_id = $1::text::xid8 AND position <= $2 AND stream_id LIKE 'lead-%' GROUP BY stream_id`, txText, position)
+	if err != nil {
+		return nil, nil, fmt.Errorf("wait for %d: %w", position, err)
+	}
+	defer rows.Close()
+	var (
+		ids      []uuid.UUID
+		versions []int64
+	)
+	for rows.Next() {
+		var (
+			stream  string
+			version int64
+		)
+		if err := rows.Scan(&stream, &version); err != nil {
+			return nil, nil, err
+		}
+		if _, id, err := domain.ParseStreamID(stream); err == nil {
+			ids, versions = append(ids, id), append(versions, version)
+		}
+	}
+	return ids, versions, rows.Err()
 }
