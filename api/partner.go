@@ -481,11 +481,13 @@ func safeFileName(s string) string {
 // downloadFile serves a file's bytes with the recorded type and checksum,
 // as an attachment that browsers neither sniff nor run.
 func (a *API) downloadFile(w http.ResponseWriter, r *http.Request) error {
-	l, err := a.visibleLead(w, r)
+	// The path is read before anything is looked up: a path that is not
+	// text is 400 whether or not the lead is visible yet.
+	fileID, err := pathID(r, "file_id")
 	if err != nil {
 		return err
 	}
-	fileID, err := pathID(r, "file_id")
+	l, err := a.visibleLead(w, r)
 	if err != nil {
 		return err
 	}
