@@ -247,10 +247,7 @@ func (a *API) listLeads(w http.ResponseWriter, r *http.Request) error {
 		body = append(body, "null"...)
 	}
 	body = append(body, "}\n"...)
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
+	startJSON(w, http.StatusOK)
 	_, _ = w.Write(body)
 	return nil
 }

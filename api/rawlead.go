@@ -19,7 +19,7 @@ import (
 // It reports false, having appended nothing, for a row it cannot copy
 // (attached files, an escaped member name): such a row is decoded.
 func appendRawLead(dst []byte, rl leads.RawLead) ([]byte, bool) {
-	if !bytes.Equal(rl.Files, []byte("[]")) {
+	if !bytes.Equal(rl.Files, []byte("[]")) || !plainText(rl.Status) {
 		return dst, false
 	}
 	start := len(dst)
@@ -29,9 +29,6 @@ func appendRawLead(dst []byte, rl leads.RawLead) ([]byte, bool) {
 	dst = appendUUID(dst, rl.CampaignID)
 	dst = append(dst, `","status":`...)
 	dst = strconv.AppendQuote(dst, rl.Status)
-	if !plainText(rl.Status) {
-		return dst[:start], false
-	}
 	dst = append(dst, `,"fields":`...)
 	var ok bool
 	if dst, ok = appendSortedObject(dst, rl.Fields); !ok {

@@ -27,13 +27,9 @@ type LeadPage struct {
 // whatever q says; authentication and the read permission are the
 // caller's to check.
 func (a *API) VisibleLeads(ctx context.Context, tok commands.TokenInfo, q leads.Query) (LeadPage, error) {
-	v, err := a.visibility(ctx, tok)
-	if err != nil || v.scope.Closed() {
+	v, q, err := a.scopedQuery(ctx, tok, q)
+	if err != nil || v == nil {
 		return LeadPage{}, err
-	}
-	q.AccountID, q.FilterID = tok.AccountID, tok.FilterID
-	if tok.CampaignID != nil {
-		q.CampaignID = tok.CampaignID
 	}
 	rows, err := a.reader.List(ctx, q)
 	if err != nil {
@@ -58,13 +54,9 @@ func (a *API) VisibleLeads(ctx context.Context, tok commands.TokenInfo, q leads.
 // whose view was evaluated at the filter's current version) are copied
 // as stored; the others are decoded and re-checked (invariant 4).
 func (a *API) appendVisibleLeads(ctx context.Context, dst []byte, tok commands.TokenInfo, q leads.Query) ([]byte, *leads.Key, error) {
-	v, err := a.visibility(ctx, tok)
-	if err != nil || v.scope.Closed() {
+	v, q, err := a.scopedQuery(ctx, tok, q)
+	if err != nil || v == nil {
 		return dst, nil, err
-	}
-	q.AccountID, q.FilterID = tok.AccountID, tok.FilterID
-	if tok.CampaignID != nil {
-		q.CampaignID = tok.CampaignID
 	}
 	var version int64
 	if f := v.scope.Filter(); f != nil {
@@ -111,4 +103,19 @@ func (a *API) appendVisibleLeads(ctx context.Context, dst []byte, tok commands.T
 		dst, first = append(dst, enc...), false
 	}
 	return dst, rows.Next, nil
+}
+
+// scopedQuery is q bound to tok's scope: its account, and a campaign
+// token's campaign and filter, whatever q says. It returns a nil
+// visibility when the scope sees no lead (its filter is gone).
+func (a *API) scopedQuery(ctx context.Context, tok commands.TokenInfo, q leads.Query) (*visibility, leads.Query, error) {
+	v, err := a.visibility(ctx, tok)
+	if err != nil || v.scope.Closed() {
+		return nil, q, err
+	}
+	q.AccountID, q.FilterID = tok.AccountID, tok.FilterID
+	if tok.CampaignID != nil {
+		q.CampaignID = tok.CampaignID
+	}
+	return v, q, nil
 }

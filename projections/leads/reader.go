@@ -295,12 +295,10 @@ func (r *Reader) WaitFor(ctx context.Context, position int64) (bool, error) {
 		// per lead, and the projection may apply them in different
 		// transactions, so every lead the write touched up to position
 		// must have arrived.
+		// The lead at position is among them.
 		ids, versions, err := r.leadsWritten(ctx, txText, position)
 		if err != nil {
 			return false, err
-		}
-		if len(ids) == 0 {
-			ids, versions = []uuid.UUID{id}, []int64{version}
 		}
 		check, args = `SELECT count(*) = $3 FROM lead_views lv JOIN unnest($1::uuid[], $2::bigint[]) AS w(id, v)
 			ON lv.id = w.id AND lv.version >= w.v`, []any{ids, versions, len(ids)}
