@@ -3,7 +3,6 @@ package main
 import (
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -23,13 +22,7 @@ import (
 // testartifacts/console-breadth/. Missing Chromium fails the test; only
 // -short skips it.
 func TestConsoleBreadthIsChosenInChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: no browser")
-	}
-	t.Parallel()
-	if _, err := exec.LookPath(chromiumPath); err != nil {
-		t.Fatalf("Chromium is missing at %s (make test installs it via deployments/local/stack.sh): %v", chromiumPath, err)
-	}
+	needChromium(t)
 	m := mustRunMain(t)
 	admin := mustAccount(t, m, "Acme")
 	campaign := mustConsoleCampaign(t, admin, "Home energy")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,13 +71,7 @@ func (b *browserStep) shot(name string) {
 // Missing Chromium fails the test (make test installs it); only -short
 // skips it.
 func TestConsolePartnerSetupInChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: no browser")
-	}
-	t.Parallel()
-	if _, err := exec.LookPath(chromiumPath); err != nil {
-		t.Fatalf("Chromium is missing at %s (make test installs it via deployments/local/stack.sh): %v", chromiumPath, err)
-	}
+	needChromium(t)
 	m := mustRunMain(t)
 	admin := mustAccount(t, m, "Acme")
 	campaign := mustConsoleCampaign(t, admin, "Home energy")

@@ -22,13 +22,7 @@ const chromiumPath = "/usr/bin/chromium"
 // testartifacts/docs/. Missing Chromium fails the test (make test
 // installs it); only -short skips it.
 func TestDocsPageRendersInChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: no browser")
-	}
-	t.Parallel()
-	if _, err := exec.LookPath(chromiumPath); err != nil {
-		t.Fatalf("Chromium is missing at %s (make test installs it via deployments/local/stack.sh): %v", chromiumPath, err)
-	}
+	needChromium(t)
 	m := mustRunMain(t)
 	s := mustSetup(t, m)
 	page := "http://" + m.Addr() + urlPath(t, s.abc.docsURL)
@@ -88,6 +82,19 @@ func TestDocsPageRendersInChromium(t *testing.T) {
 // mustBrowser starts headless Chromium with the flags this machine's
 // closed network needs (no background connections) and a fresh profile;
 // it is stopped, and its context cancelled, when the test ends.
+// needChromium runs the test in parallel with a headless Chromium, or
+// skips it under -short; a missing Chromium fails it.
+func needChromium(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: no browser")
+	}
+	t.Parallel()
+	if _, err := exec.LookPath(chromiumPath); err != nil {
+		t.Fatalf("Chromium is missing at %s (make test installs it via deployments/local/stack.sh): %v", chromiumPath, err)
+	}
+}
+
 func mustBrowser(t *testing.T, timeout time.Duration, width, height int) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:0:0],
