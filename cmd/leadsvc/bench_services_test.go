@@ -121,6 +121,7 @@ type leadsvcService struct {
 	env          []string
 	proc         *process
 	pool         *pgxpool.Pool // the benchmark's own, on the same schema
+	app          string        // the application_name of the service's connections
 	js           nats.JetStreamContext
 	stream       string
 	account      uuid.UUID
@@ -137,8 +138,9 @@ func newLeadsvc(b *testing.B, bin string, nc *nats.Conn, natsURL string, hc *htt
 	key := make([]byte, 32)
 	_, _ = crand.Read(key)
 	addr := freeAddr(b)
-	s := &leadsvcService{bin: bin, base: "http://" + addr, stream: testenv.RandomName("BENCH_"), readers: map[string]apiClient{}}
-	vars := map[string]string{"DATABASE_URL": url, "LEADSVC_ADDR": addr, "LEADSVC_DATA_DIR": b.TempDir(),
+	s := &leadsvcService{bin: bin, base: "http://" + addr, stream: testenv.RandomName("BENCH_"), readers: map[string]apiClient{},
+		app: testenv.RandomName("leadsvc_")}
+	vars := map[string]string{"DATABASE_URL": withApplicationName(b, url, s.app), "LEADSVC_ADDR": addr, "LEADSVC_DATA_DIR": b.TempDir(),
 		"LEADSVC_SECRET_KEY": base64.StdEncoding.EncodeToString(key), "NATS_URL": natsURL,
 		"LEADSVC_NATS_STREAM": s.stream, "LEADSVC_NATS_SUBJECT_PREFIX": testenv.RandomName("bench"),
 		"LEADSVC_LOG_LEVEL": "error", "LEADSVC_LOG_FORMAT": "json", "LEADSVC_RATE_LIMIT": "1000000"}
@@ -198,6 +200,11 @@ func (s *leadsvcService) cli(b *testing.B, args ...string) []byte {
 		b.Fatalf("leadsvc %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	return out
+}
+
+// meter measures the running process's CPU and its backends'.
+func (s *leadsvcService) meter() cpuMeter {
+	return cpuMeter{pid: s.proc.cmd.Process.Pid, app: s.app, pool: s.pool}
 }
 
 func (s *leadsvcService) start(b *testing.B) {
@@ -299,6 +306,7 @@ type crudService struct {
 	base    string
 	proc    *process
 	pool    *pgxpool.Pool // the benchmark's own, on the same schema
+	app     string        // the application_name of the service's connections
 	writer  apiClient
 	readers map[string]apiClient
 	camp    uuid.UUID
@@ -308,8 +316,8 @@ func newCRUD(b *testing.B, bin string, campaign uuid.UUID, hc *httpClientSet) *c
 	b.Helper()
 	url := testenv.Schema(b)
 	addr := freeAddr(b)
-	c := &crudService{base: "http://" + addr, readers: map[string]apiClient{}, camp: campaign}
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "DATABASE_URL=" + url, "CRUD_ADDR=" + addr}
+	c := &crudService{base: "http://" + addr, readers: map[string]apiClient{}, camp: campaign, app: testenv.RandomName("crud_")}
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "DATABASE_URL=" + withApplicationName(b, url, c.app), "CRUD_ADDR=" + addr}
 	c.proc = startProcess(b, "crudbaseline", bin, c.base, env)
 	c.pool = testenv.PoolOfSize(b, url, 2)
 	ctx := context.Background()
@@ -327,6 +335,11 @@ func newCRUD(b *testing.B, bin string, campaign uuid.UUID, hc *httpClientSet) *c
 	}
 	c.writer = api.with(secret)
 	return c
+}
+
+// meter measures the process's CPU and its backends'.
+func (c *crudService) meter() cpuMeter {
+	return cpuMeter{pid: c.proc.cmd.Process.Pid, app: c.app, pool: c.pool}
 }
 
 // seed adds leads from to to-1 with one COPY and analyzes the table, as

@@ -136,7 +136,7 @@ func BenchmarkVersusCRUD(b *testing.B) {
 		lo, hi := seedStart, seedStart.Add(time.Duration(n)*time.Millisecond)
 		for _, sh := range filterShapes {
 			v.checkSamePages(ls.readers[sh.name], crud.readers[sh.name], sh, lo)
-			listP99[sh.name] = v.lists("list", ls.readers[sh.name], crud.readers[sh.name], sh, n, lo, hi, lo, hi)
+			listP99[sh.name] = v.lists("list", ls.readers[sh.name], crud.readers[sh.name], [2]cpuMeter{ls.meter(), crud.meter()}, sh, n, lo, hi, lo, hi)
 		}
 	}
 	for _, sh := range filterShapes {
@@ -268,13 +268,15 @@ func listLatencies(b *testing.B, c apiClient, requests int, lo, hi time.Time, se
 }
 
 // lists measures one shape on both services in alternating rounds and
-// records p50 and p99 of each, with the median of the rounds' p99 ratios.
-// [lsLo, lsHi) and [crudLo, crudHi) are where each service's leads were
-// updated.
-func (v *versus) lists(metric string, ls, crud apiClient, sh filterShape, leads int, lsLo, lsHi, crudLo, crudHi time.Time) listResult {
+// records p50 and p99 of each, with the median of the rounds' p99 ratios,
+// and the CPU time each service spent a page (meters: leadsvc's, the
+// baseline's). [lsLo, lsHi) and [crudLo, crudHi) are where each service's
+// leads were updated.
+func (v *versus) lists(metric string, ls, crud apiClient, meters [2]cpuMeter, sh filterShape, leads int, lsLo, lsHi, crudLo, crudHi time.Time) listResult {
 	b := v.b
 	var all [2][]time.Duration
 	var ratios, rounds [2][]float64
+	var procCPU, pgCPU [2]time.Duration
 	for round := range benchRounds {
 		seed := uint64(leads)*16 + uint64(round)
 		var p99 [2]time.Duration
@@ -284,11 +286,15 @@ func (v *versus) lists(metric string, ls, crud apiClient, sh filterShape, leads 
 		}
 		for _, k := range order {
 			var lat []time.Duration
+			before := meters[k].sample(b)
 			if k == 0 {
 				lat = listLatencies(b, ls, listRoundRequests, lsLo, lsHi, seed)
 			} else {
 				lat = listLatencies(b, crud, listRoundRequests, crudLo, crudHi, seed)
 			}
+			proc, pg := meters[k].sample(b).since(before)
+			procCPU[k] += proc
+			pgCPU[k] += pg
 			p99[k] = testenv.Percentile(lat, 99)
 			all[k] = append(all[k], lat...)
 			rounds[k] = append(rounds[k], testenv.Ms(p99[k]))
@@ -297,9 +303,14 @@ func (v *versus) lists(metric string, ls, crud apiClient, sh filterShape, leads 
 	}
 	ratio := testenv.Median(ratios[0])
 	var p50s, p99s [2]time.Duration
+	var cpu [2][2]float64 // µs a page: the service's process, its PostgreSQL backends
 	for k, service := range []string{"leadsvc", "crud"} {
 		slices.Sort(all[k])
 		p50s[k], p99s[k] = testenv.Percentile(all[k], 50), testenv.Percentile(all[k], 99)
+		pages := float64(len(all[k]))
+		cpu[k] = [2]float64{float64(procCPU[k].Microseconds()) / pages, float64(pgCPU[k].Microseconds()) / pages}
+		v.record(benchresults.Record{Metric: metric + "_cpu_us_per_page", Service: service, Shape: sh.name, Leads: leads, Value: cpu[k][0], Unit: "µs"})
+		v.record(benchresults.Record{Metric: metric + "_pg_cpu_us_per_page", Service: service, Shape: sh.name, Leads: leads, Value: cpu[k][1], Unit: "µs"})
 		v.record(benchresults.Record{Metric: metric + "_p50_ms", Service: service, Shape: sh.name, Leads: leads, Value: testenv.Ms(p50s[k]), Unit: "ms"})
 		rec := benchresults.Record{Metric: metric + "_p99_ms", Service: service, Shape: sh.name, Leads: leads, Value: testenv.Ms(p99s[k]), Unit: "ms", Rounds: rounds[k]}
 		if k == 0 {
@@ -307,9 +318,9 @@ func (v *versus) lists(metric string, ls, crud apiClient, sh filterShape, leads 
 		}
 		v.record(rec)
 	}
-	v.progress("%s, shape %s (%s), %d leads, %d clients, pages of %d (%d per service): leadsvc p50 %v p99 %v; CRUD p50 %v p99 %v; p99 ratio %.2f (rounds %.2f)",
+	v.progress("%s, shape %s (%s), %d leads, %d clients, pages of %d (%d per service): leadsvc p50 %v p99 %v; CRUD p50 %v p99 %v; p99 ratio %.2f (rounds %.2f); CPU a page, process + PostgreSQL: leadsvc %.0f + %.0f µs, CRUD %.0f + %.0f µs",
 		metric, sh.name, sh.desc, leads, listClients, listPage, len(all[0]), p50s[0].Round(10*time.Microsecond), p99s[0].Round(10*time.Microsecond),
-		p50s[1].Round(10*time.Microsecond), p99s[1].Round(10*time.Microsecond), ratio, ratios[0])
+		p50s[1].Round(10*time.Microsecond), p99s[1].Round(10*time.Microsecond), ratio, ratios[0], cpu[0][0], cpu[0][1], cpu[1][0], cpu[1][1])
 	return listResult{ratio: ratio, leadsvc: p99s[0], crud: p99s[1]}
 }
 
@@ -467,7 +478,7 @@ func (v *versus) bulkLoad(bins [2]string, nc *nats.Conn, natsURL string, hc *htt
 		}
 	}
 	for _, sh := range filterShapes {
-		r := v.lists("bulk_list", ls.readers[sh.name], crud.readers[sh.name], sh, n, lsLo, lsHi, crudLo, crudHi)
+		r := v.lists("bulk_list", ls.readers[sh.name], crud.readers[sh.name], [2]cpuMeter{ls.meter(), crud.meter()}, sh, n, lsLo, lsHi, crudLo, crudHi)
 		b.ReportMetric(r.ratio, "x_crud_bulk_list_p99_"+sh.name)
 		v.aim(r.ratio <= 1.5, "list after a bulk load of %d leads, no ANALYZE, shape %s: %v ≤ 1.5", n, sh.name, r)
 	}
