@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -516,6 +517,7 @@ func BenchmarkAppendToVisibleLag(b *testing.B) {
 	if len(lags) < len(acked) {
 		b.Fatalf("%d of %d leads never became visible", len(acked)-len(lags), len(acked))
 	}
+	fmt.Fprintf(os.Stderr, "%s: worst lag of the creates acknowledged in each half second: %s\n", b.Name(), lagOverTime(acked, seen, steadyStart))
 	slices.Sort(lags)
 	p50, p99 := lags[len(lags)/2], lags[len(lags)*99/100]
 	rawP50, rawP99 := rawJetStreamLatency(b, nc, 2000)
@@ -550,6 +552,27 @@ func BenchmarkAppendToVisibleLag(b *testing.B) {
 	b.Logf("backlog of %d creates relayed and applied at %.0f leads/s", maxCount.Load(), drain)
 	b.Logf("append-to-visible lag at %.0f creates/s (half the maximum %.0f/s), %d leads: p50 %v, p99 %v; raw JetStream publish-to-receive p50 %v, p99 %v",
 		rate, maxRate, len(lags), p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond), rawP50.Round(10*time.Microsecond), rawP99.Round(10*time.Microsecond))
+}
+
+// lagOverTime is the worst lag of the creates acknowledged in each half
+// second from start: it tells a stall (one slow half second) from a
+// pipeline that keeps falling behind.
+func lagOverTime(acked, seen map[uuid.UUID]time.Time, start time.Time) string {
+	var worst []time.Duration
+	for id, t := range acked {
+		i := int(t.Sub(start) / (500 * time.Millisecond))
+		for len(worst) <= i {
+			worst = append(worst, 0)
+		}
+		if s, ok := seen[id]; ok {
+			worst[i] = max(worst[i], s.Sub(t))
+		}
+	}
+	parts := make([]string, len(worst))
+	for i, d := range worst {
+		parts[i] = fmt.Sprint(d.Round(time.Millisecond))
+	}
+	return strings.Join(parts, " ")
 }
 
 func benchInFlight() int {
