@@ -20,6 +20,7 @@ import (
 
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/projections/leads"
 )
 
 // reqState is what the edge middleware learns about a request as it goes:
@@ -70,6 +71,16 @@ func scopeFrom(ctx context.Context) *commands.Scope { return stateFrom(ctx).scop
 // when there is none: a handler served by hGuarded passes it to its first
 // round trip.
 func guardFrom(ctx context.Context) commands.Guard { return stateFrom(ctx).guard }
+
+// guardCheck is guardFrom as a read's check, nil when there is no guard.
+func guardCheck(ctx context.Context) *leads.Check {
+	g := guardFrom(ctx)
+	if len(g) == 0 {
+		return nil
+	}
+	sql, args := g.CheckSQL()
+	return &leads.Check{SQL: sql, Args: args, Err: commands.ErrScopeChanged}
+}
 
 // meta is the event metadata of a write: who asked, in which request.
 func meta(r *http.Request) commands.Meta {

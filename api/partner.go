@@ -136,7 +136,7 @@ func (a *API) visibleLead(w http.ResponseWriter, r *http.Request) (domain.Lead, 
 		return domain.Lead{}, err
 	}
 	tok := tokenFrom(r.Context())
-	l, err := a.reader.Get(r.Context(), tok.AccountID, id, guardFrom(r.Context()).QueueCheck)
+	l, err := a.reader.Get(r.Context(), tok.AccountID, id, guardCheck(r.Context()))
 	if err != nil {
 		return domain.Lead{}, err
 	}
@@ -234,7 +234,7 @@ func (a *API) listLeads(w http.ResponseWriter, r *http.Request) error {
 	// field sets a page.
 	body := append(make([]byte, 0, 16<<10), `{"data":[`...)
 	body, next, err := a.appendVisibleLeads(r.Context(), body, tok, leads.Query{CampaignID: q.campaignID, Status: q.status,
-		UpdatedSince: q.updatedSince, After: after, Limit: q.limit, Check: guardFrom(r.Context()).QueueCheck})
+		UpdatedSince: q.updatedSince, After: after, Limit: q.limit, Check: guardCheck(r.Context())})
 	if err != nil {
 		return err
 	}

@@ -38,10 +38,33 @@ const (
 // guardSQLState is what leadsvc_assert_current raises.
 const guardSQLState = "LS412"
 
+// staleRowsSQL counts the rows of a guard ($1 tables, $2 ids, $3
+// versions) that are not at their versions. It is written into each
+// statement rather than called as the SQL function leadsvc_stale_rows:
+// PostgreSQL plans a SQL function's body again on every call, which cost
+// a guarded page more than its other statements together; written out,
+// it is planned once with the statement that holds it.
+const staleRowsSQL = `(SELECT count(*) FROM unnest($1::text[], $2::uuid[], $3::bigint[]) AS r(tbl, id, version)
+	WHERE NOT coalesce(CASE r.tbl
+		WHEN 'tokens' THEN EXISTS (SELECT 1 FROM tokens t WHERE t.id = r.id AND t.version = r.version)
+		WHEN 'campaigns' THEN EXISTS (SELECT 1 FROM campaigns c WHERE c.id = r.id AND c.version = r.version)
+		WHEN 'filters' THEN EXISTS (SELECT 1 FROM filters f WHERE f.id = r.id AND f.version = r.version)
+	END, false))`
+
 const (
-	assertGuardSQL = `SELECT leadsvc_assert_current($1::text[], $2::uuid[], $3::bigint[])`
-	checkGuardSQL  = `SELECT leadsvc_stale_rows($1::text[], $2::uuid[], $3::bigint[])`
+	assertGuardSQL = `SELECT leadsvc_refuse_stale(` + staleRowsSQL + `)`
+	checkGuardSQL  = `SELECT ` + staleRowsSQL
 )
+
+// CheckSQL is the guard's check as an expression for a read's own
+// statement: it counts the rows that have moved, taking args as $1, $2
+// and $3. A read that finds it above zero must fail with ErrGuardFailed.
+func (g Guard) CheckSQL() (expr string, args []any) {
+	if len(g) == 0 {
+		return "0", nil
+	}
+	return staleRowsSQL, g.args()
+}
 
 func (g Guard) args() []any {
 	tables, ids, versions := make([]string, len(g)), make([]uuid.UUID, len(g)), make([]int64, len(g))

@@ -159,7 +159,7 @@ func explainPlan(t *testing.T, pool *pgxpool.Pool, mode, sql string, args []any)
 		}
 	}
 	var plan string
-	for _, s := range []string{`BEGIN`, leads.PinListPlan, `SET LOCAL plan_cache_mode = ` + mode, `PREPARE list_shape AS ` + sql} {
+	for _, s := range []string{`BEGIN`, `SELECT ` + leads.PinListPlan, `SET LOCAL plan_cache_mode = ` + mode, `PREPARE list_shape AS ` + sql} {
 		if _, err := conn.Exec(ctx, s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}

@@ -48,10 +48,36 @@ type Query struct {
 	UpdatedSince *time.Time // updated_at at or after
 	After        *Key       // exclusive; nil for the first page
 	Limit        int        // 1..MaxLimit
-	// Check, when set, queues statements to run ahead of the list in its
-	// round trip and transaction (a cached authentication's guard); an
-	// error of theirs fails the list.
-	Check func(*pgx.Batch)
+	// Check, when set, is a condition the list must pass in its own
+	// round trip and transaction.
+	Check *Check
+}
+
+// Check is a condition a read must pass in its own statements, such as a
+// cached authentication's guard: SQL is an expression counting what fails
+// it, taking Args as $1 … $n; when it counts more than zero the read
+// fails with Err and returns nothing.
+type Check struct {
+	SQL  string
+	Args []any
+	Err  error
+}
+
+// queue queues the check alone into b; a nil check queues nothing.
+func (c *Check) queue(b *pgx.Batch) {
+	if c == nil {
+		return
+	}
+	b.Queue(`SELECT `+c.SQL, c.Args...).QueryRow(func(row pgx.Row) error {
+		var failed int64
+		if err := row.Scan(&failed); err != nil {
+			return err
+		}
+		if failed > 0 {
+			return c.Err
+		}
+		return nil
+	})
 }
 
 const leadColumns = `lv.id, lv.account_id, lv.campaign_id, lv.status, lv.fields, lv.files, lv.version, lv.created_at, lv.updated_at`
@@ -141,18 +167,34 @@ func (r *Reader) ListRaw(ctx context.Context, q Query, filterVersion int64) (Raw
 		viewedAt  int64
 		checkView = q.FilterID != nil && filterVersion > 0
 	)
-	b := &pgx.Batch{}
+	// One statement ahead of the page checks the caller's condition,
+	// reads the version the filter's view was evaluated at and pins the
+	// page's plan: each statement of a batch costs PostgreSQL a portal of
+	// its own, and a page is cheap enough for that to show.
+	check, preArgs := "0", []any(nil)
 	if q.Check != nil {
-		q.Check(b)
+		check, preArgs = q.Check.SQL, q.Check.Args
 	}
+	view := "0"
 	if checkView {
 		// Before the page: versions only grow, so the page reads the view
 		// at this version or at a later one, committed after the token's
 		// guard was checked; either is the filter as it is now.
-		b.Queue(`SELECT coalesce((SELECT version FROM filter_views WHERE id = $1), 0)`, *q.FilterID).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&viewedAt) })
+		preArgs = append(preArgs, *q.FilterID)
+		view = `coalesce((SELECT version FROM filter_views WHERE id = $` + strconv.Itoa(len(preArgs)) + `), 0)`
 	}
-	b.Queue(pinListPlan)
+	b := &pgx.Batch{}
+	b.Queue(`SELECT `+check+`, `+view+`, `+pinListPlan, preArgs...).QueryRow(func(row pgx.Row) error {
+		var failed int64
+		var pinned [3]string
+		if err := row.Scan(&failed, &viewedAt, &pinned[0], &pinned[1], &pinned[2]); err != nil {
+			return err
+		}
+		if failed > 0 {
+			return q.Check.Err
+		}
+		return nil
+	})
 	b.Queue(sql, args...).Query(func(rows pgx.Rows) (err error) { found, err = scanRaw(rows); return err })
 	if err := r.pool.SendBatch(ctx, b).Close(); err != nil {
 		return RawPage{}, fmt.Errorf("list leads: %w", err)
@@ -190,8 +232,9 @@ func scanRaw(rows pgx.Rows) ([]RawLead, error) {
 // autovacuum has analysed the view) the planner estimates a handful of
 // rows and would rather bitmap-scan and sort them all, which for a
 // filter of a million leads reads a million rows for a page of fifty.
-// The settings last until the statement's transaction ends.
-const pinListPlan = `SELECT set_config('enable_sort', 'off', true), set_config('enable_incremental_sort', 'off', true),
+// The settings last until the statement's transaction ends. It is the
+// select list of the statement ahead of the page (three columns).
+const pinListPlan = `set_config('enable_sort', 'off', true), set_config('enable_incremental_sort', 'off', true),
 	set_config('enable_bitmapscan', 'off', true)`
 
 // listSQL is the statement of one list shape. Only the index that the
@@ -233,12 +276,10 @@ func listSQL(q Query) (string, []any) {
 
 // Get returns one lead of the account as the view holds it, or
 // domain.ErrLeadNotFound. check, when not nil, is Query.Check.
-func (r *Reader) Get(ctx context.Context, accountID, leadID uuid.UUID, check func(*pgx.Batch)) (domain.Lead, error) {
+func (r *Reader) Get(ctx context.Context, accountID, leadID uuid.UUID, check *Check) (domain.Lead, error) {
 	var found []domain.Lead
 	b := &pgx.Batch{}
-	if check != nil {
-		check(b)
-	}
+	check.queue(b)
 	b.Queue(`SELECT `+leadColumns+` FROM lead_views lv WHERE lv.account_id = $1 AND lv.id = $2`, accountID, leadID).
 		Query(func(rows pgx.Rows) (err error) { found, err = scanLeads(rows); return err })
 	if err := r.pool.SendBatch(ctx, b).Close(); err != nil {
