@@ -7,6 +7,9 @@ export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 GO            ?= go
 BIN           := bin/leadsvc
 STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Helm for internal/deploytest's chart checks, run with `go run` as
+# staticcheck is: built from the Go module proxy once, then from the cache.
+HELM          := helm.sh/helm/v4/cmd/helm@v4.3.2
 DATABASE_URL  ?= postgres://postgres@127.0.0.1:5432/leadsvc?sslmode=disable
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/leadsvc_test?sslmode=disable
 FUZZTIME      ?= 5s
@@ -37,7 +40,10 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
+# Helm is built first, so that its first build (minutes on a slow
+# machine) does not count against a test's timeout.
 unit:
+	$(GO) run $(HELM) version --short
 	DATABASE_URL='$(TEST_DATABASE_URL)' $(GO) test -count=1 -timeout 15m ./...
 
 # Short fuzz runs over the committed seed corpora (testdata/fuzz); longer
