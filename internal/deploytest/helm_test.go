@@ -78,23 +78,18 @@ func decodeManifests(out string) (chart, error) {
 		if err := yaml.Unmarshal(j, &tm); err != nil {
 			return c, err
 		}
-		var into any
-		switch tm.APIVersion + " " + tm.Kind {
-		case "apps/v1 Deployment":
-			into = appendNew(&c.deployments)
-		case "v1 Service":
-			into = appendNew(&c.services)
-		case "v1 Secret":
-			into = appendNew(&c.secrets)
-		case "policy/v1 PodDisruptionBudget":
-			into = appendNew(&c.pdbs)
-		case "autoscaling/v2 HorizontalPodAutoscaler":
-			into = appendNew(&c.hpas)
-		case "batch/v1 Job":
-			into = appendNew(&c.jobs)
-		default:
+		newObject, ok := map[string]func() any{
+			"apps/v1 Deployment":                     func() any { return appendNew(&c.deployments) },
+			"v1 Service":                             func() any { return appendNew(&c.services) },
+			"v1 Secret":                              func() any { return appendNew(&c.secrets) },
+			"policy/v1 PodDisruptionBudget":          func() any { return appendNew(&c.pdbs) },
+			"autoscaling/v2 HorizontalPodAutoscaler": func() any { return appendNew(&c.hpas) },
+			"batch/v1 Job":                           func() any { return appendNew(&c.jobs) },
+		}[tm.APIVersion+" "+tm.Kind]
+		if !ok {
 			return c, fmt.Errorf("a %s %s: not a kind the chart renders", tm.APIVersion, tm.Kind)
 		}
+		into := newObject()
 		strict, err := kjson.UnmarshalStrict(j, into, kjson.DisallowUnknownFields)
 		if err != nil {
 			return c, fmt.Errorf("%s: %w", tm.Kind, err)
