@@ -2,12 +2,14 @@ package deploytest_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -26,18 +28,51 @@ var (
 	everythingValues = filepath.Join(chartDir, "ci", "everything-values.yaml")
 )
 
-// helm runs the Makefile's pinned Helm (HELM) through `go run`, built
-// from the module cache once fetched, so that nothing need be installed.
-// Its home folders are temporary: no user's repositories or plugins are
-// read, and nothing is fetched.
+// helmBinary is the Makefile's pinned Helm (HELM_MODULE) at HELM_BIN,
+// bin/helm-<version>, installed there with `go install` when missing: once
+// there, the tests need no network.
+var helmBinary = sync.OnceValues(func() (string, error) {
+	b, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		return "", err
+	}
+	m := regexp.MustCompile(`(?m)^HELM_MODULE\s*:=\s*(\S+@(\S+))$`).FindSubmatch(b)
+	if m == nil {
+		return "", errors.New("the Makefile names no HELM_MODULE")
+	}
+	path, err := filepath.Abs(filepath.Join(root, "bin", "helm-"+string(m[2])))
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", err
+	}
+	gobin, err := os.MkdirTemp(filepath.Dir(path), ".helm-install-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(gobin)
+	cmd := exec.Command("go", "install", string(m[1]))
+	cmd.Env = append(os.Environ(), "GOBIN="+gobin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go install %s: %w\n%s", m[1], err, out)
+	}
+	return path, os.Rename(filepath.Join(gobin, "helm"), path)
+})
+
+// helm runs the pinned Helm with its home folders in a temporary folder:
+// no user's repositories or plugins are read, and nothing is fetched.
 func helm(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	m := regexp.MustCompile(`(?m)^HELM\s*:=\s*(\S+)$`).FindStringSubmatch(readFile(t, filepath.Join(root, "Makefile")))
-	if m == nil {
-		t.Fatal("the Makefile names no HELM")
+	bin, err := helmBinary()
+	if err != nil {
+		t.Fatalf("no Helm to run: %v", err)
 	}
 	home := t.TempDir()
-	cmd := exec.Command("go", append([]string{"run", m[1]}, args...)...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(),
 		"HELM_CACHE_HOME="+filepath.Join(home, "cache"),
 		"HELM_CONFIG_HOME="+filepath.Join(home, "config"),
