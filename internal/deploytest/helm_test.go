@@ -485,12 +485,13 @@ func selects(selector, labels map[string]string) bool {
 func TestChartRefusesBadValues(t *testing.T) {
 	t.Parallel()
 	for name, tc := range map[string]struct{ values, want string }{
-		"misspelt key":         {"replicaCont: 3\n", "replicaCont"},
-		"short secret key":     {"secretKey: {existingSecret: \"\", value: c2hvcnQ=}\n", "/secretKey/value"},
-		"secret as a variable": {"env: {LEADSVC_SECRET_KEY: c2VjcmV0}\n", "LEADSVC_SECRET_KEY"},
-		"no stream replicas":   {"nats: {url: \"nats://nats:4222\", streamReplicas: 0}\n", "/nats/streamReplicas"},
-		"no key to seal with":  {"secretKey: {existingSecret: \"\"}\n", "secretKey.value"},
-		"no database":          {"database: {existingSecret: \"\"}\n", "database.url"},
+		"misspelt key":           {"replicaCont: 3\n", "replicaCont"},
+		"short secret key":       {"secretKey: {existingSecret: \"\", value: c2hvcnQ=}\n", "/secretKey/value"},
+		"secret as a variable":   {"env: {LEADSVC_SECRET_KEY: c2VjcmV0}\n", "LEADSVC_SECRET_KEY"},
+		"database as a variable": {"env: {DATABASE_URL: \"postgres://u:p@db/leadsvc\"}\n", "DATABASE_URL"},
+		"no stream replicas":     {"nats: {url: \"nats://nats:4222\", streamReplicas: 0}\n", "/nats/streamReplicas"},
+		"no key to seal with":    {"secretKey: {existingSecret: \"\"}\n", "secretKey.value"},
+		"no database":            {"database: {existingSecret: \"\"}\n", "database.url"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
