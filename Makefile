@@ -7,6 +7,12 @@ export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 GO            ?= go
 BIN           := bin/leadsvc
 STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Helm for internal/deploytest's chart checks, pinned. `go install` puts
+# it in bin/ once, from the Go module proxy; the tests run that binary, so
+# they need no network afterwards (`go run pkg@version` asks the proxy on
+# every run). The tests install it the same way when it is missing.
+HELM_MODULE   := helm.sh/helm/v4/cmd/helm@v4.3.2
+HELM_BIN      := bin/helm-$(lastword $(subst @, ,$(HELM_MODULE)))
 DATABASE_URL  ?= postgres://postgres@127.0.0.1:5432/leadsvc?sslmode=disable
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/leadsvc_test?sslmode=disable
 FUZZTIME      ?= 5s
@@ -37,7 +43,9 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-unit:
+# Helm is built first, so that its first build (minutes on a slow
+# machine) does not count against a test's timeout.
+unit: $(HELM_BIN)
 	DATABASE_URL='$(TEST_DATABASE_URL)' $(GO) test -count=1 -timeout 15m ./...
 
 # Short fuzz runs over the committed seed corpora (testdata/fuzz); longer
@@ -69,6 +77,12 @@ bench: stack
 	set -o pipefail; LEADSVC_BENCH_RESULTS='$(BENCH_RESULTS)' DATABASE_URL='$(TEST_DATABASE_URL)' NATS_URL='$(BENCH_NATS_URL)' \
 	  $(GO) test -p 1 -run='^$$' -bench=. -benchtime=1x -timeout 60m ./... | tee bench.out
 	$(GO) run ./internal/benchplot -in '$(BENCH_RESULTS)' -out docs/benchmarks
+
+$(HELM_BIN):
+	@mkdir -p bin/.helm-install
+	GOBIN=$(CURDIR)/bin/.helm-install $(GO) install $(HELM_MODULE)
+	mv bin/.helm-install/helm $@
+	rmdir bin/.helm-install
 
 clean:
 	rm -rf bin bench.out bench-results.jsonl
