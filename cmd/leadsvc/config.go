@@ -18,10 +18,13 @@ import (
 // Config is everything leadsvc reads from the environment. Only this
 // package reads the environment; everything else takes explicit configs.
 type Config struct {
-	Addr          string // LEADSVC_ADDR
-	DatabaseURL   string // DATABASE_URL
-	NATSURL       string // NATS_URL; empty runs an embedded server
-	NATSListen    string // LEADSVC_NATS_LISTEN; embedded server's client address, none by default
+	Addr        string // LEADSVC_ADDR
+	DatabaseURL string // DATABASE_URL
+	NATSURL     string // NATS_URL; empty runs an embedded server
+	NATSListen  string // LEADSVC_NATS_LISTEN; embedded server's client address, none by default
+	// DebugAddr (LEADSVC_DEBUG_ADDR) serves Go's profiles (net/http/pprof)
+	// on a listener of their own; none by default.
+	DebugAddr     string
 	NATSStream    string // LEADSVC_NATS_STREAM
 	SubjectPrefix string // LEADSVC_NATS_SUBJECT_PREFIX
 	// StreamReplicas (LEADSVC_STREAM_REPLICAS) are the stream's replicas,
@@ -80,6 +83,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		DatabaseURL:     or(getenv("DATABASE_URL"), DefaultDatabaseURL),
 		NATSURL:         getenv("NATS_URL"),
 		NATSListen:      getenv("LEADSVC_NATS_LISTEN"),
+		DebugAddr:       getenv("LEADSVC_DEBUG_ADDR"),
 		NATSStream:      or(getenv("LEADSVC_NATS_STREAM"), DefaultNATSStream),
 		SubjectPrefix:   or(getenv("LEADSVC_NATS_SUBJECT_PREFIX"), DefaultSubjectPrefix),
 		DataDir:         dataDirFrom(getenv),
@@ -202,6 +206,11 @@ func (c Config) Validate() error {
 	if c.NATSListen != "" {
 		if _, port, err := net.SplitHostPort(c.NATSListen); err != nil || !isPort(port) {
 			errs = append(errs, fmt.Errorf("LEADSVC_NATS_LISTEN: %q is not host:port", c.NATSListen))
+		}
+	}
+	if c.DebugAddr != "" {
+		if _, port, err := net.SplitHostPort(c.DebugAddr); err != nil || !isPort(port) {
+			errs = append(errs, fmt.Errorf("LEADSVC_DEBUG_ADDR: %q is not host:port (e.g. 127.0.0.1:6060)", c.DebugAddr))
 		}
 	}
 	if c.NATSStream == "" || strings.ContainsAny(c.NATSStream, ". *>") {

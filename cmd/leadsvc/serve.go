@@ -54,6 +54,7 @@ type Main struct {
 	hooks       *projections.Runner // the webhook delivery projection
 	listener    net.Listener
 	httpServer  *http.Server
+	debugServer *http.Server // LEADSVC_DEBUG_ADDR's, nil without it
 	health      *health
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
@@ -189,6 +190,11 @@ func (m *Main) Run(ctx context.Context) error {
 			return st, err
 		}, optional: true},
 	}}
+	if cfg.DebugAddr != "" {
+		if m.debugServer, err = serveDebug(cfg.DebugAddr, logger); err != nil {
+			return err
+		}
+	}
 	m.listener, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -250,6 +256,9 @@ func (m *Main) close() error {
 		if err := m.httpServer.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
+	}
+	if m.debugServer != nil {
+		_ = m.debugServer.Close()
 	}
 	if m.cancel != nil {
 		m.cancel()
