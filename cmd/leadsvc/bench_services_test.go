@@ -119,7 +119,7 @@ func createBody(i int) map[string]any {
 type leadsvcService struct {
 	bin, base    string
 	env          []string
-	proc         *process
+	proc         *testenv.Process
 	pool         *pgxpool.Pool // the benchmark's own, on the same schema
 	js           nats.JetStreamContext
 	stream       string
@@ -136,7 +136,7 @@ func newLeadsvc(b *testing.B, bin string, nc *nats.Conn, natsURL string, hc *htt
 	url := testenv.Schema(b)
 	key := make([]byte, 32)
 	_, _ = crand.Read(key)
-	addr := freeAddr(b)
+	addr := testenv.FreeAddr(b)
 	s := &leadsvcService{bin: bin, base: "http://" + addr, stream: testenv.RandomName("BENCH_"), readers: map[string]apiClient{}}
 	vars := map[string]string{"DATABASE_URL": url, "LEADSVC_ADDR": addr, "LEADSVC_DATA_DIR": b.TempDir(),
 		"LEADSVC_SECRET_KEY": base64.StdEncoding.EncodeToString(key), "NATS_URL": natsURL,
@@ -202,7 +202,7 @@ func (s *leadsvcService) cli(b *testing.B, args ...string) []byte {
 
 func (s *leadsvcService) start(b *testing.B) {
 	b.Helper()
-	s.proc = startProcess(b, "leadsvc", s.bin, s.base, s.env, "serve")
+	s.proc = testenv.StartProcess(b, "leadsvc", s.bin, s.env, testenv.HTTPReady(s.base+"/livez"), "serve")
 }
 
 // seed adds leads from to to-1 while the service is stopped: their
@@ -212,7 +212,7 @@ func (s *leadsvcService) start(b *testing.B) {
 // the new events when it starts; waitQuiet waits for that.
 func (s *leadsvcService) seed(b *testing.B, from, to int) {
 	b.Helper()
-	s.proc.stop()
+	s.proc.Stop()
 	ctx := context.Background()
 	reg := domain.NewRegistry()
 	i := from
@@ -297,7 +297,7 @@ func disableAutovacuum(b *testing.B, pool *pgxpool.Pool) {
 // own, on its own schema.
 type crudService struct {
 	base    string
-	proc    *process
+	proc    *testenv.Process
 	pool    *pgxpool.Pool // the benchmark's own, on the same schema
 	writer  apiClient
 	readers map[string]apiClient
@@ -307,10 +307,10 @@ type crudService struct {
 func newCRUD(b *testing.B, bin string, campaign uuid.UUID, hc *httpClientSet) *crudService {
 	b.Helper()
 	url := testenv.Schema(b)
-	addr := freeAddr(b)
+	addr := testenv.FreeAddr(b)
 	c := &crudService{base: "http://" + addr, readers: map[string]apiClient{}, camp: campaign}
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "DATABASE_URL=" + url, "CRUD_ADDR=" + addr}
-	c.proc = startProcess(b, "crudbaseline", bin, c.base, env)
+	c.proc = testenv.StartProcess(b, "crudbaseline", bin, env, testenv.HTTPReady(c.base+"/livez"))
 	c.pool = testenv.PoolOfSize(b, url, 2)
 	ctx := context.Background()
 	api := apiClient{base: c.base, hc: hc.crud}
