@@ -76,7 +76,7 @@ func run(in, out string) ([]string, error) {
 		{"bulk-list-p99.svg", bulkPlot},
 		{"lag.svg", lagPlot},
 		{"cluster-creates.svg", clusterPlot("creates_per_s", "Lead creates per second, 32 clients spread over the replicas", "leads created per second")},
-		{"cluster-lag-p99.svg", clusterPlot("lag_p99_ms", "Append-to-visible lag p99, 32 clients spread over the replicas", "p99 from a create's answer to its lead read through another replica (ms)")},
+		{"cluster-lag-p99.svg", clusterPlot("lag_p99_ms", "Append-to-visible lag p99 (a create answered to its lead read\nthrough another replica), 32 clients spread over the replicas", "p99 lag (ms)")},
 	}
 	var written []string
 	var errs []error
@@ -273,7 +273,11 @@ func clusterPlot(metric, title, ylabel string) func(map[benchresults.Key]benchre
 		top, err := lines(p, clusterSeries, func(service string) plotter.XYs {
 			return points(latest, clusterBench, metric, service, "", func(r benchresults.Record) int { return r.Replicas })
 		})
+		// 1, 2, 3 evenly spaced, with room at the sides; the legend
+		// right, away from the embedded point at 1.
+		p.X.Scale, p.X.Min, p.X.Max = plot.LinearScale{}, 0.5, 3.5
 		p.Y.Min, p.Y.Max = 0, top*1.3
+		p.Legend.Left = false
 		return p, err
 	}
 }
