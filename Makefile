@@ -20,7 +20,7 @@ BENCH_NATS_URL ?= nats://127.0.0.1:4222
 BENCH_RESULTS ?= $(CURDIR)/bench-results.jsonl
 VERSION       := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run test build stack lint unit fuzz bench clean
+.PHONY: run test build stack lint unit fuzz bench clean cluster test-cluster
 
 ## run: prepare Postgres, migrate, print a demo account, campaign and tokens, serve on :8080
 run: stack build
@@ -30,6 +30,14 @@ run: stack build
 
 ## test: prepare Postgres and NATS, then formatting, vet, staticcheck, every test, short fuzz runs
 test: stack lint unit fuzz
+
+## cluster: three clustered nats-server and three leadsvc replicas on loopback ports (deployments/cluster); Ctrl-C stops them
+cluster: stack build
+	@DATABASE_URL='$(DATABASE_URL)' LEADSVC_BIN=$(BIN) bash deployments/cluster/cluster.sh
+
+## test-cluster: the cluster under faults (SIGKILLed relay holder, NATS node and replica); make test runs it with every test
+test-cluster: stack
+	DATABASE_URL='$(TEST_DATABASE_URL)' $(GO) test -count=1 -timeout 10m -run '^TestCluster' -v ./deployments/cluster/
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/leadsvc

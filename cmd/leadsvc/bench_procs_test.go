@@ -4,17 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,23 +17,9 @@ import (
 )
 
 // The processes of BenchmarkVersusCRUD: leadsvc and the CRUD baseline,
-// each built with go build and run on its own, so that neither shares the
-// load generator's CPU accounting or memory and RSS is each one's own.
-
-// buildBinary builds pkg (a package path of this module) into dir.
-func buildBinary(b *testing.B, dir, pkg string) string {
-	b.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		b.Fatalf("the benchmark builds the services with go build: %v", err)
-	}
-	out := filepath.Join(dir, filepath.Base(pkg))
-	cmd := exec.Command(gobin, "build", "-o", out, pkg)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("go build %s: %v\n%s", pkg, err, msg)
-	}
-	return out
-}
+// each built with go build and run on its own (testenv.StartProcess), so
+// that neither shares the load generator's CPU accounting or memory and
+// RSS is each one's own.
 
 // benchNATS is NATS_URL with a connection to it, or, when it is unset, a
 // NATS server of the benchmark's own.
@@ -51,112 +30,6 @@ func benchNATS(b *testing.B) (url string, nc *nats.Conn) {
 	}
 	n := testenv.StartNATS(b)
 	return n.URL(), n.Connect()
-}
-
-// freeAddr is a loopback address with a port nothing listens on now.
-func freeAddr(b testing.TB) string {
-	b.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
-}
-
-// process is a service started by the benchmark, its output kept in a
-// file of the benchmark's temporary directory.
-type process struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{} // closed when it exits
-}
-
-// startProcess runs bin with exactly env and waits until GET base/livez
-// answers 200; a process that exits first fails the benchmark with the
-// end of its output. It is stopped when the benchmark ends.
-func startProcess(b *testing.B, name, bin, base string, env []string, args ...string) *process {
-	b.Helper()
-	logf, err := os.CreateTemp(b.TempDir(), name+"-*.log")
-	if err != nil {
-		b.Fatal(err)
-	}
-	p := &process{name: name, cmd: exec.Command(bin, args...), log: logf.Name(), done: make(chan struct{})}
-	p.cmd.Env, p.cmd.Stdout, p.cmd.Stderr = env, logf, logf
-	if err := p.cmd.Start(); err != nil {
-		b.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		_ = p.cmd.Wait()
-		_ = logf.Close()
-		close(p.done)
-	}()
-	b.Cleanup(p.stop)
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		select {
-		case <-p.done:
-			b.Fatalf("%s exited before answering: %s", name, p.tail())
-		default:
-		}
-		if resp, err := http.Get(base + "/livez"); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%s does not answer on %s: %s", name, base, p.tail())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// stop ends the process with SIGTERM (SIGKILL after 30 s); stopping a
-// stopped process does nothing.
-func (p *process) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// tail is the end of the process's output.
-func (p *process) tail() string {
-	out, _ := os.ReadFile(p.log)
-	if len(out) > 4000 {
-		out = out[len(out)-4000:]
-	}
-	return string(out)
-}
-
-// rssBytes is the process's resident set (VmRSS of /proc/PID/status).
-func (p *process) rssBytes() (int64, error) { return p.memoryField("VmRSS:") }
-
-// memoryField is a field in kB of /proc/PID/status (VmRSS:, VmHWM:), in
-// bytes.
-func (p *process) memoryField(name string) (int64, error) {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.SplitSeq(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, name); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, errors.New("no " + name + " in /proc status")
 }
 
 // apiClient sends requests to one service with one token.

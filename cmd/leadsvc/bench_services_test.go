@@ -119,7 +119,7 @@ func createBody(i int) map[string]any {
 type leadsvcService struct {
 	bin, base    string
 	env          []string
-	proc         *process
+	proc         *testenv.Process
 	pool         *pgxpool.Pool // the benchmark's own, on the same schema
 	app          string        // the application_name of the service's connections
 	js           nats.JetStreamContext
@@ -137,7 +137,7 @@ func newLeadsvc(b *testing.B, bin string, nc *nats.Conn, natsURL string, hc *htt
 	url := testenv.Schema(b)
 	key := make([]byte, 32)
 	_, _ = crand.Read(key)
-	addr := freeAddr(b)
+	addr := testenv.FreeAddr(b)
 	s := &leadsvcService{bin: bin, base: "http://" + addr, stream: testenv.RandomName("BENCH_"), readers: map[string]apiClient{},
 		app: testenv.RandomName("leadsvc_")}
 	vars := map[string]string{"DATABASE_URL": withApplicationName(b, url, s.app), "LEADSVC_ADDR": addr, "LEADSVC_DATA_DIR": b.TempDir(),
@@ -204,12 +204,12 @@ func (s *leadsvcService) cli(b *testing.B, args ...string) []byte {
 
 // meter measures the running process's CPU and its backends'.
 func (s *leadsvcService) meter() cpuMeter {
-	return cpuMeter{pid: s.proc.cmd.Process.Pid, app: s.app, pool: s.pool}
+	return cpuMeter{pid: s.proc.Pid(), app: s.app, pool: s.pool}
 }
 
 func (s *leadsvcService) start(b *testing.B) {
 	b.Helper()
-	s.proc = startProcess(b, "leadsvc", s.bin, s.base, s.env, "serve")
+	s.proc = testenv.StartProcess(b, "leadsvc", s.bin, s.env, testenv.HTTPReady(s.base+"/livez"), "serve")
 }
 
 // seed adds leads from to to-1 while the service is stopped: their
@@ -219,7 +219,7 @@ func (s *leadsvcService) start(b *testing.B) {
 // the new events when it starts; waitQuiet waits for that.
 func (s *leadsvcService) seed(b *testing.B, from, to int) {
 	b.Helper()
-	s.proc.stop()
+	s.proc.Stop()
 	ctx := context.Background()
 	reg := domain.NewRegistry()
 	i := from
@@ -304,7 +304,7 @@ func disableAutovacuum(b *testing.B, pool *pgxpool.Pool) {
 // own, on its own schema.
 type crudService struct {
 	base    string
-	proc    *process
+	proc    *testenv.Process
 	pool    *pgxpool.Pool // the benchmark's own, on the same schema
 	app     string        // the application_name of the service's connections
 	writer  apiClient
@@ -315,10 +315,10 @@ type crudService struct {
 func newCRUD(b *testing.B, bin string, campaign uuid.UUID, hc *httpClientSet) *crudService {
 	b.Helper()
 	url := testenv.Schema(b)
-	addr := freeAddr(b)
+	addr := testenv.FreeAddr(b)
 	c := &crudService{base: "http://" + addr, readers: map[string]apiClient{}, camp: campaign, app: testenv.RandomName("crud_")}
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "DATABASE_URL=" + withApplicationName(b, url, c.app), "CRUD_ADDR=" + addr}
-	c.proc = startProcess(b, "crudbaseline", bin, c.base, env)
+	c.proc = testenv.StartProcess(b, "crudbaseline", bin, env, testenv.HTTPReady(c.base+"/livez"))
 	c.pool = testenv.PoolOfSize(b, url, 2)
 	ctx := context.Background()
 	api := apiClient{base: c.base, hc: hc.crud}
@@ -339,7 +339,7 @@ func newCRUD(b *testing.B, bin string, campaign uuid.UUID, hc *httpClientSet) *c
 
 // meter measures the process's CPU and its backends'.
 func (c *crudService) meter() cpuMeter {
-	return cpuMeter{pid: c.proc.cmd.Process.Pid, app: c.app, pool: c.pool}
+	return cpuMeter{pid: c.proc.Pid(), app: c.app, pool: c.pool}
 }
 
 // seed adds leads from to to-1 with one COPY and analyzes the table, as

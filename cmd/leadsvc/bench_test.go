@@ -107,8 +107,8 @@ func BenchmarkVersusCRUD(b *testing.B) {
 	sizes, bulk := versusSizes()
 	v.progress("building leadsvc and the CRUD baseline; store sizes %v, bulk load %d; results to %s", sizes, bulk, v.results.Path())
 	dir := b.TempDir()
-	bins := [2]string{buildBinary(b, dir, "github.com/leadsvc/leadsvc/cmd/leadsvc"),
-		buildBinary(b, dir, "github.com/leadsvc/leadsvc/internal/benchcrud/cmd/crudbaseline")}
+	bins := [2]string{testenv.BuildBinary(b, dir, "github.com/leadsvc/leadsvc/cmd/leadsvc"),
+		testenv.BuildBinary(b, dir, "github.com/leadsvc/leadsvc/internal/benchcrud/cmd/crudbaseline")}
 	natsURL, nc := benchNATS(b)
 	hc := &httpClientSet{leadsvc: newHTTPClient(), crud: newHTTPClient()}
 	ls := newLeadsvc(b, bins[0], nc, natsURL, hc)
@@ -152,8 +152,8 @@ func BenchmarkVersusCRUD(b *testing.B) {
 
 	// Memory after the run.
 	var rss [2]float64
-	for k, p := range []*process{ls.proc, crud.proc} {
-		n, err := p.rssBytes()
+	for k, p := range []*testenv.Process{ls.proc, crud.proc} {
+		n, err := p.RSSBytes()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -166,8 +166,8 @@ func BenchmarkVersusCRUD(b *testing.B) {
 	b.ReportMetric(rssMB[0], "rss_MB")
 	b.ReportMetric(rssMB[1], "crud_rss_MB")
 	v.aim(rssMB[0] <= 150, "RSS (VmRSS) after the %d-lead run: leadsvc %.0f MB, CRUD %.0f MB: leadsvc ≤ 150 MB", have, rssMB[0], rssMB[1])
-	ls.proc.stop()
-	crud.proc.stop()
+	ls.proc.Stop()
+	crud.proc.Stop()
 
 	v.progress("bulk load of %d leads into fresh stores, autovacuum off", bulk)
 	v.bulkLoad(bins, nc, natsURL, hc, bulk)

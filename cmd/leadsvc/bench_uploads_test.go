@@ -32,7 +32,7 @@ const (
 func BenchmarkConcurrentUploads(b *testing.B) {
 	testenv.Integration(b)
 	results := testenv.Results(b)
-	bin := buildBinary(b, b.TempDir(), "github.com/leadsvc/leadsvc/cmd/leadsvc")
+	bin := testenv.BuildBinary(b, b.TempDir(), "github.com/leadsvc/leadsvc/cmd/leadsvc")
 	natsURL, nc := benchNATS(b)
 	stream := testenv.RandomName("BENCH_")
 	b.Cleanup(func() {
@@ -42,7 +42,7 @@ func BenchmarkConcurrentUploads(b *testing.B) {
 	})
 	key := make([]byte, 32)
 	_, _ = crand.Read(key)
-	addr := freeAddr(b)
+	addr := testenv.FreeAddr(b)
 	base := "http://" + addr
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "DATABASE_URL=" + testenv.Schema(b),
 		"LEADSVC_ADDR=" + addr, "LEADSVC_DATA_DIR=" + b.TempDir(), "LEADSVC_SECRET_KEY=" + base64.StdEncoding.EncodeToString(key),
@@ -56,7 +56,7 @@ func BenchmarkConcurrentUploads(b *testing.B) {
 	if err := json.Unmarshal(svc.cli(b, "account", "create", "--name", "Bench", "--json"), &acct); err != nil {
 		b.Fatal(err)
 	}
-	proc := startProcess(b, "leadsvc", bin, base, env, "serve")
+	proc := testenv.StartProcess(b, "leadsvc", bin, env, testenv.HTTPReady(base+"/livez"), "serve")
 	admin := apiClient{base: base, token: acct.Token, hc: newHTTPClient()}
 	camp := admin.mustDo(b, "POST", "/v1/campaigns", benchCampaign(), 201)
 	lead := admin.mustDo(b, "POST", "/v1/leads", map[string]any{"campaign_id": camp["id"],
@@ -66,7 +66,7 @@ func BenchmarkConcurrentUploads(b *testing.B) {
 	// load generator shares the machine.
 	block := make([]byte, 1<<20)
 	_, _ = crand.Read(block)
-	before, err := proc.rssBytes()
+	before, err := proc.RSSBytes()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func BenchmarkConcurrentUploads(b *testing.B) {
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
-	peak, err := proc.memoryField("VmHWM:")
+	peak, err := proc.MemoryField("VmHWM:")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/leadsvc/leadsvc/internal/testenv"
 )
 
 // trap is a loopback listener that counts the connections made to it:
@@ -62,7 +64,7 @@ func commandPaths(cmd *cobra.Command, prefix []string) [][]string {
 func TestEveryCommandAnswersHelpAndDoesNothingElse(t *testing.T) {
 	t.Parallel()
 	db, natsTrap := newTrap(t), newTrap(t)
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	env := map[string]string{
 		"DATABASE_URL":      "postgres://postgres@" + db.l.Addr().String() + "/leadsvc?sslmode=disable&connect_timeout=2",

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/leadsvc/leadsvc/internal/testenv"
 )
 
 func TestDebugAddrConfiguration(t *testing.T) {
@@ -20,7 +22,7 @@ func TestDebugAddrConfiguration(t *testing.T) {
 // Go's profiles there, and the API's own address never does.
 func TestProfilesAreServedOnlyOnTheDebugAddress(t *testing.T) {
 	t.Parallel()
-	debug := freeAddr(t)
+	debug := testenv.FreeAddr(t)
 	m := mustRunMain(t, "LEADSVC_DEBUG_ADDR", debug)
 	get := func(url string) (int, string) {
 		t.Helper()

@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/leadsvc/leadsvc/internal/testenv"
 )
 
 // TestHealthcheckFollowsReadiness: `leadsvc healthcheck` is a container's
@@ -34,7 +36,7 @@ func TestHealthcheckFollowsReadiness(t *testing.T) {
 		t.Fatalf("healthcheck of a draining service: exit %d, %s %s; want 1 and the 503", code, out, errOut)
 	}
 
-	if code, _, errOut := runCLI(t, at(freeAddr(t)), "healthcheck"); code != 1 || !strings.Contains(errOut, "readyz") {
+	if code, _, errOut := runCLI(t, at(testenv.FreeAddr(t)), "healthcheck"); code != 1 || !strings.Contains(errOut, "readyz") {
 		t.Fatalf("healthcheck with nothing listening: exit %d, %s; want 1", code, errOut)
 	}
 }

@@ -18,7 +18,7 @@ func TestNATSURLMayListEveryNodeOfACluster(t *testing.T) {
 	t.Parallel()
 	n := testenv.StartNATS(t)
 	m := mustRunMain(t,
-		"NATS_URL", "nats://"+freeAddr(t)+","+n.URL(),
+		"NATS_URL", "nats://"+testenv.FreeAddr(t)+","+n.URL(),
 		"LEADSVC_NATS_STREAM", testenv.RandomName("LISTED"),
 		"LEADSVC_NATS_SUBJECT_PREFIX", testenv.RandomName("listed"))
 	mustAccount(t, m, "Listed")

@@ -29,8 +29,9 @@ import (
 )
 
 const (
-	versusBench = "BenchmarkVersusCRUD"
-	lagBench    = "BenchmarkAppendToVisibleLag"
+	versusBench  = "BenchmarkVersusCRUD"
+	lagBench     = "BenchmarkAppendToVisibleLag"
+	clusterBench = "BenchmarkCluster"
 )
 
 func main() {
@@ -74,6 +75,8 @@ func run(in, out string) ([]string, error) {
 		{"list-p99-c.svg", listPlot("list_p99_ms", "c")},
 		{"bulk-list-p99.svg", bulkPlot},
 		{"lag.svg", lagPlot},
+		{"cluster-creates.svg", clusterPlot("creates_per_s", "Lead creates per second, 32 clients spread over the replicas", "leads created per second")},
+		{"cluster-lag-p99.svg", clusterPlot("lag_p99_ms", "Append-to-visible lag p99 (a create answered to its lead read\nthrough another replica), 32 clients spread over the replicas", "p99 lag (ms)")},
 	}
 	var written []string
 	var errs []error
@@ -111,7 +114,11 @@ var (
 		{"CRUD baseline, POST /v1/leads", "crud", red},
 		{"raw one-row INSERT", "raw_insert", grey},
 	}
-	listSeries = []series{{"leadsvc", "leadsvc", blue}, {"CRUD baseline", "crud", red}}
+	listSeries    = []series{{"leadsvc", "leadsvc", blue}, {"CRUD baseline", "crud", red}}
+	clusterSeries = []series{
+		{"replicas on a 3-node loopback JetStream cluster", "cluster", blue},
+		{"one replica, embedded NATS", "embedded", grey},
+	}
 )
 
 // points are the (x, value) of a service's records of one metric, in x
@@ -253,6 +260,26 @@ func bulkPlot(latest map[benchresults.Key]benchresults.Record) (*plot.Plot, erro
 	p.Y.Min, p.Y.Max = 0, top*1.3
 	p.Legend.Top, p.Legend.Left = true, true
 	return p, nil
+}
+
+// clusterPlot: a metric of BenchmarkCluster against the number of
+// replicas, the one replica with its embedded NATS as a point beside.
+func clusterPlot(metric, title, ylabel string) func(map[benchresults.Key]benchresults.Record) (*plot.Plot, error) {
+	return func(latest map[benchresults.Key]benchresults.Record) (*plot.Plot, error) {
+		p := plot.New()
+		p.Title.Text = title
+		p.X.Label.Text = "leadsvc replicas"
+		p.Y.Label.Text = ylabel
+		top, err := lines(p, clusterSeries, func(service string) plotter.XYs {
+			return points(latest, clusterBench, metric, service, "", func(r benchresults.Record) int { return r.Replicas })
+		})
+		// 1, 2, 3 evenly spaced, with room at the sides; the legend
+		// right, away from the embedded point at 1.
+		p.X.Scale, p.X.Min, p.X.Max = plot.LinearScale{}, 0.5, 3.5
+		p.Y.Min, p.Y.Max = 0, top*1.3
+		p.Legend.Left = false
+		return p, err
+	}
 }
 
 // lagPlot: the distribution of the append-to-visible lag as a CDF, with

@@ -8,7 +8,8 @@ import (
 	"testing"
 )
 
-var wantPlots = []string{"creates.svg", "list-p99-a.svg", "list-p99-b.svg", "list-p99-c.svg", "bulk-list-p99.svg", "lag.svg"}
+var wantPlots = []string{"creates.svg", "list-p99-a.svg", "list-p99-b.svg", "list-p99-c.svg", "bulk-list-p99.svg", "lag.svg",
+	"cluster-creates.svg", "cluster-lag-p99.svg"}
 
 func TestPlotWritesEverySVG(t *testing.T) {
 	t.Parallel()

@@ -18,30 +18,32 @@ import (
 // the benchmark alternates rounds); Samples holds a distribution when the
 // figure has one (e.g. every append-to-visible lag, in Unit).
 type Record struct {
-	Bench   string    `json:"bench"`             // BenchmarkVersusCRUD, …
-	Metric  string    `json:"metric"`            // creates_per_s, list_p99_ms, rss_bytes, lag_ms, …
-	Service string    `json:"service,omitempty"` // leadsvc, leadsvc_batch, crud, raw_insert
-	Clients int       `json:"clients,omitempty"`
-	Leads   int       `json:"leads,omitempty"` // the store's size
-	Shape   string    `json:"shape,omitempty"` // a filter shape: a, b, c
-	Value   float64   `json:"value"`
-	Unit    string    `json:"unit"`
-	Ratio   *float64  `json:"ratio,omitempty"`
-	Rounds  []float64 `json:"rounds,omitempty"` // the value of each round
-	Samples []float64 `json:"samples,omitempty"`
-	Time    time.Time `json:"time"`
+	Bench   string `json:"bench"`             // BenchmarkVersusCRUD, …
+	Metric  string `json:"metric"`            // creates_per_s, list_p99_ms, rss_bytes, lag_ms, …
+	Service string `json:"service,omitempty"` // leadsvc, leadsvc_batch, crud, raw_insert
+	Clients int    `json:"clients,omitempty"`
+	// Replicas is the number of leadsvc processes serving (BenchmarkCluster).
+	Replicas int       `json:"replicas,omitempty"`
+	Leads    int       `json:"leads,omitempty"` // the store's size
+	Shape    string    `json:"shape,omitempty"` // a filter shape: a, b, c
+	Value    float64   `json:"value"`
+	Unit     string    `json:"unit"`
+	Ratio    *float64  `json:"ratio,omitempty"`
+	Rounds   []float64 `json:"rounds,omitempty"` // the value of each round
+	Samples  []float64 `json:"samples,omitempty"`
+	Time     time.Time `json:"time"`
 }
 
 // Key identifies the series point a record gives; of records with the
 // same key, the last one read counts.
 type Key struct {
 	Bench, Metric, Service, Shape string
-	Clients, Leads                int
+	Clients, Leads, Replicas      int
 }
 
 // Key returns r's key.
 func (r Record) Key() Key {
-	return Key{Bench: r.Bench, Metric: r.Metric, Service: r.Service, Shape: r.Shape, Clients: r.Clients, Leads: r.Leads}
+	return Key{Bench: r.Bench, Metric: r.Metric, Service: r.Service, Shape: r.Shape, Clients: r.Clients, Leads: r.Leads, Replicas: r.Replicas}
 }
 
 // Writer appends records to a file; safe for concurrent use.

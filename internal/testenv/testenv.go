@@ -207,6 +207,15 @@ func StartClusterOf(t testing.TB, nodes []*server.Options) []string {
 		}
 		urls[i] = srv.ClientURL()
 	}
+	WaitForCluster(t, urls)
+	return urls
+}
+
+// WaitForCluster returns once the JetStream cluster of the servers at
+// urls can place a stream with a replica on each of them: the meta group
+// elects a leader and learns its peers before it can.
+func WaitForCluster(t testing.TB, urls []string) {
+	t.Helper()
 	nc, err := nats.Connect(strings.Join(urls, ","))
 	if err != nil {
 		t.Fatal(err)
@@ -216,15 +225,13 @@ func StartClusterOf(t testing.TB, nodes []*server.Options) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The meta group elects a leader and learns its peers before it can
-	// place the replicas.
-	CheckFor(t, 30*time.Second, func() error {
-		if _, err := js.AddStream(&nats.StreamConfig{Name: "PROBE", Subjects: []string{"probe"}, Replicas: len(nodes)}); err != nil {
+	probe := RandomName("PROBE_")
+	CheckFor(t, 60*time.Second, func() error {
+		if _, err := js.AddStream(&nats.StreamConfig{Name: probe, Subjects: []string{probe}, Replicas: len(urls)}); err != nil {
 			return err
 		}
-		return js.DeleteStream("PROBE")
+		return js.DeleteStream(probe)
 	})
-	return urls
 }
 
 // Start starts (or restarts) the server and waits until it takes clients.
