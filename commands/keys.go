@@ -29,6 +29,9 @@ var sealedColumns = []sealedColumn{
 	{"webhooks", "previous_secret_sealed", webhookAD},
 }
 
+// SecretKeyID is the id of the key that seals.
+func (c *Commands) SecretKeyID() KeyID { return c.sealer.Current() }
+
 // Where a key stands in this process's configuration (KeyUse.State).
 const (
 	KeyCurrent  = "current"  // seals new secrets
