@@ -78,6 +78,15 @@ func TestKeyRotationAcrossLiveReplicas(t *testing.T) {
 		}
 	}
 	everyReplicaWorks("before keys rotate")
+	// A console form shown by one replica posts to the other: the
+	// sign-in form of the new key's, the sign-out of the old key's.
+	browser := newConsoleSession(t, b)
+	browser.get("/login").want(200)
+	browser.base = "http://" + a.Addr()
+	browser.post("/login", url.Values{"token": {s.admin.token}}).wantRedirect("/console/campaigns")
+	browser.get("/campaigns").want(200)
+	browser.base = "http://" + b.Addr()
+	browser.post("/logout", nil).wantRedirect("/console/login")
 
 	env := func(vars ...string) func(string) string {
 		m := map[string]string{"DATABASE_URL": dbURL, "LEADSVC_DATA_DIR": t.TempDir(), "LEADSVC_LOG_LEVEL": "warn"}
