@@ -284,3 +284,30 @@ func (c *Commands) resealBatch(ctx context.Context, col sealedColumn, current []
 	})
 	return read, after, err
 }
+
+// ErrKeyConfigured refuses to forget a key this process holds.
+var ErrKeyConfigured = errors.New("the key is configured here; only a key no process has can be forgotten")
+
+// ForgetSecretKey drops every stored secret sealed under id, a key that
+// is lost: tokens keep authenticating (lookup is by hash) but their
+// secrets can no longer be shown, and webhooks sign nothing until their
+// secret is rotated. It returns how many secrets it dropped. Without it a
+// lost key would keep every process from starting (CheckSecretKey).
+func (c *Commands) ForgetSecretKey(ctx context.Context, id KeyID) (int64, error) {
+	if c.sealer.key(id) != nil {
+		return 0, ErrKeyConfigured
+	}
+	var n int64
+	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		for _, col := range sealedColumns {
+			tag, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE %[2]s SET %[1]s = NULL WHERE substring(%[1]s from 1 for 9) = $1`,
+				col.column, col.table), header(id))
+			if err != nil {
+				return fmt.Errorf("forget key %s: %s: %w", id, col, err)
+			}
+			n += tag.RowsAffected()
+		}
+		return nil
+	})
+	return n, err
+}

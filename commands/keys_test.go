@@ -320,4 +320,17 @@ func TestRotateLeavesWhatItCannotOpen(t *testing.T) {
 	if err := e.c.CheckSecretKey(e.ctx); err != nil {
 		t.Fatalf("the secrets a rotation could not open changed: %v", err)
 	}
+	// The key is lost: its secrets are dropped, tokens still authenticate.
+	if _, err := stranger.ForgetSecretKey(e.ctx, commands.KeyIDOf(third)); !errors.Is(err, commands.ErrKeyConfigured) {
+		t.Fatalf("forgetting a configured key: %v, want ErrKeyConfigured", err)
+	}
+	if n, err := stranger.ForgetSecretKey(e.ctx, commands.KeyIDOf(testKey)); err != nil || n != 4 {
+		t.Fatalf("ForgetSecretKey = %d, %v; want 4 dropped", n, err)
+	}
+	if err := stranger.CheckSecretKey(e.ctx); err != nil {
+		t.Fatalf("CheckSecretKey after forgetting the lost key: %v", err)
+	}
+	if _, err := stranger.Authenticate(e.ctx, e.admin); err != nil {
+		t.Fatalf("a token whose sealed secret was dropped: %v", err)
+	}
 }

@@ -195,3 +195,14 @@ func (e *KeyError) Unwrap() error { return ErrSecretKeyMismatch }
 // ErrSecretKeyMismatch is a secret key that cannot open the secrets
 // already stored.
 var ErrSecretKeyMismatch = errors.New("the secret key cannot open the secrets already stored")
+
+// ParseKeyID reads a key id as KeyID.String prints it.
+func ParseKeyID(s string) (KeyID, error) {
+	var id KeyID
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != keyIDLen {
+		return id, fmt.Errorf("%q is not a key id (16 hex digits, as leadsvc keys status prints)", s)
+	}
+	copy(id[:], b)
+	return id, nil
+}

@@ -49,7 +49,32 @@ func (c *cli) keysCommand() *cobra.Command {
 		}),
 	}
 	rotate.Flags().IntVar(&batch, "batch", defaultRotateBatch, "secrets re-sealed per transaction")
-	return group("keys", "rotate the secret key", status, rotate)
+	var sure bool
+	forget := &cobra.Command{
+		Use:   "forget KEY_ID --yes",
+		Short: "drop the stored secrets sealed under a lost key",
+		Long: "Drop every stored secret sealed under KEY_ID, a key no one has any more, so that the\n" +
+			"service starts again: tokens keep authenticating but cannot be shown; webhooks sign\n" +
+			"nothing until their secret is rotated. Refused for a configured key (docs/operations.md).\n\n" + envHelp,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{fmt.Sprintf("%s: give one key id", commandName(cmd))}
+			}
+			return nil
+		},
+		RunE: c.action(func(ctx context.Context, cfg Config, logger *slog.Logger, args []string) error {
+			id, err := commands.ParseKeyID(args[0])
+			if err != nil {
+				return usageError{"keys forget: " + err.Error()}
+			}
+			if !sure {
+				return usageError{"keys forget: secrets sealed under " + args[0] + " are dropped for good; add --yes"}
+			}
+			return keysForget(ctx, cfg, logger, id, c.stdout)
+		}),
+	}
+	forget.Flags().BoolVar(&sure, "yes", false, "drop them")
+	return group("keys", "rotate the secret key", status, rotate, forget)
 }
 
 // openKeys opens the command handlers with the configured keys but
@@ -135,4 +160,19 @@ func keysRotate(ctx context.Context, cfg Config, logger *slog.Logger, batch int,
 		return fmt.Errorf("%w: leadsvc keys status names their key ids", errUnopenable)
 	}
 	return nil
+}
+
+// keysForget runs `leadsvc keys forget`.
+func keysForget(ctx context.Context, cfg Config, logger *slog.Logger, id commands.KeyID, stdout io.Writer) error {
+	ws, err := openKeys(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	n, err := ws.commands.ForgetSecretKey(ctx, id)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "keys forget: %d secrets sealed under key id %s dropped\n", n, id)
+	return err
 }

@@ -133,4 +133,21 @@ func TestKeyRotationAcrossLiveReplicas(t *testing.T) {
 			t.Fatal("Show with the new key alone gave another secret")
 		}
 	}
+
+	// Were the new key lost, forgetting it lets the old one start again.
+	oldOnly := env("LEADSVC_SECRET_KEY", oldKey)
+	if code, _, errOut := runCLI(t, oldOnly, "keys", "forget", newID); code != 2 || !strings.Contains(errOut, "--yes") {
+		t.Fatalf("keys forget without --yes: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, env("LEADSVC_SECRET_KEY", newKey), "keys", "forget", newID, "--yes"); code != 1 ||
+		!strings.Contains(errOut, "configured here") {
+		t.Fatalf("keys forget of a configured key: exit %d: %s", code, errOut)
+	}
+	code, out, errOut = runCLI(t, oldOnly, "keys", "forget", newID, "--yes")
+	if code != 0 || out != "keys forget: 7 secrets sealed under key id "+newID+" dropped\n" {
+		t.Fatalf("keys forget: exit %d: %s%s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, oldOnly, "account", "create", "--name", "After"); code != 0 {
+		t.Fatalf("account create with the old key after forgetting the new one: exit %d: %s", code, errOut)
+	}
 }
