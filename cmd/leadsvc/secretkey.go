@@ -103,7 +103,7 @@ func openCommands(ctx context.Context, cfg Config, logger *slog.Logger, store *e
 				return nil, nil, fmt.Errorf("%w; LEADSVC_SECRET_KEY is unset and %s holds no key yet: "+
 					"set LEADSVC_SECRET_KEY or LEADSVC_DATA_DIR to the key or the data directory the database was used with", err, k.from)
 			}
-			return nil, nil, fmt.Errorf("%w (the current key is from %s): "+
+			return nil, nil, fmt.Errorf("%w; the current key is from %s: "+
 				"configure the key the database was used with (LEADSVC_SECRET_KEY, LEADSVC_SECRET_KEYS_PREVIOUS, or LEADSVC_DATA_DIR naming the data directory that holds it)", err, k.from)
 		}
 		switch {
