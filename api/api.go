@@ -55,6 +55,10 @@ type Config struct {
 	// SecretKey is the service's key (LEADSVC_SECRET_KEY); list cursors
 	// are signed with a key derived from it.
 	SecretKey []byte
+	// PreviousSecretKeys (LEADSVC_SECRET_KEYS_PREVIOUS) still verify the
+	// cursors they signed, so that paging continues across replicas
+	// while keys rotate.
+	PreviousSecretKeys [][]byte
 	// RateLimit is each token's budget per minute.
 	RateLimit int
 	// AddressLimits is the client addresses' budget of failed requests,
@@ -74,20 +78,20 @@ type Config struct {
 
 // API is the REST API: Mount it on the service's router.
 type API struct {
-	cmd       *commands.Commands
-	reader    *leads.Reader
-	audit     *audit.Reader
-	log       *slog.Logger
-	publicURL string
-	cursorKey []byte
-	maxUpload int64
-	quota     int64 // an account's bytes of files
-	uploads   *uploadGate
-	now       func() time.Time
-	limits    Limiter
-	refused   refusedSecrets
-	addresses *AddressLimits
-	metrics   *metrics
+	cmd        *commands.Commands
+	reader     *leads.Reader
+	audit      *audit.Reader
+	log        *slog.Logger
+	publicURL  string
+	cursorKeys [][]byte // the first signs
+	maxUpload  int64
+	quota      int64 // an account's bytes of files
+	uploads    *uploadGate
+	now        func() time.Time
+	limits     Limiter
+	refused    refusedSecrets
+	addresses  *AddressLimits
+	metrics    *metrics
 
 	touchMu sync.Mutex
 	touched map[string]time.Time // token id → when this process last recorded its use
@@ -118,11 +122,13 @@ func New(cfg Config) *API {
 	if a.addresses == nil {
 		a.addresses = NewAddressLimits(nil, ClientAddresses{})
 	}
-	// A derived key: a cursor signature never reveals anything usable
+	// Derived keys: a cursor signature never reveals anything usable
 	// against the token secrets the same key seals.
-	mac := hmac.New(sha256.New, cfg.SecretKey)
-	mac.Write([]byte("leadsvc list cursor v1"))
-	a.cursorKey = mac.Sum(nil)
+	for _, key := range append([][]byte{cfg.SecretKey}, cfg.PreviousSecretKeys...) {
+		mac := hmac.New(sha256.New, key)
+		mac.Write([]byte("leadsvc list cursor v1"))
+		a.cursorKeys = append(a.cursorKeys, mac.Sum(nil))
+	}
 	a.metrics = newMetrics(cfg.Registerer)
 	a.uploads = newUploadGate(cmp.Or(cfg.UploadsPerProcess, DefaultUploadsPerProcess),
 		cmp.Or(cfg.UploadsPerAccount, DefaultUploadsPerAccount), a.metrics.uploads)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -39,8 +40,8 @@ func cursorBinding(tokenID uuid.UUID, q listQuery) []byte {
 	return b
 }
 
-func (a *API) cursorMAC(key, binding []byte) []byte {
-	mac := hmac.New(sha256.New, a.cursorKey)
+func cursorMAC(macKey, key, binding []byte) []byte {
+	mac := hmac.New(sha256.New, macKey)
 	mac.Write(key)
 	mac.Write(binding)
 	return mac.Sum(nil)[:cursorMACLen]
@@ -51,7 +52,7 @@ func (a *API) encodeCursor(k leads.Key, binding []byte) string {
 	b[0] = cursorVersion
 	binary.BigEndian.PutUint64(b[1:9], uint64(k.UpdatedAt.UnixMicro()))
 	copy(b[9:], k.ID[:])
-	return base64.RawURLEncoding.EncodeToString(append(b, a.cursorMAC(b, binding)...))
+	return base64.RawURLEncoding.EncodeToString(append(b, cursorMAC(a.cursorKeys[0], b, binding)...))
 }
 
 func (a *API) decodeCursor(s string, binding []byte) (leads.Key, error) {
@@ -60,7 +61,9 @@ func (a *API) decodeCursor(s string, binding []byte) (leads.Key, error) {
 	if err != nil || len(b) != cursorKeyLen+cursorMACLen || b[0] != cursorVersion {
 		return leads.Key{}, bad
 	}
-	if !hmac.Equal(b[cursorKeyLen:], a.cursorMAC(b[:cursorKeyLen], binding)) {
+	if !slices.ContainsFunc(a.cursorKeys, func(macKey []byte) bool {
+		return hmac.Equal(b[cursorKeyLen:], cursorMAC(macKey, b[:cursorKeyLen], binding))
+	}) {
 		return leads.Key{}, bad
 	}
 	var id uuid.UUID

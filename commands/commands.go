@@ -34,10 +34,13 @@ var (
 // Config wires the handlers.
 type Config struct {
 	Store     *eventstore.Store
-	SecretKey []byte           // 32 bytes; encrypts stored token secrets
-	Clock     func() time.Time // default time.Now
-	Random    io.Reader        // default crypto/rand
-	Webhooks  WebhookTargets   // which endpoints webhook subscriptions may name
+	SecretKey []byte // 32 bytes; seals stored token and webhook secrets
+	// PreviousSecretKeys only open: secrets they sealed stay readable
+	// while RotateSecretKey re-seals them under SecretKey.
+	PreviousSecretKeys [][]byte
+	Clock              func() time.Time // default time.Now
+	Random             io.Reader        // default crypto/rand
+	Webhooks           WebhookTargets   // which endpoints webhook subscriptions may name
 }
 
 // Commands holds every write use case.
@@ -58,7 +61,7 @@ func New(cfg Config) (*Commands, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("commands: no store")
 	}
-	sealer, err := NewSealer(cfg.SecretKey)
+	sealer, err := NewSealer(cfg.SecretKey, cfg.PreviousSecretKeys...)
 	if err != nil {
 		return nil, fmt.Errorf("commands: %w", err)
 	}

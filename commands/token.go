@@ -99,7 +99,7 @@ func (c *Commands) replayTokenSecret(ctx context.Context, accountID uuid.UUID, r
 					return errSecretChanged // and no token.revealed
 				}
 				var err error
-				secret, err = c.sealer.open(t.ID, sealed)
+				secret, err = c.sealer.open(t.ID[:], sealed)
 				return err
 			}
 		})
@@ -161,7 +161,7 @@ func (c *Commands) tokenSecretSteps(t domain.Token, secret string, info *TokenIn
 		if err := upsertToken(t)(ctx, tx, recs); err != nil {
 			return err
 		}
-		sealed, err := c.sealer.seal(t.ID, secret)
+		sealed, err := c.sealer.seal(t.ID[:], secret)
 		if err != nil {
 			return err
 		}
@@ -364,7 +364,7 @@ func (c *Commands) openSecret(ctx context.Context, accountID, tokenID uuid.UUID)
 	if sealed == nil {
 		return "", ErrSecretUnavailable
 	}
-	return c.sealer.open(tokenID, sealed)
+	return c.sealer.open(tokenID[:], sealed)
 }
 
 // LastAdminError refuses revoking, or taking admin from, the last live

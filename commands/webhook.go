@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -205,7 +204,7 @@ func webhookAD(id uuid.UUID) []byte { return append([]byte("webhook "), id[:]...
 // (set by the rotation step).
 func (c *Commands) sealWebhookSecret(id uuid.UUID, secret string, keepPrevious bool) eventstore.Inline {
 	return func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
-		sealed, err := c.sealer.sealWith(webhookAD(id), secret)
+		sealed, err := c.sealer.seal(webhookAD(id), secret)
 		if err != nil {
 			return err
 		}
@@ -221,7 +220,7 @@ func (c *Commands) sealWebhookSecret(id uuid.UUID, secret string, keepPrevious b
 // OpenWebhookSecret opens a signing secret sealed in the webhooks view;
 // the dispatcher signs with it.
 func (c *Commands) OpenWebhookSecret(id uuid.UUID, sealed []byte) (string, error) {
-	return c.sealer.openWith(webhookAD(id), sealed)
+	return c.sealer.open(webhookAD(id), sealed)
 }
 
 // replayWebhookSecret completes the replayed answer of a create or
@@ -265,27 +264,6 @@ func (c *Commands) replayWebhookSecret(ctx context.Context, accountID uuid.UUID,
 		res.Secret = secret
 	}
 	return res, nil
-}
-
-// sealWith and openWith are the Sealer with explicit additional data.
-func (s *Sealer) sealWith(ad []byte, secret string) ([]byte, error) {
-	nonce := make([]byte, s.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	return s.aead.Seal(nonce, nonce, []byte(secret), ad), nil
-}
-
-func (s *Sealer) openWith(ad []byte, sealed []byte) (string, error) {
-	n := s.aead.NonceSize()
-	if len(sealed) < n {
-		return "", errors.New("sealed secret too short")
-	}
-	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], ad)
-	if err != nil {
-		return "", fmt.Errorf("open sealed webhook secret (was LEADSVC_SECRET_KEY changed?): %w", err)
-	}
-	return string(plain), nil
 }
 
 // upsertWebhook writes a subscription's state; the secret columns are set

@@ -68,6 +68,9 @@ type Config struct {
 	// SecretKey is the service's key; the CSRF tokens are MACs under a
 	// key derived from it.
 	SecretKey []byte
+	// PreviousSecretKeys still validate the forms they signed, so that a
+	// form shown by a replica with a rotated key posts to any other.
+	PreviousSecretKeys [][]byte
 	// SignIns spends the client address's budget for each sign-in
 	// attempt (api.AddressLimits); nil limits nothing.
 	SignIns SignInLimiter
@@ -91,7 +94,7 @@ type Console struct {
 	preview   PreviewFunc
 	publicURL string
 	secure    bool
-	csrfKey   []byte
+	csrfKeys  [][]byte // the first signs
 	signIns   SignInLimiter
 	log       *slog.Logger
 	now       func() time.Time
@@ -113,11 +116,13 @@ func New(cfg Config) *Console {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	// A derived key: a CSRF token reveals nothing usable against the
+	// Derived keys: a CSRF token reveals nothing usable against the
 	// token secrets the same key seals.
-	mac := hmac.New(sha256.New, cfg.SecretKey)
-	mac.Write([]byte("leadsvc console csrf v1"))
-	c.csrfKey = mac.Sum(nil)
+	for _, key := range append([][]byte{cfg.SecretKey}, cfg.PreviousSecretKeys...) {
+		mac := hmac.New(sha256.New, key)
+		mac.Write([]byte("leadsvc console csrf v1"))
+		c.csrfKeys = append(c.csrfKeys, mac.Sum(nil))
+	}
 	c.pages = embedded
 	c.handler = c.routes()
 	return c
@@ -322,7 +327,7 @@ func (c *Console) signedIn(next http.Handler) http.Handler {
 				c.fail(w, r, err)
 				return
 			}
-			if !c.validCSRF(r, a.csrf) {
+			if !c.validCSRF(r, "session", ck.Value) {
 				c.fail(w, r, errCSRF)
 				return
 			}
@@ -334,20 +339,30 @@ func (c *Console) signedIn(next http.Handler) http.Handler {
 // csrfToken is the synchronizer token of a session (or of a sign-in
 // nonce): a MAC of its id, so it needs no storage and another session's
 // token never matches.
-func (c *Console) csrfToken(purpose, id string) string {
-	mac := hmac.New(sha256.New, c.csrfKey)
+func (c *Console) csrfToken(purpose, id string) string { return csrfMAC(c.csrfKeys[0], purpose, id) }
+
+func csrfMAC(key []byte, purpose, id string) string {
+	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(purpose + "\x00" + id))
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// validCSRF checks the form's token, and refuses what the browser says
-// came from another site.
-func (c *Console) validCSRF(r *http.Request, want string) bool {
+// validCSRF checks the form's token for purpose and id under any of the
+// keys, and refuses what the browser says came from another site.
+func (c *Console) validCSRF(r *http.Request, purpose, id string) bool {
 	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
 		return false
 	}
 	got := r.PostForm.Get("csrf")
-	return got != "" && hmac.Equal([]byte(got), []byte(want))
+	if got == "" {
+		return false
+	}
+	for _, key := range c.csrfKeys {
+		if hmac.Equal([]byte(got), []byte(csrfMAC(key, purpose, id))) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Console) readForm(w http.ResponseWriter, r *http.Request) error {
@@ -435,7 +450,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ck, err := r.Cookie(loginCookie)
-	if err != nil || !c.validCSRF(r, c.csrfToken("login", ck.Value)) {
+	if err != nil || !c.validCSRF(r, "login", ck.Value) {
 		c.fail(w, r, errCSRF)
 		return
 	}

@@ -15,9 +15,9 @@ import (
 	"github.com/leadsvc/leadsvc/eventstore"
 )
 
-func newCommands(store *eventstore.Store, key []byte, allowPrivateWebhooks bool) (*commands.Commands, error) {
-	return commands.New(commands.Config{Store: store, SecretKey: key,
-		Webhooks: commands.WebhookTargets{AllowPrivate: allowPrivateWebhooks}})
+func newCommands(store *eventstore.Store, cfg Config, key []byte) (*commands.Commands, error) {
+	return commands.New(commands.Config{Store: store, SecretKey: key, PreviousSecretKeys: cfg.SecretKeysPrevious,
+		Webhooks: commands.WebhookTargets{AllowPrivate: cfg.WebhooksAllowPrivate}})
 }
 
 // writeSide is what the one-shot commands need: a migrated database and,

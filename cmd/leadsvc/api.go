@@ -22,15 +22,16 @@ func (m *Main) mountAPI(r chi.Router) {
 		api.NewMemoryLimiter(api.Policy{Name: "address", Quota: m.Config.AddressRateLimit, Window: time.Minute}, 0, nil),
 		api.ClientAddresses{Trusted: m.Config.TrustedProxies, Header: m.Config.ClientAddressHeader})
 	a := api.New(api.Config{
-		Commands:       m.Commands,
-		Reader:         m.Reader,
-		Audit:          audit,
-		Logger:         m.Logger,
-		PublicURL:      m.Config.PublicURL,
-		SecretKey:      m.secretKey,
-		RateLimit:      m.Config.RateLimit,
-		AddressLimits:  addresses,
-		MaxUploadBytes: m.Config.MaxUploadBytes,
+		Commands:           m.Commands,
+		Reader:             m.Reader,
+		Audit:              audit,
+		Logger:             m.Logger,
+		PublicURL:          m.Config.PublicURL,
+		SecretKey:          m.secretKey,
+		PreviousSecretKeys: m.Config.SecretKeysPrevious,
+		RateLimit:          m.Config.RateLimit,
+		AddressLimits:      addresses,
+		MaxUploadBytes:     m.Config.MaxUploadBytes,
 
 		UploadQuotaBytes:  m.Config.UploadQuotaBytes,
 		UploadsPerProcess: m.Config.UploadsPerProcess,
@@ -46,5 +47,5 @@ func (m *Main) mountAPI(r chi.Router) {
 	// its preview through the API's own partner list.
 	r.Mount(console.Prefix, console.New(console.Config{Commands: m.Commands, Leads: m.Reader, Audit: audit,
 		Sessions: sessions.New(sessions.Config{Pool: m.Pool}), Preview: a.VisibleLeads, PublicURL: m.Config.PublicURL,
-		SecretKey: m.secretKey, SignIns: addresses, Logger: m.Logger}))
+		SecretKey: m.secretKey, PreviousSecretKeys: m.Config.SecretKeysPrevious, SignIns: addresses, Logger: m.Logger}))
 }

@@ -38,7 +38,7 @@ func (c *cli) action(fn func(ctx context.Context, cfg Config, logger *slog.Logge
 
 const envHelp = `Configuration comes from the environment (README.md, "Configuration"):
 DATABASE_URL, NATS_URL, LEADSVC_ADDR, LEADSVC_DATA_DIR, LEADSVC_SECRET_KEY,
-LEADSVC_PUBLIC_URL, LEADSVC_LOG_FORMAT, LEADSVC_LOG_LEVEL and the limits.`
+LEADSVC_SECRET_KEYS_PREVIOUS, LEADSVC_PUBLIC_URL, LEADSVC_LOG_FORMAT, LEADSVC_LOG_LEVEL and the limits.`
 
 func (c *cli) commands() *cobra.Command {
 	root := &cobra.Command{
@@ -88,6 +88,7 @@ func (c *cli) commands() *cobra.Command {
 		},
 		group("account", "manage accounts", c.accountCreateCommand()),
 		group("token", "mint tokens from the server", c.tokenCreateCommand()),
+		c.keysCommand(),
 		&cobra.Command{
 			Use:   "demo",
 			Short: "create (once) a demo account, campaign and tokens; print them",

@@ -29,14 +29,18 @@ type Config struct {
 	SubjectPrefix string // LEADSVC_NATS_SUBJECT_PREFIX
 	// StreamReplicas (LEADSVC_STREAM_REPLICAS) are the stream's replicas,
 	// 1..5; 0, when unset, lets the relay choose (3 on a cluster, else 1).
-	StreamReplicas  int
-	DataDir         string        // LEADSVC_DATA_DIR, else the user's data directory; see dataDirFrom
-	SecretKey       []byte        // LEADSVC_SECRET_KEY, 32 bytes, base64; generated into DataDir when unset
-	SecretKeySet    bool          // whether SecretKey came from the environment
-	PublicURL       string        // LEADSVC_PUBLIC_URL; base of docs URLs
-	LogFormat       string        // LEADSVC_LOG_FORMAT: json, text or auto
-	LogLevel        string        // LEADSVC_LOG_LEVEL: debug, info, warn, error
-	ShutdownTimeout time.Duration // LEADSVC_SHUTDOWN_TIMEOUT
+	StreamReplicas int
+	DataDir        string // LEADSVC_DATA_DIR, else the user's data directory; see dataDirFrom
+	SecretKey      []byte // LEADSVC_SECRET_KEY, 32 bytes, base64; generated into DataDir when unset
+	SecretKeySet   bool   // whether SecretKey came from the environment
+	// SecretKeysPrevious (LEADSVC_SECRET_KEYS_PREVIOUS) open secrets,
+	// cursors and console forms made under keys other than SecretKey;
+	// they never seal or sign (docs/operations.md#key-rotation).
+	SecretKeysPrevious [][]byte
+	PublicURL          string        // LEADSVC_PUBLIC_URL; base of docs URLs
+	LogFormat          string        // LEADSVC_LOG_FORMAT: json, text or auto
+	LogLevel           string        // LEADSVC_LOG_LEVEL: debug, info, warn, error
+	ShutdownTimeout    time.Duration // LEADSVC_SHUTDOWN_TIMEOUT
 	// ShutdownDelay (LEADSVC_SHUTDOWN_DELAY) is how long shutdown keeps
 	// serving with /readyz failing, so that load balancers stop sending
 	// before the listener closes.
@@ -177,6 +181,17 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			errs = append(errs, errors.New("LEADSVC_SECRET_KEY: must be 32 random bytes, base64-encoded (openssl rand -base64 32)"))
 		}
 		c.SecretKey, c.SecretKeySet = key, true
+	}
+	if v := getenv("LEADSVC_SECRET_KEYS_PREVIOUS"); v != "" {
+		for i, item := range strings.Split(v, ",") {
+			key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(item))
+			if err != nil || len(key) != 32 {
+				// The value is a secret: only its place is named.
+				errs = append(errs, fmt.Errorf("LEADSVC_SECRET_KEYS_PREVIOUS: key %d of the list is not 32 bytes, base64-encoded", i+1))
+				continue
+			}
+			c.SecretKeysPrevious = append(c.SecretKeysPrevious, key)
+		}
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + localURLHost(c.Addr)

@@ -78,18 +78,20 @@ func (k sealKey) keep() error {
 	return nil
 }
 
-// openCommands returns the command handlers over store once their key is
-// known to open the secrets already stored: a process with another key
-// (run with another data directory, or a changed LEADSVC_SECRET_KEY) would
-// answer every "Show" with an error and seal secrets the first key cannot
-// open, so it refuses to start instead. A generated key is kept only then.
+// openCommands returns the command handlers over store once their keys
+// are known to open every secret already stored: a process without the
+// key that sealed some (run with another data directory, a changed
+// LEADSVC_SECRET_KEY, a previous key dropped before keys rotate ran)
+// would answer their "Show" with an error and fail their webhooks'
+// signatures, so it refuses to start instead, naming the key ids found
+// and configured. A generated key is kept only then.
 func openCommands(ctx context.Context, cfg Config, logger *slog.Logger, store *eventstore.Store) (*commands.Commands, []byte, error) {
 	for {
 		k, err := loadSealKey(cfg)
 		if err != nil {
 			return nil, nil, err
 		}
-		c, err := newCommands(store, k.key, cfg.WebhooksAllowPrivate)
+		c, err := newCommands(store, cfg, k.key)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -101,8 +103,8 @@ func openCommands(ctx context.Context, cfg Config, logger *slog.Logger, store *e
 				return nil, nil, fmt.Errorf("%w; LEADSVC_SECRET_KEY is unset and %s holds no key yet: "+
 					"set LEADSVC_SECRET_KEY or LEADSVC_DATA_DIR to the key or the data directory the database was used with", err, k.from)
 			}
-			return nil, nil, fmt.Errorf("%w with the key from %s: "+
-				"use the key the database was used with (LEADSVC_SECRET_KEY, or LEADSVC_DATA_DIR naming the data directory that holds it)", err, k.from)
+			return nil, nil, fmt.Errorf("%w; the current key is from %s: "+
+				"configure the key the database was used with (LEADSVC_SECRET_KEY, LEADSVC_SECRET_KEYS_PREVIOUS, or LEADSVC_DATA_DIR naming the data directory that holds it)", err, k.from)
 		}
 		switch {
 		case k.from == "LEADSVC_SECRET_KEY":
