@@ -125,3 +125,44 @@ func TestGuardCheckBeforeARead(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardCheckSQLCountsTheRowsThatMoved: the expression a read embeds
+// counts exactly the guard's rows that are not at their versions, and
+// counts a row of a table it cannot check as moved.
+func TestGuardCheckSQLCountsTheRowsThatMoved(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, pool := newStore(t)
+	camp, filter := uuid.New(), uuid.New()
+	if _, err := pool.Exec(ctx, `INSERT INTO campaigns (id, account_id, name, schema, version, created_at, updated_at)
+		VALUES ($1, $2, 'c', '{}', 2, now(), now())`, camp, account); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO filters (id, campaign_id, account_id, name, conditions, version)
+		VALUES ($1, $2, $3, 'f', '[]', 3)`, filter, camp, account); err != nil {
+		t.Fatal(err)
+	}
+	campaign := func(v int64) eventstore.GuardedRow {
+		return eventstore.GuardedRow{Table: eventstore.GuardCampaigns, ID: camp, Version: v}
+	}
+	filt := func(v int64) eventstore.GuardedRow {
+		return eventstore.GuardedRow{Table: eventstore.GuardFilters, ID: filter, Version: v}
+	}
+	for _, c := range []struct {
+		guard eventstore.Guard
+		moved int64
+	}{
+		{nil, 0},
+		{eventstore.Guard{campaign(2), filt(3)}, 0},
+		{eventstore.Guard{campaign(1), filt(3)}, 1},
+		{eventstore.Guard{campaign(2), filt(4)}, 1},
+		{eventstore.Guard{{Table: eventstore.GuardTokens, ID: camp, Version: 2}, campaign(3), filt(2)}, 3},
+		{eventstore.Guard{{Table: "events", ID: camp, Version: 2}, campaign(2)}, 1},
+	} {
+		expr, args := c.guard.CheckSQL()
+		var moved int64
+		if err := pool.QueryRow(ctx, `SELECT `+expr, args...).Scan(&moved); err != nil || moved != c.moved {
+			t.Errorf("guard %+v: %d rows moved (%v), want %d", c.guard, moved, err, c.moved)
+		}
+	}
+}
