@@ -125,17 +125,25 @@ func (l *SharedLimiter) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			final, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			l.report(l.Sync(final))
-			cancel()
+			l.report(l.syncAlone())
 			return
 		case <-t.C:
-			if err := l.Sync(ctx); ctx.Err() == nil {
-				l.report(err)
-			}
+			l.report(l.syncAlone())
 		}
 	}
 }
+
+// syncAlone syncs on a context of its own: a sync cancelled after its
+// statement committed would count its units again at the next one.
+func (l *SharedLimiter) syncAlone() error {
+	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+	defer cancel()
+	return l.Sync(ctx)
+}
+
+// syncTimeout bounds one sync, so that a database that stopped answering
+// does not stop shutdown.
+const syncTimeout = 5 * time.Second
 
 func (l *SharedLimiter) report(err error) {
 	switch {
