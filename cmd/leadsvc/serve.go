@@ -183,7 +183,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Policy: api.Policy{Name: "address", Quota: cfg.AddressRateLimit, Window: time.Minute}})
 	for _, l := range []*api.SharedLimiter{m.tokenLimits, m.addrLimits} {
 		if err := l.Sync(ctx); err != nil {
-			logger.Warn("rate limit sync failed; this process decides alone until it succeeds", "policy", l.Policy().Name, "err", err)
+			logger.Warn("rate limits: the first sync failed; starting from nothing spent", "policy", l.Policy().Name, "err", err)
 		}
 		m.wg.Go(func() { l.Run(runCtx) })
 	}
