@@ -63,8 +63,9 @@ func TestServeSweepsExpiredRows(t *testing.T) {
 }
 
 // mustRunMainLogging runs the service of env with its info-level JSON log
-// kept for the test to read.
-func mustRunMainLogging(t *testing.T, env func(string) string) (*Main, *testenv.SyncBuffer) {
+// kept for the test to read; each of prepare is called on the service
+// before it runs.
+func mustRunMainLogging(t *testing.T, env func(string) string, prepare ...func(*Main)) (*Main, *testenv.SyncBuffer) {
 	t.Helper()
 	cfg, err := LoadConfig(func(k string) string {
 		if k == "LEADSVC_LOG_LEVEL" {
@@ -78,6 +79,9 @@ func mustRunMainLogging(t *testing.T, env func(string) string) (*Main, *testenv.
 	logs := &testenv.SyncBuffer{}
 	cfg.LogFormat = "json"
 	m := NewMain(cfg, newLogger(cfg, logs))
+	for _, f := range prepare {
+		f(m)
+	}
 	if err := m.Run(t.Context()); err != nil {
 		_ = m.Close()
 		t.Fatal(err)

@@ -568,6 +568,54 @@ func TestRateLimitsAreSharedByProcessesAndOutliveThem(t *testing.T) {
 	mustBeRateLimited(t, on(c, second).do("GET", "/v1/campaigns", nil), 60)
 }
 
+// TestRateLimitsHoldWhileTheirSyncFails: while the shared budgets cannot
+// be written, the process limits from its own counts (429, never a 5xx)
+// and logs it once; once a sync works, what it spent meanwhile is in the
+// shared budget.
+func TestRateLimitsHoldWhileTheirSyncFails(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	m, logs := mustRunMainLogging(t, func(k string) string {
+		if k == "LEADSVC_RATE_LIMIT" {
+			return "5"
+		}
+		return env(k)
+	}, func(m *Main) { m.LimitSync = 20 * time.Millisecond })
+	admin := mustAccount(t, m, "Acme")
+	pool := testenv.Pool(t, m.Config.DatabaseURL)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `ALTER TABLE rate_limits RENAME TO rate_limits_away`); err != nil {
+		t.Fatal(err)
+	}
+	testenv.CheckFor(t, 10*time.Second, func() error {
+		if !strings.Contains(logs.String(), `"msg":"rate limit sync failed`) {
+			return fmt.Errorf("no failed sync logged yet")
+		}
+		return nil
+	})
+	for range 5 {
+		admin.do("GET", "/v1/campaigns", nil).want(200)
+	}
+	mustBeRateLimited(t, admin.do("GET", "/v1/campaigns", nil), 60)
+	if _, err := pool.Exec(ctx, `ALTER TABLE rate_limits_away RENAME TO rate_limits`); err != nil {
+		t.Fatal(err)
+	}
+	testenv.CheckFor(t, 10*time.Second, func() error {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM rate_limits
+			WHERE policy = 'default' AND tat > now() + interval '50 seconds'`).Scan(&n); err != nil {
+			return err
+		}
+		if n != 1 || !strings.Contains(logs.String(), `"msg":"rate limit sync works again"`) {
+			return fmt.Errorf("%d spent budgets in the table, want 1, and the recovery logged", n)
+		}
+		return nil
+	})
+	if n := strings.Count(logs.String(), `"msg":"rate limit sync failed`); n != 2 {
+		t.Fatalf("%d lines of failed syncs, want one for each budget", n)
+	}
+}
+
 // mustBeRateLimited checks a 429 for a spent token budget of 5 a minute,
 // full again within fullIn seconds: 60, and 12 more for each unit the
 // processes granted beyond the quota before they saw each other.
