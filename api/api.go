@@ -61,6 +61,9 @@ type Config struct {
 	PreviousSecretKeys [][]byte
 	// RateLimit is each token's budget per minute.
 	RateLimit int
+	// Limits keeps the tokens' budgets (its policy's quota wins over
+	// RateLimit); nil keeps them in this process.
+	Limits Limiter
 	// AddressLimits is the client addresses' budget of failed requests,
 	// shared with the docs and the console; nil is a default one.
 	AddressLimits  *AddressLimits
@@ -118,7 +121,10 @@ func New(cfg Config) *API {
 	if rate <= 0 {
 		rate = DefaultRateLimit
 	}
-	a.limits = NewMemoryLimiter(Policy{Name: "default", Quota: rate, Window: time.Minute}, 0, a.now)
+	a.limits = cfg.Limits
+	if a.limits == nil {
+		a.limits = NewMemoryLimiter(Policy{Name: "default", Quota: rate, Window: time.Minute}, 0, a.now)
+	}
 	if a.addresses == nil {
 		a.addresses = NewAddressLimits(nil, ClientAddresses{})
 	}

@@ -15,10 +15,9 @@ import (
 
 // Limiter keeps one budget per key: Policy().Quota units, refilled evenly
 // over Policy().Window. The tokens' budgets and the client addresses'
-// are both Limiters. The one implementation today lives in the process
-// (NewMemoryLimiter), so behind a load balancer each process grants the
-// quota; a store every replica shares (a Postgres table or a JetStream
-// key-value bucket) can implement Limiter and back both.
+// are both Limiters: a SharedLimiter in `leadsvc serve`, so that every
+// replica counts against one budget, or a memory one, this process's
+// alone.
 type Limiter interface {
 	// Take spends n units of key's budget, all or none. n = 0 spends
 	// nothing and asks whether a unit is left.
@@ -65,6 +64,9 @@ type memoryLimiter struct {
 	now     func() time.Time
 	mu      sync.Mutex
 	buckets map[string]*bucket
+	// pending is what each key spent since the last sync, when a
+	// SharedLimiter shares the buckets; nil otherwise.
+	pending map[string]int
 }
 
 type bucket struct {
@@ -79,6 +81,10 @@ const DefaultLimiterKeys = 65536
 // most maxKeys keys (DefaultLimiterKeys when 0); now is its clock
 // (time.Now when nil).
 func NewMemoryLimiter(policy Policy, maxKeys int, now func() time.Time) Limiter {
+	return newMemoryLimiter(policy, maxKeys, now)
+}
+
+func newMemoryLimiter(policy Policy, maxKeys int, now func() time.Time) *memoryLimiter {
 	if maxKeys <= 0 {
 		maxKeys = DefaultLimiterKeys
 	}
@@ -115,10 +121,15 @@ func (l *memoryLimiter) Take(key string, n int) Decision {
 	case b.tokens >= need:
 		b.tokens -= float64(n)
 		d.OK = true
+		if l.pending != nil && n > 0 && (l.pending[key] > 0 || len(l.pending) < l.maxKeys) {
+			l.pending[key] += n
+		}
 	default:
 		d.Retry = time.Duration((need - b.tokens) * float64(perUnit))
 	}
-	d.Remaining = int(b.tokens)
+	// Below zero: the replicas together spent more than the budget
+	// before they saw each other's spending, and the key pays it back.
+	d.Remaining = max(0, int(b.tokens))
 	d.Reset = time.Duration((quota - b.tokens) * float64(perUnit))
 	return d
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"time"
-
 	"github.com/go-chi/chi/v5"
 
 	"github.com/leadsvc/leadsvc/api"
@@ -18,8 +16,7 @@ func (m *Main) mountAPI(r chi.Router) {
 	audit := newAuditReader(m.Store)
 	// One budget per client address for the API, the docs and the
 	// console: an address cannot spend it three times.
-	addresses := api.NewAddressLimits(
-		api.NewMemoryLimiter(api.Policy{Name: "address", Quota: m.Config.AddressRateLimit, Window: time.Minute}, 0, nil),
+	addresses := api.NewAddressLimits(m.addrLimits,
 		api.ClientAddresses{Trusted: m.Config.TrustedProxies, Header: m.Config.ClientAddressHeader})
 	a := api.New(api.Config{
 		Commands:           m.Commands,
@@ -30,6 +27,7 @@ func (m *Main) mountAPI(r chi.Router) {
 		SecretKey:          m.secretKey,
 		PreviousSecretKeys: m.Config.SecretKeysPrevious,
 		RateLimit:          m.Config.RateLimit,
+		Limits:             m.tokenLimits,
 		AddressLimits:      addresses,
 		MaxUploadBytes:     m.Config.MaxUploadBytes,
 

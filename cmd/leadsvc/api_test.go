@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -710,24 +709,6 @@ func TestUploadAndUpdateReplayOverHTTP(t *testing.T) {
 		t.Fatalf("%d events, want 2", got-before)
 	}
 	s.abc.rw.upload("/v1/leads/"+l.ID+"/files", "file", "cv.txt", "text/plain", []byte("other"), "Idempotency-Key", "up").problem(422)
-}
-
-// syncBuffer is a log sink the server's goroutines may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestAccessLogHoldsNoSecrets(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -499,5 +500,136 @@ func TestLargeUploadIsStoredInChunksAndReadBackWhole(t *testing.T) {
 	}
 	if chunks < 4 {
 		t.Fatalf("a file of %d bytes in %d chunks", len(content), chunks)
+	}
+}
+
+// TestRateLimitsAreSharedByProcessesAndOutliveThem: two processes on one
+// database grant one budget per token: what the first spent, the second
+// refuses within a sync, before it has granted the quota itself. A
+// process started after both stopped refuses at once, even what the
+// first spent just before it stopped.
+func TestRateLimitsAreSharedByProcessesAndOutliveThem(t *testing.T) {
+	t.Parallel()
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	sk := base64.StdEncoding.EncodeToString(key)
+	fast := func(m *Main) { m.LimitSync = 50 * time.Millisecond }
+	a := mustRunMainWith(t, fast, "LEADSVC_SECRET_KEY", sk, "LEADSVC_RATE_LIMIT", "5")
+	env := []string{"LEADSVC_SECRET_KEY", sk, "LEADSVC_RATE_LIMIT", "5", "DATABASE_URL", a.Config.DatabaseURL}
+	b := mustRunMainWith(t, fast, env...)
+	first, second := mustAccount(t, a, "First"), mustAccount(t, a, "Second")
+	on := func(m *Main, c *client) *client { return &client{t: t, base: "http://" + m.Addr(), token: c.token} }
+	spendAll := func(c *client) {
+		t.Helper()
+		for range 5 {
+			c.do("GET", "/v1/campaigns", nil).want(200)
+		}
+		c.do("GET", "/v1/campaigns", nil).problem(429)
+	}
+	spendAll(first)
+	// The first process's sync lands: 5 units of 12 s.
+	pool := testenv.Pool(t, a.Config.DatabaseURL)
+	testenv.CheckFor(t, 10*time.Second, func() error {
+		var n int
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM rate_limits
+			WHERE policy = 'default' AND tat > now() + interval '50 seconds'`).Scan(&n); err != nil {
+			return err
+		}
+		if n != 1 {
+			return fmt.Errorf("%d spent budgets in the table, want 1", n)
+		}
+		return nil
+	})
+	granted := 0
+	testenv.CheckFor(t, 10*time.Second, func() error {
+		r := on(b, first).do("GET", "/v1/campaigns", nil)
+		if r.Status == 429 {
+			mustBeRateLimited(t, r, 60+granted*12)
+			return nil
+		}
+		r.want(200)
+		granted++
+		return fmt.Errorf("the second process granted %d", granted)
+	})
+	if granted >= 5 {
+		t.Fatalf("the second process granted %d of a spent budget: it counts alone", granted)
+	}
+	t.Logf("after the first process's sync, the second granted %d before it refused", granted)
+
+	spendAll(second)
+	// Stopping syncs what was spent since the last sync.
+	for _, m := range []*Main{a, b} {
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := mustRunMainWith(t, nil, env...)
+	mustBeRateLimited(t, on(c, first).do("GET", "/v1/campaigns", nil), 60+granted*12)
+	mustBeRateLimited(t, on(c, second).do("GET", "/v1/campaigns", nil), 60)
+}
+
+// TestRateLimitsHoldWhileTheirSyncFails: while the shared budgets cannot
+// be written, the process limits from its own counts (429, never a 5xx)
+// and logs it once; once a sync works, what it spent meanwhile is in the
+// shared budget.
+func TestRateLimitsHoldWhileTheirSyncFails(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	m, logs := mustRunMainLogging(t, func(k string) string {
+		if k == "LEADSVC_RATE_LIMIT" {
+			return "5"
+		}
+		return env(k)
+	}, func(m *Main) { m.LimitSync = 20 * time.Millisecond })
+	admin := mustAccount(t, m, "Acme")
+	pool := testenv.Pool(t, m.Config.DatabaseURL)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `ALTER TABLE rate_limits RENAME TO rate_limits_away`); err != nil {
+		t.Fatal(err)
+	}
+	testenv.CheckFor(t, 10*time.Second, func() error {
+		if !strings.Contains(logs.String(), `"msg":"rate limit sync failed`) {
+			return fmt.Errorf("no failed sync logged yet")
+		}
+		return nil
+	})
+	for range 5 {
+		admin.do("GET", "/v1/campaigns", nil).want(200)
+	}
+	mustBeRateLimited(t, admin.do("GET", "/v1/campaigns", nil), 60)
+	if _, err := pool.Exec(ctx, `ALTER TABLE rate_limits_away RENAME TO rate_limits`); err != nil {
+		t.Fatal(err)
+	}
+	testenv.CheckFor(t, 10*time.Second, func() error {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM rate_limits
+			WHERE policy = 'default' AND tat > now() + interval '50 seconds'`).Scan(&n); err != nil {
+			return err
+		}
+		if n != 1 || !strings.Contains(logs.String(), `"msg":"rate limit sync works again"`) {
+			return fmt.Errorf("%d spent budgets in the table, want 1, and the recovery logged", n)
+		}
+		return nil
+	})
+	if n := strings.Count(logs.String(), `"msg":"rate limit sync failed`); n != 2 {
+		t.Fatalf("%d lines of failed syncs, want one for each budget", n)
+	}
+}
+
+// mustBeRateLimited checks a 429 for a spent token budget of 5 a minute,
+// full again within fullIn seconds: 60, and 12 more for each unit the
+// processes granted beyond the quota before they saw each other.
+func mustBeRateLimited(t *testing.T, r reply, fullIn int) {
+	t.Helper()
+	p := r.problem(429)
+	var left, secs int
+	if _, err := fmt.Sscanf(r.Header.Get("RateLimit"), `"default";r=%d;t=%d`, &left, &secs); err != nil || left != 0 || secs < 1 || secs > fullIn {
+		t.Fatalf("429 RateLimit %q: want none left, full within %d s", r.Header.Get("RateLimit"), fullIn)
+	}
+	if retry, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || retry < 1 || retry > fullIn-48 {
+		t.Fatalf("429 Retry-After %q, want at most until one unit is back, %d s", r.Header.Get("Retry-After"), fullIn-48)
+	}
+	if p.Type != api.ProblemTypePrefix+"rate-limited" || r.Header.Get("RateLimit-Policy") != `"default";q=5;w=60` {
+		t.Fatalf("429 %+v, policy %q", p, r.Header.Get("RateLimit-Policy"))
 	}
 }

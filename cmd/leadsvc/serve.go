@@ -22,7 +22,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/leadsvc/leadsvc/api"
 	"github.com/leadsvc/leadsvc/commands"
+	"github.com/leadsvc/leadsvc/commands/ratelimits"
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
 	"github.com/leadsvc/leadsvc/internal/eventlog"
@@ -46,12 +48,17 @@ type Main struct {
 	// Tracer, when set before Run, sees every statement of the pool (tests
 	// count the statements a request costs).
 	Tracer pgx.QueryTracer
+	// LimitSync, when set before Run, is how often the rate limits sync
+	// with the other processes (api.DefaultLimiterSync when 0).
+	LimitSync time.Duration
 
 	secretKey   []byte // LEADSVC_SECRET_KEY or the generated one
 	natsServer  *server.Server
 	relay       *eventstore.Relay
 	projections *projections.Runner
 	hooks       *projections.Runner // the webhook delivery projection
+	tokenLimits *api.SharedLimiter  // LEADSVC_RATE_LIMIT
+	addrLimits  *api.SharedLimiter  // LEADSVC_ADDRESS_RATE_LIMIT
 	listener    net.Listener
 	httpServer  *http.Server
 	debugServer *http.Server // LEADSVC_DEBUG_ADDR's, nil without it
@@ -162,7 +169,31 @@ func (m *Main) Run(ctx context.Context) error {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		sweepIdempotencyKeys(runCtx, m.Commands, idempotencySweepInterval, logger)
+		sweep(runCtx, "idempotency keys", idempotencySweepInterval, func(ctx context.Context) (int64, error) {
+			return m.Commands.SweepIdempotencyKeys(ctx, idempotencySweepBatch)
+		}, logger)
+	}()
+
+	// Rate limits shared by every process on the database
+	// (docs/api.md#rate-limits): the first sync takes in what was spent
+	// before this process started, so a restart grants nothing anew.
+	limitStore := ratelimits.New(m.Pool)
+	m.tokenLimits = api.NewSharedLimiter(api.SharedLimiterConfig{Store: limitStore, Interval: m.LimitSync, Logger: logger,
+		Policy: api.Policy{Name: "default", Quota: cfg.RateLimit, Window: time.Minute}})
+	m.addrLimits = api.NewSharedLimiter(api.SharedLimiterConfig{Store: limitStore, Interval: m.LimitSync, Logger: logger,
+		Policy: api.Policy{Name: "address", Quota: cfg.AddressRateLimit, Window: time.Minute}})
+	for _, l := range []*api.SharedLimiter{m.tokenLimits, m.addrLimits} {
+		if err := l.Sync(ctx); err != nil {
+			logger.Warn("rate limits: the first sync failed; starting from nothing spent", "policy", l.Policy().Name, "err", err)
+		}
+		m.wg.Go(func() { l.Run(runCtx) })
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		sweep(runCtx, "rate limits", rateLimitSweepInterval, func(ctx context.Context) (int64, error) {
+			return limitStore.Sweep(ctx, rateLimitSweepBatch)
+		}, logger)
 	}()
 
 	m.health = &health{checks: []readinessCheck{
