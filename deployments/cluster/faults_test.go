@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	crand "crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/internal/testenv"
 )
 
@@ -27,8 +29,9 @@ import (
 // the stream is SIGKILLed and restarted, and another replica is
 // SIGKILLed and restarted. Then: every acknowledged create is one lead,
 // the stream holds the log exactly once and in commit order, `leadsvc
-// verify` is clean, and both webhook receivers got every event, a repeat
-// only from a dispatcher killed mid-delivery.
+// verify` is clean, both webhook receivers got every event, a repeat
+// only from a dispatcher killed mid-delivery, and a client address's
+// rate limit holds across the replicas and a restart.
 func TestClusterUnderFaults(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, 3, 3)
@@ -159,6 +162,58 @@ func TestClusterUnderFaults(t *testing.T) {
 			t.Errorf("receiver %d: %v", i+1, err)
 		}
 		fmt.Fprintf(os.Stderr, "%s: receiver %d: %d events, %d delivered twice or more\n", t.Name(), i+1, len(createdEvents), repeats)
+	}
+
+	checkSharedAddressLimit(t, c)
+}
+
+// addressLimitQuota is each client address's budget a minute of failed
+// authentications on every replica together.
+const addressLimitQuota = 20
+
+// checkSharedAddressLimit spends one address's budget of failed
+// authentications through all three replicas in turn: together they
+// grant it about once, not once each, and a replica restarted afterwards
+// still refuses.
+func checkSharedAddressLimit(t *testing.T, c *cluster) {
+	t.Helper()
+	var secret [32]byte
+	_, _ = crand.Read(secret[:])
+	unknown := domain.FormatTokenSecret(secret)
+	codes := map[int]int{}
+	for i := range 3 * addressLimitQuota {
+		r := c.replicas[i%len(c.replicas)]
+		a, err := c.call("GET", r.base, "/v1/leads", unknown, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes[a.code]++
+		time.Sleep(50 * time.Millisecond) // the replicas share spending every 500 ms
+	}
+	// Each replica alone would answer 401 to its first 20: 60 in all.
+	// Shared, the first 20 and what was spent elsewhere since a
+	// replica's last sync pass.
+	if codes[401] > addressLimitQuota+addressLimitQuota/2 || codes[429] == 0 || codes[401]+codes[429] != 3*addressLimitQuota {
+		t.Errorf("%d failed authentications through 3 replicas with a budget of %d: answers %v", 3*addressLimitQuota, addressLimitQuota, codes)
+	}
+	fmt.Fprintf(os.Stderr, "%s: %d failed authentications through 3 replicas, a shared budget of %d: %d answered 401, %d 429\n",
+		t.Name(), 3*addressLimitQuota, addressLimitQuota, codes[401], codes[429])
+	// A restart does not give the budget back (a unit refills every 3 s).
+	r := c.replicas[0]
+	r.proc.Kill()
+	r.proc.Restart()
+	refused := 0
+	for range 5 {
+		a, err := c.call("GET", r.base, "/v1/leads", unknown, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.code == 429 {
+			refused++
+		}
+	}
+	if refused < 4 {
+		t.Errorf("a replica restarted after the budget was spent refused %d of 5 failed authentications, want at least 4", refused)
 	}
 }
 

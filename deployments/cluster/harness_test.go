@@ -141,7 +141,10 @@ func newCluster(t testing.TB, replicas, natsNodes int) *cluster {
 	vars := map[string]string{"DATABASE_URL": dbURL, "LEADSVC_SECRET_KEY": base64.StdEncoding.EncodeToString(key),
 		"LEADSVC_NATS_STREAM": c.stream, "LEADSVC_NATS_SUBJECT_PREFIX": testenv.RandomName("cluster"),
 		"LEADSVC_WEBHOOKS_ALLOW_PRIVATE": "true", "LEADSVC_SHUTDOWN_DELAY": "0", "LEADSVC_RATE_LIMIT": "1000000",
-		"LEADSVC_LOG_FORMAT": "json", "LEADSVC_LOG_LEVEL": "info", "PATH": os.Getenv("PATH"), "HOME": os.Getenv("HOME")}
+		// Failed authentications are what the test spends of a shared
+		// budget (addressLimitQuota); the writers never fail one.
+		"LEADSVC_ADDRESS_RATE_LIMIT": strconv.Itoa(addressLimitQuota),
+		"LEADSVC_LOG_FORMAT":         "json", "LEADSVC_LOG_LEVEL": "info", "PATH": os.Getenv("PATH"), "HOME": os.Getenv("HOME")}
 	if natsNodes > 0 {
 		c.nats, c.natsURLs = startNATSCluster(t, natsNodes)
 		vars["NATS_URL"] = strings.Join(c.natsURLs, ",")
