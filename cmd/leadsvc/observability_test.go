@@ -84,11 +84,11 @@ func TestMetricsOfRelayWebhooksAndPoolMoveWithActivity(t *testing.T) {
 	testenv.CheckFor(t, 20*time.Second, func() error {
 		after := scrape(t, m)
 		for series, check := range map[string]func(float64) bool{
-			"leadsvc_relay_events_total":                         func(v float64) bool { return v > before["leadsvc_relay_events_total"] },
-			"leadsvc_relay_leader":                               func(v float64) bool { return v == 1 },
-			"leadsvc_relay_lag_events":                           func(v float64) bool { return v == 0 },
-			"leadsvc_relay_lag_seconds":                          func(v float64) bool { return v == 0 },
-			"leadsvc_relay_publish_errors_total":                 func(v float64) bool { return v == 0 },
+			"leadsvc_relay_events_total":                        func(v float64) bool { return v > before["leadsvc_relay_events_total"] },
+			"leadsvc_relay_leader":                              func(v float64) bool { return v == 1 },
+			"leadsvc_relay_lag_events":                          func(v float64) bool { return v == 0 },
+			"leadsvc_relay_lag_seconds":                         func(v float64) bool { return v == 0 },
+			"leadsvc_relay_publish_errors_total":                func(v float64) bool { return v == 0 },
 			`leadsvc_webhook_attempts_total{outcome="success"}`: func(v float64) bool { return v >= 1 },
 			`leadsvc_webhook_attempts_total{outcome="failure"}`: func(v float64) bool { return v >= 1 },
 			// The failing endpoint's message waits for its retry.
