@@ -18,8 +18,10 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/leadsvc/leadsvc/commands"
+	"github.com/leadsvc/leadsvc/internal/telemetry"
 	"github.com/leadsvc/leadsvc/projections/audit"
 	"github.com/leadsvc/leadsvc/projections/leads"
 )
@@ -76,7 +78,10 @@ type Config struct {
 	UploadsPerAccount int
 	// Registerer takes the HTTP metrics; nil registers none.
 	Registerer prometheus.Registerer
-	Clock      func() time.Time
+	// TracerProvider, when not nil, gets a server span per request, child
+	// of the client's W3C traceparent; nil keeps tracing off, at no cost.
+	TracerProvider trace.TracerProvider
+	Clock          func() time.Time
 }
 
 // API is the REST API: Mount it on the service's router.
@@ -95,6 +100,7 @@ type API struct {
 	refused    refusedSecrets
 	addresses  *AddressLimits
 	metrics    *metrics
+	tracer     trace.Tracer // nil: tracing off
 
 	touchMu sync.Mutex
 	touched map[string]time.Time // token id → when this process last recorded its use
@@ -104,7 +110,7 @@ type API struct {
 func New(cfg Config) *API {
 	a := &API{cmd: cfg.Commands, reader: cfg.Reader, audit: cfg.Audit, log: cfg.Logger, publicURL: cfg.PublicURL,
 		maxUpload: cfg.MaxUploadBytes, quota: cfg.UploadQuotaBytes, now: cfg.Clock,
-		addresses: cfg.AddressLimits, touched: map[string]time.Time{}}
+		addresses: cfg.AddressLimits, touched: map[string]time.Time{}, tracer: telemetry.Tracer(cfg.TracerProvider)}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

@@ -17,6 +17,10 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
@@ -142,6 +146,13 @@ func routePattern(r *http.Request) string {
 func (a *API) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		var span trace.Span
+		if a.tracer != nil {
+			var ctx context.Context
+			ctx, span = a.tracer.Start(propagation.TraceContext{}.Extract(r.Context(), propagation.HeaderCarrier(r.Header)),
+				"HTTP "+metricMethod(r.Method), trace.WithSpanKind(trace.SpanKindServer))
+			r = r.WithContext(ctx)
+		}
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
 		status := ww.Status()
@@ -153,6 +164,9 @@ func (a *API) observe(next http.Handler) http.Handler {
 		method := metricMethod(r.Method)
 		a.metrics.observe(method, route, status, elapsed)
 		s := stateFrom(r.Context())
+		if span != nil {
+			endServerSpan(span, method, route, status, s.id)
+		}
 		tokenID := ""
 		if s.token != nil {
 			tokenID = s.token.ID.String()
@@ -162,6 +176,18 @@ func (a *API) observe(next http.Handler) http.Handler {
 			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000), slog.Int("bytes", ww.BytesWritten()),
 			slog.String("request_id", s.id), slog.String("token_id", tokenID))
 	})
+}
+
+// endServerSpan names the span by its route pattern, never the path (ids
+// stay out of span names, as out of metrics), and ends it.
+func endServerSpan(span trace.Span, method, route string, status int, requestID string) {
+	span.SetName(method + " " + route)
+	span.SetAttributes(attribute.String("http.request.method", method), attribute.String("http.route", route),
+		attribute.Int("http.response.status_code", status), attribute.String("leadsvc.request_id", requestID))
+	if status >= 500 {
+		span.SetStatus(codes.Error, "")
+	}
+	span.End()
 }
 
 // metricMethod bounds the method label: arbitrary methods would make

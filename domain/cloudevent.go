@@ -15,22 +15,26 @@ import (
 // attribute names are lowercase alphanumerics, as the specification
 // requires.
 type CloudEvent struct {
-	SpecVersion     string          `json:"specversion"`
-	ID              string          `json:"id"`
-	Source          string          `json:"source"`
-	Type            string          `json:"type"`
-	Subject         string          `json:"subject"`
-	Time            time.Time       `json:"time"`
-	DataContentType string          `json:"datacontenttype"`
-	Position        int64           `json:"position"`
-	StreamVersion   int64           `json:"streamversion"`
-	AccountID       string          `json:"accountid"`
-	CampaignID      string          `json:"campaignid,omitempty"`
-	ActorTokenID    string          `json:"actortokenid,omitempty"`
-	RequestID       string          `json:"requestid,omitempty"`
-	CorrelationID   string          `json:"correlationid,omitempty"`
-	CausationID     string          `json:"causationid,omitempty"`
-	Data            json.RawMessage `json:"data"`
+	SpecVersion     string    `json:"specversion"`
+	ID              string    `json:"id"`
+	Source          string    `json:"source"`
+	Type            string    `json:"type"`
+	Subject         string    `json:"subject"`
+	Time            time.Time `json:"time"`
+	DataContentType string    `json:"datacontenttype"`
+	Position        int64     `json:"position"`
+	StreamVersion   int64     `json:"streamversion"`
+	AccountID       string    `json:"accountid"`
+	CampaignID      string    `json:"campaignid,omitempty"`
+	ActorTokenID    string    `json:"actortokenid,omitempty"`
+	RequestID       string    `json:"requestid,omitempty"`
+	CorrelationID   string    `json:"correlationid,omitempty"`
+	CausationID     string    `json:"causationid,omitempty"`
+	// Traceparent is the CloudEvents distributed tracing extension: the
+	// W3C trace context of the request that recorded the event, when
+	// tracing was on.
+	Traceparent string          `json:"traceparent,omitempty"`
+	Data        json.RawMessage `json:"data"`
 }
 
 // CloudEventContentType is the media type of a structured CloudEvent.
@@ -55,6 +59,7 @@ type EventMetadata struct {
 	RequestID     string `json:"request_id,omitempty"`
 	CorrelationID string `json:"correlation_id,omitempty"`
 	CausationID   string `json:"causation_id,omitempty"`
+	Traceparent   string `json:"traceparent,omitempty"` // W3C trace context of the append, when traced
 }
 
 // LoggedEvent is a stored event as its envelope shows it.
@@ -79,6 +84,7 @@ func (e LoggedEvent) CloudEvent() CloudEvent {
 	ce.Position, ce.StreamVersion = e.Position, e.StreamVersion
 	ce.ActorTokenID, ce.RequestID = e.Metadata.ActorTokenID, e.Metadata.RequestID
 	ce.CorrelationID, ce.CausationID = e.Metadata.CorrelationID, e.Metadata.CausationID
+	ce.Traceparent = e.Metadata.Traceparent
 	return ce
 }
 

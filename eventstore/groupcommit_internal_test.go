@@ -43,7 +43,7 @@ func TestGroupCommitChainsOneStreamTwiceInOneGroup(t *testing.T) {
 	account := uuid.New()
 	var batch []*groupReq
 	for i, stream := range []string{"s", "other", "s", "s"} {
-		e, err := s.encode(Append{StreamID: stream, ExpectedVersion: AnyVersion, AccountID: account,
+		e, err := s.encode(context.Background(), Append{StreamID: stream, ExpectedVersion: AnyVersion, AccountID: account,
 			Events: []domain.Event{counted{N: i}}})
 		if err != nil {
 			t.Fatal(err)
@@ -89,7 +89,7 @@ func TestGroupCommitIsAllOrNothing(t *testing.T) {
 	}
 	var encs []encoded
 	for _, a := range apps {
-		e, err := s.encode(a)
+		e, err := s.encode(context.Background(), a)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +104,7 @@ func TestGroupCommitIsAllOrNothing(t *testing.T) {
 
 	var batch []*groupReq
 	for _, a := range apps {
-		e, _ := s.encode(a)
+		e, _ := s.encode(context.Background(), a)
 		batch = append(batch, &groupReq{ctx: ctx, enc: e, done: make(chan struct{})})
 	}
 	(&groupCommitter{}).commit(s, batch)

@@ -15,8 +15,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/internal/telemetry"
 )
 
 // ErrNotFound is returned for a position that names no event.
@@ -24,10 +28,11 @@ var ErrNotFound = errors.New("event not found")
 
 // Store is the PostgreSQL event store.
 type Store struct {
-	pool  *pgxpool.Pool
-	codec Codec
-	now   func() time.Time
-	group *groupCommitter
+	pool   *pgxpool.Pool
+	codec  Codec
+	now    func() time.Time
+	group  *groupCommitter
+	tracer trace.Tracer // nil: tracing off
 }
 
 // Option configures a Store.
@@ -44,6 +49,28 @@ func WithGroupCommit(maxBatch int, maxWait time.Duration) Option {
 		if maxBatch > 1 {
 			s.group = &groupCommitter{maxBatch: maxBatch, maxWait: maxWait}
 		}
+	}
+}
+
+// WithTracer traces appends and keeps each append's W3C traceparent in its
+// events' metadata, so that the trace goes on through NATS and webhooks.
+// A nil tp leaves tracing off.
+func WithTracer(tp trace.TracerProvider) Option {
+	return func(s *Store) { s.tracer = telemetry.Tracer(tp) }
+}
+
+// startSpan starts an internal span when tracing is on; end is never nil.
+func (s *Store) startSpan(ctx context.Context, name string, streamID string) (context.Context, func(error)) {
+	if s.tracer == nil {
+		return ctx, func(error) {}
+	}
+	ctx, span := s.tracer.Start(ctx, name, trace.WithAttributes(attribute.String("leadsvc.stream_id", streamID)))
+	return ctx, func(err error) {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "")
+		}
+		span.End()
 	}
 }
 
@@ -80,7 +107,10 @@ type encoded struct {
 	at       time.Time
 }
 
-func (s *Store) encode(a Append) (encoded, error) {
+func (s *Store) encode(ctx context.Context, a Append) (encoded, error) {
+	if s.tracer != nil && a.Metadata.Traceparent == "" {
+		a.Metadata.Traceparent = telemetry.Traceparent(ctx)
+	}
 	at := s.now().UTC().Truncate(time.Microsecond)
 	e := encoded{app: a, at: at}
 	for _, ev := range a.Events {
@@ -361,9 +391,14 @@ func (s *Store) scanAppend(row pgx.Row, e encoded) ([]Record, error) {
 // Append writes the given stream-appends atomically: all or nothing. A
 // stale expected version is ErrVersionConflict (invariant 2). Concurrent
 // single-stream appends may share a transaction (group commit).
-func (s *Store) Append(ctx context.Context, appends ...Append) (Appended, error) {
+func (s *Store) Append(ctx context.Context, appends ...Append) (out Appended, err error) {
+	if len(appends) == 1 {
+		var end func(error)
+		ctx, end = s.startSpan(ctx, "eventstore.append", appends[0].StreamID)
+		defer func() { end(err) }()
+	}
 	if s.group != nil && len(appends) == 1 {
-		e, err := s.encode(appends[0])
+		e, err := s.encode(ctx, appends[0])
 		if err != nil {
 			return Appended{}, err
 		}
@@ -371,7 +406,7 @@ func (s *Store) Append(ctx context.Context, appends ...Append) (Appended, error)
 		return Appended{Records: recs}, err
 	}
 	if len(appends) == 1 {
-		e, err := s.encode(appends[0])
+		e, err := s.encode(ctx, appends[0])
 		if err != nil {
 			return Appended{}, err
 		}
@@ -404,13 +439,18 @@ func (s *Store) appendDirect(ctx context.Context, e encoded) ([]Record, error) {
 // inserts, for views that must be exact when the write is acknowledged
 // (invariant 5). An error from inline rolls everything back. Without an
 // inline, one stream's append is a plain Append (group commit included).
-func (s *Store) AppendInline(ctx context.Context, inline Inline, appends ...Append) (Appended, error) {
+func (s *Store) AppendInline(ctx context.Context, inline Inline, appends ...Append) (_ Appended, err error) {
 	if inline == nil && len(appends) == 1 {
 		return s.Append(ctx, appends[0])
 	}
+	if len(appends) > 0 {
+		var end func(error)
+		ctx, end = s.startSpan(ctx, "eventstore.append", appends[0].StreamID)
+		defer func() { end(err) }()
+	}
 	encs := make([]encoded, len(appends))
 	for i, a := range appends {
-		e, err := s.encode(a)
+		e, err := s.encode(ctx, a)
 		if err != nil {
 			return Appended{}, err
 		}
@@ -423,7 +463,7 @@ func (s *Store) AppendInline(ctx context.Context, inline Inline, appends ...Appe
 		}
 	}
 	var out Appended
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		out = Appended{}
 		switch {
 		case len(live) == 0:
@@ -478,7 +518,9 @@ const maxUpdateAttempts = 10
 // at another version is ErrVersionConflict at once; with AnyVersion a
 // conflict reloads and decides again, a few times. No decided events, no
 // write.
-func (s *Store) Update(ctx context.Context, u Update) (Appended, error) {
+func (s *Store) Update(ctx context.Context, u Update) (_ Appended, err error) {
+	ctx, end := s.startSpan(ctx, "eventstore.update", u.StreamID)
+	defer func() { end(err) }()
 	for attempt := 1; ; attempt++ {
 		history, err := s.ReadStream(ctx, u.StreamID, ReadOptions{})
 		if err != nil {

@@ -15,8 +15,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/internal/telemetry"
 )
 
 // RelayConfig configures the relay from the event log to JetStream.
@@ -32,6 +34,9 @@ type RelayConfig struct {
 	AckTimeout      time.Duration // how long JetStream may take to acknowledge; default 5s
 	PollInterval    time.Duration // idle wait between reads; default 50ms
 	LockKey         int64         // advisory lock key; default derived from Name and Stream; combined with the schema
+	// Registerer takes the relay metrics (leadsvc_relay_*); nil registers
+	// none.
+	Registerer prometheus.Registerer
 }
 
 func (c *RelayConfig) setDefaults() {
@@ -84,13 +89,14 @@ func (c RelayConfig) Validate() error {
 // stream (the transactional outbox, invariant 1). One relay among all
 // processes is active: the holder of a Postgres advisory lock.
 type Relay struct {
-	cfg    RelayConfig
-	store  *Store
-	pool   *pgxpool.Pool
-	nc     *nats.Conn
-	js     nats.JetStreamContext
-	pub    *OrderedPublisher
-	logger *slog.Logger
+	cfg     RelayConfig
+	store   *Store
+	pool    *pgxpool.Pool
+	nc      *nats.Conn
+	js      nats.JetStreamContext
+	pub     *OrderedPublisher
+	logger  *slog.Logger
+	metrics relayMetrics
 
 	mu       sync.Mutex
 	leader   bool
@@ -115,7 +121,11 @@ func NewRelay(cfg RelayConfig, store *Store, nc *nats.Conn, logger *slog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("relay: publisher: %w", err)
 	}
-	return &Relay{cfg: cfg, store: store, pool: store.Pool(), nc: nc, js: js, pub: pub, logger: logger}, nil
+	r := &Relay{cfg: cfg, store: store, pool: store.Pool(), nc: nc, js: js, pub: pub, logger: logger}
+	if r.metrics, err = newRelayMetrics(r, cfg.Registerer); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // Run relays until ctx ends. Without the lock it waits to take over; with
@@ -215,6 +225,10 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn) error {
 		// The page is finished even when ctx ends meanwhile: what was read
 		// is published and checkpointed before Run returns.
 		sent, err := r.publish(context.WithoutCancel(ctx), page)
+		r.metrics.published.Add(float64(sent))
+		if err != nil {
+			r.metrics.errors.Inc()
+		}
 		if sent > 0 {
 			cursor = page[sent-1].Cursor()
 			if cerr := r.saveCheckpoint(context.WithoutCancel(ctx), cursor); cerr != nil {
@@ -242,6 +256,11 @@ func (r *Relay) publish(_ context.Context, page []Record) (int, error) {
 		}
 		msg := message.NewMessage(rec.EventID.String(), body)
 		msg.Metadata.Set("Content-Type", domain.CloudEventContentType)
+		if rec.Metadata.Traceparent != "" {
+			// The header lets consumers continue the trace without
+			// decoding the body.
+			msg.Metadata.Set(telemetry.Header, rec.Metadata.Traceparent)
+		}
 		out = append(out, Outgoing{Subject: Subject(r.cfg.SubjectPrefix, rec), Message: msg})
 	}
 	return r.publishPrefix(out, nil)
@@ -398,10 +417,13 @@ func (r *Relay) setLeader(v bool) {
 
 // RelayStatus is what /readyz shows of the relay.
 type RelayStatus struct {
-	Leader    bool   `json:"leader"`
-	Position  int64  `json:"position"`
-	LagEvents int64  `json:"lag_events"`
-	LastError string `json:"last_error,omitempty"`
+	Leader    bool  `json:"leader"`
+	Position  int64 `json:"position"`
+	LagEvents int64 `json:"lag_events"`
+	// LagSeconds is the age of the oldest committed event not yet
+	// published, 0 when there is none.
+	LagSeconds float64 `json:"lag_seconds"`
+	LastError  string  `json:"last_error,omitempty"`
 }
 
 // lagCountLimit caps the lag count so that readiness stays cheap when far
@@ -425,9 +447,13 @@ func (r *Relay) Status(ctx context.Context) (RelayStatus, error) {
 	if lastErr != nil {
 		st.LastError = lastErr.Error()
 	}
-	err := r.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM events
+	// The oldest unpublished event comes first in commit order, so the
+	// capped scan still finds it.
+	err := r.pool.QueryRow(ctx, `SELECT count(*), coalesce(extract(epoch FROM now() - min(recorded_at)), 0)::float8
+		FROM (SELECT recorded_at FROM events
 		WHERE (tx_id, position) > ($1::text::xid8, $2) AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-		LIMIT $3) t`, strconv.FormatUint(cursor.TxID, 10), cursor.Position, lagCountLimit).Scan(&st.LagEvents)
+		ORDER BY tx_id, position LIMIT $3) t`, strconv.FormatUint(cursor.TxID, 10), cursor.Position, lagCountLimit).Scan(&st.LagEvents, &st.LagSeconds)
+	st.LagSeconds = max(st.LagSeconds, 0) // clocks of writers may run ahead
 	if err != nil {
 		return st, fmt.Errorf("relay lag: %w", err)
 	}
@@ -448,4 +474,66 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// relayMetrics are the relay's series; the lag and leadership are read
+// when scraped, so every process reports them, leader or not.
+type relayMetrics struct {
+	published prometheus.Counter
+	errors    prometheus.Counter
+}
+
+var (
+	relayLagEventsDesc = prometheus.NewDesc("leadsvc_relay_lag_events",
+		"Committed events the relay has yet to publish (capped at 100000).", nil, nil)
+	relayLagSecondsDesc = prometheus.NewDesc("leadsvc_relay_lag_seconds",
+		"Age of the oldest committed event the relay has yet to publish; 0 when none.", nil, nil)
+	relayLeaderDesc = prometheus.NewDesc("leadsvc_relay_leader",
+		"1 while this process holds the relay's lock and publishes, else 0.", nil, nil)
+)
+
+func newRelayMetrics(r *Relay, reg prometheus.Registerer) (relayMetrics, error) {
+	m := relayMetrics{
+		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "leadsvc_relay_events_total",
+			Help: "Events this process's relay published and JetStream acknowledged."}),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "leadsvc_relay_publish_errors_total",
+			Help: "Pages this process's relay failed to publish whole (retried)."}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.published, m.errors, relayCollector{r}} {
+			if err := reg.Register(c); err != nil {
+				return m, fmt.Errorf("relay metrics: %w", err)
+			}
+		}
+	}
+	return m, nil
+}
+
+// relayCollector reads the relay's lag at scrape time.
+type relayCollector struct{ r *Relay }
+
+// scrapeTimeout bounds the lag query of one scrape.
+const scrapeTimeout = 5 * time.Second
+
+func (c relayCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- relayLagEventsDesc
+	ch <- relayLagSecondsDesc
+	ch <- relayLeaderDesc
+}
+
+func (c relayCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	st, err := c.r.Status(ctx)
+	leader := 0.0
+	if st.Leader {
+		leader = 1
+	}
+	ch <- prometheus.MustNewConstMetric(relayLeaderDesc, prometheus.GaugeValue, leader)
+	if err != nil {
+		// No lag rather than a wrong one; /readyz says why.
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(relayLagEventsDesc, prometheus.GaugeValue, float64(st.LagEvents))
+	ch <- prometheus.MustNewConstMetric(relayLagSecondsDesc, prometheus.GaugeValue, st.LagSeconds)
 }

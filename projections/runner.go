@@ -18,8 +18,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/internal/telemetry"
 )
 
 // RunnerConfig configures the projection runner.
@@ -31,6 +35,9 @@ type RunnerConfig struct {
 	InFlight      int           // live messages handled at once, gathered into one transaction; default 64
 	AckWait       time.Duration // JetStream redelivers a message not acknowledged within it; default 30s
 	StatusEvery   time.Duration // how often lag metrics are refreshed; default 5s
+	// TracerProvider, when not nil, gets a span per live message applied,
+	// child of the traceparent the message carries.
+	TracerProvider trace.TracerProvider
 }
 
 func (c *RunnerConfig) setDefaults() {
@@ -84,6 +91,7 @@ type Runner struct {
 	logger      *slog.Logger
 	projections []Projection
 	metrics     *metrics
+	tracer      trace.Tracer // nil: tracing off
 
 	mu     sync.Mutex
 	status map[string]Status
@@ -103,7 +111,7 @@ func NewRunner(cfg RunnerConfig, pool *pgxpool.Pool, log Log, nc *nats.Conn, reg
 		return nil, err
 	}
 	return &Runner{cfg: cfg, pool: pool, log: log, nc: nc, registry: registry, logger: logger,
-		projections: projections, metrics: m, status: map[string]Status{}}, nil
+		projections: projections, metrics: m, status: map[string]Status{}, tracer: telemetry.Tracer(cfg.TracerProvider)}, nil
 }
 
 // Run catches up and then consumes live events until ctx ends. It returns
@@ -248,12 +256,31 @@ func (r *Runner) consume(ctx context.Context) error {
 				r.logger.Error("projections: undecodable message skipped", "projection", p.Name(), "message_uuid", msg.UUID, "err", err)
 				return nil
 			}
-			return b.apply(msg.Context(), ev)
+			if r.tracer == nil {
+				return b.apply(msg.Context(), ev)
+			}
+			return r.applyTraced(msg, p, b, ev)
 		})
 	}
 	r.setLive(true)
 	defer r.setLive(false)
 	return router.Run(ctx)
+}
+
+// applyTraced is b.apply inside a consumer span that continues the trace
+// of the request that recorded the event (the relay's traceparent header).
+func (r *Runner) applyTraced(msg *message.Message, p Projection, b *batcher, ev Event) error {
+	ctx := telemetry.WithTraceparent(msg.Context(), msg.Metadata.Get(telemetry.Header))
+	ctx, span := r.tracer.Start(ctx, "projection.apply "+p.Name(), trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("leadsvc.projection", p.Name()), attribute.String("leadsvc.event_type", ev.Type),
+			attribute.Int64("leadsvc.position", ev.Position), attribute.String("messaging.system", "nats")))
+	defer span.End()
+	err := b.apply(ctx, ev)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "")
+	}
+	return err
 }
 
 // ensureConsumer creates the projection's durable push consumer once,

@@ -35,6 +35,7 @@ func (m *Main) mountAPI(r chi.Router) {
 		UploadsPerProcess: m.Config.UploadsPerProcess,
 		UploadsPerAccount: m.Config.UploadsPerAccount,
 		Registerer:        m.Registry,
+		TracerProvider:    m.TracerProvider,
 	})
 	a.Mount(r)
 	// The public documentation: no token, so outside /v1 and its

@@ -61,6 +61,13 @@ type Config struct {
 	// WebhooksAllowPrivate (LEADSVC_WEBHOOKS_ALLOW_PRIVATE) lets webhook
 	// endpoints be private, loopback or link-local addresses.
 	WebhooksAllowPrivate bool
+	// Tracing is on when OTEL_TRACES_EXPORTER is "otlp", or when it is
+	// unset and an OTLP endpoint is (OTEL_EXPORTER_OTLP_ENDPOINT,
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT); OTEL_SDK_DISABLED=true turns it
+	// off. The exporter reads the other OTEL_* variables itself.
+	Tracing        bool
+	TracesExporter string // OTEL_TRACES_EXPORTER: otlp, none or unset
+	OTLPProtocol   string // OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL: only http/protobuf is built in
 }
 
 // Defaults that make `leadsvc serve` work with no configuration on the
@@ -119,6 +126,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			*n.into = i
 		}
 	}
+	c.TracesExporter = getenv("OTEL_TRACES_EXPORTER")
+	c.OTLPProtocol = or(getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"), getenv("OTEL_EXPORTER_OTLP_PROTOCOL"))
+	endpoint := or(getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), getenv("OTEL_EXPORTER_OTLP_ENDPOINT"))
+	c.Tracing = !strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") &&
+		(c.TracesExporter == "otlp" || c.TracesExporter == "" && endpoint != "")
 	if v := getenv("LEADSVC_STREAM_REPLICAS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 5 {
@@ -257,6 +269,12 @@ func (c Config) Validate() error {
 	if c.ClientAddressHeader != api.HeaderXForwardedFor && c.ClientAddressHeader != api.HeaderForwarded {
 		errs = append(errs, fmt.Errorf("LEADSVC_CLIENT_ADDRESS_HEADER: %q is not %s or %s", c.ClientAddressHeader,
 			api.HeaderXForwardedFor, api.HeaderForwarded))
+	}
+	if c.TracesExporter != "" && c.TracesExporter != "otlp" && c.TracesExporter != "none" {
+		errs = append(errs, fmt.Errorf("OTEL_TRACES_EXPORTER: %q is not otlp or none", c.TracesExporter))
+	}
+	if c.Tracing && c.OTLPProtocol != "" && c.OTLPProtocol != "http/protobuf" {
+		errs = append(errs, fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL: %q is not http/protobuf, the only protocol built in", c.OTLPProtocol))
 	}
 	switch c.LogFormat {
 	case "auto", "json", "text":

@@ -45,3 +45,51 @@ func TestStreamReplicasConfiguration(t *testing.T) {
 		}
 	}
 }
+
+func TestTracingConfiguration(t *testing.T) {
+	t.Parallel()
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	for _, c := range []struct {
+		name string
+		env  func(string) string
+		want bool
+	}{
+		{"unset", env(), false},
+		{"endpoint", env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"), true},
+		{"traces endpoint", env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://127.0.0.1:4318/v1/traces"), true},
+		{"exporter otlp", env("OTEL_TRACES_EXPORTER", "otlp"), true},
+		{"exporter none", env("OTEL_TRACES_EXPORTER", "none", "OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"), false},
+		{"sdk disabled", env("OTEL_SDK_DISABLED", "true", "OTEL_TRACES_EXPORTER", "otlp"), false},
+	} {
+		cfg, err := LoadConfig(c.env)
+		if err != nil || cfg.Tracing != c.want {
+			t.Errorf("%s: Tracing = %v, %v; want %v", c.name, cfg.Tracing, err, c.want)
+		}
+	}
+	for _, e := range []func(string) string{
+		env("OTEL_TRACES_EXPORTER", "jaeger"),
+		env("OTEL_TRACES_EXPORTER", "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+	} {
+		if _, err := LoadConfig(e); err == nil || !strings.Contains(err.Error(), "OTEL_") {
+			t.Errorf("LoadConfig = %v, want an OTEL_ problem", err)
+		}
+	}
+
+	off, err := openTracing(t.Context(), Config{})
+	if off != nil || err != nil {
+		t.Fatalf("openTracing(off) = %v, %v; want nil, nil", off, err)
+	}
+	on, err := openTracing(t.Context(), Config{Tracing: true})
+	if on == nil || err != nil {
+		t.Fatalf("openTracing(on) = %v, %v; want a provider", on, err)
+	}
+	if err := on.Shutdown(t.Context()); err != nil {
+		t.Fatalf("Shutdown with nothing to send: %v", err)
+	}
+}

@@ -21,6 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/leadsvc/leadsvc/api"
 	"github.com/leadsvc/leadsvc/commands"
@@ -29,6 +31,7 @@ import (
 	"github.com/leadsvc/leadsvc/eventstore"
 	"github.com/leadsvc/leadsvc/internal/eventlog"
 	"github.com/leadsvc/leadsvc/internal/pgxuuid"
+	"github.com/leadsvc/leadsvc/internal/poolmetrics"
 	"github.com/leadsvc/leadsvc/projections"
 	"github.com/leadsvc/leadsvc/projections/leads"
 	"github.com/leadsvc/leadsvc/projections/webhooks"
@@ -51,8 +54,13 @@ type Main struct {
 	// LimitSync, when set before Run, is how often the rate limits sync
 	// with the other processes (api.DefaultLimiterSync when 0).
 	LimitSync time.Duration
+	// TracerProvider, when set before Run, gets every span (tests use an
+	// in-memory exporter); otherwise Run opens the OTLP one that the
+	// OTEL_* variables configure, or none: tracing off.
+	TracerProvider trace.TracerProvider
 
-	secretKey   []byte // LEADSVC_SECRET_KEY or the generated one
+	secretKey   []byte                   // LEADSVC_SECRET_KEY or the generated one
+	tracing     *sdktrace.TracerProvider // the one Run opened, flushed by Close
 	natsServer  *server.Server
 	relay       *eventstore.Relay
 	projections *projections.Runner
@@ -83,33 +91,45 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	var err error
+	if m.TracerProvider == nil {
+		if m.tracing, err = openTracing(ctx, cfg); err != nil {
+			return err
+		}
+		if m.tracing != nil {
+			m.TracerProvider = m.tracing
+			logger.Info("tracing on: spans go to the OTLP endpoint")
+		}
+	}
 	if m.Pool, err = openPool(ctx, cfg.DatabaseURL, func(c *pgxpool.Config) { c.ConnConfig.Tracer = m.Tracer }); err != nil {
 		return err
 	}
 	// Group commit: concurrent appends without inline views share a
 	// transaction (and its fsync); a lone append commits at once.
-	m.Store = eventstore.New(m.Pool, domain.NewRegistry(), eventstore.WithGroupCommit(64, 0))
+	m.Store = eventstore.New(m.Pool, domain.NewRegistry(), eventstore.WithGroupCommit(64, 0), eventstore.WithTracer(m.TracerProvider))
 	if m.Commands, m.secretKey, err = openCommands(ctx, cfg, logger, m.Store); err != nil {
 		return err
 	}
 	if m.NATS, m.natsServer, err = connectNATS(cfg, logger); err != nil {
 		return err
 	}
+	m.Registry = prometheus.NewRegistry()
+	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		poolmetrics.New(m.Pool))
 	m.relay, err = eventstore.NewRelay(eventstore.RelayConfig{
 		Stream:        cfg.NATSStream,
 		SubjectPrefix: cfg.SubjectPrefix,
 		Replicas:      cfg.StreamReplicas,
+		Registerer:    m.Registry,
 	}, m.Store, m.NATS, logger)
 	if err != nil {
 		return fmt.Errorf("relay: %w", err)
 	}
-	m.Registry = prometheus.NewRegistry()
-	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	log := eventlog.New(m.Store)
 	m.Reader = leads.NewReader(m.Pool)
 	m.projections, err = projections.NewRunner(projections.RunnerConfig{
-		Stream:        cfg.NATSStream,
-		SubjectPrefix: cfg.SubjectPrefix,
+		Stream:         cfg.NATSStream,
+		SubjectPrefix:  cfg.SubjectPrefix,
+		TracerProvider: m.TracerProvider,
 	}, m.Pool, log, m.NATS, domain.NewRegistry(), logger, m.Registry, leads.New(log, domain.NewRegistry()))
 	if err != nil {
 		return fmt.Errorf("projections: %w", err)
@@ -137,7 +157,8 @@ func (m *Main) Run(ctx context.Context) error {
 	// Webhooks (docs/webhooks.md): the delivery projection, on a runner of
 	// its own so that neither catch-up waits for the other, and the
 	// dispatcher that sends what it records. Close stops both.
-	m.hooks, err = projections.NewRunner(projections.RunnerConfig{Stream: cfg.NATSStream, SubjectPrefix: cfg.SubjectPrefix},
+	m.hooks, err = projections.NewRunner(projections.RunnerConfig{Stream: cfg.NATSStream, SubjectPrefix: cfg.SubjectPrefix,
+		TracerProvider: m.TracerProvider},
 		m.Pool, log, m.NATS, domain.NewRegistry(), logger, m.Registry, webhooks.New(domain.NewRegistry()))
 	if err != nil {
 		return fmt.Errorf("webhook projection: %w", err)
@@ -148,7 +169,7 @@ func (m *Main) Run(ctx context.Context) error {
 			res, err := m.Commands.DisableWebhook(ctx, commands.DisableWebhook{AccountID: account, WebhookID: id,
 				Reason: reason, Detail: detail})
 			return res.Position > 0, err
-		}}, m.Pool, logger, m.Registry)
+		}, TracerProvider: m.TracerProvider}, m.Pool, logger, m.Registry)
 	if err != nil {
 		return fmt.Errorf("webhook dispatcher: %w", err)
 	}
@@ -308,6 +329,12 @@ func (m *Main) close() error {
 	}
 	if m.Pool != nil {
 		m.Pool.Close()
+	}
+	if m.tracing != nil {
+		// Spans still batched go out before the process ends.
+		if err := m.tracing.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("tracing shutdown: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -17,6 +17,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/leadsvc/leadsvc/internal/telemetry"
 )
 
 // Config configures the Dispatcher. Zero values take the defaults.
@@ -60,6 +66,9 @@ type Config struct {
 	// for a reason of domain.WebhookDisabled*; it reports false when the
 	// subscription already was.
 	Disable func(ctx context.Context, accountID, webhookID uuid.UUID, reason, detail string) (bool, error)
+	// TracerProvider, when not nil, gets a client span per attempt, child
+	// of the traceparent of the event sent.
+	TracerProvider trace.TracerProvider
 }
 
 func (c *Config) setDefaults() {
@@ -132,6 +141,7 @@ type Dispatcher struct {
 	client  *http.Client
 	logger  *slog.Logger
 	metrics *dispatchMetrics
+	tracer  trace.Tracer // nil: tracing off
 	wake    chan struct{}
 	records chan recorded
 
@@ -148,12 +158,14 @@ func NewDispatcher(cfg Config, pool *pgxpool.Pool, logger *slog.Logger, reg prom
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m, err := newDispatchMetrics(reg)
-	if err != nil {
+	d := &Dispatcher{cfg: cfg, pool: pool, client: newClient(cfg.AllowPrivate, cfg.PerEndpoint), logger: logger,
+		tracer: telemetry.Tracer(cfg.TracerProvider), wake: make(chan struct{}, 1), records: make(chan recorded, cfg.MaxInFlight),
+		inflight: map[uuid.UUID]int{}, claimed: map[int64]bool{}}
+	var err error
+	if d.metrics, err = newDispatchMetrics(reg, d); err != nil {
 		return nil, err
 	}
-	return &Dispatcher{cfg: cfg, pool: pool, client: newClient(cfg.AllowPrivate, cfg.PerEndpoint), logger: logger,
-		metrics: m, wake: make(chan struct{}, 1), records: make(chan recorded, cfg.MaxInFlight), inflight: map[uuid.UUID]int{}, claimed: map[int64]bool{}}, nil
+	return d, nil
 }
 
 // Kick makes the dispatcher look for due messages now.
@@ -246,16 +258,17 @@ func (d *Dispatcher) listen(ctx context.Context) {
 
 // claimed message, with what sending it needs.
 type outgoing struct {
-	id        int64
-	webhook   uuid.UUID
-	account   uuid.UUID
-	msgID     uuid.UUID
-	eventType string
-	attempts  int
-	position  *int64
-	body      []byte
-	url       string
-	secrets   []string
+	id          int64
+	webhook     uuid.UUID
+	account     uuid.UUID
+	msgID       uuid.UUID
+	eventType   string
+	attempts    int
+	position    *int64
+	body        []byte
+	traceparent string // of the logged event, "" for none
+	url         string
+	secrets     []string
 }
 
 // claimSQL leases due messages: for each enabled subscription, as many
@@ -381,25 +394,30 @@ func (d *Dispatcher) fillBodies(ctx context.Context, out []outgoing) error {
 		return err
 	}
 	defer rows.Close()
-	bodies := map[int64][]byte{}
+	type envelope struct {
+		body        []byte
+		traceparent string
+	}
+	bodies := map[int64]envelope{}
 	for rows.Next() {
 		var e loggedEvent
 		if err := rows.Scan(&e.position, &e.eventID, &e.eventType, &e.streamID, &e.streamVersion, &e.accountID, &e.campaignID,
 			&e.data, &e.metadata, &e.recordedAt); err != nil {
 			return err
 		}
-		b, err := e.body()
+		b, tp, err := e.body()
 		if err != nil {
 			return fmt.Errorf("event %d: %w", e.position, err)
 		}
-		bodies[e.position] = b
+		bodies[e.position] = envelope{b, tp}
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
 	for i, m := range out {
 		if m.position != nil {
-			if out[i].body = bodies[*m.position]; out[i].body == nil {
+			env := bodies[*m.position]
+			if out[i].body, out[i].traceparent = env.body, env.traceparent; out[i].body == nil {
 				return fmt.Errorf("event %d of message %d is not in the log", *m.position, m.id)
 			}
 		}
@@ -449,7 +467,7 @@ func (d *Dispatcher) deliver(ctx context.Context, m outgoing) {
 	defer d.done(m)
 	res := result{at: d.cfg.Clock(), err: "the signing secret cannot be opened; nothing unsigned is sent"}
 	if len(m.secrets) > 0 {
-		res = d.attempt(ctx, m)
+		res = d.tracedAttempt(ctx, m)
 	}
 	if ctx.Err() != nil {
 		d.release([]outgoing{m})
@@ -464,6 +482,27 @@ func (d *Dispatcher) deliver(ctx context.Context, m outgoing) {
 	done := make(chan struct{})
 	d.records <- recorded{m: m, r: res, done: done}
 	<-done
+}
+
+// tracedAttempt is attempt inside a client span continuing the event's
+// trace, when tracing is on.
+func (d *Dispatcher) tracedAttempt(ctx context.Context, m outgoing) result {
+	if d.tracer == nil {
+		return d.attempt(ctx, m)
+	}
+	ctx = telemetry.WithTraceparent(ctx, m.traceparent)
+	ctx, span := d.tracer.Start(ctx, "webhook.deliver", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("leadsvc.webhook_id", m.webhook.String()), attribute.String("leadsvc.event_id", m.msgID.String()),
+			attribute.String("leadsvc.event_type", m.eventType), attribute.Int("leadsvc.attempt", m.attempts+1)))
+	defer span.End()
+	res := d.attempt(ctx, m)
+	if res.status != 0 {
+		span.SetAttributes(attribute.Int("http.response.status_code", res.status))
+	}
+	if !res.success() {
+		span.SetStatus(codes.Error, res.err)
+	}
+	return res
 }
 
 // attempt POSTs the message once, within the attempt timeout, and reads
@@ -487,6 +526,11 @@ func (d *Dispatcher) attempt(ctx context.Context, m outgoing) result {
 	wall := time.Now()
 	h.Set(HeaderTimestamp, fmt.Sprint(wall.Unix()))
 	h.Set(HeaderSignature, sign(id, wall, m.body, m.secrets...))
+	if d.tracer != nil {
+		// The attempt's own span; the body's traceparent names the
+		// request that recorded the event.
+		propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(h))
+	}
 	start := time.Now()
 	resp, err := d.client.Do(req)
 	if err != nil {
@@ -563,9 +607,10 @@ type dispatchMetrics struct {
 	attempts *prometheus.CounterVec
 	seconds  prometheus.Histogram
 	disabled *prometheus.CounterVec
+	queue    queueCollector
 }
 
-func newDispatchMetrics(reg prometheus.Registerer) (*dispatchMetrics, error) {
+func newDispatchMetrics(reg prometheus.Registerer, d *Dispatcher) (*dispatchMetrics, error) {
 	m := &dispatchMetrics{
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadsvc_webhook_attempts_total",
 			Help: "Webhook delivery attempts by outcome (success: any 2xx)."}, []string{"outcome"}),
@@ -573,13 +618,46 @@ func newDispatchMetrics(reg prometheus.Registerer) (*dispatchMetrics, error) {
 			Help: "Time from sending a webhook to reading its answer.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
 		disabled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leadsvc_webhook_disabled_total",
 			Help: "Subscriptions the dispatcher disabled, by reason (gone, failing)."}, []string{"reason"}),
+		queue: queueCollector{d: d,
+			depth: prometheus.NewDesc("leadsvc_webhook_pending_messages",
+				"Webhook messages waiting to be delivered (first attempt or retry), all processes together.", nil, nil),
+			oldest: prometheus.NewDesc("leadsvc_webhook_oldest_pending_seconds",
+				"Age of the oldest pending webhook message's event; 0 when none is pending.", nil, nil)},
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.attempts, m.seconds, m.disabled} {
+		for _, c := range []prometheus.Collector{m.attempts, m.seconds, m.disabled, m.queue} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("webhook metrics: %w", err)
 			}
 		}
 	}
 	return m, nil
+}
+
+// queueCollector reads the delivery queue when scraped: the queue is the
+// webhook_messages table, shared by every process.
+type queueCollector struct {
+	d             *Dispatcher
+	depth, oldest *prometheus.Desc
+}
+
+// scrapeTimeout bounds the queue query of one scrape.
+const scrapeTimeout = 5 * time.Second
+
+func (c queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.depth
+	ch <- c.oldest
+}
+
+func (c queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	var depth int64
+	var oldest float64
+	if err := c.d.pool.QueryRow(ctx, `SELECT count(*), coalesce(extract(epoch FROM $1 - min(event_time)), 0)::float8
+		FROM webhook_messages WHERE state = 'pending'`, c.d.cfg.Clock()).Scan(&depth, &oldest); err != nil {
+		return // no figure rather than a wrong one
+	}
+	ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(depth))
+	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, max(oldest, 0))
 }

@@ -23,15 +23,17 @@ type loggedEvent struct {
 	recordedAt    time.Time
 }
 
-// body is the event's envelope, as the relay publishes it.
-func (e loggedEvent) body() ([]byte, error) {
+// body is the event's envelope, as the relay publishes it, and the
+// traceparent it carries ("" for none).
+func (e loggedEvent) body() ([]byte, string, error) {
 	le := domain.LoggedEvent{EventID: e.eventID, Type: e.eventType, StreamID: e.streamID, StreamVersion: e.streamVersion,
 		Position: e.position, AccountID: e.accountID, RecordedAt: e.recordedAt, Data: e.data}
 	if err := json.Unmarshal(e.metadata, &le.Metadata); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if e.campaignID != nil {
 		le.CampaignID = *e.campaignID
 	}
-	return json.Marshal(le.CloudEvent())
+	b, err := json.Marshal(le.CloudEvent())
+	return b, le.Metadata.Traceparent, err
 }
