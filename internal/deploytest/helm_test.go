@@ -201,7 +201,7 @@ func TestChartDefaults(t *testing.T) {
 	if len(c.secrets) != 0 || len(c.hpas) != 0 {
 		t.Errorf("%d Secrets and %d autoscalers, want none by default", len(c.secrets), len(c.hpas))
 	}
-	checkChart(t, c, map[string]string{"LEADSVC_SECRET_KEY": "leadsvc", "DATABASE_URL": "leadsvc"})
+	checkChart(t, c, map[string]string{"LEADSVC_SECRET_KEY": "leadsvc", "LEADSVC_SECRET_KEYS_PREVIOUS": "leadsvc", "DATABASE_URL": "leadsvc"})
 	container := d.Spec.Template.Spec.Containers[0]
 	if got := env(container, "LEADSVC_STREAM_REPLICAS"); got != "3" {
 		t.Errorf("LEADSVC_STREAM_REPLICAS %q, want 3 on the three-node cluster", got)
@@ -221,7 +221,7 @@ func TestChartWithEveryOption(t *testing.T) {
 	c := mustRender(t, everythingValues)
 	d := one(t, "Deployments", c.deployments)
 	s := one(t, "Secrets", c.secrets)
-	checkChart(t, c, map[string]string{"LEADSVC_SECRET_KEY": s.Name, "DATABASE_URL": s.Name})
+	checkChart(t, c, map[string]string{"LEADSVC_SECRET_KEY": s.Name, "LEADSVC_SECRET_KEYS_PREVIOUS": s.Name, "DATABASE_URL": s.Name})
 
 	if got, want := string(s.Data["LEADSVC_SECRET_KEY"]), "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0zMmJ5dGU="; got != want {
 		t.Errorf("the Secret's LEADSVC_SECRET_KEY is %q, want the value given", got)
@@ -343,8 +343,15 @@ func checkChart(t *testing.T, c chart, secretRefs map[string]string) {
 		t.Error("no memory limit")
 	}
 
-	// Secrets are referenced, never written into a pod's spec.
+	// Secrets are referenced, never written into a pod's spec; the keys
+	// that only open are there during a rotation alone.
 	checkSecretRefs(t, "Deployment", container, secretRefs)
+	for _, e := range container.Env {
+		if e.Name == "LEADSVC_SECRET_KEYS_PREVIOUS" && (e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil ||
+			e.ValueFrom.SecretKeyRef.Optional == nil || !*e.ValueFrom.SecretKeyRef.Optional) {
+			t.Errorf("LEADSVC_SECRET_KEYS_PREVIOUS is %+v, want an optional Secret reference", e)
+		}
+	}
 	for _, job := range c.jobs {
 		jc := job.Spec.Template.Spec.Containers
 		if len(jc) != 1 || strings.Join(jc[0].Args, " ") != "migrate" || jc[0].Image != container.Image {
