@@ -90,7 +90,6 @@ func startNATSCluster(t testing.TB, size int) (nodes []*testenv.Process, urls []
 			"-a", host, "-p", port, "-n", name, "-js", "-sd", t.TempDir(),
 			"--cluster_name", "leadsvc", "--cluster", routes[i], "--routes", strings.Join(routes, ","), "--no_advertise=true"))
 	}
-	testenv.WaitForCluster(t, urls)
 	return nodes, urls
 }
 
@@ -145,14 +144,6 @@ func newCluster(t testing.TB, replicas, natsNodes int) *cluster {
 		// budget (addressLimitQuota); the writers never fail one.
 		"LEADSVC_ADDRESS_RATE_LIMIT": strconv.Itoa(addressLimitQuota),
 		"LEADSVC_LOG_FORMAT":         "json", "LEADSVC_LOG_LEVEL": "info", "PATH": os.Getenv("PATH"), "HOME": os.Getenv("HOME")}
-	if natsNodes > 0 {
-		c.nats, c.natsURLs = startNATSCluster(t, natsNodes)
-		vars["NATS_URL"] = strings.Join(c.natsURLs, ",")
-		vars["LEADSVC_STREAM_REPLICAS"] = strconv.Itoa(natsNodes)
-	}
-	for k, v := range vars {
-		c.env = append(c.env, k+"="+v)
-	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, p := range append(c.nats, c.procs()...) {
@@ -160,6 +151,15 @@ func newCluster(t testing.TB, replicas, natsNodes int) *cluster {
 			}
 		}
 	})
+	if natsNodes > 0 {
+		c.nats, c.natsURLs = startNATSCluster(t, natsNodes)
+		testenv.WaitForCluster(t, c.natsURLs)
+		vars["NATS_URL"] = strings.Join(c.natsURLs, ",")
+		vars["LEADSVC_STREAM_REPLICAS"] = strconv.Itoa(natsNodes)
+	}
+	for k, v := range vars {
+		c.env = append(c.env, k+"="+v)
+	}
 	c.run("migrate")
 	var acct struct {
 		Token string `json:"token"`
