@@ -517,7 +517,10 @@ func BenchmarkAppendToVisibleLag(b *testing.B) {
 	if len(lags) < len(acked) {
 		b.Fatalf("%d of %d leads never became visible", len(acked)-len(lags), len(acked))
 	}
-	fmt.Fprintf(os.Stderr, "%s: worst lag of the creates acknowledged in each half second: %s\n", b.Name(), lagOverTime(acked, seen, steadyStart))
+	mu.Lock()
+	fmt.Fprintf(os.Stderr, "%s: worst lag of the creates acknowledged in each half second: %s; of which the relay's: %s\n",
+		b.Name(), lagOverTime(acked, seen, steadyStart), lagOverTime(acked, relayed, steadyStart))
+	mu.Unlock()
 	slices.Sort(lags)
 	p50, p99 := lags[len(lags)/2], lags[len(lags)*99/100]
 	rawP50, rawP99 := rawJetStreamLatency(b, nc, 2000)
