@@ -227,7 +227,9 @@ func WaitForCluster(t testing.TB, urls []string) {
 		t.Fatal(err)
 	}
 	probe := RandomName("PROBE_")
-	CheckFor(t, 60*time.Second, func() error {
+	// Two minutes: on two cores busy with the rest of `make test`, the
+	// nodes have been seen to take over one to elect a metadata leader.
+	CheckFor(t, 2*time.Minute, func() error {
 		if _, err := js.AddStream(&nats.StreamConfig{Name: probe, Subjects: []string{probe}, Replicas: len(urls)}); err != nil {
 			return err
 		}
