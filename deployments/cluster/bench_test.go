@@ -55,6 +55,7 @@ func BenchmarkCluster(b *testing.B) {
 		c := newCluster(b, cfg.replicas, cfg.natsNodes)
 		_, writer := c.writer()
 		c.waitRelayHolder()
+		c.waitAtRest()
 		rate, lags, stale := measureCreates(b, c, writer, window)
 		p50, p99 := testenv.Percentile(lags, 50), testenv.Percentile(lags, 99)
 		fmt.Fprintf(os.Stderr, "%s: %s, %d replicas, %d clients, %v: %.0f creates/s; append-to-visible lag p50 %v p99 %v (%d samples, %d stale after 5 s)\n",

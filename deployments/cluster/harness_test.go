@@ -324,6 +324,54 @@ func (c *cluster) waitRelayHolder() *replica {
 	return holder
 }
 
+// waitAtRest waits until every replica's /readyz shows the relay and
+// every projection caught up and live: a measurement started before would
+// time the relay creating the stream and the projections' first catch-up
+// (seen as a relay at position 0 with thousands of events behind while
+// the first creates came in).
+func (c *cluster) waitAtRest() {
+	c.t.Helper()
+	testenv.CheckFor(c.t, 2*time.Minute, func() error {
+		for _, r := range c.replicas {
+			a, err := c.call("GET", r.base, "/readyz", "", nil)
+			if err != nil {
+				return err
+			}
+			var rz struct {
+				Checks struct {
+					Relay struct {
+						Detail struct {
+							Position  int64 `json:"position"`
+							LagEvents int64 `json:"lag_events"`
+						} `json:"detail"`
+					} `json:"relay"`
+					Projections struct {
+						Detail map[string]struct {
+							LagEvents int64 `json:"lag_events"`
+							Live      bool  `json:"live"`
+						} `json:"detail"`
+					} `json:"projections"`
+				} `json:"checks"`
+			}
+			if err := json.Unmarshal(a.body, &rz); err != nil {
+				return fmt.Errorf("%s /readyz: %w", r.name, err)
+			}
+			if rz.Checks.Relay.Detail.Position == 0 || rz.Checks.Relay.Detail.LagEvents > 0 {
+				return fmt.Errorf("%s: relay at %d, %d events behind", r.name, rz.Checks.Relay.Detail.Position, rz.Checks.Relay.Detail.LagEvents)
+			}
+			if len(rz.Checks.Projections.Detail) == 0 {
+				return fmt.Errorf("%s: no projections in /readyz", r.name)
+			}
+			for name, p := range rz.Checks.Projections.Detail {
+				if !p.Live || p.LagEvents > 0 {
+					return fmt.Errorf("%s: projection %s live %v, %d events behind", r.name, name, p.Live, p.LagEvents)
+				}
+			}
+		}
+		return nil
+	})
+}
+
 // killRelayHolder SIGKILLs the replica leading the relay and returns it
 // with the time from the kill to the stream's next message: another
 // replica took the lock and published. Something must be writing.
