@@ -52,10 +52,7 @@ const staleRowsSQL = `(SELECT count(*) FROM unnest($1::text[], $2::uuid[], $3::b
 		WHEN 'filters' THEN EXISTS (SELECT 1 FROM filters f WHERE f.id = r.id AND f.version = r.version)
 	END, false))`
 
-const (
-	assertGuardSQL = `SELECT leadsvc_refuse_stale(` + staleRowsSQL + `)`
-	checkGuardSQL  = `SELECT ` + staleRowsSQL
-)
+const assertGuardSQL = `SELECT leadsvc_refuse_stale(` + staleRowsSQL + `)`
 
 // CheckSQL is the guard's check as an expression for a read's own
 // statement: it counts the rows that have moved, taking args as $1 …
@@ -102,7 +99,8 @@ func (g Guard) QueueCheck(b *pgx.Batch) {
 	if len(g) == 0 {
 		return
 	}
-	b.Queue(checkGuardSQL, g.args()...).QueryRow(func(row pgx.Row) error {
+	expr, args := g.CheckSQL()
+	b.Queue(`SELECT `+expr, args...).QueryRow(func(row pgx.Row) error {
 		var stale int64
 		if err := row.Scan(&stale); err != nil {
 			return fmt.Errorf("check guard: %w", err)

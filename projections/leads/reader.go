@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -73,11 +74,17 @@ func (c *Check) queue(b *pgx.Batch) {
 		if err := row.Scan(&failed); err != nil {
 			return err
 		}
-		if failed > 0 {
-			return c.Err
-		}
-		return nil
+		return c.result(failed)
 	})
+}
+
+// result is the read's outcome for what the check's expression counted;
+// a nil check never fails.
+func (c *Check) result(failed int64) error {
+	if c != nil && failed > 0 {
+		return c.Err
+	}
+	return nil
 }
 
 const leadColumns = `lv.id, lv.account_id, lv.campaign_id, lv.status, lv.fields, lv.files, lv.version, lv.created_at, lv.updated_at`
@@ -173,7 +180,9 @@ func (r *Reader) ListRaw(ctx context.Context, q Query, filterVersion int64) (Raw
 	// its own, and a page is cheap enough for that to show.
 	check, preArgs := "0", []any(nil)
 	if q.Check != nil {
-		check, preArgs = q.Check.SQL, q.Check.Args
+		// Clipped: the view's argument is appended to a copy, never
+		// into the caller's array.
+		check, preArgs = q.Check.SQL, slices.Clip(q.Check.Args)
 	}
 	view := "0"
 	if checkView {
@@ -190,10 +199,7 @@ func (r *Reader) ListRaw(ctx context.Context, q Query, filterVersion int64) (Raw
 		if err := row.Scan(&failed, &viewedAt, &pinned[0], &pinned[1], &pinned[2]); err != nil {
 			return err
 		}
-		if failed > 0 {
-			return q.Check.Err
-		}
-		return nil
+		return q.Check.result(failed)
 	})
 	b.Queue(sql, args...).Query(func(rows pgx.Rows) (err error) { found, err = scanRaw(rows); return err })
 	if err := r.pool.SendBatch(ctx, b).Close(); err != nil {
