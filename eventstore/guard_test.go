@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/leadsvc/leadsvc/eventstore"
 )
@@ -30,14 +31,8 @@ func TestGuardedAppendsCommitOnlyWhileTheirRowsAreCurrent(t *testing.T) {
 			}
 			s, pool := newStore(t, opts...)
 			camp, filter := uuid.New(), uuid.New()
-			if _, err := pool.Exec(ctx, `INSERT INTO campaigns (id, account_id, name, schema, version, created_at, updated_at)
-				VALUES ($1, $2, 'c', '{}', 1, now(), now())`, camp, account); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := pool.Exec(ctx, `INSERT INTO filters (id, campaign_id, account_id, name, conditions, version)
-				VALUES ($1, $2, $3, 'f', '[]', 3)`, filter, camp, account); err != nil {
-				t.Fatal(err)
-			}
+			insertGuarded(t, pool, eventstore.GuardCampaigns, camp, 1)
+			insertGuarded(t, pool, eventstore.GuardFilters, filter, 3, camp)
 			current := eventstore.Guard{{Table: eventstore.GuardCampaigns, ID: camp, Version: 1},
 				{Table: eventstore.GuardFilters, ID: filter, Version: 3}}
 			stale := eventstore.Guard{{Table: eventstore.GuardCampaigns, ID: camp, Version: 1},
@@ -99,10 +94,7 @@ func TestGuardCheckBeforeARead(t *testing.T) {
 	ctx := context.Background()
 	_, pool := newStore(t)
 	camp := uuid.New()
-	if _, err := pool.Exec(ctx, `INSERT INTO campaigns (id, account_id, name, schema, version, created_at, updated_at)
-		VALUES ($1, $2, 'c', '{}', 2, now(), now())`, camp, account); err != nil {
-		t.Fatal(err)
-	}
+	insertGuarded(t, pool, eventstore.GuardCampaigns, camp, 2)
 	for _, c := range []struct {
 		guard eventstore.Guard
 		want  error
@@ -134,14 +126,8 @@ func TestGuardCheckSQLCountsTheRowsThatMoved(t *testing.T) {
 	ctx := context.Background()
 	_, pool := newStore(t)
 	camp, filter := uuid.New(), uuid.New()
-	if _, err := pool.Exec(ctx, `INSERT INTO campaigns (id, account_id, name, schema, version, created_at, updated_at)
-		VALUES ($1, $2, 'c', '{}', 2, now(), now())`, camp, account); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, `INSERT INTO filters (id, campaign_id, account_id, name, conditions, version)
-		VALUES ($1, $2, $3, 'f', '[]', 3)`, filter, camp, account); err != nil {
-		t.Fatal(err)
-	}
+	insertGuarded(t, pool, eventstore.GuardCampaigns, camp, 2)
+	insertGuarded(t, pool, eventstore.GuardFilters, filter, 3, camp)
 	campaign := func(v int64) eventstore.GuardedRow {
 		return eventstore.GuardedRow{Table: eventstore.GuardCampaigns, ID: camp, Version: v}
 	}
@@ -164,5 +150,25 @@ func TestGuardCheckSQLCountsTheRowsThatMoved(t *testing.T) {
 		if err := pool.QueryRow(ctx, `SELECT `+expr, args...).Scan(&moved); err != nil || moved != c.moved {
 			t.Errorf("guard %+v: %d rows moved (%v), want %d", c.guard, moved, err, c.moved)
 		}
+	}
+}
+
+// insertGuarded writes a row a guard can name, at version: a campaign of
+// the test account, or (with its campaign) a filter.
+func insertGuarded(t *testing.T, pool *pgxpool.Pool, table string, id uuid.UUID, version int64, campaign ...uuid.UUID) {
+	t.Helper()
+	var err error
+	switch table {
+	case eventstore.GuardCampaigns:
+		_, err = pool.Exec(context.Background(), `INSERT INTO campaigns (id, account_id, name, schema, version, created_at, updated_at)
+			VALUES ($1, $2, 'c', '{}', $3, now(), now())`, id, account, version)
+	case eventstore.GuardFilters:
+		_, err = pool.Exec(context.Background(), `INSERT INTO filters (id, campaign_id, account_id, name, conditions, version)
+			VALUES ($1, $2, $3, 'f', '[]', $4)`, id, campaign[0], account, version)
+	default:
+		t.Fatalf("insertGuarded: no rows of %s", table)
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -284,6 +284,38 @@ func (c *cluster) writer() (campaign, token string) {
 	return campaign, tok["secret"].(string)
 }
 
+// readiness is what a replica's /readyz says of its relay and
+// projections.
+type readiness struct {
+	Checks struct {
+		Relay struct {
+			Detail struct {
+				Leader    bool  `json:"leader"`
+				Position  int64 `json:"position"`
+				LagEvents int64 `json:"lag_events"`
+			} `json:"detail"`
+		} `json:"relay"`
+		Projections struct {
+			Detail map[string]struct {
+				LagEvents int64 `json:"lag_events"`
+				Live      bool  `json:"live"`
+			} `json:"detail"`
+		} `json:"projections"`
+	} `json:"checks"`
+}
+
+func (c *cluster) readiness(r *replica) (readiness, error) {
+	var rz readiness
+	a, err := c.call("GET", r.base, "/readyz", "", nil)
+	if err != nil {
+		return rz, err
+	}
+	if err := json.Unmarshal(a.body, &rz); err != nil {
+		return rz, fmt.Errorf("%s /readyz: %w", r.name, err)
+	}
+	return rz, nil
+}
+
 // relayHolder is the replica whose /readyz says it leads the relay, or
 // nil when none does now.
 func (c *cluster) relayHolder() *replica {
@@ -291,20 +323,7 @@ func (c *cluster) relayHolder() *replica {
 		if !r.proc.Running() {
 			continue
 		}
-		a, err := c.call("GET", r.base, "/readyz", "", nil)
-		if err != nil {
-			continue
-		}
-		var rz struct {
-			Checks struct {
-				Relay struct {
-					Detail struct {
-						Leader bool `json:"leader"`
-					} `json:"detail"`
-				} `json:"relay"`
-			} `json:"checks"`
-		}
-		if json.Unmarshal(a.body, &rz) == nil && rz.Checks.Relay.Detail.Leader {
+		if rz, err := c.readiness(r); err == nil && rz.Checks.Relay.Detail.Leader {
 			return r
 		}
 	}
@@ -333,28 +352,9 @@ func (c *cluster) waitAtRest() {
 	c.t.Helper()
 	testenv.CheckFor(c.t, 2*time.Minute, func() error {
 		for _, r := range c.replicas {
-			a, err := c.call("GET", r.base, "/readyz", "", nil)
+			rz, err := c.readiness(r)
 			if err != nil {
 				return err
-			}
-			var rz struct {
-				Checks struct {
-					Relay struct {
-						Detail struct {
-							Position  int64 `json:"position"`
-							LagEvents int64 `json:"lag_events"`
-						} `json:"detail"`
-					} `json:"relay"`
-					Projections struct {
-						Detail map[string]struct {
-							LagEvents int64 `json:"lag_events"`
-							Live      bool  `json:"live"`
-						} `json:"detail"`
-					} `json:"projections"`
-				} `json:"checks"`
-			}
-			if err := json.Unmarshal(a.body, &rz); err != nil {
-				return fmt.Errorf("%s /readyz: %w", r.name, err)
 			}
 			if rz.Checks.Relay.Detail.Position == 0 || rz.Checks.Relay.Detail.LagEvents > 0 {
 				return fmt.Errorf("%s: relay at %d, %d events behind", r.name, rz.Checks.Relay.Detail.Position, rz.Checks.Relay.Detail.LagEvents)
