@@ -20,13 +20,18 @@ BENCH_NATS_URL ?= nats://127.0.0.1:4222
 BENCH_RESULTS ?= $(CURDIR)/bench-results.jsonl
 VERSION       := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run test build stack lint unit fuzz bench clean cluster test-cluster
+.PHONY: run test build stack lint unit fuzz bench clean cluster test-cluster demo-reset
 
 ## run: prepare Postgres, migrate, print a demo account, campaign and tokens, serve on :8080
 run: stack build
 	@DATABASE_URL='$(DATABASE_URL)' ./$(BIN) migrate
 	@DATABASE_URL='$(DATABASE_URL)' ./$(BIN) demo
 	DATABASE_URL='$(DATABASE_URL)' exec ./$(BIN) serve
+
+## demo-reset: revoke the demo's partner tokens and make a fresh demo account (then make run)
+demo-reset: stack build
+	@DATABASE_URL='$(DATABASE_URL)' ./$(BIN) migrate
+	@DATABASE_URL='$(DATABASE_URL)' ./$(BIN) demo --reset
 
 ## test: prepare Postgres and NATS, then formatting, vet, staticcheck, every test, short fuzz runs
 test: stack lint unit fuzz

@@ -89,16 +89,7 @@ func (c *cli) commands() *cobra.Command {
 		group("account", "manage accounts", c.accountCreateCommand()),
 		group("token", "mint tokens from the server", c.tokenCreateCommand()),
 		c.keysCommand(),
-		&cobra.Command{
-			Use:   "demo",
-			Short: "create (once) a demo account, campaign and tokens; print them",
-			Long: "Create, once, a demo account with a campaign, a partner filter and tokens, kept in the\n" +
-				"data directory, and print them with their secrets; a second run prints the same.\n\n" + envHelp,
-			Args: noArgs,
-			RunE: c.action(func(ctx context.Context, cfg Config, logger *slog.Logger, _ []string) error {
-				return demo(ctx, cfg, logger, c.stdout)
-			}),
-		},
+		c.demoCommand(),
 		c.projectionCommand("rebuild", "rebuild the read views from the event log and swap them in",
 			"Rebuild the read views from the event log into fresh tables and swap them in while a\n"+
 				"running service keeps serving; progress, events/s and ETA on stderr.", rebuildCmd),
@@ -214,6 +205,23 @@ func (c *cli) accountCreateCommand() *cobra.Command {
 	cmd.Flags().StringVar(&name, "name", "", "the account's name (required)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"account_id": "…", "token": "lsk_…"}`)
 	_ = cmd.MarkFlagRequired("name")
+	return cmd
+}
+
+func (c *cli) demoCommand() *cobra.Command {
+	var reset bool
+	cmd := &cobra.Command{
+		Use:   "demo [--reset]",
+		Short: "create (once) a demo account, campaign and tokens; print them",
+		Long: "Create, once, a demo account with a campaign, a partner filter and tokens, kept in the\n" +
+			"data directory, and print them with their secrets; a second run prints the same.\n" +
+			"--reset revokes the kept demo's partner tokens and creates a fresh demo account.\n\n" + envHelp,
+		Args: noArgs,
+		RunE: c.action(func(ctx context.Context, cfg Config, logger *slog.Logger, _ []string) error {
+			return demo(ctx, cfg, logger, c.stdout, reset)
+		}),
+	}
+	cmd.Flags().BoolVar(&reset, "reset", false, "revoke the kept demo's partner tokens and start over with a fresh demo account")
 	return cmd
 }
 

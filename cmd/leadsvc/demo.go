@@ -66,8 +66,10 @@ func demoSchema() domain.Schema {
 }
 
 // demo creates, once, a demo account with the partner-access setup done
-// and prints how to use it.
-func demo(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer) error {
+// and prints how to use it. With reset it revokes the kept demo's partner
+// tokens and makes a fresh account: the log is append-only, so starting over
+// means a new account rather than deleting the old one.
+func demo(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer, reset bool) error {
 	ws, err := openWriteSide(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -81,6 +83,13 @@ func demo(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer
 	setup, err := loadDemo(ctx, ws.commands, path)
 	if err != nil {
 		return err
+	}
+	if reset && setup != nil {
+		if err := revokeDemo(ctx, ws.commands, setup); err != nil {
+			return err
+		}
+		logger.Info("demo tokens revoked", "account_id", setup.AccountID)
+		setup = nil
 	}
 	if setup == nil {
 		if setup, err = makeDemo(ctx, ws.commands); err != nil {
@@ -125,6 +134,21 @@ func loadDemo(ctx context.Context, c *commands.Commands, path string) (*demoSetu
 	return &s, nil
 }
 
+// revokeDemo revokes the kept demo's partner tokens. The admin token
+// stays: an account keeps its last admin token, and it reaches nothing
+// outside the old demo account.
+func revokeDemo(ctx context.Context, c *commands.Commands, s *demoSetup) error {
+	for _, t := range s.Tokens {
+		if t.DocsID == "" {
+			continue
+		}
+		if _, err := c.RevokeToken(ctx, commands.RevokeToken{AccountID: s.AccountID, TokenID: t.ID, Meta: operatorMeta}); err != nil {
+			return fmt.Errorf("revoke the demo token %q: %w", t.Name, err)
+		}
+	}
+	return nil
+}
+
 func makeDemo(ctx context.Context, c *commands.Commands) (*demoSetup, error) {
 	acct, err := c.CreateAccount(ctx, commands.CreateAccount{Name: "Demo Co", TokenName: "Demo admin", Meta: operatorMeta})
 	if err != nil {
@@ -150,7 +174,7 @@ func makeDemo(ctx context.Context, c *commands.Commands) (*demoSetup, error) {
 		scope string
 	}{
 		{"Partner ABC – read only", []domain.Permission{domain.PermRead}, "campaign, filter source = Partner ABC: read"},
-		{"Partner ABC – read + write", []domain.Permission{domain.PermRead, domain.PermWrite}, "campaign, filter source = Partner ABC: read, write"},
+		{demoPartnerWriter, []domain.Permission{domain.PermRead, domain.PermWrite}, "campaign, filter source = Partner ABC: read, write"},
 	} {
 		tok, err := c.CreateToken(ctx, commands.CreateToken{AccountID: acct.Account.ID, CampaignID: &camp.Campaign.ID,
 			FilterID: &f.Filter.ID, Name: t.name, Permissions: t.perms, Meta: operatorMeta})
@@ -190,6 +214,29 @@ func printDemo(w io.Writer, cfg Config, s *demoSetup) error {
 		}
 	}
 	fmt.Fprintf(w, "\nConsole: %s/console (sign in with the Demo admin token)\n", cfg.PublicURL)
-	_, err := fmt.Fprintf(w, "Service: %s (readiness: %s/readyz)\n\n", cfg.PublicURL, cfg.PublicURL)
+	fmt.Fprintf(w, "Service: %s (readiness: %s/readyz)\n", cfg.PublicURL, cfg.PublicURL)
+	if t, ok := s.token(demoPartnerWriter); ok {
+		fmt.Fprintf(w, "\nTry the partner's API with the %q token (it sees only source = Partner ABC):\n\n", t.Name)
+		fmt.Fprintf(w, "  export TOKEN=%s\n", t.Secret)
+		fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $TOKEN\" %s/v1/schema\n", cfg.PublicURL)
+		fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n"+
+			"       -d '{\"fields\": {\"name\": \"Mary Somerville\", \"source\": \"partner-abc\"}}' %s/v1/leads\n", cfg.PublicURL)
+		fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $TOKEN\" %s/v1/leads\n", cfg.PublicURL)
+	}
+	_, err := fmt.Fprintf(w, "\nStop the service with Ctrl-C. Start over with `make demo-reset` (or `leadsvc demo --reset`):\n"+
+		"it revokes these partner tokens and makes a fresh demo account.\n\n")
 	return err
+}
+
+// demoPartnerWriter names the demo token the printed examples use: a
+// partner's, so that they need no campaign id.
+const demoPartnerWriter = "Partner ABC – read + write"
+
+func (s *demoSetup) token(name string) (demoToken, bool) {
+	for _, t := range s.Tokens {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return demoToken{}, false
 }
