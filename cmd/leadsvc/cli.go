@@ -248,11 +248,13 @@ func (c *cli) historyCommand(kind, short string) *cobra.Command {
 	var (
 		at     string
 		asJSON bool
+		wide   bool
 	)
 	cmd := &cobra.Command{
-		Use:   kind + " ID [--at T] [--json]",
+		Use:   kind + " ID [--at T] [--json | --wide]",
 		Short: short,
-		Long: "The same answers as the audit API, for any account, as tables or JSON (docs/audit.md).\n" +
+		Long: "The same answers as the audit API, for any account, as text that fits 100 columns,\n" +
+			"one table row per event (--wide) or JSON (docs/audit.md).\n" +
 			"Reads only; needs no secret key.\n\n" + envHelp,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
@@ -261,7 +263,7 @@ func (c *cli) historyCommand(kind, short string) *cobra.Command {
 			return nil
 		},
 		RunE: c.action(func(ctx context.Context, cfg Config, logger *slog.Logger, args []string) error {
-			h, err := parseHistoryArgs(kind, args[0], at, asJSON)
+			h, err := parseHistoryArgs(kind, args[0], at, asJSON, wide)
 			if err != nil {
 				return err
 			}
@@ -270,5 +272,7 @@ func (c *cli) historyCommand(kind, short string) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&at, "at", "", "a time (RFC 3339, or a date: midnight UTC)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&wide, "wide", false, "print one table row per event, however wide")
+	cmd.MarkFlagsMutuallyExclusive("json", "wide")
 	return cmd
 }

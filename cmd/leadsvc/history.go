@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -25,10 +26,14 @@ type historyArgs struct {
 	id   uuid.UUID
 	at   time.Time
 	json bool
+	wide bool // one table row per event instead of blocks that fit historyWidth
 }
 
-func parseHistoryArgs(kind, rawID, at string, asJSON bool) (historyArgs, error) {
-	h := historyArgs{kind: kind, json: asJSON}
+// historyWidth is the width the default text output fits in.
+const historyWidth = 100
+
+func parseHistoryArgs(kind, rawID, at string, asJSON, wide bool) (historyArgs, error) {
+	h := historyArgs{kind: kind, json: asJSON, wide: wide}
 	id, err := uuid.Parse(rawID)
 	if err != nil {
 		return h, usageError{fmt.Sprintf("history: %q is not an id", rawID)}
@@ -95,13 +100,18 @@ func leadHistory(ctx context.Context, r *audit.Reader, account uuid.UUID, h hist
 			History audit.LeadHistory `json:"history"`
 		}{state, timeOrNil(h.at), hist})
 	}
-	fmt.Fprintf(stdout, "lead %s  campaign %s  version %d  %s\n", hist.LeadID, hist.CampaignID, hist.Version, chainText(hist.Integrity))
+	if h.wide {
+		fmt.Fprintf(stdout, "lead %s  campaign %s  version %d  %s\n", hist.LeadID, hist.CampaignID, hist.Version, chainText(hist.Integrity))
+	} else {
+		fmt.Fprintf(stdout, "lead %s  version %d\ncampaign %s\n%s\n", hist.LeadID, hist.Version, hist.CampaignID,
+			wrap(chainText(hist.Integrity), historyWidth, ""))
+	}
 	if state == nil {
-		fmt.Fprintf(stdout, "at %s: the lead did not exist yet\n", h.at.Format(time.RFC3339))
+		fmt.Fprintf(stdout, "at %s: the lead did not exist yet\n", h.at.Format(time.RFC3339Nano))
 	} else {
 		when := "now"
 		if !h.at.IsZero() {
-			when = "at " + h.at.Format(time.RFC3339)
+			when = "at " + h.at.Format(time.RFC3339Nano)
 		}
 		fmt.Fprintf(stdout, "%s: version %d, status %s, %d fields, %d files\n", when, state.Version, state.Status, len(state.Fields), len(state.Files))
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -109,14 +119,17 @@ func leadHistory(ctx context.Context, r *audit.Reader, account uuid.UUID, h hist
 			fmt.Fprintf(tw, "  %s\t%s\n", k, value(state.Fields[k]))
 		}
 		for _, f := range state.Files {
-			fmt.Fprintf(tw, "  file %s\t%s (%s, %d bytes)\n", f.ID, f.Name, f.ContentType, f.Size)
+			fmt.Fprintf(tw, "  file %s\t%s (%s, %d bytes)\n", f.ID, cut(f.Name, 30), f.ContentType, f.Size)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintln(stdout)
-	return entriesTable(stdout, hist.Data, false)
+	if h.wide {
+		return entriesTable(stdout, hist.Data, false)
+	}
+	return entriesBlocks(stdout, hist.Data, false)
 }
 
 func tokenHistory(ctx context.Context, r *audit.Reader, account uuid.UUID, h historyArgs, stdout io.Writer) error {
@@ -158,18 +171,26 @@ func tokenHistory(ctx context.Context, r *audit.Reader, account uuid.UUID, h his
 	}
 	when := "now"
 	if !h.at.IsZero() {
-		when = "at " + h.at.Format(time.RFC3339)
+		when = "at " + h.at.Format(time.RFC3339Nano)
 	}
-	if t.State == audit.StateNotCreated {
+	switch {
+	case t.State == audit.StateNotCreated:
 		fmt.Fprintf(stdout, "token %s did not exist yet %s\n\n", h.id, when)
-	} else {
+	case h.wide:
 		fmt.Fprintf(stdout, "token %s %q  %s  permissions %s  %s: %s\n\n", t.ID, t.Name, scope, joinPerms(t.Permissions), when, t.State)
+	default:
+		fmt.Fprintf(stdout, "token %s %s\n%s\npermissions %s  %s: %s\n\n", t.ID, cut(fmt.Sprintf("%q", t.Name), historyWidth-43),
+			scope, joinPerms(t.Permissions), when, t.State)
 	}
-	if err := entriesTable(stdout, hist.Data, true); err != nil {
+	render := entriesBlocks
+	if h.wide {
+		render = entriesTable
+	}
+	if err := render(stdout, hist.Data, true); err != nil {
 		return err
 	}
 	if visible != nil {
-		fmt.Fprintf(stdout, "\nvisible at %s: %d leads (%s)", visible.At.Format(time.RFC3339), visible.Count, visible.State)
+		fmt.Fprintf(stdout, "\nvisible at %s: %d leads (%s)", visible.At.Format(time.RFC3339Nano), visible.Count, visible.State)
 		if f := visible.Filter; f != nil {
 			fmt.Fprintf(stdout, ", filter %q version %d", f.Name, f.Version)
 		}
@@ -190,6 +211,7 @@ func entriesTable(w io.Writer, entries []audit.Entry, token bool) error {
 	} else {
 		fmt.Fprintln(tw, "POSITION\tVERSION\tTIME\tTYPE\tACTOR\tREQUEST\tCHANGES")
 	}
+	layout := timeLayout(entries)
 	for _, e := range entries {
 		pos, ver := "-", "-"
 		if e.Position > 0 {
@@ -199,7 +221,7 @@ func entriesTable(w io.Writer, entries []audit.Entry, token bool) error {
 		if e.Synthesized {
 			changes = "(synthesized: " + e.Note + ")"
 		}
-		at := e.Time.Format("2006-01-02T15:04:05.000Z07:00")
+		at := e.Time.Format(layout)
 		if token {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", pos, at, e.Kind, e.Type, e.StreamID, ver, actorText(e.Actor), dash(e.RequestID), changes)
 		} else {
@@ -207,6 +229,103 @@ func entriesTable(w io.Writer, entries []audit.Entry, token bool) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// entriesBlocks prints each entry as a block of lines that fit
+// historyWidth: position, version, time and type first, then the actor,
+// the request and one line per change.
+func entriesBlocks(w io.Writer, entries []audit.Entry, token bool) error {
+	layout := timeLayout(entries)
+	const indent = "    "
+	for i, e := range entries {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		head := "-"
+		if e.Position > 0 {
+			head = fmt.Sprintf("#%d v%d", e.Position, e.StreamVersion)
+		}
+		head += "  " + e.Time.Format(layout) + "  " + e.Type
+		if token {
+			head += "  (" + e.Kind + ")"
+		}
+		lines := []string{head}
+		if token {
+			lines = append(lines, indent+"stream "+e.StreamID)
+		}
+		lines = append(lines, indent+"by "+actorText(e.Actor), indent+"request "+dash(e.RequestID))
+		if e.Synthesized {
+			lines = append(lines, indent+"(synthesized: "+e.Note+")")
+		}
+		for _, c := range e.Changes {
+			one := indent + c.Field + ": " + value(c.Before) + " → " + value(c.After)
+			if utf8.RuneCountInString(one) <= historyWidth {
+				lines = append(lines, one)
+				continue
+			}
+			pad := strings.Repeat(" ", utf8.RuneCountInString(indent+c.Field))
+			lines = append(lines, indent+c.Field+": "+value(c.Before), pad+"→ "+value(c.After))
+		}
+		for _, l := range lines {
+			if _, err := fmt.Fprintln(w, wrap(l, historyWidth, indent+"  ")); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// timeLayout is the RFC 3339 layout with as many fractional digits as
+// tell the entries' distinct times apart: milliseconds at least, more
+// when two events fall in the same millisecond.
+func timeLayout(entries []audit.Entry) string {
+	for _, digits := range []string{"000", "000000"} {
+		layout := "2006-01-02T15:04:05." + digits + "Z07:00"
+		if distinctAt(entries, layout) {
+			return layout
+		}
+	}
+	return "2006-01-02T15:04:05.000000000Z07:00"
+}
+
+func distinctAt(entries []audit.Entry, layout string) bool {
+	seen := map[string]time.Time{}
+	for _, e := range entries {
+		s := e.Time.Format(layout)
+		if t, ok := seen[s]; ok && !t.Equal(e.Time) {
+			return false
+		}
+		seen[s] = e.Time
+	}
+	return true
+}
+
+// wrap breaks s at spaces so that no line is wider than width runes,
+// continuing with indent; a word longer than a line is cut with "…".
+func wrap(s string, width int, indent string) string {
+	var out []string
+	body := strings.TrimLeft(s, " ")
+	line, first := s[:len(s)-len(body)], true
+	for _, word := range strings.Split(body, " ") {
+		switch {
+		case first:
+			line, first = line+word, false
+		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) <= width:
+			line += " " + word
+		default:
+			out = append(out, cut(line, width))
+			line = indent + word
+		}
+	}
+	return strings.Join(append(out, cut(line, width)), "\n")
+}
+
+// cut shortens s to at most n runes, ending in "…" when it was longer.
+func cut(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }
 
 func entriesUpTo(entries []audit.Entry, at time.Time) []audit.Entry {

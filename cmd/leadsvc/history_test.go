@@ -6,8 +6,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/leadsvc/leadsvc/internal/testenv"
+	"github.com/leadsvc/leadsvc/projections/audit"
 )
 
 // TestHistoryAndAuditVerifyCommands reads the demo's history as an
@@ -33,8 +35,16 @@ func TestHistoryAndAuditVerifyCommands(t *testing.T) {
 
 	code, out, errOut := runCLI(t, env, "history", "lead", leadID)
 	if code != 0 || !strings.Contains(out, "hash chain intact") || !strings.Contains(out, "lead.created") ||
-		!strings.Contains(out, "POSITION") || !strings.Contains(out, "fields.source: ∅ → \"partner-abc\"") {
+		!strings.Contains(out, "fields.source: ∅ → \"partner-abc\"") {
 		t.Fatalf("history lead: exit %d, stdout:\n%s\nstderr: %s", code, out, errOut)
+	}
+	mustFitWidth(t, out)
+	if code, out, _ := runCLI(t, env, "history", "lead", leadID, "--wide"); code != 0 || !strings.Contains(out, "POSITION") ||
+		!strings.Contains(out, "fields.source: ∅ → \"partner-abc\"") {
+		t.Fatalf("history lead --wide: exit %d:\n%s", code, out)
+	}
+	if code, _, _ := runCLI(t, env, "history", "lead", leadID, "--wide", "--json"); code != 2 {
+		t.Fatalf("history lead --wide --json: exit %d, want 2", code)
 	}
 	if code, out, _ := runCLI(t, env, "history", "lead", "--at", "2001-01-01", leadID); code != 0 || !strings.Contains(out, "did not exist yet") {
 		t.Fatalf("history lead --at before its creation: exit %d:\n%s", code, out)
@@ -79,8 +89,10 @@ func TestHistoryAndAuditVerifyCommands(t *testing.T) {
 		t.Fatalf("history token: %+v; want the token's creation and the two partner-abc leads visible", tok)
 	}
 	if code, out, _ := runCLI(t, env, "history", "token", tokenID, "--at", now); code != 0 ||
-		!strings.Contains(out, "visible at ") || !strings.Contains(out, ": 2 leads (active)") {
+		!strings.Contains(out, "visible at "+now) || !strings.Contains(out, ": 2 leads (active)") {
 		t.Fatalf("history token --at: exit %d:\n%s", code, out)
+	} else {
+		mustFitWidth(t, out)
 	}
 
 	code, out, errOut = runCLI(t, env, "audit", "verify")
@@ -107,5 +119,48 @@ func TestHistoryAndAuditVerifyCommands(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, env, "history", "lead", "00000000-0000-0000-0000-000000000001"); code != 1 || !strings.Contains(errOut, "no lead") {
 		t.Errorf("history of a missing lead: exit %d, %q", code, errOut)
+	}
+}
+
+func mustFitWidth(t *testing.T, out string) {
+	t.Helper()
+	for _, l := range strings.Split(out, "\n") {
+		if n := utf8.RuneCountInString(l); n > historyWidth {
+			t.Fatalf("a line of %d columns, more than %d:\n%s\n\nin:\n%s", n, historyWidth, l, out)
+		}
+	}
+}
+
+// TestHistoryBlocksFitAndTellTimesApart: long names and values wrap or
+// are cut to the width, and two events a microsecond apart print
+// different times.
+func TestHistoryBlocksFitAndTellTimesApart(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 4, 12, 27, 27, 100_000, time.UTC)
+	long := strings.Repeat("very long words ", 12)
+	entries := []audit.Entry{
+		{Position: 41, StreamVersion: 1, StreamID: "lead-x", Type: "lead.created", Time: at, RequestID: strings.Repeat("r", 120),
+			Actor: &audit.Actor{TokenID: "6a72e1cd-60fe-47a4-85f1-a32f7e516bba", Name: strings.Repeat("Partner name ", 6)},
+			Changes: []audit.Change{{Field: "fields.notes", Before: long, After: long + "and more"},
+				{Field: "fields." + strings.Repeat("k", 90), After: "v"}}},
+		{Position: 42, StreamVersion: 2, StreamID: "lead-x", Type: "lead.status_changed", Time: at.Add(time.Microsecond),
+			Changes: []audit.Change{{Field: "status", Before: "new", After: "contacted"}}},
+	}
+	for _, token := range []bool{false, true} {
+		var b strings.Builder
+		if err := entriesBlocks(&b, entries, token); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		mustFitWidth(t, out)
+		if !strings.Contains(out, "12:27:27.000100Z") || !strings.Contains(out, "12:27:27.000101Z") {
+			t.Fatalf("times a microsecond apart are not told apart:\n%s", out)
+		}
+		if !strings.Contains(out, `status: "new" → "contacted"`) || !strings.Contains(out, "→ \"very long words") {
+			t.Fatalf("changes missing:\n%s", out)
+		}
+	}
+	if got := timeLayout(entries[:1]); got != "2006-01-02T15:04:05.000Z07:00" {
+		t.Errorf("one entry's layout = %q, want milliseconds", got)
 	}
 }
