@@ -156,6 +156,7 @@ func (b *builder) operationObject(o *operation) *M {
 		rs.set(r.Status, ro)
 	}
 	op.set("responses", rs)
+	op.set("x-codeSamples", b.codeSamplesExtension(o))
 	if o.Unverified {
 		op.set("x-leadsvc-contract", "Not covered by the contract tests; members beyond those listed may appear.")
 	}
@@ -202,6 +203,9 @@ func (b *builder) responseExample(o *operation, r resp) any {
 	}
 	switch r.Schema {
 	case "Lead":
+		if o.ID == "updateLead" {
+			return b.updatedLeadExample(o)
+		}
 		return b.leadExample(o.ID == "createLead")
 	case "LeadList":
 		return obj("data", b.createdExamples())
@@ -217,6 +221,35 @@ func (b *builder) responseExample(o *operation, r resp) any {
 		}
 	}
 	return nil
+}
+
+// updatedLeadExample is the lead example after the operation's request
+// example: its status and fields applied (null clears a field), one
+// version later, so that the answer shown matches the request shown.
+func (b *builder) updatedLeadExample(o *operation) *M {
+	lead := b.leadExample(false)
+	req, _ := b.bodyExample(o).(*M)
+	if req == nil {
+		return lead
+	}
+	if st := req.get("status"); st != nil {
+		lead.set("status", st)
+	}
+	if changed, ok := req.get("fields").(*M); ok {
+		fields, _ := lead.get("fields").(*M)
+		if fields == nil {
+			fields = obj()
+		}
+		for _, m := range changed.kv {
+			if m.v == null {
+				fields.del(m.k)
+				continue
+			}
+			fields.set(m.k, m.v)
+		}
+		lead.set("fields", fields)
+	}
+	return lead.set("version", 2).set("updated_at", exampleUpdated)
 }
 
 // tokenSchemaExample is what GET /v1/schema answers this token now.

@@ -18,23 +18,31 @@ var pageHTML string
 //go:embed page.css
 var pageCSS string
 
+//go:embed page.js
+var pageJS string
+
 var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"lower": strings.ToLower,
 }).Parse(pageHTML))
 
 // ContentSecurityPolicy is the policy the HTML page is served with: it
-// loads nothing and runs nothing; its one style sheet is inline and
-// allowed by its hash.
+// loads nothing; its one style sheet and its one script (language tabs,
+// copy buttons, search) are inline and allowed by their hashes.
 func ContentSecurityPolicy() string {
-	sum := sha256.Sum256([]byte(pageCSS))
-	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+	return "default-src 'none'; style-src '" + sha256Source(pageCSS) + "'; script-src '" + sha256Source(pageJS) +
 		"'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+}
+
+func sha256Source(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
 // view is what the page template shows.
 type view struct {
 	Title, Summary string
 	CSS            template.CSS
+	JS             template.JS
 	General        bool
 	TokenName      string
 	CampaignName   string
@@ -82,6 +90,7 @@ type opView struct {
 	Response                                   string
 	Statuses                                   []statusCode
 	Unverified                                 bool
+	Samples                                    []CodeSample
 }
 
 type paramRow struct{ Name, In, Description, Required string }
@@ -93,7 +102,7 @@ type statusCode struct{ Code, Description string }
 func (d *Doc) HTML(w io.Writer, base string) error {
 	b := d.b
 	base = strings.TrimRight(base, "/")
-	v := view{Title: b.title(), Summary: b.summary(), CSS: template.CSS(pageCSS), General: d.scope.Token == nil,
+	v := view{Title: b.title(), Summary: b.summary(), CSS: template.CSS(pageCSS), JS: template.JS(pageJS), General: d.scope.Token == nil,
 		BaseURL: b.s.PublicURL, OpenAPIURL: base + "/openapi.yaml", PostmanURL: base + "/postman.json",
 		Conventions: strings.Split(strings.TrimPrefix(conventions, "**Conventions.** "), "\n")}
 	if t := d.scope.Token; t != nil {
@@ -169,7 +178,7 @@ func (d *Doc) HTML(w io.Writer, base string) error {
 
 func (b *builder) opView(o *operation) opView {
 	ov := opView{Method: o.Method, Path: o.Path, Anchor: o.ID, Summary: o.Summary, Description: o.Description,
-		Perm: string(o.Perm), Unverified: o.Unverified}
+		Perm: string(o.Perm), Unverified: o.Unverified, Samples: b.samples(o)}
 	for _, p := range o.Params {
 		p = b.resolveParam(p)
 		name, _ := p.get("name").(string)

@@ -38,7 +38,8 @@ type partner struct {
 	ro, rw   *client
 	roID     string
 	rwID     string
-	docsURL  string
+	docsURL  string // the read-only token's
+	rwDocs   string // the read+write token's
 }
 
 // setup is an account with the test campaign and two partners.
@@ -71,6 +72,7 @@ func mustSetup(t *testing.T, m *Main) *setup {
 		rw := s.admin.do("POST", "/v1/tokens", map[string]any{"name": p.source + " write", "campaign_id": s.campaignID,
 			"filter_id": p.filterID, "permissions": []string{"read", "write"}}).want(201).obj()
 		p.ro, p.rw, p.roID, p.rwID, p.docsURL = s.admin.as(str(ro, "secret")), s.admin.as(str(rw, "secret")), str(ro, "id"), str(rw, "id"), str(ro, "docs_url")
+		p.rwDocs = str(rw, "docs_url")
 	}
 	return s
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes PostgreSQL (and a NATS server with JetStream, for NATS_URL users)
-# ready on this machine or a fresh Debian one, with Chromium for the docs
-# page's browser test: installs them with apt-get when
+# ready on this machine or a fresh Debian one, with Chromium for the
+# browser tests and Node.js and Python for checking the docs' code
+# samples: installs them with apt-get when
 # missing, starts them when stopped, and creates the leadsvc databases.
 # Idempotent; used by `make run` and `make test`.
 set -euo pipefail
@@ -79,7 +80,18 @@ ensure_chromium() {
 	fi
 }
 
+# The partner docs' code samples are parsed by Node.js and Python in the tests.
+ensure_sample_checkers() {
+	if ! command -v node >/dev/null 2>&1; then
+		apt_install nodejs
+	fi
+	if ! command -v python3 >/dev/null 2>&1; then
+		apt_install python3
+	fi
+}
+
 ensure_postgres
 ensure_nats
 ensure_chromium
+ensure_sample_checkers
 log "PostgreSQL ready on $PGHOST_ADDR:$PGPORT_NUM (databases: ${DATABASES[*]})"
