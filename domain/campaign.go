@@ -39,12 +39,17 @@ type Field struct {
 	Required bool       `json:"required"`
 	Select   string     `json:"select,omitempty"`   // select key, for select and multiselect
 	Campaign *uuid.UUID `json:"campaign,omitempty"` // target campaign, for relation
+	// Retired fields keep their values on leads and refuse new ones.
+	Retired bool `json:"retired,omitempty"`
 }
 
 // Option is one value of a select list.
 type Option struct {
 	Value string `json:"value"`
 	Label string `json:"label"`
+	// Retired options stay valid on the leads and in the filters that have
+	// them; new writes are refused.
+	Retired bool `json:"retired,omitempty"`
 }
 
 // Select is a named option list, e.g. the "source" list naming partners.
@@ -58,6 +63,9 @@ type Select struct {
 type Status struct {
 	Slug  string `json:"slug"`
 	Label string `json:"label"`
+	// Retired statuses stay on the leads that have them; no lead moves to
+	// one.
+	Retired bool `json:"retired,omitempty"`
 }
 
 // Schema is what a campaign's leads look like.
@@ -97,12 +105,37 @@ func (s Schema) HasStatus(slug string) bool {
 	return false
 }
 
-// DefaultStatus is the first status: the one a lead gets when none is given.
+// DefaultStatus is the first active status: the one a lead gets when none
+// is given.
 func (s Schema) DefaultStatus() string {
-	if len(s.Statuses) == 0 {
-		return ""
+	for _, st := range s.Statuses {
+		if !st.Retired {
+			return st.Slug
+		}
 	}
-	return s.Statuses[0].Slug
+	return ""
+}
+
+// StatusRetired reports whether slug is a retired status of the schema.
+func (s Schema) StatusRetired(slug string) bool {
+	for _, st := range s.Statuses {
+		if st.Slug == slug {
+			return st.Retired
+		}
+	}
+	return false
+}
+
+// OptionRetired reports whether value is a retired option of the select
+// list key.
+func (s Schema) OptionRetired(key, value string) bool {
+	sl, _ := s.Select(key)
+	for _, o := range sl.Options {
+		if o.Value == value {
+			return o.Retired
+		}
+	}
+	return false
 }
 
 // HasOption reports whether value is an option of the select list key.
@@ -124,6 +157,18 @@ func (s Schema) optionValues(key string) []string {
 	vals := make([]string, len(sl.Options))
 	for i, o := range sl.Options {
 		vals[i] = o.Value
+	}
+	return vals
+}
+
+// activeOptionValues are the option values new writes may use.
+func (s Schema) activeOptionValues(key string) []string {
+	sl, _ := s.Select(key)
+	vals := []string{}
+	for _, o := range sl.Options {
+		if !o.Retired {
+			vals = append(vals, o.Value)
+		}
 	}
 	return vals
 }
@@ -280,6 +325,12 @@ func (c Campaign) Evolve(e Event) Campaign {
 	case StatusAdded:
 		c.Schema.Statuses = append(clone(c.Schema.Statuses), e.Status)
 		c.UpdatedAt = e.At
+	case SelectOptionChanged:
+		c.Schema, c.UpdatedAt = evolveSchemaChange(c.Schema, e), e.At
+	case FieldChanged:
+		c.Schema, c.UpdatedAt = evolveSchemaChange(c.Schema, e), e.At
+	case StatusDefinitionChanged:
+		c.Schema, c.UpdatedAt = evolveSchemaChange(c.Schema, e), e.At
 	}
 	c.Version++
 	return c

@@ -5,7 +5,9 @@ import (
 	"math"
 	"net/mail"
 	"net/url"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +35,13 @@ var phonePattern = regexp.MustCompile(`^\+?[0-9 ().\-]{3,32}$`)
 // mode a nil value means "clear". The error is a *ValidationError holding
 // every problem.
 func (s Schema) ValidateFields(input map[string]any, mode Mode) (Fields, error) {
+	return s.ValidateFieldsOf(input, mode, nil)
+}
+
+// ValidateFieldsOf is ValidateFields for a lead that has current: a value
+// of a retired field, option or status is refused unless the lead already
+// has it.
+func (s Schema) ValidateFieldsOf(input map[string]any, mode Mode, current Fields) (Fields, error) {
 	v := &ValidationError{}
 	out := Fields{}
 	for _, key := range sortedKeys(input) {
@@ -53,13 +62,13 @@ func (s Schema) ValidateFields(input map[string]any, mode Mode) (Fields, error) 
 			continue
 		}
 		val, ok := s.normalize(v, "fields."+key, f, raw)
-		if ok {
+		if ok && s.retiredValue(v, "fields."+key, f, val, current[key]) {
 			out[key] = val
 		}
 	}
 	if mode == ModeCreate {
 		for _, f := range s.Fields {
-			if _, present := input[f.Key]; f.Required && !present {
+			if _, present := input[f.Key]; f.Required && !f.Retired && !present {
 				v.Add("fields."+f.Key, CodeRequired, "the field is required")
 			}
 		}
@@ -68,6 +77,36 @@ func (s Schema) ValidateFields(input map[string]any, mode Mode) (Fields, error) 
 		return nil, err
 	}
 	return out, nil
+}
+
+// retiredValue reports whether val may be written to field f of a lead
+// whose value is had: a retired field takes no new value, and a select
+// takes no retired option the lead does not already have.
+func (s Schema) retiredValue(v *ValidationError, path string, f Field, val, had any) bool {
+	if reflect.DeepEqual(val, had) {
+		return true
+	}
+	if f.Retired {
+		v.Add(path, CodeRetired, "the field %s is retired: it keeps the values leads have and takes no new ones", quote(f.Key))
+		return false
+	}
+	switch f.Type {
+	case TypeSelect:
+		if str, _ := val.(string); s.OptionRetired(f.Select, str) {
+			v.Add(path, CodeRetired, "%s is a retired option of select %q (%s)", quote(str), f.Select, optionList(s.activeOptionValues(f.Select)))
+			return false
+		}
+	case TypeMultiselect:
+		kept, _ := had.([]string)
+		items, _ := val.([]string)
+		for _, it := range items {
+			if s.OptionRetired(f.Select, it) && !slices.Contains(kept, it) {
+				v.Add(path, CodeRetired, "%s is a retired option of select %q (%s)", quote(it), f.Select, optionList(s.activeOptionValues(f.Select)))
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // NormalizeValue normalizes one value for field f, as ValidateFields does.

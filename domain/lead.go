@@ -87,6 +87,8 @@ func CreateLead(id, campaignID, accountID uuid.UUID, status string, input map[st
 		status = s.DefaultStatus()
 	} else if !s.HasStatus(status) {
 		v.Add("status", CodeUnknownStatus, "%s is not a status of the campaign", quote(status))
+	} else if s.StatusRetired(status) {
+		v.Add("status", CodeRetired, "%s is a retired status: no lead moves to it", quote(status))
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -100,13 +102,17 @@ func (l Lead) Update(input map[string]any, status string, s Schema, at time.Time
 	if !l.Exists() {
 		return nil, ErrLeadNotFound
 	}
-	fields, err := s.ValidateFields(input, ModeUpdate)
+	fields, err := s.ValidateFieldsOf(input, ModeUpdate, l.Fields)
 	v := &ValidationError{}
 	if err != nil {
 		v.Errors = append(v.Errors, err.(*ValidationError).Errors...)
 	}
-	if status != "" && !s.HasStatus(status) {
+	switch {
+	case status == "" || status == l.Status:
+	case !s.HasStatus(status):
 		v.Add("status", CodeUnknownStatus, "%s is not a status of the campaign", quote(status))
+	case s.StatusRetired(status):
+		v.Add("status", CodeRetired, "%s is a retired status: no lead moves to it", quote(status))
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
