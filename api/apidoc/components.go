@@ -249,7 +249,7 @@ func (b *builder) leadComponents() {
 		}
 	}
 	create := closed(object(createReq,
-		"status", obj("allOf", []any{status}, "description", b.createStatusWords()),
+		"status", b.writableStatus(status, b.createStatusWords()),
 		"fields", sref("LeadFieldsCreate"),
 		"campaign_id", b.createCampaignID()))
 	if !b.campaignScoped() {
@@ -280,7 +280,7 @@ func (b *builder) leadComponents() {
 		"data", list(sref("Lead"), "The created leads, in the order sent.").
 			set("minItems", 1).set("maxItems", commands.MaxBatchLeads)))
 	upd := closed(object(nil,
-		"status", obj("allOf", []any{status}, "description", "The new status."),
+		"status", b.writableStatus(status, "The new status."),
 		"fields", sref("LeadFieldsUpdate")))
 	updEx := obj("status", b.secondStatus())
 	if ex := b.updateFieldsExample(); ex.len() > 0 {
@@ -338,7 +338,7 @@ func (b *builder) createStatusWords() string {
 }
 
 func (b *builder) secondStatus() string {
-	sts := b.statuses()
+	sts := b.activeStatuses()
 	switch {
 	case len(sts) > 1:
 		return sts[1].Slug
@@ -361,13 +361,33 @@ func (b *builder) updateFieldsExample() *M {
 	return obj()
 }
 
+// writableStatus is status for a write: the retired statuses refused.
+func (b *builder) writableStatus(status *M, desc string) *M {
+	s := obj("allOf", []any{status}, "description", desc)
+	var retired []any
+	for _, st := range b.statuses() {
+		if st.Retired {
+			retired = append(retired, st.Slug)
+		}
+	}
+	if len(retired) > 0 {
+		s.set("not", obj("enum", retired))
+		s.set("description", desc+" Not a retired status.")
+	}
+	return s
+}
+
 func (b *builder) statusSchema() *M {
 	if !b.campaignScoped() {
 		return obj("type", "string", "pattern", keyPattern, "description", "A status slug of the lead's campaign.")
 	}
 	var vals, labels []string
 	for _, st := range b.statuses() {
-		vals, labels = append(vals, st.Slug), append(labels, st.Label)
+		label := st.Label
+		if st.Retired {
+			label += retiredWords
+		}
+		vals, labels = append(vals, st.Slug), append(labels, label)
 	}
 	s := enumSchema(vals, labels, "status")
 	s = prepend(s, "title", "Status")
@@ -405,6 +425,9 @@ func (b *builder) leadFieldSchemas() (read, create, update *M) {
 		props := obj()
 		var req []string
 		for _, fd := range b.flds {
+			if fd.Retired && m != modeRead {
+				continue // a write naming it is refused
+			}
 			props.set(fd.Key, b.fieldSchema(fd, m))
 			if m == modeRead && fd.NeedPresent || m == modeCreate && fd.NeedCreate {
 				req = append(req, fd.Key)
@@ -518,23 +541,26 @@ func (b *builder) campaignComponents() {
 		"type", obj("type", "string", "enum", stringEnum(types...)),
 		"required", obj("type", "boolean", "description", "Creates must give it; it cannot be cleared."),
 		"select", str("For select and multiselect: the key of the select list of its options."),
-		"campaign", uuidSchema("For relation: the target campaign.")))
+		"campaign", uuidSchema("For relation: the target campaign."),
+		"retired", retiredSchema("field")))
 	b.schemas.set("Option", object([]string{"value", "label"},
 		"value", obj("type", "string", "minLength", 1, "maxLength", 200, "description", "What a lead stores and clients send."),
-		"label", obj("type", "string", "minLength", 1, "description", "The option's name for people.")))
+		"label", obj("type", "string", "minLength", 1, "description", "The option's name for people."),
+		"retired", retiredSchema("option")))
 	b.schemas.set("Select", object([]string{"key", "label", "options"},
 		"key", obj("type", "string", "pattern", keyPattern),
 		"label", obj("type", "string", "minLength", 1),
 		"options", list(sref("Option"), "The options, in order.")))
 	b.schemas.set("Status", object([]string{"slug", "label"},
 		"slug", obj("type", "string", "pattern", keyPattern),
-		"label", obj("type", "string", "minLength", 1)))
+		"label", obj("type", "string", "minLength", 1),
+		"retired", retiredSchema("status")))
 	b.schemas.set("Campaign", object([]string{"id", "name", "fields", "selects", "statuses", "version", "created_at", "updated_at"},
 		"id", uuidSchema("The campaign's id."),
 		"name", str("The campaign's name."),
 		"fields", list(sref("Field"), "The fields, in order."),
 		"selects", list(sref("Select"), "The option lists select fields use."),
-		"statuses", list(sref("Status"), "The statuses, in order; the first is a new lead's default."),
+		"statuses", list(sref("Status"), "The statuses, in order; the first that is not retired is a new lead's default."),
 		"version", obj("type", "integer", "minimum", 1),
 		"created_at", timeSchema("When the campaign was created."),
 		"updated_at", timeSchema("When its schema or name last changed.")))
@@ -807,4 +833,11 @@ func (b *builder) createExampleComplete() bool {
 		}
 	}
 	return true
+}
+
+// retiredSchema documents the retired flag of a schema item; absent means
+// false.
+func retiredSchema(what string) *M {
+	return obj("type", "boolean", "description", "Present and true when the "+what+
+		" is retired: leads keep it and read it, new writes of it are refused (422, code retired).")
 }

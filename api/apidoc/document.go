@@ -263,13 +263,21 @@ func (b *builder) tokenSchemaExample() *M {
 	for _, s := range b.shown.Selects {
 		opts := make([]any, 0, len(s.Options))
 		for _, o := range s.Options {
-			opts = append(opts, obj("value", o.Value, "label", o.Label))
+			opt := obj("value", o.Value, "label", o.Label)
+			if o.Retired {
+				opt.set("retired", true)
+			}
+			opts = append(opts, opt)
 		}
 		selects = append(selects, obj("key", s.Key, "label", s.Label, "options", opts))
 	}
 	statuses := make([]any, 0, len(b.shown.Statuses))
 	for _, s := range b.shown.Statuses {
-		statuses = append(statuses, obj("slug", s.Slug, "label", s.Label))
+		st := obj("slug", s.Slug, "label", s.Label)
+		if s.Retired {
+			st.set("retired", true)
+		}
+		statuses = append(statuses, st)
 	}
 	perms := make([]any, 0)
 	for _, p := range t.Permissions {

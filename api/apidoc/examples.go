@@ -51,7 +51,7 @@ func (b *builder) fieldExample(fd *fieldDoc) (any, bool) {
 	switch f.Type {
 	case domain.TypeSelect:
 		cands = cands[:0]
-		for _, o := range fd.Options {
+		for _, o := range activeOptions(fd.Options) {
 			cands = append(cands, o.Value)
 		}
 	case domain.TypeMultiselect:
@@ -65,7 +65,7 @@ func (b *builder) fieldExample(fd *fieldDoc) (any, bool) {
 		if len(must) > 0 {
 			cands = append(cands, must)
 		}
-		for _, o := range fd.Options {
+		for _, o := range activeOptions(fd.Options) {
 			cands = append(cands, append(append([]string{}, must...), o.Value))
 		}
 		cands = append(cands, []string{})
@@ -96,7 +96,7 @@ func (b *builder) validFor(fd *fieldDoc, v any) bool {
 	if fd.Type == domain.TypeMultiselect {
 		for _, it := range got.([]string) {
 			found := false
-			for _, o := range fd.Options {
+			for _, o := range activeOptions(fd.Options) {
 				found = found || o.Value == it
 			}
 			if !found {
@@ -161,7 +161,7 @@ func sampleValues(f domain.Field) []any {
 
 // statusExample is the first status the token's leads may have.
 func (b *builder) statusExample() string {
-	if sts := b.statuses(); len(sts) > 0 {
+	if sts := b.activeStatuses(); len(sts) > 0 {
 		return sts[0].Slug
 	}
 	return "new"
@@ -172,7 +172,7 @@ func (b *builder) statusExample() string {
 func (b *builder) leadFieldsExample(fields []*fieldDoc, m mode) *M {
 	out := obj()
 	for _, fd := range fields {
-		if !fd.HasExample || (m == modeCreate && fd.HasDefault) {
+		if !fd.HasExample || (m == modeCreate && fd.HasDefault) || (m != modeRead && fd.Retired) {
 			continue
 		}
 		if m == modeUpdate && !fd.NeedCreate && fd.Type != domain.TypeSelect {

@@ -86,8 +86,34 @@ func (b *builder) fields() []*fieldDoc {
 	return out
 }
 
-// statuses are the statuses a lead of the token may have.
+// statuses are the statuses a lead of the token may have, retired ones
+// included: leads keep them.
 func (b *builder) statuses() []domain.Status { return b.shown.Statuses }
+
+// activeStatuses are the statuses a write may set.
+func (b *builder) activeStatuses() []domain.Status {
+	var out []domain.Status
+	for _, st := range b.shown.Statuses {
+		if !st.Retired {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// activeOptions are the options a write may use.
+func activeOptions(opts []domain.Option) []domain.Option {
+	var out []domain.Option
+	for _, o := range opts {
+		if !o.Retired {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// retiredWords marks a retired item's label for readers.
+const retiredWords = " (retired: kept on the leads that have it, refused for new writes)"
 
 // statusNeededOnCreate: a create must name its status when the one it
 // would get otherwise (the filter's default or the campaign's first) is
@@ -120,9 +146,22 @@ func enumSchema(values []string, labels []string, what string) *M {
 
 func optionValues(opts []domain.Option) (vals, labels []string) {
 	for _, o := range opts {
-		vals, labels = append(vals, o.Value), append(labels, o.Label)
+		label := o.Label
+		if o.Retired {
+			label += retiredWords
+		}
+		vals, labels = append(vals, o.Value), append(labels, label)
 	}
 	return vals, labels
+}
+
+// optionsFor are the options a value of fd takes in mode m: a lead read
+// may hold a retired one, a write may not.
+func (b *builder) optionsFor(fd *fieldDoc, m mode) []domain.Option {
+	if m == modeRead {
+		return fd.Options
+	}
+	return activeOptions(fd.Options)
 }
 
 // fieldSchema is the JSON Schema of a field's value in mode m.
@@ -149,10 +188,10 @@ func (b *builder) fieldSchema(fd *fieldDoc, m mode) *M {
 	case domain.TypeURL:
 		s = obj("type", "string", "format", "uri", "maxLength", 2048)
 	case domain.TypeSelect:
-		vals, labels := optionValues(fd.Options)
+		vals, labels := optionValues(b.optionsFor(fd, m))
 		s = enumSchema(vals, labels, "option")
 	case domain.TypeMultiselect:
-		vals, labels := optionValues(fd.Options)
+		vals, labels := optionValues(b.optionsFor(fd, m))
 		s = obj("type", "array", "items", enumSchema(vals, labels, "option"))
 	case domain.TypeRelation:
 		s = obj("type", "string", "format", "uuid")

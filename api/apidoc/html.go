@@ -65,6 +65,7 @@ type view struct {
 type fieldRow struct {
 	Key, Label, Type string
 	Required         string
+	Retired          bool
 	Values           []domain.Option
 	Notes            []string
 	Target           string
@@ -74,6 +75,7 @@ type statusRow struct {
 	Slug, Label string
 	Allowed     bool
 	Default     bool
+	Retired     bool
 }
 
 type section struct {
@@ -126,8 +128,10 @@ func (d *Doc) HTML(w io.Writer, base string) error {
 		v.Intro = b.accessWords()
 	}
 	for _, fd := range b.flds {
-		row := fieldRow{Key: fd.Key, Label: fd.Label, Type: string(fd.Type), Values: fd.Options, Notes: fd.Scope}
+		row := fieldRow{Key: fd.Key, Label: fd.Label, Type: string(fd.Type), Values: fd.Options, Notes: fd.Scope, Retired: fd.Retired}
 		switch {
+		case fd.Retired:
+			row.Required = "retired: refused"
 		case fd.NeedCreate:
 			row.Required = "required"
 		case fd.HasDefault:
@@ -155,7 +159,7 @@ func (d *Doc) HTML(w io.Writer, base string) error {
 		if !allowed[st.Slug] {
 			continue // the token never meets it
 		}
-		v.Statuses = append(v.Statuses, statusRow{Slug: st.Slug, Label: st.Label, Allowed: true, Default: st.Slug == def})
+		v.Statuses = append(v.Statuses, statusRow{Slug: st.Slug, Label: st.Label, Allowed: true, Default: st.Slug == def, Retired: st.Retired})
 	}
 	bySection := map[string]int{}
 	for _, o := range d.ops {
