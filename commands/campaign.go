@@ -5,10 +5,10 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 )
 
 // CreateCampaign creates a campaign with its schema.
@@ -39,7 +39,7 @@ func (c *Commands) CreateCampaign(ctx context.Context, cmd CreateCampaign) (Camp
 			return CampaignResult{}, err
 		}
 		res := CampaignResult{Campaign: domain.FoldCampaign(events)}
-		out, err := c.store.AppendInline(ctx, inlineAll(upsertCampaign(res.Campaign), finishWith(fin, &res.Written, func() any { return res })),
+		out, err := c.store.AppendInline(ctx, inlineAll(c.views.UpsertCampaign(res.Campaign), finishWith(fin, &res.Written, func() any { return res })),
 			eventstore.Append{StreamID: domain.CampaignStream(id), AccountID: cmd.AccountID, CampaignID: id, Events: events, Metadata: cmd.Meta})
 		if err != nil {
 			return CampaignResult{}, fmt.Errorf("create campaign: %w", err)
@@ -130,9 +130,9 @@ func (c *Commands) ChangeCampaign(ctx context.Context, cmd ChangeCampaign) (Camp
 				res.Campaign = state
 				return events, err
 			},
-			Inline: func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
-				return inlineAll(upsertCampaign(state), finishWith(fin, &res.Written, func() any { return res }))(ctx, tx, recs)
-			},
+			Inline: views.Later(func() eventstore.Inline {
+				return inlineAll(c.views.UpsertCampaign(state), finishWith(fin, &res.Written, func() any { return res }))
+			}),
 		})
 		if err != nil {
 			return CampaignResult{}, fmt.Errorf("change campaign: %w", mapConflict(err, cmd.IfMatch > 0))
