@@ -26,9 +26,9 @@ import (
 
 	"github.com/leadsvc/leadsvc/api"
 	"github.com/leadsvc/leadsvc/commands"
-	"github.com/leadsvc/leadsvc/commands/ratelimits"
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/ratelimits"
 	"github.com/leadsvc/leadsvc/internal/eventlog"
 	"github.com/leadsvc/leadsvc/internal/pgxuuid"
 	"github.com/leadsvc/leadsvc/internal/poolmetrics"
