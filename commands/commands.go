@@ -1,7 +1,9 @@
 // Package commands holds the write use cases of leadsvc: each loads an
 // aggregate, lets the domain decide, and appends the events, keeping the
 // inline views (tokens, schemas, filters, file bytes) exact in the same
-// transaction. Handlers return errors and never log.
+// transaction. The views are eventstore/views', reached through the
+// interfaces declared here (Views); commands writes no SQL. Handlers
+// return errors and never log.
 package commands
 
 import (
