@@ -6,10 +6,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/leadsvc/leadsvc/commands/ratelimits"
+	"github.com/leadsvc/leadsvc/eventstore/ratelimits"
 )
 
-// LimitStore is where SharedLimiters meet (commands/ratelimits.Store).
+// LimitStore is where SharedLimiters meet (eventstore/ratelimits.Store).
 type LimitStore interface {
 	Sync(ctx context.Context, policy string, perUnit time.Duration, spends []ratelimits.Spend, since time.Time) (ratelimits.Synced, error)
 }

@@ -2,12 +2,9 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
@@ -58,11 +55,7 @@ func (c *Commands) CreateAccount(ctx context.Context, cmd CreateAccount) (Accoun
 	}
 	res := AccountResult{Secret: secret}
 	res.Account = domain.Fold(domain.Account{}, accountEvents)
-	insertAccount := func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
-		_, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)`, id, cmd.Name, at)
-		return err
-	}
-	out, err := c.store.AppendInline(ctx, inlineAll(insertAccount, c.tokenSecretSteps(domain.FoldToken(tokenEvents), secret, &res.Token)),
+	out, err := c.store.AppendInline(ctx, inlineAll(c.views.InsertAccount(res.Account), c.tokenSecretSteps(domain.FoldToken(tokenEvents), secret, &res.Token)),
 		eventstore.Append{StreamID: domain.AccountStream(id), AccountID: id, Events: accountEvents, Metadata: cmd.Meta},
 		eventstore.Append{StreamID: domain.TokenStream(tokenID), AccountID: id, Events: tokenEvents, Metadata: cmd.Meta})
 	if err != nil {
@@ -72,17 +65,13 @@ func (c *Commands) CreateAccount(ctx context.Context, cmd CreateAccount) (Accoun
 	return res, nil
 }
 
+// accountViews keeps and reads the accounts table.
+type accountViews interface {
+	InsertAccount(domain.Account) eventstore.Inline
+	Account(ctx context.Context, id uuid.UUID) (domain.Account, error)
+}
+
 // Account returns an account.
 func (c *Commands) Account(ctx context.Context, id uuid.UUID) (domain.Account, error) {
-	a := domain.Account{ID: id}
-	var created time.Time
-	err := c.pool.QueryRow(ctx, `SELECT name, created_at FROM accounts WHERE id = $1`, id).Scan(&a.Name, &created)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return domain.Account{}, domain.ErrAccountNotFound
-	}
-	if err != nil {
-		return domain.Account{}, err
-	}
-	a.CreatedAt, a.Version = created, 1
-	return a, nil
+	return c.views.Account(ctx, id)
 }

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
 )
@@ -155,10 +153,5 @@ func (c *Commands) remember(hash []byte, tok TokenInfo, sc *Scope, current bool)
 // request whose first round trip cannot carry it: ErrScopeChanged when a
 // row has moved.
 func (c *Commands) CheckGuard(ctx context.Context, g Guard) error {
-	if len(g) == 0 {
-		return nil
-	}
-	b := &pgx.Batch{}
-	g.QueueCheck(b)
-	return c.pool.SendBatch(ctx, b).Close()
+	return c.views.CheckGuard(ctx, g)
 }

@@ -5,10 +5,10 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 )
 
 // CreateCampaign creates a campaign with its schema.
@@ -39,7 +39,7 @@ func (c *Commands) CreateCampaign(ctx context.Context, cmd CreateCampaign) (Camp
 			return CampaignResult{}, err
 		}
 		res := CampaignResult{Campaign: domain.FoldCampaign(events)}
-		out, err := c.store.AppendInline(ctx, inlineAll(upsertCampaign(res.Campaign), finishWith(fin, &res.Written, func() any { return res })),
+		out, err := c.store.AppendInline(ctx, inlineAll(c.views.UpsertCampaign(res.Campaign), finishWith(fin, &res.Written, func() any { return res })),
 			eventstore.Append{StreamID: domain.CampaignStream(id), AccountID: cmd.AccountID, CampaignID: id, Events: events, Metadata: cmd.Meta})
 		if err != nil {
 			return CampaignResult{}, fmt.Errorf("create campaign: %w", err)
@@ -67,6 +67,7 @@ func (c *Commands) checkRelationTargets(ctx context.Context, accountID, self uui
 type ChangeCampaign struct {
 	AccountID  uuid.UUID
 	CampaignID uuid.UUID
+	IfMatch    int64 // the campaign version the change was decided on; 0 for any
 	Rename     *string
 	AddSelect  *domain.Select
 	AddOption  *SelectOption
@@ -84,14 +85,11 @@ type SelectOption struct {
 
 // ChangeCampaign applies a rename, a new select, select option, field or
 // status. The schema view is updated in the same transaction, so the next
-// request (and the partner's documentation) sees it.
+// request (and the partner's documentation) sees it. With IfMatch, the
+// change appends at that version or is ErrPreconditionFailed, also when
+// another change lands between the read and the append (invariant 2).
 func (c *Commands) ChangeCampaign(ctx context.Context, cmd ChangeCampaign) (CampaignResult, error) {
 	return idempotent(ctx, c, cmd.Idem, func(fin finish) (CampaignResult, error) {
-		if cmd.AddField != nil {
-			if err := c.checkRelationTargets(ctx, cmd.AccountID, cmd.CampaignID, []domain.Field{*cmd.AddField}); err != nil {
-				return CampaignResult{}, err
-			}
-		}
 		var res CampaignResult
 		var state domain.Campaign
 		out, err := c.store.Update(ctx, eventstore.Update{
@@ -101,6 +99,17 @@ func (c *Commands) ChangeCampaign(ctx context.Context, cmd ChangeCampaign) (Camp
 				state = domain.FoldCampaign(eventstore.Events(history))
 				if !state.Exists() || state.AccountID != cmd.AccountID {
 					return nil, domain.ErrCampaignNotFound
+				}
+				// Checked here rather than with Update.IfVersion so that a
+				// missing campaign stays a 404; the append is at the loaded
+				// version, and a concurrent change decides again and lands here.
+				if cmd.IfMatch > 0 && state.Version != cmd.IfMatch {
+					return nil, ErrPreconditionFailed
+				}
+				if cmd.AddField != nil {
+					if err := c.checkRelationTargets(ctx, cmd.AccountID, cmd.CampaignID, []domain.Field{*cmd.AddField}); err != nil {
+						return nil, err
+					}
 				}
 				at := c.at()
 				var events []domain.Event
@@ -121,12 +130,12 @@ func (c *Commands) ChangeCampaign(ctx context.Context, cmd ChangeCampaign) (Camp
 				res.Campaign = state
 				return events, err
 			},
-			Inline: func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
-				return inlineAll(upsertCampaign(state), finishWith(fin, &res.Written, func() any { return res }))(ctx, tx, recs)
-			},
+			Inline: views.Later(func() eventstore.Inline {
+				return inlineAll(c.views.UpsertCampaign(state), finishWith(fin, &res.Written, func() any { return res }))
+			}),
 		})
 		if err != nil {
-			return CampaignResult{}, fmt.Errorf("change campaign: %w", mapConflict(err, false))
+			return CampaignResult{}, fmt.Errorf("change campaign: %w", mapConflict(err, cmd.IfMatch > 0))
 		}
 		res.Written = written(out)
 		return res, nil

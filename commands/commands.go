@@ -1,7 +1,9 @@
 // Package commands holds the write use cases of leadsvc: each loads an
 // aggregate, lets the domain decide, and appends the events, keeping the
 // inline views (tokens, schemas, filters, file bytes) exact in the same
-// transaction. Handlers return errors and never log.
+// transaction. The views are eventstore/views', reached through the
+// interfaces declared here (Views); commands writes no SQL. Handlers
+// return errors and never log.
 package commands
 
 import (
@@ -12,11 +14,9 @@ import (
 	"io"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 )
 
 // Errors the API maps to problems. Domain sentinels (domain.ErrLeadNotFound
@@ -33,7 +33,10 @@ var (
 
 // Config wires the handlers.
 type Config struct {
-	Store     *eventstore.Store
+	Store *eventstore.Store
+	// Views keeps the inline views in the appends' transactions and reads
+	// them; nil is views.Of(Store).
+	Views     Views
 	SecretKey []byte // 32 bytes; seals stored token and webhook secrets
 	// PreviousSecretKeys only open: secrets they sealed stay readable
 	// while RotateSecretKey re-seals them under SecretKey.
@@ -46,13 +49,12 @@ type Config struct {
 // Commands holds every write use case.
 type Commands struct {
 	store  *eventstore.Store
-	pool   *pgxpool.Pool
+	views  Views
 	sealer *Sealer
 	now    func() time.Time
 	rnd    io.Reader
 
 	webhookTargets WebhookTargets
-	schemas        schemaCache
 	auths          authCache
 }
 
@@ -65,8 +67,11 @@ func New(cfg Config) (*Commands, error) {
 	if err != nil {
 		return nil, fmt.Errorf("commands: %w", err)
 	}
-	c := &Commands{store: cfg.Store, pool: cfg.Store.Pool(), sealer: sealer, now: cfg.Clock, rnd: cfg.Random,
+	c := &Commands{store: cfg.Store, views: cfg.Views, sealer: sealer, now: cfg.Clock, rnd: cfg.Random,
 		webhookTargets: cfg.Webhooks}
+	if c.views == nil {
+		c.views = views.Of(cfg.Store)
+	}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -105,28 +110,8 @@ func mapConflict(err error, ifMatch bool) error {
 	return err
 }
 
-// inlineAll chains inline steps in one transaction.
-// No step at all is a nil Inline, so that the append may share a group
-// commit with others.
-func inlineAll(steps ...eventstore.Inline) eventstore.Inline {
-	var live []eventstore.Inline
-	for _, s := range steps {
-		if s != nil {
-			live = append(live, s)
-		}
-	}
-	if len(live) == 0 {
-		return nil
-	}
-	return func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
-		for _, s := range live {
-			if err := s(ctx, tx, recs); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-}
+// inlineAll chains inline steps in one transaction (views.Chain).
+func inlineAll(steps ...eventstore.Inline) eventstore.Inline { return views.Chain(steps...) }
 
 // load reads and folds one aggregate's stream.
 func (c *Commands) load(ctx context.Context, stream string) ([]domain.Event, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -391,6 +392,52 @@ func TestCampaignSchemaChangesAreVisibleAtOnce(t *testing.T) {
 		Fields: map[string]any{"name": "Zed", "partner_ref": "Z-1", "source": "partner-xyz"}})
 	if err != nil || lead.Lead.Status != "callback" {
 		t.Fatalf("a lead using the new schema: %v", err)
+	}
+}
+
+// TestCampaignChangesWithOneIfMatchHaveOneWinner: N writers naming the
+// same campaign version, exactly one lands; the others are
+// ErrPreconditionFailed, also those that read the campaign before the
+// winner appended.
+func TestCampaignChangesWithOneIfMatchHaveOneWinner(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := e.partner()
+	const writers = 8
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, errs[i] = e.c.ChangeCampaign(e.ctx, commands.ChangeCampaign{AccountID: e.account.ID, CampaignID: p.campaign.ID,
+				IfMatch: p.campaign.Version, Rename: ptr(fmt.Sprintf("Writer %d", i))})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, commands.ErrPreconditionFailed):
+			t.Fatalf("a losing writer: %v, want ErrPreconditionFailed", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d writers won, want 1", won)
+	}
+	camp, err := e.c.Campaign(e.ctx, e.account.ID, p.campaign.ID)
+	if err != nil || camp.Version != p.campaign.Version+1 {
+		t.Fatalf("campaign version %d, want %d: %v", camp.Version, p.campaign.Version+1, err)
+	}
+	// A missing campaign is not found whatever If-Match says.
+	_, err = e.c.ChangeCampaign(e.ctx, commands.ChangeCampaign{AccountID: e.account.ID, CampaignID: uuid.New(), IfMatch: 1, Rename: ptr("x")})
+	if !errors.Is(err, domain.ErrCampaignNotFound) {
+		t.Fatalf("a missing campaign with If-Match: %v", err)
 	}
 }
 

@@ -5,10 +5,10 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 )
 
 // CreateFilter creates a filter of a campaign. Match is empty or
@@ -45,7 +45,7 @@ func (c *Commands) CreateFilter(ctx context.Context, cmd CreateFilter) (FilterRe
 			return FilterResult{}, err
 		}
 		res := FilterResult{Filter: domain.FoldFilter(events)}
-		out, err := c.store.AppendInline(ctx, inlineAll(upsertFilter(res.Filter), finishWith(fin, &res.Written, func() any { return res })),
+		out, err := c.store.AppendInline(ctx, inlineAll(c.views.UpsertFilter(res.Filter), finishWith(fin, &res.Written, func() any { return res })),
 			eventstore.Append{StreamID: domain.FilterStream(id), AccountID: cmd.AccountID, CampaignID: camp.ID,
 				Events: events, Metadata: cmd.Meta})
 		if err != nil {
@@ -109,9 +109,9 @@ func (c *Commands) UpdateFilter(ctx context.Context, cmd UpdateFilter) (FilterRe
 				res.Filter = state
 				return events, err
 			},
-			Inline: func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
-				return inlineAll(upsertFilter(state), finishWith(fin, &res.Written, func() any { return res }))(ctx, tx, recs)
-			},
+			Inline: views.Later(func() eventstore.Inline {
+				return inlineAll(c.views.UpsertFilter(state), finishWith(fin, &res.Written, func() any { return res }))
+			}),
 		})
 		if err != nil {
 			return FilterResult{}, fmt.Errorf("update filter: %w", mapConflict(err, cmd.IfVersion > 0))

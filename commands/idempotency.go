@@ -4,13 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 )
 
 // Idempotency makes a write safe to retry: the same key with the same
@@ -38,9 +36,20 @@ const (
 	idempotencyLease = time.Minute
 )
 
-// finish stores a result inside the command's event transaction; nil
-// when the request carries no Idempotency-Key.
-type finish func(ctx context.Context, tx pgx.Tx, result any) error
+// finish is the step that stores a result inside the command's event
+// transaction; nil when the request carries no Idempotency-Key.
+type finish func(result func() any) eventstore.Inline
+
+// idempotencyKeys keeps the idempotency_keys table.
+type idempotencyKeys interface {
+	ClaimIdempotencyKey(ctx context.Context, tokenID, key string, fingerprint []byte, now, expires time.Time) (bool, error)
+	IdempotencyKeyOf(ctx context.Context, tokenID, key string) (views.IdempotencyKey, bool, error)
+	DropIdempotencyKey(ctx context.Context, tokenID, key string, createdAt time.Time) error
+	ReleaseIdempotencyKey(ctx context.Context, tokenID, key string) error
+	FinishIdempotencyKey(tokenID, key string, result func() any, done *bool) eventstore.Inline
+	InTransaction(ctx context.Context, step eventstore.Inline) error
+	SweepIdempotencyKeys(ctx context.Context, now time.Time, batch int) (int64, error)
+}
 
 // idempotent runs fn at most once per key. fn calls fin inside its event
 // transaction; a run that wrote no events stores its result afterwards.
@@ -66,25 +75,18 @@ func idempotent[T any](ctx context.Context, c *Commands, idem *Idempotency, fn f
 		return out, nil
 	}
 	finished := false
-	fin := func(ctx context.Context, tx pgx.Tx, result any) error {
-		b, err := json.Marshal(result)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE idempotency_keys SET state = 'done', result = $3 WHERE token_id = $1 AND key = $2`,
-			idem.TokenID, idem.Key, b)
-		finished = err == nil
-		return err
+	fin := func(result func() any) eventstore.Inline {
+		return c.views.FinishIdempotencyKey(idem.TokenID, idem.Key, result, &finished)
 	}
 	out, err := fn(fin)
 	bg := context.WithoutCancel(ctx)
 	if err != nil {
 		// Failed requests are not stored: the client may fix and retry.
-		_, _ = c.pool.Exec(bg, `DELETE FROM idempotency_keys WHERE token_id = $1 AND key = $2 AND state = 'running'`, idem.TokenID, idem.Key)
+		_ = c.views.ReleaseIdempotencyKey(bg, idem.TokenID, idem.Key)
 		return zero, err
 	}
 	if !finished {
-		if err := pgx.BeginFunc(bg, c.pool, func(tx pgx.Tx) error { return fin(bg, tx, out) }); err != nil {
+		if err := c.views.InTransaction(bg, fin(func() any { return out })); err != nil {
 			return zero, fmt.Errorf("idempotency: store result: %w", err)
 		}
 	}
@@ -96,36 +98,25 @@ func idempotent[T any](ctx context.Context, c *Commands, idem *Idempotency, fn f
 func (c *Commands) claim(ctx context.Context, idem *Idempotency) (json.RawMessage, error) {
 	now := c.at()
 	for range 3 {
-		tag, err := c.pool.Exec(ctx, `INSERT INTO idempotency_keys (token_id, key, fingerprint, state, created_at, expires_at)
-			VALUES ($1, $2, $3, 'running', $4, $5) ON CONFLICT (token_id, key) DO NOTHING`,
-			idem.TokenID, idem.Key, idem.Fingerprint, now, now.Add(idempotencyTTL))
+		claimed, err := c.views.ClaimIdempotencyKey(ctx, idem.TokenID, idem.Key, idem.Fingerprint, now, now.Add(idempotencyTTL))
 		if err != nil {
 			return nil, fmt.Errorf("idempotency: %w", err)
 		}
-		if tag.RowsAffected() == 1 {
+		if claimed {
 			return nil, nil
 		}
-		var (
-			fp      []byte
-			state   string
-			result  []byte
-			created time.Time
-			expires time.Time
-		)
-		err = c.pool.QueryRow(ctx, `SELECT fingerprint, state, result, created_at, expires_at FROM idempotency_keys
-			WHERE token_id = $1 AND key = $2`, idem.TokenID, idem.Key).Scan(&fp, &state, &result, &created, &expires)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue // released meanwhile: claim again
-		}
+		k, found, err := c.views.IdempotencyKeyOf(ctx, idem.TokenID, idem.Key)
 		if err != nil {
 			return nil, fmt.Errorf("idempotency: %w", err)
 		}
+		if !found {
+			continue // released meanwhile: claim again
+		}
+		fp, state, result, created, expires := k.Fingerprint, k.State, k.Result, k.CreatedAt, k.ExpiresAt
 		switch {
 		case !expires.After(now) || (state == "running" && created.Before(now.Add(-idempotencyLease))):
 			// Expired, or a claim whose writer died: take it over.
-			_, err := c.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE token_id = $1 AND key = $2 AND created_at = $3`,
-				idem.TokenID, idem.Key, created)
-			if err != nil {
+			if err := c.views.DropIdempotencyKey(ctx, idem.TokenID, idem.Key, created); err != nil {
 				return nil, fmt.Errorf("idempotency: %w", err)
 			}
 			continue
@@ -145,10 +136,11 @@ func finishWith(fin finish, w *Written, result func() any) eventstore.Inline {
 	if fin == nil {
 		return nil
 	}
-	return func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
+	note := views.Step(func(recs []eventstore.Record) error {
 		w.Position = eventstore.Appended{Records: recs}.LastPosition()
-		return fin(ctx, tx, result())
-	}
+		return nil
+	})
+	return inlineAll(note, fin(result))
 }
 
 // SweepIdempotencyKeys deletes the keys expired by now, at most batch in
@@ -161,18 +153,5 @@ func (c *Commands) SweepIdempotencyKeys(ctx context.Context, batch int) (int64, 
 	if batch < 1 {
 		return 0, fmt.Errorf("idempotency sweep: batch %d is not positive", batch)
 	}
-	now := c.at()
-	var total int64
-	for {
-		tag, err := c.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE (token_id, key) IN (
-			SELECT token_id, key FROM idempotency_keys WHERE expires_at <= $1
-			ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, now, batch)
-		if err != nil {
-			return total, fmt.Errorf("idempotency sweep: %w", err)
-		}
-		total += tag.RowsAffected()
-		if tag.RowsAffected() < int64(batch) {
-			return total, nil
-		}
-	}
+	return c.views.SweepIdempotencyKeys(ctx, c.at(), batch)
 }

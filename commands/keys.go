@@ -8,25 +8,34 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/leadsvc/leadsvc/eventstore/views"
 )
 
 // sealedColumn is a column of sealed secrets and the additional data
 // that binds each to its row.
 type sealedColumn struct {
-	table, column string
-	ad            func(id uuid.UUID) []byte
+	views.SealedColumn
+	ad func(id uuid.UUID) []byte
 }
-
-func (s sealedColumn) String() string { return s.table + "." + s.column }
 
 // sealedColumns are every place a sealed secret is kept: the inline
 // views, never the log, so re-sealing touches no event or hash chain.
 var sealedColumns = []sealedColumn{
-	{"tokens", "secret_sealed", func(id uuid.UUID) []byte { return id[:] }},
-	{"webhooks", "secret_sealed", webhookAD},
-	{"webhooks", "previous_secret_sealed", webhookAD},
+	{views.TokenSecrets, func(id uuid.UUID) []byte { return id[:] }},
+	{views.WebhookSecrets, webhookAD},
+	{views.PreviousWebhookSecrets, webhookAD},
+}
+
+// sealedViews reads and rewrites the sealed columns of the views.
+type sealedViews interface {
+	CountSealedUnder(ctx context.Context, col views.SealedColumn, headers [][]byte, fn func(keyID []byte, n int64)) error
+	EachSealedOutside(ctx context.Context, col views.SealedColumn, headers [][]byte, fn func(id uuid.UUID, sealed []byte)) error
+	CountSealedNotUnder(ctx context.Context, col views.SealedColumn, header []byte) (int64, error)
+	EachSealedNotUnder(ctx context.Context, col views.SealedColumn, header []byte, after uuid.UUID, limit int,
+		fn func(id uuid.UUID, sealed []byte) error) error
+	ReplaceSealed(ctx context.Context, col views.SealedColumn, values []views.Resealed) (int64, error)
+	ForgetSealed(ctx context.Context, cols []views.SealedColumn, header []byte) (int64, error)
 }
 
 // SecretKeyID is the id of the key that seals.
@@ -97,30 +106,14 @@ func (c *Commands) KeyStatus(ctx context.Context) (KeyStatus, error) {
 	counts := map[group]int64{}
 	prefixes := c.sealer.prefixes()
 	for _, col := range sealedColumns {
-		rows, err := c.pool.Query(ctx, fmt.Sprintf(`SELECT substring(%[1]s from 2 for 8), count(*) FROM %[2]s
-			WHERE substring(%[1]s from 1 for 9) = ANY($1) GROUP BY 1`, col.column, col.table), prefixes)
-		if err != nil {
-			return KeyStatus{}, fmt.Errorf("key status: %s: %w", col, err)
-		}
-		var (
-			raw []byte
-			n   int64
-		)
-		_, err = pgx.ForEachRow(rows, []any{&raw, &n}, func() error {
+		err := c.views.CountSealedUnder(ctx, col.SealedColumn, prefixes, func(raw []byte, n int64) {
 			id := KeyID(raw)
 			counts[group{id.String(), false, c.sealer.state(id)}] += n
-			return nil
 		})
 		if err != nil {
 			return KeyStatus{}, fmt.Errorf("key status: %s: %w", col, err)
 		}
-		rows, err = c.pool.Query(ctx, fmt.Sprintf(`SELECT id, %[1]s FROM %[2]s
-			WHERE %[1]s IS NOT NULL AND NOT substring(%[1]s from 1 for 9) = ANY($1)`, col.column, col.table), prefixes)
-		if err != nil {
-			return KeyStatus{}, fmt.Errorf("key status: %s: %w", col, err)
-		}
-		var rowID uuid.UUID
-		_, err = pgx.ForEachRow(rows, []any{&rowID, &raw}, func() error {
+		err = c.views.EachSealedOutside(ctx, col.SealedColumn, prefixes, func(rowID uuid.UUID, raw []byte) {
 			if id, _, ok := c.sealer.openUnversioned(col.ad(rowID), raw); ok {
 				counts[group{id.String(), true, c.sealer.state(id)}]++
 			} else if id, ok := sealedKeyID(raw); ok {
@@ -128,7 +121,6 @@ func (c *Commands) KeyStatus(ctx context.Context) (KeyStatus, error) {
 			} else {
 				counts[group{"", true, KeyUnknown}]++
 			}
-			return nil
 		})
 		if err != nil {
 			return KeyStatus{}, fmt.Errorf("key status: %s: %w", col, err)
@@ -212,8 +204,8 @@ func (c *Commands) RotateSecretKey(ctx context.Context, batch int, progress func
 	current := header(c.sealer.Current())
 	for _, col := range sealedColumns {
 		p := RotateProgress{Column: col.String()}
-		if err := c.pool.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM %[2]s
-			WHERE %[1]s IS NOT NULL AND substring(%[1]s from 1 for 9) <> $1`, col.column, col.table), current).Scan(&p.Total); err != nil {
+		var err error
+		if p.Total, err = c.views.CountSealedNotUnder(ctx, col.SealedColumn, current); err != nil {
 			return res, fmt.Errorf("rotate %s: %w", col, err)
 		}
 		for after := uuid.Nil; ; {
@@ -239,49 +231,30 @@ func (c *Commands) RotateSecretKey(ctx context.Context, batch int, progress func
 // in one transaction; it returns how many rows it read and the last id.
 func (c *Commands) resealBatch(ctx context.Context, col sealedColumn, current []byte, after uuid.UUID, batch int,
 	p *RotateProgress) (int, uuid.UUID, error) {
-	rows, err := c.pool.Query(ctx, fmt.Sprintf(`SELECT id, %[1]s FROM %[2]s
-		WHERE id > $2 AND %[1]s IS NOT NULL AND substring(%[1]s from 1 for 9) <> $1 ORDER BY id LIMIT $3`,
-		col.column, col.table), current, after, batch)
-	if err != nil {
-		return 0, after, err
-	}
-	type value struct {
-		id          uuid.UUID
-		old, sealed []byte
-	}
 	var (
 		read   int
-		values []value
-		v      value
+		values []views.Resealed
 	)
-	_, err = pgx.ForEachRow(rows, []any{&v.id, &v.old}, func() error {
+	err := c.views.EachSealedNotUnder(ctx, col.SealedColumn, current, after, batch, func(id uuid.UUID, old []byte) error {
 		read++
-		after = v.id
-		secret, err := c.sealer.open(col.ad(v.id), v.old)
+		after = id
+		secret, err := c.sealer.open(col.ad(id), old)
 		if err != nil {
 			p.Unopenable++
 			return nil
 		}
-		if v.sealed, err = c.sealer.seal(col.ad(v.id), secret); err != nil {
+		sealed, err := c.sealer.seal(col.ad(id), secret)
+		if err != nil {
 			return err
 		}
-		values = append(values, v)
+		values = append(values, views.Resealed{ID: id, Old: old, New: sealed})
 		return nil
 	})
 	if err != nil || len(values) == 0 {
 		return read, after, err
 	}
-	err = pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
-		var b pgx.Batch
-		q := fmt.Sprintf(`UPDATE %s SET %[2]s = $3 WHERE id = $1 AND %[2]s = $2`, col.table, col.column)
-		for _, v := range values {
-			b.Queue(q, v.id, v.old, v.sealed).Exec(func(tag pgconn.CommandTag) error {
-				p.Resealed += tag.RowsAffected()
-				return nil
-			})
-		}
-		return tx.SendBatch(ctx, &b).Close()
-	})
+	n, err := c.views.ReplaceSealed(ctx, col.SealedColumn, values)
+	p.Resealed += n
 	return read, after, err
 }
 
@@ -297,17 +270,13 @@ func (c *Commands) ForgetSecretKey(ctx context.Context, id KeyID) (int64, error)
 	if c.sealer.key(id) != nil {
 		return 0, ErrKeyConfigured
 	}
-	var n int64
-	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
-		for _, col := range sealedColumns {
-			tag, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE %[2]s SET %[1]s = NULL WHERE substring(%[1]s from 1 for 9) = $1`,
-				col.column, col.table), header(id))
-			if err != nil {
-				return fmt.Errorf("forget key %s: %s: %w", id, col, err)
-			}
-			n += tag.RowsAffected()
-		}
-		return nil
-	})
-	return n, err
+	cols := make([]views.SealedColumn, len(sealedColumns))
+	for i, col := range sealedColumns {
+		cols[i] = col.SealedColumn
+	}
+	n, err := c.views.ForgetSealed(ctx, cols, header(id))
+	if err != nil {
+		return n, fmt.Errorf("forget key %s: %w", id, err)
+	}
+	return n, nil
 }

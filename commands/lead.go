@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
@@ -65,12 +64,11 @@ func (c *Commands) resolveScope(ctx context.Context, accountID uuid.UUID, s *Sco
 // campaign token's own (which is never read) is absent from the map.
 func (c *Commands) resolveScopeAnd(ctx context.Context, accountID uuid.UUID, s *Scope, campaignIDs ...uuid.UUID) (domain.Scope, map[uuid.UUID]*domain.Campaign, error) {
 	camps := make(map[uuid.UUID]*domain.Campaign, len(campaignIDs))
-	b := &pgx.Batch{}
 	var (
-		filter, campaign *pgx.QueuedQuery
-		campaignID       *uuid.UUID
-		filterID         *uuid.UUID
-		found            *domain.Filter
+		campaignID *uuid.UUID
+		filterID   *uuid.UUID
+		readFilter *uuid.UUID
+		found      *domain.Filter
 	)
 	if s != nil {
 		campaignID, filterID = s.CampaignID, s.FilterID
@@ -78,7 +76,7 @@ func (c *Commands) resolveScopeAnd(ctx context.Context, accountID uuid.UUID, s *
 		case s.prefetched && s.FilterID != nil:
 			found = s.filter
 		case s.FilterID != nil:
-			filter = b.Queue(`SELECT `+filterColumns+` FROM filters WHERE account_id = $1 AND id = $2 AND NOT deleted`, accountID, *s.FilterID)
+			readFilter = s.FilterID
 		}
 	}
 	var read []uuid.UUID
@@ -91,33 +89,15 @@ func (c *Commands) resolveScopeAnd(ctx context.Context, accountID uuid.UUID, s *
 			read = append(read, id)
 		}
 	}
-	switch len(read) {
-	case 0:
-	case 1:
-		campaign = b.Queue(`SELECT `+campaignColumns+` FROM campaigns WHERE account_id = $1 AND id = $2`, accountID, read[0])
-	default:
-		campaign = b.Queue(`SELECT `+campaignColumns+` FROM campaigns WHERE account_id = $1 AND id = ANY($2)`, accountID, read)
+	f, cs, err := c.views.ScopeRows(ctx, accountID, readFilter, read)
+	if err != nil {
+		return domain.Scope{}, nil, err
 	}
-	if b.Len() > 0 {
-		var filters []domain.Filter
-		if filter != nil {
-			filter.Query(func(rows pgx.Rows) (err error) { filters, err = scanFilters(rows); return err })
-		}
-		if campaign != nil {
-			campaign.Query(func(rows pgx.Rows) error {
-				found, err := scanCampaigns(rows)
-				for i := range found {
-					camps[found[i].ID] = &found[i]
-				}
-				return err
-			})
-		}
-		if err := c.pool.SendBatch(ctx, b).Close(); err != nil {
-			return domain.Scope{}, nil, err
-		}
-		if len(filters) > 0 {
-			found = &filters[0]
-		}
+	if readFilter != nil {
+		found = f
+	}
+	for i := range cs {
+		camps[cs[i].ID] = &cs[i]
 	}
 	return domain.NewScope(accountID, campaignID, filterID, found), camps, nil
 }
@@ -384,16 +364,18 @@ func (c *Commands) AttachFile(ctx context.Context, cmd AttachFile) (FileResult, 
 		res.File = meta
 		var finFile finish
 		if fin != nil {
-			finFile = func(ctx context.Context, tx pgx.Tx, result any) error {
-				res.LeadResult = result.(LeadResult)
-				return fin(ctx, tx, res)
+			finFile = func(result func() any) eventstore.Inline {
+				return fin(func() any {
+					res.LeadResult = result().(LeadResult)
+					return res
+				})
 			}
 		}
 		lr, err := c.changeLead(ctx, cmd.AccountID, cmd.LeadID, cmd.Scope, 0, cmd.Meta, finFile,
 			func(l domain.Lead, _ domain.Schema, _ domain.Scope) ([]domain.Event, error) {
 				return l.AttachFile(meta, c.at())
 			},
-			attachStagedFile(meta.ID))
+			c.views.AttachStagedFile(meta.ID))
 		if err != nil {
 			c.unstageFile(ctx, meta.ID)
 			return FileResult{}, err
@@ -417,10 +399,7 @@ type RemoveFile struct {
 // transaction.
 func (c *Commands) RemoveFile(ctx context.Context, cmd RemoveFile) (LeadResult, error) {
 	return idempotent(ctx, c, cmd.Idem, func(fin finish) (LeadResult, error) {
-		drop := func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
-			_, err := tx.Exec(ctx, `DELETE FROM lead_files WHERE id = $1 AND lead_id = $2`, cmd.FileID, cmd.LeadID)
-			return err
-		}
+		drop := c.views.DeleteFile(cmd.LeadID, cmd.FileID)
 		return c.changeLead(ctx, cmd.AccountID, cmd.LeadID, cmd.Scope, 0, cmd.Meta, fin,
 			func(l domain.Lead, _ domain.Schema, _ domain.Scope) ([]domain.Event, error) {
 				return l.RemoveFile(cmd.FileID, c.at())

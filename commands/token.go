@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 )
 
 // CreateToken creates a credential: account-level when CampaignID is nil,
@@ -90,18 +90,14 @@ func (c *Commands) replayTokenSecret(ctx context.Context, accountID uuid.UUID, r
 	_, err := c.updateToken(ctx, accountID, res.Token.ID, 0, meta, nil,
 		func(t domain.Token, at time.Time) ([]domain.Event, error) { return t.Reveal(at) },
 		func(t domain.Token) eventstore.Inline {
-			return func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
-				var hash, sealed []byte
-				if err := tx.QueryRow(ctx, `SELECT secret_hash, secret_sealed FROM tokens WHERE id = $1`, t.ID).Scan(&hash, &sealed); err != nil {
-					return err
-				}
+			return c.views.WithTokenSecret(t.ID, func(hash, sealed []byte) error {
 				if sealed == nil || !sameSecret(hash, res.SecretSHA256) {
 					return errSecretChanged // and no token.revealed
 				}
 				var err error
 				secret, err = c.sealer.open(t.ID[:], sealed)
 				return err
-			}
+			})
 		})
 	switch {
 	case errors.Is(err, domain.ErrTokenRevoked):
@@ -157,27 +153,11 @@ func (c *Commands) createToken(ctx context.Context, cmd CreateToken, filter *dom
 // tokenSecretSteps writes the token row with a fresh secret (hash and
 // sealed copy) and reads the row back into info.
 func (c *Commands) tokenSecretSteps(t domain.Token, secret string, info *TokenInfo) eventstore.Inline {
-	return func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
-		if err := upsertToken(t)(ctx, tx, recs); err != nil {
-			return err
-		}
-		sealed, err := c.sealer.seal(t.ID[:], secret)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE tokens SET secret_hash = $2, secret_sealed = $3 WHERE id = $1`,
-			t.ID, hashSecret(secret), sealed); err != nil {
-			return err
-		}
-		return readTokenInto(ctx, tx, t.ID, info)
+	sealed, err := c.sealer.seal(t.ID[:], secret)
+	if err != nil {
+		return views.Step(func([]eventstore.Record) error { return err })
 	}
-}
-
-func readTokenInto(ctx context.Context, tx pgx.Tx, id uuid.UUID, info *TokenInfo) error {
-	t, err := queryOne(ctx, tx, scanTokens, fmt.Errorf("token %s: row missing after write", id),
-		`SELECT `+tokenColumns+` FROM tokens WHERE id = $1`, id)
-	*info = t
-	return err
+	return inlineAll(c.views.UpsertToken(t), c.views.SetTokenSecret(t.ID, hashSecret(secret), sealed), c.views.ReadToken(t.ID, info))
 }
 
 // UpdateToken changes a token's name, permissions, filter or expiry. Nil
@@ -216,7 +196,7 @@ func (c *Commands) UpdateToken(ctx context.Context, cmd UpdateToken) (TokenResul
 		out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, cmd.IfVersion, cmd.Meta, &res.Token,
 			func(t domain.Token, at time.Time) ([]domain.Event, error) { return t.Update(changes, at) },
 			func(t domain.Token) eventstore.Inline {
-				return inlineAll(upsertToken(t), readInto(t.ID, &res.Token), finishWith(fin, &res.Written, func() any { return res }))
+				return inlineAll(c.views.UpsertToken(t), c.views.ReadToken(t.ID, &res.Token), finishWith(fin, &res.Written, func() any { return res }))
 			})
 		if err != nil {
 			return TokenResult{}, err
@@ -224,12 +204,6 @@ func (c *Commands) UpdateToken(ctx context.Context, cmd UpdateToken) (TokenResul
 		res.Written = written(out)
 		return res, nil
 	})
-}
-
-func readInto(id uuid.UUID, info *TokenInfo) eventstore.Inline {
-	return func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
-		return readTokenInto(ctx, tx, id, info)
-	}
 }
 
 // updateToken runs one load–decide–append cycle of a token of the account;
@@ -253,12 +227,9 @@ func (c *Commands) updateToken(ctx context.Context, accountID, tokenID uuid.UUID
 			state = domain.Fold(before, events)
 			return events, err
 		},
-		Inline: func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
-			if step := inlineAll(keepAnAdmin(before, state, at), inline(state)); step != nil {
-				return step(ctx, tx, recs)
-			}
-			return nil
-		},
+		Inline: views.Later(func() eventstore.Inline {
+			return inlineAll(c.keepAnAdmin(before, state, at), inline(state))
+		}),
 	})
 	if err != nil {
 		return eventstore.Appended{}, fmt.Errorf("token %s: %w", tokenID, mapConflict(err, ifVer > 0))
@@ -303,16 +274,11 @@ func (c *Commands) RotateToken(ctx context.Context, cmd RotateToken) (TokenSecre
 			func(t domain.Token) eventstore.Inline {
 				// Without a grace, nothing of the old secret is kept, so it
 				// fails even in a process whose clock lags this one.
-				keepPrevious := func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
-					q := `UPDATE tokens SET previous_secret_hash = NULL, previous_valid_until = NULL WHERE id = $1`
-					args := []any{t.ID}
-					if rotated.PreviousValidUntil.After(rotated.At) {
-						q = `UPDATE tokens SET previous_secret_hash = secret_hash, previous_valid_until = $2 WHERE id = $1`
-						args = append(args, rotated.PreviousValidUntil)
-					}
-					_, err := tx.Exec(ctx, q, args...)
-					return err
+				var until *time.Time
+				if rotated.PreviousValidUntil.After(rotated.At) {
+					until = &rotated.PreviousValidUntil
 				}
+				keepPrevious := c.views.KeepPreviousSecret(t.ID, until)
 				return inlineAll(keepPrevious, c.tokenSecretSteps(t, secret, &res.Token), finishWith(fin, &res.Written, func() any { return res }))
 			})
 		if err != nil {
@@ -341,7 +307,7 @@ func (c *Commands) RevealToken(ctx context.Context, cmd RevealToken) (TokenSecre
 	var res TokenSecretResult
 	out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, 0, cmd.Meta, nil,
 		func(t domain.Token, at time.Time) ([]domain.Event, error) { return t.Reveal(at) },
-		func(t domain.Token) eventstore.Inline { return readInto(t.ID, &res.Token) })
+		func(t domain.Token) eventstore.Inline { return c.views.ReadToken(t.ID, &res.Token) })
 	if err != nil {
 		return TokenSecretResult{}, err
 	}
@@ -353,11 +319,7 @@ func (c *Commands) RevealToken(ctx context.Context, cmd RevealToken) (TokenSecre
 }
 
 func (c *Commands) openSecret(ctx context.Context, accountID, tokenID uuid.UUID) (string, error) {
-	var sealed []byte
-	err := c.pool.QueryRow(ctx, `SELECT secret_sealed FROM tokens WHERE account_id = $1 AND id = $2`, accountID, tokenID).Scan(&sealed)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", domain.ErrTokenNotFound
-	}
+	sealed, err := c.views.SealedTokenSecret(ctx, accountID, tokenID)
 	if err != nil {
 		return "", err
 	}
@@ -390,25 +352,16 @@ func (e *LastAdminError) Recovery() string {
 // account run one at a time: of two concurrent revocations of the last
 // two admin tokens, the second sees the first. A change that keeps the
 // token an admin, or of a token that was none, needs no step (nil).
-func keepAnAdmin(before, after domain.Token, now time.Time) eventstore.Inline {
+func (c *Commands) keepAnAdmin(before, after domain.Token, now time.Time) eventstore.Inline {
 	if !before.Administers(now) || after.Administers(now) {
 		return nil
 	}
-	return func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE`, before.AccountID); err != nil {
-			return err
-		}
-		var others int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM tokens WHERE account_id = $1 AND id <> $2 AND campaign_id IS NULL
-			AND revoked_at IS NULL AND 'admin' = ANY(permissions) AND (expires_at IS NULL OR expires_at > $3)`,
-			before.AccountID, before.ID, now).Scan(&others); err != nil {
-			return err
-		}
+	return c.views.CountOtherAdmins(before.AccountID, before.ID, now, func(others int) error {
 		if others == 0 {
 			return &LastAdminError{AccountID: before.AccountID}
 		}
 		return nil
-	}
+	})
 }
 
 // RevokeToken ends a token now and destroys its stored secret and any
@@ -429,12 +382,7 @@ func (c *Commands) RevokeToken(ctx context.Context, cmd RevokeToken) (TokenResul
 		out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, 0, cmd.Meta, &res.Token,
 			func(t domain.Token, _ time.Time) ([]domain.Event, error) { return t.Revoke(at) },
 			func(t domain.Token) eventstore.Inline {
-				destroy := func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
-					_, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = $2, secret_hash = NULL, secret_sealed = NULL,
-						previous_secret_hash = NULL, previous_valid_until = NULL WHERE id = $1`, t.ID, at)
-					return err
-				}
-				return inlineAll(upsertToken(t), destroy, readInto(t.ID, &res.Token), finishWith(fin, &res.Written, func() any { return res }))
+				return inlineAll(c.views.UpsertToken(t), c.views.DestroyTokenSecrets(t.ID, at), c.views.ReadToken(t.ID, &res.Token), finishWith(fin, &res.Written, func() any { return res }))
 			})
 		if err != nil {
 			return TokenResult{}, err
@@ -453,16 +401,6 @@ func (c *Commands) Authenticate(ctx context.Context, secret string) (TokenInfo, 
 	return t, err
 }
 
-// authenticateScopedSQL finds the live token whose secret's hash ($1) is
-// the current one or, within its grace at time $2, the previous one, with
-// its filter and campaign.
-var authenticateScopedSQL = `SELECT ` + qualified("t", tokenColumns) + `, ` + qualified("f", filterColumns) + `, ` +
-	qualified("c", campaignColumns) + `, t.secret_hash = $1
-	FROM tokens t
-	LEFT JOIN filters f ON f.account_id = t.account_id AND f.id = t.filter_id AND NOT f.deleted
-	LEFT JOIN campaigns c ON c.account_id = t.account_id AND c.id = t.campaign_id
-	WHERE t.revoked_at IS NULL AND (t.secret_hash = $1 OR (t.previous_secret_hash = $1 AND t.previous_valid_until > $2))`
-
 // AuthenticateScoped is Authenticate that also returns a campaign token's
 // scope with its filter and campaign, read in the same statement: every
 // partner request needs both, and a round trip is a fair share of a
@@ -478,66 +416,51 @@ func (c *Commands) AuthenticateScoped(ctx context.Context, secret string) (Token
 // authenticateHash is AuthenticateScoped for a well-formed secret's hash.
 func (c *Commands) authenticateHash(ctx context.Context, h []byte) (TokenInfo, *Scope, error) {
 	now := c.at()
-	rows, err := c.pool.Query(ctx, authenticateScopedSQL, h, now)
+	found, ok, err := c.views.Authenticate(ctx, h, now)
 	if err != nil {
 		return TokenInfo{}, nil, fmt.Errorf("authenticate: %w", err)
 	}
-	defer rows.Close()
-	var (
-		found   int
-		tr      tokenRow
-		fr      filterRow
-		cr      campaignRow
-		current bool // the secret is the token's current one, not its previous
-	)
-	for rows.Next() {
-		if err := rows.Scan(append(append(append(tr.dest(), fr.dest()...), cr.dest()...), &current)...); err != nil {
-			return TokenInfo{}, nil, fmt.Errorf("authenticate: %w", err)
-		}
-		found++
-	}
-	if err := rows.Err(); err != nil {
-		return TokenInfo{}, nil, fmt.Errorf("authenticate: %w", err)
-	}
-	if found != 1 {
+	if !ok {
 		return TokenInfo{}, nil, ErrUnauthenticated
 	}
-	t := tr.token()
+	t := found.Token
 	if t.ExpiresAt != nil && !now.Before(*t.ExpiresAt) {
 		return TokenInfo{}, nil, ErrTokenExpired
 	}
 	sc := ScopeOf(t)
 	if sc == nil {
-		c.remember(h, t, nil, current)
+		c.remember(h, t, nil, found.Current)
 		return t, nil, nil
 	}
-	f, hasFilter, err := fr.filter()
-	if err != nil {
-		return TokenInfo{}, nil, fmt.Errorf("authenticate: %w", err)
-	}
-	camp, hasCampaign, err := cr.campaign(&c.schemas)
-	if err != nil {
-		return TokenInfo{}, nil, fmt.Errorf("authenticate: %w", err)
-	}
-	if !hasCampaign {
+	if found.Campaign == nil {
 		// A campaign token always has its campaign; let the request find out.
 		return t, sc, nil
 	}
-	if hasFilter {
-		sc.filter = &f
-	}
-	sc.camp, sc.prefetched = &camp, true
-	c.remember(h, t, sc, current)
+	sc.filter, sc.camp, sc.prefetched = found.Filter, found.Campaign, true
+	c.remember(h, t, sc, found.Current)
 	return t, sc, nil
 }
 
 // TouchLastUsed records a token's use, at most once a minute, so that
 // authentication does not turn every read into a write.
 func (c *Commands) TouchLastUsed(ctx context.Context, tokenID uuid.UUID) error {
-	now := c.at()
-	// Not for a revoked token: a request authenticated from the cache is
-	// touched before its first round trip finds the revocation.
-	_, err := c.pool.Exec(ctx, `UPDATE tokens SET last_used_at = $2
-		WHERE id = $1 AND revoked_at IS NULL AND (last_used_at IS NULL OR last_used_at < $3)`, tokenID, now, now.Add(-time.Minute))
-	return err
+	return c.views.TouchToken(ctx, tokenID, c.at())
+}
+
+// tokenViews keeps and reads the tokens view and its secrets.
+type tokenViews interface {
+	UpsertToken(domain.Token) eventstore.Inline
+	SetTokenSecret(id uuid.UUID, hash, sealed []byte) eventstore.Inline
+	KeepPreviousSecret(id uuid.UUID, until *time.Time) eventstore.Inline
+	DestroyTokenSecrets(id uuid.UUID, at time.Time) eventstore.Inline
+	ReadToken(id uuid.UUID, into *TokenInfo) eventstore.Inline
+	WithTokenSecret(id uuid.UUID, fn func(hash, sealed []byte) error) eventstore.Inline
+	CountOtherAdmins(accountID, tokenID uuid.UUID, now time.Time, fn func(others int) error) eventstore.Inline
+	SealedTokenSecret(ctx context.Context, accountID, tokenID uuid.UUID) ([]byte, error)
+	Token(ctx context.Context, accountID, id uuid.UUID) (TokenInfo, error)
+	TokenByDocsID(ctx context.Context, docsID string, now time.Time) (TokenInfo, error)
+	ListTokens(ctx context.Context, accountID uuid.UUID, campaignID *uuid.UUID) ([]TokenInfo, error)
+	Authenticate(ctx context.Context, hash []byte, now time.Time) (views.Authenticated, bool, error)
+	TouchToken(ctx context.Context, tokenID uuid.UUID, now time.Time) error
+	CheckGuard(ctx context.Context, g eventstore.Guard) error
 }

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 )
 
 // Webhook errors the API maps to problems.
@@ -77,21 +77,19 @@ func (c *Commands) checkWebhookTarget(ctx context.Context, raw string) error {
 }
 
 // WebhookInfo is a subscription as admins see it: never its secrets.
-type WebhookInfo struct {
-	ID                 uuid.UUID
-	AccountID          uuid.UUID
-	CampaignID         uuid.UUID
-	FilterID           *uuid.UUID
-	URL                string
-	EventTypes         []string
-	DisabledAt         *time.Time
-	DisabledReason     string
-	DisabledDetail     string
-	PreviousValidUntil *time.Time
-	FailingSince       *time.Time
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
-	Version            int64
+type WebhookInfo = views.Webhook
+
+// webhookViews keeps and reads the subscriptions view and its secrets.
+type webhookViews interface {
+	UpsertWebhook(domain.Webhook) eventstore.Inline
+	SetWebhookSecret(id uuid.UUID, sealed []byte, keepPrevious bool) eventstore.Inline
+	GraceWebhookSecret(id uuid.UUID, until *time.Time) eventstore.Inline
+	DestroyWebhookSecrets(id uuid.UUID) eventstore.Inline
+	WithWebhookSecret(id uuid.UUID, fn func(sealed []byte) error) eventstore.Inline
+	ResetWebhookHealth(id uuid.UUID) eventstore.Inline
+	ReadWebhook(id uuid.UUID, into *WebhookInfo) eventstore.Inline
+	Webhook(ctx context.Context, accountID, id uuid.UUID) (WebhookInfo, error)
+	ListWebhooks(ctx context.Context, accountID uuid.UUID, campaignID *uuid.UUID) ([]WebhookInfo, error)
 }
 
 // WebhookResult is a subscription after a write that keeps its secret.
@@ -155,8 +153,8 @@ func (c *Commands) CreateWebhook(ctx context.Context, cmd CreateWebhook) (Webhoo
 			return WebhookSecretResult{}, err
 		}
 		res := WebhookSecretResult{Secret: secret, SecretSHA256: hashSecret(secret)}
-		out, err := c.store.AppendInline(ctx, inlineAll(upsertWebhook(w), c.sealWebhookSecret(id, secret, false),
-			readWebhookInto(id, &res.Webhook), finishWith(fin, &res.Written, func() any { return res })),
+		out, err := c.store.AppendInline(ctx, inlineAll(c.views.UpsertWebhook(w), c.sealWebhookSecret(id, secret, false),
+			c.views.ReadWebhook(id, &res.Webhook), finishWith(fin, &res.Written, func() any { return res })),
 			eventstore.Append{StreamID: domain.WebhookStream(id), AccountID: cmd.AccountID, CampaignID: cmd.CampaignID,
 				Events: events, Metadata: cmd.Meta})
 		if err != nil {
@@ -203,18 +201,11 @@ func webhookAD(id uuid.UUID) []byte { return append([]byte("webhook "), id[:]...
 // with keepPrevious the current one keeps signing until the grace ends
 // (set by the rotation step).
 func (c *Commands) sealWebhookSecret(id uuid.UUID, secret string, keepPrevious bool) eventstore.Inline {
-	return func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
-		sealed, err := c.sealer.seal(webhookAD(id), secret)
-		if err != nil {
-			return err
-		}
-		q := `UPDATE webhooks SET secret_sealed = $2 WHERE id = $1`
-		if keepPrevious {
-			q = `UPDATE webhooks SET previous_secret_sealed = secret_sealed, secret_sealed = $2 WHERE id = $1`
-		}
-		_, err = tx.Exec(ctx, q, id, sealed)
-		return err
+	sealed, err := c.sealer.seal(webhookAD(id), secret)
+	if err != nil {
+		return views.Step(func([]eventstore.Record) error { return err })
 	}
+	return c.views.SetWebhookSecret(id, sealed, keepPrevious)
 }
 
 // OpenWebhookSecret opens a signing secret sealed in the webhooks view;
@@ -233,11 +224,7 @@ func (c *Commands) replayWebhookSecret(ctx context.Context, accountID uuid.UUID,
 	_, err := c.updateWebhook(ctx, accountID, res.Webhook.ID, 0, meta, nil,
 		func(w domain.Webhook, at time.Time) ([]domain.Event, error) { return w.RevealSecret(at) },
 		func(w domain.Webhook, _ []domain.Event) eventstore.Inline {
-			open := func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
-				var sealed []byte
-				if err := tx.QueryRow(ctx, `SELECT secret_sealed FROM webhooks WHERE id = $1`, w.ID).Scan(&sealed); err != nil {
-					return err
-				}
+			open := c.views.WithWebhookSecret(w.ID, func(sealed []byte) error {
 				if sealed == nil {
 					return errSecretChanged
 				}
@@ -250,8 +237,8 @@ func (c *Commands) replayWebhookSecret(ctx context.Context, accountID uuid.UUID,
 				}
 				secret = s
 				return nil
-			}
-			return inlineAll(upsertWebhook(w), open)
+			})
+			return inlineAll(c.views.UpsertWebhook(w), open)
 		})
 	switch {
 	case errors.Is(err, domain.ErrWebhookNotFound):
@@ -266,92 +253,15 @@ func (c *Commands) replayWebhookSecret(ctx context.Context, accountID uuid.UUID,
 	return res, nil
 }
 
-// upsertWebhook writes a subscription's state; the secret columns are set
-// by the steps that change them.
-func upsertWebhook(w domain.Webhook) eventstore.Inline {
-	return func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
-		types := w.EventTypes
-		if types == nil {
-			types = []string{}
-		}
-		var disabledAt, deletedAt *time.Time
-		if w.Disabled {
-			disabledAt = &w.DisabledAt
-		}
-		if w.Deleted {
-			deletedAt = &w.UpdatedAt
-		}
-		var position int64
-		if len(recs) > 0 {
-			position = recs[0].Position
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO webhooks (id, account_id, campaign_id, filter_id, url, event_types, disabled_at,
-				disabled_reason, disabled_detail, deleted_at, created_position, created_at, updated_at, version)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8, ''), nullif($9, ''), $10, $11, $12, $13, $14)
-			ON CONFLICT (id) DO UPDATE SET filter_id = excluded.filter_id, url = excluded.url, event_types = excluded.event_types,
-				disabled_at = excluded.disabled_at, disabled_reason = excluded.disabled_reason,
-				disabled_detail = excluded.disabled_detail, deleted_at = excluded.deleted_at,
-				updated_at = excluded.updated_at, version = excluded.version`,
-			w.ID, w.AccountID, w.CampaignID, w.FilterID, w.URL, types, disabledAt, w.DisabledReason, w.DisabledDetail,
-			deletedAt, position, w.CreatedAt, w.UpdatedAt, w.Version)
-		return err
-	}
-}
-
-// resetHealth forgets an endpoint's run of failures: after enabling it or
-// pointing it elsewhere, the failure period starts again.
-func resetHealth(id uuid.UUID) eventstore.Inline {
-	return func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
-		_, err := tx.Exec(ctx, `DELETE FROM webhook_health WHERE webhook_id = $1`, id)
-		return err
-	}
-}
-
-const webhookColumns = `w.id, w.account_id, w.campaign_id, w.filter_id, w.url, w.event_types, w.disabled_at,
-	coalesce(w.disabled_reason, ''), coalesce(w.disabled_detail, ''), w.previous_valid_until, h.failing_since,
-	w.created_at, w.updated_at, w.version`
-
-const webhookFrom = ` FROM webhooks w LEFT JOIN webhook_health h ON h.webhook_id = w.id `
-
-func scanWebhooks(rows pgx.Rows) ([]WebhookInfo, error) {
-	defer rows.Close()
-	var out []WebhookInfo
-	for rows.Next() {
-		var w WebhookInfo
-		if err := rows.Scan(&w.ID, &w.AccountID, &w.CampaignID, &w.FilterID, &w.URL, &w.EventTypes, &w.DisabledAt,
-			&w.DisabledReason, &w.DisabledDetail, &w.PreviousValidUntil, &w.FailingSince, &w.CreatedAt, &w.UpdatedAt,
-			&w.Version); err != nil {
-			return nil, err
-		}
-		out = append(out, w)
-	}
-	return out, rows.Err()
-}
-
-func readWebhookInto(id uuid.UUID, info *WebhookInfo) eventstore.Inline {
-	return func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
-		w, err := queryOne(ctx, tx, scanWebhooks, fmt.Errorf("webhook %s: row missing after write", id),
-			`SELECT `+webhookColumns+webhookFrom+`WHERE w.id = $1`, id)
-		*info = w
-		return err
-	}
-}
-
 // Webhook returns a live subscription of the account.
 func (c *Commands) Webhook(ctx context.Context, accountID, id uuid.UUID) (WebhookInfo, error) {
-	return queryOne(ctx, c.pool, scanWebhooks, domain.ErrWebhookNotFound,
-		`SELECT `+webhookColumns+webhookFrom+`WHERE w.account_id = $1 AND w.id = $2 AND w.deleted_at IS NULL`, accountID, id)
+	return c.views.Webhook(ctx, accountID, id)
 }
 
 // ListWebhooks returns the account's live subscriptions, or one
 // campaign's when campaignID is not nil, newest first.
 func (c *Commands) ListWebhooks(ctx context.Context, accountID uuid.UUID, campaignID *uuid.UUID) ([]WebhookInfo, error) {
-	rows, err := c.pool.Query(ctx, `SELECT `+webhookColumns+webhookFrom+`WHERE w.account_id = $1 AND w.deleted_at IS NULL
-		AND ($2::uuid IS NULL OR w.campaign_id = $2) ORDER BY w.created_at DESC, w.id`, accountID, campaignID)
-	if err != nil {
-		return nil, err
-	}
-	return scanWebhooks(rows)
+	return c.views.ListWebhooks(ctx, accountID, campaignID)
 }
 
 // UpdateWebhook changes a subscription's URL, filter, event types or
@@ -395,14 +305,14 @@ func (c *Commands) UpdateWebhook(ctx context.Context, cmd UpdateWebhook) (Webhoo
 				for _, e := range events {
 					switch e := e.(type) {
 					case domain.WebhookEnabled:
-						reset = resetHealth(w.ID)
+						reset = c.views.ResetWebhookHealth(w.ID)
 					case domain.WebhookUpdated:
 						if e.URL != nil {
-							reset = resetHealth(w.ID)
+							reset = c.views.ResetWebhookHealth(w.ID)
 						}
 					}
 				}
-				return inlineAll(upsertWebhook(w), reset, readWebhookInto(w.ID, &res.Webhook),
+				return inlineAll(c.views.UpsertWebhook(w), reset, c.views.ReadWebhook(w.ID, &res.Webhook),
 					finishWith(fin, &res.Written, func() any { return res }))
 			})
 		if err != nil {
@@ -436,9 +346,7 @@ func (c *Commands) updateWebhook(ctx context.Context, accountID, id uuid.UUID, i
 			state = domain.Fold(state, decided)
 			return decided, err
 		},
-		Inline: func(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
-			return inline(state, decided)(ctx, tx, recs)
-		},
+		Inline: views.Later(func() eventstore.Inline { return inline(state, decided) }),
 	})
 	if err != nil {
 		return eventstore.Appended{}, fmt.Errorf("webhook %s: %w", id, mapConflict(err, ifVer > 0))
@@ -476,18 +384,13 @@ func (c *Commands) RotateWebhookSecret(ctx context.Context, cmd RotateWebhookSec
 			func(w domain.Webhook, at time.Time) ([]domain.Event, error) { return w.RotateSecret(cmd.Grace, at) },
 			func(w domain.Webhook, _ []domain.Event) eventstore.Inline {
 				keep := w.PreviousValidUntil.After(w.UpdatedAt) // UpdatedAt is the rotation's time
-				grace := func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
-					if !keep {
-						// Stopped at once: no earlier grace's secret signs on either.
-						_, err := tx.Exec(ctx, `UPDATE webhooks SET previous_secret_sealed = NULL, previous_valid_until = NULL
-							WHERE id = $1`, w.ID)
-						return err
-					}
-					_, err := tx.Exec(ctx, `UPDATE webhooks SET previous_valid_until = $2 WHERE id = $1`, w.ID, w.PreviousValidUntil)
-					return err
+				// Stopped at once (nil): no earlier grace's secret signs on either.
+				var until *time.Time
+				if keep {
+					until = &w.PreviousValidUntil
 				}
-				return inlineAll(upsertWebhook(w), c.sealWebhookSecret(w.ID, secret, keep), grace,
-					readWebhookInto(w.ID, &res.Webhook), finishWith(fin, &res.Written, func() any { return res }))
+				return inlineAll(c.views.UpsertWebhook(w), c.sealWebhookSecret(w.ID, secret, keep), c.views.GraceWebhookSecret(w.ID, until),
+					c.views.ReadWebhook(w.ID, &res.Webhook), finishWith(fin, &res.Written, func() any { return res }))
 			})
 		if err != nil {
 			return WebhookSecretResult{}, err
@@ -520,7 +423,7 @@ func (c *Commands) DisableWebhook(ctx context.Context, cmd DisableWebhook) (Webh
 			return w.Disable(cmd.Reason, cmd.Detail, at)
 		},
 		func(w domain.Webhook, _ []domain.Event) eventstore.Inline {
-			return inlineAll(upsertWebhook(w), readWebhookInto(w.ID, &res.Webhook))
+			return inlineAll(c.views.UpsertWebhook(w), c.views.ReadWebhook(w.ID, &res.Webhook))
 		})
 	if err != nil {
 		return WebhookResult{}, err
@@ -547,12 +450,7 @@ func (c *Commands) DeleteWebhook(ctx context.Context, cmd DeleteWebhook) (Webhoo
 		out, err := c.updateWebhook(ctx, cmd.AccountID, cmd.WebhookID, cmd.IfVersion, cmd.Meta, nil,
 			func(w domain.Webhook, at time.Time) ([]domain.Event, error) { return w.Delete(at) },
 			func(w domain.Webhook, _ []domain.Event) eventstore.Inline {
-				destroy := func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
-					_, err := tx.Exec(ctx, `UPDATE webhooks SET secret_sealed = NULL, previous_secret_sealed = NULL,
-						previous_valid_until = NULL WHERE id = $1`, w.ID)
-					return err
-				}
-				return inlineAll(upsertWebhook(w), destroy, readWebhookInto(w.ID, &res.Webhook),
+				return inlineAll(c.views.UpsertWebhook(w), c.views.DestroyWebhookSecrets(w.ID), c.views.ReadWebhook(w.ID, &res.Webhook),
 					finishWith(fin, &res.Written, func() any { return res }))
 			})
 		if err != nil {

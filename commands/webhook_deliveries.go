@@ -3,37 +3,30 @@ package commands
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 )
 
 // WebhookWakeChannel is the Postgres notification channel that wakes the
 // webhook dispatcher when messages become due; projections/webhooks
 // listens on the same name.
-const WebhookWakeChannel = "leadsvc_webhooks"
+const WebhookWakeChannel = views.WebhookWakeChannel
+
+// deliveryLog reads the webhook delivery log and queues messages in it.
+type deliveryLog interface {
+	Deliveries(ctx context.Context, webhookID uuid.UUID, before int64, limit int) ([]WebhookDelivery, error)
+	Redeliver(ctx context.Context, r views.Redelivery) (int64, error)
+	QueueWebhookMessage(ctx context.Context, webhookID, msgID uuid.UUID, eventType string, body []byte, at time.Time) error
+}
 
 // WebhookDelivery is one attempt to deliver a message: the delivery log.
-type WebhookDelivery struct {
-	ID              int64
-	EventID         uuid.UUID // the webhook-id header, the same on every attempt
-	EventType       string
-	LeadID          *uuid.UUID
-	LeadVersion     int64
-	Attempt         int
-	AttemptedAt     time.Time
-	StatusCode      *int
-	DurationMS      float64
-	ResponseExcerpt string
-	Error           string
-	Success         bool
-	State           string     // the message's state now: pending, delivered, failed, skipped
-	NextAttemptAt   *time.Time // when a pending message is tried next
-}
+type WebhookDelivery = views.Delivery
 
 // DeliveryQuery pages the delivery log, newest first: at most Limit
 // attempts older than the attempt Before (0: from the newest).
@@ -47,26 +40,7 @@ func (c *Commands) WebhookDeliveries(ctx context.Context, accountID, webhookID u
 	if _, err := c.Webhook(ctx, accountID, webhookID); err != nil {
 		return nil, err
 	}
-	rows, err := c.pool.Query(ctx, `SELECT a.id, m.msg_id, m.event_type, m.lead_id, m.lead_version, a.attempt, a.attempted_at,
-			a.status_code, a.duration_ms, coalesce(a.response_excerpt, ''), coalesce(a.error, ''), a.success, m.state,
-			CASE WHEN m.state = 'pending' AND m.next_attempt_at > '-infinity' THEN m.next_attempt_at END
-		FROM webhook_attempts a JOIN webhook_messages m ON m.id = a.message_id
-		WHERE a.webhook_id = $1 AND ($2 = 0 OR a.id < $2)
-		ORDER BY a.id DESC LIMIT $3`, webhookID, q.Before, q.Limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []WebhookDelivery
-	for rows.Next() {
-		var d WebhookDelivery
-		if err := rows.Scan(&d.ID, &d.EventID, &d.EventType, &d.LeadID, &d.LeadVersion, &d.Attempt, &d.AttemptedAt,
-			&d.StatusCode, &d.DurationMS, &d.ResponseExcerpt, &d.Error, &d.Success, &d.State, &d.NextAttemptAt); err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return c.views.Deliveries(ctx, webhookID, q.Before, q.Limit)
 }
 
 // RedeliverWebhook sends messages again with a new series of attempts:
@@ -96,46 +70,13 @@ func (c *Commands) RedeliverWebhook(ctx context.Context, cmd RedeliverWebhook) (
 		if err := c.liveWebhook(ctx, cmd.AccountID, cmd.WebhookID); err != nil {
 			return RedeliverResult{}, err
 		}
-		var res RedeliverResult
-		err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
-			var ids []int64
-			var err error
-			switch {
-			case cmd.Since != nil:
-				err = collect(ctx, tx, &ids, `SELECT id FROM webhook_messages WHERE webhook_id = $1 AND event_time >= $2`,
-					cmd.WebhookID, *cmd.Since)
-			case cmd.DeliveryID != 0:
-				err = collect(ctx, tx, &ids, `SELECT message_id FROM webhook_attempts WHERE webhook_id = $1 AND id = $2`,
-					cmd.WebhookID, cmd.DeliveryID)
-			case cmd.EventID != nil:
-				err = collect(ctx, tx, &ids, `SELECT id FROM webhook_messages WHERE webhook_id = $1 AND msg_id = $2`,
-					cmd.WebhookID, *cmd.EventID)
-			}
-			if err != nil {
-				return err
-			}
-			if cmd.Since == nil && len(ids) == 0 {
-				return ErrDeliveryNotFound
-			}
-			tag, err := tx.Exec(ctx, `UPDATE webhook_messages SET state = 'pending', attempts = 0, next_attempt_at = '-infinity',
-				locked_until = NULL, finished_at = NULL WHERE id = ANY($1) AND state <> 'pending'`, ids)
-			if err != nil {
-				return err
-			}
-			res.Messages = tag.RowsAffected()
-			return wakeDispatcher(ctx, tx)
-		})
-		return res, err
+		n, err := c.views.Redeliver(ctx, views.Redelivery{WebhookID: cmd.WebhookID, Since: cmd.Since, DeliveryID: cmd.DeliveryID,
+			EventID: cmd.EventID})
+		if errors.Is(err, views.ErrNoMessage) {
+			return RedeliverResult{}, ErrDeliveryNotFound
+		}
+		return RedeliverResult{Messages: n}, err
 	})
-}
-
-func collect(ctx context.Context, tx pgx.Tx, ids *[]int64, sql string, args ...any) error {
-	rows, err := tx.Query(ctx, sql, args...)
-	if err != nil {
-		return err
-	}
-	*ids, err = pgx.CollectRows(rows, pgx.RowTo[int64])
-	return err
 }
 
 // liveWebhook checks that the subscription exists in the account and is
@@ -149,11 +90,6 @@ func (c *Commands) liveWebhook(ctx context.Context, accountID, id uuid.UUID) err
 		return ErrWebhookDisabled
 	}
 	return nil
-}
-
-func wakeDispatcher(ctx context.Context, tx pgx.Tx) error {
-	_, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, WebhookWakeChannel)
-	return err
 }
 
 // SendWebhookTest queues a webhook.test message to a subscription, signed
@@ -193,14 +129,7 @@ func (c *Commands) SendWebhookTest(ctx context.Context, cmd SendWebhookTest) (We
 		if err != nil {
 			return WebhookTestResult{}, err
 		}
-		err = pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `INSERT INTO webhook_messages (webhook_id, msg_id, event_type, body, event_time, state,
-				next_attempt_at) VALUES ($1, $2, $3, $4, $5, 'pending', '-infinity')`, w.ID, id, domain.EventWebhookTest, body, at); err != nil {
-				return err
-			}
-			return wakeDispatcher(ctx, tx)
-		})
-		if err != nil {
+		if err := c.views.QueueWebhookMessage(ctx, w.ID, id, domain.EventWebhookTest, body, at); err != nil {
 			return WebhookTestResult{}, fmt.Errorf("webhook test: %w", err)
 		}
 		return WebhookTestResult{EventID: id}, nil

@@ -6,7 +6,7 @@
 // with the signed-in token as the actor.
 //
 // Sign-in exchanges an account-level token with admin for a session
-// (commands/sessions); each request re-reads that token, so revoking it
+// (eventstore/views/sessions); each request re-reads that token, so revoking it
 // ends the session at once. Every POST carries a CSRF token tied to the
 // session. Templates and assets are embedded; nothing is fetched from
 // elsewhere.
@@ -31,8 +31,8 @@ import (
 
 	"github.com/leadsvc/leadsvc/api"
 	"github.com/leadsvc/leadsvc/commands"
-	"github.com/leadsvc/leadsvc/commands/sessions"
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/eventstore/views/sessions"
 	"github.com/leadsvc/leadsvc/projections/audit"
 	"github.com/leadsvc/leadsvc/projections/leads"
 )

@@ -13,10 +13,11 @@ import (
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 )
 
 func newCommands(store *eventstore.Store, cfg Config, key []byte) (*commands.Commands, error) {
-	return commands.New(commands.Config{Store: store, SecretKey: key, PreviousSecretKeys: cfg.SecretKeysPrevious,
+	return commands.New(commands.Config{Store: store, Views: views.Of(store), SecretKey: key, PreviousSecretKeys: cfg.SecretKeysPrevious,
 		Webhooks: commands.WebhookTargets{AllowPrivate: cfg.WebhooksAllowPrivate}})
 }
 

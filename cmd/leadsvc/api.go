@@ -5,7 +5,7 @@ import (
 
 	"github.com/leadsvc/leadsvc/api"
 	"github.com/leadsvc/leadsvc/api/console"
-	"github.com/leadsvc/leadsvc/commands/sessions"
+	"github.com/leadsvc/leadsvc/eventstore/views/sessions"
 )
 
 // mountAPI installs the REST API (api.API.Mount), the public

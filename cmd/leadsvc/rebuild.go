@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 	"github.com/leadsvc/leadsvc/internal/eventlog"
 	"github.com/leadsvc/leadsvc/projections"
 	"github.com/leadsvc/leadsvc/projections/leads"
@@ -37,7 +38,7 @@ func onProjection(ctx context.Context, cfg Config, logger *slog.Logger, stderr i
 	defer ws.Close()
 	bar := projections.NewBar(stderr, isTerminal(stderr))
 	defer bar.Finish()
-	return fn(leads.New(eventlog.New(ws.store), domain.NewRegistry()), ws.pool, bar.Update)
+	return fn(leads.New(eventlog.New(ws.store), domain.NewRegistry(), views.Of(ws.store)), ws.pool, bar.Update)
 }
 
 // rebuildCmd runs `leadsvc rebuild [--projection NAME]`: the views are

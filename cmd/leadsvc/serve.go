@@ -26,9 +26,10 @@ import (
 
 	"github.com/leadsvc/leadsvc/api"
 	"github.com/leadsvc/leadsvc/commands"
-	"github.com/leadsvc/leadsvc/commands/ratelimits"
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/ratelimits"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 	"github.com/leadsvc/leadsvc/internal/eventlog"
 	"github.com/leadsvc/leadsvc/internal/pgxuuid"
 	"github.com/leadsvc/leadsvc/internal/poolmetrics"
@@ -130,7 +131,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Stream:         cfg.NATSStream,
 		SubjectPrefix:  cfg.SubjectPrefix,
 		TracerProvider: m.TracerProvider,
-	}, m.Pool, log, m.NATS, domain.NewRegistry(), logger, m.Registry, leads.New(log, domain.NewRegistry()))
+	}, m.Pool, log, m.NATS, domain.NewRegistry(), logger, m.Registry, leads.New(log, domain.NewRegistry(), views.Of(m.Store)))
 	if err != nil {
 		return fmt.Errorf("projections: %w", err)
 	}
@@ -159,7 +160,7 @@ func (m *Main) Run(ctx context.Context) error {
 	// dispatcher that sends what it records. Close stops both.
 	m.hooks, err = projections.NewRunner(projections.RunnerConfig{Stream: cfg.NATSStream, SubjectPrefix: cfg.SubjectPrefix,
 		TracerProvider: m.TracerProvider},
-		m.Pool, log, m.NATS, domain.NewRegistry(), logger, m.Registry, webhooks.New(domain.NewRegistry()))
+		m.Pool, log, m.NATS, domain.NewRegistry(), logger, m.Registry, webhooks.New(domain.NewRegistry(), views.Of(m.Store)))
 	if err != nil {
 		return fmt.Errorf("webhook projection: %w", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 	"github.com/leadsvc/leadsvc/internal/benchresults"
 	"github.com/leadsvc/leadsvc/internal/eventlog"
 	"github.com/leadsvc/leadsvc/internal/testenv"
@@ -200,7 +201,7 @@ func BenchmarkRebuild(b *testing.B) {
 	}
 	raw := float64(n) / time.Since(start).Seconds()
 
-	p := leads.New(eventlog.New(g.store), domain.NewRegistry())
+	p := leads.New(eventlog.New(g.store), domain.NewRegistry(), views.Of(g.store))
 	phase, phaseStart := "", time.Now()
 	var phases []string
 	rep, err := p.Rebuild(ctx, g.pool, func(pr projections.Progress) {
@@ -231,7 +232,7 @@ func BenchmarkFilterReevaluation(b *testing.B) {
 	g := generateLog(b)
 	ctx := context.Background()
 	log := eventlog.New(g.store)
-	p := leads.New(log, domain.NewRegistry())
+	p := leads.New(log, domain.NewRegistry(), views.Of(g.store))
 	if _, err := p.Rebuild(ctx, g.pool, nil); err != nil {
 		b.Fatal(err)
 	}
@@ -365,7 +366,7 @@ func BenchmarkAppendToVisibleLag(b *testing.B) {
 	tag := testenv.RandomName("bench")
 	runner, err := projections.NewRunner(projections.RunnerConfig{Stream: stream, SubjectPrefix: prefix, ConsumerTag: tag,
 		InFlight: benchInFlight()},
-		pool, log, nc, domain.NewRegistry(), quiet(), nil, leads.New(log, domain.NewRegistry()))
+		pool, log, nc, domain.NewRegistry(), quiet(), nil, leads.New(log, domain.NewRegistry(), views.Of(store)))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package leads
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -30,12 +29,25 @@ import (
 type Projection struct {
 	log      projections.Log
 	registry *domain.Registry
+	views    Views
 }
 
-// New returns the projection over log (read when rebuilding); registry
-// decodes the events of a lead's stream fetched to fill a gap.
-func New(log projections.Log, registry *domain.Registry) *Projection {
-	return &Projection{log: log, registry: registry}
+// Views reads the campaigns and filters views, which the write side keeps
+// exact in the transactions of their events (eventstore/views owns them),
+// in this projection's transactions and round trips.
+type Views interface {
+	QueueCampaignSchema(b *pgx.Batch, id uuid.UUID, fn func(s domain.Schema, found bool) error)
+	QueueLiveFilters(b *pgx.Batch, campaignID uuid.UUID, fn func([]domain.Filter) error)
+	QueueFilter(b *pgx.Batch, id uuid.UUID, fn func(f domain.Filter, found bool) error)
+	// EachFilter gives every filter, live or deleted, with its campaign's
+	// schema (for a rebuild).
+	EachFilter(ctx context.Context, fn func(f domain.Filter, schema domain.Schema) error) error
+}
+
+// New returns the projection over log (read when rebuilding) and views;
+// registry decodes the events of a lead's stream fetched to fill a gap.
+func New(log projections.Log, registry *domain.Registry, views Views) *Projection {
+	return &Projection{log: log, registry: registry, views: views}
 }
 
 // Name implements projections.Projection.
@@ -76,7 +88,7 @@ func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, events []projections.
 	}
 	var reads *leadReads
 	if len(leadOrder) > 0 {
-		reads = queueLeadReads(b, leadOrder, byLead)
+		reads = p.queueLeadReads(b, leadOrder, byLead)
 	}
 	if b.Len() > 0 {
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
@@ -136,7 +148,7 @@ type leadReads struct {
 	campaigns map[uuid.UUID]*campaignState
 }
 
-func queueLeadReads(b *pgx.Batch, ids []uuid.UUID, byLead map[uuid.UUID][]projections.Event) *leadReads {
+func (p *Projection) queueLeadReads(b *pgx.Batch, ids []uuid.UUID, byLead map[uuid.UUID][]projections.Event) *leadReads {
 	r := &leadReads{campaigns: map[uuid.UUID]*campaignState{}}
 	b.Queue(`SELECT `+leadColumns+` FROM lead_views lv WHERE lv.id = ANY($1)`, ids).
 		Query(func(rows pgx.Rows) (err error) { r.rows, err = scanLeads(rows); return err })
@@ -144,7 +156,7 @@ func queueLeadReads(b *pgx.Batch, ids []uuid.UUID, byLead map[uuid.UUID][]projec
 		c := byLead[id][0].CampaignID
 		if r.campaigns[c] == nil {
 			r.campaigns[c] = &campaignState{}
-			queueCampaignState(b, c, r.campaigns[c])
+			p.queueCampaignState(b, c, r.campaigns[c])
 		}
 	}
 	return r
@@ -170,7 +182,7 @@ func (p *Projection) applyLeads(ctx context.Context, tx pgx.Tx, ids []uuid.UUID,
 			// Events name their lead's campaign, so this read is only
 			// for a stream whose events disagree with it.
 			cs = &campaignState{}
-			if cs.schema, cs.filters, err = campaignFilters(ctx, tx, lead.CampaignID); err != nil {
+			if cs.schema, cs.filters, err = p.campaignFilters(ctx, tx, lead.CampaignID); err != nil {
 				return err
 			}
 			reads.campaigns[lead.CampaignID] = cs
@@ -332,61 +344,29 @@ func (p *Projection) readStream(ctx context.Context, tx pgx.Tx, streamID string,
 // queueCampaignState queues the reads of a campaign's schema and live
 // filters, from the views written with their events, into cs. A campaign
 // that is not there has neither.
-func queueCampaignState(b *pgx.Batch, campaignID uuid.UUID, cs *campaignState) {
+func (p *Projection) queueCampaignState(b *pgx.Batch, campaignID uuid.UUID, cs *campaignState) {
 	var found bool
-	b.Queue(`SELECT schema FROM campaigns WHERE id = $1`, campaignID).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			var raw []byte
-			if err := rows.Scan(&raw); err != nil {
-				return err
-			}
-			if err := json.Unmarshal(raw, &cs.schema); err != nil {
-				return fmt.Errorf("campaign %s schema: %w", campaignID, err)
-			}
-			found = true
-		}
-		return rows.Err()
+	p.views.QueueCampaignSchema(b, campaignID, func(s domain.Schema, ok bool) error {
+		cs.schema, found = s, ok
+		return nil
 	})
-	b.Queue(`SELECT id, version, conditions, any_groups FROM filters WHERE campaign_id = $1 AND NOT deleted`, campaignID).
-		Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				f := domain.Filter{CampaignID: campaignID}
-				var conds, anyGroups []byte
-				if err := rows.Scan(&f.ID, &f.Version, &conds, &anyGroups); err != nil {
-					return err
-				}
-				if err := decodeConditions(conds, anyGroups, &f); err != nil {
-					return err
-				}
-				if found {
-					cs.filters = append(cs.filters, f)
-				}
-			}
-			return rows.Err()
-		})
+	p.views.QueueLiveFilters(b, campaignID, func(fs []domain.Filter) error {
+		if found {
+			cs.filters = append(cs.filters, fs...)
+		}
+		return nil
+	})
 }
 
 // campaignFilters reads the live filters of a campaign and its schema.
-func campaignFilters(ctx context.Context, tx pgx.Tx, campaignID uuid.UUID) (domain.Schema, []domain.Filter, error) {
+func (p *Projection) campaignFilters(ctx context.Context, tx pgx.Tx, campaignID uuid.UUID) (domain.Schema, []domain.Filter, error) {
 	var cs campaignState
 	b := &pgx.Batch{}
-	queueCampaignState(b, campaignID, &cs)
+	p.queueCampaignState(b, campaignID, &cs)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return domain.Schema{}, nil, err
 	}
 	return cs.schema, cs.filters, nil
-}
-
-func decodeConditions(conds, anyGroups []byte, f *domain.Filter) error {
-	if err := json.Unmarshal(conds, &f.Conditions); err != nil {
-		return fmt.Errorf("filter %s conditions: %w", f.ID, err)
-	}
-	if anyGroups != nil {
-		if err := json.Unmarshal(anyGroups, &f.Any); err != nil {
-			return fmt.Errorf("filter %s any groups: %w", f.ID, err)
-		}
-	}
-	return nil
 }
 
 // applyFilter brings one filter's membership to its current definition.
@@ -395,37 +375,41 @@ func decodeConditions(conds, anyGroups []byte, f *domain.Filter) error {
 // old definition.
 func (p *Projection) applyFilter(ctx context.Context, tx pgx.Tx, filterID, campaignID uuid.UUID) error {
 	var (
-		f                domain.Filter
-		deleted          bool
-		conds, anyGroups []byte
-		applied          int64
+		f       domain.Filter
+		found   bool
+		applied int64
 	)
-	f.ID, f.CampaignID = filterID, campaignID
-	err := tx.QueryRow(ctx, `SELECT f.version, f.deleted, f.conditions, f.any_groups, coalesce(v.version, 0)
-		FROM filters f LEFT JOIN filter_views v ON v.id = f.id WHERE f.id = $1`, filterID).
-		Scan(&f.Version, &deleted, &conds, &anyGroups, &applied)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil // written by another account's log? nothing to apply
-	}
-	if err != nil {
+	// The filter and the version applied, in one round trip.
+	b := &pgx.Batch{}
+	p.views.QueueFilter(b, filterID, func(got domain.Filter, ok bool) error {
+		f, found = got, ok
+		return nil
+	})
+	b.Queue(`SELECT version FROM filter_views WHERE id = $1`, filterID).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			if err := rows.Scan(&applied); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return err
+	}
+	if !found {
+		return nil // written by another account's log? nothing to apply
 	}
 	if applied >= f.Version {
 		return nil
 	}
-	if deleted {
+	if f.Deleted {
 		if _, err := tx.Exec(ctx, `DELETE FROM filter_members WHERE filter_id = $1`, filterID); err != nil {
 			return err
 		}
-	} else {
-		if err := decodeConditions(conds, anyGroups, &f); err != nil {
-			return err
-		}
-		if err := refreshFilterMembership(ctx, tx, f); err != nil {
-			return err
-		}
+	} else if err := p.refreshFilterMembership(ctx, tx, f); err != nil {
+		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO filter_views (id, campaign_id, version) VALUES ($1, $2, $3)
+	_, err := tx.Exec(ctx, `INSERT INTO filter_views (id, campaign_id, version) VALUES ($1, $2, $3)
 		ON CONFLICT (id) DO UPDATE SET version = excluded.version`, filterID, campaignID, f.Version)
 	return err
 }
@@ -433,14 +417,18 @@ func (p *Projection) applyFilter(ctx context.Context, tx pgx.Tx, filterID, campa
 // refreshFilterMembership re-evaluates one filter over every lead of its
 // campaign, set-based: the filter compiled to SQL when it can be, else
 // evaluated here over the campaign's rows.
-func refreshFilterMembership(ctx context.Context, tx pgx.Tx, f domain.Filter) error {
+func (p *Projection) refreshFilterMembership(ctx context.Context, tx pgx.Tx, f domain.Filter) error {
 	var schema domain.Schema
-	var raw []byte
-	if err := tx.QueryRow(ctx, `SELECT schema FROM campaigns WHERE id = $1`, f.CampaignID).Scan(&raw); err != nil {
-		return fmt.Errorf("campaign %s: %w", f.CampaignID, err)
-	}
-	if err := json.Unmarshal(raw, &schema); err != nil {
-		return fmt.Errorf("campaign %s schema: %w", f.CampaignID, err)
+	read := &pgx.Batch{}
+	p.views.QueueCampaignSchema(read, f.CampaignID, func(s domain.Schema, found bool) error {
+		if !found {
+			return fmt.Errorf("campaign %s: %w", f.CampaignID, pgx.ErrNoRows)
+		}
+		schema = s
+		return nil
+	})
+	if err := tx.SendBatch(ctx, read).Close(); err != nil {
+		return err
 	}
 	if expr, args, ok := CompileFilter(schema, f, "lv", 2); ok {
 		// Set-based: the database evaluates the filter over the

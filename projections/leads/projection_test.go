@@ -22,6 +22,7 @@ import (
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 	"github.com/leadsvc/leadsvc/internal/eventlog"
 	"github.com/leadsvc/leadsvc/internal/testenv"
 	"github.com/leadsvc/leadsvc/projections"
@@ -101,7 +102,7 @@ func (e *env) startRunner(conn *nats.Conn) (stop func()) {
 	}
 	log := eventlog.New(e.store)
 	r, err := projections.NewRunner(projections.RunnerConfig{Stream: e.stream, SubjectPrefix: e.prefix, StatusEvery: time.Hour},
-		e.pool, log, conn, domain.NewRegistry(), quiet(), nil, leads.New(log, domain.NewRegistry()))
+		e.pool, log, conn, domain.NewRegistry(), quiet(), nil, leads.New(log, domain.NewRegistry(), views.Of(e.store)))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -459,7 +460,7 @@ func TestRepeatedAndReorderedDeliveryChangesNothing(t *testing.T) {
 		deliveries = append(deliveries, all[i])
 	}
 	deliveries = append(deliveries, all...)
-	p := leads.New(log, domain.NewRegistry())
+	p := leads.New(log, domain.NewRegistry(), views.Of(e.store))
 	for _, ev := range deliveries {
 		tx, err := e.pool.Begin(e.ctx)
 		if err != nil {
@@ -538,7 +539,7 @@ func TestProjectionCommitsDoNotWaitForTheDisk(t *testing.T) {
 	camp := e.campaign()
 	e.lead(camp.ID, "", map[string]any{"name": "a", "source": "abc"})
 	log := eventlog.New(e.store)
-	p := &syncCommitProbe{p: leads.New(log, domain.NewRegistry())}
+	p := &syncCommitProbe{p: leads.New(log, domain.NewRegistry(), views.Of(e.store))}
 	r, err := projections.NewRunner(projections.RunnerConfig{}, e.pool, log, nil, domain.NewRegistry(), quiet(), nil, p)
 	if err != nil {
 		t.Fatal(err)
@@ -574,7 +575,7 @@ func TestConsumerKilledMidBatchResumesFromItsCheckpoint(t *testing.T) {
 		}
 	}
 	log := eventlog.New(e.store)
-	p := &failingAfter{p: leads.New(log, domain.NewRegistry()), n: 7}
+	p := &failingAfter{p: leads.New(log, domain.NewRegistry(), views.Of(e.store)), n: 7}
 	r, err := projections.NewRunner(projections.RunnerConfig{CatchUpBatch: 10}, e.pool, log, nil, domain.NewRegistry(), quiet(), nil, p)
 	if err != nil {
 		t.Fatal(err)

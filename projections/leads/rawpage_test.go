@@ -13,6 +13,7 @@ import (
 
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 	"github.com/leadsvc/leadsvc/internal/eventlog"
 	"github.com/leadsvc/leadsvc/internal/testenv"
 	"github.com/leadsvc/leadsvc/projections"
@@ -116,7 +117,7 @@ func TestWaitForABatchWaitsForEveryLeadOfIt(t *testing.T) {
 	if batch[1].Position != res.Position {
 		t.Fatalf("the batch's last event is at %d, want the answered %d", batch[1].Position, res.Position)
 	}
-	p := leads.New(eventlog.New(e.store), domain.NewRegistry())
+	p := leads.New(eventlog.New(e.store), domain.NewRegistry(), views.Of(e.store))
 	apply := func(ev projections.Event) {
 		t.Helper()
 		if err := pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error { return p.Apply(e.ctx, tx, []projections.Event{ev}) }); err != nil {

@@ -187,51 +187,23 @@ type leadRow struct {
 // buildMemberships evaluates every live filter over its campaign's leads
 // and writes filter_views for every filter the filters view holds.
 func (p *Projection) buildMemberships(ctx context.Context, pool *pgxpool.Pool, suffix string, byCampaign map[uuid.UUID][]leadRow) (int64, error) {
-	rows, err := pool.Query(ctx, `SELECT f.id, f.campaign_id, f.version, f.deleted, f.conditions, f.any_groups, c.schema
-		FROM filters f JOIN campaigns c ON c.id = f.campaign_id`)
-	if err != nil {
-		return 0, err
-	}
 	type filterRow struct {
-		f       domain.Filter
-		deleted bool
-		schema  domain.Schema
+		f      domain.Filter
+		schema domain.Schema
 	}
 	var filters []filterRow
-	schemas := map[uuid.UUID]domain.Schema{}
-	for rows.Next() {
-		var (
-			fr                       filterRow
-			conds, anyGroups, schema []byte
-		)
-		if err := rows.Scan(&fr.f.ID, &fr.f.CampaignID, &fr.f.Version, &fr.deleted, &conds, &anyGroups, &schema); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		if err := decodeConditions(conds, anyGroups, &fr.f); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		s, ok := schemas[fr.f.CampaignID]
-		if !ok {
-			if err := json.Unmarshal(schema, &s); err != nil {
-				rows.Close()
-				return 0, fmt.Errorf("campaign %s schema: %w", fr.f.CampaignID, err)
-			}
-			schemas[fr.f.CampaignID] = s
-		}
-		fr.schema = s
-		filters = append(filters, fr)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	err := p.views.EachFilter(ctx, func(f domain.Filter, schema domain.Schema) error {
+		filters = append(filters, filterRow{f: f, schema: schema})
+		return nil
+	})
+	if err != nil {
 		return 0, err
 	}
 	views := make([][]any, 0, len(filters))
 	var members [][]any
 	for _, fr := range filters {
 		views = append(views, []any{[16]byte(fr.f.ID), [16]byte(fr.f.CampaignID), fr.f.Version})
-		if fr.deleted {
+		if fr.f.Deleted {
 			continue
 		}
 		for _, lr := range byCampaign[fr.f.CampaignID] {

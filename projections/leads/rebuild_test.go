@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 	"github.com/leadsvc/leadsvc/internal/eventlog"
 	"github.com/leadsvc/leadsvc/projections"
 	"github.com/leadsvc/leadsvc/projections/leads"
@@ -40,7 +41,7 @@ func TestRebuildSwapsInWhileWritesGoOn(t *testing.T) {
 		}
 	}()
 	migrated := e.indexDefinitions()
-	p := leads.New(eventlog.New(e.store), domain.NewRegistry())
+	p := leads.New(eventlog.New(e.store), domain.NewRegistry(), views.Of(e.store))
 	var phases []string
 	rep, err := p.Rebuild(e.ctx, e.pool, func(pr projections.Progress) {
 		if len(phases) == 0 || phases[len(phases)-1] != pr.Phase {
@@ -112,7 +113,7 @@ func TestVerifyFindsRowsEditedByHand(t *testing.T) {
 	b := e.lead(camp.ID, "", map[string]any{"name": "B", "source": "abc"})
 	c := e.lead(camp.ID, "", map[string]any{"name": "C", "source": "abc"})
 	e.waitMembers(f.ID, ids(a, b, c))
-	p := leads.New(eventlog.New(e.store), domain.NewRegistry())
+	p := leads.New(eventlog.New(e.store), domain.NewRegistry(), views.Of(e.store))
 	clean, err := p.Verify(e.ctx, e.pool, 10*time.Second, nil)
 	if err != nil || len(clean.Differences) != 0 {
 		t.Fatalf("Verify of untouched views = %v, %v; want no differences", clean.Differences, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 	"github.com/leadsvc/leadsvc/internal/eventlog"
 	"github.com/leadsvc/leadsvc/internal/testenv"
 	"github.com/leadsvc/leadsvc/projections"
@@ -114,7 +115,7 @@ func BenchmarkDeliveryLatency(b *testing.B) {
 	}
 	log := eventlog.New(store)
 	runner, err := projections.NewRunner(projections.RunnerConfig{Stream: stream, SubjectPrefix: prefix,
-		ConsumerTag: testenv.RandomName("bench")}, pool, log, nc, domain.NewRegistry(), quiet(), nil, webhooks.New(domain.NewRegistry()))
+		ConsumerTag: testenv.RandomName("bench")}, pool, log, nc, domain.NewRegistry(), quiet(), nil, webhooks.New(domain.NewRegistry(), views.Of(store)))
 	if err != nil {
 		b.Fatal(err)
 	}

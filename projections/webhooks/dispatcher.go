@@ -277,7 +277,10 @@ type outgoing struct {
 // to the same subscription still pending (in flight or waiting for a
 // retry). Each subscription is one short index range scan, so a backlog
 // does not make claiming slower. The UPDATE re-checks the lease under
-// the row lock, so two dispatchers never both claim one message.
+// the row lock, so two dispatchers never both claim one message. It reads
+// the webhooks view (eventstore/views writes it) in the same statement as
+// the queue, so that a disabled or deleted subscription is never claimed
+// for and claiming stays one round trip.
 const claimSQL = `WITH busy AS (
 		SELECT * FROM unnest($3::uuid[], $4::int[]) AS b(webhook_id, used)
 	), picked AS (

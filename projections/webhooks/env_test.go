@@ -25,6 +25,7 @@ import (
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 	"github.com/leadsvc/leadsvc/internal/eventlog"
 	"github.com/leadsvc/leadsvc/internal/testenv"
 	"github.com/leadsvc/leadsvc/projections"
@@ -120,7 +121,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	e.run(relay.Run)
 	log := eventlog.New(store)
 	runner, err := projections.NewRunner(projections.RunnerConfig{Stream: stream, SubjectPrefix: prefix, StatusEvery: time.Hour},
-		pool, log, nc, domain.NewRegistry(), quiet(), nil, webhooks.New(domain.NewRegistry()))
+		pool, log, nc, domain.NewRegistry(), quiet(), nil, webhooks.New(domain.NewRegistry(), views.Of(store)))
 	if err != nil {
 		t.Fatal(err)
 	}

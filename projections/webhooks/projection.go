@@ -37,11 +37,25 @@ const WakeChannel = "leadsvc_webhooks"
 // several consumers never interleave one lead.
 type Projection struct {
 	registry *domain.Registry
+	views    Views
 }
 
-// New returns the projection; registry decodes events fetched from the
-// log to fill a gap.
-func New(registry *domain.Registry) *Projection { return &Projection{registry: registry} }
+// Views reads the subscriptions, campaigns and filters views, which the
+// write side keeps exact in the transactions of their events
+// (eventstore/views owns them), in this projection's transactions and
+// round trips.
+type Views interface {
+	// QueueSubscriptions gives the live subscriptions of the campaigns in
+	// the order they were created, with their campaign's schema.
+	QueueSubscriptions(b *pgx.Batch, campaignIDs []uuid.UUID, fn func(w domain.Webhook, createdPosition int64, schema domain.Schema) error)
+	LiveFiltersIn(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) ([]domain.Filter, error)
+}
+
+// New returns the projection over views; registry decodes events fetched
+// from the log to fill a gap.
+func New(registry *domain.Registry, views Views) *Projection {
+	return &Projection{registry: registry, views: views}
+}
 
 // Name implements projections.Projection.
 func (p *Projection) Name() string { return Name }
@@ -168,66 +182,36 @@ func (a *apply) load(ctx context.Context, tx pgx.Tx, set map[uuid.UUID]bool) err
 	for _, id := range ids {
 		b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7342))`, id.String())
 	}
-	b.Queue(`SELECT w.id, w.account_id, w.campaign_id, w.filter_id, w.event_types, w.disabled_at IS NOT NULL,
-			w.created_position, c.schema
-		FROM webhooks w JOIN campaigns c ON c.id = w.campaign_id
-		WHERE w.campaign_id = ANY($1) AND w.deleted_at IS NULL ORDER BY w.created_position`, ids).
-		Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var (
-					s      subscription
-					schema []byte
-				)
-				if err := rows.Scan(&s.id, &s.account, &s.campaign, &s.filterID, &s.eventTypes, &s.disabled, &s.createdPosition, &schema); err != nil {
-					return err
-				}
-				c := a.campaigns[s.campaign]
-				if c == nil {
-					c = &campaignState{filters: map[uuid.UUID]domain.Filter{}}
-					if err := json.Unmarshal(schema, &c.schema); err != nil {
-						return fmt.Errorf("campaign %s schema: %w", s.campaign, err)
-					}
-					a.campaigns[s.campaign] = c
-				}
-				c.subs = append(c.subs, s)
-				if s.filterID != nil {
-					filterIDs = append(filterIDs, *s.filterID)
-				}
-			}
-			return rows.Err()
-		})
+	a.p.views.QueueSubscriptions(b, ids, func(w domain.Webhook, createdPosition int64, schema domain.Schema) error {
+		s := subscription{id: w.ID, account: w.AccountID, campaign: w.CampaignID, filterID: w.FilterID,
+			eventTypes: w.EventTypes, disabled: w.Disabled, createdPosition: createdPosition}
+		c := a.campaigns[s.campaign]
+		if c == nil {
+			c = &campaignState{schema: schema, filters: map[uuid.UUID]domain.Filter{}}
+			a.campaigns[s.campaign] = c
+		}
+		c.subs = append(c.subs, s)
+		if s.filterID != nil {
+			filterIDs = append(filterIDs, *s.filterID)
+		}
+		return nil
+	})
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return err
 	}
 	if len(filterIDs) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, `SELECT id, campaign_id, account_id, conditions, any_groups FROM filters WHERE id = ANY($1) AND NOT deleted`, filterIDs)
+	filters, err := a.p.views.LiveFiltersIn(ctx, tx, filterIDs)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			f                domain.Filter
-			conds, anyGroups []byte
-		)
-		if err := rows.Scan(&f.ID, &f.CampaignID, &f.AccountID, &conds, &anyGroups); err != nil {
-			return err
-		}
-		if err := json.Unmarshal(conds, &f.Conditions); err != nil {
-			return fmt.Errorf("filter %s: %w", f.ID, err)
-		}
-		if anyGroups != nil {
-			if err := json.Unmarshal(anyGroups, &f.Any); err != nil {
-				return fmt.Errorf("filter %s: %w", f.ID, err)
-			}
-		}
+	for _, f := range filters {
 		if c := a.campaigns[f.CampaignID]; c != nil {
 			c.filters[f.ID] = f
 		}
 	}
-	return rows.Err()
+	return nil
 }
 
 // applyLeads brings each lead of a subscribed campaign from the version

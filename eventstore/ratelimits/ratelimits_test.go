@@ -8,8 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/leadsvc/leadsvc/commands/ratelimits"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/ratelimits"
 	"github.com/leadsvc/leadsvc/internal/testenv"
 )
 

@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/leadsvc/leadsvc/commands/sessions"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/views/sessions"
 	"github.com/leadsvc/leadsvc/internal/testenv"
 )
 
