@@ -16,6 +16,7 @@ import (
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/internal/eventlog"
 	"github.com/leadsvc/leadsvc/internal/testenv"
 	"github.com/leadsvc/leadsvc/projections/audit"
 	"github.com/leadsvc/leadsvc/projections/leads"
@@ -98,7 +99,7 @@ func newFixture(tb testing.TB) *fixture {
 	file, err := c.AttachFile(ctx, commands.AttachFile{AccountID: aid, LeadID: l.Lead.ID, Name: "a.txt", ContentType: "text/plain", Content: commands.BytesContent([]byte("a"))})
 	must(err)
 	r := chi.NewRouter()
-	api.New(api.Config{Commands: c, Reader: leads.NewReader(pool), PublicURL: "http://leadsvc.test",
+	api.New(api.Config{Commands: c, Reader: leads.NewReader(pool, eventlog.New(store)), PublicURL: "http://leadsvc.test",
 		// The chain check is the store's concern: here every chain holds.
 		Audit: audit.New(audit.Config{Pool: pool, Codec: domain.NewRegistry(),
 			Verify: func(context.Context, string) (*audit.ChainBreak, error) { return nil, nil }}),

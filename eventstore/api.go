@@ -29,19 +29,9 @@ type Codec interface {
 	Decode(name string, data json.RawMessage) (domain.Event, error)
 }
 
-// Cursor is a place in the global read order: (transaction id, position).
-// Positions are assigned at insert but commit out of order; ordering by the
-// transaction id first and reading only below the oldest running transaction
-// is what keeps tailing readers from skipping late commits (invariant 3).
-type Cursor struct {
-	TxID     uint64 `json:"tx_id"`
-	Position int64  `json:"position"`
-}
-
-// Less reports whether c comes before d in the global order.
-func (c Cursor) Less(d Cursor) bool {
-	return c.TxID < d.TxID || (c.TxID == d.TxID && c.Position < d.Position)
-}
+// Cursor is a place in the global read order (domain.Cursor): reads in
+// that order only below the oldest running transaction (invariant 3).
+type Cursor = domain.Cursor
 
 // Record is a stored event.
 type Record struct {

@@ -700,20 +700,6 @@ const readAllSQL = `SELECT ` + recordColumns + ` FROM events WHERE position = AN
 // the primary key.
 const pinReadAllPlan = `SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)`
 
-// CursorOf maps a public position to its place in the global order.
-func (s *Store) CursorOf(ctx context.Context, position int64) (Cursor, error) {
-	var txText string
-	err := s.pool.QueryRow(ctx, `SELECT tx_id::text FROM events WHERE position = $1`, position).Scan(&txText)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Cursor{}, fmt.Errorf("position %d: %w", position, ErrNotFound)
-	}
-	if err != nil {
-		return Cursor{}, fmt.Errorf("position %d: %w", position, err)
-	}
-	tx, _ := strconv.ParseUint(txText, 10, 64)
-	return Cursor{TxID: tx, Position: position}, nil
-}
-
 // Head is the cursor of the last event a tailing reader can see now.
 func (s *Store) Head(ctx context.Context) (Cursor, error) {
 	var txText *string

@@ -120,7 +120,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	e.run(relay.Run)
 	log := eventlog.New(store)
 	runner, err := projections.NewRunner(projections.RunnerConfig{Stream: stream, SubjectPrefix: prefix, StatusEvery: time.Hour},
-		pool, log, nc, domain.NewRegistry(), quiet(), nil, webhooks.New(domain.NewRegistry()))
+		pool, log, nc, domain.NewRegistry(), quiet(), nil, webhooks.New(log))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,6 +137,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 			res, err := c.DisableWebhook(ctx, commands.DisableWebhook{AccountID: account, WebhookID: id, Reason: reason, Detail: detail})
 			return res.Position > 0, err
 		},
+		Events: log,
 	}, pool, quiet(), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -36,12 +36,18 @@ const WakeChannel = "leadsvc_webhooks"
 // transaction of a campaign holds the campaign's advisory lock, so
 // several consumers never interleave one lead.
 type Projection struct {
-	registry *domain.Registry
+	log Streams
 }
 
-// New returns the projection; registry decodes events fetched from the
-// log to fill a gap.
-func New(registry *domain.Registry) *Projection { return &Projection{registry: registry} }
+// Streams is what the projection reads of the event log.
+type Streams interface {
+	// ReadStream reads a stream's events with after < version <= upTo
+	// through tx, decoded; an undecodable one is an error.
+	ReadStream(ctx context.Context, tx pgx.Tx, streamID string, after, upTo int64) ([]projections.Event, error)
+}
+
+// New returns the projection; log fills the gaps of a lead's stream.
+func New(log Streams) *Projection { return &Projection{log: log} }
 
 // Name implements projections.Projection.
 func (p *Projection) Name() string { return Name }
@@ -386,25 +392,7 @@ func scanLeads(rows pgx.Rows) ([]domain.Lead, error) {
 // to newest, through the transaction (another connection could wait
 // forever on a pool the other consumers hold).
 func (p *Projection) readStream(ctx context.Context, tx pgx.Tx, newest projections.Event, after int64) ([]projections.Event, error) {
-	rows, err := tx.Query(ctx, `SELECT position, stream_version, event_id, event_type, data, recorded_at FROM events
-		WHERE stream_id = $1 AND stream_version > $2 AND stream_version <= $3 ORDER BY stream_version`,
-		newest.StreamID, after, newest.StreamVersion)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []projections.Event
-	for rows.Next() {
-		e := projections.Event{StreamID: newest.StreamID, AccountID: newest.AccountID, CampaignID: newest.CampaignID}
-		if err := rows.Scan(&e.Position, &e.StreamVersion, &e.EventID, &e.Type, &e.Data, &e.RecordedAt); err != nil {
-			return nil, err
-		}
-		if e.Event, err = p.registry.Decode(e.Type, e.Data); err != nil {
-			return nil, fmt.Errorf("event %d: %w", e.Position, err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return p.log.ReadStream(ctx, tx, newest.StreamID, after, newest.StreamVersion)
 }
 
 // applyOther handles a filter or subscription event: a change of what a

@@ -1,0 +1,111 @@
+package eventstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The reads other packages need of the log. Each returns records decoded
+// by the store's codec, so an upcaster registered there applies to every
+// reader; the SQL naming the events table stays in this package.
+
+// Querier is a pool, a connection or a transaction. Reads that must see
+// (or must not wait beside) a caller's transaction take one.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// ReadStreamRange returns a stream's events with after < version <= upTo,
+// in version order, read through q: a projection reads through its own
+// transaction, since taking another connection while holding one could
+// wait forever on a pool the other consumers hold. An event this build
+// cannot decode is an error.
+func (s *Store) ReadStreamRange(ctx context.Context, q Querier, streamID string, after, upTo int64) ([]Record, error) {
+	rows, err := q.Query(ctx, `SELECT `+recordColumns+` FROM events
+		WHERE stream_id = $1 AND stream_version > $2 AND stream_version <= $3 ORDER BY stream_version`, streamID, after, upTo)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", streamID, err)
+	}
+	recs, err := s.scanRecords(rows, decodeStrict)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", streamID, err)
+	}
+	return recs, nil
+}
+
+// ReadPositions returns the events at the given positions, in position
+// order; positions that name no event are left out. An event of an
+// unknown type comes with its raw data and a nil Event.
+func (s *Store) ReadPositions(ctx context.Context, positions []int64) ([]Record, error) {
+	if len(positions) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+` FROM events WHERE position = ANY($1) ORDER BY position`, positions)
+	if err != nil {
+		return nil, fmt.Errorf("read positions: %w", err)
+	}
+	recs, err := s.scanRecords(rows, decodeLenient)
+	if err != nil {
+		return nil, fmt.Errorf("read positions: %w", err)
+	}
+	return recs, nil
+}
+
+// CountAfter counts the events a tailing reader reads after the cursor
+// (below the oldest running transaction: invariant 3), at most limit so
+// that asking stays cheap when far behind.
+func (s *Store) CountAfter(ctx context.Context, after Cursor, limit int) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM events
+		WHERE (tx_id, position) > ($1::text::xid8, $2) AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+		LIMIT $3) t`, strconv.FormatUint(after.TxID, 10), after.Position, limit).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count after %d: %w", after.Position, err)
+	}
+	return n, nil
+}
+
+// CountUpTo counts the events at or below a position.
+func (s *Store) CountUpTo(ctx context.Context, position int64) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE position <= $1`, position).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count up to %d: %w", position, err)
+	}
+	return n, nil
+}
+
+// StreamVersions is the latest version of each stream a transaction wrote
+// at or below a position, of the streams whose ids start with prefix.
+func (s *Store) StreamVersions(ctx context.Context, txID uint64, upTo int64, prefix string) (map[string]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT stream_id, max(stream_version) FROM events
+		WHERE tx_id = $1::text::xid8 AND position <= $2 AND stream_id LIKE $3 || '%' GROUP BY stream_id`,
+		strconv.FormatUint(txID, 10), upTo, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("streams of transaction %d: %w", txID, err)
+	}
+	out := map[string]int64{}
+	var (
+		stream  string
+		version int64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&stream, &version}, func() error {
+		out[stream] = version
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("streams of transaction %d: %w", txID, err)
+	}
+	return out, nil
+}
+
+// CreatedAfterSQL is an SQL condition, for set-based queries over other
+// tables, that holds when the stream named by the expression streamID was
+// created after the cursor given by the expressions txID (xid8 as text)
+// and position: say, a row of a view written after a rebuild's head.
+func CreatedAfterSQL(streamID, txID, position string) string {
+	return `EXISTS (SELECT 1 FROM events e WHERE e.stream_id = ` + streamID + `
+		AND e.stream_version = 1 AND (e.tx_id, e.position) > (` + txID + `::text::xid8, ` + position + `))`
+}
