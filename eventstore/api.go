@@ -96,14 +96,19 @@ type Decider func(history []Record) ([]domain.Event, error)
 type ReadOptions struct {
 	UpToVersion int64
 	UpTo        time.Time // inclusive: events recorded at or before UpTo
+	AccountID   uuid.UUID // when set, only that account's events: another's stream reads as missing
+	// Lenient keeps an event this build cannot decode, with a nil Event,
+	// instead of failing the read: history shows what it cannot fold.
+	Lenient bool
 }
 
 // ChainBreak names the first event of a stream whose hash does not match.
+// Auditors see it as JSON.
 type ChainBreak struct {
-	StreamID      string
-	StreamVersion int64
-	Position      int64
-	Reason        string
+	StreamID      string `json:"stream_id"`
+	StreamVersion int64  `json:"stream_version"`
+	Position      int64  `json:"position"`
+	Reason        string `json:"reason"`
 }
 
 var errStoreClosed = errors.New("event store closed")

@@ -631,11 +631,19 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, o ReadOptions) 
 		args = append(args, o.UpTo)
 		q += ` AND recorded_at <= $` + strconv.Itoa(len(args))
 	}
+	if o.AccountID != uuid.Nil {
+		args = append(args, o.AccountID)
+		q += ` AND account_id = $` + strconv.Itoa(len(args))
+	}
 	rows, err := s.pool.Query(ctx, q+` ORDER BY stream_version`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", streamID, err)
 	}
-	recs, err := s.scanRecords(rows, decodeStrict)
+	mode := decodeStrict
+	if o.Lenient {
+		mode = decodeLenient
+	}
+	recs, err := s.scanRecords(rows, mode)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", streamID, err)
 	}

@@ -2,10 +2,15 @@ package eventstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/leadsvc/leadsvc/domain"
 )
 
 // The reads other packages need of the log. Each returns records decoded
@@ -108,4 +113,93 @@ func (s *Store) StreamVersions(ctx context.Context, txID uint64, upTo int64, pre
 func CreatedAfterSQL(streamID, txID, position string) string {
 	return `EXISTS (SELECT 1 FROM events e WHERE e.stream_id = ` + streamID + `
 		AND e.stream_version = 1 AND (e.tx_id, e.position) > (` + txID + `::text::xid8, ` + position + `))`
+}
+
+// StreamAccount is the account a stream belongs to; found is false when
+// the stream has no events.
+func (s *Store) StreamAccount(ctx context.Context, streamID string) (account uuid.UUID, found bool, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT account_id FROM events WHERE stream_id = $1
+		ORDER BY stream_version LIMIT 1`, streamID).Scan(&account)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, false, nil
+	}
+	if err != nil {
+		return uuid.Nil, false, fmt.Errorf("account of %s: %w", streamID, err)
+	}
+	return account, true, nil
+}
+
+// Horizon is the transaction id of the oldest transaction running now:
+// every event below it has its final place in commit order (invariant 3).
+func (s *Store) Horizon(ctx context.Context) (uint64, error) {
+	var xmin string
+	if err := s.pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text`).Scan(&xmin); err != nil {
+		return 0, fmt.Errorf("horizon: %w", err)
+	}
+	return strconv.ParseUint(xmin, 10, 64)
+}
+
+// ActorQuery selects, in commit order, a page of one stream's events and
+// of the events an actor token wrote in the account's other streams.
+type ActorQuery struct {
+	AccountID    uuid.UUID
+	StreamID     string
+	ActorTokenID string // metadata.actor_token_id
+	After        Cursor
+	UpTo         time.Time // recorded at or before
+	// Horizon cuts the page: the events of transactions below it, or,
+	// with AboveHorizon, those at or above it.
+	Horizon      uint64
+	AboveHorizon bool
+	Limit        int
+}
+
+// ReadStreamAndActor reads the page q selects. Read below a horizon, a
+// page resumed after its last event skips nothing (invariant 3).
+func (s *Store) ReadStreamAndActor(ctx context.Context, q ActorQuery) ([]Record, error) {
+	horizon := `tx_id < $8::text::xid8`
+	if q.AboveHorizon {
+		horizon = `tx_id >= $8::text::xid8`
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+` FROM (
+		(SELECT * FROM events WHERE stream_id = $1 AND account_id = $2
+			AND (tx_id, position) > ($3::text::xid8, $4) AND recorded_at <= $5 AND `+horizon+`
+			ORDER BY tx_id, position LIMIT $6)
+		UNION ALL
+		(SELECT * FROM events WHERE metadata->>'actor_token_id' = $7 AND stream_id <> $1 AND account_id = $2
+			AND (tx_id, position) > ($3::text::xid8, $4) AND recorded_at <= $5 AND `+horizon+`
+			ORDER BY tx_id, position LIMIT $6)) page
+		ORDER BY tx_id, position LIMIT $6`,
+		q.StreamID, q.AccountID, strconv.FormatUint(q.After.TxID, 10), q.After.Position, q.UpTo, q.Limit, q.ActorTokenID,
+		strconv.FormatUint(q.Horizon, 10))
+	if err != nil {
+		return nil, fmt.Errorf("%s and its writes: %w", q.StreamID, err)
+	}
+	recs, err := s.scanRecords(rows, decodeLenient)
+	if err != nil {
+		return nil, fmt.Errorf("%s and its writes: %w", q.StreamID, err)
+	}
+	return recs, nil
+}
+
+// leadCreatedType is the type events_lead_created indexes (migration
+// 00009); event type names never change once written.
+var leadCreatedType = domain.LeadCreated{}.EventType()
+
+// LeadsCreated lists the streams of the leads created at or before at,
+// in one campaign or, with campaign nil, in the whole account.
+func (s *Store) LeadsCreated(ctx context.Context, accountID uuid.UUID, campaign *uuid.UUID, at time.Time) ([]string, error) {
+	// The event type is a literal, not a parameter, so that every plan,
+	// generic ones too, can use the partial index events_lead_created.
+	rows, err := s.pool.Query(ctx, `SELECT stream_id FROM events WHERE account_id = $1
+		AND event_type = '`+leadCreatedType+`' AND recorded_at <= $2 AND ($3::uuid IS NULL OR campaign_id = $3)`,
+		accountID, at, campaign)
+	if err != nil {
+		return nil, fmt.Errorf("leads created: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("leads created: %w", err)
+	}
+	return out, nil
 }

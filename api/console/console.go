@@ -33,7 +33,7 @@ import (
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/commands/sessions"
 	"github.com/leadsvc/leadsvc/domain"
-	"github.com/leadsvc/leadsvc/projections/audit"
+	"github.com/leadsvc/leadsvc/eventstore/audit"
 	"github.com/leadsvc/leadsvc/projections/leads"
 )
 

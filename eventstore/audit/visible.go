@@ -106,35 +106,19 @@ func (r *Reader) filterAt(ctx context.Context, accountID, filterID uuid.UUID, at
 	return domain.FoldFilter(events(upTo(recs, at))), nil
 }
 
-// leadCreatedType is the type events_lead_created indexes (migration
-// 00009); event type names never change once written.
-var leadCreatedType = domain.LeadCreated{}.EventType()
-
 // leadsCreated lists the leads created by at, in one campaign or, with
 // campaign nil, in the whole account: a token without a filter reads
 // every one of them.
 func (r *Reader) leadsCreated(ctx context.Context, accountID uuid.UUID, campaign *uuid.UUID, at time.Time) ([]uuid.UUID, error) {
-	// The event type is a literal, not a parameter, so that every plan,
-	// generic ones too, can use the partial index events_lead_created.
-	rows, err := r.pool.Query(ctx, `SELECT stream_id FROM events WHERE account_id = $1
-		AND event_type = '`+leadCreatedType+`' AND recorded_at <= $2 AND ($3::uuid IS NULL OR campaign_id = $3)`,
-		accountID, at, campaign)
+	streams, err := r.store.LeadsCreated(ctx, accountID, campaign, at)
 	if err != nil {
-		return nil, fmt.Errorf("leads created: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
 	out := []uuid.UUID{}
-	for rows.Next() {
-		var stream string
-		if err := rows.Scan(&stream); err != nil {
-			return nil, err
-		}
+	for _, stream := range streams {
 		if id, err := uuid.Parse(strings.TrimPrefix(stream, domain.AggregateLead+"-")); err == nil {
 			out = append(out, id)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	sortIDs(out)
 	return out, nil
