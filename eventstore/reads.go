@@ -203,3 +203,55 @@ func (s *Store) LeadsCreated(ctx context.Context, accountID uuid.UUID, campaign 
 	}
 	return out, nil
 }
+
+// The columns of ReadAccountText's rows, in order.
+const (
+	TextPosition = iota
+	TextTxID
+	TextStreamID
+	TextStreamVersion
+	TextEventID
+	TextType
+	TextCampaignID // NULL for none
+	TextData       // the stored JSON, on one line
+	TextActorTokenID
+	TextRequestID
+	TextCorrelationID
+	TextCausationID
+	TextRecordedAtMicros // microseconds since the Unix epoch
+	TextHash             // hex
+	TextPrevHash         // hex, NULL for a stream's first event
+	TextColumns          // how many
+)
+
+// textColumns are ReadAccountText's columns, all as text so that the raw
+// bytes are the same in either wire format.
+const textColumns = `position::text, tx_id::text, stream_id, stream_version::text, event_id::text, event_type,
+	campaign_id::text, data::text, metadata->>'actor_token_id', metadata->>'request_id', metadata->>'correlation_id',
+	metadata->>'causation_id', (extract(epoch FROM recorded_at) * 1000000)::bigint::text,
+	encode(hash, 'hex'), encode(prev_hash, 'hex')`
+
+// ReadAccountText reads up to n of an account's events after the cursor
+// in commit order, below the oldest running transaction (invariant 3),
+// as the text of their columns (TextPosition …), for readers that write
+// events out as stored without decoding them: the audit feed. fn gets
+// each row's values, nil for NULL, valid only during the call.
+func (s *Store) ReadAccountText(ctx context.Context, accountID uuid.UUID, after Cursor, n int, fn func(row [][]byte) error) error {
+	rows, err := s.pool.Query(ctx, `SELECT `+textColumns+` FROM events
+		WHERE account_id = $1 AND (tx_id, position) > ($2::text::xid8, $3)
+		  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+		ORDER BY events.tx_id, events.position LIMIT $4`, accountID, strconv.FormatUint(after.TxID, 10), after.Position, n)
+	if err != nil {
+		return fmt.Errorf("account %s after %d: %w", accountID, after.Position, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows.RawValues()); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("account %s after %d: %w", accountID, after.Position, err)
+	}
+	return nil
+}
