@@ -23,9 +23,6 @@ import (
 	"github.com/leadsvc/leadsvc/internal/telemetry"
 )
 
-// ErrNotFound is returned for a position that names no event.
-var ErrNotFound = errors.New("event not found")
-
 // Store is the PostgreSQL event store.
 type Store struct {
 	pool   *pgxpool.Pool

@@ -31,7 +31,7 @@ func TestMessagesWithoutTheTransactionIDStillCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopRelay := e.goUntilCleanup(relay.Run)
-	testenv.CheckFor(t, 10*time.Second, func() error {
+	testenv.CheckFor(t, time.Minute, func() error {
 		st, err := relay.Status(e.ctx)
 		if head, herr := e.store.Head(e.ctx); err != nil || herr != nil || st.Position != head.Position {
 			return fmt.Errorf("relay at %+v (%v), log head %+v (%v)", st, err, head, herr)
@@ -47,7 +47,7 @@ func TestMessagesWithoutTheTransactionIDStillCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.goUntilCleanup(r.Run)
-	testenv.CheckFor(t, 10*time.Second, func() error {
+	testenv.CheckFor(t, time.Minute, func() error {
 		st, err := r.Status(e.ctx)
 		if err != nil || !st[leads.Name].Live {
 			return fmt.Errorf("runner not live: %v, %v", st, err)
@@ -73,7 +73,7 @@ func TestMessagesWithoutTheTransactionIDStillCheckpoint(t *testing.T) {
 	if err := pub.Publish(eventstore.Subject(e.prefix, recs[0]), msg); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
-	testenv.CheckFor(t, 10*time.Second, func() error {
+	testenv.CheckFor(t, time.Minute, func() error {
 		c, err := projections.LoadCheckpoint(e.ctx, e.pool, leads.Name)
 		if err != nil || c != recs[0].Cursor() {
 			return fmt.Errorf("checkpoint %+v, %v; want %+v", c, err, recs[0].Cursor())
