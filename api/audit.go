@@ -14,7 +14,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/leadsvc/leadsvc/domain"
-	"github.com/leadsvc/leadsvc/projections/audit"
+	"github.com/leadsvc/leadsvc/eventstore/audit"
 )
 
 // feedWriteWindow is how long the client has to take each page of the

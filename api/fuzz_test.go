@@ -16,8 +16,9 @@ import (
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/audit"
+	"github.com/leadsvc/leadsvc/internal/eventlog"
 	"github.com/leadsvc/leadsvc/internal/testenv"
-	"github.com/leadsvc/leadsvc/projections/audit"
 	"github.com/leadsvc/leadsvc/projections/leads"
 )
 
@@ -98,10 +99,10 @@ func newFixture(tb testing.TB) *fixture {
 	file, err := c.AttachFile(ctx, commands.AttachFile{AccountID: aid, LeadID: l.Lead.ID, Name: "a.txt", ContentType: "text/plain", Content: commands.BytesContent([]byte("a"))})
 	must(err)
 	r := chi.NewRouter()
-	api.New(api.Config{Commands: c, Reader: leads.NewReader(pool), PublicURL: "http://leadsvc.test",
+	api.New(api.Config{Commands: c, Reader: leads.NewReader(pool, eventlog.New(store)), PublicURL: "http://leadsvc.test",
 		// The chain check is the store's concern: here every chain holds.
-		Audit: audit.New(audit.Config{Pool: pool, Codec: domain.NewRegistry(),
-			Verify: func(context.Context, string) (*audit.ChainBreak, error) { return nil, nil }}),
+		Audit: audit.New(audit.Config{Store: store,
+			Verify: func(context.Context, string) (*eventstore.ChainBreak, error) { return nil, nil }}),
 		SecretKey: bytes.Repeat([]byte{9}, 32), RateLimit: 1 << 30}).Mount(r)
 	return &fixture{h: r, secrets: []string{rw.Secret, ro.Secret, acct.Secret, ""},
 		ids: map[string]string{"{campaign}": cid.String(), "{lead}": l.Lead.ID.String(), "{file}": file.File.ID.String(),

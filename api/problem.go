@@ -9,7 +9,7 @@ import (
 
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
-	"github.com/leadsvc/leadsvc/projections/audit"
+	"github.com/leadsvc/leadsvc/eventstore/audit"
 )
 
 // Problem is an RFC 9457 problem detail, the body of every 4xx and 5xx.

@@ -91,6 +91,10 @@ func (r *Registry) Decode(name string, data json.RawMessage) (Event, error) {
 	return e, nil
 }
 
+// Upcasts reports whether the stored JSON of events of the name goes
+// through upcasters before it decodes: then only decoding reads it right.
+func (r *Registry) Upcasts(name string) bool { return len(r.byName[name].upcasters) > 0 }
+
 // Names lists the registered event names, sorted.
 func (r *Registry) Names() []string {
 	names := make([]string, 0, len(r.byName))

@@ -29,19 +29,9 @@ type Codec interface {
 	Decode(name string, data json.RawMessage) (domain.Event, error)
 }
 
-// Cursor is a place in the global read order: (transaction id, position).
-// Positions are assigned at insert but commit out of order; ordering by the
-// transaction id first and reading only below the oldest running transaction
-// is what keeps tailing readers from skipping late commits (invariant 3).
-type Cursor struct {
-	TxID     uint64 `json:"tx_id"`
-	Position int64  `json:"position"`
-}
-
-// Less reports whether c comes before d in the global order.
-func (c Cursor) Less(d Cursor) bool {
-	return c.TxID < d.TxID || (c.TxID == d.TxID && c.Position < d.Position)
-}
+// Cursor is a place in the global read order (domain.Cursor): reads in
+// that order only below the oldest running transaction (invariant 3).
+type Cursor = domain.Cursor
 
 // Record is a stored event.
 type Record struct {
@@ -106,14 +96,19 @@ type Decider func(history []Record) ([]domain.Event, error)
 type ReadOptions struct {
 	UpToVersion int64
 	UpTo        time.Time // inclusive: events recorded at or before UpTo
+	AccountID   uuid.UUID // when set, only that account's events: another's stream reads as missing
+	// Lenient keeps an event this build cannot decode, with a nil Event,
+	// instead of failing the read: history shows what it cannot fold.
+	Lenient bool
 }
 
 // ChainBreak names the first event of a stream whose hash does not match.
+// Auditors see it as JSON.
 type ChainBreak struct {
-	StreamID      string
-	StreamVersion int64
-	Position      int64
-	Reason        string
+	StreamID      string `json:"stream_id"`
+	StreamVersion int64  `json:"stream_version"`
+	Position      int64  `json:"position"`
+	Reason        string `json:"reason"`
 }
 
 var errStoreClosed = errors.New("event store closed")

@@ -23,9 +23,6 @@ import (
 	"github.com/leadsvc/leadsvc/internal/telemetry"
 )
 
-// ErrNotFound is returned for a position that names no event.
-var ErrNotFound = errors.New("event not found")
-
 // Store is the PostgreSQL event store.
 type Store struct {
 	pool   *pgxpool.Pool
@@ -631,11 +628,19 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, o ReadOptions) 
 		args = append(args, o.UpTo)
 		q += ` AND recorded_at <= $` + strconv.Itoa(len(args))
 	}
+	if o.AccountID != uuid.Nil {
+		args = append(args, o.AccountID)
+		q += ` AND account_id = $` + strconv.Itoa(len(args))
+	}
 	rows, err := s.pool.Query(ctx, q+` ORDER BY stream_version`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", streamID, err)
 	}
-	recs, err := s.scanRecords(rows, decodeStrict)
+	mode := decodeStrict
+	if o.Lenient {
+		mode = decodeLenient
+	}
+	recs, err := s.scanRecords(rows, mode)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", streamID, err)
 	}
@@ -699,20 +704,6 @@ const readAllSQL = `SELECT ` + recordColumns + ` FROM events WHERE position = AN
 // only come from the commit-order index in order, and its rows only by
 // the primary key.
 const pinReadAllPlan = `SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)`
-
-// CursorOf maps a public position to its place in the global order.
-func (s *Store) CursorOf(ctx context.Context, position int64) (Cursor, error) {
-	var txText string
-	err := s.pool.QueryRow(ctx, `SELECT tx_id::text FROM events WHERE position = $1`, position).Scan(&txText)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Cursor{}, fmt.Errorf("position %d: %w", position, ErrNotFound)
-	}
-	if err != nil {
-		return Cursor{}, fmt.Errorf("position %d: %w", position, err)
-	}
-	tx, _ := strconv.ParseUint(txText, 10, 64)
-	return Cursor{TxID: tx, Position: position}, nil
-}
 
 // Head is the cursor of the last event a tailing reader can see now.
 func (s *Store) Head(ctx context.Context) (Cursor, error) {

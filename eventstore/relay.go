@@ -256,6 +256,10 @@ func (r *Relay) publish(_ context.Context, page []Record) (int, error) {
 		}
 		msg := message.NewMessage(rec.EventID.String(), body)
 		msg.Metadata.Set("Content-Type", domain.CloudEventContentType)
+		// The commit position beside the envelope, not in it: consumers
+		// checkpoint without reading the log, and the envelope stays the
+		// one webhooks send.
+		msg.Metadata.Set(domain.TxIDHeader, strconv.FormatUint(rec.TxID, 10))
 		if rec.Metadata.Traceparent != "" {
 			// The header lets consumers continue the trace without
 			// decoding the body.

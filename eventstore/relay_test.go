@@ -290,3 +290,24 @@ func TestRelaysOfTwoSchemasLeadAtOnce(t *testing.T) {
 		checkExactlyOnceInOrder(t, s, nc, cfg, 5)
 	}
 }
+
+// TestRelaySendsTheTransactionID: consumers checkpoint from the header,
+// without reading the log.
+func TestRelaySendsTheTransactionID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	nc := testenv.StartNATS(t).Connect()
+	cfg := relayConfig()
+	out, err := s.AppendInline(ctx, nil, appendN("lead-1", 0, 1), appendN("lead-2", 0, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	startRelay(t, s, nc, cfg)
+	checkExactlyOnceInOrder(t, s, nc, cfg, 2)
+	for i, m := range streamMessages(t, nc, cfg.Stream) {
+		if got, want := m.Header.Get(domain.TxIDHeader), fmt.Sprint(out.Records[0].TxID); got != want {
+			t.Fatalf("message %d %s = %q, want %s", i, domain.TxIDHeader, got, want)
+		}
+	}
+}

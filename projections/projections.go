@@ -21,20 +21,12 @@ import (
 )
 
 // Cursor is a place in the log's commit order: (transaction id, position).
-type Cursor struct {
-	TxID     uint64
-	Position int64
-}
-
-// Less reports whether c comes before d in commit order.
-func (c Cursor) Less(d Cursor) bool {
-	return c.TxID < d.TxID || (c.TxID == d.TxID && c.Position < d.Position)
-}
+type Cursor = domain.Cursor
 
 // Event is one logged event as projections see it.
 type Event struct {
 	Position      int64
-	TxID          uint64 // 0 when it came from NATS: the envelope does not carry it
+	TxID          uint64 // 0 only from a message of a release that did not send it (domain.TxIDHeader)
 	StreamID      string
 	StreamVersion int64
 	EventID       uuid.UUID
@@ -42,15 +34,30 @@ type Event struct {
 	AccountID     uuid.UUID
 	CampaignID    uuid.UUID
 	RecordedAt    time.Time
+	Metadata      domain.EventMetadata
 	Data          json.RawMessage
 	Event         domain.Event // nil for a type this build does not know
 }
 
-// Log is the event store as projections read it. Reads of the whole log
-// come in commit order and never skip a late commit (invariant 3).
+// Cursor returns the event's place in commit order.
+func (e Event) Cursor() Cursor { return Cursor{TxID: e.TxID, Position: e.Position} }
+
+// Log is the event store as projections read it, decoded by the store's
+// codec (upcasters included). Reads of the whole log come in commit order
+// and never skip a late commit (invariant 3).
 type Log interface {
 	ReadAll(ctx context.Context, after Cursor, limit int) ([]Event, error)
 	Head(ctx context.Context) (Cursor, error)
+	// ReadStream reads a stream's events with after < version <= upTo
+	// through tx, the caller's transaction; an undecodable one is an
+	// error.
+	ReadStream(ctx context.Context, tx pgx.Tx, streamID string, after, upTo int64) ([]Event, error)
+	// ReadPositions reads the events at positions, in position order,
+	// leaving out positions that name none.
+	ReadPositions(ctx context.Context, positions []int64) ([]Event, error)
+	// CountAfter counts the committed events after a cursor, at most
+	// limit.
+	CountAfter(ctx context.Context, after Cursor, limit int) (int64, error)
 }
 
 // Projection is one read model. Apply must be idempotent per event and
@@ -62,11 +69,13 @@ type Projection interface {
 }
 
 // SaveCheckpoint moves a projection's checkpoint forward to the latest
-// of the given positions, never back. Events from NATS carry no
-// transaction id, so it is read from the log by position.
+// of the given events' cursors, never back. Every event must carry its
+// transaction id.
 func SaveCheckpoint(ctx context.Context, tx pgx.Tx, name string, events []Event) error {
 	b := &pgx.Batch{}
-	queueCheckpoint(b, name, events)
+	if err := queueCheckpoint(b, name, events); err != nil {
+		return err
+	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", name, err)
 	}
@@ -74,29 +83,26 @@ func SaveCheckpoint(ctx context.Context, tx pgx.Tx, name string, events []Event)
 }
 
 // queueCheckpoint queues SaveCheckpoint's statement.
-func queueCheckpoint(b *pgx.Batch, name string, events []Event) {
+func queueCheckpoint(b *pgx.Batch, name string, events []Event) error {
 	if len(events) == 0 {
-		return
+		return nil
 	}
 	last := events[0]
 	for _, e := range events[1:] {
-		if (Cursor{e.TxID, e.Position}).Less(Cursor{last.TxID, last.Position}) {
+		if e.Cursor().Less(last.Cursor()) {
 			continue
 		}
 		last = e
 	}
-	if last.TxID != 0 {
-		b.Queue(`INSERT INTO projection_checkpoints AS c (name, tx_id, position, updated_at)
-			VALUES ($1, $2::text::xid8, $3, now())
-			ON CONFLICT (name) DO UPDATE SET tx_id = excluded.tx_id, position = excluded.position, updated_at = now()
-			WHERE (excluded.tx_id, excluded.position) > (c.tx_id, c.position)`,
-			name, strconv.FormatUint(last.TxID, 10), last.Position)
-		return
+	if last.TxID == 0 {
+		return fmt.Errorf("checkpoint %s: event %d without its transaction id", name, last.Position)
 	}
 	b.Queue(`INSERT INTO projection_checkpoints AS c (name, tx_id, position, updated_at)
-		SELECT $1, e.tx_id, e.position, now() FROM events e WHERE e.position = $2
+		VALUES ($1, $2::text::xid8, $3, now())
 		ON CONFLICT (name) DO UPDATE SET tx_id = excluded.tx_id, position = excluded.position, updated_at = now()
-		WHERE (excluded.tx_id, excluded.position) > (c.tx_id, c.position)`, name, last.Position)
+		WHERE (excluded.tx_id, excluded.position) > (c.tx_id, c.position)`,
+		name, strconv.FormatUint(last.TxID, 10), last.Position)
+	return nil
 }
 
 // Querier is a pool, a connection or a transaction.
@@ -125,15 +131,12 @@ const lagLimit = 100000
 
 // Lag counts the committed events after a projection's checkpoint (at
 // most lagLimit).
-func Lag(ctx context.Context, q Querier, name string) (Cursor, int64, error) {
+func Lag(ctx context.Context, q Querier, log Log, name string) (Cursor, int64, error) {
 	c, err := LoadCheckpoint(ctx, q, name)
 	if err != nil {
 		return c, 0, err
 	}
-	var n int64
-	err = q.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM events
-		WHERE (tx_id, position) > ($1::text::xid8, $2) AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-		LIMIT $3) t`, strconv.FormatUint(c.TxID, 10), c.Position, lagLimit).Scan(&n)
+	n, err := log.CountAfter(ctx, c, lagLimit)
 	if err != nil {
 		return c, 0, fmt.Errorf("lag of %s: %w", name, err)
 	}

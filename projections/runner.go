@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -192,7 +193,9 @@ func (r *Runner) apply(ctx context.Context, p Projection, events []Event) error 
 		return err
 	}
 	b := &pgx.Batch{}
-	queueCheckpoint(b, p.Name(), events)
+	if err := queueCheckpoint(b, p.Name(), events); err != nil {
+		return err
+	}
 	tx.atCommit = append(tx.atCommit, b.QueuedQueries...)
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("apply %s: %w", p.Name(), err)
@@ -256,6 +259,16 @@ func (r *Runner) consume(ctx context.Context) error {
 				r.logger.Error("projections: undecodable message skipped", "projection", p.Name(), "message_uuid", msg.UUID, "err", err)
 				return nil
 			}
+			if ev.TxID == 0 {
+				if ev, err = r.withTxID(msg.Context(), ev); err != nil {
+					return err
+				}
+				if ev.TxID == 0 {
+					r.logger.Error("projections: message of an event not in the log skipped", "projection", p.Name(),
+						"message_uuid", msg.UUID, "position", ev.Position)
+					return nil
+				}
+			}
 			if r.tracer == nil {
 				return b.apply(msg.Context(), ev)
 			}
@@ -307,12 +320,11 @@ func (r *Runner) ensureConsumer(ctx context.Context, p Projection, durable strin
 		AckWait:        r.cfg.AckWait,
 		MaxAckPending:  4 * r.cfg.InFlight,
 	}
-	var at time.Time
-	err = r.pool.QueryRow(ctx, `SELECT e.recorded_at FROM projection_checkpoints c JOIN events e ON e.position = c.position
-		WHERE c.name = $1`, p.Name()).Scan(&at)
-	if err == nil {
-		start := at.Add(-time.Minute)
-		cfg.DeliverPolicy, cfg.OptStartTime = nats.DeliverByStartTimePolicy, &start
+	if c, err := LoadCheckpoint(ctx, r.pool, p.Name()); err == nil && c.Position > 0 {
+		if at, err := r.log.ReadPositions(ctx, []int64{c.Position}); err == nil && len(at) == 1 {
+			start := at[0].RecordedAt.Add(-time.Minute)
+			cfg.DeliverPolicy, cfg.OptStartTime = nats.DeliverByStartTimePolicy, &start
+		}
 	}
 	if _, err = js.AddConsumer(r.cfg.Stream, cfg); err != nil && !errors.Is(err, nats.ErrConsumerNameAlreadyInUse) {
 		return fmt.Errorf("consumer %s: %w", durable, err)
@@ -418,7 +430,13 @@ func (r *Runner) decode(msg *message.Message) (Event, error) {
 		return Event{}, fmt.Errorf("envelope without type, position or version")
 	}
 	ev := Event{Position: e.Position, StreamID: agg + "-" + e.Subject, StreamVersion: e.StreamVersion,
-		Type: e.Type, RecordedAt: e.Time, Data: e.Data}
+		Type: e.Type, RecordedAt: e.Time, Data: e.Data, Metadata: domain.EventMetadata{ActorTokenID: e.ActorTokenID,
+			RequestID: e.RequestID, CorrelationID: e.CorrelationID, CausationID: e.CausationID, Traceparent: e.Traceparent}}
+	if h := msg.Metadata.Get(domain.TxIDHeader); h != "" {
+		if ev.TxID, err = strconv.ParseUint(h, 10, 64); err != nil {
+			return Event{}, fmt.Errorf("transaction id: %w", err)
+		}
+	}
 	if ev.EventID, err = uuid.Parse(e.ID); err != nil {
 		return Event{}, fmt.Errorf("event id: %w", err)
 	}
@@ -433,6 +451,20 @@ func (r *Runner) decode(msg *message.Message) (Event, error) {
 	// An unknown type is passed on without a decoded event: the
 	// checkpoint still moves past it.
 	ev.Event, _ = r.registry.Decode(e.Type, e.Data)
+	return ev, nil
+}
+
+// withTxID fills in the transaction id of an event whose message came
+// without one (published by a release that did not send it) from the log;
+// it stays 0 when the log has no event at that position.
+func (r *Runner) withTxID(ctx context.Context, ev Event) (Event, error) {
+	recs, err := r.log.ReadPositions(ctx, []int64{ev.Position})
+	if err != nil {
+		return ev, fmt.Errorf("transaction id of %d: %w", ev.Position, err)
+	}
+	if len(recs) == 1 {
+		ev.TxID = recs[0].TxID
+	}
 	return ev, nil
 }
 
@@ -451,7 +483,7 @@ func (r *Runner) Status(ctx context.Context) (map[string]Status, error) {
 	live := r.live
 	r.mu.Unlock()
 	for _, p := range r.projections {
-		c, lag, err := Lag(ctx, r.pool, p.Name())
+		c, lag, err := Lag(ctx, r.pool, r.log, p.Name())
 		if err != nil {
 			return nil, err
 		}

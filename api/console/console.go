@@ -32,8 +32,8 @@ import (
 	"github.com/leadsvc/leadsvc/api"
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/eventstore/audit"
 	"github.com/leadsvc/leadsvc/eventstore/views/sessions"
-	"github.com/leadsvc/leadsvc/projections/audit"
 	"github.com/leadsvc/leadsvc/projections/leads"
 )
 

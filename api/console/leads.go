@@ -14,7 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/leadsvc/leadsvc/domain"
-	"github.com/leadsvc/leadsvc/projections/audit"
+	"github.com/leadsvc/leadsvc/eventstore/audit"
 	"github.com/leadsvc/leadsvc/projections/leads"
 )
 

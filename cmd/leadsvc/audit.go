@@ -13,22 +13,14 @@ import (
 
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/audit"
 	"github.com/leadsvc/leadsvc/projections"
-	"github.com/leadsvc/leadsvc/projections/audit"
 )
 
 // newAuditReader answers audit questions from store's log, with the
 // store's own hash-chain check.
 func newAuditReader(store *eventstore.Store) *audit.Reader {
-	return audit.New(audit.Config{Pool: store.Pool(), Codec: domain.NewRegistry(),
-		Verify: func(ctx context.Context, streamID string) (*audit.ChainBreak, error) {
-			b, err := store.VerifyStream(ctx, streamID)
-			if err != nil || b == nil {
-				return nil, err
-			}
-			cb := audit.ChainBreak(*b)
-			return &cb, nil
-		}})
+	return audit.New(audit.Config{Store: store})
 }
 
 // auditSide is what the auditor commands open: the log, read only. They

@@ -17,7 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/leadsvc/leadsvc/domain"
-	"github.com/leadsvc/leadsvc/projections/audit"
+	"github.com/leadsvc/leadsvc/eventstore/audit"
 )
 
 // historyArgs is the parsed command line of `leadsvc history`.

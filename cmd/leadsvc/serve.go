@@ -126,7 +126,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("relay: %w", err)
 	}
 	log := eventlog.New(m.Store)
-	m.Reader = leads.NewReader(m.Pool)
+	m.Reader = leads.NewReader(m.Pool, log)
 	m.projections, err = projections.NewRunner(projections.RunnerConfig{
 		Stream:         cfg.NATSStream,
 		SubjectPrefix:  cfg.SubjectPrefix,
@@ -160,7 +160,7 @@ func (m *Main) Run(ctx context.Context) error {
 	// dispatcher that sends what it records. Close stops both.
 	m.hooks, err = projections.NewRunner(projections.RunnerConfig{Stream: cfg.NATSStream, SubjectPrefix: cfg.SubjectPrefix,
 		TracerProvider: m.TracerProvider},
-		m.Pool, log, m.NATS, domain.NewRegistry(), logger, m.Registry, webhooks.New(domain.NewRegistry(), views.Of(m.Store)))
+		m.Pool, log, m.NATS, domain.NewRegistry(), logger, m.Registry, webhooks.New(log, views.Of(m.Store)))
 	if err != nil {
 		return fmt.Errorf("webhook projection: %w", err)
 	}
@@ -170,7 +170,7 @@ func (m *Main) Run(ctx context.Context) error {
 			res, err := m.Commands.DisableWebhook(ctx, commands.DisableWebhook{AccountID: account, WebhookID: id,
 				Reason: reason, Detail: detail})
 			return res.Position > 0, err
-		}, TracerProvider: m.TracerProvider}, m.Pool, logger, m.Registry)
+		}, Events: log, TracerProvider: m.TracerProvider}, m.Pool, logger, m.Registry)
 	if err != nil {
 		return fmt.Errorf("webhook dispatcher: %w", err)
 	}

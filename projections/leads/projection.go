@@ -27,9 +27,20 @@ import (
 //     campaign's advisory lock, so the last one to run sees the latest of
 //     both.
 type Projection struct {
-	log      projections.Log
-	registry *domain.Registry
-	views    Views
+	log   Log
+	views Views
+}
+
+// Log is the event store as the lead views read it: projections.Log, and
+// what a rebuild and its verification need.
+type Log interface {
+	projections.Log
+	// CountUpTo counts the events at or below a position.
+	CountUpTo(ctx context.Context, position int64) (int64, error)
+	// CreatedAfterSQL is an SQL condition that holds when the stream
+	// named by the expression streamID was created after the cursor of
+	// the expressions txID (xid8 as text) and position.
+	CreatedAfterSQL(streamID, txID, position string) string
 }
 
 // Views reads the campaigns and filters views, which the write side keeps
@@ -44,10 +55,11 @@ type Views interface {
 	EachFilter(ctx context.Context, fn func(f domain.Filter, schema domain.Schema) error) error
 }
 
-// New returns the projection over log (read when rebuilding) and views;
-// registry decodes the events of a lead's stream fetched to fill a gap.
-func New(log projections.Log, registry *domain.Registry, views Views) *Projection {
-	return &Projection{log: log, registry: registry, views: views}
+// New returns the projection over log, which also fills the gaps of a
+// lead's stream, and views. The registry argument is no longer used: the
+// log decodes what it returns.
+func New(log Log, _ *domain.Registry, views Views) *Projection {
+	return &Projection{log: log, views: views}
 }
 
 // Name implements projections.Projection.
@@ -321,24 +333,7 @@ func (p *Projection) foldLead(ctx context.Context, tx pgx.Tx, lead domain.Lead, 
 // through the transaction: taking another connection while holding this
 // one could wait forever on a pool that the other consumers hold.
 func (p *Projection) readStream(ctx context.Context, tx pgx.Tx, streamID string, after, upTo int64) ([]projections.Event, error) {
-	rows, err := tx.Query(ctx, `SELECT position, stream_version, event_type, data FROM events
-		WHERE stream_id = $1 AND stream_version > $2 AND stream_version <= $3 ORDER BY stream_version`, streamID, after, upTo)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []projections.Event
-	for rows.Next() {
-		e := projections.Event{StreamID: streamID}
-		if err := rows.Scan(&e.Position, &e.StreamVersion, &e.Type, &e.Data); err != nil {
-			return nil, err
-		}
-		if e.Event, err = p.registry.Decode(e.Type, e.Data); err != nil {
-			return nil, fmt.Errorf("event %d: %w", e.Position, err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return p.log.ReadStream(ctx, tx, streamID, after, upTo)
 }
 
 // queueCampaignState queues the reads of a campaign's schema and live

@@ -69,7 +69,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ctx: ctx, url: url, pool: pool, store: store, c: c, reader: leads.NewReader(pool),
+	e := &env{t: t, ctx: ctx, url: url, pool: pool, store: store, c: c, reader: leads.NewReader(pool, eventlog.New(store)),
 		stream: testenv.RandomName("EV_"), prefix: testenv.RandomName("ls")}
 	acct, err := c.CreateAccount(ctx, commands.CreateAccount{Name: "Acme"})
 	if err != nil {

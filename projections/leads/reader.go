@@ -2,7 +2,6 @@ package leads
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/projections"
 )
 
 // Reader answers reads from the lead views. It never decides scope: the
@@ -22,11 +22,25 @@ import (
 // (invariant 4), because a view may lag the log.
 type Reader struct {
 	pool *pgxpool.Pool
+	log  Positions
 	poll time.Duration
 }
 
-// NewReader returns a reader over the lead view tables in pool.
-func NewReader(pool *pgxpool.Pool) *Reader { return &Reader{pool: pool, poll: 5 * time.Millisecond} }
+// Positions is what WaitFor needs of the event log.
+type Positions interface {
+	// ReadPositions reads the events at positions, leaving out positions
+	// that name none.
+	ReadPositions(ctx context.Context, positions []int64) ([]projections.Event, error)
+	// StreamVersions is the latest version of each stream with the
+	// prefix that a transaction wrote at or below a position.
+	StreamVersions(ctx context.Context, txID uint64, upTo int64, prefix string) (map[string]int64, error)
+}
+
+// NewReader returns a reader over the lead view tables in pool; log
+// tells WaitFor what an event changed.
+func NewReader(pool *pgxpool.Pool, log Positions) *Reader {
+	return &Reader{pool: pool, log: log, poll: 5 * time.Millisecond}
+}
 
 // Key is a place in the stable list order: (updated_at, id).
 type Key struct {
@@ -320,19 +334,14 @@ func scanLeads(rows pgx.Rows) ([]domain.Lead, error) {
 // passed it. An unknown position is reported as reached: there is nothing
 // to wait for.
 func (r *Reader) WaitFor(ctx context.Context, position int64) (bool, error) {
-	var (
-		stream  string
-		version int64
-		txText  string
-	)
-	err := r.pool.QueryRow(ctx, `SELECT stream_id, stream_version, tx_id::text FROM events WHERE position = $1`, position).
-		Scan(&stream, &version, &txText)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return true, nil
-	}
+	at, err := r.log.ReadPositions(ctx, []int64{position})
 	if err != nil {
 		return false, fmt.Errorf("wait for %d: %w", position, err)
 	}
+	if len(at) == 0 {
+		return true, nil
+	}
+	stream, version, txText := at[0].StreamID, at[0].StreamVersion, strconv.FormatUint(at[0].TxID, 10)
 	agg, id, _ := domain.ParseStreamID(stream)
 	var check string
 	var args []any
@@ -343,7 +352,7 @@ func (r *Reader) WaitFor(ctx context.Context, position int64) (bool, error) {
 		// transactions, so every lead the write touched up to position
 		// must have arrived.
 		// The lead at position is among them.
-		ids, versions, err := r.leadsWritten(ctx, txText, position)
+		ids, versions, err := r.leadsWritten(ctx, at[0].TxID, position)
 		if err != nil {
 			return false, err
 		}
@@ -377,30 +386,21 @@ func (r *Reader) WaitFor(ctx context.Context, position int64) (bool, error) {
 	}
 }
 
-// leadsWritten is the latest version of each lead the transaction txText
+// leadsWritten is the latest version of each lead the transaction txID
 // wrote at or before position.
-func (r *Reader) leadsWritten(ctx context.Context, txText string, position int64) ([]uuid.UUID, []int64, error) {
-	rows, err := r.pool.Query(ctx, `SELECT stream_id, max(stream_version) FROM events
-		WHERE tx_id = $1::text::xid8 AND position <= $2 AND stream_id LIKE 'lead-%' GROUP BY stream_id`, txText, position)
+func (r *Reader) leadsWritten(ctx context.Context, txID uint64, position int64) ([]uuid.UUID, []int64, error) {
+	written, err := r.log.StreamVersions(ctx, txID, position, domain.AggregateLead+"-")
 	if err != nil {
 		return nil, nil, fmt.Errorf("wait for %d: %w", position, err)
 	}
-	defer rows.Close()
 	var (
 		ids      []uuid.UUID
 		versions []int64
 	)
-	for rows.Next() {
-		var (
-			stream  string
-			version int64
-		)
-		if err := rows.Scan(&stream, &version); err != nil {
-			return nil, nil, err
-		}
+	for stream, version := range written {
 		if _, id, err := domain.ParseStreamID(stream); err == nil {
 			ids, versions = append(ids, id), append(versions, version)
 		}
 	}
-	return ids, versions, rows.Err()
+	return ids, versions, nil
 }

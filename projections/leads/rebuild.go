@@ -65,7 +65,7 @@ func (p *Projection) buildShadow(ctx context.Context, pool *pgxpool.Pool, suffix
 		return sh, err
 	}
 	pr := projections.Progress{Phase: "reading log", Start: time.Now()}
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE position <= $1`, sh.head.Position).Scan(&pr.Total); err != nil {
+	if pr.Total, err = p.log.CountUpTo(ctx, sh.head.Position); err != nil {
 		return sh, err
 	}
 	progress(pr)
@@ -353,7 +353,7 @@ func (p *Projection) Verify(ctx context.Context, pool *pgxpool.Pool, wait time.D
 		time.Sleep(50 * time.Millisecond)
 	}
 	err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		for _, check := range verifyChecks {
+		for _, check := range verifyChecks(p.log.CreatedAfterSQL(`'lead-' || l.id::text`, `$1`, `$2`)) {
 			diffs, err := collectDiffs(ctx, tx, check.table, check.sql, sh.head)
 			if err != nil {
 				return fmt.Errorf("compare %s: %w", check.table, err)
@@ -368,9 +368,11 @@ func (p *Projection) Verify(ctx context.Context, pool *pgxpool.Pool, wait time.D
 }
 
 // verifyChecks compare live and shadow tables; each query returns (key,
-// problem) rows.
-var verifyChecks = []struct{ table, sql string }{
-	{"lead_views", `SELECT coalesce(s.id, l.id)::text,
+// problem) rows. createdAfterHead is the log's condition that the live
+// lead l was created after the shadow's snapshot ($1, $2).
+func verifyChecks(createdAfterHead string) []struct{ table, sql string } {
+	return []struct{ table, sql string }{
+		{"lead_views", `SELECT coalesce(s.id, l.id)::text,
 		CASE WHEN l.id IS NULL THEN 'missing from the live view'
 		     WHEN s.id IS NULL THEN 'in the live view but not in the log'
 		     WHEN l.version < s.version THEN 'live row at version ' || l.version || ', the log at ' || s.version
@@ -384,19 +386,18 @@ var verifyChecks = []struct{ table, sql string }{
 		          CASE WHEN l.updated_at <> s.updated_at THEN 'updated_at' END) END
 		FROM lead_views_verify s FULL JOIN lead_views l ON l.id = s.id
 		WHERE (l.id IS NULL)
-		   OR (s.id IS NULL AND NOT EXISTS (SELECT 1 FROM events e WHERE e.stream_id = 'lead-' || l.id::text
-		          AND e.stream_version = 1 AND (e.tx_id, e.position) > ($1::text::xid8, $2)))
+		   OR (s.id IS NULL AND NOT ` + createdAfterHead + `)
 		   OR (l.version < s.version)
 		   OR (l.version = s.version AND (l.account_id, l.campaign_id, l.status, l.fields, l.files, l.created_at, l.updated_at)
 		       IS DISTINCT FROM (s.account_id, s.campaign_id, s.status, s.fields, s.files, s.created_at, s.updated_at))
 		ORDER BY 1 LIMIT 101`},
-	{"filter_views", `SELECT coalesce(s.id, l.id)::text,
+		{"filter_views", `SELECT coalesce(s.id, l.id)::text,
 		CASE WHEN l.id IS NULL THEN 'missing from the live view'
 		     ELSE 'live membership of version ' || l.version || ', the filter at ' || s.version END
 		FROM filter_views_verify s LEFT JOIN filter_views l ON l.id = s.id
 		WHERE l.id IS NULL OR l.version < s.version
 		ORDER BY 1 LIMIT 101`},
-	{"filter_members", `WITH stable_leads AS (
+		{"filter_members", `WITH stable_leads AS (
 			SELECT s.id FROM lead_views_verify s JOIN lead_views l USING (id) WHERE s.version = l.version),
 		stable_filters AS (
 			SELECT s.id FROM filter_views_verify s JOIN filter_views l USING (id) WHERE s.version = l.version),
@@ -411,6 +412,7 @@ var verifyChecks = []struct{ table, sql string }{
 		   OR (l.updated_at, l.account_id, l.campaign_id, l.status, l.fields, l.files, l.version, l.created_at)
 		      IS DISTINCT FROM (s.updated_at, s.account_id, s.campaign_id, s.status, s.fields, s.files, s.version, s.created_at)
 		ORDER BY 1 LIMIT 101`},
+	}
 }
 
 // collectDiffs runs one check; a lead created after head (the shadow's

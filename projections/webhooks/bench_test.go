@@ -115,12 +115,12 @@ func BenchmarkDeliveryLatency(b *testing.B) {
 	}
 	log := eventlog.New(store)
 	runner, err := projections.NewRunner(projections.RunnerConfig{Stream: stream, SubjectPrefix: prefix,
-		ConsumerTag: testenv.RandomName("bench")}, pool, log, nc, domain.NewRegistry(), quiet(), nil, webhooks.New(domain.NewRegistry(), views.Of(store)))
+		ConsumerTag: testenv.RandomName("bench")}, pool, log, nc, domain.NewRegistry(), quiet(), nil, webhooks.New(log, views.Of(store)))
 	if err != nil {
 		b.Fatal(err)
 	}
 	disp, err := webhooks.NewDispatcher(webhooks.Config{AllowPrivate: true, OpenSecret: c.OpenWebhookSecret,
-		Disable: func(context.Context, uuid.UUID, uuid.UUID, string, string) (bool, error) { return false, nil }},
+		Disable: func(context.Context, uuid.UUID, uuid.UUID, string, string) (bool, error) { return false, nil }, Events: log},
 		pool, quiet(), nil)
 	if err != nil {
 		b.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/leadsvc/leadsvc/internal/telemetry"
+	"github.com/leadsvc/leadsvc/projections"
 )
 
 // Config configures the Dispatcher. Zero values take the defaults.
@@ -66,6 +67,8 @@ type Config struct {
 	// for a reason of domain.WebhookDisabled*; it reports false when the
 	// subscription already was.
 	Disable func(ctx context.Context, accountID, webhookID uuid.UUID, reason, detail string) (bool, error)
+	// Events reads the logged events whose envelopes are the bodies.
+	Events Events
 	// TracerProvider, when not nil, gets a client span per attempt, child
 	// of the traceparent of the event sent.
 	TracerProvider trace.TracerProvider
@@ -110,11 +113,18 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// Events is what the dispatcher reads of the event log.
+type Events interface {
+	// ReadPositions reads the events at positions, leaving out positions
+	// that name none.
+	ReadPositions(ctx context.Context, positions []int64) ([]projections.Event, error)
+}
+
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() error {
 	var errs []error
-	if c.OpenSecret == nil || c.Disable == nil {
-		errs = append(errs, errors.New("webhooks: OpenSecret and Disable are required"))
+	if c.OpenSecret == nil || c.Disable == nil || c.Events == nil {
+		errs = append(errs, errors.New("webhooks: OpenSecret, Disable and Events are required"))
 	}
 	if c.Jitter >= 1 {
 		errs = append(errs, fmt.Errorf("webhooks: jitter %v is not below 1", c.Jitter))
@@ -380,7 +390,7 @@ func (d *Dispatcher) claim(ctx context.Context) (int, error) {
 	return len(out), nil
 }
 
-// fillBodies builds the bodies of logged events from their events rows.
+// fillBodies builds the bodies of logged events from the log.
 func (d *Dispatcher) fillBodies(ctx context.Context, out []outgoing) error {
 	var positions []int64
 	for _, m := range out {
@@ -391,31 +401,21 @@ func (d *Dispatcher) fillBodies(ctx context.Context, out []outgoing) error {
 	if len(positions) == 0 {
 		return nil
 	}
-	rows, err := d.pool.Query(ctx, `SELECT position, event_id, event_type, stream_id, stream_version, account_id, campaign_id,
-		data, metadata, recorded_at FROM events WHERE position = ANY($1)`, positions)
+	events, err := d.cfg.Events.ReadPositions(ctx, positions)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
 	type envelope struct {
 		body        []byte
 		traceparent string
 	}
 	bodies := map[int64]envelope{}
-	for rows.Next() {
-		var e loggedEvent
-		if err := rows.Scan(&e.position, &e.eventID, &e.eventType, &e.streamID, &e.streamVersion, &e.accountID, &e.campaignID,
-			&e.data, &e.metadata, &e.recordedAt); err != nil {
-			return err
-		}
-		b, tp, err := e.body()
+	for _, e := range events {
+		b, tp, err := body(e)
 		if err != nil {
-			return fmt.Errorf("event %d: %w", e.position, err)
+			return fmt.Errorf("event %d: %w", e.Position, err)
 		}
-		bodies[e.position] = envelope{b, tp}
-	}
-	if err := rows.Err(); err != nil {
-		return err
+		bodies[e.Position] = envelope{b, tp}
 	}
 	for i, m := range out {
 		if m.position != nil {

@@ -121,7 +121,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	e.run(relay.Run)
 	log := eventlog.New(store)
 	runner, err := projections.NewRunner(projections.RunnerConfig{Stream: stream, SubjectPrefix: prefix, StatusEvery: time.Hour},
-		pool, log, nc, domain.NewRegistry(), quiet(), nil, webhooks.New(domain.NewRegistry(), views.Of(store)))
+		pool, log, nc, domain.NewRegistry(), quiet(), nil, webhooks.New(log, views.Of(store)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +138,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 			res, err := c.DisableWebhook(ctx, commands.DisableWebhook{AccountID: account, WebhookID: id, Reason: reason, Detail: detail})
 			return res.Position > 0, err
 		},
+		Events: log,
 	}, pool, quiet(), nil)
 	if err != nil {
 		t.Fatal(err)

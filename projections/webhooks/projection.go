@@ -36,8 +36,15 @@ const WakeChannel = "leadsvc_webhooks"
 // transaction of a campaign holds the campaign's advisory lock, so
 // several consumers never interleave one lead.
 type Projection struct {
-	registry *domain.Registry
-	views    Views
+	log   Streams
+	views Views
+}
+
+// Streams is what the projection reads of the event log.
+type Streams interface {
+	// ReadStream reads a stream's events with after < version <= upTo
+	// through tx, decoded; an undecodable one is an error.
+	ReadStream(ctx context.Context, tx pgx.Tx, streamID string, after, upTo int64) ([]projections.Event, error)
 }
 
 // Views reads the subscriptions, campaigns and filters views, which the
@@ -51,11 +58,9 @@ type Views interface {
 	LiveFiltersIn(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) ([]domain.Filter, error)
 }
 
-// New returns the projection over views; registry decodes events fetched
-// from the log to fill a gap.
-func New(registry *domain.Registry, views Views) *Projection {
-	return &Projection{registry: registry, views: views}
-}
+// New returns the projection over log, which fills the gaps of a lead's
+// stream, and views.
+func New(log Streams, views Views) *Projection { return &Projection{log: log, views: views} }
 
 // Name implements projections.Projection.
 func (p *Projection) Name() string { return Name }
@@ -370,25 +375,7 @@ func scanLeads(rows pgx.Rows) ([]domain.Lead, error) {
 // to newest, through the transaction (another connection could wait
 // forever on a pool the other consumers hold).
 func (p *Projection) readStream(ctx context.Context, tx pgx.Tx, newest projections.Event, after int64) ([]projections.Event, error) {
-	rows, err := tx.Query(ctx, `SELECT position, stream_version, event_id, event_type, data, recorded_at FROM events
-		WHERE stream_id = $1 AND stream_version > $2 AND stream_version <= $3 ORDER BY stream_version`,
-		newest.StreamID, after, newest.StreamVersion)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []projections.Event
-	for rows.Next() {
-		e := projections.Event{StreamID: newest.StreamID, AccountID: newest.AccountID, CampaignID: newest.CampaignID}
-		if err := rows.Scan(&e.Position, &e.StreamVersion, &e.EventID, &e.Type, &e.Data, &e.RecordedAt); err != nil {
-			return nil, err
-		}
-		if e.Event, err = p.registry.Decode(e.Type, e.Data); err != nil {
-			return nil, fmt.Errorf("event %d: %w", e.Position, err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return p.log.ReadStream(ctx, tx, newest.StreamID, after, newest.StreamVersion)
 }
 
 // applyOther handles a filter or subscription event: a change of what a

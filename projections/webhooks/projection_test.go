@@ -10,6 +10,7 @@ import (
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
 	"github.com/leadsvc/leadsvc/eventstore/views"
+	"github.com/leadsvc/leadsvc/internal/eventlog"
 	"github.com/leadsvc/leadsvc/projections"
 	"github.com/leadsvc/leadsvc/projections/webhooks"
 )
@@ -37,7 +38,7 @@ func TestApplyRecordsALeadInVersionOrderWhateverTheDeliveryOrder(t *testing.T) {
 		return projections.Event{Position: r.Position, StreamID: r.StreamID, StreamVersion: r.StreamVersion, EventID: r.EventID,
 			Type: r.Type, AccountID: r.AccountID, CampaignID: r.CampaignID, RecordedAt: r.RecordedAt, Data: r.Data, Event: r.Event}
 	}
-	p := webhooks.New(domain.NewRegistry(), views.Of(e.store))
+	p := webhooks.New(eventlog.New(e.store), views.Of(e.store))
 	for _, batch := range [][]projections.Event{{ev(3)}, {ev(1), ev(2)}, {ev(4), ev(2)}, {ev(3), ev(1)}} {
 		if err := pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error { return p.Apply(e.ctx, tx, batch) }); err != nil {
 			t.Fatalf("Apply: %v", err)

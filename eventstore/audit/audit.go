@@ -3,7 +3,8 @@
 // at any time or version, the exact set of leads a token could read at a
 // time, the account's event feed in commit order, and the hash chain of a
 // lead. Nothing here reads the current views (lead_views, tokens,
-// filters, campaigns): every answer is a replay of the events table.
+// filters, campaigns): every answer is a replay of the event log, read
+// through the event store.
 package audit
 
 import (
@@ -13,14 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/eventstore"
 )
 
 // Errors the API maps to problems; missing or other accounts' leads and
@@ -37,43 +37,32 @@ var (
 	ErrBeforeCreation = errors.New("the lead did not exist at that time or version")
 )
 
-// Codec decodes stored events; *domain.Registry is one.
-type Codec interface {
-	Decode(name string, data json.RawMessage) (domain.Event, error)
-}
-
-// ChainBreak is the first event of a stream whose hash does not match.
-type ChainBreak struct {
-	StreamID      string `json:"stream_id"`
-	StreamVersion int64  `json:"stream_version"`
-	Position      int64  `json:"position"`
-	Reason        string `json:"reason"`
-}
-
 // VerifyFunc checks one stream's hash chain and returns its first broken
-// link, nil when intact; eventstore.Store.VerifyStream, adapted.
-type VerifyFunc func(ctx context.Context, streamID string) (*ChainBreak, error)
+// link, nil when intact; eventstore.Store.VerifyStream is one.
+type VerifyFunc func(ctx context.Context, streamID string) (*eventstore.ChainBreak, error)
 
 // Config wires a Reader.
 type Config struct {
-	Pool   *pgxpool.Pool
-	Codec  Codec
-	Verify VerifyFunc
-	Clock  func() time.Time // default time.Now
+	Store  *eventstore.Store // the log, decoded by the store's codec
+	Verify VerifyFunc        // default Store.VerifyStream
+	Clock  func() time.Time  // default time.Now
 }
 
 // Reader answers audit questions. Every method takes the caller's account
 // and never reads another's events: another account's id is not found.
 type Reader struct {
-	pool   *pgxpool.Pool
-	codec  Codec
+	store  *eventstore.Store
+	pool   *pgxpool.Pool // for the set-based reads of the feed and of visibility
 	verify VerifyFunc
 	now    func() time.Time
 }
 
 // New returns a Reader for cfg.
 func New(cfg Config) *Reader {
-	r := &Reader{pool: cfg.Pool, codec: cfg.Codec, verify: cfg.Verify, now: cfg.Clock}
+	r := &Reader{store: cfg.Store, pool: cfg.Store.Pool(), verify: cfg.Verify, now: cfg.Clock}
+	if r.verify == nil {
+		r.verify = cfg.Store.VerifyStream
+	}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -146,57 +135,31 @@ type record struct {
 	Event      domain.Event // nil when not decoded or undecodable (a hand-edited event may not decode)
 }
 
-// recordColumns names the transaction id's text tx_text: a bare tx_id
-// would make "ORDER BY tx_id" sort by the text, where "10" < "9".
-const recordColumns = `position, tx_id::text AS tx_text, stream_id, stream_version, event_id, event_type, campaign_id,
-	data, metadata, recorded_at, prev_hash, hash`
+// fromRecords turns the store's records into the audit's.
+func fromRecords(recs []eventstore.Record) []record {
+	out := make([]record, len(recs))
+	for i, r := range recs {
+		out[i] = record{Position: r.Position, TxID: r.TxID, StreamID: r.StreamID, Version: r.StreamVersion, EventID: r.EventID,
+			Type: r.Type, Data: r.Data, At: r.RecordedAt, PrevHash: r.PrevHash, Hash: r.Hash, Event: r.Event,
+			Meta: metadata{ActorTokenID: r.Metadata.ActorTokenID, RequestID: r.Metadata.RequestID,
+				CorrelationID: r.Metadata.CorrelationID, CausationID: r.Metadata.CausationID}}
+		if r.CampaignID != uuid.Nil {
+			campaign := r.CampaignID
+			out[i].CampaignID = &campaign
+		}
+	}
+	return out
+}
 
-// query reads records; decode turns their data into domain events where
-// it can (leniently: history must show an event that no longer decodes).
-func (r *Reader) query(ctx context.Context, decode bool, sql string, args ...any) ([]record, error) {
-	rows, err := r.pool.Query(ctx, sql, args...)
+// stream reads one aggregate's events of the account in version order,
+// decoded where they can be (history must show an event that no longer
+// decodes).
+func (r *Reader) stream(ctx context.Context, accountID uuid.UUID, streamID string) ([]record, error) {
+	recs, err := r.store.ReadStream(ctx, streamID, eventstore.ReadOptions{AccountID: accountID, Lenient: true})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []record
-	for rows.Next() {
-		rec, err := r.scan(rows, decode)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rec)
-	}
-	return out, rows.Err()
-}
-
-func (r *Reader) scan(rows pgx.Rows, decode bool) (record, error) {
-	var (
-		rec  record
-		tx   string
-		meta []byte
-	)
-	if err := rows.Scan(&rec.Position, &tx, &rec.StreamID, &rec.Version, &rec.EventID, &rec.Type, &rec.CampaignID,
-		&rec.Data, &meta, &rec.At, &rec.PrevHash, &rec.Hash); err != nil {
-		return rec, err
-	}
-	rec.TxID, _ = strconv.ParseUint(tx, 10, 64)
-	rec.At = rec.At.UTC()
-	if len(meta) > 0 {
-		if err := json.Unmarshal(meta, &rec.Meta); err != nil {
-			return rec, fmt.Errorf("event %d metadata: %w", rec.Position, err)
-		}
-	}
-	if decode {
-		rec.Event, _ = r.codec.Decode(rec.Type, rec.Data)
-	}
-	return rec, nil
-}
-
-// stream reads one aggregate's events of the account in version order.
-func (r *Reader) stream(ctx context.Context, accountID uuid.UUID, streamID string) ([]record, error) {
-	return r.query(ctx, true, `SELECT `+recordColumns+` FROM events
-		WHERE stream_id = $1 AND account_id = $2 ORDER BY stream_version`, streamID, accountID)
+	return fromRecords(recs), nil
 }
 
 // upTo keeps the records recorded at or before t; a zero t keeps all.
@@ -310,37 +273,28 @@ func (r *Reader) cursorOf(ctx context.Context, accountID uuid.UUID, position int
 	if position == 0 {
 		return cursor{}, nil
 	}
-	var (
-		tx      string
-		settled bool
-		c       = cursor{pos: position}
-	)
-	err := r.pool.QueryRow(ctx, `SELECT tx_id::text, recorded_at, tx_id < pg_snapshot_xmin(pg_current_snapshot())
-		FROM events WHERE position = $1 AND account_id = $2`, position, accountID).Scan(&tx, &c.at, &settled)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return cursor{}, ErrUnknownPosition
-	}
+	recs, err := r.store.ReadPositions(ctx, []int64{position})
 	if err != nil {
 		return cursor{}, fmt.Errorf("position %d: %w", position, err)
 	}
-	if !settled {
+	if len(recs) == 0 || recs[0].AccountID != accountID {
+		return cursor{}, ErrUnknownPosition
+	}
+	// The horizon only rises: read after the event, it is at least what
+	// it was then.
+	horizon, err := r.store.Horizon(ctx)
+	if err != nil {
+		return cursor{}, fmt.Errorf("position %d: %w", position, err)
+	}
+	if recs[0].TxID >= horizon {
 		return cursor{}, ErrPositionNotSettled
 	}
-	c.tx, _ = strconv.ParseUint(tx, 10, 64)
-	return c, nil
+	return cursor{tx: recs[0].TxID, pos: position, at: recs[0].RecordedAt}, nil
 }
 
 // AccountOf returns the account a stream belongs to, for operators'
 // tools that answer for any account (the command line); found is false
 // when the stream has no events.
 func (r *Reader) AccountOf(ctx context.Context, streamID string) (account uuid.UUID, found bool, err error) {
-	err = r.pool.QueryRow(ctx, `SELECT account_id FROM events WHERE stream_id = $1
-		ORDER BY stream_version LIMIT 1`, streamID).Scan(&account)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return uuid.Nil, false, nil
-	}
-	if err != nil {
-		return uuid.Nil, false, fmt.Errorf("account of %s: %w", streamID, err)
-	}
-	return account, true, nil
+	return r.store.StreamAccount(ctx, streamID)
 }

@@ -20,8 +20,8 @@ import (
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/audit"
 	"github.com/leadsvc/leadsvc/internal/testenv"
-	"github.com/leadsvc/leadsvc/projections/audit"
 )
 
 // clock is the one clock of a test's commands and store: event times and
@@ -60,24 +60,13 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, ctx: ctx, pool: pool, store: store, cmd: c, clock: clk,
-		audit: audit.New(audit.Config{Pool: pool, Codec: domain.NewRegistry(), Clock: clk.now, Verify: verifier(store)})}
+		audit: audit.New(audit.Config{Store: store, Clock: clk.now})}
 	res, err := c.CreateAccount(ctx, commands.CreateAccount{Name: "Acme"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.account, e.owner = res.Account.ID, res.Token
 	return e
-}
-
-func verifier(store *eventstore.Store) audit.VerifyFunc {
-	return func(ctx context.Context, streamID string) (*audit.ChainBreak, error) {
-		b, err := store.VerifyStream(ctx, streamID)
-		if err != nil || b == nil {
-			return nil, err
-		}
-		cb := audit.ChainBreak(*b)
-		return &cb, nil
-	}
 }
 
 // settled waits until every event of the test's schema is below the

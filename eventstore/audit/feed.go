@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/leadsvc/leadsvc/eventstore"
 )
 
 // Feed limits: events per response and per database read.
@@ -136,31 +138,24 @@ func (f *Feed) Stream(ctx context.Context, w io.Writer, flush func() error) (Fee
 	return end, nil
 }
 
-// The feed's columns, all as text so that the raw bytes are the same in
-// either wire format; the line is written from them without decoding the
-// event or its metadata.
-const feedColumns = `position::text, tx_id::text, stream_id, stream_version::text, event_id::text, event_type,
-	campaign_id::text, data::text, metadata->>'actor_token_id', metadata->>'request_id', metadata->>'correlation_id',
-	metadata->>'causation_id', (extract(epoch FROM recorded_at) * 1000000)::bigint::text,
-	encode(hash, 'hex'), encode(prev_hash, 'hex')`
-
+// The feed's columns (eventstore.ReadAccountText).
 const (
-	colPosition = iota
-	colTx
-	colStream
-	colVersion
-	colEventID
-	colType
-	colCampaign
-	colData
-	colActor
-	colRequest
-	colCorrelation
-	colCausation
-	colTime
-	colHash
-	colPrevHash
-	feedCols
+	colPosition    = eventstore.TextPosition
+	colTx          = eventstore.TextTxID
+	colStream      = eventstore.TextStreamID
+	colVersion     = eventstore.TextStreamVersion
+	colEventID     = eventstore.TextEventID
+	colType        = eventstore.TextType
+	colCampaign    = eventstore.TextCampaignID
+	colData        = eventstore.TextData
+	colActor       = eventstore.TextActorTokenID
+	colRequest     = eventstore.TextRequestID
+	colCorrelation = eventstore.TextCorrelationID
+	colCausation   = eventstore.TextCausationID
+	colTime        = eventstore.TextRecordedAtMicros
+	colHash        = eventstore.TextHash
+	colPrevHash    = eventstore.TextPrevHash
+	feedCols       = eventstore.TextColumns
 )
 
 // feedPageRows is one page of the feed: every column's bytes copied into
@@ -185,18 +180,10 @@ func (p *feedPageRows) row(i int) *[feedCols][]byte {
 // page reads up to n of the account's events after at in commit order,
 // below the oldest running transaction (invariant 3).
 func (f *Feed) page(ctx context.Context, at cursor, n int) (*feedPageRows, error) {
-	rows, err := f.r.pool.Query(ctx, `SELECT `+feedColumns+` FROM events
-		WHERE account_id = $1 AND (tx_id, position) > ($2::text::xid8, $3)
-		  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-		ORDER BY events.tx_id, events.position LIMIT $4`, f.account, strconv.FormatUint(at.tx, 10), at.pos, n)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	p := &feedPageRows{}
-	for rows.Next() {
+	err := f.r.store.ReadAccountText(ctx, f.account, eventstore.Cursor{TxID: at.tx, Position: at.pos}, n, func(row [][]byte) error {
 		var spans [feedCols][2]int32
-		for c, v := range rows.RawValues() {
+		for c, v := range row {
 			if v == nil {
 				spans[c] = [2]int32{-1, -1}
 				continue
@@ -205,8 +192,9 @@ func (f *Feed) page(ctx context.Context, at cursor, n int) (*feedPageRows, error
 			p.arena = append(p.arena, v...)
 		}
 		p.rows = append(p.rows, spans)
-	}
-	return p, rows.Err()
+		return nil
+	})
+	return p, err
 }
 
 // appendFeedLine writes one event as the JSON of an Entry (without the

@@ -3,7 +3,6 @@ package audit
 import (
 	"bytes"
 	"context"
-	enc "encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -13,9 +12,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/eventstore"
 )
 
 // Why a token could read nothing at a time, besides the token states.
@@ -106,41 +105,23 @@ func (r *Reader) filterAt(ctx context.Context, accountID, filterID uuid.UUID, at
 	return domain.FoldFilter(events(upTo(recs, at))), nil
 }
 
-// leadCreatedType is the type events_lead_created indexes (migration
-// 00009); event type names never change once written.
-var leadCreatedType = domain.LeadCreated{}.EventType()
-
 // leadsCreated lists the leads created by at, in one campaign or, with
 // campaign nil, in the whole account: a token without a filter reads
 // every one of them.
 func (r *Reader) leadsCreated(ctx context.Context, accountID uuid.UUID, campaign *uuid.UUID, at time.Time) ([]uuid.UUID, error) {
-	// The event type is a literal, not a parameter, so that every plan,
-	// generic ones too, can use the partial index events_lead_created.
-	rows, err := r.pool.Query(ctx, `SELECT stream_id FROM events WHERE account_id = $1
-		AND event_type = '`+leadCreatedType+`' AND recorded_at <= $2 AND ($3::uuid IS NULL OR campaign_id = $3)`,
-		accountID, at, campaign)
+	streams, err := r.store.LeadsCreated(ctx, accountID, campaign, at)
 	if err != nil {
-		return nil, fmt.Errorf("leads created: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
 	out := []uuid.UUID{}
-	for rows.Next() {
-		var stream string
-		if err := rows.Scan(&stream); err != nil {
-			return nil, err
-		}
+	for _, stream := range streams {
 		if id, err := uuid.Parse(strings.TrimPrefix(stream, domain.AggregateLead+"-")); err == nil {
 			out = append(out, id)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
 	sortIDs(out)
 	return out, nil
 }
-
-var be = enc.BigEndian
 
 func sortIDs(ids []uuid.UUID) {
 	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
@@ -163,9 +144,11 @@ type leadFold struct {
 // (the referenced fields, the status and, if named, the times) in one
 // scan of the campaign's events, folds them in memory, and asks
 // domain.Scope.Admits, the reference semantics, of each lead. The scan
-// reads raw column bytes and interns repeated values: 100,000 leads are
-// over half a million rows, and allocating per row would cost more than
-// Postgres takes to send them.
+// (eventstore.ScanLeadValues) reads raw column bytes and interns repeated
+// values: 100,000 leads are over half a million rows, and allocating per
+// row would cost more than Postgres takes to send them. It reads the
+// stored JSON, so when the codec upcasts any of those events the leads
+// are folded from decoded events instead (matchingDecoded).
 func (r *Reader) matching(ctx context.Context, accountID, campaignID uuid.UUID, at time.Time, scope domain.Scope, s domain.Schema) ([]uuid.UUID, error) {
 	f := *scope.Filter()
 	var keys []string
@@ -182,30 +165,16 @@ func (r *Reader) matching(ctx context.Context, accountID, campaignID uuid.UUID, 
 		}
 	}
 	types := []string{domain.LeadCreated{}.EventType(), domain.LeadUpdated{}.EventType()}
-	cols := `stream_id, stream_version, event_type = $4, coalesce(data->>'status_to', data->>'status'), `
 	if needTimes {
 		// File events move updated_at too.
 		types = append(types, domain.FileAttached{}.EventType(), domain.FileRemoved{}.EventType())
-		cols += `data->>'at'`
-	} else {
-		cols += `NULL::text`
 	}
-	args := []any{campaignID, at, types, domain.LeadCreated{}.EventType(), accountID}
-	for _, k := range keys {
-		args = append(args, k)
-		// As text: SQL NULL when the event does not name the field, the
-		// JSON null when it clears it.
-		cols += `, (data->'fields'->$` + strconv.Itoa(len(args)) + `)::text`
+	if r.store.Upcasts(types...) {
+		// The stored JSON is not the events' shape: fold them decoded.
+		return r.matchingDecoded(ctx, accountID, campaignID, at, types, scope, s)
 	}
-	rows, err := r.pool.Query(ctx, `SELECT `+cols+` FROM events
-		WHERE campaign_id = $1 AND recorded_at <= $2 AND event_type = ANY($3) AND account_id = $5`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("campaign %s leads: %w", campaignID, err)
-	}
-	defer rows.Close()
 	var (
 		nk     = len(keys)
-		binary = rows.FieldDescriptions()[1].Format == pgx.BinaryFormatCode
 		index  = map[uuid.UUID]int32{}
 		folds  []leadFold
 		vals   []string // nk per lead: raw JSON; "" absent, "null" cleared
@@ -220,16 +189,16 @@ func (r *Reader) matching(ctx context.Context, accountID, campaignID uuid.UUID, 
 		intern[v] = v
 		return v
 	}
-	for rows.Next() {
-		raw := rows.RawValues()
-		id, err := uuid.ParseBytes(bytes.TrimPrefix(raw[0], []byte(domain.AggregateLead+"-")))
+	err := r.store.ScanLeadValues(ctx, accountID, campaignID, at, types, keys, needTimes, func(raw [][]byte) error {
+		id, err := uuid.ParseBytes(bytes.TrimPrefix(raw[eventstore.LeadColStream], []byte(domain.AggregateLead+"-")))
 		if err != nil {
-			continue
+			return nil
 		}
-		version, created, err := int8Bool(raw[1], raw[2], binary)
+		version, err := strconv.ParseInt(string(raw[eventstore.LeadColVersion]), 10, 64)
 		if err != nil {
-			return nil, err
+			return err
 		}
+		created := string(raw[eventstore.LeadColCreated]) == "t"
 		i, ok := index[id]
 		if !ok {
 			i = int32(len(folds))
@@ -241,25 +210,26 @@ func (r *Reader) matching(ctx context.Context, accountID, campaignID uuid.UUID, 
 		}
 		l := &folds[i]
 		var t time.Time
-		if raw[4] != nil {
-			t, _ = time.Parse(time.RFC3339Nano, string(raw[4]))
+		if raw[eventstore.LeadColAt] != nil {
+			t, _ = time.Parse(time.RFC3339Nano, string(raw[eventstore.LeadColAt]))
 		}
 		if created {
 			l.created, l.createdAt = true, t
 		}
-		if raw[3] != nil && version > l.statusV {
-			l.status, l.statusV = interned(raw[3]), version
+		if raw[eventstore.LeadColStatus] != nil && version > l.statusV {
+			l.status, l.statusV = interned(raw[eventstore.LeadColStatus]), version
 		}
 		if version > l.updatedV {
 			l.updatedAt, l.updatedV = t, version
 		}
 		for k := range nk {
-			if v := raw[5+k]; v != nil && version > valV[int(i)*nk+k] {
+			if v := raw[eventstore.LeadColFirstKey+k]; v != nil && version > valV[int(i)*nk+k] {
 				vals[int(i)*nk+k], valV[int(i)*nk+k] = interned(v), version
 			}
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	decoded := map[string]any{}
@@ -296,16 +266,34 @@ func (r *Reader) matching(ctx context.Context, accountID, campaignID uuid.UUID, 
 	return out, nil
 }
 
-// int8Bool decodes a bigint and a boolean column in either wire format.
-func int8Bool(i, b []byte, binary bool) (int64, bool, error) {
-	if binary {
-		if len(i) != 8 || len(b) != 1 {
-			return 0, false, fmt.Errorf("unexpected column sizes %d, %d", len(i), len(b))
-		}
-		return int64(be.Uint64(i)), b[0] == 1, nil
+// matchingDecoded is matching for events whose stored JSON the codec
+// rewrites: the campaign's lead events up to at, decoded and folded per
+// lead with domain.Lead.Evolve, each lead then asked of the scope.
+func (r *Reader) matchingDecoded(ctx context.Context, accountID, campaignID uuid.UUID, at time.Time, types []string,
+	scope domain.Scope, s domain.Schema) ([]uuid.UUID, error) {
+	recs, err := r.store.ReadCampaignEvents(ctx, accountID, campaignID, at, types)
+	if err != nil {
+		return nil, err
 	}
-	n, err := strconv.ParseInt(string(i), 10, 64)
-	return n, len(b) == 1 && b[0] == 't', err
+	out := []uuid.UUID{}
+	var lead domain.Lead
+	admit := func() {
+		if lead.ID != uuid.Nil && scope.Admits(s, lead.View()) {
+			out = append(out, lead.ID)
+		}
+	}
+	for i, rec := range recs {
+		if i > 0 && rec.StreamID != recs[i-1].StreamID {
+			admit()
+			lead = domain.Lead{}
+		}
+		if rec.Event != nil {
+			lead = lead.Evolve(rec.Event)
+		}
+	}
+	admit()
+	sortIDs(out)
+	return out, nil
 }
 
 func flatten(groups [][]domain.Condition) []domain.Condition {

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/eventstore"
 )
 
 // LeadHistory is every event of a lead, oldest first, with who wrote it
@@ -30,7 +31,7 @@ type Integrity struct {
 	Intact bool `json:"intact"`
 	// FirstBreak names the first event whose hash or link does not match:
 	// that event, or one before it, was edited or deleted.
-	FirstBreak *ChainBreak `json:"first_break"`
+	FirstBreak *eventstore.ChainBreak `json:"first_break"`
 }
 
 // LeadState is a lead as the log says it was.
@@ -104,12 +105,11 @@ func (r *Reader) LeadHistory(ctx context.Context, accountID, leadID uuid.UUID) (
 
 // VerifyLead recomputes a lead's hash chain.
 func (r *Reader) VerifyLead(ctx context.Context, accountID, leadID uuid.UUID) (Integrity, error) {
-	var n int
-	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE stream_id = $1 AND account_id = $2`,
-		domain.LeadStream(leadID), accountID).Scan(&n); err != nil {
+	account, found, err := r.store.StreamAccount(ctx, domain.LeadStream(leadID))
+	if err != nil {
 		return Integrity{}, fmt.Errorf("lead %s: %w", leadID, err)
 	}
-	if n == 0 {
+	if !found || account != accountID {
 		return Integrity{}, domain.ErrLeadNotFound
 	}
 	return r.integrity(ctx, domain.LeadStream(leadID))
@@ -325,29 +325,18 @@ func (r *Reader) TokenHistory(ctx context.Context, accountID, tokenID uuid.UUID,
 		return TokenHistory{}, err
 	}
 	// One horizon for both reads: the oldest transaction running now.
-	var xmin string
-	if err := r.pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text`).Scan(&xmin); err != nil {
+	horizon, err := r.store.Horizon(ctx)
+	if err != nil {
 		return TokenHistory{}, fmt.Errorf("token %s history: %w", tokenID, err)
 	}
 	page := func(settled bool, limit int) ([]record, error) {
-		horizon := `tx_id < $8::text::xid8`
-		if !settled {
-			horizon = `tx_id >= $8::text::xid8`
-		}
-		recs, err := r.query(ctx, false, `SELECT `+recordColumns+` FROM (
-			(SELECT * FROM events WHERE stream_id = $1 AND account_id = $2
-				AND (tx_id, position) > ($3::text::xid8, $4) AND recorded_at <= $5 AND `+horizon+`
-				ORDER BY tx_id, position LIMIT $6)
-			UNION ALL
-			(SELECT * FROM events WHERE metadata->>'actor_token_id' = $7 AND stream_id <> $1 AND account_id = $2
-				AND (tx_id, position) > ($3::text::xid8, $4) AND recorded_at <= $5 AND `+horizon+`
-				ORDER BY tx_id, position LIMIT $6)) page
-			ORDER BY tx_id, position LIMIT $6`,
-			streamID, accountID, fmt.Sprint(from.tx), from.pos, end, limit, tokenID.String(), xmin)
+		recs, err := r.store.ReadStreamAndActor(ctx, eventstore.ActorQuery{AccountID: accountID, StreamID: streamID,
+			ActorTokenID: tokenID.String(), After: eventstore.Cursor{TxID: from.tx, Position: from.pos}, UpTo: end,
+			Horizon: horizon, AboveHorizon: !settled, Limit: limit})
 		if err != nil {
 			return nil, fmt.Errorf("token %s history: %w", tokenID, err)
 		}
-		return recs, nil
+		return fromRecords(recs), nil
 	}
 	// Pages end on events below the horizon, so the next page, resumed
 	// after the last one, cannot miss a late commit (invariant 3).

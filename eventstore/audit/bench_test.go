@@ -17,8 +17,8 @@ import (
 
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/audit"
 	"github.com/leadsvc/leadsvc/internal/testenv"
-	"github.com/leadsvc/leadsvc/projections/audit"
 )
 
 // The audit benchmarks print their figures beside a raw Postgres baseline
@@ -82,7 +82,7 @@ func generateLog(b testing.TB, size logSize) *benchLog {
 	reg := domain.NewRegistry()
 	g := &benchLog{pool: pool, account: uuid.New(), campaign: uuid.New(), token: uuid.New(),
 		start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	g.reader = audit.New(audit.Config{Pool: pool, Codec: reg})
+	g.reader = audit.New(audit.Config{Store: eventstore.New(pool, reg)})
 	var rows []benchRow
 	versions := map[string]int64{}
 	add := func(stream string, campaign *uuid.UUID, at time.Time, meta string, ev domain.Event) {
