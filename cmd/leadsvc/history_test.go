@@ -8,8 +8,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/leadsvc/leadsvc/eventstore/audit"
 	"github.com/leadsvc/leadsvc/internal/testenv"
-	"github.com/leadsvc/leadsvc/projections/audit"
 )
 
 // TestHistoryAndAuditVerifyCommands reads the demo's history as an

@@ -10,6 +10,7 @@ import (
 
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 	"github.com/leadsvc/leadsvc/internal/eventlog"
 	"github.com/leadsvc/leadsvc/internal/testenv"
 	"github.com/leadsvc/leadsvc/projections"
@@ -49,7 +50,7 @@ func TestMessagesWithoutTheTransactionIDStillCheckpoint(t *testing.T) {
 
 	log := eventlog.New(e.store)
 	r, err := projections.NewRunner(projections.RunnerConfig{Stream: e.stream, SubjectPrefix: e.prefix, StatusEvery: time.Hour},
-		e.pool, log, e.nc, domain.NewRegistry(), quiet(), nil, leads.New(log, domain.NewRegistry()))
+		e.pool, log, e.nc, domain.NewRegistry(), quiet(), nil, leads.New(log, domain.NewRegistry(), views.Of(e.store)))
 	if err != nil {
 		t.Fatal(err)
 	}
