@@ -132,15 +132,9 @@ func (a *API) listCampaigns(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// byPath loads the resource named by the path's {id}, in the token's
-// account: another account's is not found, like a missing one.
+// byPath is ByPath in the token's account.
 func byPath[T any](r *http.Request, load func(context.Context, uuid.UUID, uuid.UUID) (T, error)) (T, error) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return load(r.Context(), tokenFrom(r.Context()).AccountID, id)
+	return ByPath(r, tokenFrom(r.Context()).AccountID, load)
 }
 
 func (a *API) getCampaign(w http.ResponseWriter, r *http.Request) error {
@@ -164,7 +158,7 @@ type campaignPatch struct {
 }
 
 func (a *API) changeCampaign(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -255,7 +249,7 @@ func renamePaths(err error, prefixes map[string]string) error {
 }
 
 func (a *API) addOption(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -293,7 +287,7 @@ func (b filterBody) match() domain.FilterMatch {
 }
 
 func (a *API) createFilter(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -539,7 +533,7 @@ func (a *API) getToken(w http.ResponseWriter, r *http.Request) error {
 // expires_at null clears it. The very next request with the token sees
 // the change (invariant 5).
 func (a *API) updateToken(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -593,7 +587,7 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) error {
 // Idempotency-Key like every write but needs none: a retried reveal is
 // one more honest record of the secret being shown.
 func (a *API) revealToken(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -614,7 +608,7 @@ func (a *API) revealToken(w http.ResponseWriter, r *http.Request) error {
 // unless grace_period ("1h" or a number of seconds, at most 7 days) asks
 // to keep it working meanwhile: the usual reason to rotate is a leak.
 func (a *API) rotateToken(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}

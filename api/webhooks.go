@@ -142,7 +142,7 @@ func (a *API) getWebhook(w http.ResponseWriter, r *http.Request) error {
 // updateWebhook changes url, filter_id (null clears it), event_types (null
 // or [] takes every type) and enabled.
 func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -199,7 +199,7 @@ func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
 // old one stops signing at once unless grace_period ("24h" or seconds, at
 // most 7 days) keeps it signing beside the new one.
 func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -258,7 +258,7 @@ func (a *API) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) erro
 			return badRequest("cursor", CodeInvalidCursor, "the cursor is not one this list gave; start again without it")
 		}
 	}
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -289,7 +289,7 @@ func (a *API) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) erro
 // message of events recorded since then, or {"delivery_id": …} or
 // {"event_id": …} for one.
 func (a *API) redeliverWebhook(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -333,7 +333,7 @@ func (a *API) redeliverWebhook(w http.ResponseWriter, r *http.Request) error {
 // testWebhook queues a webhook.test message, signed and retried like the
 // others; its event_id is the webhook-id the endpoint will see.
 func (a *API) testWebhook(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}

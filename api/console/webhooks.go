@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/leadsvc/leadsvc/api"
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 )
@@ -146,7 +147,7 @@ func (c *Console) renderWebhook(w http.ResponseWriter, r *http.Request, status i
 	if s := r.URL.Query().Get("before"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 1 {
-			return errPageNotFound
+			return api.ErrRouteNotFound
 		}
 		q.Before = n
 	}
