@@ -35,7 +35,7 @@ func onProjection(ctx context.Context, cfg Config, logger *slog.Logger, stderr i
 		return err
 	}
 	defer ws.Close()
-	bar := projections.NewBar(stderr, isTerminal(stderr))
+	bar := newProgressBar(stderr, isTerminal(stderr))
 	defer bar.Finish()
 	return fn(leads.New(eventlog.New(ws.store), domain.NewRegistry()), ws.pool, bar.Update)
 }
