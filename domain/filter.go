@@ -255,10 +255,7 @@ func validateCondition(v *ValidationError, p string, c Condition, s Schema) (Con
 		if c.Op == OpContains && textual(ft.Type) {
 			ft.Type = TypeText // a part of an email, phone or URL is not one itself
 		}
-		val, err := s.NormalizeValue(p+".value", ft, raw)
-		if err != nil {
-			v.Errors = append(v.Errors, err.(*ValidationError).Errors...)
-		}
+		val, _ := s.normalize(v, p+".value", ft, raw)
 		return val
 	}
 	switch c.Op {
