@@ -534,6 +534,16 @@ func queryUUID(q map[string]string, name string) (*uuid.UUID, error) {
 	return &id, nil
 }
 
+// campaignParam reads a query whose only parameter is the optional
+// campaign_id.
+func campaignParam(r *http.Request) (*uuid.UUID, error) {
+	q, err := queryParams(r, "campaign_id")
+	if err != nil {
+		return nil, err
+	}
+	return queryUUID(q, "campaign_id")
+}
+
 // parseUUIDField parses an optional id member of a body into v's errors.
 func parseUUIDField(v *domain.ValidationError, field string, s *string) *uuid.UUID {
 	if s == nil {

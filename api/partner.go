@@ -414,15 +414,11 @@ func (a *API) createLeads(w http.ResponseWriter, r *http.Request) error {
 // updateLead changes status and fields (null clears a field). If-Match is
 // optional: a stale version is 412, none applies to the latest.
 func (a *API) updateLead(w http.ResponseWriter, r *http.Request) error {
-	id, err := PathID(r, "id")
-	if err != nil {
-		return err
-	}
 	var in struct {
 		Status *string        `json:"status"`
 		Fields map[string]any `json:"fields"`
 	}
-	_, idem, want, err := readPatch(w, r, &in)
+	id, _, idem, want, err := patchByPath(w, r, &in)
 	if err != nil {
 		return err
 	}
@@ -558,11 +554,7 @@ type schemaJSON struct {
 
 func (a *API) schema(w http.ResponseWriter, r *http.Request) error {
 	tok := tokenFrom(r.Context())
-	q, err := queryParams(r, "campaign_id")
-	if err != nil {
-		return err
-	}
-	campaign, err := queryUUID(q, "campaign_id")
+	campaign, err := campaignParam(r)
 	if err != nil {
 		return err
 	}

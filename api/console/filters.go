@@ -424,12 +424,7 @@ func (c *Console) createFilter(w http.ResponseWriter, r *http.Request) error {
 
 // filterOf loads the filter of the path and its campaign.
 func (c *Console) filterOf(r *http.Request) (domain.Filter, domain.Campaign, error) {
-	f, err := byPath(r, c.cmd.Filter)
-	if err != nil {
-		return domain.Filter{}, domain.Campaign{}, err
-	}
-	camp, err := c.cmd.Campaign(r.Context(), f.AccountID, f.CampaignID)
-	return f, camp, err
+	return inCampaign(c, r, c.cmd.Filter, func(f domain.Filter) uuid.UUID { return f.CampaignID })
 }
 
 func (c *Console) editFilter(w http.ResponseWriter, r *http.Request) error {

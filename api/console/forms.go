@@ -266,6 +266,19 @@ func byPath[T any](r *http.Request, load func(context.Context, uuid.UUID, uuid.U
 	return api.ByPath(r, account(r).ID, load)
 }
 
+// inCampaign loads the resource of the path and the campaign it belongs
+// to, both in the signed-in account.
+func inCampaign[T any](c *Console, r *http.Request, load func(context.Context, uuid.UUID, uuid.UUID) (T, error),
+	campaignOf func(T) uuid.UUID) (T, domain.Campaign, error) {
+	v, err := byPath(r, load)
+	if err != nil {
+		var zero T
+		return zero, domain.Campaign{}, err
+	}
+	camp, err := c.cmd.Campaign(r.Context(), account(r).ID, campaignOf(v))
+	return v, camp, err
+}
+
 func fmtTime(t any) string {
 	var tt time.Time
 	switch x := t.(type) {

@@ -114,12 +114,7 @@ func (c *Console) createWebhook(w http.ResponseWriter, r *http.Request) error {
 
 // webhookOf loads the subscription of the path and its campaign.
 func (c *Console) webhookOf(r *http.Request) (commands.WebhookInfo, domain.Campaign, error) {
-	h, err := byPath(r, c.cmd.Webhook)
-	if err != nil {
-		return commands.WebhookInfo{}, domain.Campaign{}, err
-	}
-	camp, err := c.cmd.Campaign(r.Context(), h.AccountID, h.CampaignID)
-	return h, camp, err
+	return inCampaign(c, r, c.cmd.Webhook, func(h commands.WebhookInfo) uuid.UUID { return h.CampaignID })
 }
 
 // webhookPage is a subscription with a page of its delivery log.
