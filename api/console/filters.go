@@ -255,11 +255,7 @@ type filterForm struct {
 }
 
 func (c *Console) listFilters(w http.ResponseWriter, r *http.Request) error {
-	camp, err := c.campaignOf(r)
-	if err != nil {
-		return err
-	}
-	fs, err := c.cmd.ListFilters(r.Context(), camp.AccountID, camp.ID)
+	camp, fs, err := c.campaignFilters(r)
 	if err != nil {
 		return err
 	}

@@ -53,11 +53,7 @@ func (c *Console) newWebhook(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (c *Console) renderWebhooks(w http.ResponseWriter, r *http.Request, status int, page string, errs *formErrors) error {
-	camp, err := c.campaignOf(r)
-	if err != nil {
-		return err
-	}
-	fs, err := c.cmd.ListFilters(r.Context(), camp.AccountID, camp.ID)
+	camp, fs, err := c.campaignFilters(r)
 	if err != nil {
 		return err
 	}
