@@ -2,10 +2,12 @@ package domain
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"net/mail"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,7 +37,7 @@ var phonePattern = regexp.MustCompile(`^\+?[0-9 ().\-]{3,32}$`)
 func (s Schema) ValidateFields(input map[string]any, mode Mode) (Fields, error) {
 	v := &ValidationError{}
 	out := Fields{}
-	for _, key := range sortedKeys(input) {
+	for _, key := range slices.Sorted(maps.Keys(input)) {
 		f, ok := s.Field(key)
 		if !ok {
 			v.Add("fields."+key, CodeUnknownField, "the campaign has no field %s", quote(key))

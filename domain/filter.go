@@ -3,7 +3,6 @@ package domain
 import (
 	"fmt"
 	"reflect"
-	"sort"
 	"strings"
 	"time"
 
@@ -604,15 +603,6 @@ func DescribeCondition(s Schema, c Condition) string {
 		return c.Field + " " + w + " " + strings.Join(parts, sep)
 	}
 	return c.Field + " " + w + " " + label(c.Value)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // NarrowSchema returns the schema as a token bound to the filter sees it:
