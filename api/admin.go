@@ -64,6 +64,27 @@ func readPatch(w http.ResponseWriter, r *http.Request, dst any) ([]byte, *comman
 	return body, idem, want, err
 }
 
+// writeByPath is readWrite for a write to the resource the path's {id}
+// names; a malformed id is refused before the body is read.
+func writeByPath(w http.ResponseWriter, r *http.Request, dst any, optional bool) (uuid.UUID, *commands.Idempotency, error) {
+	id, err := PathID(r, "id")
+	if err != nil {
+		return uuid.Nil, nil, err
+	}
+	_, idem, err := readWrite(w, r, dst, optional)
+	return id, idem, err
+}
+
+// patchByPath is readPatch for the resource the path's {id} names.
+func patchByPath(w http.ResponseWriter, r *http.Request, dst any) (uuid.UUID, []byte, *commands.Idempotency, int64, error) {
+	id, err := PathID(r, "id")
+	if err != nil {
+		return uuid.Nil, nil, nil, 0, err
+	}
+	body, idem, want, err := readPatch(w, r, dst)
+	return id, body, idem, want, err
+}
+
 // fieldBody is a campaign field as clients send it; ids are parsed here so
 // a bad one is a field error, not an unreadable body.
 type fieldBody struct {
@@ -132,15 +153,9 @@ func (a *API) listCampaigns(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// byPath loads the resource named by the path's {id}, in the token's
-// account: another account's is not found, like a missing one.
+// byPath is ByPath in the token's account.
 func byPath[T any](r *http.Request, load func(context.Context, uuid.UUID, uuid.UUID) (T, error)) (T, error) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return load(r.Context(), tokenFrom(r.Context()).AccountID, id)
+	return ByPath(r, tokenFrom(r.Context()).AccountID, load)
 }
 
 func (a *API) getCampaign(w http.ResponseWriter, r *http.Request) error {
@@ -164,7 +179,7 @@ type campaignPatch struct {
 }
 
 func (a *API) changeCampaign(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -237,7 +252,7 @@ func renamePaths(err error, prefixes map[string]string) error {
 }
 
 func (a *API) addOption(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -275,12 +290,8 @@ func (b filterBody) match() domain.FilterMatch {
 }
 
 func (a *API) createFilter(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	var in filterBody
-	_, idem, err := readWrite(w, r, &in, false)
+	id, idem, err := writeByPath(w, r, &in, false)
 	if err != nil {
 		return err
 	}
@@ -488,11 +499,7 @@ func (a *API) writeTokenSecret(w http.ResponseWriter, status int, res commands.T
 }
 
 func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
-	q, err := queryParams(r, "campaign_id")
-	if err != nil {
-		return err
-	}
-	campaign, err := queryUUID(q, "campaign_id")
+	campaign, err := campaignParam(r)
 	if err != nil {
 		return err
 	}
@@ -521,17 +528,13 @@ func (a *API) getToken(w http.ResponseWriter, r *http.Request) error {
 // expires_at null clears it. The very next request with the token sees
 // the change (invariant 5).
 func (a *API) updateToken(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	var in struct {
 		Name        *string  `json:"name"`
 		FilterID    *string  `json:"filter_id"`
 		Permissions []string `json:"permissions"`
 		ExpiresAt   *string  `json:"expires_at"`
 	}
-	body, idem, want, err := readPatch(w, r, &in)
+	id, body, idem, want, err := patchByPath(w, r, &in)
 	if err != nil {
 		return err
 	}
@@ -575,7 +578,7 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) error {
 // Idempotency-Key like every write but needs none: a retried reveal is
 // one more honest record of the secret being shown.
 func (a *API) revealToken(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -596,18 +599,7 @@ func (a *API) revealToken(w http.ResponseWriter, r *http.Request) error {
 // unless grace_period ("1h" or a number of seconds, at most 7 days) asks
 // to keep it working meanwhile: the usual reason to rotate is a leak.
 func (a *API) rotateToken(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	var in struct {
-		GracePeriod json.RawMessage `json:"grace_period"`
-	}
-	_, idem, err := readWrite(w, r, &in, true)
-	if err != nil {
-		return err
-	}
-	grace, err := parseGrace(in.GracePeriod)
+	id, idem, grace, err := readRotation(w, r)
 	if err != nil {
 		return err
 	}
@@ -618,6 +610,20 @@ func (a *API) rotateToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.writeTokenSecret(w, http.StatusOK, res)
 	return nil
+}
+
+// readRotation reads a rotation of the secret of the resource the path's
+// {id} names, with its optional grace_period.
+func readRotation(w http.ResponseWriter, r *http.Request) (uuid.UUID, *commands.Idempotency, time.Duration, error) {
+	var in struct {
+		GracePeriod json.RawMessage `json:"grace_period"`
+	}
+	id, idem, err := writeByPath(w, r, &in, true)
+	if err != nil {
+		return uuid.Nil, nil, 0, err
+	}
+	grace, err := parseGrace(in.GracePeriod)
+	return id, idem, grace, err
 }
 
 // parseGrace reads a grace period: a Go duration string ("24h", "90m")

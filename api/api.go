@@ -172,12 +172,12 @@ func (a *API) v1() http.Handler {
 
 func (a *API) notFound(w http.ResponseWriter, r *http.Request) {
 	stateFrom(r.Context()).unmatched = true
-	a.fail(w, r, errRouteNotFound)
+	a.fail(w, r, ErrRouteNotFound)
 }
 
 func (a *API) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	stateFrom(r.Context()).unmatched = true
-	a.fail(w, r, errMethodNotAllowed)
+	a.fail(w, r, ErrMethodNotAllowed)
 }
 
 // h adapts a handler that returns its failure: fail answers it, so no

@@ -95,7 +95,7 @@ func (a *API) auditLead(w http.ResponseWriter, r *http.Request) error {
 	if _, given := q["version"]; given && version == 0 {
 		return badRequest("version", domain.CodeInvalidValue, "versions start at 1")
 	}
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func (a *API) auditLeadEvents(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func (a *API) auditLeadVerify(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func (a *API) auditTokenEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -201,7 +201,7 @@ func (a *API) auditVisibleLeads(w http.ResponseWriter, r *http.Request) error {
 	if at.IsZero() {
 		at = a.now().UTC()
 	}
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}

@@ -71,8 +71,8 @@ func (d *Docs) ServeHTTP(w http.ResponseWriter, r *http.Request) { d.mux.ServeHT
 
 func (d *Docs) router() http.Handler {
 	r := chi.NewRouter()
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) { d.fail(w, r, errRouteNotFound) })
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { d.fail(w, r, errMethodNotAllowed) })
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { d.fail(w, r, ErrRouteNotFound) })
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { d.fail(w, r, ErrMethodNotAllowed) })
 	r.Get("/", d.serve(formatHTML, d.general))
 	r.Get("/openapi.yaml", d.serve(formatYAML, d.general))
 	r.Get("/postman.json", d.serve(formatPostman, d.general))
@@ -232,7 +232,7 @@ func (d *Docs) render(format docsFormat, base string, scope apidoc.Scope) (docsP
 // (logged once) for anything else.
 func (d *Docs) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, errDocsNotFound) {
-		err = errRouteNotFound
+		err = ErrRouteNotFound
 		if aerr := d.limits.take(w, r, 1); aerr != nil {
 			err = aerr
 		}

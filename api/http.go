@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding"
 	"encoding/json"
 	"errors"
@@ -360,24 +361,36 @@ func printable(s string) string {
 	return shorten(strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", `\u0000`))
 }
 
-// pathID parses a uuid path parameter; a malformed id names nothing, so
-// it is 404 like a missing one.
-func pathID(r *http.Request, name string) (uuid.UUID, error) {
+// PathID parses a uuid path parameter; a malformed id names nothing, so
+// it is ErrRouteNotFound like a missing one. A parameter that is not text
+// is a 400 naming it.
+func PathID(r *http.Request, name string) (uuid.UUID, error) {
 	v, err := pathParam(r, name)
 	if err != nil {
 		return uuid.Nil, err
 	}
 	id, err := uuid.Parse(v)
 	if err != nil {
-		return uuid.Nil, errRouteNotFound
+		return uuid.Nil, ErrRouteNotFound
 	}
 	return id, nil
+}
+
+// ByPath loads the resource named by the path's {id} in account: another
+// account's is not found, like a missing one.
+func ByPath[T any](r *http.Request, account uuid.UUID, load func(context.Context, uuid.UUID, uuid.UUID) (T, error)) (T, error) {
+	id, err := PathID(r, "id")
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return load(r.Context(), account, id)
 }
 
 // bodilessWrite is the path {id} and the idempotency of a write that
 // takes no body (DELETE).
 func bodilessWrite(r *http.Request) (uuid.UUID, *commands.Idempotency, error) {
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return uuid.Nil, nil, err
 	}
@@ -519,6 +532,16 @@ func queryUUID(q map[string]string, name string) (*uuid.UUID, error) {
 		return nil, badRequest(name, domain.CodeInvalidFormat, name+" must be an id")
 	}
 	return &id, nil
+}
+
+// campaignParam reads a query whose only parameter is the optional
+// campaign_id.
+func campaignParam(r *http.Request) (*uuid.UUID, error) {
+	q, err := queryParams(r, "campaign_id")
+	if err != nil {
+		return nil, err
+	}
+	return queryUUID(q, "campaign_id")
 }
 
 // parseUUIDField parses an optional id member of a body into v's errors.

@@ -128,7 +128,7 @@ func (a *API) waitForPosition(w http.ResponseWriter, r *http.Request) error {
 // a lead the token may not see is domain.ErrLeadNotFound, exactly like a
 // missing one.
 func (a *API) visibleLead(w http.ResponseWriter, r *http.Request) (domain.Lead, error) {
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return domain.Lead{}, err
 	}
@@ -414,15 +414,11 @@ func (a *API) createLeads(w http.ResponseWriter, r *http.Request) error {
 // updateLead changes status and fields (null clears a field). If-Match is
 // optional: a stale version is 412, none applies to the latest.
 func (a *API) updateLead(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	var in struct {
 		Status *string        `json:"status"`
 		Fields map[string]any `json:"fields"`
 	}
-	_, idem, want, err := readPatch(w, r, &in)
+	id, _, idem, want, err := patchByPath(w, r, &in)
 	if err != nil {
 		return err
 	}
@@ -480,7 +476,7 @@ func safeFileName(s string) string {
 func (a *API) downloadFile(w http.ResponseWriter, r *http.Request) error {
 	// The path is read before anything is looked up: a path that is not
 	// text is 400 whether or not the lead is visible yet.
-	fileID, err := pathID(r, "file_id")
+	fileID, err := PathID(r, "file_id")
 	if err != nil {
 		return err
 	}
@@ -530,7 +526,7 @@ func (a *API) deleteFile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	fileID, err := pathID(r, "file_id")
+	fileID, err := PathID(r, "file_id")
 	if err != nil {
 		return err
 	}
@@ -558,11 +554,7 @@ type schemaJSON struct {
 
 func (a *API) schema(w http.ResponseWriter, r *http.Request) error {
 	tok := tokenFrom(r.Context())
-	q, err := queryParams(r, "campaign_id")
-	if err != nil {
-		return err
-	}
-	campaign, err := queryUUID(q, "campaign_id")
+	campaign, err := campaignParam(r)
 	if err != nil {
 		return err
 	}

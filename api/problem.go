@@ -40,15 +40,20 @@ const (
 	CodeUnsupportedType = "unsupported_media_type"
 )
 
+// ErrRouteNotFound and ErrMethodNotAllowed are the router's failures, the
+// console's as well as the API's, so that both answer them from one table.
+var (
+	ErrRouteNotFound    = errors.New("no such route")
+	ErrMethodNotAllowed = errors.New("method not allowed on this route")
+)
+
 // The API's own failures; commands and domain errors are mapped as they come.
 var (
-	errForbidden        = errors.New("the token lacks the permission for this request")
-	errRouteNotFound    = errors.New("no such route")
-	errMethodNotAllowed = errors.New("method not allowed on this route")
-	errRateLimited      = errors.New("rate limit exceeded")
-	errAddressLimited   = errors.New("too many unauthenticated or failed requests from this address")
-	errTooManyUploads   = errors.New("too many uploads of this account in progress")
-	errUploadsBusy      = errors.New("too many uploads in progress on this server")
+	errForbidden      = errors.New("the token lacks the permission for this request")
+	errRateLimited    = errors.New("rate limit exceeded")
+	errAddressLimited = errors.New("too many unauthenticated or failed requests from this address")
+	errTooManyUploads = errors.New("too many uploads of this account in progress")
+	errUploadsBusy    = errors.New("too many uploads in progress on this server")
 )
 
 // requestError is a request the API cannot read (status 400), or, with
@@ -67,7 +72,7 @@ func badRequest(field, code, msg string) error {
 		errs: []domain.FieldError{{Field: field, Code: code, Message: msg}}}
 }
 
-func bodyTooLarge(limit int64) error {
+func bodyTooLarge(limit int64) *requestError {
 	return &requestError{status: http.StatusRequestEntityTooLarge,
 		detail: "the request body is larger than " + humanBytes(limit)}
 }
@@ -78,108 +83,215 @@ func unsupportedMediaType(want string) error {
 		errs: []domain.FieldError{{Field: "Content-Type", Code: CodeUnsupportedType, Message: msg}}}
 }
 
-// problemFor is the one table from errors to HTTP problems. Whatever it
+// problemFor is the API's reading of the error table. Whatever the table
 // does not know is a 500 whose detail never reaches the client.
 func problemFor(err error) Problem {
-	p := func(status int, slug, title, detail string, fe ...domain.FieldError) Problem {
-		return Problem{Type: ProblemTypePrefix + slug, Title: title, Status: status, Detail: detail, Errors: fe}
-	}
 	var (
-		verr  *domain.ValidationError
-		serr  *domain.ScopeError
-		berr  *commands.BatchError
-		lerr  *commands.LastAdminError
 		rerr  *requestError
 		mbErr *http.MaxBytesError
+		berr  *commands.BatchError
 	)
 	switch {
 	case errors.As(err, &rerr):
-		switch rerr.status {
-		case http.StatusRequestEntityTooLarge:
-			return p(rerr.status, "body-too-large", "Request body too large", rerr.detail, rerr.errs...)
-		case http.StatusUnsupportedMediaType:
-			return p(rerr.status, "unsupported-media-type", "Unsupported media type", rerr.detail, rerr.errs...)
-		}
-		return p(http.StatusBadRequest, "bad-request", "The request could not be read", rerr.detail, rerr.errs...)
+		return requestProblem(rerr)
 	case errors.As(err, &mbErr):
-		return problemFor(bodyTooLarge(mbErr.Limit))
+		return requestProblem(bodyTooLarge(mbErr.Limit))
 	case errors.As(err, &berr):
 		return batchProblem(berr)
-	case errors.As(err, &verr):
-		return p(http.StatusUnprocessableEntity, "validation", "The request has invalid fields", verr.Error(), verr.Errors...)
-	case errors.As(err, &serr):
-		field := serr.Condition.Field
-		switch field {
-		case "", domain.AttrStatus, domain.AttrCreatedAt, domain.AttrUpdatedAt:
-		default:
-			field = "fields." + field
-		}
-		return p(http.StatusUnprocessableEntity, "outside-scope", "The lead would be outside the token's filter", serr.Error(),
-			domain.FieldError{Field: field, Code: CodeOutsideScope, Message: "required by the token's filter: " + serr.Description})
-	case errors.Is(err, commands.ErrIdempotencyKeyReused):
-		return p(http.StatusUnprocessableEntity, "idempotency-key-reused", "Idempotency-Key reused", err.Error(),
-			domain.FieldError{Field: "Idempotency-Key", Code: CodeKeyReused, Message: err.Error()})
-	case errors.Is(err, commands.ErrIdempotencyInProgress):
-		return p(http.StatusConflict, "idempotency-in-progress", "A request with this Idempotency-Key is in progress",
-			err.Error()+"; retry once it has finished")
-	case errors.Is(err, commands.ErrPreconditionFailed):
-		return p(http.StatusPreconditionFailed, "precondition-failed", "Precondition failed", preconditionDetail(err))
-	case errors.Is(err, commands.ErrConflict):
-		return p(http.StatusConflict, "conflict", "Conflict", err.Error())
-	case errors.As(err, &lerr):
-		// 409: the request is well formed; the account's state refuses it.
-		return p(http.StatusConflict, "last-admin-token", "The account's last admin token",
-			lerr.Error()+". Make another admin token first (POST /v1/tokens with the admin permission); "+
-				"if none is left, an operator can make one on the server: "+lerr.Recovery())
-	case errors.Is(err, domain.ErrTokenRevoked), errors.Is(err, commands.ErrSecretUnavailable):
-		return p(http.StatusConflict, "token-revoked", "The token is revoked", "a revoked token cannot be changed and its secret no longer exists")
-	case errors.Is(err, commands.ErrWebhookDisabled):
-		return p(http.StatusConflict, "webhook-disabled", "The webhook is disabled", "enable it (PATCH enabled: true) first")
-	case errors.Is(err, domain.ErrAlreadyExists):
-		return p(http.StatusConflict, "conflict", "Conflict", "the resource already exists")
-	case errors.Is(err, commands.ErrTokenExpired):
-		return p(http.StatusUnauthorized, "token-expired", "Token expired", "the token has expired; ask your administrator for a new one")
-	case errors.Is(err, commands.ErrUnauthenticated):
-		return p(http.StatusUnauthorized, "unauthenticated", "Unauthenticated",
-			"send a valid token as Authorization: Bearer lsk_…")
-	case errors.Is(err, errForbidden):
-		return p(http.StatusForbidden, "forbidden", "Forbidden", err.Error())
-	case errors.Is(err, errRateLimited):
-		return p(http.StatusTooManyRequests, "rate-limited", "Too many requests", "this token's rate limit is exhausted; retry after the time in Retry-After")
-	case errors.Is(err, errAddressLimited):
-		return p(http.StatusTooManyRequests, "rate-limited", "Too many requests",
-			"too many unauthenticated or failed requests from your address; retry after the time in Retry-After")
-	case errors.Is(err, errTooManyUploads):
-		return p(http.StatusTooManyRequests, "too-many-uploads", "Too many uploads in progress",
-			"the account has as many uploads in progress as it may; retry after the time in Retry-After")
-	case errors.Is(err, errUploadsBusy):
-		return p(http.StatusServiceUnavailable, "uploads-busy", "Too many uploads in progress",
-			"the server has as many uploads in progress as it takes; retry after the time in Retry-After")
-	case errors.Is(err, commands.ErrUploadQuotaExceeded):
-		return p(http.StatusRequestEntityTooLarge, "upload-quota-exceeded", "Upload quota exceeded", quotaDetail(err))
-	case errors.Is(err, errMethodNotAllowed):
-		return p(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed", err.Error())
-	case errors.Is(err, errRouteNotFound):
-		return p(http.StatusNotFound, "not-found", "Not found", "no such route")
-	case errors.Is(err, audit.ErrUnknownPosition):
-		return p(http.StatusBadRequest, "bad-request", "The request could not be read", audit.ErrUnknownPosition.Error(),
-			domain.FieldError{Field: "after", Code: CodeInvalidCursor, Message: audit.ErrUnknownPosition.Error()})
-	case errors.Is(err, audit.ErrPositionNotSettled):
-		return p(http.StatusConflict, "position-not-settled", "Position not settled yet", audit.ErrPositionNotSettled.Error())
-	case errors.Is(err, audit.ErrBeforeCreation):
-		return p(http.StatusNotFound, "not-found", "Not found", audit.ErrBeforeCreation.Error())
 	}
-	for _, nf := range []error{domain.ErrLeadNotFound, domain.ErrFileNotFound, domain.ErrCampaignNotFound,
-		domain.ErrFilterNotFound, domain.ErrFilterDeleted, domain.ErrTokenNotFound, domain.ErrAccountNotFound,
-		domain.ErrWebhookNotFound, commands.ErrDeliveryNotFound} {
-		if errors.Is(err, nf) {
-			// Only the sentinel's text: a wrapped error may name ids the
-			// caller did not send.
-			return p(http.StatusNotFound, "not-found", "Not found", nf.Error())
+	if row := rowFor(err, false); row != nil {
+		p := Problem{Type: ProblemTypePrefix + row.slug, Title: row.title, Status: row.status, Detail: row.detail(err)}
+		if row.fields != nil {
+			p.Errors = row.fields(err)
+		}
+		return p
+	}
+	return Problem{Type: ProblemTypePrefix + "internal", Title: "Internal server error", Status: http.StatusInternalServerError,
+		Detail: "the request failed on our side; quote the request_id when reporting it"}
+}
+
+// PageFailure is the console's reading of the error table: the status and
+// the sentence a person is shown. An error the console has no sentence for
+// is 500 with an empty message, for the caller to log and replace.
+func PageFailure(err error) (status int, message string) {
+	if isA[*requestError](err) { // a path parameter that is not text
+		return http.StatusBadRequest, "The request could not be read."
+	}
+	row := rowFor(err, true)
+	if row == nil {
+		return http.StatusInternalServerError, ""
+	}
+	status = row.status
+	if row.pageStatus != 0 {
+		status = row.pageStatus
+	}
+	return status, row.page(err)
+}
+
+func requestProblem(e *requestError) Problem {
+	p := Problem{Type: ProblemTypePrefix + "bad-request", Title: "The request could not be read", Status: http.StatusBadRequest,
+		Detail: e.detail, Errors: e.errs}
+	switch e.status {
+	case http.StatusRequestEntityTooLarge:
+		p.Type, p.Title, p.Status = ProblemTypePrefix+"body-too-large", "Request body too large", e.status
+	case http.StatusUnsupportedMediaType:
+		p.Type, p.Title, p.Status = ProblemTypePrefix+"unsupported-media-type", "Unsupported media type", e.status
+	}
+	return p
+}
+
+// errorRow is one line of the error table: the errors it takes, the
+// problem the API answers and, where the console meets them, the
+// console's sentence.
+type errorRow struct {
+	match       func(error) bool
+	status      int
+	slug, title string
+	detail      func(error) string
+	fields      func(error) []domain.FieldError
+	// page is the console's sentence; nil where the console never meets
+	// the error. pageStatus is its status when it is not the API's.
+	page       func(error) string
+	pageStatus int
+}
+
+// rowFor is the first row that takes err; for pages, the first that has
+// a sentence for it.
+func rowFor(err error, page bool) *errorRow {
+	for i := range errorTable {
+		row := &errorTable[i]
+		if (!page || row.page != nil) && row.match(err) {
+			return row
 		}
 	}
-	return p(http.StatusInternalServerError, "internal", "Internal server error",
-		"the request failed on our side; quote the request_id when reporting it")
+	return nil
+}
+
+// The console's sentences that more than one row shares.
+const (
+	pageChanged  = "Someone changed this at the same time. Reload the page and try again."
+	pageNotFound = "There is nothing here: it does not exist, was deleted, or belongs to another account."
+)
+
+// errorTable maps the errors of domain, commands and the API to answers,
+// the first matching row winning.
+var errorTable = append([]errorRow{
+	{match: isA[*domain.ValidationError], status: http.StatusUnprocessableEntity, slug: "validation",
+		title: "The request has invalid fields", detail: validationText, page: validationText,
+		fields: func(err error) []domain.FieldError { return asErr[*domain.ValidationError](err).Errors }},
+	{match: isA[*domain.ScopeError], status: http.StatusUnprocessableEntity, slug: "outside-scope",
+		title: "The lead would be outside the token's filter", detail: func(err error) string { return asErr[*domain.ScopeError](err).Error() },
+		fields: scopeFields},
+	{match: is(commands.ErrIdempotencyKeyReused), status: http.StatusUnprocessableEntity, slug: "idempotency-key-reused",
+		title: "Idempotency-Key reused", detail: errText,
+		fields: func(err error) []domain.FieldError {
+			return []domain.FieldError{{Field: "Idempotency-Key", Code: CodeKeyReused, Message: err.Error()}}
+		},
+		page: text("This form was already sent with other values. Reload the page to start again."), pageStatus: http.StatusConflict},
+	{match: is(commands.ErrIdempotencyInProgress), status: http.StatusConflict, slug: "idempotency-in-progress",
+		title: "A request with this Idempotency-Key is in progress", detail: func(err error) string { return err.Error() + "; retry once it has finished" },
+		page: text("This form is still being saved. Wait a moment and reload.")},
+	{match: is(commands.ErrPreconditionFailed), status: http.StatusPreconditionFailed, slug: "precondition-failed",
+		title: "Precondition failed", detail: preconditionDetail, page: text(pageChanged), pageStatus: http.StatusConflict},
+	{match: is(commands.ErrConflict), status: http.StatusConflict, slug: "conflict", title: "Conflict", detail: errText,
+		page: text(pageChanged)},
+	// 409: the request is well formed; the account's state refuses it.
+	{match: isA[*commands.LastAdminError], status: http.StatusConflict, slug: "last-admin-token", title: "The account's last admin token",
+		detail: func(err error) string {
+			lerr := asErr[*commands.LastAdminError](err)
+			return lerr.Error() + ". Make another admin token first (POST /v1/tokens with the admin permission); " +
+				"if none is left, an operator can make one on the server: " + lerr.Recovery()
+		},
+		page: text("This is the account's last admin token, so it was not revoked: nobody could administer " +
+			"the account any more. Make another account token with the admin permission first, then revoke this one.")},
+	{match: is(domain.ErrTokenRevoked, commands.ErrSecretUnavailable), status: http.StatusConflict, slug: "token-revoked",
+		title: "The token is revoked", detail: text("a revoked token cannot be changed and its secret no longer exists"),
+		page: text("This token is revoked: it cannot be changed and its secret no longer exists.")},
+	{match: is(commands.ErrWebhookDisabled), status: http.StatusConflict, slug: "webhook-disabled", title: "The webhook is disabled",
+		detail: text("enable it (PATCH enabled: true) first"), page: text("This webhook is disabled. Enable it first.")},
+	{match: is(domain.ErrAlreadyExists), status: http.StatusConflict, slug: "conflict", title: "Conflict",
+		detail: text("the resource already exists")},
+	{match: is(commands.ErrTokenExpired), status: http.StatusUnauthorized, slug: "token-expired", title: "Token expired",
+		detail: text("the token has expired; ask your administrator for a new one")},
+	{match: is(commands.ErrUnauthenticated), status: http.StatusUnauthorized, slug: "unauthenticated", title: "Unauthenticated",
+		detail: text("send a valid token as Authorization: Bearer lsk_…")},
+	{match: is(errForbidden), status: http.StatusForbidden, slug: "forbidden", title: "Forbidden", detail: errText},
+	{match: is(errRateLimited), status: http.StatusTooManyRequests, slug: "rate-limited", title: "Too many requests",
+		detail: text("this token's rate limit is exhausted; retry after the time in Retry-After")},
+	{match: is(errAddressLimited), status: http.StatusTooManyRequests, slug: "rate-limited", title: "Too many requests",
+		detail: text("too many unauthenticated or failed requests from your address; retry after the time in Retry-After")},
+	{match: is(errTooManyUploads), status: http.StatusTooManyRequests, slug: "too-many-uploads", title: "Too many uploads in progress",
+		detail: text("the account has as many uploads in progress as it may; retry after the time in Retry-After")},
+	{match: is(errUploadsBusy), status: http.StatusServiceUnavailable, slug: "uploads-busy", title: "Too many uploads in progress",
+		detail: text("the server has as many uploads in progress as it takes; retry after the time in Retry-After")},
+	{match: is(commands.ErrUploadQuotaExceeded), status: http.StatusRequestEntityTooLarge, slug: "upload-quota-exceeded",
+		title: "Upload quota exceeded", detail: quotaDetail},
+	{match: is(ErrMethodNotAllowed), status: http.StatusMethodNotAllowed, slug: "method-not-allowed", title: "Method not allowed",
+		detail: errText, page: text("This page cannot be used that way.")},
+	{match: is(ErrRouteNotFound), status: http.StatusNotFound, slug: "not-found", title: "Not found", detail: text("no such route"),
+		page: text(pageNotFound)},
+	{match: is(audit.ErrUnknownPosition), status: http.StatusBadRequest, slug: "bad-request", title: "The request could not be read",
+		detail: text(audit.ErrUnknownPosition.Error()),
+		fields: func(error) []domain.FieldError {
+			return []domain.FieldError{{Field: "after", Code: CodeInvalidCursor, Message: audit.ErrUnknownPosition.Error()}}
+		}},
+	{match: is(audit.ErrPositionNotSettled), status: http.StatusConflict, slug: "position-not-settled", title: "Position not settled yet",
+		detail: text(audit.ErrPositionNotSettled.Error())},
+	{match: is(audit.ErrBeforeCreation), status: http.StatusNotFound, slug: "not-found", title: "Not found",
+		detail: text(audit.ErrBeforeCreation.Error())},
+}, notFoundRows(domain.ErrLeadNotFound, domain.ErrFileNotFound, domain.ErrCampaignNotFound,
+	domain.ErrFilterNotFound, domain.ErrFilterDeleted, domain.ErrTokenNotFound, domain.ErrAccountNotFound,
+	domain.ErrWebhookNotFound, commands.ErrDeliveryNotFound)...)
+
+// notFoundRows answer each sentinel with only its own text: a wrapped
+// error may name ids the caller did not send.
+func notFoundRows(sentinels ...error) []errorRow {
+	rows := make([]errorRow, 0, len(sentinels))
+	for _, nf := range sentinels {
+		rows = append(rows, errorRow{match: is(nf), status: http.StatusNotFound, slug: "not-found", title: "Not found",
+			detail: text(nf.Error()), page: text(pageNotFound)})
+	}
+	return rows
+}
+
+func scopeFields(err error) []domain.FieldError {
+	serr := asErr[*domain.ScopeError](err)
+	field := serr.Condition.Field
+	switch field {
+	case "", domain.AttrStatus, domain.AttrCreatedAt, domain.AttrUpdatedAt:
+	default:
+		field = "fields." + field
+	}
+	return []domain.FieldError{{Field: field, Code: CodeOutsideScope, Message: "required by the token's filter: " + serr.Description}}
+}
+
+func validationText(err error) string { return asErr[*domain.ValidationError](err).Error() }
+
+func errText(err error) string { return err.Error() }
+
+func text(s string) func(error) string { return func(error) string { return s } }
+
+func is(targets ...error) func(error) bool {
+	return func(err error) bool {
+		for _, t := range targets {
+			if errors.Is(err, t) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func isA[T error](err error) bool {
+	var t T
+	return errors.As(err, &t)
+}
+
+// asErr is the T in err's chain; rows call it only after isA[T] matched.
+func asErr[T error](err error) T {
+	var t T
+	errors.As(err, &t)
+	return t
 }
 
 // batchProblem is the one 422 of a refused batch: each refused item's

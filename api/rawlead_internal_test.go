@@ -27,6 +27,7 @@ var storedFields = []string{
 }
 
 func TestRawLeadsAreTheLeadsAsDecoded(t *testing.T) {
+	t.Parallel()
 	a := &API{publicURL: "http://127.0.0.1:8080"}
 	at := time.Date(2026, 12, 4, 3, 4, 5, 120000000, time.UTC)
 	for _, fields := range storedFields {
@@ -65,6 +66,7 @@ func TestRawLeadsAreTheLeadsAsDecoded(t *testing.T) {
 }
 
 func TestRowsThatCannotBeCopiedAreLeftToTheDecoder(t *testing.T) {
+	t.Parallel()
 	base := leads.RawLead{ID: uuid.New(), CampaignID: uuid.New(), Status: "new", Fields: []byte(`{"a": 1}`), Files: []byte("[]"), Version: 1}
 	for name, rl := range map[string]leads.RawLead{
 		"files":        func() leads.RawLead { r := base; r.Files = []byte(`[{"id": "x"}]`); return r }(),

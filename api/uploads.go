@@ -95,7 +95,7 @@ func (s *spooled) close() {
 // file's name, type and bytes, not the multipart framing, whose boundary
 // differs on every retry.
 func (a *API) uploadFile(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}

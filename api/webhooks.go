@@ -110,11 +110,7 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request) error {
-	q, err := queryParams(r, "campaign_id")
-	if err != nil {
-		return err
-	}
-	campaign, err := queryUUID(q, "campaign_id")
+	campaign, err := campaignParam(r)
 	if err != nil {
 		return err
 	}
@@ -142,17 +138,13 @@ func (a *API) getWebhook(w http.ResponseWriter, r *http.Request) error {
 // updateWebhook changes url, filter_id (null clears it), event_types (null
 // or [] takes every type) and enabled.
 func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	var in struct {
 		URL        *string  `json:"url"`
 		FilterID   *string  `json:"filter_id"`
 		EventTypes []string `json:"event_types"`
 		Enabled    *bool    `json:"enabled"`
 	}
-	body, idem, want, err := readPatch(w, r, &in)
+	id, body, idem, want, err := patchByPath(w, r, &in)
 	if err != nil {
 		return err
 	}
@@ -199,18 +191,7 @@ func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
 // old one stops signing at once unless grace_period ("24h" or seconds, at
 // most 7 days) keeps it signing beside the new one.
 func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	var in struct {
-		GracePeriod json.RawMessage `json:"grace_period"`
-	}
-	_, idem, err := readWrite(w, r, &in, true)
-	if err != nil {
-		return err
-	}
-	grace, err := parseGrace(in.GracePeriod)
+	id, idem, grace, err := readRotation(w, r)
 	if err != nil {
 		return err
 	}
@@ -258,7 +239,7 @@ func (a *API) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) erro
 			return badRequest("cursor", CodeInvalidCursor, "the cursor is not one this list gave; start again without it")
 		}
 	}
-	id, err := pathID(r, "id")
+	id, err := PathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -289,16 +270,12 @@ func (a *API) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) erro
 // message of events recorded since then, or {"delivery_id": …} or
 // {"event_id": …} for one.
 func (a *API) redeliverWebhook(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	var in struct {
 		Since      *string `json:"since"`
 		DeliveryID *string `json:"delivery_id"`
 		EventID    *string `json:"event_id"`
 	}
-	_, idem, err := readWrite(w, r, &in, false)
+	id, idem, err := writeByPath(w, r, &in, false)
 	if err != nil {
 		return err
 	}
@@ -333,12 +310,8 @@ func (a *API) redeliverWebhook(w http.ResponseWriter, r *http.Request) error {
 // testWebhook queues a webhook.test message, signed and retried like the
 // others; its event_id is the webhook-id the endpoint will see.
 func (a *API) testWebhook(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	var in struct{}
-	_, idem, err := readWrite(w, r, &in, true)
+	id, idem, err := writeByPath(w, r, &in, true)
 	if err != nil {
 		return err
 	}

@@ -343,8 +343,8 @@ func FoldCampaign(history []Event) Campaign { return Fold(Campaign{}, history) }
 func CreateCampaign(id, accountID uuid.UUID, name string, s Schema, at time.Time) ([]Event, error) {
 	v := &ValidationError{}
 	validName(v, "name", name)
-	if err := s.Validate(); err != nil {
-		v.Errors = append(v.Errors, err.(*ValidationError).Errors...)
+	if err := v.absorb(s.Validate()); err != nil {
+		return nil, err
 	}
 	if err := v.Err(); err != nil {
 		return nil, err

@@ -99,6 +99,7 @@ func minimalSchema() domain.Schema {
 }
 
 func TestCampaignCreateDecisions(t *testing.T) {
+	t.Parallel()
 	create := func(name string, s domain.Schema) func(domain.Campaign) ([]domain.Event, error) {
 		return func(domain.Campaign) ([]domain.Event, error) { return domain.CreateCampaign(campID, acct, name, s, t0) }
 	}
@@ -239,6 +240,7 @@ func TestCampaignCreateDecisions(t *testing.T) {
 }
 
 func TestCampaignCommandDecisions(t *testing.T) {
+	t.Parallel()
 	created := []domain.Event{campaignCreated()}
 	notFound := func(when func(domain.Campaign) ([]domain.Event, error)) decision[domain.Campaign] {
 		return decision[domain.Campaign]{name: "on a missing campaign", when: when, sentinel: domain.ErrCampaignNotFound}
@@ -357,6 +359,7 @@ func TestCampaignCommandDecisions(t *testing.T) {
 }
 
 func TestCampaignEvolution(t *testing.T) {
+	t.Parallel()
 	xyz := domain.Option{Value: "partner-xyz", Label: "Partner XYZ"}
 	history := []domain.Event{
 		campaignCreated(),

@@ -40,6 +40,14 @@ type CloudEvent struct {
 // CloudEventContentType is the media type of a structured CloudEvent.
 const CloudEventContentType = "application/cloudevents+json"
 
+// The JetStream stream the relay publishes to and the projections read,
+// and the first token of its subjects, where the configuration names no
+// other (LEADSVC_NATS_STREAM, LEADSVC_NATS_SUBJECT_PREFIX).
+const (
+	DefaultStream        = "LEADSVC_EVENTS"
+	DefaultSubjectPrefix = "leadsvc"
+)
+
 // NewCloudEvent is the envelope of an event of an account: source
 // "/leadsvc/<account>", JSON data. campaign is uuid.Nil for none. Events of
 // the log add their position, version and metadata (LoggedEvent).

@@ -22,6 +22,7 @@ func created(t *testing.T) domain.Campaign {
 }
 
 func TestCreateCampaign(t *testing.T) {
+	t.Parallel()
 	bad := func(mutate func(*domain.Schema)) domain.Schema {
 		s := fullSchema()
 		mutate(&s)
@@ -63,6 +64,7 @@ func TestCreateCampaign(t *testing.T) {
 }
 
 func TestCampaignChanges(t *testing.T) {
+	t.Parallel()
 	c := created(t)
 	t.Run("add select option", func(t *testing.T) {
 		events, err := c.AddSelectOption("source", domain.Option{Value: "partner-xyz", Label: "Partner XYZ"}, t0)
@@ -118,6 +120,7 @@ func TestCampaignChanges(t *testing.T) {
 }
 
 func TestTokenDecisions(t *testing.T) {
+	t.Parallel()
 	filter := domain.FoldFilter(mustEvents(t)(domain.CreateFilter(uuid.New(), campID, acct, "ABC", "",
 		[]domain.Condition{{Field: "source", Op: domain.OpEq, Value: "partner-abc"}}, nil, fullSchema(), t0)))
 	otherFilter := filter
@@ -235,6 +238,7 @@ func mustEvents(t *testing.T) func([]domain.Event, error) []domain.Event {
 }
 
 func TestTokenSecretFormat(t *testing.T) {
+	t.Parallel()
 	var seed [32]byte
 	for i := range seed {
 		seed[i] = byte(i * 7)
@@ -271,6 +275,7 @@ func TestTokenSecretFormat(t *testing.T) {
 }
 
 func TestLeadDecisions(t *testing.T) {
+	t.Parallel()
 	s := fullSchema()
 	id := uuid.New()
 	events, err := domain.CreateLead(id, campID, acct, "", map[string]any{"name": "Ada", "budget": 10, "interests": []any{"solar", "solar"}}, s, t0)
@@ -338,6 +343,7 @@ func TestLeadDecisions(t *testing.T) {
 }
 
 func TestFilterDecisions(t *testing.T) {
+	t.Parallel()
 	s := fullSchema()
 	conds := []domain.Condition{{Field: "source", Op: domain.OpEq, Value: "partner-abc"}}
 	f := domain.FoldFilter(mustEvents(t)(domain.CreateFilter(uuid.New(), campID, acct, "ABC", "", conds, nil, s, t0)))
@@ -369,6 +375,7 @@ func TestFilterDecisions(t *testing.T) {
 }
 
 func TestAccountDecisions(t *testing.T) {
+	t.Parallel()
 	events, err := domain.CreateAccount(acct, "Acme", t0)
 	if err != nil {
 		t.Fatal(err)

@@ -58,6 +58,17 @@ func (e *ValidationError) Add(field, code, format string, args ...any) {
 	e.Errors = append(e.Errors, FieldError{Field: field, Code: code, Message: field + ": " + fmt.Sprintf(format, args...)})
 }
 
+// absorb adds the field errors of err, a *ValidationError or nil, to e.
+// Any other error is returned as it came.
+func (e *ValidationError) absorb(err error) error {
+	var v *ValidationError
+	if err == nil || !errors.As(err, &v) {
+		return err
+	}
+	e.Errors = append(e.Errors, v.Errors...)
+	return nil
+}
+
 // Err returns e when it holds problems and nil otherwise.
 func (e *ValidationError) Err() error {
 	if e == nil || len(e.Errors) == 0 {

@@ -83,6 +83,7 @@ func storedForm(e domain.Event) domain.Event {
 }
 
 func TestRegistryRoundTrip(t *testing.T) {
+	t.Parallel()
 	r := domain.NewRegistry()
 	samples := sampleEvents()
 	t.Run("every registered name has a sample and no more", func(t *testing.T) {
@@ -141,6 +142,7 @@ func TestRegistryRoundTrip(t *testing.T) {
 }
 
 func TestRegistryRefusals(t *testing.T) {
+	t.Parallel()
 	r := domain.NewRegistry()
 	t.Run("decode an unknown name", func(t *testing.T) {
 		e, err := r.Decode("lead.teleported", json.RawMessage(`{}`))
@@ -211,6 +213,7 @@ func rewrite(f func(m map[string]any)) domain.Upcaster {
 }
 
 func TestRegistryUpcasting(t *testing.T) {
+	t.Parallel()
 	var calls []string
 	v1ToV2 := rewrite(func(m map[string]any) {
 		calls = append(calls, "v1→v2")

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"net/mail"
 	"net/url"
@@ -44,7 +45,7 @@ func (s Schema) ValidateFields(input map[string]any, mode Mode) (Fields, error) 
 func (s Schema) ValidateFieldsOf(input map[string]any, mode Mode, current Fields) (Fields, error) {
 	v := &ValidationError{}
 	out := Fields{}
-	for _, key := range sortedKeys(input) {
+	for _, key := range slices.Sorted(maps.Keys(input)) {
 		f, ok := s.Field(key)
 		if !ok {
 			v.Add("fields."+key, CodeUnknownField, "the campaign has no field %s", quote(key))

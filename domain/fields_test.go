@@ -12,6 +12,7 @@ import (
 )
 
 func TestFieldNormalization(t *testing.T) {
+	t.Parallel()
 	s := fullSchema()
 	const leadID = "6f1c2f9e-8d3a-4b7e-9c55-2a1b3c4d5e6f"
 	for _, tc := range []struct {
@@ -71,6 +72,7 @@ func TestFieldNormalization(t *testing.T) {
 }
 
 func TestFieldRefusals(t *testing.T) {
+	t.Parallel()
 	s := fullSchema()
 	for _, tc := range []struct {
 		name  string
@@ -159,6 +161,7 @@ func TestFieldRefusals(t *testing.T) {
 }
 
 func TestFieldModes(t *testing.T) {
+	t.Parallel()
 	s := fullSchema()
 	for _, tc := range []struct {
 		name string
@@ -216,6 +219,7 @@ func TestFieldModes(t *testing.T) {
 }
 
 func TestNormalizeValueAndStored(t *testing.T) {
+	t.Parallel()
 	s := fullSchema()
 	t.Run("NormalizeValue names the given path", func(t *testing.T) {
 		f, _ := s.Field("budget")

@@ -3,7 +3,6 @@ package domain
 import (
 	"fmt"
 	"reflect"
-	"sort"
 	"strings"
 	"time"
 
@@ -255,10 +254,7 @@ func validateCondition(v *ValidationError, p string, c Condition, s Schema) (Con
 		if c.Op == OpContains && textual(ft.Type) {
 			ft.Type = TypeText // a part of an email, phone or URL is not one itself
 		}
-		val, err := s.NormalizeValue(p+".value", ft, raw)
-		if err != nil {
-			v.Errors = append(v.Errors, err.(*ValidationError).Errors...)
-		}
+		val, _ := s.normalize(v, p+".value", ft, raw)
 		return val
 	}
 	switch c.Op {
@@ -607,15 +603,6 @@ func DescribeCondition(s Schema, c Condition) string {
 		return c.Field + " " + w + " " + strings.Join(parts, sep)
 	}
 	return c.Field + " " + w + " " + label(c.Value)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // NarrowSchema returns the schema as a token bound to the filter sees it:

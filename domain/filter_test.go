@@ -46,6 +46,7 @@ func mustConditions(t *testing.T, s domain.Schema, conds ...domain.Condition) []
 }
 
 func TestEvalConditionEveryOperator(t *testing.T) {
+	t.Parallel()
 	s := fullSchema()
 	for _, tc := range []struct {
 		c                  domain.Condition
@@ -172,6 +173,7 @@ func TestEvalConditionEveryOperator(t *testing.T) {
 }
 
 func TestAnyGroupsAndFirstFailing(t *testing.T) {
+	t.Parallel()
 	s := fullSchema()
 	srcABC := cond("source", domain.OpEq, "partner-abc")
 	won := cond("status", domain.OpEq, "won")
@@ -214,6 +216,7 @@ func TestAnyGroupsAndFirstFailing(t *testing.T) {
 }
 
 func TestValidateConditionsProblems(t *testing.T) {
+	t.Parallel()
 	s := fullSchema()
 	for _, tc := range []struct {
 		name  string
@@ -294,6 +297,7 @@ func TestValidateConditionsProblems(t *testing.T) {
 }
 
 func TestEqualityDefaults(t *testing.T) {
+	t.Parallel()
 	s := fullSchema()
 	f := domain.Filter{
 		Conditions: []domain.Condition{
@@ -335,6 +339,7 @@ func TestEqualityDefaults(t *testing.T) {
 }
 
 func TestExplain(t *testing.T) {
+	t.Parallel()
 	s := fullSchema()
 	for _, tc := range []struct {
 		c    domain.Condition
@@ -387,6 +392,7 @@ func TestExplain(t *testing.T) {
 }
 
 func TestFilterDecisionTable(t *testing.T) {
+	t.Parallel()
 	s := fullSchema()
 	fid := uuid.MustParse("00000000-0000-0000-0000-0000000000f1")
 	abc := []domain.Condition{cond("source", domain.OpEq, "partner-abc")}

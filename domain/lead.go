@@ -80,8 +80,8 @@ func FoldLead(history []Event) Lead { return Fold(Lead{}, history) }
 func CreateLead(id, campaignID, accountID uuid.UUID, status string, input map[string]any, s Schema, at time.Time) ([]Event, error) {
 	fields, err := s.ValidateFields(input, ModeCreate)
 	v := &ValidationError{}
-	if err != nil {
-		v.Errors = append(v.Errors, err.(*ValidationError).Errors...)
+	if err := v.absorb(err); err != nil {
+		return nil, err
 	}
 	if status == "" {
 		status = s.DefaultStatus()
@@ -104,8 +104,8 @@ func (l Lead) Update(input map[string]any, status string, s Schema, at time.Time
 	}
 	fields, err := s.ValidateFieldsOf(input, ModeUpdate, l.Fields)
 	v := &ValidationError{}
-	if err != nil {
-		v.Errors = append(v.Errors, err.(*ValidationError).Errors...)
+	if err := v.absorb(err); err != nil {
+		return nil, err
 	}
 	switch {
 	case status == "" || status == l.Status:

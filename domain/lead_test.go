@@ -23,6 +23,7 @@ func leadCreated(status string, fields domain.Fields) domain.LeadCreated {
 }
 
 func TestCreateLeadDecisions(t *testing.T) {
+	t.Parallel()
 	s := fullSchema()
 	create := func(status string, in map[string]any) func(domain.Lead) ([]domain.Event, error) {
 		return func(domain.Lead) ([]domain.Event, error) {
@@ -54,6 +55,7 @@ func TestCreateLeadDecisions(t *testing.T) {
 }
 
 func TestLeadUpdateDecisions(t *testing.T) {
+	t.Parallel()
 	s := fullSchema()
 	created := []domain.Event{leadCreated("new", domain.Fields{"name": "Ada", "budget": 10.0, "interests": []string{"solar"}, "email": "a@b.co"})}
 	update := func(in map[string]any, status string) func(domain.Lead) ([]domain.Event, error) {
@@ -108,6 +110,7 @@ func roundTrip(t *testing.T, e domain.Event) domain.Event {
 }
 
 func TestLeadFileDecisions(t *testing.T) {
+	t.Parallel()
 	created := []domain.Event{leadCreated("new", domain.Fields{"name": "Ada"})}
 	withA := append(append([]domain.Event{}, created...), domain.FileAttached{LeadID: leadID, File: fileA, At: t0})
 	attach := func(f domain.FileMeta) func(domain.Lead) ([]domain.Event, error) {
@@ -134,6 +137,7 @@ func TestLeadFileDecisions(t *testing.T) {
 }
 
 func TestFoldLead(t *testing.T) {
+	t.Parallel()
 	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
 	history := []domain.Event{
 		domain.LeadCreated{LeadID: leadID, CampaignID: campID, AccountID: acct, Status: "new",

@@ -43,6 +43,7 @@ func tokenCreated(mutate func(*domain.TokenCreated)) domain.TokenCreated {
 }
 
 func TestCreateTokenDecisions(t *testing.T) {
+	t.Parallel()
 	past, now, future := t0.Add(-time.Second), t0, t0.Add(time.Hour)
 	fid := filterID
 	create := func(n domain.NewToken) func(domain.Token) ([]domain.Event, error) {
@@ -127,6 +128,7 @@ func TestCreateTokenDecisions(t *testing.T) {
 }
 
 func TestTokenCommandDecisions(t *testing.T) {
+	t.Parallel()
 	future, later, past := t0.Add(48*time.Hour), t0.Add(72*time.Hour), t0.Add(-time.Hour)
 	fid, fid2 := filterID, uuid.MustParse("00000000-0000-0000-0000-0000000000f2")
 	created := []domain.Event{tokenCreated(nil)}
@@ -204,6 +206,7 @@ func TestTokenCommandDecisions(t *testing.T) {
 }
 
 func TestTokenEvolution(t *testing.T) {
+	t.Parallel()
 	fid := filterID
 	future := t0.Add(48 * time.Hour)
 	history := []domain.Event{
@@ -250,6 +253,7 @@ func TestTokenEvolution(t *testing.T) {
 }
 
 func TestTokenSecrets(t *testing.T) {
+	t.Parallel()
 	seeds := map[string][32]byte{"zeros": {}, "ones": {}, "counting": {}, "max": {}}
 	ones, counting, max := [32]byte{}, [32]byte{}, [32]byte{}
 	for i := range 32 {
@@ -326,6 +330,7 @@ func TestTokenSecrets(t *testing.T) {
 }
 
 func TestTokenAdministers(t *testing.T) {
+	t.Parallel()
 	admin := tokenCreated(func(e *domain.TokenCreated) {
 		e.CampaignID, e.Permissions = nil, []domain.Permission{domain.PermAdmin, domain.PermRead}
 	})

@@ -13,6 +13,7 @@ import (
 )
 
 func TestValidateFields(t *testing.T) {
+	t.Parallel()
 	s := fullSchema()
 	leadID := uuid.New().String()
 	t.Run("every type normalizes", func(t *testing.T) {
@@ -103,6 +104,7 @@ func asValidation(err error, v **domain.ValidationError) bool {
 }
 
 func TestConditionEvaluation(t *testing.T) {
+	t.Parallel()
 	s := fullSchema()
 	lead := domain.LeadView{
 		Status: "won",
@@ -169,6 +171,7 @@ func TestConditionEvaluation(t *testing.T) {
 }
 
 func TestValidateConditionsRefusals(t *testing.T) {
+	t.Parallel()
 	s := fullSchema()
 	for _, tc := range []struct {
 		name        string
@@ -195,6 +198,7 @@ func TestValidateConditionsRefusals(t *testing.T) {
 }
 
 func TestFilterMatchingDefaultsAndExplanation(t *testing.T) {
+	t.Parallel()
 	s := fullSchema()
 	f := domain.Filter{
 		Conditions: []domain.Condition{{Field: "source", Op: domain.OpEq, Value: "partner-abc"}, {Field: "status", Op: domain.OpEq, Value: "new"},
@@ -234,6 +238,7 @@ type noteV2 struct {
 func (noteV2) EventType() string { return "test.note" }
 
 func TestRegistry(t *testing.T) {
+	t.Parallel()
 	r := domain.NewRegistry()
 	samples := []domain.Event{
 		domain.AccountCreated{AccountID: acct, Name: "Acme", At: t0},

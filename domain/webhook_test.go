@@ -22,6 +22,7 @@ func webhookCreated(mutate func(*domain.WebhookCreated)) domain.WebhookCreated {
 }
 
 func TestCreateWebhookDecisions(t *testing.T) {
+	t.Parallel()
 	fid := filterID
 	create := func(mutate func(*domain.NewWebhook)) func(domain.Webhook) ([]domain.Event, error) {
 		n := domain.NewWebhook{ID: hookID, AccountID: acct, CampaignID: campID, URL: "https://hooks.example.com/leads"}
@@ -55,6 +56,7 @@ func TestCreateWebhookDecisions(t *testing.T) {
 }
 
 func TestWebhookURLForms(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		url, code string
 	}{
@@ -166,6 +168,7 @@ func TestForbiddenWebhookAddress(t *testing.T) {
 }
 
 func TestUpdateWebhookDecisions(t *testing.T) {
+	t.Parallel()
 	fid, other := filterID, uuid.MustParse("00000000-0000-0000-0000-0000000000f2")
 	given := []domain.Event{webhookCreated(func(e *domain.WebhookCreated) { e.FilterID, e.EventTypes = &fid, []string{"lead.created"} })}
 	disabled := append(append([]domain.Event{}, given...), domain.WebhookDisabled{WebhookID: hookID, Reason: "failing", At: t0})
@@ -196,6 +199,7 @@ func TestUpdateWebhookDecisions(t *testing.T) {
 }
 
 func TestWebhookLifecycleDecisions(t *testing.T) {
+	t.Parallel()
 	given := []domain.Event{webhookCreated(nil)}
 	disabled := append(append([]domain.Event{}, given...), domain.WebhookDisabled{WebhookID: hookID, Reason: "gone", At: t0})
 	runDecisions(t, domain.FoldWebhook, []decision[domain.Webhook]{
@@ -230,6 +234,7 @@ func TestWebhookLifecycleDecisions(t *testing.T) {
 }
 
 func TestWebhookSecretFormat(t *testing.T) {
+	t.Parallel()
 	var random [32]byte
 	for i := range random {
 		random[i] = byte(i * 7)

@@ -24,8 +24,8 @@ import (
 // RelayConfig configures the relay from the event log to JetStream.
 type RelayConfig struct {
 	Name          string // checkpoint name; default "relay"
-	Stream        string // JetStream stream; default LEADSVC_EVENTS
-	SubjectPrefix string // first subject token; default "leadsvc"
+	Stream        string // JetStream stream; default domain.DefaultStream
+	SubjectPrefix string // first subject token; default domain.DefaultSubjectPrefix
 	// Replicas of the stream: 1..5, or 0 to choose: 3 on a NATS cluster
 	// (the fewest that survive losing a node), 1 on a single server.
 	Replicas        int
@@ -44,10 +44,10 @@ func (c *RelayConfig) setDefaults() {
 		c.Name = "relay"
 	}
 	if c.Stream == "" {
-		c.Stream = "LEADSVC_EVENTS"
+		c.Stream = domain.DefaultStream
 	}
 	if c.SubjectPrefix == "" {
-		c.SubjectPrefix = "leadsvc"
+		c.SubjectPrefix = domain.DefaultSubjectPrefix
 	}
 	if c.DuplicateWindow == 0 {
 		c.DuplicateWindow = 2 * time.Minute

@@ -29,8 +29,8 @@ import (
 
 // RunnerConfig configures the projection runner.
 type RunnerConfig struct {
-	Stream        string        // the JetStream stream the relay publishes to; default LEADSVC_EVENTS
-	SubjectPrefix string        // first subject token; default "leadsvc"
+	Stream        string        // the JetStream stream the relay publishes to; default domain.DefaultStream
+	SubjectPrefix string        // first subject token; default domain.DefaultSubjectPrefix
 	ConsumerTag   string        // prefix of the durable consumer names; default "leadsvc"
 	CatchUpBatch  int           // events per transaction when reading the log; default 1000
 	InFlight      int           // live messages handled at once, gathered into one transaction; default 64
@@ -43,10 +43,10 @@ type RunnerConfig struct {
 
 func (c *RunnerConfig) setDefaults() {
 	if c.Stream == "" {
-		c.Stream = "LEADSVC_EVENTS"
+		c.Stream = domain.DefaultStream
 	}
 	if c.SubjectPrefix == "" {
-		c.SubjectPrefix = "leadsvc"
+		c.SubjectPrefix = domain.DefaultSubjectPrefix
 	}
 	if c.ConsumerTag == "" {
 		c.ConsumerTag = "leadsvc"

@@ -2,6 +2,8 @@ package apidoc
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -294,7 +296,7 @@ func (b *builder) tokenSchemaExample() *M {
 		filter = obj("id", f.ID.String(), "campaign_id", c.ID.String(), "name", f.Name, "match", string(f.Match()),
 			"conditions", conds, "explain", append([]any{}, scope...), "version", f.Version)
 	}
-	for _, k := range sortedKeys(b.defaults) {
+	for _, k := range slices.Sorted(maps.Keys(b.defaults)) {
 		defaults.set(k, plainValue(b.defaults[k]))
 	}
 	return obj("campaign", obj("id", c.ID.String(), "name", c.Name, "fields", fields, "selects", selects, "statuses", statuses,
@@ -436,7 +438,7 @@ func (b *builder) tokenExtension() *M {
 	ext.set("scope", b.scopeWords())
 	if t.Scope.Filter() != nil {
 		defs := obj()
-		for _, k := range sortedKeys(b.defaults) {
+		for _, k := range slices.Sorted(maps.Keys(b.defaults)) {
 			defs.set(k, plainValue(b.defaults[k]))
 		}
 		ext.set("create_defaults", defs)
@@ -464,13 +466,4 @@ func (b *builder) webhooks() *M {
 		"responses", obj("2XX", obj("description", "Received.")),
 		"x-leadsvc-contract", "Not covered by the contract tests.",
 	)))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

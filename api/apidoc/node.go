@@ -3,6 +3,8 @@ package apidoc
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
+	"slices"
 	"strconv"
 
 	"go.yaml.in/yaml/v3"
@@ -213,7 +215,7 @@ func fromPlain(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		m := &M{}
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			if x[k] == nil {
 				m.set(k, null)
 				continue

@@ -231,6 +231,7 @@ func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
 	filterID := pathID("The filter's id.")
 	tokenID := pathID("The token's id.")
 	writeErrs := errs("400", "404", "409", "413", "415", "422")
+	patchErrs := errs("400", "404", "409", "412", "413", "415", "422") // a conditional change
 	admin := func(o *operation) {
 		o.Perm = domain.PermAdmin
 		add(o)
@@ -246,7 +247,7 @@ func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
 		Description: "Exactly one of name, add_field, add_select, add_status. If-Match is compared when the request is read: changes are additive." + writesNote,
 		Params:      []*M{campaignID, ifMatch, idem}, Body: jsonBody("CampaignPatch", true),
 		Responses: append([]resp{ok("200", "The campaign.", "Campaign", "ETag", "Leadsvc-Position")},
-			errs("400", "404", "409", "412", "413", "415", "422")...)})
+			patchErrs...)})
 	admin(&operation{Method: "POST", Path: "/v1/campaigns/{id}/selects/{key}/options", ID: "addSelectOption", Tag: "Campaigns",
 		Summary: "Add a select option", Description: "Adds an option to a select list, such as a new partner in the source list." + writesNote,
 		Params: []*M{campaignID, obj("name", "key", "in", "path", "required", true, "description", "The select list's key.",
@@ -264,7 +265,7 @@ func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
 		Description: "The members given replace the filter's (any: null clears the groups). Tokens using the filter see the change on their next request." + writesNote,
 		Params:      []*M{filterID, ifMatch, idem}, Body: jsonBody("FilterPatch", true),
 		Responses: append([]resp{ok("200", "The filter.", "Filter", "ETag", "Leadsvc-Position")},
-			errs("400", "404", "409", "412", "413", "415", "422")...)})
+			patchErrs...)})
 	admin(&operation{Method: "DELETE", Path: "/v1/filters/{id}", ID: "deleteFilter", Tag: "Filters", Summary: "Delete a filter",
 		Description: "Tokens using it see nothing from then on." + writesNote, Params: []*M{filterID, ifMatch, idem},
 		Responses: append([]resp{ok("204", "Deleted.", "", "Leadsvc-Position")}, errs("400", "404", "409", "412")...)})
@@ -281,7 +282,7 @@ func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
 		Description: "Name, permissions, filter or expiry; filter_id or expires_at null removes it. The token's next request sees the change. Taking admin from the account's last live admin token is 409 last-admin-token." + writesNote,
 		Params:      []*M{tokenID, ifMatch, idem}, Body: jsonBody("TokenPatch", true),
 		Responses: append([]resp{ok("200", "The token.", "Token", "ETag", "Leadsvc-Position")},
-			errs("400", "404", "409", "412", "413", "415", "422")...)})
+			patchErrs...)})
 	admin(&operation{Method: "DELETE", Path: "/v1/tokens/{id}", ID: "revokeToken", Tag: "Tokens", Summary: "Revoke a token",
 		Description: "Ends the token now: its next request is 401 and its docs_url answers 404. The account's last live admin token cannot be revoked: 409 last-admin-token, whose detail names the server command that makes another." + writesNote, Params: []*M{tokenID, idem},
 		Responses: append([]resp{ok("200", "The revoked token.", "Token", "ETag", "Leadsvc-Position")}, errs("400", "404", "409")...)})

@@ -44,6 +44,16 @@ func (c *Console) campaignOf(r *http.Request) (domain.Campaign, error) {
 	return byPath(r, c.cmd.Campaign)
 }
 
+// campaignFilters loads the campaign of the path and its filters.
+func (c *Console) campaignFilters(r *http.Request) (domain.Campaign, []domain.Filter, error) {
+	camp, err := c.campaignOf(r)
+	if err != nil {
+		return domain.Campaign{}, nil, err
+	}
+	fs, err := c.cmd.ListFilters(r.Context(), camp.AccountID, camp.ID)
+	return camp, fs, err
+}
+
 func (c *Console) listCampaigns(w http.ResponseWriter, r *http.Request) error {
 	cs, err := c.cmd.ListCampaigns(r.Context(), account(r).ID)
 	if err != nil {

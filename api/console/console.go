@@ -134,8 +134,8 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.handler.
 func (c *Console) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(c.headers)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) { c.fail(w, r, errPageNotFound) })
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { c.fail(w, r, errMethodNotAllowed) })
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { c.fail(w, r, api.ErrRouteNotFound) })
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { c.fail(w, r, api.ErrMethodNotAllowed) })
 	r.Get("/static/*", c.static)
 	r.Get("/login", c.loginForm)
 	r.Post("/login", c.login)

@@ -255,11 +255,7 @@ type filterForm struct {
 }
 
 func (c *Console) listFilters(w http.ResponseWriter, r *http.Request) error {
-	camp, err := c.campaignOf(r)
-	if err != nil {
-		return err
-	}
-	fs, err := c.cmd.ListFilters(r.Context(), camp.AccountID, camp.ID)
+	camp, fs, err := c.campaignFilters(r)
 	if err != nil {
 		return err
 	}
@@ -424,12 +420,7 @@ func (c *Console) createFilter(w http.ResponseWriter, r *http.Request) error {
 
 // filterOf loads the filter of the path and its campaign.
 func (c *Console) filterOf(r *http.Request) (domain.Filter, domain.Campaign, error) {
-	f, err := byPath(r, c.cmd.Filter)
-	if err != nil {
-		return domain.Filter{}, domain.Campaign{}, err
-	}
-	camp, err := c.cmd.Campaign(r.Context(), f.AccountID, f.CampaignID)
-	return f, camp, err
+	return inCampaign(c, r, c.cmd.Filter, func(f domain.Filter) uuid.UUID { return f.CampaignID })
 }
 
 func (c *Console) editFilter(w http.ResponseWriter, r *http.Request) error {

@@ -14,9 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
+	"github.com/leadsvc/leadsvc/api"
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 )
@@ -261,24 +261,22 @@ func formTime(v *domain.ValidationError, r *http.Request, name string) *time.Tim
 	return nil
 }
 
-// byPath loads the resource the path's {id} names, in the signed-in
-// account: another account's is not found, like a missing one.
+// byPath is api.ByPath in the signed-in account.
 func byPath[T any](r *http.Request, load func(context.Context, uuid.UUID, uuid.UUID) (T, error)) (T, error) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return load(r.Context(), account(r).ID, id)
+	return api.ByPath(r, account(r).ID, load)
 }
 
-// pathID parses the id of the path; a malformed one names nothing.
-func pathID(r *http.Request, name string) (uuid.UUID, error) {
-	id, err := uuid.Parse(chi.URLParam(r, name))
+// inCampaign loads the resource of the path and the campaign it belongs
+// to, both in the signed-in account.
+func inCampaign[T any](c *Console, r *http.Request, load func(context.Context, uuid.UUID, uuid.UUID) (T, error),
+	campaignOf func(T) uuid.UUID) (T, domain.Campaign, error) {
+	v, err := byPath(r, load)
 	if err != nil {
-		return uuid.Nil, errPageNotFound
+		var zero T
+		return zero, domain.Campaign{}, err
 	}
-	return id, nil
+	camp, err := c.cmd.Campaign(r.Context(), account(r).ID, campaignOf(v))
+	return v, camp, err
 }
 
 func fmtTime(t any) string {

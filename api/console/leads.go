@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/leadsvc/leadsvc/api"
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore/audit"
 	"github.com/leadsvc/leadsvc/projections/leads"
@@ -135,7 +136,7 @@ func parseAfter(r *http.Request) (*leads.Key, error) {
 	micros, err := strconv.ParseInt(at, 10, 64)
 	uid, uerr := uuid.Parse(id)
 	if !ok || err != nil || uerr != nil {
-		return nil, errPageNotFound
+		return nil, api.ErrRouteNotFound
 	}
 	return &leads.Key{UpdatedAt: time.UnixMicro(micros).UTC(), ID: uid}, nil
 }
@@ -223,7 +224,7 @@ func (c *Console) downloadFile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	fileID, err := pathID(r, "file_id")
+	fileID, err := api.PathID(r, "file_id")
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/leadsvc/leadsvc/commands"
+	"github.com/leadsvc/leadsvc/api"
 	"github.com/leadsvc/leadsvc/domain"
 )
 
@@ -191,53 +191,23 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	_, _ = w.Write(buf.Bytes())
 }
 
-// The console's own failures.
+// The console's own failures; the router's are api.ErrRouteNotFound and
+// api.ErrMethodNotAllowed.
 var (
-	errPageNotFound     = errors.New("page not found")
-	errMethodNotAllowed = errors.New("method not allowed")
-	errCSRF             = errors.New("the form's security token is missing or is not this session's")
-	errBadForm          = errors.New("the form could not be read")
+	errCSRF    = errors.New("the form's security token is missing or is not this session's")
+	errBadForm = errors.New("the form could not be read")
 )
 
-var notFound = []error{errPageNotFound, domain.ErrLeadNotFound, domain.ErrFileNotFound, domain.ErrCampaignNotFound,
-	domain.ErrFilterNotFound, domain.ErrFilterDeleted, domain.ErrTokenNotFound, domain.ErrAccountNotFound,
-	domain.ErrWebhookNotFound, commands.ErrDeliveryNotFound}
-
-// failure is how the console answers an error that no form shows.
+// failure is how the console answers an error that no form shows: its
+// own form errors here, everything else from the API's error table.
 func failure(err error) (int, string) {
-	var (
-		verr *domain.ValidationError
-		lerr *commands.LastAdminError
-	)
 	switch {
 	case errors.Is(err, errCSRF):
 		return http.StatusForbidden, "This form has expired or was not sent from this console, so nothing was changed. Go back, reload the page and try again."
 	case errors.Is(err, errBadForm):
 		return http.StatusBadRequest, "The form could not be read."
-	case errors.Is(err, errMethodNotAllowed):
-		return http.StatusMethodNotAllowed, "This page cannot be used that way."
-	case errors.As(err, &verr):
-		return http.StatusUnprocessableEntity, verr.Error()
-	case errors.As(err, &lerr):
-		return http.StatusConflict, "This is the account's last admin token, so it was not revoked: nobody could administer " +
-			"the account any more. Make another account token with the admin permission first, then revoke this one."
-	case errors.Is(err, domain.ErrTokenRevoked), errors.Is(err, commands.ErrSecretUnavailable):
-		return http.StatusConflict, "This token is revoked: it cannot be changed and its secret no longer exists."
-	case errors.Is(err, commands.ErrWebhookDisabled):
-		return http.StatusConflict, "This webhook is disabled. Enable it first."
-	case errors.Is(err, commands.ErrPreconditionFailed), errors.Is(err, commands.ErrConflict):
-		return http.StatusConflict, "Someone changed this at the same time. Reload the page and try again."
-	case errors.Is(err, commands.ErrIdempotencyInProgress):
-		return http.StatusConflict, "This form is still being saved. Wait a moment and reload."
-	case errors.Is(err, commands.ErrIdempotencyKeyReused):
-		return http.StatusConflict, "This form was already sent with other values. Reload the page to start again."
 	}
-	for _, nf := range notFound {
-		if errors.Is(err, nf) {
-			return http.StatusNotFound, "There is nothing here: it does not exist, was deleted, or belongs to another account."
-		}
-	}
-	return http.StatusInternalServerError, ""
+	return api.PageFailure(err)
 }
 
 // fail answers err with an error page; a 5xx is logged once with the

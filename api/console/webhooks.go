@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/leadsvc/leadsvc/api"
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 )
@@ -52,11 +53,7 @@ func (c *Console) newWebhook(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (c *Console) renderWebhooks(w http.ResponseWriter, r *http.Request, status int, page string, errs *formErrors) error {
-	camp, err := c.campaignOf(r)
-	if err != nil {
-		return err
-	}
-	fs, err := c.cmd.ListFilters(r.Context(), camp.AccountID, camp.ID)
+	camp, fs, err := c.campaignFilters(r)
 	if err != nil {
 		return err
 	}
@@ -113,12 +110,7 @@ func (c *Console) createWebhook(w http.ResponseWriter, r *http.Request) error {
 
 // webhookOf loads the subscription of the path and its campaign.
 func (c *Console) webhookOf(r *http.Request) (commands.WebhookInfo, domain.Campaign, error) {
-	h, err := byPath(r, c.cmd.Webhook)
-	if err != nil {
-		return commands.WebhookInfo{}, domain.Campaign{}, err
-	}
-	camp, err := c.cmd.Campaign(r.Context(), h.AccountID, h.CampaignID)
-	return h, camp, err
+	return inCampaign(c, r, c.cmd.Webhook, func(h commands.WebhookInfo) uuid.UUID { return h.CampaignID })
 }
 
 // webhookPage is a subscription with a page of its delivery log.
@@ -146,7 +138,7 @@ func (c *Console) renderWebhook(w http.ResponseWriter, r *http.Request, status i
 	if s := r.URL.Query().Get("before"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 1 {
-			return errPageNotFound
+			return api.ErrRouteNotFound
 		}
 		q.Before = n
 	}

@@ -59,7 +59,7 @@ func auditVerify(ctx context.Context, cfg Config, _ *slog.Logger, stdout, stderr
 	if err != nil {
 		return err
 	}
-	bar := projections.NewBar(stderr, isTerminal(stderr))
+	bar := newProgressBar(stderr, isTerminal(stderr))
 	start := time.Now()
 	var checked int64
 	breaks, err := s.store.VerifyAll(ctx, func(n int64) {

@@ -3,8 +3,11 @@ package main
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/leadsvc/leadsvc/internal/testenv"
 )
 
 // TestCachedAuthenticationSeesEveryChangeOnTheNextRequest runs two
@@ -104,7 +107,21 @@ func TestCachedAuthenticationSeesEveryChangeOnTheNextRequest(t *testing.T) {
 	fresh := abc.as(str(rot, "secret"))
 	every(abc, func(c *client, where string) { c.do("GET", "/v1/leads?limit=1", nil).want(200) })
 	every(fresh, func(c *client, where string) { c.do("GET", "/v1/leads?limit=1", nil).want(200) })
-	time.Sleep(1100 * time.Millisecond) // the grace is wall-clock time
+	// The grace is wall-clock time: wait for the end the rotation gave,
+	// then for both processes to refuse the old secret.
+	graceEnd, err := time.Parse(time.RFC3339Nano, str(rot, "previous_secret_valid_until"))
+	if err != nil {
+		t.Fatalf("rotation %v: %v", rot, err)
+	}
+	time.Sleep(time.Until(graceEnd))
+	testenv.CheckFor(t, 10*time.Second, func() error {
+		for _, c := range []*client{abc, onB(abc)} {
+			if r := c.do("GET", "/v1/leads?limit=1", nil); r.Status != 401 {
+				return fmt.Errorf("GET with the old secret after its grace = %d", r.Status)
+			}
+		}
+		return nil
+	})
 	every(abc, func(c *client, where string) {
 		for _, path := range []string{"/v1/leads?limit=1", "/v1/leads/" + poor.ID} {
 			if r := c.do("GET", path, nil); r.Status != 401 {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/leadsvc/leadsvc/api"
+	"github.com/leadsvc/leadsvc/domain"
 )
 
 // Config is everything leadsvc reads from the environment. Only this
@@ -75,8 +76,8 @@ type Config struct {
 const (
 	DefaultAddr          = ":8080"
 	DefaultDatabaseURL   = "postgres://postgres@127.0.0.1:5432/leadsvc?sslmode=disable"
-	DefaultNATSStream    = "LEADSVC_EVENTS"
-	DefaultSubjectPrefix = "leadsvc"
+	DefaultNATSStream    = domain.DefaultStream
+	DefaultSubjectPrefix = domain.DefaultSubjectPrefix
 	// MaxUploadLimit bounds LEADSVC_MAX_UPLOAD_BYTES: an upload is
 	// spooled to a temporary file while it arrives, and one transaction
 	// stores it.

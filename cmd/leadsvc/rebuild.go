@@ -36,7 +36,7 @@ func onProjection(ctx context.Context, cfg Config, logger *slog.Logger, stderr i
 		return err
 	}
 	defer ws.Close()
-	bar := projections.NewBar(stderr, isTerminal(stderr))
+	bar := newProgressBar(stderr, isTerminal(stderr))
 	defer bar.Finish()
 	return fn(leads.New(eventlog.New(ws.store), domain.NewRegistry(), views.Of(ws.store)), ws.pool, bar.Update)
 }

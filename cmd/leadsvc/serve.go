@@ -87,57 +87,99 @@ func NewMain(cfg Config, logger *slog.Logger) *Main {
 // Run migrates the database, connects to NATS, starts the relay and the HTTP
 // listener, and returns once the service accepts requests.
 func (m *Main) Run(ctx context.Context) error {
-	cfg, logger := m.Config, m.Logger
-	if err := eventstore.Migrate(ctx, cfg.DatabaseURL, logger); err != nil {
+	if err := eventstore.Migrate(ctx, m.Config.DatabaseURL, m.Logger); err != nil {
+		return err
+	}
+	if err := m.openTracing(ctx); err != nil {
+		return err
+	}
+	// One registry decodes for the store, the projections and the
+	// webhooks: it is read-only once built.
+	codec := domain.NewRegistry()
+	if err := m.openStore(ctx, codec); err != nil {
 		return err
 	}
 	var err error
-	if m.TracerProvider == nil {
-		if m.tracing, err = openTracing(ctx, cfg); err != nil {
-			return err
-		}
-		if m.tracing != nil {
-			m.TracerProvider = m.tracing
-			logger.Info("tracing on: spans go to the OTLP endpoint")
-		}
-	}
-	if m.Pool, err = openPool(ctx, cfg.DatabaseURL, func(c *pgxpool.Config) { c.ConnConfig.Tracer = m.Tracer }); err != nil {
-		return err
-	}
-	// Group commit: concurrent appends without inline views share a
-	// transaction (and its fsync); a lone append commits at once.
-	m.Store = eventstore.New(m.Pool, domain.NewRegistry(), eventstore.WithGroupCommit(64, 0), eventstore.WithTracer(m.TracerProvider))
-	if m.Commands, m.secretKey, err = openCommands(ctx, cfg, logger, m.Store); err != nil {
-		return err
-	}
-	if m.NATS, m.natsServer, err = connectNATS(cfg, logger); err != nil {
+	if m.NATS, m.natsServer, err = connectNATS(m.Config, m.Logger); err != nil {
 		return err
 	}
 	m.Registry = prometheus.NewRegistry()
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		poolmetrics.New(m.Pool))
+	log := eventlog.New(m.Store)
+	if err := m.buildPipeline(log, codec); err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	m.startPipeline(runCtx)
+	if err := m.startWebhooks(runCtx, log, codec); err != nil {
+		return err
+	}
+	m.startHousekeeping(ctx, runCtx)
+	m.health = m.readiness()
+	return m.serveHTTP()
+}
+
+// openTracing opens the OTLP exporter the OTEL_* variables configure,
+// unless the caller set a TracerProvider.
+func (m *Main) openTracing(ctx context.Context) error {
+	if m.TracerProvider != nil {
+		return nil
+	}
+	var err error
+	if m.tracing, err = openTracing(ctx, m.Config); err != nil {
+		return err
+	}
+	if m.tracing != nil {
+		m.TracerProvider = m.tracing
+		m.Logger.Info("tracing on: spans go to the OTLP endpoint")
+	}
+	return nil
+}
+
+// openStore opens the pool, the event store and the commands on it.
+func (m *Main) openStore(ctx context.Context, codec *domain.Registry) error {
+	var err error
+	if m.Pool, err = openPool(ctx, m.Config.DatabaseURL, func(c *pgxpool.Config) { c.ConnConfig.Tracer = m.Tracer }); err != nil {
+		return err
+	}
+	// Group commit: concurrent appends without inline views share a
+	// transaction (and its fsync); a lone append commits at once.
+	m.Store = eventstore.New(m.Pool, codec, eventstore.WithGroupCommit(64, 0), eventstore.WithTracer(m.TracerProvider))
+	m.Commands, m.secretKey, err = openCommands(ctx, m.Config, m.Logger, m.Store)
+	return err
+}
+
+// buildPipeline builds the relay from the log to JetStream and the lead
+// projections that read it back.
+func (m *Main) buildPipeline(log eventlog.Log, codec *domain.Registry) error {
+	cfg := m.Config
+	var err error
 	m.relay, err = eventstore.NewRelay(eventstore.RelayConfig{
 		Stream:        cfg.NATSStream,
 		SubjectPrefix: cfg.SubjectPrefix,
 		Replicas:      cfg.StreamReplicas,
 		Registerer:    m.Registry,
-	}, m.Store, m.NATS, logger)
+	}, m.Store, m.NATS, m.Logger)
 	if err != nil {
 		return fmt.Errorf("relay: %w", err)
 	}
-	log := eventlog.New(m.Store)
 	m.Reader = leads.NewReader(m.Pool, log)
 	m.projections, err = projections.NewRunner(projections.RunnerConfig{
 		Stream:         cfg.NATSStream,
 		SubjectPrefix:  cfg.SubjectPrefix,
 		TracerProvider: m.TracerProvider,
-	}, m.Pool, log, m.NATS, domain.NewRegistry(), logger, m.Registry, leads.New(log, domain.NewRegistry(), views.Of(m.Store)))
+	}, m.Pool, log, m.NATS, codec, m.Logger, m.Registry, leads.New(log, codec, views.Of(m.Store)))
 	if err != nil {
 		return fmt.Errorf("projections: %w", err)
 	}
+	return nil
+}
 
-	runCtx, cancel := context.WithCancel(context.Background())
-	m.cancel = cancel
+// startPipeline runs the relay and the projections until runCtx ends.
+func (m *Main) startPipeline(runCtx context.Context) {
+	logger := m.Logger
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -154,13 +196,17 @@ func (m *Main) Run(ctx context.Context) error {
 			m.errc <- fmt.Errorf("projections: %w", err)
 		}
 	}()
+}
 
-	// Webhooks (docs/webhooks.md): the delivery projection, on a runner of
-	// its own so that neither catch-up waits for the other, and the
-	// dispatcher that sends what it records. Close stops both.
+// startWebhooks (docs/webhooks.md) runs the delivery projection, on a
+// runner of its own so that neither catch-up waits for the other, and the
+// dispatcher that sends what it records. Close stops both.
+func (m *Main) startWebhooks(runCtx context.Context, log eventlog.Log, codec *domain.Registry) error {
+	cfg, logger := m.Config, m.Logger
+	var err error
 	m.hooks, err = projections.NewRunner(projections.RunnerConfig{Stream: cfg.NATSStream, SubjectPrefix: cfg.SubjectPrefix,
 		TracerProvider: m.TracerProvider},
-		m.Pool, log, m.NATS, domain.NewRegistry(), logger, m.Registry, webhooks.New(log, views.Of(m.Store)))
+		m.Pool, log, m.NATS, codec, logger, m.Registry, webhooks.New(log, views.Of(m.Store)))
 	if err != nil {
 		return fmt.Errorf("webhook projection: %w", err)
 	}
@@ -187,7 +233,15 @@ func (m *Main) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	return nil
+}
 
+// startHousekeeping sweeps expired idempotency keys and runs the rate
+// limits shared by every process on the database (docs/api.md#rate-limits):
+// the first sync takes in what was spent before this process started, so a
+// restart grants nothing anew.
+func (m *Main) startHousekeeping(ctx, runCtx context.Context) {
+	cfg, logger := m.Config, m.Logger
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -196,9 +250,6 @@ func (m *Main) Run(ctx context.Context) error {
 		}, logger)
 	}()
 
-	// Rate limits shared by every process on the database
-	// (docs/api.md#rate-limits): the first sync takes in what was spent
-	// before this process started, so a restart grants nothing anew.
 	limitStore := ratelimits.New(m.Pool)
 	m.tokenLimits = api.NewSharedLimiter(api.SharedLimiterConfig{Store: limitStore, Interval: m.LimitSync, Logger: logger,
 		Policy: api.Policy{Name: "default", Quota: cfg.RateLimit, Window: time.Minute}})
@@ -217,8 +268,12 @@ func (m *Main) Run(ctx context.Context) error {
 			return limitStore.Sweep(ctx, rateLimitSweepBatch)
 		}, logger)
 	}()
+}
 
-	m.health = &health{checks: []readinessCheck{
+// readiness is what /readyz checks: Postgres, and NATS, the relay and the
+// projections as optional parts.
+func (m *Main) readiness() *health {
+	return &health{checks: []readinessCheck{
 		{name: "postgres", check: func(ctx context.Context) (any, error) { return nil, m.Pool.Ping(ctx) }},
 		{name: "nats", check: func(context.Context) (any, error) {
 			if !m.NATS.IsConnected() {
@@ -243,6 +298,13 @@ func (m *Main) Run(ctx context.Context) error {
 			return st, err
 		}, optional: true},
 	}}
+}
+
+// serveHTTP opens the debug listener, if configured, and serves the API,
+// the console, health and metrics on cfg.Addr.
+func (m *Main) serveHTTP() error {
+	cfg, logger := m.Config, m.Logger
+	var err error
 	if cfg.DebugAddr != "" {
 		if m.debugServer, err = serveDebug(cfg.DebugAddr, logger); err != nil {
 			return err

@@ -185,9 +185,16 @@ func TestWebhooksThroughTheAPI(t *testing.T) {
 
 	s.admin.do("DELETE", "/v1/webhooks/"+id, nil).want(204)
 	s.admin.do("GET", "/v1/webhooks/"+id, nil).problem(404)
+	// A live subscription is the witness: once it has the lead, the
+	// deleted one would have had it too.
+	witness := newHookReceiver(t)
+	s.admin.do("POST", "/v1/webhooks", map[string]any{"url": witness.srv.URL + "/hooks", "campaign_id": s.campaignID,
+		"filter_id": s.abc.filterID}).want(201)
 	before := rcv.count()
-	s.abc.rw.mustCreateLead(map[string]any{"fields": map[string]any{"name": "After"}})
-	time.Sleep(300 * time.Millisecond)
+	after, _ := s.abc.rw.mustCreateLead(map[string]any{"fields": map[string]any{"name": "After"}})
+	if body, _ := witness.wait(t, 1); str(body, "subject") != after.ID {
+		t.Fatalf("the witness got %v", body)
+	}
 	if rcv.count() != before {
 		t.Fatal("a deleted subscription still receives")
 	}
