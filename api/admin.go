@@ -25,6 +25,9 @@ func (a *API) adminRoutes(r chi.Router) {
 	r.Get("/campaigns/{id}", a.h(a.getCampaign))
 	r.Patch("/campaigns/{id}", a.h(a.changeCampaign))
 	r.Post("/campaigns/{id}/selects/{key}/options", a.h(a.addOption))
+	r.Patch("/campaigns/{id}/selects/{key}/options/{value}", a.h(a.editOption))
+	r.Patch("/campaigns/{id}/fields/{key}", a.h(a.editField))
+	r.Patch("/campaigns/{id}/statuses/{slug}", a.h(a.editStatus))
 	r.Post("/campaigns/{id}/filters", a.h(a.createFilter))
 	r.Get("/campaigns/{id}/filters", a.h(a.listFilters))
 	r.Get("/filters/{id}", a.h(a.getFilter))
@@ -272,6 +275,93 @@ func (a *API) addOption(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.writeCampaign(w, http.StatusCreated, res)
 	return nil
+}
+
+// optionEditBody, fieldEditBody and statusEditBody are the schema
+// evolution PATCHes: each member given changes, each omitted keeps.
+type optionEditBody struct {
+	Label   *string `json:"label"`
+	Retired *bool   `json:"retired"`
+}
+
+type fieldEditBody struct {
+	Label    *string `json:"label"`
+	Required *bool   `json:"required"`
+	Retired  *bool   `json:"retired"`
+	Position *int    `json:"position"`
+}
+
+type statusEditBody struct {
+	Label    *string `json:"label"`
+	Retired  *bool   `json:"retired"`
+	Position *int    `json:"position"`
+}
+
+// editSchemaItem runs one schema evolution PATCH: the campaign from the
+// path, the item's identifier from the path parameter param, the body
+// decoded into in, and If-Match on the campaign's version.
+func (a *API) editSchemaItem(w http.ResponseWriter, r *http.Request, param string, in any, members func() int,
+	edit func(cmd *commands.ChangeCampaign, item string)) error {
+	id, _, idem, want, err := patchByPath(w, r, in)
+	if err != nil {
+		return err
+	}
+	item, err := pathParam(r, param)
+	if err != nil {
+		return err
+	}
+	if members() == 0 {
+		return domain.Invalid("body", domain.CodeRequired, "give at least one member to change")
+	}
+	cmd := commands.ChangeCampaign{AccountID: tokenFrom(r.Context()).AccountID, CampaignID: id, IfMatch: want, Meta: meta(r), Idem: idem}
+	edit(&cmd, item)
+	res, err := a.cmd.ChangeCampaign(r.Context(), cmd)
+	if err != nil {
+		return err
+	}
+	a.writeCampaign(w, http.StatusOK, res)
+	return nil
+}
+
+func (a *API) editOption(w http.ResponseWriter, r *http.Request) error {
+	key, err := pathParam(r, "key")
+	if err != nil {
+		return err
+	}
+	var in optionEditBody
+	return a.editSchemaItem(w, r, "value", &in, func() int { return count(in.Label != nil, in.Retired != nil) },
+		func(cmd *commands.ChangeCampaign, value string) {
+			cmd.EditOption = &commands.OptionEdit{Select: key, Value: value, Change: domain.OptionChange{Label: in.Label, Retired: in.Retired}}
+		})
+}
+
+func (a *API) editField(w http.ResponseWriter, r *http.Request) error {
+	var in fieldEditBody
+	return a.editSchemaItem(w, r, "key", &in, func() int { return count(in.Label != nil, in.Required != nil, in.Retired != nil, in.Position != nil) },
+		func(cmd *commands.ChangeCampaign, key string) {
+			cmd.EditField = &commands.FieldEdit{Key: key, Change: domain.FieldChange{Label: in.Label, Required: in.Required,
+				Retired: in.Retired, Position: in.Position}}
+		})
+}
+
+func (a *API) editStatus(w http.ResponseWriter, r *http.Request) error {
+	var in statusEditBody
+	return a.editSchemaItem(w, r, "slug", &in, func() int { return count(in.Label != nil, in.Retired != nil, in.Position != nil) },
+		func(cmd *commands.ChangeCampaign, slug string) {
+			cmd.EditStatus = &commands.StatusEdit{Slug: slug, Change: domain.StatusChange{Label: in.Label, Retired: in.Retired,
+				Position: in.Position}}
+		})
+}
+
+// count counts the true ones.
+func count(set ...bool) int {
+	n := 0
+	for _, s := range set {
+		if s {
+			n++
+		}
+	}
+	return n
 }
 
 type filterBody struct {

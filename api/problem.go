@@ -241,7 +241,7 @@ var errorTable = append([]errorRow{
 		detail: text(audit.ErrBeforeCreation.Error())},
 }, notFoundRows(domain.ErrLeadNotFound, domain.ErrFileNotFound, domain.ErrCampaignNotFound,
 	domain.ErrFilterNotFound, domain.ErrFilterDeleted, domain.ErrTokenNotFound, domain.ErrAccountNotFound,
-	domain.ErrWebhookNotFound, commands.ErrDeliveryNotFound)...)
+	domain.ErrWebhookNotFound, commands.ErrDeliveryNotFound, domain.ErrSchemaItemNotFound)...)
 
 // notFoundRows answer each sentinel with only its own text: a wrapped
 // error may name ids the caller did not send.

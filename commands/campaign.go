@@ -73,8 +73,31 @@ type ChangeCampaign struct {
 	AddOption  *SelectOption
 	AddField   *domain.Field
 	AddStatus  *domain.Status
+	// Schema evolution: an existing option, field or status changed; its
+	// value, key or slug stays.
+	EditOption *OptionEdit
+	EditField  *FieldEdit
+	EditStatus *StatusEdit
 	Meta       Meta
 	Idem       *Idempotency
+}
+
+// OptionEdit names the option a change is for.
+type OptionEdit struct {
+	Select, Value string
+	Change        domain.OptionChange
+}
+
+// FieldEdit names the field a change is for.
+type FieldEdit struct {
+	Key    string
+	Change domain.FieldChange
+}
+
+// StatusEdit names the status a change is for.
+type StatusEdit struct {
+	Slug   string
+	Change domain.StatusChange
 }
 
 // SelectOption names the select list a new option goes into.
@@ -84,7 +107,7 @@ type SelectOption struct {
 }
 
 // ChangeCampaign applies a rename, a new select, select option, field or
-// status. The schema view is updated in the same transaction, so the next
+// status, or a change of an existing option, field or status. The schema view is updated in the same transaction, so the next
 // request (and the partner's documentation) sees it. With IfMatch, the
 // change appends at that version or is ErrPreconditionFailed, also when
 // another change lands between the read and the append (invariant 2).
@@ -125,6 +148,12 @@ func (c *Commands) ChangeCampaign(ctx context.Context, cmd ChangeCampaign) (Camp
 					events, err = state.AddField(*cmd.AddField, at)
 				case cmd.AddStatus != nil:
 					events, err = state.AddStatus(*cmd.AddStatus, at)
+				case cmd.EditOption != nil:
+					events, err = state.ChangeOption(cmd.EditOption.Select, cmd.EditOption.Value, cmd.EditOption.Change, at)
+				case cmd.EditField != nil:
+					events, err = state.ChangeField(cmd.EditField.Key, cmd.EditField.Change, at)
+				case cmd.EditStatus != nil:
+					events, err = state.ChangeStatus(cmd.EditStatus.Slug, cmd.EditStatus.Change, at)
 				}
 				state = domain.Fold(state, events)
 				res.Campaign = state

@@ -221,6 +221,9 @@ func (s Schema) Validate() error {
 			validStatus(v, indexPath("statuses", i), st, slugs)
 		}
 	}
+	if len(s.Statuses) > 0 && s.DefaultStatus() == "" {
+		v.Add("statuses", CodeInvalidValue, "at least one status must not be retired: new leads get the first active one")
+	}
 	return v.Err()
 }
 

@@ -144,6 +144,12 @@ func TestTheLastActiveStatusCannotRetire(t *testing.T) {
 	if c.Schema.DefaultStatus() != "lost" {
 		t.Fatalf("default status %q, want the only active one", c.Schema.DefaultStatus())
 	}
+	all := fullSchema()
+	for i := range all.Statuses {
+		all.Statuses[i].Retired = true
+	}
+	_, err = domain.CreateCampaign(campID, acct, "x", all, t0)
+	wantCode(t, err, "statuses", domain.CodeInvalidValue)
 }
 
 // TestRetiredItemsRefuseNewWritesAndStayOnLeads: a lead that has a retired

@@ -610,6 +610,18 @@ func (b *builder) adminComponents() {
 		"key", obj("type", "string", "pattern", keyPattern),
 		"label", label(),
 		"options", list(sref("OptionInput"), "The options, in order.").set("maxItems", domain.MaxOptions))))
+	position := func(what string) *M {
+		return obj("type", "integer", "minimum", 1, "description", "The "+what+"'s place in the list, 1 being first.")
+	}
+	retire := obj("type", "boolean", "description", "true retires, false restores.")
+	b.schemas.set("OptionChange", closed(object(nil, "label", label(), "retired", retire)).set("minProperties", 1).
+		set("examples", []any{obj("label", "Partner ABC Ltd"), obj("retired", true)}))
+	b.schemas.set("FieldChange", closed(object(nil, "label", label(),
+		"required", obj("type", "boolean", "description", "Whether creates must give it; a retired field cannot be required."),
+		"retired", retire, "position", position("field"))).set("minProperties", 1).
+		set("examples", []any{obj("label", "Budget (EUR)", "position", 1)}))
+	b.schemas.set("StatusChange", closed(object(nil, "label", label(), "retired", retire, "position", position("status"))).
+		set("minProperties", 1).set("examples", []any{obj("label", "Reached", "position", 2)}))
 	b.schemas.set("StatusInput", closed(object([]string{"slug", "label"},
 		"slug", obj("type", "string", "pattern", keyPattern),
 		"label", label())))

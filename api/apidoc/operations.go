@@ -244,7 +244,7 @@ func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
 	admin(&operation{Method: "GET", Path: "/v1/campaigns/{id}", ID: "getCampaign", Tag: "Campaigns", Summary: "Get a campaign",
 		Params: []*M{campaignID}, Responses: append([]resp{ok("200", "The campaign.", "Campaign", "ETag")}, errs("404")...)})
 	admin(&operation{Method: "PATCH", Path: "/v1/campaigns/{id}", ID: "changeCampaign", Tag: "Campaigns", Summary: "Change a campaign",
-		Description: "Exactly one of name, add_field, add_select, add_status. If-Match is compared when the request is read: changes are additive." + writesNote,
+		Description: "Exactly one of name, add_field, add_select, add_status. If-Match holds at the append. To rename, reorder or retire what exists, use the option, field and status changes below." + writesNote,
 		Params:      []*M{campaignID, ifMatch, idem}, Body: jsonBody("CampaignPatch", true),
 		Responses: append([]resp{ok("200", "The campaign.", "Campaign", "ETag", "Leadsvc-Position")},
 			patchErrs...)})
@@ -253,6 +253,28 @@ func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
 		Params: []*M{campaignID, obj("name", "key", "in", "path", "required", true, "description", "The select list's key.",
 			"schema", obj("type", "string")), idem}, Body: jsonBody("OptionInput", true),
 		Responses: append([]resp{ok("201", "The campaign.", "Campaign", "ETag", "Leadsvc-Position")}, writeErrs...)})
+	pathKey := func(name, desc string) *M {
+		return obj("name", name, "in", "path", "required", true, "description", desc, "schema", obj("type", "string"))
+	}
+	evolves := " Each request is one event in the campaign's history; If-Match holds at the append." + writesNote
+	admin(&operation{Method: "PATCH", Path: "/v1/campaigns/{id}/selects/{key}/options/{value}", ID: "changeSelectOption", Tag: "Campaigns",
+		Summary: "Rename or retire a select option",
+		Description: "Changes an option's label, or retires it (or restores it). Its value stays what leads and filters hold. A retired option stays on the leads that have it and in the filters that name it; new writes of it are 422 (code retired)." + evolves,
+		Params: []*M{campaignID, pathKey("key", "The select list's key."), pathKey("value", "The option's value."), ifMatch, idem},
+		Body:   jsonBody("OptionChange", true),
+		Responses: append([]resp{ok("200", "The campaign.", "Campaign", "ETag", "Leadsvc-Position")}, patchErrs...)})
+	admin(&operation{Method: "PATCH", Path: "/v1/campaigns/{id}/fields/{key}", ID: "changeField", Tag: "Campaigns",
+		Summary: "Rename, reorder, require or retire a field",
+		Description: "Changes a field's label, whether creates must give it, its position (1 is first), or retires it (or restores it). Its key and type stay. A retired field is never required; leads keep its values, and new values are 422 (code retired)." + evolves,
+		Params: []*M{campaignID, pathKey("key", "The field's key."), ifMatch, idem},
+		Body:   jsonBody("FieldChange", true),
+		Responses: append([]resp{ok("200", "The campaign.", "Campaign", "ETag", "Leadsvc-Position")}, patchErrs...)})
+	admin(&operation{Method: "PATCH", Path: "/v1/campaigns/{id}/statuses/{slug}", ID: "changeStatus", Tag: "Campaigns",
+		Summary: "Rename, reorder or retire a status",
+		Description: "Changes a status's label, its position (1 is first), or retires it (or restores it). Its slug stays. Leads keep a retired status; no lead moves to one (422, code retired), a new lead gets the first status that is not retired, and the last active status cannot retire." + evolves,
+		Params: []*M{campaignID, pathKey("slug", "The status's slug."), ifMatch, idem},
+		Body:   jsonBody("StatusChange", true),
+		Responses: append([]resp{ok("200", "The campaign.", "Campaign", "ETag", "Leadsvc-Position")}, patchErrs...)})
 	admin(&operation{Method: "POST", Path: "/v1/campaigns/{id}/filters", ID: "createFilter", Tag: "Filters", Summary: "Create a filter",
 		Description: "A filter is the data slice a token may see: every condition must hold, and one condition of each any group." + writesNote,
 		Params:      []*M{campaignID, idem}, Body: jsonBody("FilterCreate", true),
