@@ -258,23 +258,23 @@ func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
 	}
 	evolves := " Each request is one event in the campaign's history; If-Match holds at the append." + writesNote
 	admin(&operation{Method: "PATCH", Path: "/v1/campaigns/{id}/selects/{key}/options/{value}", ID: "changeSelectOption", Tag: "Campaigns",
-		Summary: "Rename or retire a select option",
+		Summary:     "Rename or retire a select option",
 		Description: "Changes an option's label, or retires it (or restores it). Its value stays what leads and filters hold. A retired option stays on the leads that have it and in the filters that name it; new writes of it are 422 (code retired)." + evolves,
-		Params: []*M{campaignID, pathKey("key", "The select list's key."), pathKey("value", "The option's value."), ifMatch, idem},
-		Body:   jsonBody("OptionChange", true),
-		Responses: append([]resp{ok("200", "The campaign.", "Campaign", "ETag", "Leadsvc-Position")}, patchErrs...)})
+		Params:      []*M{campaignID, pathKey("key", "The select list's key."), pathKey("value", "The option's value."), ifMatch, idem},
+		Body:        jsonBody("OptionChange", true),
+		Responses:   append([]resp{ok("200", "The campaign.", "Campaign", "ETag", "Leadsvc-Position")}, patchErrs...)})
 	admin(&operation{Method: "PATCH", Path: "/v1/campaigns/{id}/fields/{key}", ID: "changeField", Tag: "Campaigns",
-		Summary: "Rename, reorder, require or retire a field",
+		Summary:     "Rename, reorder, require or retire a field",
 		Description: "Changes a field's label, whether creates must give it, its position (1 is first), or retires it (or restores it). Its key and type stay. A retired field is never required; leads keep its values, and new values are 422 (code retired)." + evolves,
-		Params: []*M{campaignID, pathKey("key", "The field's key."), ifMatch, idem},
-		Body:   jsonBody("FieldChange", true),
-		Responses: append([]resp{ok("200", "The campaign.", "Campaign", "ETag", "Leadsvc-Position")}, patchErrs...)})
+		Params:      []*M{campaignID, pathKey("key", "The field's key."), ifMatch, idem},
+		Body:        jsonBody("FieldChange", true),
+		Responses:   append([]resp{ok("200", "The campaign.", "Campaign", "ETag", "Leadsvc-Position")}, patchErrs...)})
 	admin(&operation{Method: "PATCH", Path: "/v1/campaigns/{id}/statuses/{slug}", ID: "changeStatus", Tag: "Campaigns",
-		Summary: "Rename, reorder or retire a status",
+		Summary:     "Rename, reorder or retire a status",
 		Description: "Changes a status's label, its position (1 is first), or retires it (or restores it). Its slug stays. Leads keep a retired status; no lead moves to one (422, code retired), a new lead gets the first status that is not retired, and the last active status cannot retire." + evolves,
-		Params: []*M{campaignID, pathKey("slug", "The status's slug."), ifMatch, idem},
-		Body:   jsonBody("StatusChange", true),
-		Responses: append([]resp{ok("200", "The campaign.", "Campaign", "ETag", "Leadsvc-Position")}, patchErrs...)})
+		Params:      []*M{campaignID, pathKey("slug", "The status's slug."), ifMatch, idem},
+		Body:        jsonBody("StatusChange", true),
+		Responses:   append([]resp{ok("200", "The campaign.", "Campaign", "ETag", "Leadsvc-Position")}, patchErrs...)})
 	admin(&operation{Method: "POST", Path: "/v1/campaigns/{id}/filters", ID: "createFilter", Tag: "Filters", Summary: "Create a filter",
 		Description: "A filter is the data slice a token may see: every condition must hold, and one condition of each any group." + writesNote,
 		Params:      []*M{campaignID, idem}, Body: jsonBody("FilterCreate", true),
