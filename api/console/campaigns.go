@@ -24,6 +24,9 @@ var notices = map[string]string{
 	"select_added":     "Select list added.",
 	"option_added":     "Option added.",
 	"status_added":     "Status added.",
+	"option_changed":   "Option saved. Partners' documents show it on their next visit.",
+	"field_changed":    "Field saved. Partners' documents show it on their next visit.",
+	"status_changed":   "Status saved. Partners' documents show it on their next visit.",
 	"filter_created":   "Filter created.",
 	"filter_saved":     "Filter saved.",
 	"filter_deleted":   "Filter deleted. Tokens that used it now see no lead.",
@@ -337,6 +340,108 @@ func (c *Console) addStatus(w http.ResponseWriter, r *http.Request) error {
 		st.Slug = slug(st.Label, "_")
 	}
 	return c.changeCampaign(w, r, "add_status", "status_added", commands.ChangeCampaign{AddStatus: &st}, nil)
+}
+
+// schemaEdit reads the campaign version a schema edit form was shown at
+// (If-Match: a change made meanwhile is refused, not overwritten) and the
+// retire/restore choice of its button.
+func schemaEdit(r *http.Request) (version int64, retired *bool) {
+	version, _ = strconv.ParseInt(r.PostForm.Get("version"), 10, 64)
+	switch r.PostForm.Get("retired") {
+	case "true":
+		t := true
+		retired = &t
+	case "false":
+		f := false
+		retired = &f
+	}
+	return version, retired
+}
+
+// optionalText is a form input that changes only when sent non-empty.
+func optionalText(r *http.Request, name string) *string {
+	if _, sent := r.PostForm[name]; !sent {
+		return nil
+	}
+	v := trimmed(r, name)
+	return &v
+}
+
+// optionalPosition is a position input (1 is first); empty keeps.
+func optionalPosition(v *domain.ValidationError, r *http.Request, name string) *int {
+	s := trimmed(r, name)
+	if s == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		v.Add(name, domain.CodeInvalidValue, "a position is a whole number, 1 being first")
+		return nil
+	}
+	return &n
+}
+
+// editOption renames, retires or restores an option of a select list.
+func (c *Console) editOption(w http.ResponseWriter, r *http.Request) error {
+	key, value := chi.URLParam(r, "key"), chi.URLParam(r, "value")
+	if r.URL.RawPath != "" { // chi matched the escaped path
+		if v, err := url.PathUnescape(value); err == nil {
+			value = v
+		}
+	}
+	version, retired := schemaEdit(r)
+	form := "edit_option:" + key + ":" + value
+	return c.changeCampaign(w, r, form, "option_changed#select-"+url.QueryEscape(key), commands.ChangeCampaign{IfMatch: version,
+		EditOption: &commands.OptionEdit{Select: key, Value: value, Change: domain.OptionChange{Label: optionalText(r, "label"), Retired: retired}}},
+		map[string]string{"label": "opt-" + key + "-" + value + "-edit"})
+}
+
+// editField renames, moves, requires or retires a field.
+func (c *Console) editField(w http.ResponseWriter, r *http.Request) error {
+	key := chi.URLParam(r, "key")
+	version, retired := schemaEdit(r)
+	v := &domain.ValidationError{}
+	ch := domain.FieldChange{Label: optionalText(r, "label"), Retired: retired, Position: optionalPosition(v, r, "position")}
+	switch _, shown := r.PostForm["required_shown"]; {
+	case retired != nil && *retired:
+		no := false // a retired field is never required
+		ch.Required = &no
+	case shown:
+		req := r.PostForm.Get("required") == "true"
+		ch.Required = &req
+	}
+	anchors := map[string]string{"label": "field-" + key + "-label", "position": "field-" + key + "-position", "required": "field-" + key + "-required"}
+	if err := v.Err(); err != nil {
+		camp, cerr := c.campaignOf(r)
+		if cerr != nil {
+			return cerr
+		}
+		errs := validation(err)
+		for i, e := range errs.List {
+			errs.List[i].Anchor = anchors[e.Field]
+		}
+		return c.renderCampaign(w, r, http.StatusUnprocessableEntity, camp, "edit_field:"+key, errs)
+	}
+	return c.changeCampaign(w, r, "edit_field:"+key, "field_changed#fields-h", commands.ChangeCampaign{IfMatch: version,
+		EditField: &commands.FieldEdit{Key: key, Change: ch}}, anchors)
+}
+
+// editStatus renames, moves or retires a status.
+func (c *Console) editStatus(w http.ResponseWriter, r *http.Request) error {
+	slug := chi.URLParam(r, "slug")
+	version, retired := schemaEdit(r)
+	v := &domain.ValidationError{}
+	ch := domain.StatusChange{Label: optionalText(r, "label"), Retired: retired, Position: optionalPosition(v, r, "position")}
+	anchors := map[string]string{"label": "status-" + slug + "-label", "position": "status-" + slug + "-position", "retired": "status-" + slug + "-label"}
+	if err := v.Err(); err != nil {
+		camp, cerr := c.campaignOf(r)
+		if cerr != nil {
+			return cerr
+		}
+		return c.renderCampaign(w, r, http.StatusUnprocessableEntity, camp, "edit_status:"+slug, validation(err))
+	}
+	return c.changeCampaign(w, r, "edit_status:"+slug, "status_changed#statuses-h", commands.ChangeCampaign{IfMatch: version,
+		EditStatus: &commands.StatusEdit{Slug: slug, Change: ch}}, anchors)
 }
 
 // campaignNames maps the account's campaigns by id.

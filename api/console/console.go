@@ -153,6 +153,9 @@ func (c *Console) routes() http.Handler {
 		r.Post("/campaigns/{id}/selects", c.h(c.addSelect))
 		r.Post("/campaigns/{id}/selects/{key}/options", c.h(c.addOption))
 		r.Post("/campaigns/{id}/statuses", c.h(c.addStatus))
+		r.Post("/campaigns/{id}/selects/{key}/options/{value}", c.h(c.editOption))
+		r.Post("/campaigns/{id}/fields/{key}", c.h(c.editField))
+		r.Post("/campaigns/{id}/statuses/{slug}", c.h(c.editStatus))
 
 		r.Get("/campaigns/{id}/filters", c.h(c.listFilters))
 		r.Get("/campaigns/{id}/filters/new", c.h(c.newFilter))

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 
@@ -105,6 +106,7 @@ func (p *pages) funcs() template.FuncMap {
 		"add":         func(a, b int) int { return a + b },
 		"fieldTypes":  func() []domain.FieldType { return domain.FieldTypes },
 		"list":        func(s ...string) []string { return s },
+		"pathEscape":  url.PathEscape,
 	}
 }
 

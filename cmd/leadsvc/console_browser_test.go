@@ -98,7 +98,7 @@ func TestConsolePartnerSetupInChromium(t *testing.T) {
 	if v := b.eval("the option's value", `document.querySelector("#f-opt-source-value").value`); v != "partner-abc" {
 		t.Errorf("the option's value follows its label as %q, want partner-abc", v)
 	}
-	b.submit("add the option", "#select-source button[type=submit]", ".notice")
+	b.submit("add the option", `#select-source form[aria-label^="Add an option"] button[type=submit]`, ".notice")
 	if s := b.eval("the options", `document.querySelector("#select-source").innerText`); !strings.Contains(s, "Partner ABC") {
 		t.Fatalf("the Source select after adding: %q", s)
 	}
@@ -212,6 +212,21 @@ func TestConsolePartnerSetupInChromium(t *testing.T) {
 		t.Errorf("the lead's history: %q", s)
 	}
 	b.shot("lead")
+
+	// The partner is renamed, then retired: leads keep the option, new
+	// ones cannot use it.
+	b.do("back to the campaign", chromedp.Navigate(b.base+"/console/campaigns/"+campaign), chromedp.WaitVisible(chromedp.CSS("#select-source")))
+	b.do("open the option's change", chromedp.Click(chromedp.CSS(`#select-source li:nth-child(2) details.edit summary`)),
+		chromedp.WaitVisible(chromedp.CSS("#f-opt-source-partner-abc-edit")))
+	b.do("relabel", chromedp.SetValue(chromedp.CSS("#f-opt-source-partner-abc-edit"), "Partner ABC Ltd"))
+	b.submit("save the label", `#select-source li:nth-child(2) form[aria-label^="Rename"] button[type=submit]`, ".notice")
+	b.do("open it again", chromedp.Click(chromedp.CSS(`#select-source li:nth-child(2) details.edit summary`)),
+		chromedp.WaitVisible(chromedp.CSS(`#select-source li:nth-child(2) input[name=retired][value=true] + button`)))
+	b.submit("retire the partner", `#select-source li:nth-child(2) input[name=retired][value=true] + button`, ".notice")
+	if s := b.eval("the options", `document.querySelector("#select-source").innerText`); !strings.Contains(s, "Partner ABC Ltd") || !strings.Contains(strings.ToLower(s), "retired") {
+		t.Errorf("the Source select after the rename and retirement: %q", s)
+	}
+	b.shot("option-retired")
 
 	// A phone-sized screen: nothing wider than the screen.
 	b.do("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(b.base+"/console/campaigns/"+campaign+"/tokens"),

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"testing"
+)
+
+// TestConsoleChangesTheSchemaInPlace renames and retires an option, moves,
+// relabels and retires a field, and renames and retires a status from the
+// campaign page, as an admin would; a form shown before another change is
+// refused rather than overwriting it.
+func TestConsoleChangesTheSchemaInPlace(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t)
+	admin := mustAccount(t, m, "Acme")
+	s := mustSignIn(t, m, admin.token)
+	var camp struct {
+		ID      string `json:"id"`
+		Version int    `json:"version"`
+		Fields  []struct {
+			Key, Label        string
+			Required, Retired bool
+		} `json:"fields"`
+		Selects []struct {
+			Options []struct {
+				Value, Label string
+				Retired      bool
+			}
+		} `json:"selects"`
+		Statuses []struct {
+			Slug, Label string
+			Retired     bool
+		} `json:"statuses"`
+	}
+	admin.do("POST", "/v1/campaigns", campaignBody).want(201).into(&camp)
+	admin.do("POST", "/v1/campaigns/"+camp.ID+"/selects/source/options", map[string]any{"value": "partner-abc", "label": "Partner ABC"}).want(201)
+	page := "/campaigns/" + camp.ID
+	reload := func() {
+		t.Helper()
+		admin.do(http.MethodGet, "/v1/campaigns/"+camp.ID, nil).want(http.StatusOK).into(&camp)
+	}
+	reload()
+	if p := s.get(page).want(http.StatusOK); !p.contains(`action="/console/campaigns/`+camp.ID+`/selects/source/options/partner-abc"`) ||
+		!p.contains("Retire Partner ABC") || !p.contains(`name="position"`) {
+		t.Fatalf("the campaign page has no change forms:\n%s", p.Body)
+	}
+	v := func() string { return strconv.Itoa(camp.Version) }
+
+	s.post(page+"/selects/source/options/partner-abc", url.Values{"version": {v()}, "label": {"Partner ABC Ltd"}}).
+		wantRedirect("/console" + page + "?notice=option_changed")
+	stale := v()
+	reload()
+	s.post(page+"/selects/source/options/partner-abc", url.Values{"version": {v()}, "retired": {"true"}}).wantRedirect("/console" + page)
+	// The form shown before the last change is refused.
+	if p := s.post(page+"/selects/source/options/partner-abc", url.Values{"version": {stale}, "label": {"Overwritten"}}).want(http.StatusConflict); !p.contains("Someone changed this at the same time") {
+		t.Fatalf("a stale form:\n%s", p.Body)
+	}
+	reload()
+	if o := camp.Selects[0].Options[1]; o.Label != "Partner ABC Ltd" || !o.Retired {
+		t.Fatalf("the option after rename and retirement: %+v", o)
+	}
+	if p := s.get(page).want(http.StatusOK); !p.contains("Restore Partner ABC Ltd") || !p.contains(`class="badge">retired`) {
+		t.Fatalf("the page does not show the option retired:\n%s", p.Body)
+	}
+
+	s.post(page+"/fields/budget", url.Values{"version": {v()}, "required_shown": {"1"}, "label": {"Budget (EUR)"}, "position": {"1"}}).
+		wantRedirect("/console" + page + "?notice=field_changed")
+	reload()
+	s.post(page+"/fields/name", url.Values{"version": {v()}, "retired": {"true"}}).wantRedirect("/console" + page)
+	reload()
+	if f := camp.Fields[0]; f.Key != "budget" || f.Label != "Budget (EUR)" {
+		t.Fatalf("fields after the move: %+v", camp.Fields)
+	}
+	if f := camp.Fields[1]; f.Key != "name" || !f.Retired || f.Required {
+		t.Fatalf("the retired field: %+v", f)
+	}
+	if p := s.post(page+"/fields/email", url.Values{"version": {v()}, "position": {"99"}}).want(http.StatusUnprocessableEntity); !p.contains(`id="f-field-email-position-err"`) {
+		t.Fatalf("a bad position is not shown at its input:\n%s", p.Body)
+	}
+
+	s.post(page+"/statuses/contacted", url.Values{"version": {v()}, "label": {"Reached"}}).wantRedirect("/console" + page + "?notice=status_changed")
+	reload()
+	s.post(page+"/statuses/contacted", url.Values{"version": {v()}, "retired": {"true"}}).wantRedirect("/console" + page)
+	reload()
+	if st := camp.Statuses[1]; st.Label != "Reached" || !st.Retired {
+		t.Fatalf("the status after rename and retirement: %+v", st)
+	}
+}
