@@ -32,6 +32,7 @@ var notices = map[string]string{
 	"filter_deleted":   "Filter deleted. Tokens that used it now see no lead.",
 	"token_created":    "Token created. Use Show to reveal its secret, and the link button to copy its documentation link.",
 	"token_revoked":    "Token revoked. It stopped working at once.",
+	"token_saved":      "Token saved. The change applies from its next request.",
 	"webhook_deleted":  "Webhook deleted.",
 	"webhook_test":     "A test event is on its way. Its delivery appears below in a moment.",
 	"webhook_enabled":  "Webhook enabled.",

@@ -171,6 +171,8 @@ func (c *Console) routes() http.Handler {
 		r.Get("/campaigns/{id}/tokens", c.h(c.listCampaignTokens))
 		r.Get("/campaigns/{id}/tokens/new", c.h(c.newCampaignToken))
 		r.Post("/campaigns/{id}/tokens", c.h(c.createCampaignToken))
+		r.Get("/tokens/{id}/edit", c.h(c.editToken))
+		r.Post("/tokens/{id}", c.h(c.updateToken))
 		r.Post("/tokens/{id}/reveal", c.h(c.revealToken))
 		r.Get("/tokens/{id}/rotate", c.h(c.confirmRotateToken))
 		r.Post("/tokens/{id}/rotate", c.h(c.rotateToken))

@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,6 +69,14 @@ type tokenList struct {
 	Account bool
 	New     string // the id of a token just made, to highlight
 	Expiry  string // the expiry input's earliest value
+	// The form's values before the admin changes them: a new token's
+	// defaults, or the edited token's.
+	Edit      *commands.TokenInfo
+	Name      string
+	Perms     map[string]bool // account tokens
+	Access    string          // campaign tokens: read or read_write
+	Filter    string          // a filter id, everyLeadChoice, or none yet
+	ExpiresAt string
 }
 
 func (c *Console) listAccountTokens(w http.ResponseWriter, r *http.Request) error {
@@ -97,8 +106,32 @@ func (c *Console) newCampaignToken(w http.ResponseWriter, r *http.Request) error
 // renderTokens shows the account's tokens (camp nil) or a campaign's, as
 // the list or as the new-token form.
 func (c *Console) renderTokens(w http.ResponseWriter, r *http.Request, status int, camp *domain.Campaign, page string, errs *formErrors) error {
+	return c.renderTokenPage(w, r, status, camp, page, errs, nil)
+}
+
+// renderTokenPage is renderTokens, with edit the token the form changes
+// (nil for a new one).
+func (c *Console) renderTokenPage(w http.ResponseWriter, r *http.Request, status int, camp *domain.Campaign, page string, errs *formErrors,
+	edit *commands.TokenInfo) error {
 	acct := account(r).ID
-	data := tokenList{Account: camp == nil, New: r.URL.Query().Get("new"), Expiry: c.now().UTC().Format(datetimeLocal)}
+	data := tokenList{Account: camp == nil, New: r.URL.Query().Get("new"), Expiry: c.now().UTC().Format(datetimeLocal),
+		Perms: map[string]bool{"read": true}, Access: "read"}
+	if edit != nil {
+		data.Edit, data.Name, data.Perms, data.Access = edit, edit.Name, map[string]bool{}, "read"
+		for _, p := range edit.Permissions {
+			data.Perms[string(p)] = true
+		}
+		if edit.Can(domain.PermWrite) {
+			data.Access = "read_write"
+		}
+		data.Filter = everyLeadChoice
+		if edit.FilterID != nil {
+			data.Filter = edit.FilterID.String()
+		}
+		if edit.ExpiresAt != nil {
+			data.ExpiresAt = edit.ExpiresAt.UTC().Format(datetimeLocal)
+		}
+	}
 	var campaignID *uuid.UUID
 	filters := map[uuid.UUID]domain.Filter{}
 	if camp != nil {
@@ -126,6 +159,9 @@ func (c *Console) renderTokens(w http.ResponseWriter, r *http.Request, status in
 	}
 	if page == "token_new" {
 		v.Title = "New API token"
+		if edit != nil {
+			v.Title = "Edit " + edit.Name
+		}
 	}
 	if r.Method == http.MethodPost {
 		v.Form, v.Idem = r.PostForm, r.PostForm.Get("idem")
@@ -209,6 +245,77 @@ func (c *Console) createToken(w http.ResponseWriter, r *http.Request, camp *doma
 		}
 	}
 	return c.renderTokens(w, r, http.StatusUnprocessableEntity, camp, "token_new", errs)
+}
+
+// editToken shows a token's form filled in with what it is now.
+func (c *Console) editToken(w http.ResponseWriter, r *http.Request) error {
+	t, camp, err := c.tokenAndCampaign(r)
+	if err != nil {
+		return err
+	}
+	return c.renderTokenPage(w, r, http.StatusOK, camp, "token_new", nil, &t)
+}
+
+func (c *Console) tokenAndCampaign(r *http.Request) (commands.TokenInfo, *domain.Campaign, error) {
+	t, err := c.tokenOf(r)
+	if err != nil {
+		return t, nil, err
+	}
+	if t.CampaignID == nil {
+		return t, nil, nil
+	}
+	camp, err := c.cmd.Campaign(r.Context(), account(r).ID, *t.CampaignID)
+	return t, &camp, err
+}
+
+// updateToken saves the edited name, access, filter and expiry, at the
+// version the form was shown at: an edit made meanwhile is refused.
+func (c *Console) updateToken(w http.ResponseWriter, r *http.Request) error {
+	t, camp, err := c.tokenAndCampaign(r)
+	if err != nil {
+		return err
+	}
+	v := &domain.ValidationError{}
+	name := trimmed(r, "name")
+	cmd := commands.UpdateToken{AccountID: t.AccountID, TokenID: t.ID, Name: &name, ExpiresAt: formTime(v, r, "expires_at"),
+		Meta: meta(w, r), Idem: idempotency(r)}
+	cmd.IfVersion, _ = strconv.ParseInt(r.PostForm.Get("version"), 10, 64)
+	cmd.ClearExpiry = cmd.ExpiresAt == nil && t.ExpiresAt != nil
+	back := "/tokens"
+	if camp == nil {
+		for _, p := range r.PostForm["permissions"] {
+			cmd.Permissions = append(cmd.Permissions, domain.Permission(p))
+		}
+	} else {
+		back = "/campaigns/" + camp.ID.String() + "/tokens"
+		switch r.PostForm.Get("access") {
+		case "read":
+			cmd.Permissions = []domain.Permission{domain.PermRead}
+		case "read_write":
+			cmd.Permissions = []domain.Permission{domain.PermRead, domain.PermWrite}
+		}
+		if cmd.ClearFilter = r.PostForm.Get("filter_id") == everyLeadChoice; !cmd.ClearFilter {
+			cmd.FilterID = formUUID(v, r, "filter_id")
+		}
+	}
+	err = v.Err()
+	if err == nil {
+		if _, err = c.cmd.UpdateToken(r.Context(), cmd); err == nil {
+			id := t.ID.String()
+			redirect(w, r, back+"?notice=token_saved&new="+id+"#token-"+id)
+			return nil
+		}
+	}
+	errs := validation(err)
+	if errs == nil {
+		return err
+	}
+	for i, e := range errs.List {
+		if e.Field == "permissions" && camp != nil {
+			errs.List[i].Field, errs.List[i].Anchor = "access", "access"
+		}
+	}
+	return c.renderTokenPage(w, r, http.StatusUnprocessableEntity, camp, "token_new", errs, &t)
 }
 
 // tokenOf loads the token of the path, in the signed-in account.

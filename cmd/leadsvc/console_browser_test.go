@@ -228,9 +228,19 @@ func TestConsolePartnerSetupInChromium(t *testing.T) {
 	}
 	b.shot("option-retired")
 
+	// The read-only token is renamed from its edit form.
+	b.do("open the tokens again", chromedp.Navigate(b.base+"/console/campaigns/"+campaign+"/tokens"), chromedp.WaitVisible(chromedp.CSS(ro)))
+	b.submit("edit the token", ro+` a[href$="/edit"]`, "#f-name")
+	b.do("rename the token", chromedp.SetValue(chromedp.CSS("#f-name"), "Partner ABC – reporting"))
+	b.submit("save the token", "form.stack button.primary", ".notice")
+	if s := b.eval("the tokens", `document.querySelector("table").innerText`); !strings.Contains(s, "Partner ABC – reporting") {
+		t.Errorf("the tokens after the edit: %q", s)
+	}
+	b.shot("token-edited")
+
 	// A phone-sized screen: nothing wider than the screen.
 	b.do("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(b.base+"/console/campaigns/"+campaign+"/tokens"),
-		chromedp.WaitVisible(chromedp.CSS(ro)))
+		chromedp.WaitVisible(chromedp.CSS(row("Partner ABC – reporting"))))
 	if w := b.eval("the page width", `(() => { const w = document.documentElement.scrollWidth;
 		return w > window.innerWidth ? w + " px" : ""; })()`); w != "" {
 		t.Errorf("on a 390 px screen the page is %s wide", w)

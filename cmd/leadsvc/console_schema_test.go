@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -87,4 +88,53 @@ func TestConsoleChangesTheSchemaInPlace(t *testing.T) {
 	if st := camp.Statuses[1]; st.Label != "Reached" || !st.Retired {
 		t.Fatalf("the status after rename and retirement: %+v", st)
 	}
+}
+
+// TestConsoleEditsAToken changes a partner token's name, access, filter
+// and expiry from its form, filled in with what the token is; an edit
+// from a form shown before another change is refused.
+func TestConsoleEditsAToken(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t)
+	st := mustSetup(t, m)
+	s := mustSignIn(t, m, st.admin.token)
+	form := s.get("/tokens/" + st.abc.roID + "/edit").want(http.StatusOK)
+	if !form.contains(`value="partner-abc read"`) || !form.contains(`<option value="`+st.abc.filterID+`" selected>`) ||
+		!form.contains(`value="read" checked`) || !form.contains("Save token") {
+		t.Fatalf("the edit form is not filled in with the token:\n%s", form.Body)
+	}
+	var tok struct {
+		Name        string   `json:"name"`
+		Permissions []string `json:"permissions"`
+		FilterID    *string  `json:"filter_id"`
+		ExpiresAt   *string  `json:"expires_at"`
+		Version     int      `json:"version"`
+	}
+	st.admin.do("GET", "/v1/tokens/"+st.abc.roID, nil).want(200).into(&tok)
+	v := strconv.Itoa(tok.Version)
+	s.post("/tokens/"+st.abc.roID, url.Values{"version": {v}, "name": {"Partner ABC – all leads"}, "access": {"read_write"},
+		"filter_id": {"all"}, "expires_at": {"2099-01-01T10:00"}}).wantRedirect("/console/campaigns/" + st.campaignID + "/tokens?notice=token_saved")
+	st.admin.do("GET", "/v1/tokens/"+st.abc.roID, nil).want(200).into(&tok)
+	if tok.Name != "Partner ABC – all leads" || len(tok.Permissions) != 2 || tok.FilterID != nil || tok.ExpiresAt == nil ||
+		!strings.HasPrefix(*tok.ExpiresAt, "2099-01-01T10:00") {
+		t.Fatalf("the token after the edit: %+v", tok)
+	}
+	if p := s.post("/tokens/"+st.abc.roID, url.Values{"version": {v}, "name": {"Stale"}, "access": {"read"}, "filter_id": {"all"}}).want(http.StatusConflict); !p.contains("Someone changed this at the same time") {
+		t.Fatalf("a stale edit:\n%s", p.Body)
+	}
+	if p := s.post("/tokens/"+st.abc.roID, url.Values{"version": {strconv.Itoa(tok.Version)}, "name": {""}, "access": {"read"}, "filter_id": {"all"}}).
+		want(http.StatusUnprocessableEntity); !p.contains(`id="f-name-err"`) {
+		t.Fatalf("an empty name is not shown at its input:\n%s", p.Body)
+	}
+}
+
+// TestATokenShownKeepsItsETagCurrent: Show appends token.revealed; the
+// token's ETag follows, so an If-Match taken after a Show still matches.
+func TestATokenShownKeepsItsETagCurrent(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t)
+	st := mustSetup(t, m)
+	st.admin.do("POST", "/v1/tokens/"+st.abc.roID+"/reveal", nil).want(200)
+	etag := st.admin.do("GET", "/v1/tokens/"+st.abc.roID, nil).want(200).Header.Get("ETag")
+	st.admin.do("PATCH", "/v1/tokens/"+st.abc.roID, map[string]any{"name": "Renamed after a Show"}, "If-Match", etag).want(200)
 }
