@@ -309,7 +309,9 @@ func (c *Commands) RevealToken(ctx context.Context, cmd RevealToken) (TokenSecre
 		func(t domain.Token, at time.Time) ([]domain.Event, error) { return t.Reveal(at) },
 		// The view takes the new version too, so that the token's ETag
 		// (and an If-Match taken from it) stays current after a Show.
-		func(t domain.Token) eventstore.Inline { return inlineAll(c.views.UpsertToken(t), c.views.ReadToken(t.ID, &res.Token)) })
+		func(t domain.Token) eventstore.Inline {
+			return inlineAll(c.views.UpsertToken(t), c.views.ReadToken(t.ID, &res.Token))
+		})
 	if err != nil {
 		return TokenSecretResult{}, err
 	}
