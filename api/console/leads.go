@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -177,7 +178,94 @@ type leadPage struct {
 	Fields []labelled
 	// History is nil when it cannot be shown; HistoryNote says why.
 	History     *audit.LeadHistory
+	Entries     []historyEntry // History in words
 	HistoryNote string
+}
+
+// historyEntry is one event of a lead's history as people read it: what
+// happened, and each change as label: before → after.
+type historyEntry struct {
+	audit.Entry
+	What    string
+	Changes []historyChange
+}
+
+type historyChange struct{ Label, Before, After string }
+
+// eventWords name the lead events in the console's words.
+var eventWords = map[string]string{
+	"lead.created":       "Created",
+	"lead.updated":       "Changed",
+	"lead.file_attached": "File attached",
+	"lead.file_removed":  "File removed",
+}
+
+// historyEntries puts a lead's history in words: field labels for keys,
+// status labels for slugs, files by name, type and size.
+func historyEntries(h *audit.LeadHistory, s domain.Schema) []historyEntry {
+	out := make([]historyEntry, 0, len(h.Data))
+	for _, e := range h.Data {
+		he := historyEntry{Entry: e, What: eventWords[e.Type]}
+		if he.What == "" {
+			he.What = e.Type
+		}
+		for _, c := range e.Changes {
+			ch := historyChange{Label: c.Field, Before: historyValue(c.Before), After: historyValue(c.After)}
+			switch key, isField := strings.CutPrefix(c.Field, "fields."); {
+			case c.Field == "status":
+				ch.Label = "Status"
+				ch.Before, ch.After = statusWords(s, c.Before), statusWords(s, c.After)
+			case isField:
+				if f, ok := s.Field(key); ok {
+					ch.Label = f.Label
+				}
+			case strings.HasPrefix(c.Field, "files"):
+				ch.Label = "File"
+			}
+			he.Changes = append(he.Changes, ch)
+		}
+		out = append(out, he)
+	}
+	return out
+}
+
+func statusWords(s domain.Schema, v any) string {
+	slug, _ := v.(string)
+	if slug == "" {
+		return ""
+	}
+	return statusLabel(s, slug)
+}
+
+// historyValue is a value as the history shows it; a file by its name,
+// type and size rather than its record.
+func historyValue(v any) string {
+	switch f := v.(type) {
+	case domain.FileMeta:
+		return fileWords(f.Name, f.ContentType, f.Size)
+	case map[string]any:
+		if name, ok := f["name"].(string); ok {
+			ct, _ := f["content_type"].(string)
+			size, _ := f["size"].(float64)
+			return fileWords(name, ct, int64(size))
+		}
+	}
+	return fmtValue(v)
+}
+
+func fileWords(name, contentType string, size int64) string {
+	return fmt.Sprintf("%s (%s, %s)", name, contentType, byteWords(size))
+}
+
+// byteWords is a size in the unit people read it in.
+func byteWords(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MB"
+	case n >= 1<<10:
+		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 1, 64) + " KB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 func (c *Console) leadOf(r *http.Request) (domain.Lead, error) {
@@ -209,7 +297,7 @@ func (c *Console) showLead(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if err == nil {
-			data.History = &h
+			data.History, data.Entries = &h, historyEntries(&h, camp.Schema)
 		}
 	}
 	c.render(w, r, http.StatusOK, "lead", &view{Title: "Lead " + l.ID.String()[:8], Section: "campaigns", Campaign: &camp,

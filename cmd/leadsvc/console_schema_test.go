@@ -1,11 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/leadsvc/leadsvc/internal/testenv"
 )
 
 // TestConsoleChangesTheSchemaInPlace renames and retires an option, moves,
@@ -137,4 +141,33 @@ func TestATokenShownKeepsItsETagCurrent(t *testing.T) {
 	st.admin.do("POST", "/v1/tokens/"+st.abc.roID+"/reveal", nil).want(200)
 	etag := st.admin.do("GET", "/v1/tokens/"+st.abc.roID, nil).want(200).Header.Get("ETag")
 	st.admin.do("PATCH", "/v1/tokens/"+st.abc.roID, map[string]any{"name": "Renamed after a Show"}, "If-Match", etag).want(200)
+}
+
+// TestConsoleHistoryIsInWords: a lead's history names what happened, the
+// fields by their labels, statuses by theirs and files by name, type and
+// size, not by their records.
+func TestConsoleHistoryIsInWords(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t)
+	st := mustSetup(t, m)
+	s := mustSignIn(t, m, st.admin.token)
+	lead := str(st.abc.rw.do("POST", "/v1/leads", map[string]any{"fields": map[string]any{"name": "Ada", "source": "partner-abc"}}).want(201).obj(), "id")
+	st.abc.rw.do("PATCH", "/v1/leads/"+lead, map[string]any{"status": "contacted", "fields": map[string]any{"budget": 1000}}).want(200)
+	st.abc.rw.upload("/v1/leads/"+lead+"/files", "file", "note.txt", "text/plain", []byte("hello")).want(201)
+	var p consolePage
+	testenv.CheckFor(t, 10*time.Second, func() error { // the lead page reads the views
+		if p = s.get("/leads/" + lead); p.Status != http.StatusOK || !p.contains("File attached") {
+			return fmt.Errorf("the lead page: %d", p.Status)
+		}
+		return nil
+	})
+	for _, want := range []string{"<strong>Created</strong>", "<strong>Changed</strong>", "<strong>File attached</strong>",
+		"Status: New → Contacted", "Budget: <span class=\"hint\">(none)</span> → 1000", "note.txt (text/plain, 5 bytes)"} {
+		if !p.contains(want) {
+			t.Errorf("the history lacks %q", want)
+		}
+	}
+	if strings.Contains(p.Body, "sha256") || strings.Contains(p.Body, "{") {
+		t.Errorf("the history shows a file's record:\n%s", p.Body)
+	}
 }
