@@ -107,6 +107,7 @@ func (p *pages) funcs() template.FuncMap {
 		"fieldTypes":  func() []domain.FieldType { return domain.FieldTypes },
 		"list":        func(s ...string) []string { return s },
 		"pathEscape":  url.PathEscape,
+		"retireForm":  newRetireForm,
 	}
 }
 
@@ -223,4 +224,18 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 		msg = "Something went wrong on our side. If it happens again, quote the request id " + id + "."
 	}
 	c.render(w, r, status, "error", &view{Title: http.StatusText(status), Problem: msg, Data: status})
+}
+
+// retireForm is what the "retire" template shows: a schema item's
+// Retire or Restore button.
+type retireForm struct {
+	Page        *view
+	Action      string
+	Version     int64
+	Retired     bool
+	Label, Hint string
+}
+
+func newRetireForm(page *view, action string, version int64, retired bool, label, hint string) retireForm {
+	return retireForm{Page: page, Action: action, Version: version, Retired: retired, Label: label, Hint: hint}
 }
