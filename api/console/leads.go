@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -104,6 +107,12 @@ func optionLabels(s domain.Schema, key string, v any) string {
 // leadRows shows leads of the campaigns given; the campaign's name only
 // when withCampaign (a list across campaigns).
 func leadRows(ls []domain.Lead, campaigns map[uuid.UUID]domain.Campaign, withCampaign bool) []leadRow {
+	return leadRowsOf(ls, campaigns, withCampaign, nil)
+}
+
+// leadRowsOf is leadRows showing the fields cols names, in their order;
+// none chosen shows the first filled-in ones.
+func leadRowsOf(ls []domain.Lead, campaigns map[uuid.UUID]domain.Campaign, withCampaign bool, cols []string) []leadRow {
 	out := make([]leadRow, 0, len(ls))
 	for _, l := range ls {
 		camp := campaigns[l.CampaignID]
@@ -112,7 +121,12 @@ func leadRows(ls []domain.Lead, campaigns map[uuid.UUID]domain.Campaign, withCam
 			row.Campaign = camp.Name
 		}
 		for _, f := range fieldsOf(camp.Schema, l.Fields, false) {
-			if f.Value != "" && len(row.Summary) < summaryFields {
+			switch {
+			case len(cols) > 0:
+				if slices.Contains(cols, f.Key) {
+					row.Summary = append(row.Summary, f)
+				}
+			case f.Value != "" && len(row.Summary) < summaryFields:
 				row.Summary = append(row.Summary, f)
 			}
 		}
@@ -142,11 +156,17 @@ func parseAfter(r *http.Request) (*leads.Key, error) {
 	return &leads.Key{UpdatedAt: time.UnixMicro(micros).UTC(), ID: uid}, nil
 }
 
-// leadList is a campaign's leads, as the admin sees them: all of them.
+// leadList is a campaign's leads, as the admin sees them: all of them,
+// or those of one status, with the fields the admin chose.
 type leadList struct {
-	Rows  []leadRow
-	Next  string
-	First bool
+	Rows     []leadRow
+	Next     template.URL // the next page's query (url.Values.Encode: safe)
+	First    bool
+	Status   string          // the status shown; "" for every one
+	Statuses []domain.Status // to choose from
+	Fields   []domain.Field  // the columns to choose from
+	Cols     map[string]bool // the chosen ones
+	Query    template.URL    // the choices, for the pager's links
 }
 
 func (c *Console) listLeads(w http.ResponseWriter, r *http.Request) error {
@@ -158,13 +178,39 @@ func (c *Console) listLeads(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ls, err := c.leads.List(r.Context(), leads.Query{AccountID: camp.AccountID, CampaignID: &camp.ID, After: after, Limit: previewSize})
+	q := r.URL.Query()
+	status := q.Get("status")
+	if status != "" && !camp.Schema.HasStatus(status) {
+		status = "" // a status since removed from the URL's choice shows every lead
+	}
+	var cols []string
+	for _, k := range q["cols"] {
+		if _, ok := camp.Schema.Field(k); ok {
+			cols = append(cols, k)
+		}
+	}
+	ls, err := c.leads.List(r.Context(), leads.Query{AccountID: camp.AccountID, CampaignID: &camp.ID, Status: status, After: after, Limit: previewSize})
 	if err != nil {
 		return err
 	}
-	data := leadList{Rows: leadRows(ls.Leads, map[uuid.UUID]domain.Campaign{camp.ID: camp}, false), First: after == nil}
+	keep := url.Values{}
+	if status != "" {
+		keep.Set("status", status)
+	}
+	data := leadList{Rows: leadRowsOf(ls.Leads, map[uuid.UUID]domain.Campaign{camp.ID: camp}, false, cols), First: after == nil,
+		Status: status, Statuses: camp.Schema.Statuses, Fields: camp.Schema.Fields, Cols: map[string]bool{}}
+	for _, k := range cols {
+		data.Cols[k] = true
+		keep.Add("cols", k)
+	}
+	data.Query = template.URL(keep.Encode())
 	if ls.Next != nil {
-		data.Next = afterParam(*ls.Next)
+		next := url.Values{}
+		for k, v := range keep {
+			next[k] = v
+		}
+		next.Set("after", afterParam(*ls.Next))
+		data.Next = template.URL(next.Encode())
 	}
 	c.render(w, r, http.StatusOK, "leads", &view{Title: "Leads · " + camp.Name, Section: "campaigns", Campaign: &camp,
 		Tab: "leads", Data: data})

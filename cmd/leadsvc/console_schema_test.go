@@ -171,3 +171,36 @@ func TestConsoleHistoryIsInWords(t *testing.T) {
 		t.Errorf("the history shows a file's record:\n%s", p.Body)
 	}
 }
+
+// TestConsoleLeadsByStatusWithChosenColumns lists a campaign's leads of
+// one status, with the columns the admin chose, and pages keep both.
+func TestConsoleLeadsByStatusWithChosenColumns(t *testing.T) {
+	t.Parallel()
+	m := mustRunMain(t)
+	st := mustSetup(t, m)
+	s := mustSignIn(t, m, st.admin.token)
+	won := str(st.abc.rw.do("POST", "/v1/leads", map[string]any{"status": "won", "fields": map[string]any{"name": "Ada", "source": "partner-abc", "budget": 7}}).want(201).obj(), "id")
+	other := str(st.abc.rw.do("POST", "/v1/leads", map[string]any{"fields": map[string]any{"name": "Bo", "source": "partner-abc"}}).want(201).obj(), "id")
+	page := "/campaigns/" + st.campaignID + "/leads"
+	var p consolePage
+	testenv.CheckFor(t, 10*time.Second, func() error {
+		if p = s.get(page + "?status=won&cols=budget"); !p.contains(won[:8]) {
+			return fmt.Errorf("the won lead is not listed yet")
+		}
+		return nil
+	})
+	if p.contains(other[:8]) {
+		t.Errorf("a lead of another status is listed")
+	}
+	if !p.contains(`<span class="k">Budget:</span> 7`) || p.contains(`<span class="k">Name:</span>`) {
+		t.Errorf("the chosen column is not the one shown:\n%s", p.Body)
+	}
+	if !p.contains(`<option value="won" selected>`) || !p.contains(`name="cols" value="budget" checked`) {
+		t.Errorf("the choices are not kept in the form:\n%s", p.Body)
+	}
+	// A later page links back to the first with the same choices.
+	later := s.get(page + "?status=won&cols=budget&after=1_" + won).want(http.StatusOK)
+	if !later.contains(`href="?cols=budget&amp;status=won">First page</a>`) {
+		t.Errorf("the pager does not keep the choices:\n%s", later.Body)
+	}
+}
