@@ -83,6 +83,14 @@ func mustProblem(t *testing.T, w *httptest.ResponseRecorder, status int, slug st
 	return p
 }
 
+// campaignToken is a fake service holding one campaign and a token bound
+// to it with perms; it returns the campaign and the token's secret.
+func campaignToken(perms ...domain.Permission) (*fakeService, domain.Campaign, string) {
+	s := newFakeService()
+	c := s.addCampaign(uuid.New())
+	return s, c, s.addToken(c.AccountID, &c.ID, perms...)
+}
+
 type leadOut struct {
 	ID         uuid.UUID      `json:"id"`
 	CampaignID uuid.UUID      `json:"campaign_id"`
@@ -94,10 +102,7 @@ type leadOut struct {
 
 func TestCreateLeadAnswersTheCreatedLead(t *testing.T) {
 	t.Parallel()
-	s := newFakeService()
-	account := uuid.New()
-	c := s.addCampaign(account)
-	secret := s.addToken(account, &c.ID, domain.PermWrite)
+	s, c, secret := campaignToken(domain.PermWrite)
 	h := fakeAPI(t, s)
 
 	w := serve(t, h, http.MethodPost, "/v1/leads", secret, `{"fields":{"name":"Ada"}}`)
@@ -122,7 +127,7 @@ func TestCreateLeadAnswersTheCreatedLead(t *testing.T) {
 		t.Fatalf("CreateLead calls = %d, want 1", got)
 	}
 	cmd := s.created[0]
-	if cmd.AccountID != account || cmd.CampaignID != c.ID || cmd.Scope == nil || cmd.Idem != nil {
+	if cmd.AccountID != c.AccountID || cmd.CampaignID != c.ID || cmd.Scope == nil || cmd.Idem != nil {
 		t.Fatalf("command = %+v, want the token's account and campaign, its scope and no idempotency", cmd)
 	}
 	if got, want := cmd.Meta.RequestID, w.Header().Get("X-Request-Id"); got != want {
@@ -132,11 +137,8 @@ func TestCreateLeadAnswersTheCreatedLead(t *testing.T) {
 
 func TestCreateLeadRefusesInvalidFields(t *testing.T) {
 	t.Parallel()
-	s := newFakeService()
-	account := uuid.New()
-	c := s.addCampaign(account)
-	accountSecret := s.addToken(account, nil, domain.PermWrite)
-	campaignSecret := s.addToken(account, &c.ID, domain.PermWrite)
+	s, c, campaignSecret := campaignToken(domain.PermWrite)
+	accountSecret := s.addToken(c.AccountID, nil, domain.PermWrite)
 	h := fakeAPI(t, s)
 
 	tests := []struct {
@@ -175,10 +177,7 @@ func TestCreateLeadRefusesInvalidFields(t *testing.T) {
 
 func TestCreateLeadReplaysAnIdempotentRequest(t *testing.T) {
 	t.Parallel()
-	s := newFakeService()
-	account := uuid.New()
-	c := s.addCampaign(account)
-	secret := s.addToken(account, &c.ID, domain.PermWrite)
+	s, _, secret := campaignToken(domain.PermWrite)
 	h := fakeAPI(t, s)
 
 	const body = `{"fields":{"name":"Ada"}}`
@@ -213,10 +212,7 @@ func TestCreateLeadReplaysAnIdempotentRequest(t *testing.T) {
 
 func TestReadingAnotherAccountsLeadIsNotFound(t *testing.T) {
 	t.Parallel()
-	s := newFakeService()
-	account := uuid.New()
-	c := s.addCampaign(account)
-	secret := s.addToken(account, &c.ID, domain.PermRead)
+	s, c, secret := campaignToken(domain.PermRead)
 	other := s.addLead(s.addCampaign(uuid.New()), domain.Fields{"name": "Eve"})
 	mine := s.addLead(c, domain.Fields{"name": "Ada"})
 	h := fakeAPI(t, s)
@@ -237,10 +233,7 @@ func TestReadingAnotherAccountsLeadIsNotFound(t *testing.T) {
 
 func TestUpdateLeadPassesIfMatchOn(t *testing.T) {
 	t.Parallel()
-	s := newFakeService()
-	account := uuid.New()
-	c := s.addCampaign(account)
-	secret := s.addToken(account, &c.ID, domain.PermWrite)
+	s, c, secret := campaignToken(domain.PermWrite)
 	l := s.addLead(c, domain.Fields{"name": "Ada"})
 	h := fakeAPI(t, s)
 
@@ -261,10 +254,8 @@ func TestUpdateLeadPassesIfMatchOn(t *testing.T) {
 
 func TestListLeadsPagesThroughTheTokensCampaign(t *testing.T) {
 	t.Parallel()
-	s := newFakeService()
-	account := uuid.New()
-	c, elsewhere := s.addCampaign(account), s.addCampaign(account)
-	secret := s.addToken(account, &c.ID, domain.PermRead)
+	s, c, secret := campaignToken(domain.PermRead)
+	elsewhere := s.addCampaign(c.AccountID)
 	var want []uuid.UUID
 	for _, name := range []string{"Ada", "Bob", "Cy"} {
 		want = append(want, s.addLead(c, domain.Fields{"name": name}).ID)
@@ -317,10 +308,7 @@ func TestListLeadsPagesThroughTheTokensCampaign(t *testing.T) {
 
 func TestUnauthenticatedRequestsAre401(t *testing.T) {
 	t.Parallel()
-	s := newFakeService()
-	account := uuid.New()
-	c := s.addCampaign(account)
-	s.addToken(account, &c.ID, domain.PermRead)
+	s, _, _ := campaignToken(domain.PermRead)
 	h := fakeAPI(t, s)
 
 	tests := []struct {
