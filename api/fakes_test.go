@@ -13,6 +13,7 @@ import (
 	"github.com/leadsvc/leadsvc/api"
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/eventstore"
 	"github.com/leadsvc/leadsvc/projections/leads"
 )
 
@@ -27,6 +28,7 @@ type fakeService struct {
 	now       time.Time
 	position  int64
 	tokens    map[string]commands.TokenInfo // by secret
+	cached    map[string]commands.TokenInfo // the process's cached authentications, maybe stale
 	campaigns map[uuid.UUID]domain.Campaign
 	leads     map[uuid.UUID]domain.Lead
 	replays   map[string]commands.LeadResult // by token id and Idempotency-Key
@@ -36,6 +38,7 @@ type fakeService struct {
 
 func newFakeService() *fakeService {
 	return &fakeService{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), tokens: map[string]commands.TokenInfo{},
+		cached:    map[string]commands.TokenInfo{},
 		campaigns: map[uuid.UUID]domain.Campaign{}, leads: map[uuid.UUID]domain.Lead{},
 		replays: map[string]commands.LeadResult{}}
 }
@@ -72,8 +75,38 @@ func (f *fakeService) addLead(c domain.Campaign, fields domain.Fields) domain.Le
 	return l
 }
 
-func (f *fakeService) CachedAuthentication(string) (commands.TokenInfo, *commands.Scope, commands.Guard, bool) {
-	return commands.TokenInfo{}, nil, nil, false
+// cache keeps the secret's token as it is now among the cached
+// authentications; later changes to the token make that entry stale.
+func (f *fakeService) cache(secret string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cached[secret] = f.tokens[secret]
+}
+
+// changeToken changes the secret's token and its version; a nil change
+// revokes it.
+func (f *fakeService) changeToken(secret string, change func(*commands.TokenInfo)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if change == nil {
+		delete(f.tokens, secret)
+		return
+	}
+	t := f.tokens[secret]
+	change(&t)
+	t.Version++
+	f.tokens[secret] = t
+}
+
+func (f *fakeService) CachedAuthentication(secret string) (commands.TokenInfo, *commands.Scope, commands.Guard, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.cached[secret]
+	if !ok {
+		return commands.TokenInfo{}, nil, nil, false
+	}
+	return t, &commands.Scope{CampaignID: t.CampaignID, FilterID: t.FilterID},
+		commands.Guard{{Table: eventstore.GuardTokens, ID: t.ID, Version: t.Version}}, true
 }
 
 func (f *fakeService) AuthenticateScoped(_ context.Context, secret string) (commands.TokenInfo, *commands.Scope, error) {
@@ -86,7 +119,28 @@ func (f *fakeService) AuthenticateScoped(_ context.Context, secret string) (comm
 	return t, &commands.Scope{CampaignID: t.CampaignID, FilterID: t.FilterID}, nil
 }
 
-func (f *fakeService) CheckGuard(context.Context, commands.Guard) error { return nil }
+// CheckGuard is commands.ErrScopeChanged when a token the guard names has
+// changed or is gone.
+func (f *fakeService) CheckGuard(_ context.Context, g commands.Guard) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.checkGuard(g)
+}
+
+func (f *fakeService) checkGuard(g commands.Guard) error {
+	for _, row := range g {
+		changed := true
+		for _, t := range f.tokens {
+			if t.ID == row.ID && t.Version == row.Version {
+				changed = false
+			}
+		}
+		if changed {
+			return commands.ErrScopeChanged
+		}
+	}
+	return nil
+}
 
 func (f *fakeService) TouchLastUsed(context.Context, uuid.UUID) error { return nil }
 
@@ -104,12 +158,17 @@ func (f *fakeService) Campaign(_ context.Context, accountID, id uuid.UUID) (doma
 	return c, nil
 }
 
-// CreateLead keeps the API's command and stores the lead; a repeated
+// CreateLead keeps the API's command, checks its guard in the same step
+// as the command side does, and stores the lead; a repeated
 // Idempotency-Key answers the stored result, marked replayed, as the
 // command side does.
 func (f *fakeService) CreateLead(ctx context.Context, cmd commands.CreateLead) (commands.LeadResult, error) {
 	f.mu.Lock()
 	f.created = append(f.created, cmd)
+	if err := f.checkGuard(cmd.Guard); err != nil {
+		f.mu.Unlock()
+		return commands.LeadResult{}, err
+	}
 	var idem string
 	if cmd.Idem != nil {
 		idem = cmd.Idem.TokenID + " " + cmd.Idem.Key

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/leadsvc/leadsvc/api"
+	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 )
 
@@ -326,5 +327,29 @@ func TestUnauthenticatedRequestsAre401(t *testing.T) {
 				t.Fatalf("WWW-Authenticate = %q, want %q", got, tt.challenge)
 			}
 		})
+	}
+}
+
+func TestACachedAuthenticationIsCheckedWithTheWrite(t *testing.T) {
+	t.Parallel()
+	s, _, secret := campaignToken(domain.PermWrite)
+	s.cache(secret)
+	h := fakeAPI(t, s)
+	const body = `{"fields":{"name":"Ada"}}`
+
+	mustAnswer(t, serve(t, h, http.MethodPost, "/v1/leads", secret, body), http.StatusCreated, "application/json", &leadOut{})
+	if got := s.created[0].Guard; len(got) != 1 {
+		t.Fatalf("Guard = %v, want the cached authentication's", got)
+	}
+
+	// The token lost its write permission after it was cached: the write
+	// is refused by its guard, and the fresh authentication by require.
+	s.changeToken(secret, func(t *commands.TokenInfo) { t.Permissions = []domain.Permission{domain.PermRead} })
+	mustProblem(t, serve(t, h, http.MethodPost, "/v1/leads", secret, body), http.StatusForbidden, "forbidden")
+
+	s.changeToken(secret, nil)
+	mustProblem(t, serve(t, h, http.MethodPost, "/v1/leads", secret, body), http.StatusUnauthorized, "unauthenticated")
+	if got := len(s.leads); got != 1 {
+		t.Fatalf("leads = %d, want 1: the stale authentications wrote nothing", got)
 	}
 }
