@@ -21,9 +21,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/leadsvc/leadsvc/commands"
-	"github.com/leadsvc/leadsvc/eventstore/audit"
 	"github.com/leadsvc/leadsvc/internal/telemetry"
-	"github.com/leadsvc/leadsvc/projections/leads"
 )
 
 // Defaults for the zero values of Config.
@@ -48,9 +46,9 @@ const (
 
 // Config is what the API needs; cmd/leadsvc builds it from the environment.
 type Config struct {
-	Commands *commands.Commands
-	Reader   *leads.Reader
-	Audit    *audit.Reader // the auditors' routes; nil serves none
+	Commands Commands
+	Reader   LeadReader
+	Audit    AuditReader // the auditors' routes; nil serves none
 	Logger   *slog.Logger
 	// PublicURL is the base of absolute links: docs_url, Link, file URLs.
 	PublicURL string
@@ -86,9 +84,9 @@ type Config struct {
 
 // API is the REST API: Mount it on the service's router.
 type API struct {
-	cmd        *commands.Commands
-	reader     *leads.Reader
-	audit      *audit.Reader
+	cmd        Commands
+	reader     LeadReader
+	audit      AuditReader
 	log        *slog.Logger
 	publicURL  string
 	cursorKeys [][]byte // the first signs

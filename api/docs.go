@@ -20,7 +20,7 @@ import (
 
 // DocsConfig is what the public documentation needs.
 type DocsConfig struct {
-	Commands *commands.Commands
+	Commands DocsSource
 	// PublicURL is the documents' server and the base of docs_url.
 	PublicURL string
 	Logger    *slog.Logger
@@ -44,7 +44,7 @@ type DocsConfig struct {
 // of its budget (AddressLimits); an address with none left is answered
 // 429 before any docs id is looked up.
 type Docs struct {
-	cmd       *commands.Commands
+	cmd       DocsSource
 	publicURL string
 	log       *slog.Logger
 	limits    *AddressLimits
