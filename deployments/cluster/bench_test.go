@@ -177,7 +177,7 @@ func measureTakeovers(b *testing.B, c *cluster, token string, kills int) []time.
 	defer func() { close(stop); wg.Wait() }()
 	var out []time.Duration
 	for range kills {
-		holder, takeover := c.killRelayHolder(js)
+		holder, takeover := c.killRelayHolder(js, nil)
 		out = append(out, takeover)
 		holder.proc.Restart()
 	}

@@ -49,8 +49,7 @@ func TestClusterUnderFaults(t *testing.T) {
 
 	// The relay's holder dies; another replica takes the lock and
 	// publishes the next event.
-	kills = append(kills, time.Now())
-	holder, takeover := c.killRelayHolder(js)
+	holder, takeover := c.killRelayHolder(js, &kills)
 	next := c.waitRelayHolder()
 	fmt.Fprintf(os.Stderr, "%s: relay takeover %v (%s SIGKILLed, %s published the next event)\n", t.Name(), takeover.Round(time.Millisecond), holder.name, next.name)
 	t.Logf("relay takeover %v", takeover)

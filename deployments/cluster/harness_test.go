@@ -374,11 +374,16 @@ func (c *cluster) waitAtRest() {
 
 // killRelayHolder SIGKILLs the replica leading the relay and returns it
 // with the time from the kill to the stream's next message: another
-// replica took the lock and published. Something must be writing.
-func (c *cluster) killRelayHolder(js nats.JetStreamContext) (*replica, time.Duration) {
+// replica took the lock and published. Something must be writing. The
+// kill's own time goes onto kills, when not nil: finding the holder
+// can take seconds, and a webhook repeat is judged against the kill.
+func (c *cluster) killRelayHolder(js nats.JetStreamContext, kills *[]time.Time) (*replica, time.Duration) {
 	c.t.Helper()
 	holder := c.waitRelayHolder()
 	killed := time.Now()
+	if kills != nil {
+		*kills = append(*kills, killed)
+	}
 	holder.proc.Kill()
 	// Read once it is gone: what it sent before dying is in the stream.
 	seq, err := streamLastSeq(js, c.stream)
