@@ -1,9 +1,12 @@
 package webhooks_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -503,3 +506,52 @@ func TestWakeChannelsAgree(t *testing.T) {
 		t.Fatalf("projection wakes on %q, commands notify %q", webhooks.WakeChannel, commands.WebhookWakeChannel)
 	}
 }
+
+// An attempt answered just as the dispatcher stops is recorded, not
+// released: sent again by the next dispatcher it would be a duplicate of
+// a delivery that succeeded.
+func TestAnAttemptAnsweredDuringShutdownIsNotSentAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{dispatcherPrivate: true, noDispatcher: true})
+	rcv := newReceiver(t)
+	sub := e.subscribe(rcv.srv.URL, nil)
+
+	ctx, stop := context.WithCancel(context.Background())
+	first := e.dispatcher()
+	first.WrapTransport(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			resp, err := rt.RoundTrip(req)
+			if err == nil {
+				// The whole answer is in before the stop.
+				body, rerr := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				resp.Body, err = io.NopCloser(bytes.NewReader(body)), rerr
+			}
+			stop()
+			return resp, err
+		})
+	})
+	done := make(chan error, 1)
+	go func() { done <- first.Run(ctx) }()
+	e.lead(map[string]any{"name": "Ada"})
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		stop()
+		t.Fatal("the first dispatcher did not stop after its attempt")
+	}
+
+	e.disp = e.dispatcher()
+	e.run(e.disp.Run)
+	e.waitDelivered(sub.Webhook.ID, 1)
+	if n := len(rcv.got()); n != 1 {
+		t.Fatalf("the receiver got the event %d times, want once", n)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

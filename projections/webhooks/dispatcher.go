@@ -187,8 +187,9 @@ func (d *Dispatcher) Kick() {
 }
 
 // Run sends due messages until ctx ends, then waits for the attempts in
-// flight: they are cut short, not counted, and their messages released
-// to be sent again. It returns nil on cancellation.
+// flight: those cut short before an answer are not counted and their
+// messages are released to be sent again; answered ones are recorded.
+// It returns nil on cancellation.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	go d.listen(ctx)
 	stopRecording := make(chan struct{})
@@ -472,7 +473,9 @@ func (d *Dispatcher) deliver(ctx context.Context, m outgoing) {
 	if len(m.secrets) > 0 {
 		res = d.tracedAttempt(ctx, m)
 	}
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && res.status == 0 {
+		// Cut short by the stop with no answer: it goes again. An
+		// answered attempt is recorded, or a success would be repeated.
 		d.release([]outgoing{m})
 		return
 	}

@@ -70,6 +70,8 @@ type env struct {
 	c        *commands.Commands
 	clock    *clock
 	disp     *webhooks.Dispatcher
+	log      eventlog.Log
+	opts     envOptions
 	account  uuid.UUID
 	campaign uuid.UUID
 }
@@ -77,6 +79,7 @@ type env struct {
 type envOptions struct {
 	bare              bool // the write side only: no NATS, relay, projection runner or dispatcher
 	dispatcherPrivate bool // the dispatcher's AllowPrivate; the commands always allow them
+	noDispatcher      bool // the test runs its own (env.dispatcher)
 	schedule          []time.Duration
 	perEndpoint       int
 }
@@ -120,31 +123,43 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	}
 	e.run(relay.Run)
 	log := eventlog.New(store)
+	e.log = log
 	runner, err := projections.NewRunner(projections.RunnerConfig{Stream: stream, SubjectPrefix: prefix, StatusEvery: time.Hour},
 		pool, log, nc, domain.NewRegistry(), quiet(), nil, webhooks.New(log, views.Of(store)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.run(runner.Run)
-	e.disp, err = webhooks.NewDispatcher(webhooks.Config{
-		AllowPrivate: opts.dispatcherPrivate,
-		Clock:        e.clock.now,
-		Schedule:     opts.schedule,
-		Jitter:       -1,
-		PerEndpoint:  opts.perEndpoint,
-		PollInterval: 20 * time.Millisecond,
-		OpenSecret:   c.OpenWebhookSecret,
-		Disable: func(ctx context.Context, account, id uuid.UUID, reason, detail string) (bool, error) {
-			res, err := c.DisableWebhook(ctx, commands.DisableWebhook{AccountID: account, WebhookID: id, Reason: reason, Detail: detail})
-			return res.Position > 0, err
-		},
-		Events: log,
-	}, pool, quiet(), nil)
-	if err != nil {
-		t.Fatal(err)
+	e.opts = opts
+	if opts.noDispatcher {
+		return e
 	}
+	e.disp = e.dispatcher()
 	e.run(e.disp.Run)
 	return e
+}
+
+// dispatcher returns a dispatcher as newEnv runs it, not running.
+func (e *env) dispatcher() *webhooks.Dispatcher {
+	e.t.Helper()
+	d, err := webhooks.NewDispatcher(webhooks.Config{
+		AllowPrivate: e.opts.dispatcherPrivate,
+		Clock:        e.clock.now,
+		Schedule:     e.opts.schedule,
+		Jitter:       -1,
+		PerEndpoint:  e.opts.perEndpoint,
+		PollInterval: 20 * time.Millisecond,
+		OpenSecret:   e.c.OpenWebhookSecret,
+		Disable: func(ctx context.Context, account, id uuid.UUID, reason, detail string) (bool, error) {
+			res, err := e.c.DisableWebhook(ctx, commands.DisableWebhook{AccountID: account, WebhookID: id, Reason: reason, Detail: detail})
+			return res.Position > 0, err
+		},
+		Events: e.log,
+	}, e.pool, quiet(), nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return d
 }
 
 // run runs fn until the test ends.
