@@ -50,14 +50,29 @@ func fieldError(field, msg string) *formErrors {
 // validation returns the errors of err when it is a validation error.
 // inputs, when given, are the form's input names: the summary links each
 // error to the input it is shown at.
-func validation(err error, inputs ...string) *formErrors {
+func validation(err error, inputs ...string) *formErrors { return validationOf(err, nil, inputs...) }
+
+// subjects tells what a form's error path is about (api.FieldSubject):
+// the labels and values the admin typed or the campaign has.
+type subjects func(path string) api.FieldSubject
+
+// validationOf is validation with the form's subjects, so that messages
+// name the admin's labels; the sentences come from api.PageFieldMessage,
+// the one table of them. The same sentence twice at one input (a
+// select field's list and the field itself) is shown once.
+func validationOf(err error, subj subjects, inputs ...string) *formErrors {
 	var verr *domain.ValidationError
 	if !errors.As(err, &verr) {
 		return nil
 	}
 	out := &formErrors{}
+	seen := map[[2]string]bool{}
 	for _, fe := range verr.Errors {
-		msg := strings.TrimPrefix(fe.Message, fe.Field+": ")
+		var s api.FieldSubject
+		if subj != nil {
+			s = subj(fe.Field)
+		}
+		msg := api.PageFieldMessage(fe, s)
 		anchor := fe.Field
 		if len(inputs) > 0 {
 			anchor = ""
@@ -67,7 +82,10 @@ func validation(err error, inputs ...string) *formErrors {
 				}
 			}
 		}
-		out.List = append(out.List, fieldErr{Field: fe.Field, Message: msg, Anchor: anchor, Where: where(fe.Field)})
+		if k := [2]string{anchor, msg}; !seen[k] {
+			seen[k] = true
+			out.List = append(out.List, fieldErr{Field: fe.Field, Message: msg, Anchor: anchor, Where: where(fe.Field)})
+		}
 	}
 	return out
 }
@@ -75,7 +93,7 @@ func validation(err error, inputs ...string) *formErrors {
 var listNames = map[string]string{"fields": "Field", "selects": "Select list", "options": "option", "statuses": "Status",
 	"conditions": "Condition", "any": "Group"}
 
-var partNames = map[string]string{"op": "operator", "value2": "upper end", "expires_at": "expiry", "event_types": "event types",
+var partNames = map[string]string{"url": "Address", "op": "operator", "value2": "upper end", "expires_at": "expiry", "event_types": "event types",
 	"match": "which leads"}
 
 var pathPart = regexp.MustCompile(`^([a-z_]+)(?:\[(\d+)\])?$`)
