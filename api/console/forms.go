@@ -93,13 +93,19 @@ func validationOf(err error, subj subjects, inputs ...string) *formErrors {
 var listNames = map[string]string{"fields": "Field", "selects": "Select list", "options": "option", "statuses": "Status",
 	"conditions": "Condition", "any": "Group"}
 
-var partNames = map[string]string{"url": "Address", "op": "operator", "value2": "upper end", "expires_at": "expiry", "event_types": "event types",
+var partNames = map[string]string{"op": "operator", "value2": "upper end", "expires_at": "expiry", "event_types": "event types",
 	"match": "which leads"}
 
 var pathPart = regexp.MustCompile(`^([a-z_]+)(?:\[(\d+)\])?$`)
 
+// pathNames name whole paths that the parts would name awkwardly.
+var pathNames = map[string]string{"option.value": "New option", "option.label": "New option", "url": "Address"}
+
 // where names an error's path for people: fields[2].key is "Field 3, key".
 func where(path string) string {
+	if n, ok := pathNames[path]; ok {
+		return n
+	}
 	parts := strings.Split(path, ".")
 	for i, p := range parts {
 		m := pathPart.FindStringSubmatch(p)
