@@ -34,6 +34,10 @@ func TestPageFieldMessageSaysWhatToDo(t *testing.T) {
 			api.FieldSubject{Value: "won"}, "Another status already has the key “won”. Change this one's label or key."},
 		{domain.FieldError{Field: "url", Code: domain.CodeInvalidFormat, Message: `url: "x" is not an absolute URL`},
 			api.FieldSubject{}, "Type the whole address, starting with https://, such as https://example.com/hooks/leads."},
+		{domain.FieldError{Field: "match", Code: domain.CodeRequired}, api.FieldSubject{},
+			"Add a condition, or choose “Every lead of the campaign” to let every lead through."},
+		{domain.FieldError{Field: "match", Code: domain.CodeInvalidValue}, api.FieldSubject{Value: "all"},
+			"“Every lead of the campaign” takes no condition: remove the conditions, or do not choose it."},
 		{domain.FieldError{Field: "position", Code: domain.CodeInvalidValue, Message: "position: a position from 1 to 3"},
 			api.FieldSubject{}, "A position from 1 to 3."},
 	} {

@@ -443,6 +443,11 @@ var fieldSentences = []fieldSentence{
 	{match: func(part, code string, s FieldSubject) bool {
 		return (part == "key" || part == "slug") && (code == domain.CodeInvalidFormat || code == domain.CodeRequired || s.Value == "")
 	}, say: say("A key is lowercase letters a–z, digits and _, and starts with a letter, such as lead_source.")},
+	{match: on("match", domain.CodeRequired), say: say("Add a condition, or choose “Every lead of the campaign” to let every lead through.")},
+	{match: func(part, code string, s FieldSubject) bool {
+		return part == "match" && code == domain.CodeInvalidValue && s.Value == "all"
+	},
+		say: say("“Every lead of the campaign” takes no condition: remove the conditions, or do not choose it.")},
 	{match: on("label", domain.CodeRequired), say: say("Type a label: the name people see.")},
 	{match: on("statuses", domain.CodeRequired), say: say("Type at least one status, such as New.")},
 	{match: on("campaign", domain.CodeRequired), say: say("Choose the campaign whose leads this field links to.")},

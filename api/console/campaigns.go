@@ -89,9 +89,6 @@ type campaignForm struct {
 type typeChoice struct {
 	Type domain.FieldType
 	Word string
-	// Options reports a type whose field takes options (a select list of
-	// its own).
-	Options bool
 }
 
 // typeWords name the field types in the admin's words, in the picker's
@@ -106,8 +103,8 @@ var typeWords = []typeChoice{
 	{Type: domain.TypeDatetime, Word: "Date and time"},
 	{Type: domain.TypeBoolean, Word: "Yes / no"},
 	{Type: domain.TypeURL, Word: "Web address"},
-	{Type: domain.TypeSelect, Word: "Select list (one choice)", Options: true},
-	{Type: domain.TypeMultiselect, Word: "Select list (several choices)", Options: true},
+	{Type: domain.TypeSelect, Word: "Select list (one choice)"},
+	{Type: domain.TypeMultiselect, Word: "Select list (several choices)"},
 	{Type: domain.TypeRelation, Word: "Link to a lead of another campaign"},
 }
 
@@ -390,25 +387,6 @@ func lines[T any](items []T, get func(T) string) string {
 	return strings.Join(out, "\n")
 }
 
-// parseOptions reads "value | label" lines; a line without "|" is used as
-// both, its value made from the label (Partner ABC → partner-abc).
-func parseOptions(s string) []domain.Option {
-	var out []domain.Option
-	for _, line := range strings.Split(s, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		value, label, ok := strings.Cut(line, "|")
-		value, label = strings.TrimSpace(value), strings.TrimSpace(label)
-		if !ok {
-			label, value = value, slug(value, "-")
-		}
-		out = append(out, domain.Option{Value: value, Label: label})
-	}
-	return out
-}
-
 var nonSlug = regexp.MustCompile(`[^a-z0-9]+`)
 
 // slugFold spells the letters of European labels in a–z, so that
@@ -540,6 +518,16 @@ func changeSubjects(camp domain.Campaign, cmd commands.ChangeCampaign) subjects 
 			return api.FieldSubject{Label: cmd.AddField.Label, Value: cmd.AddField.Key}
 		case cmd.AddStatus != nil && strings.HasSuffix(path, ".slug"):
 			return api.FieldSubject{Label: cmd.AddStatus.Label, Value: cmd.AddStatus.Slug}
+		case cmd.AddSelect != nil && strings.Contains(path, ".options["):
+			if m := indexed.FindStringSubmatch(path); m != nil {
+				if om := optionPath.FindStringSubmatch(m[3]); om != nil {
+					j, _ := strconv.Atoi(om[1])
+					if j < len(cmd.AddSelect.Options) {
+						o := cmd.AddSelect.Options[j]
+						return api.FieldSubject{Label: o.Label, List: cmd.AddSelect.Label, Value: o.Value}
+					}
+				}
+			}
 		case cmd.AddSelect != nil && strings.HasSuffix(path, ".key"):
 			return api.FieldSubject{Label: cmd.AddSelect.Label, Value: cmd.AddSelect.Key}
 		}
@@ -571,9 +559,10 @@ func (c *Console) addField(w http.ResponseWriter, r *http.Request) error {
 
 func (c *Console) addSelect(w http.ResponseWriter, r *http.Request) error {
 	p := "selects[" + r.PostForm.Get("index") + "]"
-	sl := domain.Select{Key: trimmed(r, p+".key"), Label: trimmed(r, p+".label"), Options: parseOptions(r.PostForm.Get(p + ".options"))}
-	if sl.Options == nil {
-		sl.Options = []domain.Option{}
+	sl := domain.Select{Key: trimmed(r, p+".key"), Label: trimmed(r, p+".label"),
+		Options: optionsFrom(r.PostForm.Get(p+".options"), r.PostForm.Get(p+".values"))}
+	if sl.Key == "" {
+		sl.Key = keyFrom(sl.Label)
 	}
 	return c.changeCampaign(w, r, "add_select", "select_added", commands.ChangeCampaign{AddSelect: &sl}, nil)
 }
