@@ -203,7 +203,7 @@ func (c *Console) createCampaign(w http.ResponseWriter, r *http.Request) error {
 		p := "fields[" + strconv.Itoa(i) + "]"
 		inputs = append(inputs, p+".key", p+".label", p+".type", p+".options", p+".campaign")
 	}
-	if errs := validationOf(err, made.subjects(r), inputs...); errs != nil {
+	if errs := validationOf(err, made.subjects(), inputs...); errs != nil {
 		return c.renderCampaignForm(w, r, http.StatusUnprocessableEntity, nf, made, errs)
 	}
 	return err
@@ -241,7 +241,7 @@ func readCampaignForm(v *domain.ValidationError, r *http.Request, nf int) *madeS
 
 // subjects names what the errors of the form are about: a field row's
 // key, an option's label and its field's label, a status's slug.
-func (m *madeSchema) subjects(r *http.Request) subjects {
+func (m *madeSchema) subjects() subjects {
 	return func(path string) api.FieldSubject {
 		mt := indexed.FindStringSubmatch(path)
 		if mt == nil {

@@ -130,8 +130,8 @@ type Page struct {
 // order, or its reverse with q.Newest. Every shape is one range scan of
 // one index, whatever the planner's statistics say (pinListPlan): a
 // filter's page reads its membership rows, which carry the lead, and
-// nothing else. Rows of another account are dropped but still advance Next, so a campaign id of another account
-// pages through nothing.
+// nothing else. Rows of another account are dropped but still advance
+// Next, so a campaign id of another account pages through nothing.
 func (r *Reader) List(ctx context.Context, q Query) (Page, error) {
 	raw, err := r.ListRaw(ctx, q, 0)
 	if err != nil {
