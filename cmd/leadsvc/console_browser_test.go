@@ -83,7 +83,8 @@ func TestConsolePartnerSetupInChromium(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bctx := mustBrowser(t, 90*time.Second, 1280, 900)
+	// Alone it takes seconds; beside the whole suite on two cores, minutes.
+	bctx := mustBrowser(t, 180*time.Second, 1280, 900)
 	b := &browserStep{t: t, ctx: bctx, base: "http://" + m.Addr(), dir: dir}
 
 	// Sign in, with the keyboard: type the token and press Enter.
