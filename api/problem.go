@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
@@ -378,4 +379,122 @@ func humanBytes(n int64) string {
 		return itoa(n>>10) + " KiB"
 	}
 	return itoa(n) + " bytes"
+}
+
+// FieldSubject is what a page knows of the thing a field error is about,
+// so that its sentence names it as the admin does.
+type FieldSubject struct {
+	// Label is the label of what the error's path names: the option's
+	// "Partner ABC", the field's "Email".
+	Label string
+	// List is the label of the list that holds it: the select list's
+	// "Source".
+	List string
+	// Value is the key, slug or option value that was sent, typed or
+	// made from the label.
+	Value string
+}
+
+// fieldSentence is one line of the console's table of field errors: the
+// errors it takes (by the last element of their path and their code) and
+// what the admin is told to do.
+type fieldSentence struct {
+	match func(part, code string, s FieldSubject) bool
+	say   func(s FieldSubject, fe domain.FieldError) string
+}
+
+// PageFieldMessage is the console's sentence for one field error, shown
+// next to the input it concerns: what to do, in everyday words. Errors
+// the table does not know keep the domain's message, as a sentence.
+func PageFieldMessage(fe domain.FieldError, s FieldSubject) string {
+	part := fe.Field
+	if i := strings.LastIndexByte(part, '.'); i >= 0 {
+		part = part[i+1:]
+	}
+	if i := strings.IndexByte(part, '['); i >= 0 {
+		part = part[:i]
+	}
+	for _, row := range fieldSentences {
+		if row.match(part, fe.Code, s) {
+			return row.say(s, fe)
+		}
+	}
+	return sentence(strings.TrimPrefix(fe.Message, fe.Field+": "))
+}
+
+// fieldSentences are tried in order, the first match winning.
+var fieldSentences = []fieldSentence{
+	{match: sent("value", domain.CodeInvalidValue, false), say: func(s FieldSubject, _ domain.FieldError) string {
+		return quoted(or(s.Label, s.Value)) + " is already an option of " + or(s.List, "this list") + "."
+	}},
+	{match: sent("value", domain.CodeInvalidValue, true), say: say("Type the option's label.")},
+	{match: func(part, code string, s FieldSubject) bool {
+		return part == "key" && code == domain.CodeInvalidValue && domain.ReservedFieldKeys[s.Value]
+	}, say: func(s FieldSubject, _ domain.FieldError) string {
+		return "The key " + quoted(s.Value) + " is taken by what every lead has anyway. Type another key, such as " +
+			quoted("lead_"+s.Value) + "."
+	}},
+	{match: sent("key", domain.CodeInvalidValue, false), say: func(s FieldSubject, fe domain.FieldError) string {
+		return "Another " + listWord(fe.Field) + " already has the key " + quoted(s.Value) + ". Change this one's label or type another key."
+	}},
+	{match: sent("slug", domain.CodeInvalidValue, false), say: func(s FieldSubject, _ domain.FieldError) string {
+		return "Another status already has the key " + quoted(s.Value) + ". Change this one's label or key."
+	}},
+	{match: func(part, code string, s FieldSubject) bool {
+		return (part == "key" || part == "slug") && (code == domain.CodeInvalidFormat || code == domain.CodeRequired || s.Value == "")
+	}, say: say("A key is lowercase letters a–z, digits and _, and starts with a letter, such as lead_source.")},
+	{match: on("match", domain.CodeRequired), say: say("Add a condition, or choose “Every lead of the campaign” to let every lead through.")},
+	{match: func(part, code string, s FieldSubject) bool {
+		return part == "match" && code == domain.CodeInvalidValue && s.Value == "all"
+	},
+		say: say("“Every lead of the campaign” takes no condition: remove the conditions, or do not choose it.")},
+	{match: on("label", domain.CodeRequired), say: say("Type a label: the name people see.")},
+	{match: on("statuses", domain.CodeRequired), say: say("Type at least one status, such as New.")},
+	{match: on("campaign", domain.CodeRequired), say: say("Choose the campaign whose leads this field links to.")},
+	{match: on("url", domain.CodeInvalidFormat), say: say("Type the whole address, starting with https://, such as https://example.com/hooks/leads.")},
+}
+
+// on matches the last path element part with code.
+func on(part, code string) func(string, string, FieldSubject) bool {
+	return func(p, c string, _ FieldSubject) bool { return p == part && c == code }
+}
+
+// sent is on for an error about a value that was sent (or made), blank
+// when blank is set and non-empty otherwise.
+func sent(part, code string, blank bool) func(string, string, FieldSubject) bool {
+	return func(p, c string, s FieldSubject) bool { return p == part && c == code && (s.Value == "") == blank }
+}
+
+func say(s string) func(FieldSubject, domain.FieldError) string {
+	return func(FieldSubject, domain.FieldError) string { return s }
+}
+
+// listWord names the kind of schema element a path is in.
+func listWord(path string) string {
+	if strings.HasPrefix(path, "selects") {
+		return "select list"
+	}
+	return "field"
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func quoted(s string) string { return "“" + s + "”" }
+
+// sentence starts msg with a capital and ends it with a full stop.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
+	}
+	r := []rune(msg)
+	r[0] = unicode.ToUpper(r[0])
+	if last := r[len(r)-1]; last != '.' && last != '?' && last != '!' {
+		r = append(r, '.')
+	}
+	return string(r)
 }

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
+	"github.com/leadsvc/leadsvc/api"
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 )
@@ -67,12 +69,53 @@ func (c *Console) listCampaigns(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// campaignForm is the new-campaign form: how many rows of fields and
-// selects it shows.
+// campaignForm is the new-campaign form: how many field rows it shows,
+// the words of the field types and the campaigns a relation may target.
 type campaignForm struct {
 	Fields    []int
-	Selects   []int
+	Types     []typeChoice
 	Campaigns []domain.Campaign // relation targets
+	// Keys, Values and Slugs are what the server made of the labels sent,
+	// shown where the admin left them to be made (the key inputs' and
+	// text areas' placeholders).
+	Keys   map[int]string
+	Values map[int]string
+	Slugs  string
+	// DefaultStatuses are the statuses until the admin changes them.
+	DefaultStatuses string
+}
+
+// typeChoice is one field type as the type picker offers it.
+type typeChoice struct {
+	Type domain.FieldType
+	Word string
+}
+
+// typeWords name the field types in the admin's words, in the picker's
+// order; every domain type has one.
+var typeWords = []typeChoice{
+	{Type: domain.TypeText, Word: "Text"},
+	{Type: domain.TypeTextarea, Word: "Long text"},
+	{Type: domain.TypeEmail, Word: "Email"},
+	{Type: domain.TypePhone, Word: "Phone"},
+	{Type: domain.TypeNumber, Word: "Number"},
+	{Type: domain.TypeDate, Word: "Date"},
+	{Type: domain.TypeDatetime, Word: "Date and time"},
+	{Type: domain.TypeBoolean, Word: "Yes / no"},
+	{Type: domain.TypeURL, Word: "Web address"},
+	{Type: domain.TypeSelect, Word: "Select list (one choice)"},
+	{Type: domain.TypeMultiselect, Word: "Select list (several choices)"},
+	{Type: domain.TypeRelation, Word: "Link to a lead of another campaign"},
+}
+
+// typeWord is a field type in the admin's words.
+func typeWord(t domain.FieldType) string {
+	for _, c := range typeWords {
+		if c.Type == t {
+			return c.Word
+		}
+	}
+	return string(t)
 }
 
 func rows(n int) []int {
@@ -93,16 +136,23 @@ func formCount(r *http.Request, name string, def, most int) int {
 }
 
 func (c *Console) newCampaign(w http.ResponseWriter, r *http.Request) error {
-	return c.renderCampaignForm(w, r, http.StatusOK, 3, 1, nil)
+	return c.renderCampaignForm(w, r, http.StatusOK, 3, nil, nil)
 }
 
-func (c *Console) renderCampaignForm(w http.ResponseWriter, r *http.Request, status, fields, selects int, errs *formErrors) error {
+// defaultStatuses are the new-campaign form's statuses until changed.
+const defaultStatuses = "New\nContacted\nQualified\nWon\nLost"
+
+func (c *Console) renderCampaignForm(w http.ResponseWriter, r *http.Request, status, fields int, made *madeSchema, errs *formErrors) error {
 	cs, err := c.cmd.ListCampaigns(r.Context(), account(r).ID)
 	if err != nil {
 		return err
 	}
-	v := &view{Title: "New campaign", Section: "campaigns", Errors: errs, Idem: randomHex(16),
-		Data: campaignForm{Fields: rows(fields), Selects: rows(selects), Campaigns: cs}}
+	d := campaignForm{Fields: rows(fields), Types: typeWords, Campaigns: cs, Keys: map[int]string{}, Values: map[int]string{},
+		Slugs: lines(statusesFrom(defaultStatuses, ""), func(s domain.Status) string { return s.Slug }), DefaultStatuses: defaultStatuses}
+	if made != nil {
+		d.Keys, d.Values, d.Slugs = made.keys, made.values, made.slugs
+	}
+	v := &view{Title: "New campaign", Section: "campaigns", Errors: errs, Idem: randomHex(16), Data: d}
 	if r.Method == http.MethodPost {
 		v.Form, v.Idem = r.PostForm, r.PostForm.Get("idem")
 	}
@@ -112,60 +162,123 @@ func (c *Console) renderCampaignForm(w http.ResponseWriter, r *http.Request, sta
 
 const maxRows = 50
 
-// createCampaign saves the new-campaign form, or with "add a row"
-// buttons shows it again with one more row. Blank rows are left out.
+// madeSchema is a new campaign's schema read from its form, with what was
+// made of the labels and where each part came from.
+type madeSchema struct {
+	schema domain.Schema
+	keys   map[int]string // the key made of each field row's label
+	values map[int]string // the option values made of each row's options, one a line
+	slugs  string         // the status slugs made of the labels, one a line
+	// fieldRow and selectRow are the form row of each field and select
+	// list of the schema: a select field's options are a list of its own.
+	fieldRow, selectRow map[int]int
+}
+
+// createCampaign saves the new-campaign form, or with its "add a field"
+// button shows it again with one more row. The admin types labels; keys,
+// option values and status slugs are made from them unless typed.
+// Blank rows are left out.
 func (c *Console) createCampaign(w http.ResponseWriter, r *http.Request) error {
-	nf, ns := formCount(r, "nfields", 3, maxRows), formCount(r, "nselects", 1, maxRows)
-	switch r.PostForm.Get("action") {
-	case "add_field":
-		return c.renderCampaignForm(w, r, http.StatusOK, min(nf+1, maxRows), ns, nil)
-	case "add_select":
-		return c.renderCampaignForm(w, r, http.StatusOK, nf, min(ns+1, maxRows), nil)
-	}
+	nf := formCount(r, "nfields", 3, maxRows)
 	v := &domain.ValidationError{}
-	var schema domain.Schema
-	var inputs []string
-	fieldRow, selectRow := map[int]int{}, map[int]int{}
-	for j := range ns {
-		p := "selects[" + strconv.Itoa(j) + "]"
-		inputs = append(inputs, p+".key", p+".label", p+".options")
-		sl := domain.Select{Key: trimmed(r, p+".key"), Label: trimmed(r, p+".label"), Options: parseOptions(r.PostForm.Get(p + ".options"))}
-		if sl.Key == "" && sl.Label == "" && len(sl.Options) == 0 {
-			continue
-		}
-		selectRow[len(schema.Selects)] = j
-		schema.Selects = append(schema.Selects, sl)
+	made := readCampaignForm(v, r, nf)
+	if r.PostForm.Get("action") == "add_field" {
+		return c.renderCampaignForm(w, r, http.StatusOK, min(nf+1, maxRows), made, nil)
 	}
-	for i := range nf {
-		p := "fields[" + strconv.Itoa(i) + "]"
-		inputs = append(inputs, p+".key", p+".label", p+".type", p+".select", p+".campaign")
-		f, blank := fieldFromForm(v, r, p)
-		if blank {
-			continue
-		}
-		fieldRow[len(schema.Fields)] = i
-		schema.Fields = append(schema.Fields, f)
-	}
-	for _, s := range parseOptions(r.PostForm.Get("statuses")) {
-		schema.Statuses = append(schema.Statuses, domain.Status{Slug: s.Value, Label: s.Label})
-	}
-	inputs = append(inputs, "name", "statuses")
 	err := v.Err()
 	if err == nil {
 		var res commands.CampaignResult
 		res, err = c.cmd.CreateCampaign(r.Context(), commands.CreateCampaign{AccountID: account(r).ID, Name: trimmed(r, "name"),
-			Schema: schema, Meta: meta(w, r), Idem: idempotency(r)})
+			Schema: made.schema, Meta: meta(w, r), Idem: idempotency(r)})
 		if err == nil {
 			redirect(w, r, "/campaigns/"+res.Campaign.ID.String()+"?notice=campaign_created")
 			return nil
 		}
 	}
-	err = reindex(reindex(err, "fields", fieldRow), "selects", selectRow)
-	if errs := validation(err, inputs...); errs != nil {
-		return c.renderCampaignForm(w, r, http.StatusUnprocessableEntity, nf, ns, errs)
+	// A select field's list is shown at its field's row: its errors are
+	// the field's.
+	err = reindexAs(reindex(err, "fields", made.fieldRow), "selects", "fields", made.selectRow)
+	inputs := []string{"name", "statuses", "slugs"}
+	for i := range nf {
+		p := "fields[" + strconv.Itoa(i) + "]"
+		inputs = append(inputs, p+".key", p+".label", p+".type", p+".options", p+".campaign")
+	}
+	if errs := validationOf(err, made.subjects(), inputs...); errs != nil {
+		return c.renderCampaignForm(w, r, http.StatusUnprocessableEntity, nf, made, errs)
 	}
 	return err
 }
+
+// readCampaignForm reads the new-campaign form's nf field rows and its
+// statuses.
+func readCampaignForm(v *domain.ValidationError, r *http.Request, nf int) *madeSchema {
+	m := &madeSchema{keys: map[int]string{}, values: map[int]string{}, fieldRow: map[int]int{}, selectRow: map[int]int{}}
+	for i := range nf {
+		p := "fields[" + strconv.Itoa(i) + "]"
+		label := trimmed(r, p+".label")
+		m.keys[i] = keyFrom(label)
+		f, blank := fieldFromForm(v, r, p)
+		if blank {
+			continue
+		}
+		if f.Key == "" {
+			f.Key = m.keys[i]
+		}
+		if f.Type == domain.TypeSelect || f.Type == domain.TypeMultiselect {
+			opts := optionsFrom(r.PostForm.Get(p+".options"), r.PostForm.Get(p+".values"))
+			m.values[i] = lines(optionsFrom(r.PostForm.Get(p+".options"), ""), func(o domain.Option) string { return o.Value })
+			f.Select = f.Key
+			m.selectRow[len(m.schema.Selects)] = i
+			m.schema.Selects = append(m.schema.Selects, domain.Select{Key: f.Key, Label: f.Label, Options: opts})
+		}
+		m.fieldRow[len(m.schema.Fields)] = i
+		m.schema.Fields = append(m.schema.Fields, f)
+	}
+	m.schema.Statuses = statusesFrom(r.PostForm.Get("statuses"), r.PostForm.Get("slugs"))
+	m.slugs = lines(statusesFrom(r.PostForm.Get("statuses"), ""), func(s domain.Status) string { return s.Slug })
+	return m
+}
+
+// subjects names what the errors of the form are about: a field row's
+// key, an option's label and its field's label, a status's slug.
+func (m *madeSchema) subjects() subjects {
+	return func(path string) api.FieldSubject {
+		mt := indexed.FindStringSubmatch(path)
+		if mt == nil {
+			return api.FieldSubject{}
+		}
+		i, _ := strconv.Atoi(mt[2])
+		switch mt[1] {
+		case "fields":
+			k := -1
+			for at, row := range m.fieldRow {
+				if row == i {
+					k = at
+				}
+			}
+			if k < 0 {
+				return api.FieldSubject{}
+			}
+			f := m.schema.Fields[k]
+			s := api.FieldSubject{Label: f.Label, Value: f.Key}
+			if om := optionPath.FindStringSubmatch(mt[3]); om != nil {
+				j, _ := strconv.Atoi(om[1])
+				sl, _ := m.schema.Select(f.Select)
+				if j < len(sl.Options) {
+					s = api.FieldSubject{Label: sl.Options[j].Label, Value: sl.Options[j].Value, List: f.Label}
+				}
+			}
+			return s
+		case "statuses":
+			if i < len(m.schema.Statuses) {
+				return api.FieldSubject{Label: m.schema.Statuses[i].Label, Value: m.schema.Statuses[i].Slug}
+			}
+		}
+		return api.FieldSubject{}
+	}
+}
+
+var optionPath = regexp.MustCompile(`^\.options\[(\d+)\]`)
 
 // fieldFromForm reads one field row (p is its path, fields[3]); blank
 // rows are reported so that they can be left out.
@@ -188,7 +301,12 @@ var indexed = regexp.MustCompile(`^([a-z_]+)\[(\d+)\](.*)$`)
 
 // reindex rewrites the errors' paths under list[k] to list[rows[k]]: the
 // domain counts the non-blank rows, the form counts every row.
-func reindex(err error, list string, rows map[int]int) error {
+func reindex(err error, list string, rows map[int]int) error { return reindexAs(err, list, list, rows) }
+
+// reindexAs is reindex that also renames the list, for a part of the
+// schema shown in another's row: a select field's list (selects[k]) at
+// its field's row (fields[row]).
+func reindexAs(err error, list, as string, rows map[int]int) error {
 	var verr *domain.ValidationError
 	if !errors.As(err, &verr) {
 		return err
@@ -199,7 +317,7 @@ func reindex(err error, list string, rows map[int]int) error {
 			k, _ := strconv.Atoi(m[2])
 			if row, ok := rows[k]; ok {
 				from := fe.Field
-				fe.Field = list + "[" + strconv.Itoa(row) + "]" + m[3]
+				fe.Field = as + "[" + strconv.Itoa(row) + "]" + m[3]
 				fe.Message = strings.Replace(fe.Message, from, fe.Field, 1)
 			}
 		}
@@ -208,31 +326,119 @@ func reindex(err error, list string, rows map[int]int) error {
 	return out
 }
 
-// parseOptions reads "value | label" lines; a line without "|" is used as
-// both, its value made from the label (Partner ABC → partner-abc).
-func parseOptions(s string) []domain.Option {
-	var out []domain.Option
+// nonBlankLines are the trimmed lines of s that hold something.
+func nonBlankLines(s string) []string {
+	var out []string
 	for _, line := range strings.Split(s, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, line)
 		}
-		value, label, ok := strings.Cut(line, "|")
-		value, label = strings.TrimSpace(value), strings.TrimSpace(label)
-		if !ok {
-			label, value = value, slug(value, "-")
-		}
-		out = append(out, domain.Option{Value: value, Label: label})
 	}
 	return out
 }
 
+// madeOf pairs each label with the line of made at its place (trimmed),
+// or, where that is blank or missing, with what make makes of the label.
+func madeOf(labels []string, made string, mk func(string) string) []string {
+	typed := strings.Split(made, "\n")
+	out := make([]string, len(labels))
+	for i, l := range labels {
+		if i < len(typed) {
+			out[i] = strings.TrimSpace(typed[i])
+		}
+		if out[i] == "" {
+			out[i] = mk(l)
+		}
+	}
+	return out
+}
+
+// optionsFrom reads options as labels, one a line, and their values, the
+// lines of values at the same places; a value not typed is made from its
+// label (Partner ABC → partner-abc).
+func optionsFrom(labels, values string) []domain.Option {
+	ls := nonBlankLines(labels)
+	vs := madeOf(ls, values, func(l string) string { return slug(l, "-") })
+	out := make([]domain.Option, len(ls))
+	for i := range ls {
+		out[i] = domain.Option{Value: vs[i], Label: ls[i]}
+	}
+	return out
+}
+
+// statusesFrom reads statuses as labels, one a line, and their slugs as
+// optionsFrom reads options (Call back → call_back).
+func statusesFrom(labels, slugs string) []domain.Status {
+	ls := nonBlankLines(labels)
+	ss := madeOf(ls, slugs, keyFrom)
+	out := make([]domain.Status, len(ls))
+	for i := range ls {
+		out[i] = domain.Status{Slug: ss[i], Label: ls[i]}
+	}
+	return out
+}
+
+// lines joins what get reads of each item, one a line.
+func lines[T any](items []T, get func(T) string) string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = get(it)
+	}
+	return strings.Join(out, "\n")
+}
+
 var nonSlug = regexp.MustCompile(`[^a-z0-9]+`)
 
-// slug makes a value from a label: lowercase letters and digits joined
-// by sep.
+// slugFold spells the letters of European labels in a–z, so that
+// "Første kontakt" makes forste_kontakt rather than f_rste_kontakt. The
+// console's script makes the same keys as the admin types (slugFoldJSON).
+var slugFold = [][2]string{{"æ", "ae"}, {"ø", "o"}, {"å", "a"}, {"ä", "a"}, {"ö", "o"}, {"ü", "u"}, {"ß", "ss"},
+	{"é", "e"}, {"è", "e"}, {"ê", "e"}, {"ë", "e"}, {"á", "a"}, {"à", "a"}, {"â", "a"}, {"ã", "a"}, {"í", "i"},
+	{"ì", "i"}, {"î", "i"}, {"ï", "i"}, {"ó", "o"}, {"ò", "o"}, {"ô", "o"}, {"õ", "o"}, {"ú", "u"}, {"ù", "u"},
+	{"û", "u"}, {"ñ", "n"}, {"ç", "c"}, {"ý", "y"}, {"ÿ", "y"}, {"œ", "oe"}, {"ð", "d"}, {"þ", "th"}, {"ł", "l"},
+	{"š", "s"}, {"ž", "z"}, {"č", "c"}, {"ř", "r"}, {"ě", "e"}, {"ů", "u"}, {"ń", "n"}, {"ś", "s"}, {"ź", "z"},
+	{"ż", "z"}, {"ą", "a"}, {"ę", "e"}}
+
+// slugFoldJSON is slugFold for the console's script.
+func slugFoldJSON() string {
+	m := make(map[string]string, len(slugFold))
+	for _, p := range slugFold {
+		m[p[0]] = p[1]
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+var slugFolder = func() *strings.Replacer {
+	var pairs []string
+	for _, p := range slugFold {
+		pairs = append(pairs, p[0], p[1])
+	}
+	return strings.NewReplacer(pairs...)
+}()
+
+// slug makes a value from a label: lowercase letters a–z and digits
+// joined by sep.
 func slug(label, sep string) string {
-	return strings.Trim(nonSlug.ReplaceAllString(strings.ToLower(label), sep), sep)
+	return strings.Trim(nonSlug.ReplaceAllString(slugFolder.Replace(strings.ToLower(label)), sep), sep)
+}
+
+// maxKey is the longest key the domain takes.
+const maxKey = 63
+
+// keyFrom makes a field key or status slug from a label, within the
+// domain's key rule (a letter first, then a–z, 0–9 and _): "E-mail
+// address" → e_mail_address, "2nd phone" → n_2nd_phone. A label with
+// no letter or digit makes "", for the admin to type a key.
+func keyFrom(label string) string {
+	k := slug(label, "_")
+	if k != "" && (k[0] < 'a' || k[0] > 'z') {
+		k = "n_" + k
+	}
+	if len(k) > maxKey {
+		k = strings.TrimRight(k[:maxKey], "_")
+	}
+	return k
 }
 
 // campaignPage is the schema page: the campaign and the indexes its "add"
@@ -279,7 +485,7 @@ func (c *Console) changeCampaign(w http.ResponseWriter, r *http.Request, form, d
 	}
 	cmd.AccountID, cmd.CampaignID, cmd.Meta = camp.AccountID, camp.ID, meta(w, r)
 	if _, err := c.cmd.ChangeCampaign(r.Context(), cmd); err != nil {
-		if errs := validation(err); errs != nil {
+		if errs := validationOf(err, changeSubjects(camp, cmd)); errs != nil {
 			for i, e := range errs.List {
 				if a, ok := anchors[e.Field]; ok {
 					errs.List[i].Anchor = a
@@ -293,6 +499,42 @@ func (c *Console) changeCampaign(w http.ResponseWriter, r *http.Request, form, d
 	return nil
 }
 
+// changeSubjects names what the errors of a schema change are about: the
+// option that already has a value, a new field's or status's key.
+func changeSubjects(camp domain.Campaign, cmd commands.ChangeCampaign) subjects {
+	return func(path string) api.FieldSubject {
+		switch {
+		case cmd.AddOption != nil && strings.HasPrefix(path, "option."):
+			o := cmd.AddOption.Option
+			sl, _ := camp.Schema.Select(cmd.AddOption.Select)
+			s := api.FieldSubject{Label: o.Label, List: sl.Label, Value: o.Value}
+			for _, had := range sl.Options {
+				if had.Value == o.Value {
+					s.Label = had.Label
+				}
+			}
+			return s
+		case cmd.AddField != nil && strings.HasSuffix(path, ".key"):
+			return api.FieldSubject{Label: cmd.AddField.Label, Value: cmd.AddField.Key}
+		case cmd.AddStatus != nil && strings.HasSuffix(path, ".slug"):
+			return api.FieldSubject{Label: cmd.AddStatus.Label, Value: cmd.AddStatus.Slug}
+		case cmd.AddSelect != nil && strings.Contains(path, ".options["):
+			if m := indexed.FindStringSubmatch(path); m != nil {
+				if om := optionPath.FindStringSubmatch(m[3]); om != nil {
+					j, _ := strconv.Atoi(om[1])
+					if j < len(cmd.AddSelect.Options) {
+						o := cmd.AddSelect.Options[j]
+						return api.FieldSubject{Label: o.Label, List: cmd.AddSelect.Label, Value: o.Value}
+					}
+				}
+			}
+		case cmd.AddSelect != nil && strings.HasSuffix(path, ".key"):
+			return api.FieldSubject{Label: cmd.AddSelect.Label, Value: cmd.AddSelect.Key}
+		}
+		return api.FieldSubject{}
+	}
+}
+
 func (c *Console) renameCampaign(w http.ResponseWriter, r *http.Request) error {
 	name := trimmed(r, "name")
 	return c.changeCampaign(w, r, "rename", "renamed", commands.ChangeCampaign{Rename: &name}, nil)
@@ -302,6 +544,9 @@ func (c *Console) addField(w http.ResponseWriter, r *http.Request) error {
 	p := "fields[" + r.PostForm.Get("index") + "]"
 	v := &domain.ValidationError{}
 	f, _ := fieldFromForm(v, r, p)
+	if f.Key == "" {
+		f.Key = keyFrom(f.Label)
+	}
 	if err := v.Err(); err != nil {
 		camp, cerr := c.campaignOf(r)
 		if cerr != nil {
@@ -314,9 +559,10 @@ func (c *Console) addField(w http.ResponseWriter, r *http.Request) error {
 
 func (c *Console) addSelect(w http.ResponseWriter, r *http.Request) error {
 	p := "selects[" + r.PostForm.Get("index") + "]"
-	sl := domain.Select{Key: trimmed(r, p+".key"), Label: trimmed(r, p+".label"), Options: parseOptions(r.PostForm.Get(p + ".options"))}
-	if sl.Options == nil {
-		sl.Options = []domain.Option{}
+	sl := domain.Select{Key: trimmed(r, p+".key"), Label: trimmed(r, p+".label"),
+		Options: optionsFrom(r.PostForm.Get(p+".options"), r.PostForm.Get(p+".values"))}
+	if sl.Key == "" {
+		sl.Key = keyFrom(sl.Label)
 	}
 	return c.changeCampaign(w, r, "add_select", "select_added", commands.ChangeCampaign{AddSelect: &sl}, nil)
 }
@@ -338,7 +584,7 @@ func (c *Console) addStatus(w http.ResponseWriter, r *http.Request) error {
 	p := "statuses[" + r.PostForm.Get("index") + "]"
 	st := domain.Status{Slug: trimmed(r, p+".slug"), Label: trimmed(r, p+".label")}
 	if st.Slug == "" {
-		st.Slug = slug(st.Label, "_")
+		st.Slug = keyFrom(st.Label)
 	}
 	return c.changeCampaign(w, r, "add_status", "status_added", commands.ChangeCampaign{AddStatus: &st}, nil)
 }

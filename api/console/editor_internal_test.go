@@ -2,6 +2,7 @@ package console
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,10 +103,40 @@ func TestErrorSummaryNamesTheInput(t *testing.T) {
 		"selects[0].options[1].value": "Select list 1, option 2, value",
 		"conditions[1].op":            "Condition 2, operator",
 		"filter_id":                   "Filter",
-		"option.value":                "Option, value",
+		"option.value":                "New option",
+		"url":                         "Address",
 	} {
 		if got := where(path); got != want {
 			t.Errorf("where(%q) = %q, want %q", path, got, want)
 		}
+	}
+}
+
+// TestKeysAreMadeFromLabels: keys and slugs keep the domain's key rule
+// whatever the label; option values keep the label's words.
+func TestKeysAreMadeFromLabels(t *testing.T) {
+	t.Parallel()
+	for label, want := range map[string]string{
+		"Full name":               "full_name",
+		"E-mail":                  "e_mail",
+		"Første kontakt":          "forste_kontakt",
+		"  Straße  ":              "strasse",
+		"2nd phone":               "n_2nd_phone",
+		"???":                     "",
+		"Имя":                     "",
+		strings.Repeat("ab ", 40): strings.TrimRight(strings.Repeat("ab_", 21), "_"),
+	} {
+		if got := keyFrom(label); got != want {
+			t.Errorf("keyFrom(%q) = %q, want %q", label, got, want)
+		}
+	}
+	got := optionsFrom("Website\n\n  Partner ABC \nÆble", "web\n\n")
+	want := []domain.Option{{Value: "web", Label: "Website"}, {Value: "partner-abc", Label: "Partner ABC"}, {Value: "aeble", Label: "Æble"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("optionsFrom = %+v, want %+v", got, want)
+	}
+	sts := statusesFrom("New\nCall back", "\nring_back")
+	if len(sts) != 2 || sts[0].Slug != "new" || sts[1].Slug != "ring_back" || sts[1].Label != "Call back" {
+		t.Errorf("statusesFrom = %+v", sts)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/leadsvc/leadsvc/api"
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 )
@@ -355,8 +356,9 @@ func matchOf(r *http.Request) domain.FilterMatch {
 	return domain.MatchConditions
 }
 
-// breadthErrors says the domain's refusals of a filter's breadth in the
-// editor's words, at the "Every lead of the campaign" choice.
+// breadthErrors shows the domain's refusals of a filter's breadth (no
+// condition, or conditions with "all") at the "Every lead of the
+// campaign" choice; api.PageFieldMessage says them in the editor's words.
 func breadthErrors(err error) error {
 	var verr *domain.ValidationError
 	if !errors.As(err, &verr) {
@@ -364,16 +366,23 @@ func breadthErrors(err error) error {
 	}
 	out := &domain.ValidationError{}
 	for _, fe := range verr.Errors {
-		switch fe.Field {
-		case "conditions":
-			out.Add("match", fe.Code, "add a condition, or choose “Every lead of the campaign” to let every lead through")
-		case "match":
-			out.Add("match", fe.Code, "“Every lead of the campaign” takes no condition: remove the conditions, or do not choose it")
-		default:
-			out.Errors = append(out.Errors, fe)
+		if fe.Field == "conditions" && fe.Code == domain.CodeRequired {
+			fe.Field, fe.Message = "match", "match: "+strings.TrimPrefix(fe.Message, "conditions: ")
 		}
+		out.Errors = append(out.Errors, fe)
 	}
 	return out
+}
+
+// matchSubject tells the sentences of the breadth errors which choice
+// was sent.
+func matchSubject(r *http.Request) subjects {
+	return func(path string) api.FieldSubject {
+		if path == "match" {
+			return api.FieldSubject{Value: r.PostForm.Get("match")}
+		}
+		return api.FieldSubject{}
+	}
 }
 
 // conditionsOf reads the editor's conditions, skipping blank rows; the
@@ -412,7 +421,7 @@ func (c *Console) createFilter(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
-	if errs := validation(breadthErrors(reindex(err, "conditions", at))); errs != nil {
+	if errs := validationOf(breadthErrors(reindex(err, "conditions", at)), matchSubject(r)); errs != nil {
 		return c.renderFilter(w, r, http.StatusUnprocessableEntity, camp, nil, rows, errs)
 	}
 	return err
@@ -470,7 +479,7 @@ func (c *Console) updateFilter(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
-	if errs := validation(breadthErrors(reindex(err, "conditions", at))); errs != nil {
+	if errs := validationOf(breadthErrors(reindex(err, "conditions", at)), matchSubject(r)); errs != nil {
 		return c.renderFilter(w, r, http.StatusUnprocessableEntity, camp, &f, rows, errs)
 	}
 	return err

@@ -50,14 +50,29 @@ func fieldError(field, msg string) *formErrors {
 // validation returns the errors of err when it is a validation error.
 // inputs, when given, are the form's input names: the summary links each
 // error to the input it is shown at.
-func validation(err error, inputs ...string) *formErrors {
+func validation(err error, inputs ...string) *formErrors { return validationOf(err, nil, inputs...) }
+
+// subjects tells what a form's error path is about (api.FieldSubject):
+// the labels and values the admin typed or the campaign has.
+type subjects func(path string) api.FieldSubject
+
+// validationOf is validation with the form's subjects, so that messages
+// name the admin's labels; the sentences come from api.PageFieldMessage,
+// the one table of them. The same sentence twice at one input (a
+// select field's list and the field itself) is shown once.
+func validationOf(err error, subj subjects, inputs ...string) *formErrors {
 	var verr *domain.ValidationError
 	if !errors.As(err, &verr) {
 		return nil
 	}
 	out := &formErrors{}
+	seen := map[[2]string]bool{}
 	for _, fe := range verr.Errors {
-		msg := strings.TrimPrefix(fe.Message, fe.Field+": ")
+		var s api.FieldSubject
+		if subj != nil {
+			s = subj(fe.Field)
+		}
+		msg := api.PageFieldMessage(fe, s)
 		anchor := fe.Field
 		if len(inputs) > 0 {
 			anchor = ""
@@ -67,7 +82,10 @@ func validation(err error, inputs ...string) *formErrors {
 				}
 			}
 		}
-		out.List = append(out.List, fieldErr{Field: fe.Field, Message: msg, Anchor: anchor, Where: where(fe.Field)})
+		if k := [2]string{anchor, msg}; !seen[k] {
+			seen[k] = true
+			out.List = append(out.List, fieldErr{Field: fe.Field, Message: msg, Anchor: anchor, Where: where(fe.Field)})
+		}
 	}
 	return out
 }
@@ -80,8 +98,14 @@ var partNames = map[string]string{"op": "operator", "value2": "upper end", "expi
 
 var pathPart = regexp.MustCompile(`^([a-z_]+)(?:\[(\d+)\])?$`)
 
+// pathNames name whole paths that the parts would name awkwardly.
+var pathNames = map[string]string{"option.value": "New option", "option.label": "New option", "url": "Address"}
+
 // where names an error's path for people: fields[2].key is "Field 3, key".
 func where(path string) string {
+	if n, ok := pathNames[path]; ok {
+		return n
+	}
 	parts := strings.Split(path, ".")
 	for i, p := range parts {
 		m := pathPart.FindStringSubmatch(p)

@@ -167,6 +167,50 @@ type leadList struct {
 	Fields   []domain.Field  // the columns to choose from
 	Cols     map[string]bool // the chosen ones
 	Query    template.URL    // the choices, for the pager's links
+	Search   string          // the search text, "" for none
+	// Searchable names the fields a search looks in.
+	Searchable string
+}
+
+// maxSearch bounds the search text (runes); a longer one is cut.
+const maxSearch = 200
+
+// searchText is the search box's text as the database can take it: no
+// NUL, valid UTF-8, at most maxSearch runes.
+func searchText(s string) string {
+	s = strings.TrimSpace(strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), ""))
+	if r := []rune(s); len(r) > maxSearch {
+		s = string(r[:maxSearch])
+	}
+	return s
+}
+
+// searchTypes are the field types the leads page searches in: those
+// holding text a person types.
+var searchTypes = map[domain.FieldType]bool{domain.TypeText: true, domain.TypeTextarea: true, domain.TypeEmail: true,
+	domain.TypePhone: true}
+
+// searchKeys are the keys of the schema's searched fields, retired ones
+// too: their values are still on the leads.
+func searchKeys(s domain.Schema) []string {
+	var out []string
+	for _, f := range s.Fields {
+		if searchTypes[f.Type] {
+			out = append(out, f.Key)
+		}
+	}
+	return out
+}
+
+// searchLabels names the searched fields for the search box's hint.
+func searchLabels(s domain.Schema) string {
+	var out []string
+	for _, f := range s.Fields {
+		if searchTypes[f.Type] {
+			out = append(out, f.Label)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 func (c *Console) listLeads(w http.ResponseWriter, r *http.Request) error {
@@ -189,7 +233,13 @@ func (c *Console) listLeads(w http.ResponseWriter, r *http.Request) error {
 			cols = append(cols, k)
 		}
 	}
-	ls, err := c.leads.List(r.Context(), leads.Query{AccountID: camp.AccountID, CampaignID: &camp.ID, Status: status, After: after, Limit: previewSize})
+	text := searchText(q.Get("q"))
+	searchable := searchKeys(camp.Schema)
+	lq := leads.Query{AccountID: camp.AccountID, CampaignID: &camp.ID, Status: status, After: after, Limit: previewSize, Newest: true}
+	if text != "" {
+		lq.Search = &leads.Search{Text: text, Keys: searchable}
+	}
+	ls, err := c.leads.List(r.Context(), lq)
 	if err != nil {
 		return err
 	}
@@ -197,8 +247,12 @@ func (c *Console) listLeads(w http.ResponseWriter, r *http.Request) error {
 	if status != "" {
 		keep.Set("status", status)
 	}
+	if text != "" {
+		keep.Set("q", text)
+	}
 	data := leadList{Rows: leadRowsOf(ls.Leads, map[uuid.UUID]domain.Campaign{camp.ID: camp}, false, cols), First: after == nil,
-		Status: status, Statuses: camp.Schema.Statuses, Fields: camp.Schema.Fields, Cols: map[string]bool{}}
+		Status: status, Statuses: camp.Schema.Statuses, Fields: camp.Schema.Fields, Cols: map[string]bool{},
+		Search: text, Searchable: searchLabels(camp.Schema)}
 	for _, k := range cols {
 		data.Cols[k] = true
 		keep.Add("cols", k)

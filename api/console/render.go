@@ -95,19 +95,21 @@ func loadPages() (*pages, error) {
 
 func (p *pages) funcs() template.FuncMap {
 	return template.FuncMap{
-		"asset":       func(name string) string { return Prefix + "/static/" + name + "?v=" + p.assetVersion },
-		"fid":         fieldID,
-		"fmtTime":     fmtTime,
-		"fmtValue":    fmtValue,
-		"permLabel":   permLabel,
-		"shortID":     func(s fmt.Stringer) string { return s.String()[:8] },
-		"joinPerms":   joinPerms,
-		"filterLabel": filterLabel,
-		"add":         func(a, b int) int { return a + b },
-		"fieldTypes":  func() []domain.FieldType { return domain.FieldTypes },
-		"list":        func(s ...string) []string { return s },
-		"pathEscape":  url.PathEscape,
-		"retireForm":  newRetireForm,
+		"asset":        func(name string) string { return Prefix + "/static/" + name + "?v=" + p.assetVersion },
+		"fid":          fieldID,
+		"fmtTime":      fmtTime,
+		"fmtValue":     fmtValue,
+		"permLabel":    permLabel,
+		"shortID":      func(s fmt.Stringer) string { return s.String()[:8] },
+		"joinPerms":    joinPerms,
+		"filterLabel":  filterLabel,
+		"add":          func(a, b int) int { return a + b },
+		"fieldTypes":   func() []domain.FieldType { return domain.FieldTypes },
+		"list":         func(s ...string) []string { return s },
+		"pathEscape":   url.PathEscape,
+		"retireForm":   newRetireForm,
+		"slugFoldJSON": slugFoldJSON,
+		"typeWord":     typeWord,
 	}
 }
 

@@ -40,8 +40,8 @@ func TestConsoleBreadthIsChosenInChromium(t *testing.T) {
 	b.do("new filter", chromedp.Navigate(b.base+"/console/campaigns/"+campaign+"/filters/new"), chromedp.WaitVisible(chromedp.CSS("#f-name")))
 	b.do("name the filter", chromedp.SendKeys(chromedp.CSS("#f-name"), "Everyone"))
 	b.submit("save without a condition", `button.primary[value=save]`, "#f-match-err")
-	if s := b.eval("the refusal", `document.querySelector("#f-match-err").innerText + "|" + document.querySelector(".error-summary").innerText`); strings.Count(s, "add a condition, or choose “Every lead of the campaign”") != 2 ||
-		!strings.Contains(s, "Which leads: add a condition") {
+	if s := b.eval("the refusal", `document.querySelector("#f-match-err").innerText + "|" + document.querySelector(".error-summary").innerText`); strings.Count(s, "Add a condition, or choose “Every lead of the campaign”") != 2 ||
+		!strings.Contains(s, "Which leads: Add a condition") {
 		t.Fatalf("the refused filter says %q", s)
 	}
 	b.shot("filter-without-condition-refused")

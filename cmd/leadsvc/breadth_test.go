@@ -123,7 +123,7 @@ func TestConsoleFilterWithoutConditionIsChosen(t *testing.T) {
 		p := s.post("/campaigns/"+campaign+"/filters", url.Values{"rows": {"1"}, "name": {"Everyone"}}).
 			want(http.StatusUnprocessableEntity)
 		if !p.contains(`id="f-match" name="match" aria-invalid="true"`) || !p.contains(`href="#f-match"`) ||
-			!p.contains("add a condition, or choose “Every lead of the campaign”") {
+			!p.contains("Add a condition, or choose “Every lead of the campaign”") {
 			t.Fatalf("a filter without condition is not refused at the every-lead choice:\n%s", p.Body)
 		}
 		p = s.post("/campaigns/"+campaign+"/filters", url.Values{"rows": {"1"}, "name": {"Both"}, "match": {"all"},

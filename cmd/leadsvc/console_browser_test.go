@@ -63,11 +63,13 @@ func (b *browserStep) shot(name string) {
 }
 
 // TestConsolePartnerSetupInChromium is the product guide's setup, clicked
-// through in headless Chromium: sign in, add the option "Partner ABC" to
+// through in headless Chromium: sign in, make a campaign from labels, be
+// refused an option the list has (the error beside its input), add the option "Partner ABC" to
 // the Source select, make the filter source = Partner ABC, make a
 // read-only and a read+write token, copy the docs link and Show the
 // tokens. Then the partner uses them over HTTP and sees their own lead
-// and only it; the console's preview of the token shows the same.
+// and only it; the console's preview of the token shows the same, and the
+// leads page finds it by a search.
 // Missing Chromium fails the test (make test installs it); only -short
 // skips it.
 func TestConsolePartnerSetupInChromium(t *testing.T) {
@@ -81,7 +83,8 @@ func TestConsolePartnerSetupInChromium(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bctx := mustBrowser(t, 45*time.Second, 1280, 900)
+	// Alone it takes seconds; beside the whole suite on two cores, minutes.
+	bctx := mustBrowser(t, 180*time.Second, 1280, 900)
 	b := &browserStep{t: t, ctx: bctx, base: "http://" + m.Addr(), dir: dir}
 
 	// Sign in, with the keyboard: type the token and press Enter.
@@ -92,8 +95,57 @@ func TestConsolePartnerSetupInChromium(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`body:not([data-old]) a[href="/console/campaigns/`+campaign+`"]`)))
 	b.shot("campaigns")
 
-	// Selects: add the option "Partner ABC"; its value follows the label.
+	// A new campaign from labels: each key is made from its label as it
+	// is typed and shown in its key input; a fourth field comes from "Add
+	// another field", a select list's options are typed one per line.
+	b.submit("new campaign", `a[href="/console/campaigns/new"]`, "#f-fields-0-label")
+	b.do("label the fields", chromedp.SendKeys(chromedp.CSS("#f-name"), "Solar leads"),
+		chromedp.SendKeys(chromedp.CSS("#f-fields-0-label"), "Full name"),
+		chromedp.SendKeys(chromedp.CSS("#f-fields-1-label"), "E-mail"),
+		chromedp.SendKeys(chromedp.CSS("#f-fields-2-label"), "Første kontakt"))
+	b.eval("choose the types", `(() => { for (const [i, t] of [[1, "email"], [2, "date"]]) {
+		const s = document.querySelector("#f-fields-" + i + "-type"); s.value = t; s.dispatchEvent(new Event("change", {bubbles: true})); }
+		return ""; })()`)
+	keys := `[0, 1, 2].map(i => document.querySelector("#f-fields-" + i + "-key").placeholder).join(" ")`
+	if got := b.eval("the keys made", keys); got != "full_name e_mail forste_kontakt" {
+		t.Errorf("the keys made as the labels are typed: %q", got)
+	}
+	if got := b.eval("the options of a text field", `String(document.querySelector("#f-fields-0-options").closest("[data-for-type]").hidden)`); got != "true" {
+		t.Errorf("a text field's row shows the options input (hidden = %s)", got)
+	}
+	b.submit("add another field", `button[value=add_field]`, "#f-fields-3-label")
+	if got := b.eval("the keys made by the server", keys); got != "full_name e_mail forste_kontakt" {
+		t.Errorf("the keys shown after adding a row: %q", got)
+	}
+	b.do("a select field", chromedp.SendKeys(chromedp.CSS("#f-fields-3-label"), "Source"))
+	b.eval("choose select", `(() => { const s = document.querySelector("#f-fields-3-type"); s.value = "select";
+		s.dispatchEvent(new Event("change", {bubbles: true})); return ""; })()`)
+	b.do("its options", chromedp.SendKeys(chromedp.CSS("#f-fields-3-options"), "Website\nPartner ABC"))
+	if got := b.eval("the values made", `document.querySelector("#f-fields-3-values").placeholder`); got != "website\npartner-abc" {
+		t.Errorf("the option values made from the labels: %q", got)
+	}
+	b.shot("campaign-new")
+	b.submit("create the campaign", `.actions button.primary`, ".notice")
+	if s := b.eval("the new campaign", `document.querySelector("main").innerText`); !strings.Contains(s, "forste_kontakt") ||
+		!strings.Contains(s, "Email") || !strings.Contains(s, "Partner ABC") {
+		t.Errorf("the campaign made from labels: %q", s)
+	}
+	b.shot("campaign-created")
+
+	// Selects: an option the list has is refused in words next to its
+	// input; then add the option "Partner ABC"; its value follows the label.
+	b.do("back to the campaigns", chromedp.Navigate(b.base+"/console/campaigns"),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/campaigns/`+campaign+`"]`)))
 	b.submit("open the campaign", `a[href="/console/campaigns/`+campaign+`"]`, "#select-source")
+	b.do("type an option it has", chromedp.SendKeys(chromedp.CSS("#f-opt-source-label"), "Website"))
+	b.submit("add it again", `#select-source form[aria-label^="Add an option"] button[type=submit]`, "#f-opt-source-value-err")
+	if s := b.eval("the error", `(() => { const e = document.querySelector("#f-opt-source-value-err");
+		return e.closest(".field").contains(document.querySelector("#f-opt-source-value")) + "|" + e.textContent; })()`); !strings.HasPrefix(s, "true|") ||
+		!strings.HasSuffix(s, "“Website” is already an option of Source.") {
+		t.Errorf("the repeated option's error beside its input: %q", s)
+	}
+	b.shot("option-error")
+	b.do("start again", chromedp.Navigate(b.base+"/console/campaigns/"+campaign), chromedp.WaitVisible(chromedp.CSS("#select-source")))
 	b.do("type the option", chromedp.SendKeys(chromedp.CSS("#f-opt-source-label"), "Partner ABC"))
 	if v := b.eval("the option's value", `document.querySelector("#f-opt-source-value").value`); v != "partner-abc" {
 		t.Errorf("the option's value follows its label as %q, want partner-abc", v)
@@ -204,6 +256,19 @@ func TestConsolePartnerSetupInChromium(t *testing.T) {
 		t.Fatalf("the preview lists %q, want only the partner's lead %s", ids, mine)
 	}
 	b.shot("preview")
+
+	// The leads page, newest first, searched by a name whatever its
+	// capitals: only the partner's lead.
+	b.do("open the leads", chromedp.Navigate(b.base+"/console/campaigns/"+campaign+"/leads"), chromedp.WaitVisible(chromedp.CSS("#f-q")))
+	if ids := b.eval("the leads", `[...document.querySelectorAll("[data-lead-id]")].map(e => e.dataset.leadId).join(",")`); ids != mine+","+website {
+		t.Errorf("the leads page lists %q, want the newest first: %s,%s", ids, mine, website)
+	}
+	b.do("search", chromedp.SendKeys(chromedp.CSS("#f-q"), "lOVE"))
+	b.submit("show", `form.lead-choices button[type=submit]`, "#f-q")
+	if ids := b.eval("the found leads", `[...document.querySelectorAll("[data-lead-id]")].map(e => e.dataset.leadId).join(",")`); ids != mine {
+		t.Errorf("the search lOVE lists %q, want only %s (Ada Lovelace)", ids, mine)
+	}
+	b.shot("leads-search")
 
 	// The lead page with its history, written by the partner's token.
 	b.submit("open the lead", `a[href="/console/leads/`+mine+`"]`, "#history-h")

@@ -293,7 +293,7 @@ func TestConsoleSetUpAPartnerWithoutJavaScript(t *testing.T) {
 	// An option with a bad value: the error is at its input, nothing written.
 	p := s.post("/campaigns/"+campaign+"/selects/source/options", url.Values{"option.label": {"Partner ABC"}, "option.value": {"website"}}).
 		want(http.StatusUnprocessableEntity)
-	if !p.contains(`id="f-opt-source-value-err"`) || !p.contains(`href="#f-opt-source-value"`) || !p.contains("defined twice") {
+	if !p.contains(`id="f-opt-source-value-err"`) || !p.contains(`href="#f-opt-source-value"`) || !p.contains("“Website” is already an option of Source.") {
 		t.Fatalf("the duplicate option's error is not at its input:\n%s", p.Body)
 	}
 	s.post("/campaigns/"+campaign+"/selects/source/options", url.Values{"option.label": {"Partner ABC"}}).
@@ -531,12 +531,11 @@ func TestConsoleCampaignsFiltersAndTokensEndToEnd(t *testing.T) {
 	s := mustSignIn(t, m, admin.token)
 	s.get("/campaigns/new").want(http.StatusOK)
 
-	form := url.Values{"name": {"Solar"}, "nfields": {"3"}, "nselects": {"1"},
-		"selects[0].key": {"source"}, "selects[0].label": {"Source"}, "selects[0].options": {"website | Website\nPartner ABC"},
-		"fields[0].key": {"name"}, "fields[0].label": {"Name"}, "fields[0].type": {"text"}, "fields[0].required": {"true"},
+	form := url.Values{"name": {"Solar"}, "nfields": {"3"},
+		"fields[0].label": {"Name"}, "fields[0].type": {"text"}, "fields[0].required": {"true"},
 		// fields[1] is left blank: the error below is about fields[2].
-		"fields[2].key": {"Bad Key"}, "fields[2].label": {"Source"}, "fields[2].type": {"select"}, "fields[2].select": {"source"},
-		"statuses": {"new | New\nwon | Won"}}
+		"fields[2].key": {"Bad Key"}, "fields[2].label": {"Source"}, "fields[2].type": {"select"}, "fields[2].options": {"Website\nPartner ABC"},
+		"statuses": {"New\nWon"}}
 	p := s.post("/campaigns", form).want(http.StatusUnprocessableEntity)
 	if !p.contains(`id="f-fields-2-key" name="fields[2].key" aria-invalid="true"`) || !p.contains(`href="#f-fields-2-key"`) {
 		t.Fatalf("the bad key's error is not at the input of its row:\n%s", p.Body)
@@ -546,7 +545,7 @@ func TestConsoleCampaignsFiltersAndTokensEndToEnd(t *testing.T) {
 		t.Fatalf("Add another field did not keep the form and add a row:\n%s", p.Body)
 	}
 	form.Del("action")
-	form.Set("fields[2].key", "source")
+	form.Del("fields[2].key") // made from the label: source
 	p = s.post("/campaigns", form).wantRedirect("/console/campaigns/")
 	campaign := regexp.MustCompile(`/console/campaigns/([0-9a-f-]{36})`).FindStringSubmatch(p.Location)[1]
 	var camp struct {
@@ -558,7 +557,8 @@ func TestConsoleCampaignsFiltersAndTokensEndToEnd(t *testing.T) {
 		Statuses []struct{ Slug string } `json:"statuses"`
 	}
 	admin.do(http.MethodGet, "/v1/campaigns/"+campaign, nil).want(http.StatusOK).into(&camp)
-	if len(camp.Fields) != 2 || len(camp.Statuses) != 2 || len(camp.Selects) != 1 || camp.Selects[0].Options[1].Value != "partner-abc" {
+	if len(camp.Fields) != 2 || camp.Fields[1].Key != "source" || len(camp.Statuses) != 2 || camp.Statuses[1].Slug != "won" ||
+		len(camp.Selects) != 1 || camp.Selects[0].Options[1].Value != "partner-abc" {
 		t.Fatalf("the campaign through the API: %+v", camp)
 	}
 
@@ -567,7 +567,7 @@ func TestConsoleCampaignsFiltersAndTokensEndToEnd(t *testing.T) {
 		"fields[2].type": {"number"}}).wantRedirect("/console/campaigns/" + campaign + "?notice=field_added")
 	p = s.post("/campaigns/"+campaign+"/fields", url.Values{"index": {"3"}, "fields[3].key": {"budget"}, "fields[3].label": {"Again"},
 		"fields[3].type": {"number"}}).want(http.StatusUnprocessableEntity)
-	if !p.contains(`id="f-fields-3-key-err"`) || !p.contains("defined twice") {
+	if !p.contains(`id="f-fields-3-key-err"`) || !p.contains("Another field already has the key “budget”.") {
 		t.Fatalf("a second field budget is not refused at its input:\n%s", p.Body)
 	}
 	s.post("/campaigns/"+campaign+"/selects", url.Values{"index": {"1"}, "selects[1].key": {"interest"}, "selects[1].label": {"Interest"},

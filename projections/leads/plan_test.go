@@ -78,7 +78,62 @@ func TestListPlansAreOneOrderedIndexScan(t *testing.T) {
 			for _, s := range shapes {
 				sql, args := leads.ListSQL(s.q)
 				plan := explainPlan(t, pool, mode, sql, args)
-				if err := orderedIndexScan(plan, s.index, s.bound); err != nil {
+				if err := orderedIndexScan(plan, s.index, s.bound, "Forward"); err != nil {
+					t.Errorf("%s, %s, %s: %v\nplan: %s", stats, mode, s.name, err, plan)
+				}
+			}
+		}
+	}
+}
+
+// TestNewestFirstListsAreOneBackwardIndexScan checks the console's
+// list of a campaign, newest-changed first, by status, from a cursor and
+// with a search: the same index as the oldest-first list, scanned
+// backward, with no sort, with and without statistics.
+func TestNewestFirstListsAreOneBackwardIndexScan(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx, pool, acct := e.ctx, e.pool, e.account
+	big, small, filter := uuid.New(), uuid.New(), uuid.New()
+	loadViewsWithoutStatistics(t, pool, acct, big, small, filter)
+
+	after := &leads.Key{UpdatedAt: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC), ID: uuid.New()}
+	search := &leads.Search{Text: "Lead 4", Keys: []string{"name", "source"}}
+	type shape struct {
+		name  string
+		q     leads.Query
+		index string
+	}
+	var shapes []shape
+	for _, status := range []string{"", "contacted"} {
+		for _, afterOpt := range []*leads.Key{nil, after} {
+			for _, searchOpt := range []*leads.Search{nil, search} {
+				s := shape{name: "campaign", index: "lead_views_campaign_order",
+					q: leads.Query{AccountID: acct, CampaignID: &big, Newest: true, Status: status, After: afterOpt, Search: searchOpt, Limit: 50}}
+				if status != "" {
+					s.name, s.index = s.name+"+status", "lead_views_campaign_status_order"
+				}
+				if afterOpt != nil {
+					s.name += "+cursor"
+				}
+				if searchOpt != nil {
+					s.name += "+search"
+				}
+				shapes = append(shapes, s)
+			}
+		}
+	}
+	for _, stats := range []string{"no statistics", "analyzed"} {
+		if stats == "analyzed" {
+			if _, err := pool.Exec(ctx, `ANALYZE lead_views`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+			for _, s := range shapes {
+				sql, args := leads.ListSQL(s.q)
+				plan := explainPlan(t, pool, mode, sql, args)
+				if err := orderedIndexScan(plan, s.index, "campaign_id = ", "Backward"); err != nil {
 					t.Errorf("%s, %s, %s: %v\nplan: %s", stats, mode, s.name, err, plan)
 				}
 			}
@@ -171,10 +226,11 @@ func explainPlan(t *testing.T, pool *pgxpool.Pool, mode, sql string, args []any)
 	return plan
 }
 
-// orderedIndexScan checks that plan is a Limit over exactly one forward
-// index scan of index whose index condition holds bound, with nothing
-// else: no sort, join, bitmap or sequential scan.
-func orderedIndexScan(plan, index, bound string) error {
+// orderedIndexScan checks that plan is a Limit over exactly one index
+// scan of index in direction (Forward, Backward) whose index condition
+// holds bound, with nothing else: no sort, join, bitmap or sequential
+// scan.
+func orderedIndexScan(plan, index, bound, direction string) error {
 	nodes, err := testenv.PlanNodes(plan)
 	if err != nil {
 		return err
@@ -190,8 +246,8 @@ func orderedIndexScan(plan, index, bound string) error {
 	if got := fmt.Sprint(scan["Index Name"]); got != index {
 		return fmt.Errorf("index %s, want %s", got, index)
 	}
-	if got := fmt.Sprint(scan["Scan Direction"]); got != "Forward" {
-		return fmt.Errorf("scan direction %s, want Forward", got)
+	if got := fmt.Sprint(scan["Scan Direction"]); got != direction {
+		return fmt.Errorf("scan direction %s, want %s", got, direction)
 	}
 	if cond := fmt.Sprint(scan["Index Cond"]); !strings.Contains(cond, bound) {
 		return fmt.Errorf("index condition %s does not hold %q", cond, bound)
@@ -202,7 +258,8 @@ func orderedIndexScan(plan, index, bound string) error {
 // TestListsReadTheLeadAsItIsNow pages a filter's, a campaign's and an
 // account's view after leads changed inside the filter: each page shows
 // the leads' current status and fields, in (updated_at, id) order, by
-// status too; a campaign of another account lists nothing.
+// status too, newest first and by a search; a campaign of another
+// account lists nothing.
 func TestListsReadTheLeadAsItIsNow(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -256,5 +313,33 @@ func TestListsReadTheLeadAsItIsNow(t *testing.T) {
 	}
 	if got := list(leads.Query{AccountID: uuid.New(), CampaignID: &camp.ID}); len(got) != 0 {
 		t.Errorf("another account lists %v from this account's campaign, want nothing", got)
+	}
+
+	// Newest first, as the console lists: the changed leads lead, then
+	// the others from the last created, across pages.
+	want = "won/In 3/2 won/Renamed/2 new/Out 4/1 new/In 4/1 new/Out 3/1 new/Out 2/1 new/In 2/1 new/Out 1/1 new/Out 0/1 new/In 0/1"
+	if got := strings.Join(list(leads.Query{AccountID: e.account, CampaignID: &camp.ID, Newest: true}), " "); got != want {
+		t.Errorf("campaign list newest first = %s, want %s", got, want)
+	}
+	search := func(text string, keys ...string) string {
+		return strings.Join(list(leads.Query{AccountID: e.account, CampaignID: &camp.ID, Newest: true,
+			Search: &leads.Search{Text: text, Keys: keys}}), " ")
+	}
+	for _, c := range []struct {
+		text string
+		keys []string
+		want string
+	}{
+		{"rEnAm", []string{"name"}, "won/Renamed/2"},
+		{"out", []string{"name"}, "new/Out 4/1 new/Out 3/1 new/Out 2/1 new/Out 1/1 new/Out 0/1"},
+		{"xyz", []string{"name"}, ""},
+		{"xyz", []string{"name", "source"}, "new/Out 4/1 new/Out 3/1 new/Out 2/1 new/Out 1/1 new/Out 0/1"},
+		{"%", []string{"name", "source"}, ""},
+		{"_", []string{"name", "source"}, ""},
+		{"In", nil, ""},
+	} {
+		if got := search(c.text, c.keys...); got != c.want {
+			t.Errorf("search %q in %v = %q, want %q", c.text, c.keys, got, c.want)
+		}
 	}
 }

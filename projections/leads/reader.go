@@ -63,9 +63,22 @@ type Query struct {
 	UpdatedSince *time.Time // updated_at at or after
 	After        *Key       // exclusive; nil for the first page
 	Limit        int        // 1..MaxLimit
+	// Newest lists in descending (updated_at, id) order, the most
+	// recently changed lead first; After is then exclusive from above.
+	Newest bool
+	// Search, when set, keeps the leads one of whose Search.Keys fields
+	// holds Search.Text; with no keys it keeps none.
+	Search *Search
 	// Check, when set, is a condition the list must pass in its own
 	// round trip and transaction.
 	Check *Check
+}
+
+// Search is a case-insensitive substring search over some fields of a
+// lead: the caller names text-like fields of the campaign's schema.
+type Search struct {
+	Text string
+	Keys []string
 }
 
 // Check is a condition a read must pass in its own statements, such as a
@@ -114,11 +127,11 @@ type Page struct {
 }
 
 // List returns up to q.Limit leads of q.AccountID in (updated_at, id)
-// order. Every shape is one range scan of one index, whatever the
-// planner's statistics say (pinListPlan): a filter's page reads its
-// membership rows, which carry the lead, and nothing else. Rows of another account are
-// dropped but still advance Next, so a campaign id of another account
-// pages through nothing.
+// order, or its reverse with q.Newest. Every shape is one range scan of
+// one index, whatever the planner's statistics say (pinListPlan): a
+// filter's page reads its membership rows, which carry the lead, and
+// nothing else. Rows of another account are dropped but still advance
+// Next, so a campaign id of another account pages through nothing.
 func (r *Reader) List(ctx context.Context, q Query) (Page, error) {
 	raw, err := r.ListRaw(ctx, q, 0)
 	if err != nil {
@@ -287,10 +300,30 @@ func listSQL(q Query) (string, []any) {
 	if q.UpdatedSince != nil {
 		sb.WriteString(` AND ` + alias + `.updated_at >= ` + arg(*q.UpdatedSince))
 	}
-	if q.After != nil {
-		sb.WriteString(` AND (` + alias + `.updated_at, ` + id + `) > (` + arg(q.After.UpdatedAt) + `, ` + arg(q.After.ID) + `)`)
+	if q.Search != nil && len(q.Search.Keys) == 0 {
+		sb.WriteString(` AND false`)
 	}
-	sb.WriteString(` ORDER BY ` + alias + `.updated_at, ` + id + ` LIMIT ` + arg(q.Limit))
+	if q.Search != nil && len(q.Search.Keys) > 0 {
+		// strpos rather than LIKE: the text needs no escaping of % and _.
+		text := arg(q.Search.Text)
+		sb.WriteString(` AND (`)
+		for i, k := range q.Search.Keys {
+			if i > 0 {
+				sb.WriteString(` OR `)
+			}
+			sb.WriteString(`strpos(lower(` + alias + `.fields->>` + arg(k) + `), lower(` + text + `)) > 0`)
+		}
+		sb.WriteString(`)`)
+	}
+	cmp, dir := ">", ""
+	if q.Newest {
+		// The same indexes, scanned backward: no sort, no other index.
+		cmp, dir = "<", " DESC"
+	}
+	if q.After != nil {
+		sb.WriteString(` AND (` + alias + `.updated_at, ` + id + `) ` + cmp + ` (` + arg(q.After.UpdatedAt) + `, ` + arg(q.After.ID) + `)`)
+	}
+	sb.WriteString(` ORDER BY ` + alias + `.updated_at` + dir + `, ` + id + dir + ` LIMIT ` + arg(q.Limit))
 	return sb.String(), args
 }
 

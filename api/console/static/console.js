@@ -52,6 +52,26 @@
     copy(text, b);
   });
 
+  // slug makes a key or value from a label as the server does
+  // (api/console slug and keyFrom): letters spelled in a-z by the form's
+  // data-slug-fold table, the rest joined by sep; a key ("_") starts with
+  // a letter and has at most 63 characters.
+  function slug(label, sep, fold) {
+    var s = Array.prototype.map.call(label.toLowerCase(), function (c) { return fold[c] === undefined ? c : fold[c]; }).join("");
+    s = s.replace(/[^a-z0-9]+/g, sep);
+    while (s.charAt(0) === sep) { s = s.slice(1); }
+    while (s.charAt(s.length - 1) === sep) { s = s.slice(0, -1); }
+    if (sep === "_") {
+      if (s !== "" && !/^[a-z]/.test(s)) { s = "n_" + s; }
+      if (s.length > 63) { s = s.slice(0, 63).replace(/_+$/, ""); }
+    }
+    return s;
+  }
+  function foldOf(el) {
+    var f = el.closest("[data-slug-fold]");
+    try { return f ? JSON.parse(f.getAttribute("data-slug-fold")) : {}; } catch (e) { return {}; }
+  }
+
   // A select option's value follows its label until it is typed in.
   document.querySelectorAll("[data-slug-source]").forEach(function (src) {
     var form = src.form, target = form && form.querySelector("[data-slug-target]");
@@ -59,10 +79,44 @@
     var touched = target.value !== "";
     target.addEventListener("input", function () { touched = target.value !== ""; });
     src.addEventListener("input", function () {
-      if (!touched) {
-        target.value = src.value.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
-      }
+      if (!touched) { target.value = slug(src.value, "-", foldOf(src)); }
     });
+  });
+
+  // A key made from a label shows as the key input's placeholder: left
+  // empty, the server makes the same; typed in, it is the key.
+  document.querySelectorAll("[data-key-source]").forEach(function (src) {
+    var scope = src.closest("[data-field-row]") || src.form;
+    var target = scope && scope.querySelector("[data-key-target]");
+    if (!target) { return; }
+    var fold = foldOf(src), sep = target.getAttribute("data-key-target");
+    src.addEventListener("input", function () { target.placeholder = slug(src.value, sep, fold); });
+  });
+
+  // Likewise line by line: option values and status keys beside their
+  // labels.
+  document.querySelectorAll("[data-lines-source]").forEach(function (src) {
+    var pair = src.closest(".pair"), target = pair && pair.querySelector("[data-lines-target]");
+    if (!target) { return; }
+    var fold = foldOf(src), sep = target.getAttribute("data-lines-target");
+    src.addEventListener("input", function () {
+      target.placeholder = src.value.split("\n").map(function (l) { return l.trim(); })
+        .filter(function (l) { return l !== ""; }).map(function (l) { return slug(l, sep, fold); }).join("\n");
+    });
+  });
+
+  // A field row shows the inputs of its type only (options for select
+  // lists, the linked campaign for links).
+  document.querySelectorAll("[data-field-row]").forEach(function (row) {
+    var type = row.querySelector("[data-type]");
+    if (!type) { return; }
+    var sync = function () {
+      row.querySelectorAll("[data-for-type]").forEach(function (el) {
+        el.hidden = el.getAttribute("data-for-type").split(" ").indexOf(type.value) < 0 && !el.querySelector("[aria-invalid]");
+      });
+    };
+    type.addEventListener("change", sync);
+    sync();
   });
 
   // The condition editor.
