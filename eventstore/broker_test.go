@@ -167,6 +167,13 @@ func TestBrokerForgetsAnErasedStream(t *testing.T) {
 		t.Fatalf("subscriber before the change got %v, want %v", got, eventIDs(a1))
 	}
 
+	// And a push consumer on every lead event of the account.
+	pushFilter := cfg.SubjectPrefix + "." + account.String() + ".*.*.*"
+	if _, err := js.AddConsumer(cfg.Stream, &nats.ConsumerConfig{Durable: "PUSHED", DeliverSubject: nats.NewInbox(),
+		FilterSubject: pushFilter, AckPolicy: nats.AckExplicitPolicy}); err != nil {
+		t.Fatal(err)
+	}
+
 	startRelay(t, s, nc, cfg)
 	a3, b3 := write(leadA, 3, nil), write(leadB, 3, nil)
 	testenv.CheckFor(t, 20*time.Second, func() error {
@@ -212,9 +219,11 @@ func TestBrokerForgetsAnErasedStream(t *testing.T) {
 		return nil
 	})
 
-	info, err := js.ConsumerInfo(cfg.Stream, "SUBSCRIBER")
-	if err != nil || !slices.Contains(info.Config.FilterSubjects, legacy+".*") {
-		t.Fatalf("subscriber filters = %+v, %v; want %q added", info.Config, err, legacy+".*")
+	for name, f := range map[string]string{"SUBSCRIBER": legacy, "PUSHED": pushFilter} {
+		info, err := js.ConsumerInfo(cfg.Stream, name)
+		if err != nil || !slices.Equal(info.Config.FilterSubjects, []string{f, f + ".*"}) {
+			t.Fatalf("%s filters = %q, %v; want %q and %q", name, info.Config.FilterSubjects, err, f, f+".*")
+		}
 	}
 
 	// Forget is idempotent and only for erased streams.
