@@ -30,28 +30,33 @@ var ErrNotRelayed = errors.New("erasure not relayed yet")
 // purgeBatch is how many erased streams one sweep step purges.
 const purgeBatch = 200
 
-// erasedIn returns, for the streams of page that were erased, the position
-// of their erasure event.
-func (s *Store) erasedIn(ctx context.Context, page []Record) (map[string]int64, error) {
-	ids := make([]string, 0, len(page))
-	for _, r := range page {
-		ids = append(ids, r.StreamID)
-	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	rows, err := s.pool.Query(ctx, `SELECT stream_id, position FROM erased_streams WHERE stream_id = ANY($1)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("erased streams: %w", err)
-	}
-	out := map[string]int64{}
-	var id string
-	var pos int64
-	_, err = pgx.ForEachRow(rows, []any{&id, &pos}, func() error { out[id] = pos; return nil })
-	if err != nil {
-		return nil, fmt.Errorf("erased streams: %w", err)
-	}
-	return out, nil
+// readPage reads the relay's next page of the log and, in the same round
+// trip, the erased streams among the page's, with the position of their
+// erasure event. The erasures are read by a later statement than the
+// page, whose snapshot sees at least the page's events (every transaction
+// below the page's horizon stays below a later one): no stream of the page
+// is missed.
+func (s *Store) readPage(ctx context.Context, after Cursor, limit int) ([]Record, map[string]int64, error) {
+	erased := map[string]int64{}
+	recs, err := s.readAllThen(ctx, after, limit, decodeNone, func(b *pgx.Batch, args ...any) {
+		b.Queue(erasedInPageSQL, args...).Query(func(rows pgx.Rows) error {
+			var id string
+			var pos int64
+			_, err := pgx.ForEachRow(rows, []any{&id, &pos}, func() error { erased[id] = pos; return nil })
+			return err
+		})
+	})
+	return recs, erased, err
 }
+
+// erasedInPageSQL lists the erased streams among those of a page of
+// readAllSQL, for the same arguments.
+const erasedInPageSQL = `SELECT x.stream_id, x.position FROM erased_streams x
+	WHERE x.stream_id IN (SELECT stream_id FROM events WHERE position = ANY (ARRAY(
+		SELECT position FROM events
+		WHERE (tx_id, position) > ($1::text::xid8, $2)
+		  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+		ORDER BY tx_id, position LIMIT $3)))`
 
 // erasedUpTo reports whether recs hold the erasure event of a stream.
 func erasedUpTo(recs []Record, erased map[string]int64) bool {

@@ -234,7 +234,7 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn) error {
 					"stream", r.cfg.Stream, "err", err)
 			}
 		}
-		page, err := r.store.readAll(ctx, cursor, r.cfg.BatchSize, decodeNone)
+		page, erased, err := r.store.readPage(ctx, cursor, r.cfg.BatchSize)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -245,15 +245,6 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn) error {
 		}
 		if len(page) == 0 {
 			sleep(ctx, r.cfg.PollInterval)
-			continue
-		}
-		erased, err := r.store.erasedIn(ctx, page)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			r.fail(err, "relay: reading the erased streams failed; retrying")
-			sleep(ctx, backoff(r.streak()))
 			continue
 		}
 		// The page is finished even when ctx ends meanwhile: what was read
