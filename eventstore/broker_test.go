@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
@@ -132,6 +133,8 @@ func TestBrokerForgetsAnErasedStream(t *testing.T) {
 	nc := srv.Connect()
 	cfg := relayConfig()
 	cfg.PurgeInterval = time.Hour // the erasure itself must wake the purge
+	reg := prometheus.NewRegistry()
+	cfg.Registerer = reg
 	campaign := uuid.New()
 	leadA, leadB := domain.LeadStream(uuid.New()), domain.LeadStream(uuid.New())
 	// What each lead's events say, to look for in the stream's files.
@@ -226,8 +229,17 @@ func TestBrokerForgetsAnErasedStream(t *testing.T) {
 		}
 	}
 
+	for name, want := range map[string]float64{"leadsvc_broker_purged_streams_total": 1, "leadsvc_broker_purged_messages_total": 3,
+		"leadsvc_broker_purge_errors_total": 0} {
+		if got, ok := gathered(t, reg, name); !ok || got != want {
+			t.Fatalf("%s = %v (%v), want %v", name, got, ok, want)
+		}
+	}
+
 	// Forget is idempotent and only for erased streams.
-	r, err := eventstore.NewRelay(cfg, s, nc, quietLogger())
+	forgetting := cfg
+	forgetting.Registerer = nil
+	r, err := eventstore.NewRelay(forgetting, s, nc, quietLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,6 +254,8 @@ func TestBrokerForgetsAnErasedStream(t *testing.T) {
 	// lead's events but its erasure.
 	again := relayConfig()
 	again.Name = "again"
+	againReg := prometheus.NewRegistry()
+	again.Registerer = againReg
 	startRelay(t, s, nc, again)
 	want = eventIDs(b1, b2, b3, erasure, b4)
 	testenv.CheckFor(t, 20*time.Second, func() error {
@@ -253,6 +267,9 @@ func TestBrokerForgetsAnErasedStream(t *testing.T) {
 		if err := pool.QueryRow(ctx, `SELECT messages FROM broker_purges WHERE broker_stream = $1 AND stream_id = $2`,
 			again.Stream, leadA).Scan(&n); err != nil || n != 0 {
 			return fmt.Errorf("purge of the republished stream = %d, %v; want 0 messages", n, err)
+		}
+		if got, _ := gathered(t, againReg, "leadsvc_relay_erased_skipped_total"); got != 3 {
+			return fmt.Errorf("events skipped = %v, want 3", got)
 		}
 		return nil
 	})

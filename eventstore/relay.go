@@ -275,7 +275,7 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn) error {
 }
 
 // publish sends the page pipelined, in order, except the events of
-// erased streams other than their erasure (erasedIn), and returns how many
+// erased streams other than their erasure (readPage), and returns how many
 // records of the page, from the first, are done: acknowledged by
 // JetStream or skipped.
 func (r *Relay) publish(_ context.Context, page []Record, erased map[string]int64) (int, error) {
@@ -283,10 +283,8 @@ func (r *Relay) publish(_ context.Context, page []Record, erased map[string]int6
 	at := make([]int, 0, len(page)) // out[i] is page[at[i]]
 	stop := len(page)
 	var prepErr error
-	skipped := 0
 	for i, rec := range page {
 		if pos, ok := erased[rec.StreamID]; ok && pos != rec.Position {
-			skipped++
 			continue
 		}
 		body, err := json.Marshal(ToCloudEvent(rec))
@@ -310,10 +308,11 @@ func (r *Relay) publish(_ context.Context, page []Record, erased map[string]int6
 	}
 	n, err := r.pub.PublishOrdered(out)
 	r.metrics.published.Add(float64(n))
-	r.metrics.skipped.Add(float64(skipped))
 	if n < len(out) {
 		stop = at[n]
 	}
+	// Done but not published: skipped.
+	r.metrics.skipped.Add(float64(stop - n))
 	if err == nil {
 		err = prepErr
 	}
