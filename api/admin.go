@@ -40,6 +40,9 @@ func (a *API) adminRoutes(r chi.Router) {
 	r.Delete("/tokens/{id}", a.h(a.revokeToken))
 	r.Post("/tokens/{id}/reveal", a.h(a.revealToken))
 	r.Post("/tokens/{id}/rotate", a.h(a.rotateToken))
+	if a.audit != nil {
+		r.Get("/leads/{id}/export", a.h(a.exportLead))
+	}
 }
 
 // readWrite reads a write's JSON body into dst and returns the raw body

@@ -77,6 +77,7 @@ type Webhooks interface {
 	DeleteWebhook(ctx context.Context, cmd commands.DeleteWebhook) (commands.WebhookResult, error)
 	SendWebhookTest(ctx context.Context, cmd commands.SendWebhookTest) (commands.WebhookTestResult, error)
 	WebhookDeliveries(ctx context.Context, accountID, webhookID uuid.UUID, q commands.DeliveryQuery) ([]commands.WebhookDelivery, error)
+	LeadDeliveries(ctx context.Context, accountID, leadID uuid.UUID) ([]commands.WebhookDelivery, error)
 	RedeliverWebhook(ctx context.Context, cmd commands.RedeliverWebhook) (commands.RedeliverResult, error)
 }
 

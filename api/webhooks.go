@@ -223,6 +223,17 @@ type deliveryJSON struct {
 	NextAttemptAt *time.Time `json:"next_attempt_at"`
 }
 
+func deliveryOut(d commands.WebhookDelivery) deliveryJSON {
+	j := deliveryJSON{ID: strconv.FormatInt(d.ID, 10), EventID: d.EventID, EventType: d.EventType, LeadID: d.LeadID,
+		Attempt: d.Attempt, AttemptedAt: d.AttemptedAt.UTC(), Status: d.StatusCode, LatencyMS: d.DurationMS,
+		ResponseExcerpt: d.ResponseExcerpt, Error: optional(d.Error), Success: d.Success, MessageState: d.State,
+		NextAttemptAt: d.NextAttemptAt}
+	if d.LeadID != nil {
+		j.LeadVersion = &d.LeadVersion
+	}
+	return j
+}
+
 // listWebhookDeliveries pages the delivery log, newest attempt first;
 // next_cursor continues after the page's last attempt.
 func (a *API) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) error {
@@ -249,14 +260,7 @@ func (a *API) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) erro
 	}
 	out := page[deliveryJSON]{Data: []deliveryJSON{}}
 	for _, d := range ds {
-		j := deliveryJSON{ID: strconv.FormatInt(d.ID, 10), EventID: d.EventID, EventType: d.EventType, LeadID: d.LeadID,
-			Attempt: d.Attempt, AttemptedAt: d.AttemptedAt.UTC(), Status: d.StatusCode, LatencyMS: d.DurationMS,
-			ResponseExcerpt: d.ResponseExcerpt, Error: optional(d.Error), Success: d.Success, MessageState: d.State,
-			NextAttemptAt: d.NextAttemptAt}
-		if d.LeadID != nil {
-			j.LeadVersion = &d.LeadVersion
-		}
-		out.Data = append(out.Data, j)
+		out.Data = append(out.Data, deliveryOut(d))
 	}
 	if len(ds) == query.Limit {
 		next := strconv.FormatInt(ds[len(ds)-1].ID, 10)

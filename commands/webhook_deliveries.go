@@ -21,6 +21,7 @@ const WebhookWakeChannel = views.WebhookWakeChannel
 // deliveryLog reads the webhook delivery log and queues messages in it.
 type deliveryLog interface {
 	Deliveries(ctx context.Context, webhookID uuid.UUID, before int64, limit int) ([]WebhookDelivery, error)
+	LeadDeliveries(ctx context.Context, accountID, leadID uuid.UUID) ([]WebhookDelivery, error)
 	Redeliver(ctx context.Context, r views.Redelivery) (int64, error)
 	QueueWebhookMessage(ctx context.Context, webhookID, msgID uuid.UUID, eventType string, body []byte, at time.Time) error
 }
@@ -41,6 +42,12 @@ func (c *Commands) WebhookDeliveries(ctx context.Context, accountID, webhookID u
 		return nil, err
 	}
 	return c.views.Deliveries(ctx, webhookID, q.Before, q.Limit)
+}
+
+// LeadDeliveries returns every attempt to deliver a message about a lead
+// of the account, oldest first: the webhook deliveries that carried it.
+func (c *Commands) LeadDeliveries(ctx context.Context, accountID, leadID uuid.UUID) ([]WebhookDelivery, error) {
+	return c.views.LeadDeliveries(ctx, accountID, leadID)
 }
 
 // RedeliverWebhook sends messages again with a new series of attempts:

@@ -675,11 +675,21 @@ func (s *Store) ReadAll(ctx context.Context, after Cursor, limit int) ([]Record,
 }
 
 func (s *Store) readAll(ctx context.Context, after Cursor, limit int, mode decodeMode) ([]Record, error) {
+	return s.readAllThen(ctx, after, limit, mode, nil)
+}
+
+// readAllThen is readAll with more, when not nil, queued after the page
+// in the same round trip, given the page's arguments.
+func (s *Store) readAllThen(ctx context.Context, after Cursor, limit int, mode decodeMode, more func(b *pgx.Batch, args ...any)) ([]Record, error) {
 	var recs []Record
 	b := &pgx.Batch{}
 	b.Queue(pinReadAllPlan)
-	b.Queue(readAllSQL, strconv.FormatUint(after.TxID, 10), after.Position, limit).
+	args := []any{strconv.FormatUint(after.TxID, 10), after.Position, limit}
+	b.Queue(readAllSQL, args...).
 		Query(func(rows pgx.Rows) (err error) { recs, err = s.scanRecords(rows, mode); return err })
+	if more != nil {
+		more(b, args...)
+	}
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("read all after %d: %w", after.Position, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/leadsvc/leadsvc/domain"
@@ -34,6 +35,10 @@ type RelayConfig struct {
 	AckTimeout      time.Duration // how long JetStream may take to acknowledge; default 5s
 	PollInterval    time.Duration // idle wait between reads; default 50ms
 	LockKey         int64         // advisory lock key; default derived from Name and Stream; combined with the schema
+	// PurgeInterval is how often the leader looks for erased streams to
+	// purge from the stream besides right after relaying an erasure;
+	// default 1m.
+	PurgeInterval time.Duration
 	// Registerer takes the relay metrics (leadsvc_relay_*); nil registers
 	// none.
 	Registerer prometheus.Registerer
@@ -60,6 +65,9 @@ func (c *RelayConfig) setDefaults() {
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = 50 * time.Millisecond
+	}
+	if c.PurgeInterval == 0 {
+		c.PurgeInterval = time.Minute
 	}
 	if c.LockKey == 0 {
 		h := fnv.New64a()
@@ -94,9 +102,11 @@ type Relay struct {
 	pool    *pgxpool.Pool
 	nc      *nats.Conn
 	js      nats.JetStreamContext
+	jsx     jetstream.JetStream
 	pub     *OrderedPublisher
 	logger  *slog.Logger
 	metrics relayMetrics
+	wake    chan struct{} // WakePurge
 
 	mu       sync.Mutex
 	leader   bool
@@ -121,7 +131,12 @@ func NewRelay(cfg RelayConfig, store *Store, nc *nats.Conn, logger *slog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("relay: publisher: %w", err)
 	}
-	r := &Relay{cfg: cfg, store: store, pool: store.Pool(), nc: nc, js: js, pub: pub, logger: logger}
+	jsx, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("relay: jetstream: %w", err)
+	}
+	r := &Relay{cfg: cfg, store: store, pool: store.Pool(), nc: nc, js: js, jsx: jsx, pub: pub, logger: logger,
+		wake: make(chan struct{}, 1)}
 	if r.metrics, err = newRelayMetrics(r, cfg.Registerer); err != nil {
 		return nil, err
 	}
@@ -129,9 +144,13 @@ func NewRelay(cfg RelayConfig, store *Store, nc *nats.Conn, logger *slog.Logger)
 }
 
 // Run relays until ctx ends. Without the lock it waits to take over; with
-// it, it publishes and checkpoints. It returns nil when ctx is cancelled,
-// after the page in flight is published and checkpointed.
+// it, it publishes and checkpoints, and purges erased streams from the
+// stream. It returns nil when ctx is cancelled, after the page in flight
+// is published and checkpointed.
 func (r *Relay) Run(ctx context.Context) error {
+	swept := make(chan struct{})
+	go func() { defer close(swept); r.sweep(ctx) }()
+	defer func() { <-swept }()
 	for ctx.Err() == nil {
 		conn, ok, err := r.acquire(ctx)
 		if err != nil {
@@ -208,8 +227,14 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn) error {
 				continue
 			}
 			streamReady = true
+			if err := r.widenLegacyFilters(); err != nil {
+				// Consumers that stay narrow miss new messages, which is
+				// theirs to fix; the stream's own fan-out goes on.
+				r.logger.Warn("relay: cannot widen consumer filters to the subjects with the aggregate id",
+					"stream", r.cfg.Stream, "err", err)
+			}
 		}
-		page, err := r.store.readAll(ctx, cursor, r.cfg.BatchSize, decodeNone)
+		page, erased, err := r.store.readPage(ctx, cursor, r.cfg.BatchSize)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -224,15 +249,19 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn) error {
 		}
 		// The page is finished even when ctx ends meanwhile: what was read
 		// is published and checkpointed before Run returns.
-		sent, err := r.publish(context.WithoutCancel(ctx), page)
-		r.metrics.published.Add(float64(sent))
+		done, err := r.publish(context.WithoutCancel(ctx), page, erased)
 		if err != nil {
 			r.metrics.errors.Inc()
 		}
-		if sent > 0 {
-			cursor = page[sent-1].Cursor()
+		if done > 0 {
+			cursor = page[done-1].Cursor()
 			if cerr := r.saveCheckpoint(context.WithoutCancel(ctx), cursor); cerr != nil {
 				return cerr
+			}
+			if erasedUpTo(page[:done], erased) {
+				// The relay has passed an erasure: the stream now holds
+				// every message of that stream it will ever get.
+				r.WakePurge()
 			}
 		}
 		if err != nil {
@@ -245,14 +274,23 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn) error {
 	return nil
 }
 
-// publish sends the page pipelined, in order, and returns how many
-// events, from the first, JetStream acknowledged.
-func (r *Relay) publish(_ context.Context, page []Record) (int, error) {
+// publish sends the page pipelined, in order, except the events of
+// erased streams other than their erasure (readPage), and returns how many
+// records of the page, from the first, are done: acknowledged by
+// JetStream or skipped.
+func (r *Relay) publish(_ context.Context, page []Record, erased map[string]int64) (int, error) {
 	out := make([]Outgoing, 0, len(page))
-	for _, rec := range page {
+	at := make([]int, 0, len(page)) // out[i] is page[at[i]]
+	stop := len(page)
+	var prepErr error
+	for i, rec := range page {
+		if pos, ok := erased[rec.StreamID]; ok && pos != rec.Position {
+			continue
+		}
 		body, err := json.Marshal(ToCloudEvent(rec))
 		if err != nil {
-			return r.publishPrefix(out, fmt.Errorf("event %d: %w", rec.Position, err))
+			stop, prepErr = i, fmt.Errorf("event %d: %w", rec.Position, err)
+			break
 		}
 		msg := message.NewMessage(rec.EventID.String(), body)
 		msg.Metadata.Set("Content-Type", domain.CloudEventContentType)
@@ -266,18 +304,19 @@ func (r *Relay) publish(_ context.Context, page []Record) (int, error) {
 			msg.Metadata.Set(telemetry.Header, rec.Metadata.Traceparent)
 		}
 		out = append(out, Outgoing{Subject: Subject(r.cfg.SubjectPrefix, rec), Message: msg})
+		at = append(at, i)
 	}
-	return r.publishPrefix(out, nil)
-}
-
-// publishPrefix publishes what could be prepared; prepErr is why the rest
-// could not.
-func (r *Relay) publishPrefix(out []Outgoing, prepErr error) (int, error) {
 	n, err := r.pub.PublishOrdered(out)
+	r.metrics.published.Add(float64(n))
+	if n < len(out) {
+		stop = at[n]
+	}
+	// Done but not published: skipped.
+	r.metrics.skipped.Add(float64(stop - n))
 	if err == nil {
 		err = prepErr
 	}
-	return n, err
+	return stop, err
 }
 
 // clusterReplicas is the stream's replicas on a NATS cluster unless
@@ -485,6 +524,8 @@ func sleep(ctx context.Context, d time.Duration) {
 type relayMetrics struct {
 	published prometheus.Counter
 	errors    prometheus.Counter
+	skipped   prometheus.Counter
+	purge     purgeMetrics
 }
 
 var (
@@ -502,9 +543,12 @@ func newRelayMetrics(r *Relay, reg prometheus.Registerer) (relayMetrics, error) 
 			Help: "Events this process's relay published and JetStream acknowledged."}),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "leadsvc_relay_publish_errors_total",
 			Help: "Pages this process's relay failed to publish whole (retried)."}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "leadsvc_relay_erased_skipped_total",
+			Help: "Events of erased streams the relay read and did not publish."}),
+		purge: newPurgeMetrics(),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.published, m.errors, relayCollector{r}} {
+		for _, c := range append([]prometheus.Collector{m.published, m.errors, m.skipped, relayCollector{r}}, m.purge.collectors()...) {
 			if err := reg.Register(c); err != nil {
 				return m, fmt.Errorf("relay metrics: %w", err)
 			}

@@ -3,6 +3,7 @@ package eventstore_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -60,8 +61,11 @@ func streamMessages(t *testing.T, nc *nats.Conn, stream string) []*nats.Msg {
 		return nil
 	}
 	var out []*nats.Msg
-	for seq := uint64(1); seq <= info.State.LastSeq; seq++ {
+	for seq := max(info.State.FirstSeq, 1); seq <= info.State.LastSeq; seq++ {
 		m, err := js.GetMsg(stream, seq)
+		if errors.Is(err, nats.ErrMsgNotFound) {
+			continue // deleted (purged)
+		}
 		if err != nil {
 			t.Fatalf("GetMsg %d: %v", seq, err)
 		}

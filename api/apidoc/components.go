@@ -104,6 +104,7 @@ func (b *builder) defineComponents() {
 	b.adminComponents()
 	b.auditComponents()
 	b.webhookComponents()
+	b.exportComponents()
 }
 
 func (b *builder) commonComponents() {

@@ -324,6 +324,7 @@ var tagWords = map[string]string{
 	"Tokens":    "Tokens: named, scoped, revocable credentials.",
 	"Webhooks":  "Lead events delivered to your HTTPS endpoint, signed per Standard Webhooks.",
 	"Audit":     "Replay token and lead history from the event log. Account-level tokens with audit.",
+	"Privacy":   "Everything held about a lead, in one document. Account-level tokens with admin.",
 }
 
 func (b *builder) tags(ops []*operation) []any {

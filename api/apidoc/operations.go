@@ -316,6 +316,10 @@ func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
 		Description: "A new secret; the old one ends at once, unless a grace_period keeps it working that long." + writesNote,
 		Params:      []*M{tokenID, idem}, Body: jsonBody("TokenRotate", false),
 		Responses: append([]resp{ok("200", "The token, with its new secret.", "Token", "ETag", "Leadsvc-Position")}, writeErrs...)})
+	admin(&operation{Method: "GET", Path: "/v1/leads/{id}/export", ID: "exportLead", Tag: "Privacy", Summary: "Export everything held about a lead",
+		Description: "One JSON document: every event of the lead with its actor, time, type and data, the state they add up to, its files as links and the webhook deliveries that carried it. A lead of another account is 404.",
+		Params:      []*M{pathID("The lead's id.")}, Unverified: true,
+		Responses: append([]resp{ok("200", "The lead's export.", "LeadExport", "Content-Disposition")}, errs("400", "404")...)})
 
 	webhookID := pathID("The subscription's id.")
 	hook := func(o *operation) {

@@ -29,6 +29,7 @@ var ErrNoMessage = errors.New("no such message")
 // Delivery is one attempt to deliver a message: the delivery log.
 type Delivery struct {
 	ID              int64
+	WebhookID       uuid.UUID
 	EventID         uuid.UUID // the webhook-id header, the same on every attempt
 	EventType       string
 	LeadID          *uuid.UUID
@@ -48,20 +49,41 @@ type Delivery struct {
 // first: at most limit attempts older than the attempt before (0: from
 // the newest).
 func (v *Views) Deliveries(ctx context.Context, webhookID uuid.UUID, before int64, limit int) ([]Delivery, error) {
-	rows, err := v.pool.Query(ctx, `SELECT a.id, m.msg_id, m.event_type, m.lead_id, m.lead_version, a.attempt, a.attempted_at,
-			a.status_code, a.duration_ms, coalesce(a.response_excerpt, ''), coalesce(a.error, ''), a.success, m.state,
-			CASE WHEN m.state = 'pending' AND m.next_attempt_at > '-infinity' THEN m.next_attempt_at END
-		FROM webhook_attempts a JOIN webhook_messages m ON m.id = a.message_id
+	rows, err := v.pool.Query(ctx, deliveryColumns+`
 		WHERE a.webhook_id = $1 AND ($2 = 0 OR a.id < $2)
 		ORDER BY a.id DESC LIMIT $3`, webhookID, before, limit)
 	if err != nil {
 		return nil, err
 	}
+	return scanDeliveries(rows)
+}
+
+// LeadDeliveries returns every attempt to deliver a message about a lead
+// of the account, to any of its subscriptions, oldest first.
+func (v *Views) LeadDeliveries(ctx context.Context, accountID, leadID uuid.UUID) ([]Delivery, error) {
+	rows, err := v.pool.Query(ctx, deliveryColumns+`
+		JOIN webhooks w ON w.id = m.webhook_id
+		WHERE m.lead_id = $1 AND w.account_id = $2
+		ORDER BY a.id`, leadID, accountID)
+	if err != nil {
+		return nil, err
+	}
+	return scanDeliveries(rows)
+}
+
+// deliveryColumns selects what scanDeliveries reads: attempts a, their
+// messages m.
+const deliveryColumns = `SELECT a.id, a.webhook_id, m.msg_id, m.event_type, m.lead_id, m.lead_version, a.attempt, a.attempted_at,
+			a.status_code, a.duration_ms, coalesce(a.response_excerpt, ''), coalesce(a.error, ''), a.success, m.state,
+			CASE WHEN m.state = 'pending' AND m.next_attempt_at > '-infinity' THEN m.next_attempt_at END
+		FROM webhook_attempts a JOIN webhook_messages m ON m.id = a.message_id`
+
+func scanDeliveries(rows pgx.Rows) ([]Delivery, error) {
 	defer rows.Close()
 	var out []Delivery
 	for rows.Next() {
 		var d Delivery
-		if err := rows.Scan(&d.ID, &d.EventID, &d.EventType, &d.LeadID, &d.LeadVersion, &d.Attempt, &d.AttemptedAt,
+		if err := rows.Scan(&d.ID, &d.WebhookID, &d.EventID, &d.EventType, &d.LeadID, &d.LeadVersion, &d.Attempt, &d.AttemptedAt,
 			&d.StatusCode, &d.DurationMS, &d.ResponseExcerpt, &d.Error, &d.Success, &d.State, &d.NextAttemptAt); err != nil {
 			return nil, err
 		}

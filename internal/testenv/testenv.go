@@ -260,6 +260,9 @@ func (n *NATS) Stop() {
 	}
 }
 
+// StoreDir is the directory of the server's JetStream files.
+func (n *NATS) StoreDir() string { return n.opts.StoreDir }
+
 // URL is the client URL of the server.
 func (n *NATS) URL() string {
 	return fmt.Sprintf("nats://127.0.0.1:%d", n.opts.Port)

@@ -461,7 +461,7 @@ func BenchmarkAppendToVisibleLag(b *testing.B) {
 	// A plain JetStream subscriber times when each event reaches NATS,
 	// to split the lag between the relay and the projection.
 	relayed := map[uuid.UUID]time.Time{}
-	tap, err := js.Subscribe(prefix+".*.*.lead.created", func(m *nats.Msg) {
+	tap, err := js.Subscribe(prefix+".*.*.lead.created.*", func(m *nats.Msg) {
 		var ce struct {
 			Subject string `json:"subject"`
 		}

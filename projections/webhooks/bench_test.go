@@ -148,7 +148,7 @@ func BenchmarkDeliveryLatency(b *testing.B) {
 		b.Fatal(err)
 	}
 	relayed := map[uuid.UUID]time.Time{}
-	tap, err := js.Subscribe(prefix+".*.*.lead.created", func(m *nats.Msg) {
+	tap, err := js.Subscribe(prefix+".*.*.lead.created.*", func(m *nats.Msg) {
 		var ce struct {
 			Subject string `json:"subject"`
 		}
