@@ -144,7 +144,7 @@ func (a *API) listCampaigns(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
-	cs, err := a.cmd.ListCampaigns(r.Context(), tokenFrom(r.Context()).AccountID)
+	cs, err := a.q.ListCampaigns(r.Context(), tokenFrom(r.Context()).AccountID)
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func byPath[T any](r *http.Request, load func(context.Context, uuid.UUID, uuid.U
 }
 
 func (a *API) getCampaign(w http.ResponseWriter, r *http.Request) error {
-	c, err := byPath(r, a.cmd.Campaign)
+	c, err := byPath(r, a.q.Campaign)
 	if err != nil {
 		return err
 	}
@@ -401,7 +401,7 @@ func (a *API) createFilter(w http.ResponseWriter, r *http.Request) error {
 // writeFilter answers a filter with its explanation in the campaign's
 // current words.
 func (a *API) writeFilter(w http.ResponseWriter, r *http.Request, status int, res commands.FilterResult) error {
-	c, err := a.cmd.Campaign(r.Context(), res.Filter.AccountID, res.Filter.CampaignID)
+	c, err := a.q.Campaign(r.Context(), res.Filter.AccountID, res.Filter.CampaignID)
 	if err != nil {
 		return err
 	}
@@ -414,11 +414,11 @@ func (a *API) listFilters(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
-	c, err := byPath(r, a.cmd.Campaign)
+	c, err := byPath(r, a.q.Campaign)
 	if err != nil {
 		return err
 	}
-	fs, err := a.cmd.ListFilters(r.Context(), c.AccountID, c.ID)
+	fs, err := a.q.ListFilters(r.Context(), c.AccountID, c.ID)
 	if err != nil {
 		return err
 	}
@@ -431,7 +431,7 @@ func (a *API) listFilters(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getFilter(w http.ResponseWriter, r *http.Request) error {
-	f, err := byPath(r, a.cmd.Filter)
+	f, err := byPath(r, a.q.Filter)
 	if err != nil {
 		return err
 	}
@@ -454,7 +454,7 @@ func (a *API) updateFilter(w http.ResponseWriter, r *http.Request) error {
 	present := members(body)
 	var res commands.FilterResult
 	for attempt := 0; ; attempt++ {
-		cur, err := byPath(r, a.cmd.Filter)
+		cur, err := byPath(r, a.q.Filter)
 		if err != nil {
 			return err
 		}
@@ -593,7 +593,7 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ts, err := a.cmd.ListTokens(r.Context(), tokenFrom(r.Context()).AccountID, campaign)
+	ts, err := a.q.ListTokens(r.Context(), tokenFrom(r.Context()).AccountID, campaign)
 	if err != nil {
 		return err
 	}
@@ -606,7 +606,7 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getToken(w http.ResponseWriter, r *http.Request) error {
-	t, err := byPath(r, a.cmd.Token)
+	t, err := byPath(r, a.q.Token)
 	if err != nil {
 		return err
 	}

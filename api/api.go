@@ -47,6 +47,7 @@ const (
 // Config is what the API needs; cmd/leadsvc builds it from the environment.
 type Config struct {
 	Commands Commands
+	Queries  Queries
 	Reader   LeadReader
 	Audit    AuditReader // the auditors' routes; nil serves none
 	Logger   *slog.Logger
@@ -85,6 +86,7 @@ type Config struct {
 // API is the REST API: Mount it on the service's router.
 type API struct {
 	cmd        Commands
+	q          Queries
 	reader     LeadReader
 	audit      AuditReader
 	log        *slog.Logger
@@ -106,7 +108,7 @@ type API struct {
 
 // New returns the API for cfg, filling defaults for zero values.
 func New(cfg Config) *API {
-	a := &API{cmd: cfg.Commands, reader: cfg.Reader, audit: cfg.Audit, log: cfg.Logger, publicURL: cfg.PublicURL,
+	a := &API{cmd: cfg.Commands, q: cfg.Queries, reader: cfg.Reader, audit: cfg.Audit, log: cfg.Logger, publicURL: cfg.PublicURL,
 		maxUpload: cfg.MaxUploadBytes, quota: cfg.UploadQuotaBytes, now: cfg.Clock,
 		addresses: cfg.AddressLimits, touched: map[string]time.Time{}, tracer: telemetry.Tracer(cfg.TracerProvider)}
 	if a.log == nil {

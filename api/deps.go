@@ -11,11 +11,12 @@ import (
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore/audit"
 	"github.com/leadsvc/leadsvc/projections/leads"
+	"github.com/leadsvc/leadsvc/queries"
 )
 
 // The interfaces below are what the handlers call, grouped by concern;
-// *commands.Commands, *leads.Reader and *audit.Reader satisfy them, and
-// the handler tests use in-memory fakes.
+// *commands.Commands, *queries.Queries, *leads.Reader and *audit.Reader
+// satisfy them, and the handler tests use in-memory fakes.
 
 // Authenticator finds the token of a request's secret and checks a cached
 // authentication's guard (commands.ErrScopeChanged when it is stale).
@@ -34,32 +35,22 @@ type LeadWriter interface {
 	UpdateLead(ctx context.Context, cmd commands.UpdateLead) (commands.LeadResult, error)
 }
 
-// Files keeps the files attached to leads.
-type Files interface {
+// FileWriter attaches files to leads and removes them.
+type FileWriter interface {
 	AttachFile(ctx context.Context, cmd commands.AttachFile) (commands.FileResult, error)
-	File(ctx context.Context, accountID, leadID, fileID uuid.UUID) (commands.File, error)
-	WriteFile(ctx context.Context, w io.Writer, f commands.File) error
 	RemoveFile(ctx context.Context, cmd commands.RemoveFile) (commands.LeadResult, error)
-	FileBytes(ctx context.Context, accountID uuid.UUID) (int64, error)
 }
 
-// Campaigns administers campaigns and their filters; Campaign is also
-// what the partner routes read a schema from.
-type Campaigns interface {
-	Campaign(ctx context.Context, accountID, id uuid.UUID) (domain.Campaign, error)
-	ListCampaigns(ctx context.Context, accountID uuid.UUID) ([]domain.Campaign, error)
+// CampaignWriter administers campaigns and their filters.
+type CampaignWriter interface {
 	CreateCampaign(ctx context.Context, cmd commands.CreateCampaign) (commands.CampaignResult, error)
 	ChangeCampaign(ctx context.Context, cmd commands.ChangeCampaign) (commands.CampaignResult, error)
-	Filter(ctx context.Context, accountID, id uuid.UUID) (domain.Filter, error)
-	ListFilters(ctx context.Context, accountID, campaignID uuid.UUID) ([]domain.Filter, error)
 	CreateFilter(ctx context.Context, cmd commands.CreateFilter) (commands.FilterResult, error)
 	UpdateFilter(ctx context.Context, cmd commands.UpdateFilter) (commands.FilterResult, error)
 }
 
-// Tokens administers API tokens.
-type Tokens interface {
-	Token(ctx context.Context, accountID, id uuid.UUID) (commands.TokenInfo, error)
-	ListTokens(ctx context.Context, accountID uuid.UUID, campaignID *uuid.UUID) ([]commands.TokenInfo, error)
+// TokenWriter administers API tokens.
+type TokenWriter interface {
 	CreateToken(ctx context.Context, cmd commands.CreateToken) (commands.TokenSecretResult, error)
 	UpdateToken(ctx context.Context, cmd commands.UpdateToken) (commands.TokenResult, error)
 	RotateToken(ctx context.Context, cmd commands.RotateToken) (commands.TokenSecretResult, error)
@@ -67,28 +58,42 @@ type Tokens interface {
 	RevokeToken(ctx context.Context, cmd commands.RevokeToken) (commands.TokenResult, error)
 }
 
-// Webhooks administers webhooks and their deliveries.
-type Webhooks interface {
-	Webhook(ctx context.Context, accountID, id uuid.UUID) (commands.WebhookInfo, error)
-	ListWebhooks(ctx context.Context, accountID uuid.UUID, campaignID *uuid.UUID) ([]commands.WebhookInfo, error)
+// WebhookWriter administers webhooks and their deliveries.
+type WebhookWriter interface {
 	CreateWebhook(ctx context.Context, cmd commands.CreateWebhook) (commands.WebhookSecretResult, error)
 	UpdateWebhook(ctx context.Context, cmd commands.UpdateWebhook) (commands.WebhookResult, error)
 	RotateWebhookSecret(ctx context.Context, cmd commands.RotateWebhookSecret) (commands.WebhookSecretResult, error)
 	DeleteWebhook(ctx context.Context, cmd commands.DeleteWebhook) (commands.WebhookResult, error)
 	SendWebhookTest(ctx context.Context, cmd commands.SendWebhookTest) (commands.WebhookTestResult, error)
-	WebhookDeliveries(ctx context.Context, accountID, webhookID uuid.UUID, q commands.DeliveryQuery) ([]commands.WebhookDelivery, error)
 	RedeliverWebhook(ctx context.Context, cmd commands.RedeliverWebhook) (commands.RedeliverResult, error)
 }
 
-// Commands is every write and administration the API asks of the
-// command side.
+// Commands is every write the API asks of the command side, and the
+// authentication it keeps.
 type Commands interface {
 	Authenticator
 	LeadWriter
-	Files
-	Campaigns
-	Tokens
-	Webhooks
+	FileWriter
+	CampaignWriter
+	TokenWriter
+	WebhookWriter
+}
+
+// Queries is what the API reads of the inline views; Campaign is also
+// what the partner routes read a schema from.
+type Queries interface {
+	Campaign(ctx context.Context, accountID, id uuid.UUID) (domain.Campaign, error)
+	ListCampaigns(ctx context.Context, accountID uuid.UUID) ([]domain.Campaign, error)
+	Filter(ctx context.Context, accountID, id uuid.UUID) (domain.Filter, error)
+	ListFilters(ctx context.Context, accountID, campaignID uuid.UUID) ([]domain.Filter, error)
+	Token(ctx context.Context, accountID, id uuid.UUID) (commands.TokenInfo, error)
+	ListTokens(ctx context.Context, accountID uuid.UUID, campaignID *uuid.UUID) ([]commands.TokenInfo, error)
+	Webhook(ctx context.Context, accountID, id uuid.UUID) (commands.WebhookInfo, error)
+	ListWebhooks(ctx context.Context, accountID uuid.UUID, campaignID *uuid.UUID) ([]commands.WebhookInfo, error)
+	WebhookDeliveries(ctx context.Context, accountID, webhookID uuid.UUID, q queries.DeliveryQuery) ([]commands.WebhookDelivery, error)
+	File(ctx context.Context, accountID, leadID, fileID uuid.UUID) (queries.File, error)
+	WriteFile(ctx context.Context, w io.Writer, f queries.File) error
+	FileBytes(ctx context.Context, accountID uuid.UUID) (int64, error)
 }
 
 // LeadReader reads the lead views.
@@ -110,17 +115,23 @@ type AuditReader interface {
 	OpenFeed(ctx context.Context, accountID uuid.UUID, q audit.FeedQuery) (*audit.Feed, error)
 }
 
-// DocsSource is what the public documentation reads: a docs id's token,
-// its scope and its campaign.
-type DocsSource interface {
+// DocsQueries is what the public documentation reads: a docs id's token
+// and its campaign.
+type DocsQueries interface {
 	TokenByDocsID(ctx context.Context, docsID string) (commands.TokenInfo, error)
-	TokenScope(ctx context.Context, t commands.TokenInfo, s *commands.Scope) (domain.Scope, error)
 	Campaign(ctx context.Context, accountID, id uuid.UUID) (domain.Campaign, error)
+}
+
+// Scopes resolves what a token sees now (commands.Auth's TokenScope).
+type Scopes interface {
+	TokenScope(ctx context.Context, t commands.TokenInfo, s *commands.Scope) (domain.Scope, error)
 }
 
 var (
 	_ Commands    = (*commands.Commands)(nil)
-	_ DocsSource  = (*commands.Commands)(nil)
+	_ Queries     = (*queries.Queries)(nil)
+	_ DocsQueries = (*queries.Queries)(nil)
+	_ Scopes      = (*commands.Commands)(nil)
 	_ LeadReader  = (*leads.Reader)(nil)
 	_ AuditReader = (*audit.Reader)(nil)
 )

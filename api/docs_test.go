@@ -15,7 +15,7 @@ import (
 
 // newDocs serves the documentation of the fixture's account.
 func newDocs(fx *fixture) *api.Docs {
-	return api.NewDocs(api.DocsConfig{Commands: fx.c, PublicURL: "http://leadsvc.test"})
+	return api.NewDocs(api.DocsConfig{Queries: fx.q, Scopes: fx.c, PublicURL: "http://leadsvc.test"})
 }
 
 // docsGet requests path (relative to the /docs mount) from d; headers

@@ -17,12 +17,14 @@ import (
 	"github.com/leadsvc/leadsvc/projections/leads"
 )
 
-// fakeService is an in-memory stand-in for the command side and the lead
-// views, enough for the partner routes. It embeds api.Commands so that it
-// satisfies the interface; a call to a method it does not fake panics on
-// the nil interface, and the test fails loudly.
+// fakeService is an in-memory stand-in for the command side, the queries
+// and the lead views, enough for the partner routes. It embeds
+// api.Commands and api.Queries so that it satisfies both interfaces; a
+// call to a method it does not fake panics on the nil interface, and the
+// test fails loudly.
 type fakeService struct {
 	api.Commands
+	api.Queries
 
 	mu        sync.Mutex
 	now       time.Time

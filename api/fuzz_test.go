@@ -17,9 +17,11 @@ import (
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
 	"github.com/leadsvc/leadsvc/eventstore/audit"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 	"github.com/leadsvc/leadsvc/internal/eventlog"
 	"github.com/leadsvc/leadsvc/internal/testenv"
 	"github.com/leadsvc/leadsvc/projections/leads"
+	"github.com/leadsvc/leadsvc/queries"
 )
 
 // fixture is an account with a campaign, a partner filter and tokens,
@@ -30,6 +32,7 @@ type fixture struct {
 	ids     map[string]string
 
 	c         *commands.Commands
+	q         *queries.Queries
 	store     *eventstore.Store
 	accountID uuid.UUID
 	campaign  uuid.UUID
@@ -98,8 +101,9 @@ func newFixture(tb testing.TB) *fixture {
 	must(err)
 	file, err := c.AttachFile(ctx, commands.AttachFile{AccountID: aid, LeadID: l.Lead.ID, Name: "a.txt", ContentType: "text/plain", Content: commands.BytesContent([]byte("a"))})
 	must(err)
+	q := queries.New(queries.Config{Views: views.Of(store)})
 	r := chi.NewRouter()
-	api.New(api.Config{Commands: c, Reader: leads.NewReader(pool, eventlog.New(store)), PublicURL: "http://leadsvc.test",
+	api.New(api.Config{Commands: c, Queries: q, Reader: leads.NewReader(pool, eventlog.New(store)), PublicURL: "http://leadsvc.test",
 		// The chain check is the store's concern: here every chain holds.
 		Audit: audit.New(audit.Config{Store: store,
 			Verify: func(context.Context, string) (*eventstore.ChainBreak, error) { return nil, nil }}),
@@ -107,7 +111,7 @@ func newFixture(tb testing.TB) *fixture {
 	return &fixture{h: r, secrets: []string{rw.Secret, ro.Secret, acct.Secret, ""},
 		ids: map[string]string{"{campaign}": cid.String(), "{lead}": l.Lead.ID.String(), "{file}": file.File.ID.String(),
 			"{filter}": victimFilter.ID.String(), "{token}": victim.Token.ID.String(), "{webhook}": uuid.NewString()},
-		c: c, store: store, accountID: aid, campaign: cid, partner: pf, ro: ro.Token}
+		c: c, q: q, store: store, accountID: aid, campaign: cid, partner: pf, ro: ro.Token}
 }
 
 // fuzzRoutes are the templates inputs pick from; ids are the fixture's

@@ -83,7 +83,7 @@ func (a *API) sees(ctx context.Context, v *visibility, l domain.Lead) (bool, err
 	}
 	s, ok := v.schemas[l.CampaignID]
 	if !ok {
-		c, err := a.cmd.Campaign(ctx, l.AccountID, l.CampaignID)
+		c, err := a.q.Campaign(ctx, l.AccountID, l.CampaignID)
 		if errors.Is(err, domain.ErrCampaignNotFound) {
 			return false, nil
 		}
@@ -484,7 +484,7 @@ func (a *API) downloadFile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f, err := a.cmd.File(r.Context(), l.AccountID, l.ID, fileID)
+	f, err := a.q.File(r.Context(), l.AccountID, l.ID, fileID)
 	if err != nil {
 		return err
 	}
@@ -514,7 +514,7 @@ func (a *API) downloadFile(w http.ResponseWriter, r *http.Request) error {
 	// the status is out, a failure can only cut the answer short: the
 	// connection closes before Content-Length bytes, and the client sees
 	// it incomplete.
-	if err := a.cmd.WriteFile(r.Context(), w, f); err != nil {
+	if err := a.q.WriteFile(r.Context(), w, f); err != nil {
 		a.log.LogAttrs(r.Context(), slog.LevelWarn, "file download cut short", slog.String("request_id", requestIDFrom(r.Context())),
 			slog.String("file_id", fileID.String()), slog.String("err", err.Error()))
 	}
@@ -566,7 +566,7 @@ func (a *API) schema(w http.ResponseWriter, r *http.Request) error {
 	case campaign == nil:
 		return badRequest("campaign_id", domain.CodeRequired, "an account-level token names the campaign: ?campaign_id=")
 	}
-	c, err := a.cmd.Campaign(r.Context(), tok.AccountID, *campaign)
+	c, err := a.q.Campaign(r.Context(), tok.AccountID, *campaign)
 	if err != nil {
 		return err
 	}

@@ -111,7 +111,7 @@ func (a *API) uploadFile(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer leave()
 	if r.ContentLength > multipartOverhead {
-		used, err := a.cmd.FileBytes(r.Context(), tok.AccountID)
+		used, err := a.q.FileBytes(r.Context(), tok.AccountID)
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/queries"
 )
 
 // webhookRoutes are the webhook subscription routes (docs/webhooks.md): an
@@ -114,7 +115,7 @@ func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	hooks, err := a.cmd.ListWebhooks(r.Context(), tokenFrom(r.Context()).AccountID, campaign)
+	hooks, err := a.q.ListWebhooks(r.Context(), tokenFrom(r.Context()).AccountID, campaign)
 	if err != nil {
 		return err
 	}
@@ -127,7 +128,7 @@ func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getWebhook(w http.ResponseWriter, r *http.Request) error {
-	h, err := byPath(r, a.cmd.Webhook)
+	h, err := byPath(r, a.q.Webhook)
 	if err != nil {
 		return err
 	}
@@ -230,7 +231,7 @@ func (a *API) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	query := commands.DeliveryQuery{}
+	query := queries.DeliveryQuery{}
 	if query.Limit, err = queryLimit(q, DefaultLimit, MaxLimit); err != nil {
 		return err
 	}
@@ -243,7 +244,7 @@ func (a *API) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	ds, err := a.cmd.WebhookDeliveries(r.Context(), tokenFrom(r.Context()).AccountID, id, query)
+	ds, err := a.q.WebhookDeliveries(r.Context(), tokenFrom(r.Context()).AccountID, id, query)
 	if err != nil {
 		return err
 	}

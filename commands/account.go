@@ -65,13 +65,7 @@ func (c *Commands) CreateAccount(ctx context.Context, cmd CreateAccount) (Accoun
 	return res, nil
 }
 
-// accountViews keeps and reads the accounts table.
+// accountViews keeps the accounts table.
 type accountViews interface {
 	InsertAccount(domain.Account) eventstore.Inline
-	Account(ctx context.Context, id uuid.UUID) (domain.Account, error)
-}
-
-// Account returns an account.
-func (c *Commands) Account(ctx context.Context, id uuid.UUID) (domain.Account, error) {
-	return c.views.Account(ctx, id)
 }

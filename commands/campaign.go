@@ -55,7 +55,7 @@ func (c *Commands) checkRelationTargets(ctx context.Context, accountID, self uui
 		if f.Type != domain.TypeRelation || f.Campaign == nil || *f.Campaign == self {
 			continue
 		}
-		if _, err := c.Campaign(ctx, accountID, *f.Campaign); err != nil {
+		if _, err := c.views.Campaign(ctx, accountID, *f.Campaign); err != nil {
 			v.Add(fmt.Sprintf("fields[%d].campaign", i), domain.CodeInvalidValue, "no campaign %s in this account", f.Campaign)
 		}
 	}

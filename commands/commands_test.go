@@ -17,7 +17,9 @@ import (
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 	"github.com/leadsvc/leadsvc/internal/testenv"
+	"github.com/leadsvc/leadsvc/queries"
 )
 
 // clock is a settable test clock.
@@ -30,6 +32,7 @@ type env struct {
 	t     *testing.T
 	ctx   context.Context
 	c     *commands.Commands
+	q     *queries.Queries
 	store *eventstore.Store
 	pool  *pgxpool.Pool
 	clock *clock
@@ -60,7 +63,8 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ctx: ctx, c: c, store: store, pool: pool, clock: clk}
+	e := &env{t: t, ctx: ctx, c: c, q: queries.New(queries.Config{Views: views.Of(store), Clock: clk.now}), store: store,
+		pool: pool, clock: clk}
 	res, err := c.CreateAccount(ctx, commands.CreateAccount{Name: "Acme"})
 	if err != nil {
 		t.Fatalf("CreateAccount: %v", err)
@@ -179,7 +183,7 @@ func TestCreateAccountGivesAnOwnerTokenThatAuthenticates(t *testing.T) {
 			t.Errorf("Authenticate(%.10q…) = %v, want ErrUnauthenticated", bad, err)
 		}
 	}
-	if _, err := e.c.Account(e.ctx, e.account.ID); err != nil {
+	if _, err := e.q.Account(e.ctx, e.account.ID); err != nil {
 		t.Errorf("Account: %v", err)
 	}
 	if _, err := e.c.CreateAccount(e.ctx, commands.CreateAccount{Name: " "}); err == nil {
@@ -338,7 +342,7 @@ func TestTokenExpiryAndUpdates(t *testing.T) {
 	})
 	// Another account sees none of this.
 	other := newEnv(t)
-	if _, err := other.c.Token(e.ctx, other.account.ID, p.token.ID); !errors.Is(err, domain.ErrTokenNotFound) {
+	if _, err := other.q.Token(e.ctx, other.account.ID, p.token.ID); !errors.Is(err, domain.ErrTokenNotFound) {
 		t.Errorf("another account read the token: %v", err)
 	}
 	if _, err := e.c.UpdateToken(e.ctx, commands.UpdateToken{AccountID: uuid.New(), TokenID: p.token.ID, Name: ptr("x")}); !errors.Is(err, domain.ErrTokenNotFound) {
@@ -357,7 +361,7 @@ func TestCampaignSchemaChangesAreVisibleAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	camp, err := e.c.Campaign(e.ctx, e.account.ID, p.campaign.ID)
+	camp, err := e.q.Campaign(e.ctx, e.account.ID, p.campaign.ID)
 	if err != nil || !camp.Schema.HasOption("source", "partner-xyz") {
 		t.Fatalf("the schema view lacks the new option: %v", err)
 	}
@@ -384,7 +388,7 @@ func TestCampaignSchemaChangesAreVisibleAtOnce(t *testing.T) {
 			t.Fatalf("%+v: %v", change, err)
 		}
 	}
-	camp, _ = e.c.Campaign(e.ctx, e.account.ID, p.campaign.ID)
+	camp, _ = e.q.Campaign(e.ctx, e.account.ID, p.campaign.ID)
 	if _, ok := camp.Schema.Field("partner_ref"); !ok || !camp.Schema.HasStatus("callback") || camp.Name != "Solar 2026" || len(camp.Schema.Selects) != 2 {
 		t.Fatalf("schema view after changes: %+v", camp)
 	}
@@ -430,7 +434,7 @@ func TestCampaignChangesWithOneIfMatchHaveOneWinner(t *testing.T) {
 	if won != 1 {
 		t.Fatalf("%d writers won, want 1", won)
 	}
-	camp, err := e.c.Campaign(e.ctx, e.account.ID, p.campaign.ID)
+	camp, err := e.q.Campaign(e.ctx, e.account.ID, p.campaign.ID)
 	if err != nil || camp.Version != p.campaign.Version+1 {
 		t.Fatalf("campaign version %d, want %d: %v", camp.Version, p.campaign.Version+1, err)
 	}
@@ -467,7 +471,7 @@ func TestFilterLifecycle(t *testing.T) {
 	if err != nil || len(up.Filter.Conditions) != 2 || up.Filter.Version != 2 {
 		t.Fatalf("UpdateFilter = %+v, %v", up.Filter, err)
 	}
-	view, err := e.c.Filter(e.ctx, e.account.ID, p.filter.ID)
+	view, err := e.q.Filter(e.ctx, e.account.ID, p.filter.ID)
 	if err != nil || len(view.Conditions) != 2 {
 		t.Fatalf("the filters view after update: %+v, %v", view, err)
 	}
@@ -481,7 +485,7 @@ func TestFilterLifecycle(t *testing.T) {
 	if _, err := e.c.UpdateFilter(e.ctx, commands.UpdateFilter{AccountID: e.account.ID, FilterID: p.filter.ID, Delete: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.c.Filter(e.ctx, e.account.ID, p.filter.ID); !errors.Is(err, domain.ErrFilterNotFound) {
+	if _, err := e.q.Filter(e.ctx, e.account.ID, p.filter.ID); !errors.Is(err, domain.ErrFilterNotFound) {
 		t.Errorf("a deleted filter is still served: %v", err)
 	}
 	e.unchanged(func() {
@@ -901,15 +905,15 @@ func TestFilesAndRelations(t *testing.T) {
 	if att.File.Size != int64(len(content)) || len(att.File.SHA256) != 64 || len(att.Lead.Files) != 1 {
 		t.Fatalf("AttachFile = %+v", att)
 	}
-	f, err := e.c.File(e.ctx, e.account.ID, l.ID, att.File.ID)
+	f, err := e.q.File(e.ctx, e.account.ID, l.ID, att.File.ID)
 	if err != nil || f.Meta.ContentType != "application/pdf" {
 		t.Fatalf("File = %+v, %v", f.Meta, err)
 	}
 	var got bytes.Buffer
-	if err := e.c.WriteFile(e.ctx, &got, f); err != nil || got.String() != string(content) {
+	if err := e.q.WriteFile(e.ctx, &got, f); err != nil || got.String() != string(content) {
 		t.Fatalf("WriteFile = %q, %v", got.String(), err)
 	}
-	if _, err := e.c.File(e.ctx, uuid.New(), l.ID, att.File.ID); !errors.Is(err, domain.ErrFileNotFound) {
+	if _, err := e.q.File(e.ctx, uuid.New(), l.ID, att.File.ID); !errors.Is(err, domain.ErrFileNotFound) {
 		t.Errorf("another account read the file: %v", err)
 	}
 	var inLog int
@@ -931,7 +935,7 @@ func TestFilesAndRelations(t *testing.T) {
 	if err != nil || len(rm.Lead.Files) != 0 {
 		t.Fatalf("RemoveFile = %+v, %v", rm.Lead.Files, err)
 	}
-	if _, err := e.c.File(e.ctx, e.account.ID, l.ID, att.File.ID); !errors.Is(err, domain.ErrFileNotFound) {
+	if _, err := e.q.File(e.ctx, e.account.ID, l.ID, att.File.ID); !errors.Is(err, domain.ErrFileNotFound) {
 		t.Errorf("the bytes survived removal: %v", err)
 	}
 

@@ -35,7 +35,7 @@ type FilterResult struct {
 // schema and appends the filter.
 func (c *Commands) CreateFilter(ctx context.Context, cmd CreateFilter) (FilterResult, error) {
 	return idempotent(ctx, c, cmd.Idem, func(fin finish) (FilterResult, error) {
-		camp, err := c.Campaign(ctx, cmd.AccountID, cmd.CampaignID)
+		camp, err := c.views.Campaign(ctx, cmd.AccountID, cmd.CampaignID)
 		if err != nil {
 			return FilterResult{}, err
 		}
@@ -81,11 +81,11 @@ func (c *Commands) UpdateFilter(ctx context.Context, cmd UpdateFilter) (FilterRe
 		var state domain.Filter
 		// The view gives the campaign, whose schema the conditions must
 		// fit; a deleted or foreign filter is not found.
-		f, err := c.Filter(ctx, cmd.AccountID, cmd.FilterID)
+		f, err := c.views.Filter(ctx, cmd.AccountID, cmd.FilterID)
 		if err != nil {
 			return FilterResult{}, err
 		}
-		camp, err := c.Campaign(ctx, cmd.AccountID, f.CampaignID)
+		camp, err := c.views.Campaign(ctx, cmd.AccountID, f.CampaignID)
 		if err != nil {
 			return FilterResult{}, err
 		}

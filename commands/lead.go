@@ -235,7 +235,7 @@ func (c *Commands) GetLead(ctx context.Context, accountID, leadID uuid.UUID, s *
 	if !sc.Owns(l) {
 		return domain.Lead{}, domain.ErrLeadNotFound
 	}
-	camp, err := c.Campaign(ctx, accountID, l.CampaignID)
+	camp, err := c.views.Campaign(ctx, accountID, l.CampaignID)
 	if err != nil {
 		return domain.Lead{}, err
 	}
@@ -299,7 +299,7 @@ func (c *Commands) changeLead(ctx context.Context, accountID, leadID uuid.UUID, 
 			}
 			camp := known[l.CampaignID]
 			if camp == nil {
-				c, err := c.Campaign(ctx, accountID, l.CampaignID)
+				c, err := c.views.Campaign(ctx, accountID, l.CampaignID)
 				if err != nil {
 					return nil, err
 				}

@@ -58,12 +58,12 @@ func (c *Commands) CreateToken(ctx context.Context, cmd CreateToken) (TokenSecre
 	res, err := idempotent(ctx, c, cmd.Idem, func(fin finish) (TokenSecretResult, error) {
 		var filter *domain.Filter
 		if cmd.CampaignID != nil {
-			if _, err := c.Campaign(ctx, cmd.AccountID, *cmd.CampaignID); err != nil {
+			if _, err := c.views.Campaign(ctx, cmd.AccountID, *cmd.CampaignID); err != nil {
 				return TokenSecretResult{}, err
 			}
 		}
 		if cmd.FilterID != nil {
-			f, err := c.Filter(ctx, cmd.AccountID, *cmd.FilterID)
+			f, err := c.views.Filter(ctx, cmd.AccountID, *cmd.FilterID)
 			if errors.Is(err, domain.ErrFilterNotFound) {
 				return TokenSecretResult{}, domain.Invalid("filter_id", domain.CodeInvalidValue, "no filter %s in this account", cmd.FilterID)
 			}
@@ -183,7 +183,7 @@ func (c *Commands) UpdateToken(ctx context.Context, cmd UpdateToken) (TokenResul
 		changes := domain.TokenChanges{Name: cmd.Name, Permissions: cmd.Permissions, ClearFilter: cmd.ClearFilter,
 			ExpiresAt: cmd.ExpiresAt, ClearExpiry: cmd.ClearExpiry}
 		if cmd.FilterID != nil {
-			f, err := c.Filter(ctx, cmd.AccountID, *cmd.FilterID)
+			f, err := c.views.Filter(ctx, cmd.AccountID, *cmd.FilterID)
 			if errors.Is(err, domain.ErrFilterNotFound) {
 				return TokenResult{}, domain.Invalid("filter_id", domain.CodeInvalidValue, "no filter %s in this account", cmd.FilterID)
 			}
@@ -235,7 +235,7 @@ func (c *Commands) updateToken(ctx context.Context, accountID, tokenID uuid.UUID
 		return eventstore.Appended{}, fmt.Errorf("token %s: %w", tokenID, mapConflict(err, ifVer > 0))
 	}
 	if out.Records == nil && unchanged != nil {
-		if *unchanged, err = c.Token(ctx, accountID, tokenID); err != nil {
+		if *unchanged, err = c.views.Token(ctx, accountID, tokenID); err != nil {
 			return eventstore.Appended{}, err
 		}
 	}
@@ -462,8 +462,6 @@ type tokenViews interface {
 	CountOtherAdmins(accountID, tokenID uuid.UUID, now time.Time, fn func(others int) error) eventstore.Inline
 	SealedTokenSecret(ctx context.Context, accountID, tokenID uuid.UUID) ([]byte, error)
 	Token(ctx context.Context, accountID, id uuid.UUID) (TokenInfo, error)
-	TokenByDocsID(ctx context.Context, docsID string, now time.Time) (TokenInfo, error)
-	ListTokens(ctx context.Context, accountID uuid.UUID, campaignID *uuid.UUID) ([]TokenInfo, error)
 	Authenticate(ctx context.Context, hash []byte, now time.Time) (views.Authenticated, bool, error)
 	TouchToken(ctx context.Context, tokenID uuid.UUID, now time.Time) error
 	CheckGuard(ctx context.Context, g eventstore.Guard) error

@@ -89,7 +89,6 @@ type webhookViews interface {
 	ResetWebhookHealth(id uuid.UUID) eventstore.Inline
 	ReadWebhook(id uuid.UUID, into *WebhookInfo) eventstore.Inline
 	Webhook(ctx context.Context, accountID, id uuid.UUID) (WebhookInfo, error)
-	ListWebhooks(ctx context.Context, accountID uuid.UUID, campaignID *uuid.UUID) ([]WebhookInfo, error)
 }
 
 // WebhookResult is a subscription after a write that keeps its secret.
@@ -128,7 +127,7 @@ type CreateWebhook struct {
 // and appends webhook.created, in one transaction.
 func (c *Commands) CreateWebhook(ctx context.Context, cmd CreateWebhook) (WebhookSecretResult, error) {
 	res, err := idempotent(ctx, c, cmd.Idem, func(fin finish) (WebhookSecretResult, error) {
-		if _, err := c.Campaign(ctx, cmd.AccountID, cmd.CampaignID); err != nil {
+		if _, err := c.views.Campaign(ctx, cmd.AccountID, cmd.CampaignID); err != nil {
 			if errors.Is(err, domain.ErrCampaignNotFound) {
 				err = domain.Invalid("campaign_id", domain.CodeInvalidValue, "no campaign %s in this account", cmd.CampaignID)
 			}
@@ -175,7 +174,7 @@ func (c *Commands) webhookFilter(ctx context.Context, accountID uuid.UUID, id *u
 	if id == nil {
 		return nil, nil
 	}
-	f, err := c.Filter(ctx, accountID, *id)
+	f, err := c.views.Filter(ctx, accountID, *id)
 	if errors.Is(err, domain.ErrFilterNotFound) {
 		return nil, domain.Invalid("filter_id", domain.CodeInvalidValue, "no filter %s in this account", id)
 	}
@@ -251,17 +250,6 @@ func (c *Commands) replayWebhookSecret(ctx context.Context, accountID uuid.UUID,
 		res.Secret = secret
 	}
 	return res, nil
-}
-
-// Webhook returns a live subscription of the account.
-func (c *Commands) Webhook(ctx context.Context, accountID, id uuid.UUID) (WebhookInfo, error) {
-	return c.views.Webhook(ctx, accountID, id)
-}
-
-// ListWebhooks returns the account's live subscriptions, or one
-// campaign's when campaignID is not nil, newest first.
-func (c *Commands) ListWebhooks(ctx context.Context, accountID uuid.UUID, campaignID *uuid.UUID) ([]WebhookInfo, error) {
-	return c.views.ListWebhooks(ctx, accountID, campaignID)
 }
 
 // UpdateWebhook changes a subscription's URL, filter, event types or
@@ -352,7 +340,7 @@ func (c *Commands) updateWebhook(ctx context.Context, accountID, id uuid.UUID, i
 		return eventstore.Appended{}, fmt.Errorf("webhook %s: %w", id, mapConflict(err, ifVer > 0))
 	}
 	if out.Records == nil && unchanged != nil {
-		if *unchanged, err = c.Webhook(ctx, accountID, id); err != nil {
+		if *unchanged, err = c.views.Webhook(ctx, accountID, id); err != nil {
 			return eventstore.Appended{}, err
 		}
 	}

@@ -45,7 +45,7 @@ func notice(r *http.Request) string { return notices[r.URL.Query().Get("notice")
 // campaignOf loads the campaign of the path's {id} in the signed-in
 // account: another account's is not found, like a missing one.
 func (c *Console) campaignOf(r *http.Request) (domain.Campaign, error) {
-	return byPath(r, c.cmd.Campaign)
+	return byPath(r, c.q.Campaign)
 }
 
 // campaignFilters loads the campaign of the path and its filters.
@@ -54,12 +54,12 @@ func (c *Console) campaignFilters(r *http.Request) (domain.Campaign, []domain.Fi
 	if err != nil {
 		return domain.Campaign{}, nil, err
 	}
-	fs, err := c.cmd.ListFilters(r.Context(), camp.AccountID, camp.ID)
+	fs, err := c.q.ListFilters(r.Context(), camp.AccountID, camp.ID)
 	return camp, fs, err
 }
 
 func (c *Console) listCampaigns(w http.ResponseWriter, r *http.Request) error {
-	cs, err := c.cmd.ListCampaigns(r.Context(), account(r).ID)
+	cs, err := c.q.ListCampaigns(r.Context(), account(r).ID)
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func (c *Console) newCampaign(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (c *Console) renderCampaignForm(w http.ResponseWriter, r *http.Request, status, fields, selects int, errs *formErrors) error {
-	cs, err := c.cmd.ListCampaigns(r.Context(), account(r).ID)
+	cs, err := c.q.ListCampaigns(r.Context(), account(r).ID)
 	if err != nil {
 		return err
 	}
@@ -253,7 +253,7 @@ func (c *Console) showCampaign(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (c *Console) renderCampaign(w http.ResponseWriter, r *http.Request, status int, camp domain.Campaign, form string, errs *formErrors) error {
-	cs, err := c.cmd.ListCampaigns(r.Context(), account(r).ID)
+	cs, err := c.q.ListCampaigns(r.Context(), account(r).ID)
 	if err != nil {
 		return err
 	}

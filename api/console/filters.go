@@ -259,7 +259,7 @@ func (c *Console) listFilters(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	toks, err := c.cmd.ListTokens(r.Context(), camp.AccountID, &camp.ID)
+	toks, err := c.q.ListTokens(r.Context(), camp.AccountID, &camp.ID)
 	if err != nil {
 		return err
 	}
@@ -420,7 +420,7 @@ func (c *Console) createFilter(w http.ResponseWriter, r *http.Request) error {
 
 // filterOf loads the filter of the path and its campaign.
 func (c *Console) filterOf(r *http.Request) (domain.Filter, domain.Campaign, error) {
-	return inCampaign(c, r, c.cmd.Filter, func(f domain.Filter) uuid.UUID { return f.CampaignID })
+	return inCampaign(c, r, c.q.Filter, func(f domain.Filter) uuid.UUID { return f.CampaignID })
 }
 
 func (c *Console) editFilter(w http.ResponseWriter, r *http.Request) error {
@@ -507,7 +507,7 @@ func (c *Console) confirmDeleteFilter(w http.ResponseWriter, r *http.Request) er
 }
 
 func (c *Console) tokensOfFilter(r *http.Request, f domain.Filter) ([]string, error) {
-	toks, err := c.cmd.ListTokens(r.Context(), f.AccountID, &f.CampaignID)
+	toks, err := c.q.ListTokens(r.Context(), f.AccountID, &f.CampaignID)
 	if err != nil {
 		return nil, err
 	}

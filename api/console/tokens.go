@@ -136,14 +136,14 @@ func (c *Console) renderTokenPage(w http.ResponseWriter, r *http.Request, status
 	filters := map[uuid.UUID]domain.Filter{}
 	if camp != nil {
 		campaignID = &camp.ID
-		fs, err := c.cmd.ListFilters(r.Context(), acct, camp.ID)
+		fs, err := c.q.ListFilters(r.Context(), acct, camp.ID)
 		if err != nil {
 			return err
 		}
 		data.Filters, filters = fs, filterNames(fs)
 	}
 	if page == "tokens" {
-		ts, err := c.cmd.ListTokens(r.Context(), acct, campaignID)
+		ts, err := c.q.ListTokens(r.Context(), acct, campaignID)
 		if err != nil {
 			return err
 		}
@@ -264,7 +264,7 @@ func (c *Console) tokenAndCampaign(r *http.Request) (commands.TokenInfo, *domain
 	if t.CampaignID == nil {
 		return t, nil, nil
 	}
-	camp, err := c.cmd.Campaign(r.Context(), account(r).ID, *t.CampaignID)
+	camp, err := c.q.Campaign(r.Context(), account(r).ID, *t.CampaignID)
 	return t, &camp, err
 }
 
@@ -319,7 +319,7 @@ func (c *Console) updateToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 // tokenOf loads the token of the path, in the signed-in account.
-func (c *Console) tokenOf(r *http.Request) (commands.TokenInfo, error) { return byPath(r, c.cmd.Token) }
+func (c *Console) tokenOf(r *http.Request) (commands.TokenInfo, error) { return byPath(r, c.q.Token) }
 
 // tokensPage is the token list a token belongs to.
 func tokensPage(t commands.TokenInfo) string {
@@ -342,7 +342,7 @@ type secretPage struct {
 func (c *Console) renderSecret(w http.ResponseWriter, r *http.Request, t commands.TokenInfo, secret string, rotated bool) error {
 	var camp *domain.Campaign
 	if t.CampaignID != nil {
-		cp, err := c.cmd.Campaign(r.Context(), t.AccountID, *t.CampaignID)
+		cp, err := c.q.Campaign(r.Context(), t.AccountID, *t.CampaignID)
 		if err != nil {
 			return err
 		}
@@ -426,7 +426,7 @@ func (c *Console) confirmToken(w http.ResponseWriter, r *http.Request, action, h
 	}
 	v := &view{Title: button, Section: "tokens", Data: conf}
 	if t.CampaignID != nil {
-		camp, err := c.cmd.Campaign(r.Context(), t.AccountID, *t.CampaignID)
+		camp, err := c.q.Campaign(r.Context(), t.AccountID, *t.CampaignID)
 		if err != nil {
 			return err
 		}
@@ -488,7 +488,7 @@ func (c *Console) previewToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	cs, err := c.cmd.ListCampaigns(r.Context(), t.AccountID)
+	cs, err := c.q.ListCampaigns(r.Context(), t.AccountID)
 	if err != nil {
 		return err
 	}
@@ -501,7 +501,7 @@ func (c *Console) previewToken(w http.ResponseWriter, r *http.Request) error {
 			return domain.ErrCampaignNotFound
 		}
 		camp = &cp
-		fs, err := c.cmd.ListFilters(r.Context(), t.AccountID, cp.ID)
+		fs, err := c.q.ListFilters(r.Context(), t.AccountID, cp.ID)
 		if err != nil {
 			return err
 		}

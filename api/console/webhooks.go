@@ -10,6 +10,7 @@ import (
 	"github.com/leadsvc/leadsvc/api"
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/queries"
 )
 
 // webhookRow is one subscription of a list.
@@ -59,7 +60,7 @@ func (c *Console) renderWebhooks(w http.ResponseWriter, r *http.Request, status 
 	}
 	data := webhookList{Filters: fs, Types: domain.WebhookEventTypes()}
 	if page == "webhooks" {
-		ws, err := c.cmd.ListWebhooks(r.Context(), camp.AccountID, &camp.ID)
+		ws, err := c.q.ListWebhooks(r.Context(), camp.AccountID, &camp.ID)
 		if err != nil {
 			return err
 		}
@@ -110,7 +111,7 @@ func (c *Console) createWebhook(w http.ResponseWriter, r *http.Request) error {
 
 // webhookOf loads the subscription of the path and its campaign.
 func (c *Console) webhookOf(r *http.Request) (commands.WebhookInfo, domain.Campaign, error) {
-	return inCampaign(c, r, c.cmd.Webhook, func(h commands.WebhookInfo) uuid.UUID { return h.CampaignID })
+	return inCampaign(c, r, c.q.Webhook, func(h commands.WebhookInfo) uuid.UUID { return h.CampaignID })
 }
 
 // webhookPage is a subscription with a page of its delivery log.
@@ -134,7 +135,7 @@ func (c *Console) showWebhook(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (c *Console) renderWebhook(w http.ResponseWriter, r *http.Request, status int, h commands.WebhookInfo, camp domain.Campaign, errs *formErrors) error {
-	q := commands.DeliveryQuery{Limit: deliveriesPage}
+	q := queries.DeliveryQuery{Limit: deliveriesPage}
 	if s := r.URL.Query().Get("before"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 1 {
@@ -142,11 +143,11 @@ func (c *Console) renderWebhook(w http.ResponseWriter, r *http.Request, status i
 		}
 		q.Before = n
 	}
-	ds, err := c.cmd.WebhookDeliveries(r.Context(), h.AccountID, h.ID, q)
+	ds, err := c.q.WebhookDeliveries(r.Context(), h.AccountID, h.ID, q)
 	if err != nil {
 		return err
 	}
-	fs, err := c.cmd.ListFilters(r.Context(), h.AccountID, h.CampaignID)
+	fs, err := c.q.ListFilters(r.Context(), h.AccountID, h.CampaignID)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
 	"github.com/leadsvc/leadsvc/eventstore/views"
+	"github.com/leadsvc/leadsvc/queries"
 )
 
 func newCommands(store *eventstore.Store, cfg Config, key []byte) (*commands.Commands, error) {
@@ -27,6 +28,7 @@ type writeSide struct {
 	pool     *pgxpool.Pool
 	store    *eventstore.Store
 	commands *commands.Commands // nil from openStore
+	queries  *queries.Queries
 }
 
 // openStore migrates the database and opens the log, without the secret
@@ -39,7 +41,8 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (*writeSide
 	if err != nil {
 		return nil, err
 	}
-	return &writeSide{pool: pool, store: eventstore.New(pool, domain.NewRegistry())}, nil
+	store := eventstore.New(pool, domain.NewRegistry())
+	return &writeSide{pool: pool, store: store, queries: queries.New(queries.Config{Views: views.Of(store)})}, nil
 }
 
 // openWriteSide is openStore with the command handlers, refused when the

@@ -335,7 +335,7 @@ func TestFailingForFiveDaysDisablesAndRecordsIt(t *testing.T) {
 		attempts(2 + day)
 	}
 	testenv.CheckFor(t, 10*time.Second, func() error {
-		w, err := e.c.Webhook(e.ctx, e.account, sub.Webhook.ID)
+		w, err := e.q.Webhook(e.ctx, e.account, sub.Webhook.ID)
 		if err != nil {
 			return err
 		}
@@ -370,7 +370,7 @@ func TestGoneDisablesAtOnce(t *testing.T) {
 	sub := e.subscribe(rcv.srv.URL, nil)
 	e.lead(map[string]any{"name": "Ada"})
 	testenv.CheckFor(t, 10*time.Second, func() error {
-		w, err := e.c.Webhook(e.ctx, e.account, sub.Webhook.ID)
+		w, err := e.q.Webhook(e.ctx, e.account, sub.Webhook.ID)
 		if err != nil {
 			return err
 		}

@@ -30,6 +30,7 @@ import (
 	"github.com/leadsvc/leadsvc/internal/testenv"
 	"github.com/leadsvc/leadsvc/projections"
 	"github.com/leadsvc/leadsvc/projections/webhooks"
+	"github.com/leadsvc/leadsvc/queries"
 )
 
 var testKey = []byte("0123456789abcdef0123456789abcdef")
@@ -68,6 +69,7 @@ type env struct {
 	pool     *pgxpool.Pool
 	store    *eventstore.Store
 	c        *commands.Commands
+	q        *queries.Queries
 	clock    *clock
 	disp     *webhooks.Dispatcher
 	account  uuid.UUID
@@ -95,7 +97,8 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ctx: ctx, pool: pool, store: store, c: c, clock: &clock{t: time.Now()}}
+	e := &env{t: t, ctx: ctx, pool: pool, store: store, c: c, q: queries.New(queries.Config{Views: views.Of(store)}),
+		clock: &clock{t: time.Now()}}
 	acct, err := c.CreateAccount(ctx, commands.CreateAccount{Name: "Acme"})
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +220,7 @@ func (e *env) update(id uuid.UUID, fields map[string]any) {
 // attempts returns a subscription's delivery log, oldest first.
 func (e *env) attempts(hook uuid.UUID) []commands.WebhookDelivery {
 	e.t.Helper()
-	ds, err := e.c.WebhookDeliveries(e.ctx, e.account, hook, commands.DeliveryQuery{Limit: 10000})
+	ds, err := e.q.WebhookDeliveries(e.ctx, e.account, hook, queries.DeliveryQuery{Limit: 10000})
 	if err != nil {
 		e.t.Fatal(err)
 	}
