@@ -125,7 +125,7 @@ func (a *API) createCampaign(w http.ResponseWriter, r *http.Request) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	res, err := a.cmd.CreateCampaign(r.Context(), commands.CreateCampaign{AccountID: tokenFrom(r.Context()).AccountID,
+	res, err := a.cmd.CreateCampaign.Handle(r.Context(), commands.CreateCampaign{AccountID: tokenFrom(r.Context()).AccountID,
 		Name: in.Name, Schema: schema, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err
@@ -213,7 +213,7 @@ func (a *API) changeCampaign(w http.ResponseWriter, r *http.Request) error {
 	if cmd.IfMatch, err = ifMatch(r); err != nil {
 		return err
 	}
-	res, err := a.cmd.ChangeCampaign(r.Context(), cmd)
+	res, err := a.cmd.ChangeCampaign.Handle(r.Context(), cmd)
 	if err != nil {
 		return renamePaths(err, map[string]string{"fields[": "add_field", "selects[": "add_select", "statuses[": "add_status"})
 	}
@@ -268,7 +268,7 @@ func (a *API) addOption(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.cmd.ChangeCampaign(r.Context(), commands.ChangeCampaign{AccountID: tokenFrom(r.Context()).AccountID,
+	res, err := a.cmd.ChangeCampaign.Handle(r.Context(), commands.ChangeCampaign{AccountID: tokenFrom(r.Context()).AccountID,
 		CampaignID: id, AddOption: &commands.SelectOption{Select: key, Option: in}, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return renamePaths(err, map[string]string{"option.": ""})
@@ -315,7 +315,7 @@ func (a *API) editSchemaItem(w http.ResponseWriter, r *http.Request, param strin
 	}
 	cmd := commands.ChangeCampaign{AccountID: tokenFrom(r.Context()).AccountID, CampaignID: id, IfMatch: want, Meta: meta(r), Idem: idem}
 	edit(&cmd, item)
-	res, err := a.cmd.ChangeCampaign(r.Context(), cmd)
+	res, err := a.cmd.ChangeCampaign.Handle(r.Context(), cmd)
 	if err != nil {
 		return err
 	}
@@ -389,7 +389,7 @@ func (a *API) createFilter(w http.ResponseWriter, r *http.Request) error {
 	if in.Name != nil {
 		name = *in.Name
 	}
-	res, err := a.cmd.CreateFilter(r.Context(), commands.CreateFilter{AccountID: tokenFrom(r.Context()).AccountID,
+	res, err := a.cmd.CreateFilter.Handle(r.Context(), commands.CreateFilter{AccountID: tokenFrom(r.Context()).AccountID,
 		CampaignID: id, Name: name, Match: in.match(), Conditions: in.Conditions, Any: in.Any, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err
@@ -488,7 +488,7 @@ func (a *API) updateFilter(w http.ResponseWriter, r *http.Request) error {
 		case cmd.Match == "" && !conds && !groups:
 			cmd.Match = cur.Match()
 		}
-		res, err = a.cmd.UpdateFilter(r.Context(), cmd)
+		res, err = a.cmd.UpdateFilter.Handle(r.Context(), cmd)
 		if errors.Is(err, commands.ErrPreconditionFailed) && want == 0 && attempt < 3 {
 			continue // changed between our read and write: merge again
 		}
@@ -505,7 +505,7 @@ func (a *API) deleteFilter(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.cmd.UpdateFilter(r.Context(), commands.UpdateFilter{AccountID: tokenFrom(r.Context()).AccountID,
+	res, err := a.cmd.UpdateFilter.Handle(r.Context(), commands.UpdateFilter{AccountID: tokenFrom(r.Context()).AccountID,
 		FilterID: id, Delete: true, IfVersion: want, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err
@@ -562,7 +562,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	res, err := a.cmd.CreateToken(r.Context(), cmd)
+	res, err := a.cmd.CreateToken.Handle(r.Context(), cmd)
 	if errors.Is(err, domain.ErrCampaignNotFound) {
 		err = domain.Invalid("campaign_id", domain.CodeInvalidValue, "no campaign %s in this account", cmd.CampaignID)
 	}
@@ -641,7 +641,7 @@ func (a *API) updateToken(w http.ResponseWriter, r *http.Request) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	res, err := a.cmd.UpdateToken(r.Context(), cmd)
+	res, err := a.cmd.UpdateToken.Handle(r.Context(), cmd)
 	if err != nil {
 		return err
 	}
@@ -655,7 +655,7 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.cmd.RevokeToken(r.Context(), commands.RevokeToken{AccountID: tokenFrom(r.Context()).AccountID,
+	res, err := a.cmd.RevokeToken.Handle(r.Context(), commands.RevokeToken{AccountID: tokenFrom(r.Context()).AccountID,
 		TokenID: id, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err
@@ -676,7 +676,7 @@ func (a *API) revealToken(w http.ResponseWriter, r *http.Request) error {
 	if _, _, err := readWrite(w, r, &in, true); err != nil {
 		return err
 	}
-	res, err := a.cmd.RevealToken(r.Context(), commands.RevealToken{AccountID: tokenFrom(r.Context()).AccountID,
+	res, err := a.cmd.RevealToken.Handle(r.Context(), commands.RevealToken{AccountID: tokenFrom(r.Context()).AccountID,
 		TokenID: id, Meta: meta(r)})
 	if err != nil {
 		return err
@@ -693,7 +693,7 @@ func (a *API) rotateToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.cmd.RotateToken(r.Context(), commands.RotateToken{AccountID: tokenFrom(r.Context()).AccountID,
+	res, err := a.cmd.RotateToken.Handle(r.Context(), commands.RotateToken{AccountID: tokenFrom(r.Context()).AccountID,
 		TokenID: id, Grace: grace, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err

@@ -65,7 +65,7 @@ func (a *API) visibility(ctx context.Context, tok commands.TokenInfo) (*visibili
 			v.schemas[c.ID] = c.Schema
 		}
 	}
-	sc, err := a.cmd.TokenScope(ctx, tok, read)
+	sc, err := a.auth.TokenScope(ctx, tok, read)
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +316,7 @@ func (a *API) createLead(w http.ResponseWriter, r *http.Request) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	res, err := a.cmd.CreateLead(r.Context(), commands.CreateLead{AccountID: tok.AccountID, CampaignID: n.CampaignID,
+	res, err := a.cmd.CreateLead.Handle(r.Context(), commands.CreateLead{AccountID: tok.AccountID, CampaignID: n.CampaignID,
 		Scope: scopeFrom(r.Context()), Status: n.Status, Fields: n.Fields, Meta: meta(r), Idem: idem, Guard: guardFrom(r.Context())})
 	if err != nil {
 		return err
@@ -398,7 +398,7 @@ func (a *API) createLeads(w http.ResponseWriter, r *http.Request) error {
 	if err := a.spend(w, r, min(len(leads), a.limits.Policy().Quota)-1); err != nil {
 		return err
 	}
-	res, err := a.cmd.CreateLeads(r.Context(), commands.CreateLeads{AccountID: tok.AccountID, Scope: scopeFrom(r.Context()),
+	res, err := a.cmd.CreateLeads.Handle(r.Context(), commands.CreateLeads{AccountID: tok.AccountID, Scope: scopeFrom(r.Context()),
 		Leads: leads, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err
@@ -428,7 +428,7 @@ func (a *API) updateLead(w http.ResponseWriter, r *http.Request) error {
 	if in.Status != nil {
 		cmd.Status = *in.Status
 	}
-	res, err := a.cmd.UpdateLead(r.Context(), cmd)
+	res, err := a.cmd.UpdateLead.Handle(r.Context(), cmd)
 	if err != nil {
 		return err
 	}
@@ -531,7 +531,7 @@ func (a *API) deleteFile(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	tok := tokenFrom(r.Context())
-	res, err := a.cmd.RemoveFile(r.Context(), commands.RemoveFile{AccountID: tok.AccountID, LeadID: id, FileID: fileID,
+	res, err := a.cmd.RemoveFile.Handle(r.Context(), commands.RemoveFile{AccountID: tok.AccountID, LeadID: id, FileID: fileID,
 		Scope: scopeFrom(r.Context()), Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err

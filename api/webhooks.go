@@ -101,7 +101,7 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	cmd.CampaignID = *campaign
-	res, err := a.cmd.CreateWebhook(r.Context(), cmd)
+	res, err := a.cmd.CreateWebhook.Handle(r.Context(), cmd)
 	if err != nil {
 		return err
 	}
@@ -166,7 +166,7 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	res, err := a.cmd.UpdateWebhook(r.Context(), cmd)
+	res, err := a.cmd.UpdateWebhook.Handle(r.Context(), cmd)
 	if err != nil {
 		return err
 	}
@@ -179,7 +179,7 @@ func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.cmd.DeleteWebhook(r.Context(), commands.DeleteWebhook{AccountID: tokenFrom(r.Context()).AccountID,
+	res, err := a.cmd.DeleteWebhook.Handle(r.Context(), commands.DeleteWebhook{AccountID: tokenFrom(r.Context()).AccountID,
 		WebhookID: id, IfVersion: want, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err
@@ -196,7 +196,7 @@ func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	res, err := a.cmd.RotateWebhookSecret(r.Context(), commands.RotateWebhookSecret{AccountID: tokenFrom(r.Context()).AccountID,
+	res, err := a.cmd.RotateWebhookSecret.Handle(r.Context(), commands.RotateWebhookSecret{AccountID: tokenFrom(r.Context()).AccountID,
 		WebhookID: id, Grace: grace, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err
@@ -300,7 +300,7 @@ func (a *API) redeliverWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	res, err := a.cmd.RedeliverWebhook(r.Context(), cmd)
+	res, err := a.cmd.RedeliverWebhook.Handle(r.Context(), cmd)
 	if err != nil {
 		return err
 	}
@@ -316,7 +316,7 @@ func (a *API) testWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.cmd.SendWebhookTest(r.Context(), commands.SendWebhookTest{AccountID: tokenFrom(r.Context()).AccountID,
+	res, err := a.cmd.SendWebhookTest.Handle(r.Context(), commands.SendWebhookTest{AccountID: tokenFrom(r.Context()).AccountID,
 		WebhookID: id, Idem: idem})
 	if err != nil {
 		return err

@@ -30,9 +30,12 @@ type AccountResult struct {
 // AllPermissions are those of an account's owner token.
 var AllPermissions = []domain.Permission{domain.PermRead, domain.PermWrite, domain.PermAdmin, domain.PermAudit}
 
-// CreateAccount appends account.created and token.created in one
+// CreateAccountHandler creates accounts.
+type CreateAccountHandler struct{ *deps }
+
+// Handle appends account.created and token.created in one
 // transaction, so an account never exists without a way in.
-func (c *Commands) CreateAccount(ctx context.Context, cmd CreateAccount) (AccountResult, error) {
+func (c CreateAccountHandler) Handle(ctx context.Context, cmd CreateAccount) (AccountResult, error) {
 	id := uuid.New()
 	at := c.at()
 	accountEvents, err := domain.CreateAccount(id, cmd.Name, at)

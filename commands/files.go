@@ -67,7 +67,7 @@ type fileViews interface {
 // event's transaction only marks it attached, so that writers of one
 // lead contend for a short transaction, not for the copy of a file. On
 // error nothing is left staged.
-func (c *Commands) stageFile(ctx context.Context, accountID, leadID uuid.UUID, meta domain.FileMeta, content FileContent, quota int64) error {
+func (c *deps) stageFile(ctx context.Context, accountID, leadID uuid.UUID, meta domain.FileMeta, content FileContent, quota int64) error {
 	now := c.at()
 	err := c.views.StageFile(ctx, views.StagedFile{Meta: meta, LeadID: leadID, AccountID: accountID, At: now, Quota: quota,
 		Fits: func(used int64) error {
@@ -91,6 +91,6 @@ func (c *Commands) stageFile(ctx context.Context, accountID, leadID uuid.UUID, m
 
 // unstageFile removes a staged file that will not be attached; one it
 // misses is swept later.
-func (c *Commands) unstageFile(ctx context.Context, id uuid.UUID) {
+func (c *deps) unstageFile(ctx context.Context, id uuid.UUID) {
 	_ = c.views.UnstageFile(context.WithoutCancel(ctx), id)
 }

@@ -47,10 +47,13 @@ type RedeliverResult struct {
 	Messages int64 `json:"messages"`
 }
 
-// RedeliverWebhook refuses a disabled subscription (ErrWebhookDisabled);
+// RedeliverWebhookHandler queues webhook messages again.
+type RedeliverWebhookHandler struct{ *deps }
+
+// Handle refuses a disabled subscription (ErrWebhookDisabled);
 // an unknown delivery or event of the subscription is ErrDeliveryNotFound.
-func (c *Commands) RedeliverWebhook(ctx context.Context, cmd RedeliverWebhook) (RedeliverResult, error) {
-	return idempotent(ctx, c, cmd.Idem, func(finish) (RedeliverResult, error) {
+func (c RedeliverWebhookHandler) Handle(ctx context.Context, cmd RedeliverWebhook) (RedeliverResult, error) {
+	return idempotent(ctx, c.deps, cmd.Idem, func(finish) (RedeliverResult, error) {
 		if err := c.liveWebhook(ctx, cmd.AccountID, cmd.WebhookID); err != nil {
 			return RedeliverResult{}, err
 		}
@@ -65,7 +68,7 @@ func (c *Commands) RedeliverWebhook(ctx context.Context, cmd RedeliverWebhook) (
 
 // liveWebhook checks that the subscription exists in the account and is
 // enabled.
-func (c *Commands) liveWebhook(ctx context.Context, accountID, id uuid.UUID) error {
+func (c *deps) liveWebhook(ctx context.Context, accountID, id uuid.UUID) error {
 	w, err := c.views.Webhook(ctx, accountID, id)
 	if err != nil {
 		return err
@@ -89,9 +92,12 @@ type WebhookTestResult struct {
 	EventID uuid.UUID `json:"event_id"`
 }
 
-// SendWebhookTest refuses a disabled subscription (ErrWebhookDisabled).
-func (c *Commands) SendWebhookTest(ctx context.Context, cmd SendWebhookTest) (WebhookTestResult, error) {
-	return idempotent(ctx, c, cmd.Idem, func(finish) (WebhookTestResult, error) {
+// SendWebhookTestHandler sends webhook test messages.
+type SendWebhookTestHandler struct{ *deps }
+
+// Handle refuses a disabled subscription (ErrWebhookDisabled).
+func (c SendWebhookTestHandler) Handle(ctx context.Context, cmd SendWebhookTest) (WebhookTestResult, error) {
+	return idempotent(ctx, c.deps, cmd.Idem, func(finish) (WebhookTestResult, error) {
 		w, err := c.views.Webhook(ctx, cmd.AccountID, cmd.WebhookID)
 		if err != nil {
 			return WebhookTestResult{}, err

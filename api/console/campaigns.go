@@ -153,7 +153,7 @@ func (c *Console) createCampaign(w http.ResponseWriter, r *http.Request) error {
 	err := v.Err()
 	if err == nil {
 		var res commands.CampaignResult
-		res, err = c.cmd.CreateCampaign(r.Context(), commands.CreateCampaign{AccountID: account(r).ID, Name: trimmed(r, "name"),
+		res, err = c.cmd.CreateCampaign.Handle(r.Context(), commands.CreateCampaign{AccountID: account(r).ID, Name: trimmed(r, "name"),
 			Schema: schema, Meta: meta(w, r), Idem: idempotency(r)})
 		if err == nil {
 			redirect(w, r, "/campaigns/"+res.Campaign.ID.String()+"?notice=campaign_created")
@@ -278,7 +278,7 @@ func (c *Console) changeCampaign(w http.ResponseWriter, r *http.Request, form, d
 		return err
 	}
 	cmd.AccountID, cmd.CampaignID, cmd.Meta = camp.AccountID, camp.ID, meta(w, r)
-	if _, err := c.cmd.ChangeCampaign(r.Context(), cmd); err != nil {
+	if _, err := c.cmd.ChangeCampaign.Handle(r.Context(), cmd); err != nil {
 		if errs := validation(err); errs != nil {
 			for i, e := range errs.List {
 				if a, ok := anchors[e.Field]; ok {

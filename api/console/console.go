@@ -478,7 +478,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusUnprocessableEntity, "Paste an account-level API token (lsk_…).")
 		return
 	}
-	tok, err := c.cmd.Authenticate(r.Context(), secret)
+	tok, err := c.cmd.Auth.Authenticate(r.Context(), secret)
 	switch {
 	case errors.Is(err, commands.ErrUnauthenticated):
 		refuse(http.StatusUnauthorized, "This token is not valid: it is unknown, mistyped or revoked.")
@@ -499,7 +499,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	if err := c.cmd.TouchLastUsed(r.Context(), tok.ID); err != nil {
+	if err := c.cmd.Auth.TouchLastUsed(r.Context(), tok.ID); err != nil {
 		c.log.LogAttrs(r.Context(), slog.LevelWarn, "console: record token use", slog.String("err", err.Error()))
 	}
 	c.clearCookie(w, loginCookie)

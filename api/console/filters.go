@@ -405,7 +405,7 @@ func (c *Console) createFilter(w http.ResponseWriter, r *http.Request) error {
 	err = v.Err()
 	if err == nil {
 		var res commands.FilterResult
-		res, err = c.cmd.CreateFilter(r.Context(), commands.CreateFilter{AccountID: camp.AccountID, CampaignID: camp.ID,
+		res, err = c.cmd.CreateFilter.Handle(r.Context(), commands.CreateFilter{AccountID: camp.AccountID, CampaignID: camp.ID,
 			Name: trimmed(r, "name"), Match: matchOf(r), Conditions: conds, Meta: meta(w, r), Idem: idempotency(r)})
 		if err == nil {
 			redirect(w, r, "/campaigns/"+camp.ID.String()+"/filters?notice=filter_created#filter-"+res.Filter.ID.String())
@@ -463,7 +463,7 @@ func (c *Console) updateFilter(w http.ResponseWriter, r *http.Request) error {
 	}
 	err = v.Err()
 	if err == nil {
-		_, err = c.cmd.UpdateFilter(r.Context(), commands.UpdateFilter{AccountID: f.AccountID, FilterID: f.ID,
+		_, err = c.cmd.UpdateFilter.Handle(r.Context(), commands.UpdateFilter{AccountID: f.AccountID, FilterID: f.ID,
 			Name: trimmed(r, "name"), Match: matchOf(r), Conditions: conds, Any: groups, IfVersion: version, Meta: meta(w, r)})
 		if err == nil {
 			redirect(w, r, "/campaigns/"+camp.ID.String()+"/filters?notice=filter_saved#filter-"+f.ID.String())
@@ -525,7 +525,7 @@ func (c *Console) deleteFilter(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.cmd.UpdateFilter(r.Context(), commands.UpdateFilter{AccountID: f.AccountID, FilterID: f.ID, Delete: true,
+	if _, err := c.cmd.UpdateFilter.Handle(r.Context(), commands.UpdateFilter{AccountID: f.AccountID, FilterID: f.ID, Delete: true,
 		Meta: meta(w, r)}); err != nil {
 		return err
 	}

@@ -225,7 +225,7 @@ func (c *Console) createToken(w http.ResponseWriter, r *http.Request, camp *doma
 	err := v.Err()
 	if err == nil {
 		var res commands.TokenSecretResult
-		res, err = c.cmd.CreateToken(r.Context(), cmd)
+		res, err = c.cmd.CreateToken.Handle(r.Context(), cmd)
 		if err == nil {
 			id := res.Token.ID.String()
 			redirect(w, r, back+"?notice=token_created&new="+id+"#token-"+id)
@@ -300,7 +300,7 @@ func (c *Console) updateToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	err = v.Err()
 	if err == nil {
-		if _, err = c.cmd.UpdateToken(r.Context(), cmd); err == nil {
+		if _, err = c.cmd.UpdateToken.Handle(r.Context(), cmd); err == nil {
 			id := t.ID.String()
 			redirect(w, r, back+"?notice=token_saved&new="+id+"#token-"+id)
 			return nil
@@ -367,7 +367,7 @@ func (c *Console) revealToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := c.cmd.RevealToken(r.Context(), commands.RevealToken{AccountID: t.AccountID, TokenID: t.ID, Meta: meta(w, r)})
+	res, err := c.cmd.RevealToken.Handle(r.Context(), commands.RevealToken{AccountID: t.AccountID, TokenID: t.ID, Meta: meta(w, r)})
 	if err != nil {
 		return err
 	}
@@ -445,7 +445,7 @@ func (c *Console) rotateToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := c.cmd.RotateToken(r.Context(), commands.RotateToken{AccountID: t.AccountID, TokenID: t.ID, Grace: grace,
+	res, err := c.cmd.RotateToken.Handle(r.Context(), commands.RotateToken{AccountID: t.AccountID, TokenID: t.ID, Grace: grace,
 		Meta: meta(w, r)})
 	if err != nil {
 		return err
@@ -458,7 +458,7 @@ func (c *Console) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.cmd.RevokeToken(r.Context(), commands.RevokeToken{AccountID: t.AccountID, TokenID: t.ID, Meta: meta(w, r)}); err != nil {
+	if _, err := c.cmd.RevokeToken.Handle(r.Context(), commands.RevokeToken{AccountID: t.AccountID, TokenID: t.ID, Meta: meta(w, r)}); err != nil {
 		return err
 	}
 	redirect(w, r, tokensPage(t)+"?notice=token_revoked")

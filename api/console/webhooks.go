@@ -97,7 +97,7 @@ func (c *Console) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	err = v.Err()
 	if err == nil {
 		var res commands.WebhookSecretResult
-		if res, err = c.cmd.CreateWebhook(r.Context(), cmd); err == nil {
+		if res, err = c.cmd.CreateWebhook.Handle(r.Context(), cmd); err == nil {
 			c.render(w, r, http.StatusCreated, "webhook_secret", &view{Title: "Webhook created", Section: "campaigns",
 				Campaign: &camp, Tab: "webhooks", Data: webhookSecret{W: res.Webhook, Secret: res.Secret, Withheld: res.Withheld}})
 			return nil
@@ -170,7 +170,7 @@ func (c *Console) testWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.cmd.SendWebhookTest(r.Context(), commands.SendWebhookTest{AccountID: h.AccountID, WebhookID: h.ID}); err != nil {
+	if _, err := c.cmd.SendWebhookTest.Handle(r.Context(), commands.SendWebhookTest{AccountID: h.AccountID, WebhookID: h.ID}); err != nil {
 		return err
 	}
 	redirect(w, r, "/webhooks/"+h.ID.String()+"?notice=webhook_test")
@@ -196,7 +196,7 @@ func (c *Console) redeliverWebhook(w http.ResponseWriter, r *http.Request) error
 	if err := v.Err(); err != nil {
 		return c.renderWebhook(w, r, http.StatusUnprocessableEntity, h, camp, validation(err))
 	}
-	if _, err := c.cmd.RedeliverWebhook(r.Context(), cmd); err != nil {
+	if _, err := c.cmd.RedeliverWebhook.Handle(r.Context(), cmd); err != nil {
 		return err
 	}
 	redirect(w, r, "/webhooks/"+h.ID.String()+"?notice=redelivered")
@@ -210,7 +210,7 @@ func (c *Console) enableWebhook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	on := r.PostForm.Get("enabled") == "true"
-	if _, err := c.cmd.UpdateWebhook(r.Context(), commands.UpdateWebhook{AccountID: h.AccountID, WebhookID: h.ID, Enabled: &on,
+	if _, err := c.cmd.UpdateWebhook.Handle(r.Context(), commands.UpdateWebhook{AccountID: h.AccountID, WebhookID: h.ID, Enabled: &on,
 		Meta: meta(w, r)}); err != nil {
 		return err
 	}
@@ -254,7 +254,7 @@ func (c *Console) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	res, err := c.cmd.RotateWebhookSecret(r.Context(), commands.RotateWebhookSecret{AccountID: h.AccountID, WebhookID: h.ID,
+	res, err := c.cmd.RotateWebhookSecret.Handle(r.Context(), commands.RotateWebhookSecret{AccountID: h.AccountID, WebhookID: h.ID,
 		Grace: grace, Meta: meta(w, r)})
 	if err != nil {
 		return err
@@ -276,7 +276,7 @@ func (c *Console) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.cmd.DeleteWebhook(r.Context(), commands.DeleteWebhook{AccountID: h.AccountID, WebhookID: h.ID,
+	if _, err := c.cmd.DeleteWebhook.Handle(r.Context(), commands.DeleteWebhook{AccountID: h.AccountID, WebhookID: h.ID,
 		Meta: meta(w, r)}); err != nil {
 		return err
 	}

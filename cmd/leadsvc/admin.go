@@ -18,8 +18,12 @@ import (
 )
 
 func newCommands(store *eventstore.Store, cfg Config, key []byte) (*commands.Commands, error) {
-	return commands.New(commands.Config{Store: store, Views: views.Of(store), SecretKey: key, PreviousSecretKeys: cfg.SecretKeysPrevious,
+	c, err := commands.New(commands.Config{Store: store, Views: views.Of(store), SecretKey: key, PreviousSecretKeys: cfg.SecretKeysPrevious,
 		Webhooks: commands.WebhookTargets{AllowPrivate: cfg.WebhooksAllowPrivate}})
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 // writeSide is what the one-shot commands need: a migrated database and,
@@ -74,7 +78,7 @@ func accountCreate(ctx context.Context, cfg Config, logger *slog.Logger, name st
 		return err
 	}
 	defer ws.Close()
-	res, err := ws.commands.CreateAccount(ctx, commands.CreateAccount{Name: name, Meta: operatorMeta})
+	res, err := ws.commands.CreateAccount.Handle(ctx, commands.CreateAccount{Name: name, Meta: operatorMeta})
 	var verr *domain.ValidationError
 	if errors.As(err, &verr) {
 		return usageError{fmt.Sprintf("account create: %v", verr)}

@@ -215,9 +215,9 @@ func (m *Main) startWebhooks(runCtx context.Context, log eventlog.Log, codec *do
 		return fmt.Errorf("webhook projection: %w", err)
 	}
 	dispatcher, err := webhooks.NewDispatcher(webhooks.Config{AllowPrivate: cfg.WebhooksAllowPrivate,
-		OpenSecret: m.Commands.OpenWebhookSecret,
+		OpenSecret: m.Commands.Keys.OpenWebhookSecret,
 		Disable: func(ctx context.Context, account, id uuid.UUID, reason, detail string) (bool, error) {
-			res, err := m.Commands.DisableWebhook(ctx, commands.DisableWebhook{AccountID: account, WebhookID: id,
+			res, err := m.Commands.DisableWebhook.Handle(ctx, commands.DisableWebhook{AccountID: account, WebhookID: id,
 				Reason: reason, Detail: detail})
 			return res.Position > 0, err
 		}, Events: log, TracerProvider: m.TracerProvider}, m.Pool, logger, m.Registry)
@@ -250,7 +250,7 @@ func (m *Main) startHousekeeping(ctx, runCtx context.Context) {
 	go func() {
 		defer m.wg.Done()
 		sweep(runCtx, "idempotency keys", idempotencySweepInterval, func(ctx context.Context) (int64, error) {
-			return m.Commands.SweepIdempotencyKeys(ctx, idempotencySweepBatch)
+			return m.Commands.SweepIdempotencyKeys.Handle(ctx, commands.SweepIdempotencyKeys{Batch: idempotencySweepBatch})
 		}, logger)
 	}()
 

@@ -73,7 +73,7 @@ func tokenCreate(ctx context.Context, cfg Config, logger *slog.Logger, a tokenCr
 	} else if err != nil {
 		return err
 	}
-	res, err := ws.commands.CreateToken(ctx, cmd)
+	res, err := ws.commands.CreateToken.Handle(ctx, cmd)
 	var verr *domain.ValidationError
 	if errors.As(err, &verr) {
 		return usageError{fmt.Sprintf("token create: %v", verr)}
