@@ -128,7 +128,7 @@ func (a *API) createCampaign(w http.ResponseWriter, r *http.Request) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	res, err := a.cmd.CreateCampaign(r.Context(), commands.CreateCampaign{AccountID: tokenFrom(r.Context()).AccountID,
+	res, err := a.cmd.CreateCampaign.Handle(r.Context(), commands.CreateCampaign{AccountID: tokenFrom(r.Context()).AccountID,
 		Name: in.Name, Schema: schema, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err
@@ -147,7 +147,7 @@ func (a *API) listCampaigns(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
-	cs, err := a.cmd.ListCampaigns(r.Context(), tokenFrom(r.Context()).AccountID)
+	cs, err := a.q.ListCampaigns(r.Context(), tokenFrom(r.Context()).AccountID)
 	if err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func byPath[T any](r *http.Request, load func(context.Context, uuid.UUID, uuid.U
 }
 
 func (a *API) getCampaign(w http.ResponseWriter, r *http.Request) error {
-	c, err := byPath(r, a.cmd.Campaign)
+	c, err := byPath(r, a.q.Campaign)
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func (a *API) changeCampaign(w http.ResponseWriter, r *http.Request) error {
 	if cmd.IfMatch, err = ifMatch(r); err != nil {
 		return err
 	}
-	res, err := a.cmd.ChangeCampaign(r.Context(), cmd)
+	res, err := a.cmd.ChangeCampaign.Handle(r.Context(), cmd)
 	if err != nil {
 		return renamePaths(err, map[string]string{"fields[": "add_field", "selects[": "add_select", "statuses[": "add_status"})
 	}
@@ -271,7 +271,7 @@ func (a *API) addOption(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.cmd.ChangeCampaign(r.Context(), commands.ChangeCampaign{AccountID: tokenFrom(r.Context()).AccountID,
+	res, err := a.cmd.ChangeCampaign.Handle(r.Context(), commands.ChangeCampaign{AccountID: tokenFrom(r.Context()).AccountID,
 		CampaignID: id, AddOption: &commands.SelectOption{Select: key, Option: in}, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return renamePaths(err, map[string]string{"option.": ""})
@@ -318,7 +318,7 @@ func (a *API) editSchemaItem(w http.ResponseWriter, r *http.Request, param strin
 	}
 	cmd := commands.ChangeCampaign{AccountID: tokenFrom(r.Context()).AccountID, CampaignID: id, IfMatch: want, Meta: meta(r), Idem: idem}
 	edit(&cmd, item)
-	res, err := a.cmd.ChangeCampaign(r.Context(), cmd)
+	res, err := a.cmd.ChangeCampaign.Handle(r.Context(), cmd)
 	if err != nil {
 		return err
 	}
@@ -392,7 +392,7 @@ func (a *API) createFilter(w http.ResponseWriter, r *http.Request) error {
 	if in.Name != nil {
 		name = *in.Name
 	}
-	res, err := a.cmd.CreateFilter(r.Context(), commands.CreateFilter{AccountID: tokenFrom(r.Context()).AccountID,
+	res, err := a.cmd.CreateFilter.Handle(r.Context(), commands.CreateFilter{AccountID: tokenFrom(r.Context()).AccountID,
 		CampaignID: id, Name: name, Match: in.match(), Conditions: in.Conditions, Any: in.Any, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err
@@ -404,7 +404,7 @@ func (a *API) createFilter(w http.ResponseWriter, r *http.Request) error {
 // writeFilter answers a filter with its explanation in the campaign's
 // current words.
 func (a *API) writeFilter(w http.ResponseWriter, r *http.Request, status int, res commands.FilterResult) error {
-	c, err := a.cmd.Campaign(r.Context(), res.Filter.AccountID, res.Filter.CampaignID)
+	c, err := a.q.Campaign(r.Context(), res.Filter.AccountID, res.Filter.CampaignID)
 	if err != nil {
 		return err
 	}
@@ -417,11 +417,11 @@ func (a *API) listFilters(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
-	c, err := byPath(r, a.cmd.Campaign)
+	c, err := byPath(r, a.q.Campaign)
 	if err != nil {
 		return err
 	}
-	fs, err := a.cmd.ListFilters(r.Context(), c.AccountID, c.ID)
+	fs, err := a.q.ListFilters(r.Context(), c.AccountID, c.ID)
 	if err != nil {
 		return err
 	}
@@ -434,7 +434,7 @@ func (a *API) listFilters(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getFilter(w http.ResponseWriter, r *http.Request) error {
-	f, err := byPath(r, a.cmd.Filter)
+	f, err := byPath(r, a.q.Filter)
 	if err != nil {
 		return err
 	}
@@ -457,7 +457,7 @@ func (a *API) updateFilter(w http.ResponseWriter, r *http.Request) error {
 	present := members(body)
 	var res commands.FilterResult
 	for attempt := 0; ; attempt++ {
-		cur, err := byPath(r, a.cmd.Filter)
+		cur, err := byPath(r, a.q.Filter)
 		if err != nil {
 			return err
 		}
@@ -491,7 +491,7 @@ func (a *API) updateFilter(w http.ResponseWriter, r *http.Request) error {
 		case cmd.Match == "" && !conds && !groups:
 			cmd.Match = cur.Match()
 		}
-		res, err = a.cmd.UpdateFilter(r.Context(), cmd)
+		res, err = a.cmd.UpdateFilter.Handle(r.Context(), cmd)
 		if errors.Is(err, commands.ErrPreconditionFailed) && want == 0 && attempt < 3 {
 			continue // changed between our read and write: merge again
 		}
@@ -508,7 +508,7 @@ func (a *API) deleteFilter(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.cmd.UpdateFilter(r.Context(), commands.UpdateFilter{AccountID: tokenFrom(r.Context()).AccountID,
+	res, err := a.cmd.UpdateFilter.Handle(r.Context(), commands.UpdateFilter{AccountID: tokenFrom(r.Context()).AccountID,
 		FilterID: id, Delete: true, IfVersion: want, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err
@@ -565,7 +565,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	res, err := a.cmd.CreateToken(r.Context(), cmd)
+	res, err := a.cmd.CreateToken.Handle(r.Context(), cmd)
 	if errors.Is(err, domain.ErrCampaignNotFound) {
 		err = domain.Invalid("campaign_id", domain.CodeInvalidValue, "no campaign %s in this account", cmd.CampaignID)
 	}
@@ -596,7 +596,7 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ts, err := a.cmd.ListTokens(r.Context(), tokenFrom(r.Context()).AccountID, campaign)
+	ts, err := a.q.ListTokens(r.Context(), tokenFrom(r.Context()).AccountID, campaign)
 	if err != nil {
 		return err
 	}
@@ -609,7 +609,7 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getToken(w http.ResponseWriter, r *http.Request) error {
-	t, err := byPath(r, a.cmd.Token)
+	t, err := byPath(r, a.q.Token)
 	if err != nil {
 		return err
 	}
@@ -644,7 +644,7 @@ func (a *API) updateToken(w http.ResponseWriter, r *http.Request) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	res, err := a.cmd.UpdateToken(r.Context(), cmd)
+	res, err := a.cmd.UpdateToken.Handle(r.Context(), cmd)
 	if err != nil {
 		return err
 	}
@@ -658,7 +658,7 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.cmd.RevokeToken(r.Context(), commands.RevokeToken{AccountID: tokenFrom(r.Context()).AccountID,
+	res, err := a.cmd.RevokeToken.Handle(r.Context(), commands.RevokeToken{AccountID: tokenFrom(r.Context()).AccountID,
 		TokenID: id, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err
@@ -679,7 +679,7 @@ func (a *API) revealToken(w http.ResponseWriter, r *http.Request) error {
 	if _, _, err := readWrite(w, r, &in, true); err != nil {
 		return err
 	}
-	res, err := a.cmd.RevealToken(r.Context(), commands.RevealToken{AccountID: tokenFrom(r.Context()).AccountID,
+	res, err := a.cmd.RevealToken.Handle(r.Context(), commands.RevealToken{AccountID: tokenFrom(r.Context()).AccountID,
 		TokenID: id, Meta: meta(r)})
 	if err != nil {
 		return err
@@ -696,7 +696,7 @@ func (a *API) rotateToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.cmd.RotateToken(r.Context(), commands.RotateToken{AccountID: tokenFrom(r.Context()).AccountID,
+	res, err := a.cmd.RotateToken.Handle(r.Context(), commands.RotateToken{AccountID: tokenFrom(r.Context()).AccountID,
 		TokenID: id, Grace: grace, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err

@@ -47,6 +47,8 @@ const (
 // Config is what the API needs; cmd/leadsvc builds it from the environment.
 type Config struct {
 	Commands Commands
+	Auth     Authenticator
+	Queries  Queries
 	Reader   LeadReader
 	Audit    AuditReader // the auditors' routes; nil serves none
 	Logger   *slog.Logger
@@ -85,6 +87,8 @@ type Config struct {
 // API is the REST API: Mount it on the service's router.
 type API struct {
 	cmd        Commands
+	auth       Authenticator
+	q          Queries
 	reader     LeadReader
 	audit      AuditReader
 	log        *slog.Logger
@@ -106,7 +110,7 @@ type API struct {
 
 // New returns the API for cfg, filling defaults for zero values.
 func New(cfg Config) *API {
-	a := &API{cmd: cfg.Commands, reader: cfg.Reader, audit: cfg.Audit, log: cfg.Logger, publicURL: cfg.PublicURL,
+	a := &API{cmd: cfg.Commands, auth: cfg.Auth, q: cfg.Queries, reader: cfg.Reader, audit: cfg.Audit, log: cfg.Logger, publicURL: cfg.PublicURL,
 		maxUpload: cfg.MaxUploadBytes, quota: cfg.UploadQuotaBytes, now: cfg.Clock,
 		addresses: cfg.AddressLimits, touched: map[string]time.Time{}, tracer: telemetry.Tracer(cfg.TracerProvider)}
 	if a.log == nil {
@@ -202,7 +206,7 @@ func (a *API) hGuarded(fn func(http.ResponseWriter, *http.Request) error) http.H
 	return func(w http.ResponseWriter, r *http.Request) {
 		err := fn(w, r)
 		if err != nil && !errors.Is(err, commands.ErrScopeChanged) && guardFrom(r.Context()) != nil {
-			switch cerr := a.cmd.CheckGuard(r.Context(), guardFrom(r.Context())); {
+			switch cerr := a.auth.CheckGuard(r.Context(), guardFrom(r.Context())); {
 			case errors.Is(cerr, commands.ErrScopeChanged):
 				err = cerr
 			case cerr == nil:

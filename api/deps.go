@@ -11,11 +11,12 @@ import (
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore/audit"
 	"github.com/leadsvc/leadsvc/projections/leads"
+	"github.com/leadsvc/leadsvc/queries"
 )
 
 // The interfaces below are what the handlers call, grouped by concern;
-// *commands.Commands, *leads.Reader and *audit.Reader satisfy them, and
-// the handler tests use in-memory fakes.
+// commands' handlers and Auth, *queries.Queries, *leads.Reader and
+// *audit.Reader satisfy them, and the handler tests use in-memory fakes.
 
 // Authenticator finds the token of a request's secret and checks a cached
 // authentication's guard (commands.ErrScopeChanged when it is stale).
@@ -27,69 +28,76 @@ type Authenticator interface {
 	TokenScope(ctx context.Context, t commands.TokenInfo, s *commands.Scope) (domain.Scope, error)
 }
 
-// LeadWriter writes leads.
-type LeadWriter interface {
-	CreateLead(ctx context.Context, cmd commands.CreateLead) (commands.LeadResult, error)
-	CreateLeads(ctx context.Context, cmd commands.CreateLeads) (commands.LeadsResult, error)
-	UpdateLead(ctx context.Context, cmd commands.UpdateLead) (commands.LeadResult, error)
+// Handler is one use case of the command side, as commands' handlers
+// are; HandlerFunc makes one of a function, so fakes stay cheap.
+type Handler[C, R any] interface {
+	Handle(ctx context.Context, cmd C) (R, error)
 }
 
-// Files keeps the files attached to leads.
-type Files interface {
-	AttachFile(ctx context.Context, cmd commands.AttachFile) (commands.FileResult, error)
-	File(ctx context.Context, accountID, leadID, fileID uuid.UUID) (commands.File, error)
-	WriteFile(ctx context.Context, w io.Writer, f commands.File) error
-	RemoveFile(ctx context.Context, cmd commands.RemoveFile) (commands.LeadResult, error)
-	FileBytes(ctx context.Context, accountID uuid.UUID) (int64, error)
+// HandlerFunc is a function as a Handler.
+type HandlerFunc[C, R any] func(ctx context.Context, cmd C) (R, error)
+
+// Handle calls f.
+func (f HandlerFunc[C, R]) Handle(ctx context.Context, cmd C) (R, error) { return f(ctx, cmd) }
+
+// Commands is every write the API asks of the command side, one handler
+// per use case.
+type Commands struct {
+	CreateLead  Handler[commands.CreateLead, commands.LeadResult]
+	CreateLeads Handler[commands.CreateLeads, commands.LeadsResult]
+	UpdateLead  Handler[commands.UpdateLead, commands.LeadResult]
+	AttachFile  Handler[commands.AttachFile, commands.FileResult]
+	RemoveFile  Handler[commands.RemoveFile, commands.LeadResult]
+
+	CreateCampaign Handler[commands.CreateCampaign, commands.CampaignResult]
+	ChangeCampaign Handler[commands.ChangeCampaign, commands.CampaignResult]
+	CreateFilter   Handler[commands.CreateFilter, commands.FilterResult]
+	UpdateFilter   Handler[commands.UpdateFilter, commands.FilterResult]
+
+	CreateToken Handler[commands.CreateToken, commands.TokenSecretResult]
+	UpdateToken Handler[commands.UpdateToken, commands.TokenResult]
+	RotateToken Handler[commands.RotateToken, commands.TokenSecretResult]
+	RevealToken Handler[commands.RevealToken, commands.TokenSecretResult]
+	RevokeToken Handler[commands.RevokeToken, commands.TokenResult]
+
+	CreateWebhook       Handler[commands.CreateWebhook, commands.WebhookSecretResult]
+	UpdateWebhook       Handler[commands.UpdateWebhook, commands.WebhookResult]
+	RotateWebhookSecret Handler[commands.RotateWebhookSecret, commands.WebhookSecretResult]
+	DeleteWebhook       Handler[commands.DeleteWebhook, commands.WebhookResult]
+	SendWebhookTest     Handler[commands.SendWebhookTest, commands.WebhookTestResult]
+	RedeliverWebhook    Handler[commands.RedeliverWebhook, commands.RedeliverResult]
 }
 
-// Campaigns administers campaigns and their filters; Campaign is also
+// CommandsOf is the API's share of the command side's handlers.
+func CommandsOf(c commands.Commands) Commands {
+	return Commands{
+		CreateLead: c.CreateLead, CreateLeads: c.CreateLeads, UpdateLead: c.UpdateLead,
+		AttachFile: c.AttachFile, RemoveFile: c.RemoveFile,
+		CreateCampaign: c.CreateCampaign, ChangeCampaign: c.ChangeCampaign,
+		CreateFilter: c.CreateFilter, UpdateFilter: c.UpdateFilter,
+		CreateToken: c.CreateToken, UpdateToken: c.UpdateToken, RotateToken: c.RotateToken,
+		RevealToken: c.RevealToken, RevokeToken: c.RevokeToken,
+		CreateWebhook: c.CreateWebhook, UpdateWebhook: c.UpdateWebhook, RotateWebhookSecret: c.RotateWebhookSecret,
+		DeleteWebhook: c.DeleteWebhook, SendWebhookTest: c.SendWebhookTest, RedeliverWebhook: c.RedeliverWebhook,
+	}
+}
+
+// Queries is what the API reads of the inline views; Campaign is also
 // what the partner routes read a schema from.
-type Campaigns interface {
+type Queries interface {
 	Campaign(ctx context.Context, accountID, id uuid.UUID) (domain.Campaign, error)
 	ListCampaigns(ctx context.Context, accountID uuid.UUID) ([]domain.Campaign, error)
-	CreateCampaign(ctx context.Context, cmd commands.CreateCampaign) (commands.CampaignResult, error)
-	ChangeCampaign(ctx context.Context, cmd commands.ChangeCampaign) (commands.CampaignResult, error)
 	Filter(ctx context.Context, accountID, id uuid.UUID) (domain.Filter, error)
 	ListFilters(ctx context.Context, accountID, campaignID uuid.UUID) ([]domain.Filter, error)
-	CreateFilter(ctx context.Context, cmd commands.CreateFilter) (commands.FilterResult, error)
-	UpdateFilter(ctx context.Context, cmd commands.UpdateFilter) (commands.FilterResult, error)
-}
-
-// Tokens administers API tokens.
-type Tokens interface {
 	Token(ctx context.Context, accountID, id uuid.UUID) (commands.TokenInfo, error)
 	ListTokens(ctx context.Context, accountID uuid.UUID, campaignID *uuid.UUID) ([]commands.TokenInfo, error)
-	CreateToken(ctx context.Context, cmd commands.CreateToken) (commands.TokenSecretResult, error)
-	UpdateToken(ctx context.Context, cmd commands.UpdateToken) (commands.TokenResult, error)
-	RotateToken(ctx context.Context, cmd commands.RotateToken) (commands.TokenSecretResult, error)
-	RevealToken(ctx context.Context, cmd commands.RevealToken) (commands.TokenSecretResult, error)
-	RevokeToken(ctx context.Context, cmd commands.RevokeToken) (commands.TokenResult, error)
-}
-
-// Webhooks administers webhooks and their deliveries.
-type Webhooks interface {
 	Webhook(ctx context.Context, accountID, id uuid.UUID) (commands.WebhookInfo, error)
 	ListWebhooks(ctx context.Context, accountID uuid.UUID, campaignID *uuid.UUID) ([]commands.WebhookInfo, error)
-	CreateWebhook(ctx context.Context, cmd commands.CreateWebhook) (commands.WebhookSecretResult, error)
-	UpdateWebhook(ctx context.Context, cmd commands.UpdateWebhook) (commands.WebhookResult, error)
-	RotateWebhookSecret(ctx context.Context, cmd commands.RotateWebhookSecret) (commands.WebhookSecretResult, error)
-	DeleteWebhook(ctx context.Context, cmd commands.DeleteWebhook) (commands.WebhookResult, error)
-	SendWebhookTest(ctx context.Context, cmd commands.SendWebhookTest) (commands.WebhookTestResult, error)
-	WebhookDeliveries(ctx context.Context, accountID, webhookID uuid.UUID, q commands.DeliveryQuery) ([]commands.WebhookDelivery, error)
+	WebhookDeliveries(ctx context.Context, accountID, webhookID uuid.UUID, q queries.DeliveryQuery) ([]commands.WebhookDelivery, error)
 	LeadDeliveries(ctx context.Context, accountID, leadID uuid.UUID) ([]commands.WebhookDelivery, error)
-	RedeliverWebhook(ctx context.Context, cmd commands.RedeliverWebhook) (commands.RedeliverResult, error)
-}
-
-// Commands is every write and administration the API asks of the
-// command side.
-type Commands interface {
-	Authenticator
-	LeadWriter
-	Files
-	Campaigns
-	Tokens
-	Webhooks
+	File(ctx context.Context, accountID, leadID, fileID uuid.UUID) (queries.File, error)
+	WriteFile(ctx context.Context, w io.Writer, f queries.File) error
+	FileBytes(ctx context.Context, accountID uuid.UUID) (int64, error)
 }
 
 // LeadReader reads the lead views.
@@ -111,17 +119,23 @@ type AuditReader interface {
 	OpenFeed(ctx context.Context, accountID uuid.UUID, q audit.FeedQuery) (*audit.Feed, error)
 }
 
-// DocsSource is what the public documentation reads: a docs id's token,
-// its scope and its campaign.
-type DocsSource interface {
+// DocsQueries is what the public documentation reads: a docs id's token
+// and its campaign.
+type DocsQueries interface {
 	TokenByDocsID(ctx context.Context, docsID string) (commands.TokenInfo, error)
-	TokenScope(ctx context.Context, t commands.TokenInfo, s *commands.Scope) (domain.Scope, error)
 	Campaign(ctx context.Context, accountID, id uuid.UUID) (domain.Campaign, error)
 }
 
+// Scopes resolves what a token sees now, as commands.Auth does.
+type Scopes interface {
+	TokenScope(ctx context.Context, t commands.TokenInfo, s *commands.Scope) (domain.Scope, error)
+}
+
 var (
-	_ Commands    = (*commands.Commands)(nil)
-	_ DocsSource  = (*commands.Commands)(nil)
-	_ LeadReader  = (*leads.Reader)(nil)
-	_ AuditReader = (*audit.Reader)(nil)
+	_ Authenticator = commands.Auth{}
+	_ Queries       = (*queries.Queries)(nil)
+	_ DocsQueries   = (*queries.Queries)(nil)
+	_ Scopes        = commands.Auth{}
+	_ LeadReader    = (*leads.Reader)(nil)
+	_ AuditReader   = (*audit.Reader)(nil)
 )

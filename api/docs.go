@@ -20,7 +20,8 @@ import (
 
 // DocsConfig is what the public documentation needs.
 type DocsConfig struct {
-	Commands DocsSource
+	Queries DocsQueries
+	Scopes  Scopes
 	// PublicURL is the documents' server and the base of docs_url.
 	PublicURL string
 	Logger    *slog.Logger
@@ -44,7 +45,8 @@ type DocsConfig struct {
 // of its budget (AddressLimits); an address with none left is answered
 // 429 before any docs id is looked up.
 type Docs struct {
-	cmd       DocsSource
+	q         DocsQueries
+	cmd       Scopes
 	publicURL string
 	log       *slog.Logger
 	limits    *AddressLimits
@@ -55,7 +57,7 @@ type Docs struct {
 
 // NewDocs returns the documentation handler; mount it at /docs.
 func NewDocs(cfg DocsConfig) *Docs {
-	d := &Docs{cmd: cfg.Commands, publicURL: cfg.PublicURL, log: cfg.Logger, limits: cfg.Limits,
+	d := &Docs{q: cfg.Queries, cmd: cfg.Scopes, publicURL: cfg.PublicURL, log: cfg.Logger, limits: cfg.Limits,
 		cache: newDocsCache(docsCacheEntries, docsCacheBytes)}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -124,7 +126,7 @@ func (d *Docs) token(r *http.Request) (apidoc.Scope, string, error) {
 	if !docsIDPattern.MatchString(id) {
 		return apidoc.Scope{}, "", errDocsNotFound
 	}
-	tok, err := d.cmd.TokenByDocsID(r.Context(), id)
+	tok, err := d.q.TokenByDocsID(r.Context(), id)
 	if errors.Is(err, domain.ErrTokenNotFound) {
 		return apidoc.Scope{}, "", errDocsNotFound
 	}
@@ -143,7 +145,7 @@ func (d *Docs) tokenDoc(ctx context.Context, tok commands.TokenInfo) (*apidoc.To
 	if tok.CampaignID == nil {
 		return t, nil
 	}
-	c, err := d.cmd.Campaign(ctx, tok.AccountID, *tok.CampaignID)
+	c, err := d.q.Campaign(ctx, tok.AccountID, *tok.CampaignID)
 	if err != nil {
 		return nil, err
 	}

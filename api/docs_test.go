@@ -15,7 +15,7 @@ import (
 
 // newDocs serves the documentation of the fixture's account.
 func newDocs(fx *fixture) *api.Docs {
-	return api.NewDocs(api.DocsConfig{Commands: fx.c, PublicURL: "http://leadsvc.test"})
+	return api.NewDocs(api.DocsConfig{Queries: fx.q, Scopes: fx.c.Auth, PublicURL: "http://leadsvc.test"})
 }
 
 // docsGet requests path (relative to the /docs mount) from d; headers
@@ -104,7 +104,7 @@ func TestDocsShowChangesOnNextRequest(t *testing.T) {
 	}
 	updateToken := func(cmd commands.UpdateToken) {
 		cmd.AccountID, cmd.TokenID = fx.accountID, fx.ro.ID
-		must(fx.c.UpdateToken(ctx, cmd))
+		must(fx.c.UpdateToken.Handle(ctx, cmd))
 	}
 	steps := []struct {
 		name   string
@@ -115,17 +115,17 @@ func TestDocsShowChangesOnNextRequest(t *testing.T) {
 			updateToken(commands.UpdateToken{Permissions: []domain.Permission{domain.PermRead, domain.PermWrite}})
 		}, "\n    post:"},
 		{"select option", func() {
-			must(fx.c.ChangeCampaign(ctx, commands.ChangeCampaign{AccountID: fx.accountID, CampaignID: fx.campaign,
+			must(fx.c.ChangeCampaign.Handle(ctx, commands.ChangeCampaign{AccountID: fx.accountID, CampaignID: fx.campaign,
 				AddOption: &commands.SelectOption{Select: "source", Option: domain.Option{Value: "solar", Label: "Solar"}}}))
 		}, "solar"},
 		{"filter conditions", func() {
-			must(fx.c.UpdateFilter(ctx, commands.UpdateFilter{AccountID: fx.accountID, FilterID: fx.partner.ID, Name: fx.partner.Name,
+			must(fx.c.UpdateFilter.Handle(ctx, commands.UpdateFilter{AccountID: fx.accountID, FilterID: fx.partner.ID, Name: fx.partner.Name,
 				Conditions: []domain.Condition{{Field: "source", Op: domain.OpEq, Value: "web"}}}))
 		}, "scope: [source = Web (web)]"},
 		{"token's filter", func() { updateToken(commands.UpdateToken{ClearFilter: true}) }, "scope: [every lead of the campaign]"},
 		{"filter deleted", func() {
 			updateToken(commands.UpdateToken{FilterID: &fx.partner.ID})
-			must(fx.c.UpdateFilter(ctx, commands.UpdateFilter{AccountID: fx.accountID, FilterID: fx.partner.ID, Delete: true}))
+			must(fx.c.UpdateFilter.Handle(ctx, commands.UpdateFilter{AccountID: fx.accountID, FilterID: fx.partner.ID, Delete: true}))
 		}, "filter was deleted"},
 	}
 	mustDocs(t, d, yaml, http.StatusOK)

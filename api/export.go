@@ -61,7 +61,7 @@ func (a *API) exportLead(w http.ResponseWriter, r *http.Request) error {
 	case !errors.Is(err, audit.ErrBeforeCreation):
 		return err
 	}
-	ds, err := a.cmd.LeadDeliveries(ctx, account, id)
+	ds, err := a.q.LeadDeliveries(ctx, account, id)
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ func TestLeadExportAnswersTheDocument(t *testing.T) {
 			Files: []domain.FileMeta{{ID: file, Name: "cv.txt"}}},
 		deliveries: []commands.WebhookDelivery{{ID: 7, WebhookID: hook, EventType: "lead.created", LeadID: &lead, LeadVersion: 1, Success: true}}}
 	r := chi.NewRouter()
-	api.New(api.Config{Commands: f, Reader: fakeReader{s}, Audit: f, PublicURL: fakePublicURL,
+	api.New(api.Config{Commands: s.commands(), Auth: s, Queries: f, Reader: fakeReader{s}, Audit: f, PublicURL: fakePublicURL,
 		SecretKey: []byte("fake secret key"), Clock: func() time.Time { return s.now }}).Mount(r)
 
 	w := serve(t, r, http.MethodGet, "/v1/leads/"+lead.String()+"/export", admin, "")

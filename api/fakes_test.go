@@ -17,12 +17,13 @@ import (
 	"github.com/leadsvc/leadsvc/projections/leads"
 )
 
-// fakeService is an in-memory stand-in for the command side and the lead
-// views, enough for the partner routes. It embeds api.Commands so that it
-// satisfies the interface; a call to a method it does not fake panics on
-// the nil interface, and the test fails loudly.
+// fakeService is an in-memory stand-in for the command side, the queries
+// and the lead views, enough for the partner routes. It embeds
+// api.Queries so that it satisfies that interface, and commands gives
+// the API its command handlers; a call to a query or command it does not
+// fake panics on a nil interface, and the test fails loudly.
 type fakeService struct {
-	api.Commands
+	api.Queries
 
 	mu        sync.Mutex
 	now       time.Time
@@ -41,6 +42,14 @@ func newFakeService() *fakeService {
 		cached:    map[string]commands.TokenInfo{},
 		campaigns: map[uuid.UUID]domain.Campaign{}, leads: map[uuid.UUID]domain.Lead{},
 		replays: map[string]commands.LeadResult{}}
+}
+
+// commands are the handlers fakeService fakes; the others stay nil.
+func (f *fakeService) commands() api.Commands {
+	return api.Commands{
+		CreateLead: api.HandlerFunc[commands.CreateLead, commands.LeadResult](f.CreateLead),
+		UpdateLead: api.HandlerFunc[commands.UpdateLead, commands.LeadResult](f.UpdateLead),
+	}
 }
 
 func (f *fakeService) addCampaign(accountID uuid.UUID) domain.Campaign {

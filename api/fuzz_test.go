@@ -17,9 +17,11 @@ import (
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
 	"github.com/leadsvc/leadsvc/eventstore/audit"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 	"github.com/leadsvc/leadsvc/internal/eventlog"
 	"github.com/leadsvc/leadsvc/internal/testenv"
 	"github.com/leadsvc/leadsvc/projections/leads"
+	"github.com/leadsvc/leadsvc/queries"
 )
 
 // fixture is an account with a campaign, a partner filter and tokens,
@@ -29,7 +31,8 @@ type fixture struct {
 	secrets []string // partner read+write, partner read, admin
 	ids     map[string]string
 
-	c         *commands.Commands
+	c         commands.Commands
+	q         *queries.Queries
 	store     *eventstore.Store
 	accountID uuid.UUID
 	campaign  uuid.UUID
@@ -39,7 +42,7 @@ type fixture struct {
 
 // newStore migrates a fresh schema and returns the commands over it and
 // the event store (to count events).
-func newStore(tb testing.TB) (*commands.Commands, *eventstore.Store) {
+func newStore(tb testing.TB) (commands.Commands, *eventstore.Store) {
 	tb.Helper()
 	dbURL := testenv.Schema(tb)
 	if err := eventstore.Migrate(context.Background(), dbURL, nil); err != nil {
@@ -61,7 +64,7 @@ func newFixture(tb testing.TB) *fixture {
 	ctx := context.Background()
 	c, store := newStore(tb)
 	pool := store.Pool()
-	acct, err := c.CreateAccount(ctx, commands.CreateAccount{Name: "Fuzz"})
+	acct, err := c.CreateAccount.Handle(ctx, commands.CreateAccount{Name: "Fuzz"})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -72,7 +75,7 @@ func newFixture(tb testing.TB) *fixture {
 		}
 	}
 	aid := acct.Account.ID
-	camp, err := c.CreateCampaign(ctx, commands.CreateCampaign{AccountID: aid, Name: "C", Schema: domain.Schema{
+	camp, err := c.CreateCampaign.Handle(ctx, commands.CreateCampaign{AccountID: aid, Name: "C", Schema: domain.Schema{
 		Fields: []domain.Field{{Key: "name", Label: "Name", Type: domain.TypeText, Required: true},
 			{Key: "budget", Label: "Budget", Type: domain.TypeNumber},
 			{Key: "source", Label: "Source", Type: domain.TypeSelect, Select: "source"},
@@ -82,24 +85,25 @@ func newFixture(tb testing.TB) *fixture {
 	must(err)
 	cid := camp.Campaign.ID
 	filter := func(name string) domain.Filter {
-		f, err := c.CreateFilter(ctx, commands.CreateFilter{AccountID: aid, CampaignID: cid, Name: name,
+		f, err := c.CreateFilter.Handle(ctx, commands.CreateFilter{AccountID: aid, CampaignID: cid, Name: name,
 			Conditions: []domain.Condition{{Field: "source", Op: domain.OpEq, Value: "abc"}}})
 		must(err)
 		return f.Filter
 	}
 	pf, victimFilter := filter("partner"), filter("victim")
 	token := func(perms ...domain.Permission) commands.TokenSecretResult {
-		t, err := c.CreateToken(ctx, commands.CreateToken{AccountID: aid, CampaignID: &cid, FilterID: &pf.ID, Name: "t", Permissions: perms})
+		t, err := c.CreateToken.Handle(ctx, commands.CreateToken{AccountID: aid, CampaignID: &cid, FilterID: &pf.ID, Name: "t", Permissions: perms})
 		must(err)
 		return t
 	}
 	rw, ro, victim := token(domain.PermRead, domain.PermWrite), token(domain.PermRead), token(domain.PermRead)
-	l, err := c.CreateLead(ctx, commands.CreateLead{AccountID: aid, CampaignID: cid, Fields: map[string]any{"name": "A", "source": "abc"}})
+	l, err := c.CreateLead.Handle(ctx, commands.CreateLead{AccountID: aid, CampaignID: cid, Fields: map[string]any{"name": "A", "source": "abc"}})
 	must(err)
-	file, err := c.AttachFile(ctx, commands.AttachFile{AccountID: aid, LeadID: l.Lead.ID, Name: "a.txt", ContentType: "text/plain", Content: commands.BytesContent([]byte("a"))})
+	file, err := c.AttachFile.Handle(ctx, commands.AttachFile{AccountID: aid, LeadID: l.Lead.ID, Name: "a.txt", ContentType: "text/plain", Content: commands.BytesContent([]byte("a"))})
 	must(err)
+	q := queries.New(queries.Config{Views: views.Of(store)})
 	r := chi.NewRouter()
-	api.New(api.Config{Commands: c, Reader: leads.NewReader(pool, eventlog.New(store)), PublicURL: "http://leadsvc.test",
+	api.New(api.Config{Commands: api.CommandsOf(c), Auth: c.Auth, Queries: q, Reader: leads.NewReader(pool, eventlog.New(store)), PublicURL: "http://leadsvc.test",
 		// The chain check is the store's concern: here every chain holds.
 		Audit: audit.New(audit.Config{Store: store,
 			Verify: func(context.Context, string) (*eventstore.ChainBreak, error) { return nil, nil }}),
@@ -107,7 +111,7 @@ func newFixture(tb testing.TB) *fixture {
 	return &fixture{h: r, secrets: []string{rw.Secret, ro.Secret, acct.Secret, ""},
 		ids: map[string]string{"{campaign}": cid.String(), "{lead}": l.Lead.ID.String(), "{file}": file.File.ID.String(),
 			"{filter}": victimFilter.ID.String(), "{token}": victim.Token.ID.String(), "{webhook}": uuid.NewString()},
-		c: c, store: store, accountID: aid, campaign: cid, partner: pf, ro: ro.Token}
+		c: c, q: q, store: store, accountID: aid, campaign: cid, partner: pf, ro: ro.Token}
 }
 
 // fuzzRoutes are the templates inputs pick from; ids are the fixture's

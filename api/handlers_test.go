@@ -28,7 +28,7 @@ const fakePublicURL = "http://leadsvc.test"
 func fakeAPI(t *testing.T, s *fakeService) http.Handler {
 	t.Helper()
 	r := chi.NewRouter()
-	api.New(api.Config{Commands: s, Reader: fakeReader{s}, PublicURL: fakePublicURL,
+	api.New(api.Config{Commands: s.commands(), Auth: s, Queries: s, Reader: fakeReader{s}, PublicURL: fakePublicURL,
 		SecretKey: []byte("fake secret key"), Clock: func() time.Time { return s.now }}).Mount(r)
 	return r
 }

@@ -260,12 +260,12 @@ func (a *API) admit(w http.ResponseWriter, r *http.Request) error {
 		a.refused.drop(hash)
 		spent = true
 	}
-	tok, scope, guard, cached := a.cmd.CachedAuthentication(secret)
+	tok, scope, guard, cached := a.auth.CachedAuthentication(secret)
 	if !cached {
 		if err := a.addresses.take(w, r, 0); err != nil {
 			return err
 		}
-		if tok, scope, err = a.cmd.AuthenticateScoped(r.Context(), secret); err != nil {
+		if tok, scope, err = a.auth.AuthenticateScoped(r.Context(), secret); err != nil {
 			return err
 		}
 	}
@@ -296,7 +296,7 @@ func (a *API) verifyAuth(r *http.Request) error {
 	if st.guard == nil {
 		return nil
 	}
-	err := a.cmd.CheckGuard(r.Context(), st.guard)
+	err := a.auth.CheckGuard(r.Context(), st.guard)
 	if errors.Is(err, commands.ErrScopeChanged) {
 		return a.reauthenticate(r)
 	}
@@ -314,7 +314,7 @@ func (a *API) reauthenticate(r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tok, scope, err := a.cmd.AuthenticateScoped(r.Context(), secret)
+	tok, scope, err := a.auth.AuthenticateScoped(r.Context(), secret)
 	if err != nil {
 		return err
 	}
@@ -351,7 +351,7 @@ func (a *API) touch(r *http.Request, tok commands.TokenInfo) {
 	if fresh {
 		return
 	}
-	if err := a.cmd.TouchLastUsed(r.Context(), tok.ID); err != nil {
+	if err := a.auth.TouchLastUsed(r.Context(), tok.ID); err != nil {
 		a.log.LogAttrs(r.Context(), slog.LevelWarn, "record token use", slog.String("request_id", requestIDFrom(r.Context())),
 			slog.String("token_id", id), slog.String("err", err.Error()))
 	}

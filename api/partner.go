@@ -65,7 +65,7 @@ func (a *API) visibility(ctx context.Context, tok commands.TokenInfo) (*visibili
 			v.schemas[c.ID] = c.Schema
 		}
 	}
-	sc, err := a.cmd.TokenScope(ctx, tok, read)
+	sc, err := a.auth.TokenScope(ctx, tok, read)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func (a *API) sees(ctx context.Context, v *visibility, l domain.Lead) (bool, err
 	}
 	s, ok := v.schemas[l.CampaignID]
 	if !ok {
-		c, err := a.cmd.Campaign(ctx, l.AccountID, l.CampaignID)
+		c, err := a.q.Campaign(ctx, l.AccountID, l.CampaignID)
 		if errors.Is(err, domain.ErrCampaignNotFound) {
 			return false, nil
 		}
@@ -316,7 +316,7 @@ func (a *API) createLead(w http.ResponseWriter, r *http.Request) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	res, err := a.cmd.CreateLead(r.Context(), commands.CreateLead{AccountID: tok.AccountID, CampaignID: n.CampaignID,
+	res, err := a.cmd.CreateLead.Handle(r.Context(), commands.CreateLead{AccountID: tok.AccountID, CampaignID: n.CampaignID,
 		Scope: scopeFrom(r.Context()), Status: n.Status, Fields: n.Fields, Meta: meta(r), Idem: idem, Guard: guardFrom(r.Context())})
 	if err != nil {
 		return err
@@ -398,7 +398,7 @@ func (a *API) createLeads(w http.ResponseWriter, r *http.Request) error {
 	if err := a.spend(w, r, min(len(leads), a.limits.Policy().Quota)-1); err != nil {
 		return err
 	}
-	res, err := a.cmd.CreateLeads(r.Context(), commands.CreateLeads{AccountID: tok.AccountID, Scope: scopeFrom(r.Context()),
+	res, err := a.cmd.CreateLeads.Handle(r.Context(), commands.CreateLeads{AccountID: tok.AccountID, Scope: scopeFrom(r.Context()),
 		Leads: leads, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err
@@ -428,7 +428,7 @@ func (a *API) updateLead(w http.ResponseWriter, r *http.Request) error {
 	if in.Status != nil {
 		cmd.Status = *in.Status
 	}
-	res, err := a.cmd.UpdateLead(r.Context(), cmd)
+	res, err := a.cmd.UpdateLead.Handle(r.Context(), cmd)
 	if err != nil {
 		return err
 	}
@@ -484,7 +484,7 @@ func (a *API) downloadFile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f, err := a.cmd.File(r.Context(), l.AccountID, l.ID, fileID)
+	f, err := a.q.File(r.Context(), l.AccountID, l.ID, fileID)
 	if err != nil {
 		return err
 	}
@@ -514,7 +514,7 @@ func (a *API) downloadFile(w http.ResponseWriter, r *http.Request) error {
 	// the status is out, a failure can only cut the answer short: the
 	// connection closes before Content-Length bytes, and the client sees
 	// it incomplete.
-	if err := a.cmd.WriteFile(r.Context(), w, f); err != nil {
+	if err := a.q.WriteFile(r.Context(), w, f); err != nil {
 		a.log.LogAttrs(r.Context(), slog.LevelWarn, "file download cut short", slog.String("request_id", requestIDFrom(r.Context())),
 			slog.String("file_id", fileID.String()), slog.String("err", err.Error()))
 	}
@@ -531,7 +531,7 @@ func (a *API) deleteFile(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	tok := tokenFrom(r.Context())
-	res, err := a.cmd.RemoveFile(r.Context(), commands.RemoveFile{AccountID: tok.AccountID, LeadID: id, FileID: fileID,
+	res, err := a.cmd.RemoveFile.Handle(r.Context(), commands.RemoveFile{AccountID: tok.AccountID, LeadID: id, FileID: fileID,
 		Scope: scopeFrom(r.Context()), Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err
@@ -566,7 +566,7 @@ func (a *API) schema(w http.ResponseWriter, r *http.Request) error {
 	case campaign == nil:
 		return badRequest("campaign_id", domain.CodeRequired, "an account-level token names the campaign: ?campaign_id=")
 	}
-	c, err := a.cmd.Campaign(r.Context(), tok.AccountID, *campaign)
+	c, err := a.q.Campaign(r.Context(), tok.AccountID, *campaign)
 	if err != nil {
 		return err
 	}

@@ -111,7 +111,7 @@ func (a *API) uploadFile(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer leave()
 	if r.ContentLength > multipartOverhead {
-		used, err := a.cmd.FileBytes(r.Context(), tok.AccountID)
+		used, err := a.q.FileBytes(r.Context(), tok.AccountID)
 		if err != nil {
 			return err
 		}
@@ -128,7 +128,7 @@ func (a *API) uploadFile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.cmd.AttachFile(r.Context(), commands.AttachFile{AccountID: tok.AccountID, LeadID: id, Scope: scopeFrom(r.Context()),
+	res, err := a.cmd.AttachFile.Handle(r.Context(), commands.AttachFile{AccountID: tok.AccountID, LeadID: id, Scope: scopeFrom(r.Context()),
 		Name: f.name, ContentType: f.ctype, Content: f.content(), Quota: a.quota, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/queries"
 )
 
 // webhookRoutes are the webhook subscription routes (docs/webhooks.md): an
@@ -100,7 +101,7 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	cmd.CampaignID = *campaign
-	res, err := a.cmd.CreateWebhook(r.Context(), cmd)
+	res, err := a.cmd.CreateWebhook.Handle(r.Context(), cmd)
 	if err != nil {
 		return err
 	}
@@ -114,7 +115,7 @@ func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	hooks, err := a.cmd.ListWebhooks(r.Context(), tokenFrom(r.Context()).AccountID, campaign)
+	hooks, err := a.q.ListWebhooks(r.Context(), tokenFrom(r.Context()).AccountID, campaign)
 	if err != nil {
 		return err
 	}
@@ -127,7 +128,7 @@ func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getWebhook(w http.ResponseWriter, r *http.Request) error {
-	h, err := byPath(r, a.cmd.Webhook)
+	h, err := byPath(r, a.q.Webhook)
 	if err != nil {
 		return err
 	}
@@ -165,7 +166,7 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	res, err := a.cmd.UpdateWebhook(r.Context(), cmd)
+	res, err := a.cmd.UpdateWebhook.Handle(r.Context(), cmd)
 	if err != nil {
 		return err
 	}
@@ -178,7 +179,7 @@ func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.cmd.DeleteWebhook(r.Context(), commands.DeleteWebhook{AccountID: tokenFrom(r.Context()).AccountID,
+	res, err := a.cmd.DeleteWebhook.Handle(r.Context(), commands.DeleteWebhook{AccountID: tokenFrom(r.Context()).AccountID,
 		WebhookID: id, IfVersion: want, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err
@@ -195,7 +196,7 @@ func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	res, err := a.cmd.RotateWebhookSecret(r.Context(), commands.RotateWebhookSecret{AccountID: tokenFrom(r.Context()).AccountID,
+	res, err := a.cmd.RotateWebhookSecret.Handle(r.Context(), commands.RotateWebhookSecret{AccountID: tokenFrom(r.Context()).AccountID,
 		WebhookID: id, Grace: grace, Meta: meta(r), Idem: idem})
 	if err != nil {
 		return err
@@ -241,7 +242,7 @@ func (a *API) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	query := commands.DeliveryQuery{}
+	query := queries.DeliveryQuery{}
 	if query.Limit, err = queryLimit(q, DefaultLimit, MaxLimit); err != nil {
 		return err
 	}
@@ -254,7 +255,7 @@ func (a *API) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	ds, err := a.cmd.WebhookDeliveries(r.Context(), tokenFrom(r.Context()).AccountID, id, query)
+	ds, err := a.q.WebhookDeliveries(r.Context(), tokenFrom(r.Context()).AccountID, id, query)
 	if err != nil {
 		return err
 	}
@@ -303,7 +304,7 @@ func (a *API) redeliverWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	res, err := a.cmd.RedeliverWebhook(r.Context(), cmd)
+	res, err := a.cmd.RedeliverWebhook.Handle(r.Context(), cmd)
 	if err != nil {
 		return err
 	}
@@ -319,7 +320,7 @@ func (a *API) testWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.cmd.SendWebhookTest(r.Context(), commands.SendWebhookTest{AccountID: tokenFrom(r.Context()).AccountID,
+	res, err := a.cmd.SendWebhookTest.Handle(r.Context(), commands.SendWebhookTest{AccountID: tokenFrom(r.Context()).AccountID,
 		WebhookID: id, Idem: idem})
 	if err != nil {
 		return err

@@ -30,9 +30,12 @@ type AccountResult struct {
 // AllPermissions are those of an account's owner token.
 var AllPermissions = []domain.Permission{domain.PermRead, domain.PermWrite, domain.PermAdmin, domain.PermAudit}
 
-// CreateAccount appends account.created and token.created in one
+// CreateAccountHandler creates accounts.
+type CreateAccountHandler struct{ *deps }
+
+// Handle appends account.created and token.created in one
 // transaction, so an account never exists without a way in.
-func (c *Commands) CreateAccount(ctx context.Context, cmd CreateAccount) (AccountResult, error) {
+func (c CreateAccountHandler) Handle(ctx context.Context, cmd CreateAccount) (AccountResult, error) {
 	id := uuid.New()
 	at := c.at()
 	accountEvents, err := domain.CreateAccount(id, cmd.Name, at)
@@ -65,13 +68,7 @@ func (c *Commands) CreateAccount(ctx context.Context, cmd CreateAccount) (Accoun
 	return res, nil
 }
 
-// accountViews keeps and reads the accounts table.
+// accountViews keeps the accounts table.
 type accountViews interface {
 	InsertAccount(domain.Account) eventstore.Inline
-	Account(ctx context.Context, id uuid.UUID) (domain.Account, error)
-}
-
-// Account returns an account.
-func (c *Commands) Account(ctx context.Context, id uuid.UUID) (domain.Account, error) {
-	return c.views.Account(ctx, id)
 }

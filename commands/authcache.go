@@ -81,7 +81,7 @@ func (c *authCache) drop(h [sha256.Size]byte) {
 // database was read now, must be checked by the request's first statement
 // (pass it to the command or the read); on ErrScopeChanged, call
 // AuthenticateScoped, which reads the database and refreshes the cache.
-func (c *Commands) AuthenticateCached(ctx context.Context, secret string) (TokenInfo, *Scope, Guard, error) {
+func (c Auth) AuthenticateCached(ctx context.Context, secret string) (TokenInfo, *Scope, Guard, error) {
 	if !domain.ValidTokenSecretFormat(secret) {
 		return TokenInfo{}, nil, nil, ErrUnauthenticated
 	}
@@ -97,14 +97,14 @@ func (c *Commands) AuthenticateCached(ctx context.Context, secret string) (Token
 // false when the cache does not hold the secret (or holds it past an
 // expiry or a grace it knew of), and then only AuthenticateScoped can
 // tell.
-func (c *Commands) CachedAuthentication(secret string) (TokenInfo, *Scope, Guard, bool) {
+func (c Auth) CachedAuthentication(secret string) (TokenInfo, *Scope, Guard, bool) {
 	if !domain.ValidTokenSecretFormat(secret) {
 		return TokenInfo{}, nil, nil, false
 	}
 	return c.cached(sha256.Sum256([]byte(secret)))
 }
 
-func (c *Commands) cached(h [sha256.Size]byte) (TokenInfo, *Scope, Guard, bool) {
+func (c *deps) cached(h [sha256.Size]byte) (TokenInfo, *Scope, Guard, bool) {
 	e, ok := c.auths.get(h)
 	if !ok {
 		return TokenInfo{}, nil, nil, false
@@ -127,7 +127,7 @@ func (c *Commands) cached(h [sha256.Size]byte) (TokenInfo, *Scope, Guard, bool) 
 // remember caches a fresh authentication, by its secret's hash, when everything it was decided
 // from is a row a guard can check: a token whose campaign or filter is
 // gone is read again on every request.
-func (c *Commands) remember(hash []byte, tok TokenInfo, sc *Scope, current bool) {
+func (c *deps) remember(hash []byte, tok TokenInfo, sc *Scope, current bool) {
 	g := Guard{{Table: eventstore.GuardTokens, ID: tok.ID, Version: tok.Version}}
 	var scope *Scope
 	if sc != nil {
@@ -152,6 +152,6 @@ func (c *Commands) remember(hash []byte, tok TokenInfo, sc *Scope, current bool)
 // CheckGuard checks a cached authentication's guard on its own, for a
 // request whose first round trip cannot carry it: ErrScopeChanged when a
 // row has moved.
-func (c *Commands) CheckGuard(ctx context.Context, g Guard) error {
+func (c Auth) CheckGuard(ctx context.Context, g Guard) error {
 	return c.views.CheckGuard(ctx, g)
 }

@@ -26,10 +26,13 @@ type CampaignResult struct {
 	Written
 }
 
-// CreateCampaign decides and appends a new campaign; relation fields must
+// CreateCampaignHandler creates campaigns.
+type CreateCampaignHandler struct{ *deps }
+
+// Handle decides and appends a new campaign; relation fields must
 // target a campaign of the same account (or the new campaign itself).
-func (c *Commands) CreateCampaign(ctx context.Context, cmd CreateCampaign) (CampaignResult, error) {
-	return idempotent(ctx, c, cmd.Idem, func(fin finish) (CampaignResult, error) {
+func (c CreateCampaignHandler) Handle(ctx context.Context, cmd CreateCampaign) (CampaignResult, error) {
+	return idempotent(ctx, c.deps, cmd.Idem, func(fin finish) (CampaignResult, error) {
 		id := uuid.New()
 		if err := c.checkRelationTargets(ctx, cmd.AccountID, id, cmd.Schema.Fields); err != nil {
 			return CampaignResult{}, err
@@ -49,13 +52,13 @@ func (c *Commands) CreateCampaign(ctx context.Context, cmd CreateCampaign) (Camp
 	})
 }
 
-func (c *Commands) checkRelationTargets(ctx context.Context, accountID, self uuid.UUID, fields []domain.Field) error {
+func (c *deps) checkRelationTargets(ctx context.Context, accountID, self uuid.UUID, fields []domain.Field) error {
 	v := &domain.ValidationError{}
 	for i, f := range fields {
 		if f.Type != domain.TypeRelation || f.Campaign == nil || *f.Campaign == self {
 			continue
 		}
-		if _, err := c.Campaign(ctx, accountID, *f.Campaign); err != nil {
+		if _, err := c.views.Campaign(ctx, accountID, *f.Campaign); err != nil {
 			v.Add(fmt.Sprintf("fields[%d].campaign", i), domain.CodeInvalidValue, "no campaign %s in this account", f.Campaign)
 		}
 	}
@@ -106,13 +109,16 @@ type SelectOption struct {
 	Option domain.Option
 }
 
-// ChangeCampaign applies a rename, a new select, select option, field or
+// ChangeCampaignHandler changes campaigns.
+type ChangeCampaignHandler struct{ *deps }
+
+// Handle applies a rename, a new select, select option, field or
 // status, or a change of an existing option, field or status. The schema view is updated in the same transaction, so the next
 // request (and the partner's documentation) sees it. With IfMatch, the
 // change appends at that version or is ErrPreconditionFailed, also when
 // another change lands between the read and the append (invariant 2).
-func (c *Commands) ChangeCampaign(ctx context.Context, cmd ChangeCampaign) (CampaignResult, error) {
-	return idempotent(ctx, c, cmd.Idem, func(fin finish) (CampaignResult, error) {
+func (c ChangeCampaignHandler) Handle(ctx context.Context, cmd ChangeCampaign) (CampaignResult, error) {
+	return idempotent(ctx, c.deps, cmd.Idem, func(fin finish) (CampaignResult, error) {
 		var res CampaignResult
 		var state domain.Campaign
 		out, err := c.store.Update(ctx, eventstore.Update{

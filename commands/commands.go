@@ -1,9 +1,11 @@
-// Package commands holds the write use cases of leadsvc: each loads an
-// aggregate, lets the domain decide, and appends the events, keeping the
-// inline views (tokens, schemas, filters, file bytes) exact in the same
-// transaction. The views are eventstore/views', reached through the
-// interfaces declared here (Views); commands writes no SQL. Handlers
-// return errors and never log.
+// Package commands holds the write use cases of leadsvc, one handler type
+// each (CreateLeadHandler handles CreateLead), gathered in Commands: each
+// loads an aggregate, lets the domain decide, and appends the events,
+// keeping the inline views (tokens, schemas, filters, file bytes) exact in
+// the same transaction. The views are eventstore/views', reached through
+// the interfaces declared here (Views); their reads for callers are
+// package queries'. commands writes no SQL. Handlers return errors and
+// never log.
 package commands
 
 import (
@@ -46,8 +48,48 @@ type Config struct {
 	Webhooks           WebhookTargets   // which endpoints webhook subscriptions may name
 }
 
-// Commands holds every write use case.
+// Commands holds every write use case, one handler each, and the
+// authentication and key checks that share their state.
 type Commands struct {
+	CreateAccount CreateAccountHandler
+
+	CreateCampaign CreateCampaignHandler
+	ChangeCampaign ChangeCampaignHandler
+	CreateFilter   CreateFilterHandler
+	UpdateFilter   UpdateFilterHandler
+
+	CreateLead  CreateLeadHandler
+	CreateLeads CreateLeadsHandler
+	UpdateLead  UpdateLeadHandler
+	AttachFile  AttachFileHandler
+	RemoveFile  RemoveFileHandler
+
+	CreateToken CreateTokenHandler
+	UpdateToken UpdateTokenHandler
+	RotateToken RotateTokenHandler
+	RevealToken RevealTokenHandler
+	RevokeToken RevokeTokenHandler
+
+	CreateWebhook       CreateWebhookHandler
+	UpdateWebhook       UpdateWebhookHandler
+	RotateWebhookSecret RotateWebhookSecretHandler
+	DisableWebhook      DisableWebhookHandler
+	DeleteWebhook       DeleteWebhookHandler
+	RedeliverWebhook    RedeliverWebhookHandler
+	SendWebhookTest     SendWebhookTestHandler
+
+	RotateSecretKey      RotateSecretKeyHandler
+	ForgetSecretKey      ForgetSecretKeyHandler
+	SweepIdempotencyKeys SweepIdempotencyKeysHandler
+
+	// Auth authenticates tokens through the cache the writes keep.
+	Auth Auth
+	// Keys tells which keys seal the stored secrets and opens them.
+	Keys Keys
+}
+
+// deps is what every handler shares.
+type deps struct {
 	store  *eventstore.Store
 	views  Views
 	sealer *Sealer
@@ -58,16 +100,23 @@ type Commands struct {
 	auths          authCache
 }
 
+// Auth authenticates tokens: by secret, from the process's cache of
+// authentications (whose guard a write checks), and resolves their scope.
+type Auth struct{ *deps }
+
+// Keys reports on the secret keys and opens what they sealed.
+type Keys struct{ *deps }
+
 // New returns the handlers for cfg.
-func New(cfg Config) (*Commands, error) {
+func New(cfg Config) (Commands, error) {
 	if cfg.Store == nil {
-		return nil, errors.New("commands: no store")
+		return Commands{}, errors.New("commands: no store")
 	}
 	sealer, err := NewSealer(cfg.SecretKey, cfg.PreviousSecretKeys...)
 	if err != nil {
-		return nil, fmt.Errorf("commands: %w", err)
+		return Commands{}, fmt.Errorf("commands: %w", err)
 	}
-	c := &Commands{store: cfg.Store, views: cfg.Views, sealer: sealer, now: cfg.Clock, rnd: cfg.Random,
+	c := &deps{store: cfg.Store, views: cfg.Views, sealer: sealer, now: cfg.Clock, rnd: cfg.Random,
 		webhookTargets: cfg.Webhooks}
 	if c.views == nil {
 		c.views = views.Of(cfg.Store)
@@ -78,7 +127,35 @@ func New(cfg Config) (*Commands, error) {
 	if c.rnd == nil {
 		c.rnd = rand.Reader
 	}
-	return c, nil
+	return Commands{
+		CreateAccount:        CreateAccountHandler{c},
+		CreateCampaign:       CreateCampaignHandler{c},
+		ChangeCampaign:       ChangeCampaignHandler{c},
+		CreateFilter:         CreateFilterHandler{c},
+		UpdateFilter:         UpdateFilterHandler{c},
+		CreateLead:           CreateLeadHandler{c},
+		CreateLeads:          CreateLeadsHandler{c},
+		UpdateLead:           UpdateLeadHandler{c},
+		AttachFile:           AttachFileHandler{c},
+		RemoveFile:           RemoveFileHandler{c},
+		CreateToken:          CreateTokenHandler{c},
+		UpdateToken:          UpdateTokenHandler{c},
+		RotateToken:          RotateTokenHandler{c},
+		RevealToken:          RevealTokenHandler{c},
+		RevokeToken:          RevokeTokenHandler{c},
+		CreateWebhook:        CreateWebhookHandler{c},
+		UpdateWebhook:        UpdateWebhookHandler{c},
+		RotateWebhookSecret:  RotateWebhookSecretHandler{c},
+		DisableWebhook:       DisableWebhookHandler{c},
+		DeleteWebhook:        DeleteWebhookHandler{c},
+		RedeliverWebhook:     RedeliverWebhookHandler{c},
+		SendWebhookTest:      SendWebhookTestHandler{c},
+		RotateSecretKey:      RotateSecretKeyHandler{c},
+		ForgetSecretKey:      ForgetSecretKeyHandler{c},
+		SweepIdempotencyKeys: SweepIdempotencyKeysHandler{c},
+		Auth:                 Auth{c},
+		Keys:                 Keys{c},
+	}, nil
 }
 
 // Meta is who asks and why: it goes onto every event of the command.
@@ -97,7 +174,7 @@ func (w *Written) markReplayed() { w.Replayed = true }
 
 func written(a eventstore.Appended) Written { return Written{Position: a.LastPosition()} }
 
-func (c *Commands) at() time.Time { return c.now().UTC().Truncate(time.Microsecond) }
+func (c *deps) at() time.Time { return c.now().UTC().Truncate(time.Microsecond) }
 
 // mapConflict turns a store conflict into the error the caller can act on.
 func mapConflict(err error, ifMatch bool) error {
@@ -114,7 +191,7 @@ func mapConflict(err error, ifMatch bool) error {
 func inlineAll(steps ...eventstore.Inline) eventstore.Inline { return views.Chain(steps...) }
 
 // load reads and folds one aggregate's stream.
-func (c *Commands) load(ctx context.Context, stream string) ([]domain.Event, error) {
+func (c *deps) load(ctx context.Context, stream string) ([]domain.Event, error) {
 	recs, err := c.store.ReadStream(ctx, stream, eventstore.ReadOptions{})
 	if err != nil {
 		return nil, err

@@ -17,7 +17,9 @@ import (
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/eventstore/views"
 	"github.com/leadsvc/leadsvc/internal/testenv"
+	"github.com/leadsvc/leadsvc/queries"
 )
 
 // clock is a settable test clock.
@@ -29,7 +31,8 @@ func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 type env struct {
 	t     *testing.T
 	ctx   context.Context
-	c     *commands.Commands
+	c     commands.Commands
+	q     *queries.Queries
 	store *eventstore.Store
 	pool  *pgxpool.Pool
 	clock *clock
@@ -60,8 +63,9 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ctx: ctx, c: c, store: store, pool: pool, clock: clk}
-	res, err := c.CreateAccount(ctx, commands.CreateAccount{Name: "Acme"})
+	e := &env{t: t, ctx: ctx, c: c, q: queries.New(queries.Config{Views: views.Of(store), Clock: clk.now}), store: store,
+		pool: pool, clock: clk}
+	res, err := c.CreateAccount.Handle(ctx, commands.CreateAccount{Name: "Acme"})
 	if err != nil {
 		t.Fatalf("CreateAccount: %v", err)
 	}
@@ -113,16 +117,16 @@ type partnerSetup struct {
 
 func (e *env) partner() partnerSetup {
 	e.t.Helper()
-	camp, err := e.c.CreateCampaign(e.ctx, commands.CreateCampaign{AccountID: e.account.ID, Name: "Solar", Schema: partnerSchema()})
+	camp, err := e.c.CreateCampaign.Handle(e.ctx, commands.CreateCampaign{AccountID: e.account.ID, Name: "Solar", Schema: partnerSchema()})
 	if err != nil {
 		e.t.Fatalf("CreateCampaign: %v", err)
 	}
-	f, err := e.c.CreateFilter(e.ctx, commands.CreateFilter{AccountID: e.account.ID, CampaignID: camp.Campaign.ID, Name: "Partner ABC",
+	f, err := e.c.CreateFilter.Handle(e.ctx, commands.CreateFilter{AccountID: e.account.ID, CampaignID: camp.Campaign.ID, Name: "Partner ABC",
 		Conditions: []domain.Condition{{Field: "source", Op: domain.OpEq, Value: "partner-abc"}}})
 	if err != nil {
 		e.t.Fatalf("CreateFilter: %v", err)
 	}
-	tok, err := e.c.CreateToken(e.ctx, commands.CreateToken{AccountID: e.account.ID, CampaignID: &camp.Campaign.ID,
+	tok, err := e.c.CreateToken.Handle(e.ctx, commands.CreateToken{AccountID: e.account.ID, CampaignID: &camp.Campaign.ID,
 		FilterID: &f.Filter.ID, Name: "Partner ABC", Permissions: []domain.Permission{domain.PermRead, domain.PermWrite}})
 	if err != nil {
 		e.t.Fatalf("CreateToken: %v", err)
@@ -134,7 +138,7 @@ func (p partnerSetup) scope() *commands.Scope { return commands.ScopeOf(p.token)
 
 func (e *env) lead(campaignID uuid.UUID, fields map[string]any) domain.Lead {
 	e.t.Helper()
-	res, err := e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: campaignID, Fields: fields})
+	res, err := e.c.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: campaignID, Fields: fields})
 	if err != nil {
 		e.t.Fatalf("CreateLead: %v", err)
 	}
@@ -158,7 +162,7 @@ func wantValidation(t *testing.T, err error, field, code string) {
 func TestCreateAccountGivesAnOwnerTokenThatAuthenticates(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	tok, err := e.c.Authenticate(e.ctx, e.admin)
+	tok, err := e.c.Auth.Authenticate(e.ctx, e.admin)
 	if err != nil {
 		t.Fatalf("Authenticate: %v", err)
 	}
@@ -175,14 +179,14 @@ func TestCreateAccountGivesAnOwnerTokenThatAuthenticates(t *testing.T) {
 	}
 	other := domain.FormatTokenSecret([32]byte{1, 2, 3})
 	for _, bad := range []string{"", "lsk_", "Bearer " + e.admin, e.admin[:len(e.admin)-1] + "x", other} {
-		if _, err := e.c.Authenticate(e.ctx, bad); !errors.Is(err, commands.ErrUnauthenticated) {
+		if _, err := e.c.Auth.Authenticate(e.ctx, bad); !errors.Is(err, commands.ErrUnauthenticated) {
 			t.Errorf("Authenticate(%.10q…) = %v, want ErrUnauthenticated", bad, err)
 		}
 	}
-	if _, err := e.c.Account(e.ctx, e.account.ID); err != nil {
+	if _, err := e.q.Account(e.ctx, e.account.ID); err != nil {
 		t.Errorf("Account: %v", err)
 	}
-	if _, err := e.c.CreateAccount(e.ctx, commands.CreateAccount{Name: " "}); err == nil {
+	if _, err := e.c.CreateAccount.Handle(e.ctx, commands.CreateAccount{Name: " "}); err == nil {
 		t.Error("an account with a blank name was created")
 	}
 }
@@ -191,7 +195,7 @@ func TestTokenSecretsAreNeverStoredInPlainText(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	p := e.partner()
-	rot, err := e.c.RotateToken(e.ctx, commands.RotateToken{AccountID: e.account.ID, TokenID: p.token.ID,
+	rot, err := e.c.RotateToken.Handle(e.ctx, commands.RotateToken{AccountID: e.account.ID, TokenID: p.token.ID,
 		Idem: &commands.Idempotency{TokenID: "t", Key: "rotate-1", Fingerprint: []byte("x")}})
 	if err != nil {
 		t.Fatalf("RotateToken: %v", err)
@@ -231,7 +235,7 @@ func TestRevealRotateAndRevoke(t *testing.T) {
 	e := newEnv(t)
 	p := e.partner()
 
-	shown, err := e.c.RevealToken(e.ctx, commands.RevealToken{AccountID: e.account.ID, TokenID: p.token.ID})
+	shown, err := e.c.RevealToken.Handle(e.ctx, commands.RevealToken{AccountID: e.account.ID, TokenID: p.token.ID})
 	if err != nil || shown.Secret != p.secret {
 		t.Fatalf("RevealToken = %q, %v; want the created secret", shown.Secret, err)
 	}
@@ -240,7 +244,7 @@ func TestRevealRotateAndRevoke(t *testing.T) {
 		t.Errorf("reveal recorded %s, want token.revealed", last)
 	}
 
-	rot, err := e.c.RotateToken(e.ctx, commands.RotateToken{AccountID: e.account.ID, TokenID: p.token.ID, Grace: time.Hour})
+	rot, err := e.c.RotateToken.Handle(e.ctx, commands.RotateToken{AccountID: e.account.ID, TokenID: p.token.ID, Grace: time.Hour})
 	if err != nil {
 		t.Fatalf("RotateToken: %v", err)
 	}
@@ -248,30 +252,30 @@ func TestRevealRotateAndRevoke(t *testing.T) {
 		t.Fatalf("rotation gave %q (last4 %q)", rot.Secret[:8], rot.Token.SecretLast4)
 	}
 	for _, s := range []string{p.secret, rot.Secret} {
-		if _, err := e.c.Authenticate(e.ctx, s); err != nil {
+		if _, err := e.c.Auth.Authenticate(e.ctx, s); err != nil {
 			t.Errorf("within the grace period: %v", err)
 		}
 	}
-	if shown, _ := e.c.RevealToken(e.ctx, commands.RevealToken{AccountID: e.account.ID, TokenID: p.token.ID}); shown.Secret != rot.Secret {
+	if shown, _ := e.c.RevealToken.Handle(e.ctx, commands.RevealToken{AccountID: e.account.ID, TokenID: p.token.ID}); shown.Secret != rot.Secret {
 		t.Errorf("Show after rotation gave the old secret")
 	}
 	e.clock.advance(time.Hour + time.Second)
-	if _, err := e.c.Authenticate(e.ctx, p.secret); !errors.Is(err, commands.ErrUnauthenticated) {
+	if _, err := e.c.Auth.Authenticate(e.ctx, p.secret); !errors.Is(err, commands.ErrUnauthenticated) {
 		t.Errorf("old secret after the grace period: %v", err)
 	}
-	if _, err := e.c.Authenticate(e.ctx, rot.Secret); err != nil {
+	if _, err := e.c.Auth.Authenticate(e.ctx, rot.Secret); err != nil {
 		t.Errorf("new secret: %v", err)
 	}
 	e.unchanged(func() {
-		_, err := e.c.RotateToken(e.ctx, commands.RotateToken{AccountID: e.account.ID, TokenID: p.token.ID, Grace: 8 * 24 * time.Hour})
+		_, err := e.c.RotateToken.Handle(e.ctx, commands.RotateToken{AccountID: e.account.ID, TokenID: p.token.ID, Grace: 8 * 24 * time.Hour})
 		wantValidation(t, err, "grace_period", domain.CodeInvalidValue)
 	})
 
-	rev, err := e.c.RevokeToken(e.ctx, commands.RevokeToken{AccountID: e.account.ID, TokenID: p.token.ID})
+	rev, err := e.c.RevokeToken.Handle(e.ctx, commands.RevokeToken{AccountID: e.account.ID, TokenID: p.token.ID})
 	if err != nil || rev.Token.RevokedAt == nil {
 		t.Fatalf("RevokeToken = %+v, %v", rev.Token, err)
 	}
-	if _, err := e.c.Authenticate(e.ctx, rot.Secret); !errors.Is(err, commands.ErrUnauthenticated) {
+	if _, err := e.c.Auth.Authenticate(e.ctx, rot.Secret); !errors.Is(err, commands.ErrUnauthenticated) {
 		t.Errorf("revoked token authenticates: %v", err)
 	}
 	var sealed, hash []byte
@@ -281,14 +285,14 @@ func TestRevealRotateAndRevoke(t *testing.T) {
 	if sealed != nil || hash != nil {
 		t.Errorf("revoking kept the secret: sealed %d bytes, hash %d bytes", len(sealed), len(hash))
 	}
-	if _, err := e.c.RevealToken(e.ctx, commands.RevealToken{AccountID: e.account.ID, TokenID: p.token.ID}); !errors.Is(err, domain.ErrTokenRevoked) {
+	if _, err := e.c.RevealToken.Handle(e.ctx, commands.RevealToken{AccountID: e.account.ID, TokenID: p.token.ID}); !errors.Is(err, domain.ErrTokenRevoked) {
 		t.Errorf("Show of a revoked token: %v", err)
 	}
 	e.unchanged(func() {
-		if _, err := e.c.RevokeToken(e.ctx, commands.RevokeToken{AccountID: e.account.ID, TokenID: p.token.ID}); err != nil {
+		if _, err := e.c.RevokeToken.Handle(e.ctx, commands.RevokeToken{AccountID: e.account.ID, TokenID: p.token.ID}); err != nil {
 			t.Errorf("revoking twice: %v", err)
 		}
-		if _, err := e.c.RotateToken(e.ctx, commands.RotateToken{AccountID: e.account.ID, TokenID: p.token.ID}); !errors.Is(err, domain.ErrTokenRevoked) {
+		if _, err := e.c.RotateToken.Handle(e.ctx, commands.RotateToken{AccountID: e.account.ID, TokenID: p.token.ID}); !errors.Is(err, domain.ErrTokenRevoked) {
 			t.Errorf("rotating a revoked token: %v", err)
 		}
 	})
@@ -299,49 +303,49 @@ func TestTokenExpiryAndUpdates(t *testing.T) {
 	e := newEnv(t)
 	p := e.partner()
 	exp := e.clock.now().Add(time.Hour)
-	tok, err := e.c.CreateToken(e.ctx, commands.CreateToken{AccountID: e.account.ID, Name: "Reporting", ExpiresAt: &exp,
+	tok, err := e.c.CreateToken.Handle(e.ctx, commands.CreateToken{AccountID: e.account.ID, Name: "Reporting", ExpiresAt: &exp,
 		Permissions: []domain.Permission{domain.PermRead}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.c.Authenticate(e.ctx, tok.Secret); err != nil {
+	if _, err := e.c.Auth.Authenticate(e.ctx, tok.Secret); err != nil {
 		t.Fatalf("before expiry: %v", err)
 	}
 	e.clock.advance(2 * time.Hour)
-	if _, err := e.c.Authenticate(e.ctx, tok.Secret); !errors.Is(err, commands.ErrTokenExpired) {
+	if _, err := e.c.Auth.Authenticate(e.ctx, tok.Secret); !errors.Is(err, commands.ErrTokenExpired) {
 		t.Fatalf("after expiry: %v, want ErrTokenExpired", err)
 	}
 
 	readOnly := []domain.Permission{domain.PermRead}
-	up, err := e.c.UpdateToken(e.ctx, commands.UpdateToken{AccountID: e.account.ID, TokenID: p.token.ID, Permissions: readOnly})
+	up, err := e.c.UpdateToken.Handle(e.ctx, commands.UpdateToken{AccountID: e.account.ID, TokenID: p.token.ID, Permissions: readOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := e.c.Authenticate(e.ctx, p.secret)
+	auth, err := e.c.Auth.Authenticate(e.ctx, p.secret)
 	if err != nil || auth.Can(domain.PermWrite) || !auth.Can(domain.PermRead) || up.Token.Version != auth.Version {
 		t.Fatalf("after dropping write: %+v, %v", auth.Permissions, err)
 	}
 	e.unchanged(func() {
-		if _, err := e.c.UpdateToken(e.ctx, commands.UpdateToken{AccountID: e.account.ID, TokenID: p.token.ID, Permissions: readOnly}); err != nil {
+		if _, err := e.c.UpdateToken.Handle(e.ctx, commands.UpdateToken{AccountID: e.account.ID, TokenID: p.token.ID, Permissions: readOnly}); err != nil {
 			t.Errorf("a no-op update: %v", err)
 		}
-		_, err := e.c.UpdateToken(e.ctx, commands.UpdateToken{AccountID: e.account.ID, TokenID: p.token.ID,
+		_, err := e.c.UpdateToken.Handle(e.ctx, commands.UpdateToken{AccountID: e.account.ID, TokenID: p.token.ID,
 			Permissions: []domain.Permission{domain.PermAdmin}})
 		wantValidation(t, err, "permissions", domain.CodeInvalidValue)
-		_, err = e.c.CreateToken(e.ctx, commands.CreateToken{AccountID: e.account.ID, Name: "No filter campaign",
+		_, err = e.c.CreateToken.Handle(e.ctx, commands.CreateToken{AccountID: e.account.ID, Name: "No filter campaign",
 			FilterID: &p.filter.ID, Permissions: readOnly})
 		wantValidation(t, err, "filter_id", domain.CodeInvalidValue)
-		_, err = e.c.UpdateToken(e.ctx, commands.UpdateToken{AccountID: e.account.ID, TokenID: p.token.ID, IfVersion: 1, Name: ptr("x")})
+		_, err = e.c.UpdateToken.Handle(e.ctx, commands.UpdateToken{AccountID: e.account.ID, TokenID: p.token.ID, IfVersion: 1, Name: ptr("x")})
 		if !errors.Is(err, commands.ErrPreconditionFailed) {
 			t.Errorf("stale If-Match: %v", err)
 		}
 	})
 	// Another account sees none of this.
 	other := newEnv(t)
-	if _, err := other.c.Token(e.ctx, other.account.ID, p.token.ID); !errors.Is(err, domain.ErrTokenNotFound) {
+	if _, err := other.q.Token(e.ctx, other.account.ID, p.token.ID); !errors.Is(err, domain.ErrTokenNotFound) {
 		t.Errorf("another account read the token: %v", err)
 	}
-	if _, err := e.c.UpdateToken(e.ctx, commands.UpdateToken{AccountID: uuid.New(), TokenID: p.token.ID, Name: ptr("x")}); !errors.Is(err, domain.ErrTokenNotFound) {
+	if _, err := e.c.UpdateToken.Handle(e.ctx, commands.UpdateToken{AccountID: uuid.New(), TokenID: p.token.ID, Name: ptr("x")}); !errors.Is(err, domain.ErrTokenNotFound) {
 		t.Errorf("another account updated the token: %v", err)
 	}
 }
@@ -352,23 +356,23 @@ func TestCampaignSchemaChangesAreVisibleAtOnce(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	p := e.partner()
-	_, err := e.c.ChangeCampaign(e.ctx, commands.ChangeCampaign{AccountID: e.account.ID, CampaignID: p.campaign.ID,
+	_, err := e.c.ChangeCampaign.Handle(e.ctx, commands.ChangeCampaign{AccountID: e.account.ID, CampaignID: p.campaign.ID,
 		AddOption: &commands.SelectOption{Select: "source", Option: domain.Option{Value: "partner-xyz", Label: "Partner XYZ"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	camp, err := e.c.Campaign(e.ctx, e.account.ID, p.campaign.ID)
+	camp, err := e.q.Campaign(e.ctx, e.account.ID, p.campaign.ID)
 	if err != nil || !camp.Schema.HasOption("source", "partner-xyz") {
 		t.Fatalf("the schema view lacks the new option: %v", err)
 	}
 	e.unchanged(func() {
-		_, err := e.c.ChangeCampaign(e.ctx, commands.ChangeCampaign{AccountID: e.account.ID, CampaignID: p.campaign.ID,
+		_, err := e.c.ChangeCampaign.Handle(e.ctx, commands.ChangeCampaign{AccountID: e.account.ID, CampaignID: p.campaign.ID,
 			AddOption: &commands.SelectOption{Select: "source", Option: domain.Option{Value: "partner-xyz", Label: "Again"}}})
 		var v *domain.ValidationError
 		if !errors.As(err, &v) {
 			t.Errorf("a duplicate option: %v", err)
 		}
-		_, err = e.c.ChangeCampaign(e.ctx, commands.ChangeCampaign{AccountID: uuid.New(), CampaignID: p.campaign.ID, Rename: ptr("Stolen")})
+		_, err = e.c.ChangeCampaign.Handle(e.ctx, commands.ChangeCampaign{AccountID: uuid.New(), CampaignID: p.campaign.ID, Rename: ptr("Stolen")})
 		if !errors.Is(err, domain.ErrCampaignNotFound) {
 			t.Errorf("another account renamed the campaign: %v", err)
 		}
@@ -380,15 +384,15 @@ func TestCampaignSchemaChangesAreVisibleAtOnce(t *testing.T) {
 		{Rename: ptr("Solar 2026")},
 	} {
 		change.AccountID, change.CampaignID = e.account.ID, p.campaign.ID
-		if _, err := e.c.ChangeCampaign(e.ctx, change); err != nil {
+		if _, err := e.c.ChangeCampaign.Handle(e.ctx, change); err != nil {
 			t.Fatalf("%+v: %v", change, err)
 		}
 	}
-	camp, _ = e.c.Campaign(e.ctx, e.account.ID, p.campaign.ID)
+	camp, _ = e.q.Campaign(e.ctx, e.account.ID, p.campaign.ID)
 	if _, ok := camp.Schema.Field("partner_ref"); !ok || !camp.Schema.HasStatus("callback") || camp.Name != "Solar 2026" || len(camp.Schema.Selects) != 2 {
 		t.Fatalf("schema view after changes: %+v", camp)
 	}
-	lead, err := e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Status: "callback",
+	lead, err := e.c.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Status: "callback",
 		Fields: map[string]any{"name": "Zed", "partner_ref": "Z-1", "source": "partner-xyz"}})
 	if err != nil || lead.Lead.Status != "callback" {
 		t.Fatalf("a lead using the new schema: %v", err)
@@ -412,7 +416,7 @@ func TestCampaignChangesWithOneIfMatchHaveOneWinner(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			_, errs[i] = e.c.ChangeCampaign(e.ctx, commands.ChangeCampaign{AccountID: e.account.ID, CampaignID: p.campaign.ID,
+			_, errs[i] = e.c.ChangeCampaign.Handle(e.ctx, commands.ChangeCampaign{AccountID: e.account.ID, CampaignID: p.campaign.ID,
 				IfMatch: p.campaign.Version, Rename: ptr(fmt.Sprintf("Writer %d", i))})
 		}()
 	}
@@ -430,12 +434,12 @@ func TestCampaignChangesWithOneIfMatchHaveOneWinner(t *testing.T) {
 	if won != 1 {
 		t.Fatalf("%d writers won, want 1", won)
 	}
-	camp, err := e.c.Campaign(e.ctx, e.account.ID, p.campaign.ID)
+	camp, err := e.q.Campaign(e.ctx, e.account.ID, p.campaign.ID)
 	if err != nil || camp.Version != p.campaign.Version+1 {
 		t.Fatalf("campaign version %d, want %d: %v", camp.Version, p.campaign.Version+1, err)
 	}
 	// A missing campaign is not found whatever If-Match says.
-	_, err = e.c.ChangeCampaign(e.ctx, commands.ChangeCampaign{AccountID: e.account.ID, CampaignID: uuid.New(), IfMatch: 1, Rename: ptr("x")})
+	_, err = e.c.ChangeCampaign.Handle(e.ctx, commands.ChangeCampaign{AccountID: e.account.ID, CampaignID: uuid.New(), IfMatch: 1, Rename: ptr("x")})
 	if !errors.Is(err, domain.ErrCampaignNotFound) {
 		t.Fatalf("a missing campaign with If-Match: %v", err)
 	}
@@ -446,50 +450,50 @@ func TestFilterLifecycle(t *testing.T) {
 	e := newEnv(t)
 	p := e.partner()
 	e.unchanged(func() {
-		_, err := e.c.CreateFilter(e.ctx, commands.CreateFilter{AccountID: e.account.ID, CampaignID: p.campaign.ID, Name: "Bad",
+		_, err := e.c.CreateFilter.Handle(e.ctx, commands.CreateFilter{AccountID: e.account.ID, CampaignID: p.campaign.ID, Name: "Bad",
 			Conditions: []domain.Condition{{Field: "colour", Op: domain.OpEq, Value: "red"}}})
 		var v *domain.ValidationError
 		if !errors.As(err, &v) {
 			t.Errorf("a condition on an unknown field: %v", err)
 		}
-		_, err = e.c.CreateFilter(e.ctx, commands.CreateFilter{AccountID: e.account.ID, CampaignID: p.campaign.ID, Name: "Bad",
+		_, err = e.c.CreateFilter.Handle(e.ctx, commands.CreateFilter{AccountID: e.account.ID, CampaignID: p.campaign.ID, Name: "Bad",
 			Conditions: []domain.Condition{{Field: "source", Op: domain.OpEq, Value: "partner-nope"}}})
 		if !errors.As(err, &v) {
 			t.Errorf("a condition on an unknown option: %v", err)
 		}
-		_, err = e.c.CreateFilter(e.ctx, commands.CreateFilter{AccountID: uuid.New(), CampaignID: p.campaign.ID, Name: "X"})
+		_, err = e.c.CreateFilter.Handle(e.ctx, commands.CreateFilter{AccountID: uuid.New(), CampaignID: p.campaign.ID, Name: "X"})
 		if !errors.Is(err, domain.ErrCampaignNotFound) {
 			t.Errorf("a filter on another account's campaign: %v", err)
 		}
 	})
-	up, err := e.c.UpdateFilter(e.ctx, commands.UpdateFilter{AccountID: e.account.ID, FilterID: p.filter.ID, Name: "Partner ABC, won",
+	up, err := e.c.UpdateFilter.Handle(e.ctx, commands.UpdateFilter{AccountID: e.account.ID, FilterID: p.filter.ID, Name: "Partner ABC, won",
 		Conditions: []domain.Condition{{Field: "source", Op: domain.OpEq, Value: "partner-abc"}, {Field: "status", Op: domain.OpEq, Value: "won"}}})
 	if err != nil || len(up.Filter.Conditions) != 2 || up.Filter.Version != 2 {
 		t.Fatalf("UpdateFilter = %+v, %v", up.Filter, err)
 	}
-	view, err := e.c.Filter(e.ctx, e.account.ID, p.filter.ID)
+	view, err := e.q.Filter(e.ctx, e.account.ID, p.filter.ID)
 	if err != nil || len(view.Conditions) != 2 {
 		t.Fatalf("the filters view after update: %+v, %v", view, err)
 	}
 	e.unchanged(func() {
-		_, err := e.c.UpdateFilter(e.ctx, commands.UpdateFilter{AccountID: e.account.ID, FilterID: p.filter.ID, IfVersion: 1, Name: "x",
+		_, err := e.c.UpdateFilter.Handle(e.ctx, commands.UpdateFilter{AccountID: e.account.ID, FilterID: p.filter.ID, IfVersion: 1, Name: "x",
 			Conditions: view.Conditions})
 		if !errors.Is(err, commands.ErrPreconditionFailed) {
 			t.Errorf("stale If-Match: %v", err)
 		}
 	})
-	if _, err := e.c.UpdateFilter(e.ctx, commands.UpdateFilter{AccountID: e.account.ID, FilterID: p.filter.ID, Delete: true}); err != nil {
+	if _, err := e.c.UpdateFilter.Handle(e.ctx, commands.UpdateFilter{AccountID: e.account.ID, FilterID: p.filter.ID, Delete: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.c.Filter(e.ctx, e.account.ID, p.filter.ID); !errors.Is(err, domain.ErrFilterNotFound) {
+	if _, err := e.q.Filter(e.ctx, e.account.ID, p.filter.ID); !errors.Is(err, domain.ErrFilterNotFound) {
 		t.Errorf("a deleted filter is still served: %v", err)
 	}
 	e.unchanged(func() {
-		_, err := e.c.CreateToken(e.ctx, commands.CreateToken{AccountID: e.account.ID, CampaignID: &p.campaign.ID, FilterID: &p.filter.ID,
+		_, err := e.c.CreateToken.Handle(e.ctx, commands.CreateToken{AccountID: e.account.ID, CampaignID: &p.campaign.ID, FilterID: &p.filter.ID,
 			Name: "Late", Permissions: []domain.Permission{domain.PermRead}})
 		wantValidation(t, err, "filter_id", domain.CodeInvalidValue)
 		// The token whose filter was deleted writes nothing.
-		_, err = e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: p.scope(),
+		_, err = e.c.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: p.scope(),
 			Fields: map[string]any{"name": "Orphan", "source": "partner-abc"}})
 		var se *domain.ScopeError
 		if !errors.As(err, &se) {
@@ -497,16 +501,16 @@ func TestFilterLifecycle(t *testing.T) {
 		}
 	})
 	// A filter of another campaign cannot scope a token.
-	other, err := e.c.CreateCampaign(e.ctx, commands.CreateCampaign{AccountID: e.account.ID, Name: "Wind", Schema: partnerSchema()})
+	other, err := e.c.CreateCampaign.Handle(e.ctx, commands.CreateCampaign{AccountID: e.account.ID, Name: "Wind", Schema: partnerSchema()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f2, err := e.c.CreateFilter(e.ctx, commands.CreateFilter{AccountID: e.account.ID, CampaignID: other.Campaign.ID, Name: "Web",
+	f2, err := e.c.CreateFilter.Handle(e.ctx, commands.CreateFilter{AccountID: e.account.ID, CampaignID: other.Campaign.ID, Name: "Web",
 		Conditions: []domain.Condition{{Field: "source", Op: domain.OpEq, Value: "website"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.c.CreateToken(e.ctx, commands.CreateToken{AccountID: e.account.ID, CampaignID: &p.campaign.ID, FilterID: &f2.Filter.ID,
+	_, err = e.c.CreateToken.Handle(e.ctx, commands.CreateToken{AccountID: e.account.ID, CampaignID: &p.campaign.ID, FilterID: &f2.Filter.ID,
 		Name: "Crossed", Permissions: []domain.Permission{domain.PermRead}})
 	wantValidation(t, err, "filter_id", domain.CodeInvalidValue)
 }
@@ -521,7 +525,7 @@ func TestAuthenticateScopedReadsTheScopeAhead(t *testing.T) {
 	p := e.partner()
 	auth := func() (commands.TokenInfo, *commands.Scope) {
 		t.Helper()
-		tok, sc, err := e.c.AuthenticateScoped(e.ctx, p.secret)
+		tok, sc, err := e.c.Auth.AuthenticateScoped(e.ctx, p.secret)
 		if err != nil {
 			t.Fatalf("AuthenticateScoped: %v", err)
 		}
@@ -532,12 +536,12 @@ func TestAuthenticateScopedReadsTheScopeAhead(t *testing.T) {
 	if tok.ID != p.token.ID || !ok || f == nil || f.ID != p.filter.ID || camp == nil || camp.ID != p.campaign.ID {
 		t.Fatalf("AuthenticateScoped = %s, filter %+v, campaign %+v, %v; want the partner's token, filter and campaign", tok.ID, f, camp, ok)
 	}
-	if _, err := e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: sc,
+	if _, err := e.c.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: sc,
 		Fields: map[string]any{"name": "Ann"}}); err != nil {
 		t.Fatalf("a create through the read-ahead scope: %v", err)
 	}
 
-	if _, err := e.c.UpdateFilter(e.ctx, commands.UpdateFilter{AccountID: e.account.ID, FilterID: p.filter.ID, Name: "won only",
+	if _, err := e.c.UpdateFilter.Handle(e.ctx, commands.UpdateFilter{AccountID: e.account.ID, FilterID: p.filter.ID, Name: "won only",
 		Conditions: []domain.Condition{{Field: "source", Op: domain.OpEq, Value: "partner-abc"}, {Field: "status", Op: domain.OpEq, Value: "won"}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -547,12 +551,12 @@ func TestAuthenticateScopedReadsTheScopeAhead(t *testing.T) {
 	}
 	e.unchanged(func() {
 		// A status outside the updated filter is one the token cannot name.
-		_, err := e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: sc,
+		_, err := e.c.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: sc,
 			Status: "new", Fields: map[string]any{"name": "Bob"}})
 		wantValidation(t, err, "status", domain.CodeUnknownStatus)
 	})
 
-	if _, err := e.c.UpdateFilter(e.ctx, commands.UpdateFilter{AccountID: e.account.ID, FilterID: p.filter.ID, Delete: true}); err != nil {
+	if _, err := e.c.UpdateFilter.Handle(e.ctx, commands.UpdateFilter{AccountID: e.account.ID, FilterID: p.filter.ID, Delete: true}); err != nil {
 		t.Fatal(err)
 	}
 	_, sc = auth()
@@ -560,7 +564,7 @@ func TestAuthenticateScopedReadsTheScopeAhead(t *testing.T) {
 		t.Fatalf("after the filter's deletion: filter %+v, campaign %+v, %v; want no filter, the campaign, read ahead", f, c, ok)
 	}
 	e.unchanged(func() {
-		_, err := e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: sc,
+		_, err := e.c.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: sc,
 			Fields: map[string]any{"name": "Orphan", "source": "partner-abc"}})
 		var se *domain.ScopeError
 		if !errors.As(err, &se) {
@@ -568,13 +572,13 @@ func TestAuthenticateScopedReadsTheScopeAhead(t *testing.T) {
 		}
 	})
 
-	if _, err := e.c.RevokeToken(e.ctx, commands.RevokeToken{AccountID: e.account.ID, TokenID: p.token.ID}); err != nil {
+	if _, err := e.c.RevokeToken.Handle(e.ctx, commands.RevokeToken{AccountID: e.account.ID, TokenID: p.token.ID}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.c.AuthenticateScoped(e.ctx, p.secret); !errors.Is(err, commands.ErrUnauthenticated) {
+	if _, _, err := e.c.Auth.AuthenticateScoped(e.ctx, p.secret); !errors.Is(err, commands.ErrUnauthenticated) {
 		t.Fatalf("AuthenticateScoped after revocation: %v, want ErrUnauthenticated", err)
 	}
-	admin, sc, err := e.c.AuthenticateScoped(e.ctx, e.admin)
+	admin, sc, err := e.c.Auth.AuthenticateScoped(e.ctx, e.admin)
 	if err != nil || sc != nil || admin.CampaignID != nil {
 		t.Fatalf("AuthenticateScoped with the account token = %+v, scope %+v, %v; want no scope", admin, sc, err)
 	}
@@ -590,7 +594,7 @@ func TestAuthenticationSeesSchemaChangesAtOnce(t *testing.T) {
 	p := e.partner()
 	campaign := func() domain.Campaign {
 		t.Helper()
-		_, sc, err := e.c.AuthenticateScoped(e.ctx, p.secret)
+		_, sc, err := e.c.Auth.AuthenticateScoped(e.ctx, p.secret)
 		if err != nil {
 			t.Fatalf("AuthenticateScoped: %v", err)
 		}
@@ -607,7 +611,7 @@ func TestAuthenticationSeesSchemaChangesAtOnce(t *testing.T) {
 	if first.Schema.HasOption("source", "partner-xyz") {
 		t.Fatal("the option is there before it was added")
 	}
-	if _, err := e.c.ChangeCampaign(e.ctx, commands.ChangeCampaign{AccountID: e.account.ID, CampaignID: p.campaign.ID,
+	if _, err := e.c.ChangeCampaign.Handle(e.ctx, commands.ChangeCampaign{AccountID: e.account.ID, CampaignID: p.campaign.ID,
 		AddOption: &commands.SelectOption{Select: "source", Option: domain.Option{Value: "partner-xyz", Label: "Partner XYZ"}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -626,7 +630,7 @@ func TestScopedLeadWritesStayInsideTheFilter(t *testing.T) {
 	p := e.partner()
 	scope := p.scope()
 
-	created, err := e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: scope,
+	created, err := e.c.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: scope,
 		Fields: map[string]any{"name": "Ada"}})
 	if err != nil {
 		t.Fatalf("a partner's lead without source: %v", err)
@@ -639,57 +643,57 @@ func TestScopedLeadWritesStayInsideTheFilter(t *testing.T) {
 	e.unchanged(func() {
 		// A value outside the filter is refused as unknown, naming only
 		// the options inside it.
-		_, err := e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: scope,
+		_, err := e.c.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: scope,
 			Fields: map[string]any{"name": "Sneaky", "source": "website"}})
 		wantValidation(t, err, "fields.source", domain.CodeUnknownOption)
 		if msg := err.Error(); !strings.HasSuffix(msg, `(partner-abc)`) {
 			t.Errorf("the refusal names options outside the filter: %s", msg)
 		}
-		_, err = e.c.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: created.Lead.ID, Scope: scope,
+		_, err = e.c.UpdateLead.Handle(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: created.Lead.ID, Scope: scope,
 			Fields: map[string]any{"source": "website"}})
 		wantValidation(t, err, "fields.source", domain.CodeUnknownOption)
 		// A lead the filter would not let through names the condition.
-		_, err = e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: scope,
+		_, err = e.c.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: scope,
 			Fields: map[string]any{"name": "Sneaky", "source": nil}})
 		var se *domain.ScopeError
 		if !errors.As(err, &se) || se.Condition.Field != "source" || !strings.Contains(se.Error(), "Partner ABC") {
 			t.Errorf("a lead outside the filter: %v", err)
 		}
-		_, err = e.c.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: created.Lead.ID, Scope: scope,
+		_, err = e.c.UpdateLead.Handle(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: created.Lead.ID, Scope: scope,
 			Fields: map[string]any{"source": nil}})
 		if !errors.As(err, &se) {
 			t.Errorf("moving a lead out of the filter: %v", err)
 		}
 		// Out of scope is not found, before any If-Match check.
-		_, err = e.c.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: website.ID, Scope: scope, IfVersion: 9,
+		_, err = e.c.UpdateLead.Handle(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: website.ID, Scope: scope, IfVersion: 9,
 			Fields: map[string]any{"budget": 1}})
 		if !errors.Is(err, domain.ErrLeadNotFound) {
 			t.Errorf("updating a lead outside the filter: %v", err)
 		}
-		_, err = e.c.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: created.Lead.ID, Scope: scope, IfVersion: 9,
+		_, err = e.c.UpdateLead.Handle(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: created.Lead.ID, Scope: scope, IfVersion: 9,
 			Fields: map[string]any{"budget": 1}})
 		if !errors.Is(err, commands.ErrPreconditionFailed) {
 			t.Errorf("a stale If-Match: %v", err)
 		}
-		_, err = e.c.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: created.Lead.ID, Scope: scope,
+		_, err = e.c.UpdateLead.Handle(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: created.Lead.ID, Scope: scope,
 			Fields: map[string]any{"budget": "lots", "colour": "red"}, Status: "gone"})
 		wantValidation(t, err, "fields.budget", domain.CodeWrongType)
 		wantValidation(t, err, "fields.colour", domain.CodeUnknownField)
 		wantValidation(t, err, "status", domain.CodeUnknownStatus)
-		_, err = e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: uuid.New(), Scope: scope,
+		_, err = e.c.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: uuid.New(), Scope: scope,
 			Fields: map[string]any{"name": "Elsewhere"}})
 		wantValidation(t, err, "campaign_id", domain.CodeInvalidValue)
 	})
-	if _, err := e.c.GetLead(e.ctx, e.account.ID, website.ID, scope); !errors.Is(err, domain.ErrLeadNotFound) {
+	if _, err := commands.GetLead(e.ctx, e.c, e.account.ID, website.ID, scope); !errors.Is(err, domain.ErrLeadNotFound) {
 		t.Errorf("the partner read a lead outside its filter: %v", err)
 	}
-	if _, err := e.c.GetLead(e.ctx, uuid.New(), created.Lead.ID, nil); !errors.Is(err, domain.ErrLeadNotFound) {
+	if _, err := commands.GetLead(e.ctx, e.c, uuid.New(), created.Lead.ID, nil); !errors.Is(err, domain.ErrLeadNotFound) {
 		t.Errorf("another account read the lead: %v", err)
 	}
-	if l, err := e.c.GetLead(e.ctx, e.account.ID, website.ID, nil); err != nil || l.ID != website.ID {
+	if l, err := commands.GetLead(e.ctx, e.c, e.account.ID, website.ID, nil); err != nil || l.ID != website.ID {
 		t.Errorf("the account-level read: %v", err)
 	}
-	up, err := e.c.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: created.Lead.ID, Scope: scope, IfVersion: 1,
+	up, err := e.c.UpdateLead.Handle(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: created.Lead.ID, Scope: scope, IfVersion: 1,
 		Status: "won", Fields: map[string]any{"budget": 12000, "email": "ADA@Example.com"}})
 	if err != nil {
 		t.Fatalf("an in-scope update: %v", err)
@@ -697,16 +701,16 @@ func TestScopedLeadWritesStayInsideTheFilter(t *testing.T) {
 	if up.Lead.Version != 2 || up.Lead.Status != "won" || up.Lead.Fields["budget"] == nil {
 		t.Fatalf("after update: %+v", up.Lead)
 	}
-	got, err := e.c.GetLead(e.ctx, e.account.ID, created.Lead.ID, scope)
+	got, err := commands.GetLead(e.ctx, e.c, e.account.ID, created.Lead.ID, scope)
 	if err != nil || got.Version != 2 || got.Status != "won" {
 		t.Fatalf("GetLead after update: %+v, %v", got, err)
 	}
 	// An admin (account-level) may move the lead out; then the partner loses it.
-	if _, err := e.c.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: created.Lead.ID,
+	if _, err := e.c.UpdateLead.Handle(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: created.Lead.ID,
 		Fields: map[string]any{"source": "website"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.c.GetLead(e.ctx, e.account.ID, created.Lead.ID, scope); !errors.Is(err, domain.ErrLeadNotFound) {
+	if _, err := commands.GetLead(e.ctx, e.c, e.account.ID, created.Lead.ID, scope); !errors.Is(err, domain.ErrLeadNotFound) {
 		t.Errorf("the partner still sees a lead moved out of its filter: %v", err)
 	}
 }
@@ -729,10 +733,10 @@ func TestScopedErrorsNameNoOptionOutsideTheFilter(t *testing.T) {
 		return v.Errors[0].Message
 	}
 	e.unchanged(func() {
-		_, err := e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: p.scope(),
+		_, err := e.c.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: p.scope(),
 			Fields: map[string]any{"name": "Bob", "source": "nope"}})
 		onCreate := message(err)
-		_, err = e.c.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: created.ID, Scope: p.scope(),
+		_, err = e.c.UpdateLead.Handle(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: created.ID, Scope: p.scope(),
 			Fields: map[string]any{"source": "nope"}})
 		onUpdate := message(err)
 		for _, msg := range []string{onCreate, onUpdate} {
@@ -740,7 +744,7 @@ func TestScopedErrorsNameNoOptionOutsideTheFilter(t *testing.T) {
 				t.Errorf("a partner's error %q names options outside its filter, or not its own", msg)
 			}
 		}
-		_, err = e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID,
+		_, err = e.c.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID,
 			Fields: map[string]any{"name": "Bob", "source": "nope"}})
 		if msg := message(err); !strings.Contains(msg, "website, partner-abc") {
 			t.Errorf("the account-level error %q does not list the campaign's options", msg)
@@ -760,7 +764,7 @@ func TestConcurrentLeadUpdatesAllLand(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := e.c.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: l.ID, Scope: p.scope(),
+			_, err := e.c.UpdateLead.Handle(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: l.ID, Scope: p.scope(),
 				Fields: map[string]any{"budget": i + 1}})
 			errs <- err
 		}()
@@ -775,7 +779,7 @@ func TestConcurrentLeadUpdatesAllLand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, _ := e.c.GetLead(e.ctx, e.account.ID, l.ID, nil)
+	got, _ := commands.GetLead(e.ctx, e.c, e.account.ID, l.ID, nil)
 	if got.Version < 2 || int(got.Version) > 1+writers-conflicts {
 		t.Fatalf("version %d after %d writers (%d gave up)", got.Version, writers, conflicts)
 	}
@@ -792,7 +796,7 @@ func TestIdempotencyKeys(t *testing.T) {
 		return &commands.Idempotency{TokenID: p.token.ID.String(), Key: k, Fingerprint: commands.Fingerprint([]byte("POST /v1/leads"), []byte(body))}
 	}
 	create := func(idem *commands.Idempotency, name string) (commands.LeadResult, error) {
-		return e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: p.scope(),
+		return e.c.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: p.scope(),
 			Fields: map[string]any{"name": name}, Idem: idem})
 	}
 
@@ -830,7 +834,7 @@ func TestIdempotencyKeys(t *testing.T) {
 	})
 	t.Run("a failed request is not kept", func(t *testing.T) {
 		e.unchanged(func() {
-			_, err := e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: p.scope(),
+			_, err := e.c.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: p.scope(),
 				Fields: map[string]any{"name": 42}, Idem: key("k2", "bad")})
 			wantValidation(t, err, "fields.name", domain.CodeWrongType)
 		})
@@ -876,11 +880,11 @@ func TestIdempotencyKeys(t *testing.T) {
 	t.Run("a token create replays its secret", func(t *testing.T) {
 		idem := &commands.Idempotency{TokenID: "admin", Key: "tok", Fingerprint: []byte("same")}
 		cmd := commands.CreateToken{AccountID: e.account.ID, Name: "Idem", Permissions: []domain.Permission{domain.PermRead}, Idem: idem}
-		a, err := e.c.CreateToken(e.ctx, cmd)
+		a, err := e.c.CreateToken.Handle(e.ctx, cmd)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := e.c.CreateToken(e.ctx, cmd)
+		b, err := e.c.CreateToken.Handle(e.ctx, cmd)
 		if err != nil || b.Secret != a.Secret || b.Token.ID != a.Token.ID {
 			t.Fatalf("replayed token %v (%v), want %v with the same secret", b.Token.ID, err, a.Token.ID)
 		}
@@ -893,7 +897,7 @@ func TestFilesAndRelations(t *testing.T) {
 	p := e.partner()
 	l := e.lead(p.campaign.ID, map[string]any{"name": "Files", "source": "partner-abc"})
 	content := []byte("%PDF-1.7 quote")
-	att, err := e.c.AttachFile(e.ctx, commands.AttachFile{AccountID: e.account.ID, LeadID: l.ID, Scope: p.scope(),
+	att, err := e.c.AttachFile.Handle(e.ctx, commands.AttachFile{AccountID: e.account.ID, LeadID: l.ID, Scope: p.scope(),
 		Name: "quote.pdf", ContentType: "application/pdf", Content: commands.BytesContent(content)})
 	if err != nil {
 		t.Fatal(err)
@@ -901,15 +905,15 @@ func TestFilesAndRelations(t *testing.T) {
 	if att.File.Size != int64(len(content)) || len(att.File.SHA256) != 64 || len(att.Lead.Files) != 1 {
 		t.Fatalf("AttachFile = %+v", att)
 	}
-	f, err := e.c.File(e.ctx, e.account.ID, l.ID, att.File.ID)
+	f, err := e.q.File(e.ctx, e.account.ID, l.ID, att.File.ID)
 	if err != nil || f.Meta.ContentType != "application/pdf" {
 		t.Fatalf("File = %+v, %v", f.Meta, err)
 	}
 	var got bytes.Buffer
-	if err := e.c.WriteFile(e.ctx, &got, f); err != nil || got.String() != string(content) {
+	if err := e.q.WriteFile(e.ctx, &got, f); err != nil || got.String() != string(content) {
 		t.Fatalf("WriteFile = %q, %v", got.String(), err)
 	}
-	if _, err := e.c.File(e.ctx, uuid.New(), l.ID, att.File.ID); !errors.Is(err, domain.ErrFileNotFound) {
+	if _, err := e.q.File(e.ctx, uuid.New(), l.ID, att.File.ID); !errors.Is(err, domain.ErrFileNotFound) {
 		t.Errorf("another account read the file: %v", err)
 	}
 	var inLog int
@@ -918,39 +922,39 @@ func TestFilesAndRelations(t *testing.T) {
 	}
 	website := e.lead(p.campaign.ID, map[string]any{"name": "Web", "source": "website"})
 	e.unchanged(func() {
-		_, err := e.c.AttachFile(e.ctx, commands.AttachFile{AccountID: e.account.ID, LeadID: website.ID, Scope: p.scope(),
+		_, err := e.c.AttachFile.Handle(e.ctx, commands.AttachFile{AccountID: e.account.ID, LeadID: website.ID, Scope: p.scope(),
 			Name: "x.txt", ContentType: "text/plain", Content: commands.BytesContent([]byte("x"))})
 		if !errors.Is(err, domain.ErrLeadNotFound) {
 			t.Errorf("a file on a lead outside the filter: %v", err)
 		}
-		if _, err := e.c.RemoveFile(e.ctx, commands.RemoveFile{AccountID: e.account.ID, LeadID: l.ID, FileID: uuid.New()}); !errors.Is(err, domain.ErrFileNotFound) {
+		if _, err := e.c.RemoveFile.Handle(e.ctx, commands.RemoveFile{AccountID: e.account.ID, LeadID: l.ID, FileID: uuid.New()}); !errors.Is(err, domain.ErrFileNotFound) {
 			t.Errorf("removing a missing file: %v", err)
 		}
 	})
-	rm, err := e.c.RemoveFile(e.ctx, commands.RemoveFile{AccountID: e.account.ID, LeadID: l.ID, FileID: att.File.ID, Scope: p.scope()})
+	rm, err := e.c.RemoveFile.Handle(e.ctx, commands.RemoveFile{AccountID: e.account.ID, LeadID: l.ID, FileID: att.File.ID, Scope: p.scope()})
 	if err != nil || len(rm.Lead.Files) != 0 {
 		t.Fatalf("RemoveFile = %+v, %v", rm.Lead.Files, err)
 	}
-	if _, err := e.c.File(e.ctx, e.account.ID, l.ID, att.File.ID); !errors.Is(err, domain.ErrFileNotFound) {
+	if _, err := e.q.File(e.ctx, e.account.ID, l.ID, att.File.ID); !errors.Is(err, domain.ErrFileNotFound) {
 		t.Errorf("the bytes survived removal: %v", err)
 	}
 
 	// Relations: a field of the campaign pointing at its own leads.
-	if _, err := e.c.ChangeCampaign(e.ctx, commands.ChangeCampaign{AccountID: e.account.ID, CampaignID: p.campaign.ID,
+	if _, err := e.c.ChangeCampaign.Handle(e.ctx, commands.ChangeCampaign{AccountID: e.account.ID, CampaignID: p.campaign.ID,
 		AddField: &domain.Field{Key: "referred_by", Label: "Referred by", Type: domain.TypeRelation, Campaign: &p.campaign.ID}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.c.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: l.ID, Scope: p.scope(),
+	if _, err := e.c.UpdateLead.Handle(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: l.ID, Scope: p.scope(),
 		Fields: map[string]any{"referred_by": l.ID.String()}}); err != nil {
 		t.Errorf("a relation to a visible lead: %v", err)
 	}
 	e.unchanged(func() {
 		for _, target := range []uuid.UUID{website.ID, uuid.New()} {
-			_, err := e.c.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: l.ID, Scope: p.scope(),
+			_, err := e.c.UpdateLead.Handle(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: l.ID, Scope: p.scope(),
 				Fields: map[string]any{"referred_by": target.String()}})
 			wantValidation(t, err, "fields.referred_by", domain.CodeInvalidValue)
 		}
-		_, err := e.c.ChangeCampaign(e.ctx, commands.ChangeCampaign{AccountID: e.account.ID, CampaignID: p.campaign.ID,
+		_, err := e.c.ChangeCampaign.Handle(e.ctx, commands.ChangeCampaign{AccountID: e.account.ID, CampaignID: p.campaign.ID,
 			AddField: &domain.Field{Key: "elsewhere", Label: "Elsewhere", Type: domain.TypeRelation, Campaign: ptr(uuid.New())}})
 		var v *domain.ValidationError
 		if !errors.As(err, &v) {
@@ -958,7 +962,7 @@ func TestFilesAndRelations(t *testing.T) {
 		}
 	})
 	// The account-level caller may relate any lead of the campaign.
-	if _, err := e.c.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: website.ID,
+	if _, err := e.c.UpdateLead.Handle(e.ctx, commands.UpdateLead{AccountID: e.account.ID, LeadID: website.ID,
 		Fields: map[string]any{"referred_by": l.ID.String()}}); err != nil {
 		t.Errorf("an admin relation: %v", err)
 	}
@@ -976,7 +980,7 @@ func TestCreateLeadsWritesAllOrNothing(t *testing.T) {
 		return commands.NewLead{CampaignID: p.campaign.ID, Fields: fields}
 	}
 	batch := func(s *commands.Scope, idem *commands.Idempotency, leads ...commands.NewLead) (commands.LeadsResult, error) {
-		return e.c.CreateLeads(e.ctx, commands.CreateLeads{AccountID: e.account.ID, Scope: s, Leads: leads, Idem: idem})
+		return e.c.CreateLeads.Handle(e.ctx, commands.CreateLeads{AccountID: e.account.ID, Scope: s, Leads: leads, Idem: idem})
 	}
 
 	before := e.count()
@@ -1005,7 +1009,7 @@ func TestCreateLeadsWritesAllOrNothing(t *testing.T) {
 			t.Fatalf("lead %d written in transaction %d, lead 0 in %d: want one", i, recs[0].TxID, tx)
 		}
 		tx = recs[0].TxID
-		if got, err := e.c.GetLead(e.ctx, e.account.ID, l.Lead.ID, p.scope()); err != nil || got.ID != l.Lead.ID {
+		if got, err := commands.GetLead(e.ctx, e.c, e.account.ID, l.Lead.ID, p.scope()); err != nil || got.ID != l.Lead.ID {
 			t.Fatalf("the partner reads lead %d: %v", i, err)
 		}
 	}
@@ -1039,7 +1043,7 @@ func TestCreateLeadsWritesAllOrNothing(t *testing.T) {
 
 	// An account-level token names each lead's campaign, and may name
 	// several; a partner's token writes only to its own.
-	other, err := e.c.CreateCampaign(e.ctx, commands.CreateCampaign{AccountID: e.account.ID, Name: "Wind", Schema: partnerSchema()})
+	other, err := e.c.CreateCampaign.Handle(e.ctx, commands.CreateCampaign{AccountID: e.account.ID, Name: "Wind", Schema: partnerSchema()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,22 +53,13 @@ func BytesContent(b []byte) FileContent {
 // process that stopped in between, and is swept.
 const stagedFileTTL = time.Hour
 
-// FileBytes is what an account's files hold together, staged ones
-// included.
-func (c *Commands) FileBytes(ctx context.Context, accountID uuid.UUID) (int64, error) {
-	return c.views.FileBytes(ctx, accountID)
-}
-
 // fileViews keeps the files' rows and bytes.
 type fileViews interface {
-	FileBytes(ctx context.Context, accountID uuid.UUID) (int64, error)
 	StageFile(ctx context.Context, f views.StagedFile, staleBefore time.Time) error
 	CopyFileChunks(ctx context.Context, id uuid.UUID, content io.ReaderAt, size int64) (read int64, sum []byte, err error)
 	UnstageFile(ctx context.Context, id uuid.UUID) error
 	AttachStagedFile(id uuid.UUID) eventstore.Inline
 	DeleteFile(leadID, fileID uuid.UUID) eventstore.Inline
-	File(ctx context.Context, accountID, leadID, fileID uuid.UUID) (domain.FileMeta, error)
-	WriteFile(ctx context.Context, w io.Writer, id uuid.UUID, size int64) error
 }
 
 // stageFile stores a file's bytes ahead of its event: a row not yet
@@ -76,7 +67,7 @@ type fileViews interface {
 // event's transaction only marks it attached, so that writers of one
 // lead contend for a short transaction, not for the copy of a file. On
 // error nothing is left staged.
-func (c *Commands) stageFile(ctx context.Context, accountID, leadID uuid.UUID, meta domain.FileMeta, content FileContent, quota int64) error {
+func (c *deps) stageFile(ctx context.Context, accountID, leadID uuid.UUID, meta domain.FileMeta, content FileContent, quota int64) error {
 	now := c.at()
 	err := c.views.StageFile(ctx, views.StagedFile{Meta: meta, LeadID: leadID, AccountID: accountID, At: now, Quota: quota,
 		Fits: func(used int64) error {
@@ -100,29 +91,6 @@ func (c *Commands) stageFile(ctx context.Context, accountID, leadID uuid.UUID, m
 
 // unstageFile removes a staged file that will not be attached; one it
 // misses is swept later.
-func (c *Commands) unstageFile(ctx context.Context, id uuid.UUID) {
+func (c *deps) unstageFile(ctx context.Context, id uuid.UUID) {
 	_ = c.views.UnstageFile(context.WithoutCancel(ctx), id)
-}
-
-// File is a stored file of a lead: its metadata; WriteFile sends the
-// bytes.
-type File struct {
-	Meta   domain.FileMeta
-	LeadID uuid.UUID
-}
-
-// File returns a file's metadata; another account's file is not found.
-func (c *Commands) File(ctx context.Context, accountID, leadID, fileID uuid.UUID) (File, error) {
-	meta, err := c.views.File(ctx, accountID, leadID, fileID)
-	if err != nil {
-		return File{}, err
-	}
-	return File{Meta: meta, LeadID: leadID}, nil
-}
-
-// WriteFile writes f's bytes to w a few chunks per round trip, holding a
-// connection only while it reads. A file removed meanwhile ends it early
-// with domain.ErrFileNotFound.
-func (c *Commands) WriteFile(ctx context.Context, w io.Writer, f File) error {
-	return c.views.WriteFile(ctx, w, f.Meta.ID, f.Meta.Size)
 }

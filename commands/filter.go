@@ -31,11 +31,14 @@ type FilterResult struct {
 	Written
 }
 
-// CreateFilter validates the conditions against the campaign's current
+// CreateFilterHandler creates filters.
+type CreateFilterHandler struct{ *deps }
+
+// Handle validates the conditions against the campaign's current
 // schema and appends the filter.
-func (c *Commands) CreateFilter(ctx context.Context, cmd CreateFilter) (FilterResult, error) {
-	return idempotent(ctx, c, cmd.Idem, func(fin finish) (FilterResult, error) {
-		camp, err := c.Campaign(ctx, cmd.AccountID, cmd.CampaignID)
+func (c CreateFilterHandler) Handle(ctx context.Context, cmd CreateFilter) (FilterResult, error) {
+	return idempotent(ctx, c.deps, cmd.Idem, func(fin finish) (FilterResult, error) {
+		camp, err := c.views.Campaign(ctx, cmd.AccountID, cmd.CampaignID)
 		if err != nil {
 			return FilterResult{}, err
 		}
@@ -72,20 +75,23 @@ type UpdateFilter struct {
 	Idem       *Idempotency
 }
 
-// UpdateFilter decides on the filter's current state and the campaign's
+// UpdateFilterHandler changes and deletes filters.
+type UpdateFilterHandler struct{ *deps }
+
+// Handle decides on the filter's current state and the campaign's
 // current schema. Tokens bound to the filter see the new slice at once:
 // the filters view changes in the same transaction.
-func (c *Commands) UpdateFilter(ctx context.Context, cmd UpdateFilter) (FilterResult, error) {
-	return idempotent(ctx, c, cmd.Idem, func(fin finish) (FilterResult, error) {
+func (c UpdateFilterHandler) Handle(ctx context.Context, cmd UpdateFilter) (FilterResult, error) {
+	return idempotent(ctx, c.deps, cmd.Idem, func(fin finish) (FilterResult, error) {
 		var res FilterResult
 		var state domain.Filter
 		// The view gives the campaign, whose schema the conditions must
 		// fit; a deleted or foreign filter is not found.
-		f, err := c.Filter(ctx, cmd.AccountID, cmd.FilterID)
+		f, err := c.views.Filter(ctx, cmd.AccountID, cmd.FilterID)
 		if err != nil {
 			return FilterResult{}, err
 		}
-		camp, err := c.Campaign(ctx, cmd.AccountID, f.CampaignID)
+		camp, err := c.views.Campaign(ctx, cmd.AccountID, f.CampaignID)
 		if err != nil {
 			return FilterResult{}, err
 		}

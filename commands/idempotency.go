@@ -53,7 +53,7 @@ type idempotencyKeys interface {
 
 // idempotent runs fn at most once per key. fn calls fin inside its event
 // transaction; a run that wrote no events stores its result afterwards.
-func idempotent[T any](ctx context.Context, c *Commands, idem *Idempotency, fn func(fin finish) (T, error)) (T, error) {
+func idempotent[T any](ctx context.Context, c *deps, idem *Idempotency, fn func(fin finish) (T, error)) (T, error) {
 	var zero T
 	if idem == nil || idem.Key == "" {
 		// No result to keep: a nil finish lets the write go without an
@@ -95,7 +95,7 @@ func idempotent[T any](ctx context.Context, c *Commands, idem *Idempotency, fn f
 
 // claim takes the key as running, or returns the stored result of an
 // earlier identical request, or the reason it cannot run now.
-func (c *Commands) claim(ctx context.Context, idem *Idempotency) (json.RawMessage, error) {
+func (c *deps) claim(ctx context.Context, idem *Idempotency) (json.RawMessage, error) {
 	now := c.at()
 	for range 3 {
 		claimed, err := c.views.ClaimIdempotencyKey(ctx, idem.TokenID, idem.Key, idem.Fingerprint, now, now.Add(idempotencyTTL))
@@ -143,15 +143,23 @@ func finishWith(fin finish, w *Written, result func() any) eventstore.Inline {
 	return inlineAll(note, fin(result))
 }
 
-// SweepIdempotencyKeys deletes the keys expired by now, at most batch in
+// SweepIdempotencyKeys deletes the keys expired by now, at most Batch in
 // each statement so that no statement holds many row locks for long, and
 // returns how many it deleted. Rows another transaction holds (a request
 // finishing with its key) are skipped, not waited for: the next sweep
 // takes them. Several processes may sweep at once; each deletes its own
 // rows.
-func (c *Commands) SweepIdempotencyKeys(ctx context.Context, batch int) (int64, error) {
-	if batch < 1 {
-		return 0, fmt.Errorf("idempotency sweep: batch %d is not positive", batch)
+type SweepIdempotencyKeys struct {
+	Batch int
+}
+
+// SweepIdempotencyKeysHandler deletes expired idempotency keys.
+type SweepIdempotencyKeysHandler struct{ *deps }
+
+// Handle refuses a Batch that is not positive.
+func (c SweepIdempotencyKeysHandler) Handle(ctx context.Context, cmd SweepIdempotencyKeys) (int64, error) {
+	if cmd.Batch < 1 {
+		return 0, fmt.Errorf("idempotency sweep: batch %d is not positive", cmd.Batch)
 	}
-	return c.views.SweepIdempotencyKeys(ctx, c.at(), batch)
+	return c.views.SweepIdempotencyKeys(ctx, c.at(), cmd.Batch)
 }

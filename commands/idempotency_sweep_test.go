@@ -40,7 +40,7 @@ func TestExpiredIdempotencyKeysAreSwept(t *testing.T) {
 	p := e.partner()
 	create := func(key string) commands.LeadResult {
 		t.Helper()
-		res, err := e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: p.scope(),
+		res, err := e.c.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account.ID, CampaignID: p.campaign.ID, Scope: p.scope(),
 			Fields: map[string]any{"name": key}, Idem: &commands.Idempotency{TokenID: p.token.ID.String(), Key: key,
 				Fingerprint: commands.Fingerprint([]byte("POST /v1/leads"), []byte(key))}})
 		if err != nil {
@@ -71,7 +71,7 @@ func TestExpiredIdempotencyKeysAreSwept(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
 	defer cancel()
-	n, err := e.c.SweepIdempotencyKeys(ctx, 2)
+	n, err := e.c.SweepIdempotencyKeys.Handle(ctx, commands.SweepIdempotencyKeys{Batch: 2})
 	if err != nil || n != 4 {
 		t.Fatalf("SweepIdempotencyKeys = %d, %v; want the 4 expired keys no one holds", n, err)
 	}
@@ -87,7 +87,7 @@ func TestExpiredIdempotencyKeysAreSwept(t *testing.T) {
 	if err := tx.Rollback(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := e.c.SweepIdempotencyKeys(e.ctx, 2); err != nil || n != 1 {
+	if n, err := e.c.SweepIdempotencyKeys.Handle(e.ctx, commands.SweepIdempotencyKeys{Batch: 2}); err != nil || n != 1 {
 		t.Fatalf("second sweep = %d, %v; want the one that was held", n, err)
 	}
 	if again := create("young"); !again.Replayed || again.Lead.ID != young.Lead.ID {
@@ -114,7 +114,7 @@ func TestIdempotencySweepersShareTheWork(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n, err := e.c.SweepIdempotencyKeys(e.ctx, 7)
+			n, err := e.c.SweepIdempotencyKeys.Handle(e.ctx, commands.SweepIdempotencyKeys{Batch: 7})
 			if err != nil {
 				t.Errorf("SweepIdempotencyKeys: %v", err)
 			}

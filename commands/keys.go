@@ -39,7 +39,7 @@ type sealedViews interface {
 }
 
 // SecretKeyID is the id of the key that seals.
-func (c *Commands) SecretKeyID() KeyID { return c.sealer.Current() }
+func (c Keys) SecretKeyID() KeyID { return c.sealer.Current() }
 
 // Where a key stands in this process's configuration (KeyUse.State).
 const (
@@ -97,7 +97,7 @@ func (s *Sealer) state(id KeyID) string {
 // a configured key are counted in the database; only the others (sealed
 // before key ids, or under a key this process lacks) are read, to try
 // each key on them.
-func (c *Commands) KeyStatus(ctx context.Context) (KeyStatus, error) {
+func (c Keys) KeyStatus(ctx context.Context) (KeyStatus, error) {
 	type group struct {
 		id          string
 		unversioned bool
@@ -153,7 +153,7 @@ func (c *Commands) KeyStatus(ctx context.Context) (KeyStatus, error) {
 // secret: a process running without the key that sealed some would fail
 // their "Show" and their webhook signatures. The error, an
 // ErrSecretKeyMismatch, names the key ids found and the ones configured.
-func (c *Commands) CheckSecretKey(ctx context.Context) error {
+func (c Keys) CheckSecretKey(ctx context.Context) error {
 	st, err := c.KeyStatus(ctx)
 	if err != nil {
 		return fmt.Errorf("check the secret key: %w", err)
@@ -190,13 +190,23 @@ type RotateResult struct {
 }
 
 // RotateSecretKey re-seals every stored secret that is not under the
-// current key, batch rows to a transaction, and calls progress after
-// each batch. A value is replaced only if it is still the one read, so a
+// current key, Batch rows to a transaction, and calls Progress (when not
+// nil) after each batch. A value is replaced only if it is still the one read, so a
 // secret rotated or revoked meanwhile keeps its new state. It is
 // idempotent and resumable: values already under the current key are
 // never read, so a second run, or one after an interruption, does only
 // what is left.
-func (c *Commands) RotateSecretKey(ctx context.Context, batch int, progress func(RotateProgress)) (RotateResult, error) {
+type RotateSecretKey struct {
+	Batch    int
+	Progress func(RotateProgress)
+}
+
+// RotateSecretKeyHandler re-seals stored secrets under the current key.
+type RotateSecretKeyHandler struct{ *deps }
+
+// Handle refuses a Batch that is not positive.
+func (c RotateSecretKeyHandler) Handle(ctx context.Context, cmd RotateSecretKey) (RotateResult, error) {
+	batch, progress := cmd.Batch, cmd.Progress
 	if batch <= 0 {
 		return RotateResult{}, errors.New("rotate: batch must be positive")
 	}
@@ -229,7 +239,7 @@ func (c *Commands) RotateSecretKey(ctx context.Context, batch int, progress func
 
 // resealBatch re-seals up to batch values of col after the row id after,
 // in one transaction; it returns how many rows it read and the last id.
-func (c *Commands) resealBatch(ctx context.Context, col sealedColumn, current []byte, after uuid.UUID, batch int,
+func (c *deps) resealBatch(ctx context.Context, col sealedColumn, current []byte, after uuid.UUID, batch int,
 	p *RotateProgress) (int, uuid.UUID, error) {
 	var (
 		read   int
@@ -261,12 +271,22 @@ func (c *Commands) resealBatch(ctx context.Context, col sealedColumn, current []
 // ErrKeyConfigured refuses to forget a key this process holds.
 var ErrKeyConfigured = errors.New("the key is configured here; only a key no process has can be forgotten")
 
-// ForgetSecretKey drops every stored secret sealed under id, a key that
+// ForgetSecretKey drops every stored secret sealed under Key, a key that
 // is lost: tokens keep authenticating (lookup is by hash) but their
 // secrets can no longer be shown, and webhooks sign nothing until their
-// secret is rotated. It returns how many secrets it dropped. Without it a
-// lost key would keep every process from starting (CheckSecretKey).
-func (c *Commands) ForgetSecretKey(ctx context.Context, id KeyID) (int64, error) {
+// secret is rotated. Without it a lost key would keep every process from
+// starting (CheckSecretKey).
+type ForgetSecretKey struct {
+	Key KeyID
+}
+
+// ForgetSecretKeyHandler drops the secrets of a lost key.
+type ForgetSecretKeyHandler struct{ *deps }
+
+// Handle returns how many secrets it dropped; a key this process holds is
+// ErrKeyConfigured.
+func (c ForgetSecretKeyHandler) Handle(ctx context.Context, cmd ForgetSecretKey) (int64, error) {
+	id := cmd.Key
 	if c.sealer.key(id) != nil {
 		return 0, ErrKeyConfigured
 	}

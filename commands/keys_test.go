@@ -20,7 +20,7 @@ import (
 var newKey = []byte("the next key, also 32 bytes long")
 
 // withKeys is another process on e's database with other keys.
-func (e *env) withKeys(current []byte, previous ...[]byte) *commands.Commands {
+func (e *env) withKeys(current []byte, previous ...[]byte) commands.Commands {
 	e.t.Helper()
 	c, err := commands.New(commands.Config{Store: e.store, SecretKey: current, PreviousSecretKeys: previous,
 		Clock: e.clock.now})
@@ -37,13 +37,13 @@ func (e *env) secrets(n int) (tokens map[uuid.UUID]string, webhooks []uuid.UUID)
 	p := e.partner()
 	tokens = map[uuid.UUID]string{}
 	for range n {
-		tok, err := e.c.CreateToken(e.ctx, commands.CreateToken{AccountID: e.account.ID, CampaignID: &p.campaign.ID,
+		tok, err := e.c.CreateToken.Handle(e.ctx, commands.CreateToken{AccountID: e.account.ID, CampaignID: &p.campaign.ID,
 			EveryLead: true, Name: "t", Permissions: []domain.Permission{domain.PermRead}})
 		if err != nil {
 			e.t.Fatal(err)
 		}
 		tokens[tok.Token.ID] = tok.Secret
-		w, err := e.c.CreateWebhook(e.ctx, commands.CreateWebhook{AccountID: e.account.ID, CampaignID: p.campaign.ID,
+		w, err := e.c.CreateWebhook.Handle(e.ctx, commands.CreateWebhook{AccountID: e.account.ID, CampaignID: p.campaign.ID,
 			URL: "https://93.184.216.34/hooks"})
 		if err != nil {
 			e.t.Fatal(err)
@@ -55,9 +55,9 @@ func (e *env) secrets(n int) (tokens map[uuid.UUID]string, webhooks []uuid.UUID)
 
 // reveals checks that c shows every token's secret and opens every
 // webhook's.
-func (e *env) reveals(c *commands.Commands, tokens map[uuid.UUID]string, webhooks []uuid.UUID) error {
+func (e *env) reveals(c commands.Commands, tokens map[uuid.UUID]string, webhooks []uuid.UUID) error {
 	for id, want := range tokens {
-		got, err := c.RevealToken(e.ctx, commands.RevealToken{AccountID: e.account.ID, TokenID: id})
+		got, err := c.RevealToken.Handle(e.ctx, commands.RevealToken{AccountID: e.account.ID, TokenID: id})
 		if err != nil {
 			return err
 		}
@@ -70,16 +70,16 @@ func (e *env) reveals(c *commands.Commands, tokens map[uuid.UUID]string, webhook
 		if err := e.pool.QueryRow(e.ctx, `SELECT secret_sealed FROM webhooks WHERE id = $1`, id).Scan(&sealed); err != nil {
 			return err
 		}
-		if _, err := c.OpenWebhookSecret(id, sealed); err != nil {
+		if _, err := c.Keys.OpenWebhookSecret(id, sealed); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (e *env) status(c *commands.Commands) commands.KeyStatus {
+func (e *env) status(c commands.Commands) commands.KeyStatus {
 	e.t.Helper()
-	st, err := c.KeyStatus(e.ctx)
+	st, err := c.Keys.KeyStatus(e.ctx)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestUnversionedSecretsStillOpen(t *testing.T) {
 		if err := e.pool.QueryRow(e.ctx, `SELECT secret_sealed FROM webhooks WHERE id = $1`, id).Scan(&sealed); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := both.OpenWebhookSecret(id, sealed); err != nil || got != webhookSecret {
+		if got, err := both.Keys.OpenWebhookSecret(id, sealed); err != nil || got != webhookSecret {
 			t.Fatalf("OpenWebhookSecret = %q, %v; want the secret sealed before key ids", got, err)
 		}
 	}
@@ -178,11 +178,11 @@ func TestUnversionedSecretsStillOpen(t *testing.T) {
 	if got, want := counts(e.status(both)), cur+":current=2 ~"+cur+":current=3 ~"+prev+":previous=1"; got != want {
 		t.Fatalf("status = %s, want %s", got, want)
 	}
-	if err := e.c.CheckSecretKey(e.ctx); !errors.Is(err, commands.ErrSecretKeyMismatch) ||
+	if err := e.c.Keys.CheckSecretKey(e.ctx); !errors.Is(err, commands.ErrSecretKeyMismatch) ||
 		!strings.Contains(err.Error(), "1 sealed before key ids") {
 		t.Fatalf("CheckSecretKey without the key of one unversioned secret: %v", err)
 	}
-	res, err := both.RotateSecretKey(e.ctx, 100, nil)
+	res, err := both.RotateSecretKey.Handle(e.ctx, commands.RotateSecretKey{Batch: 100})
 	if err != nil || res.Resealed != 4 || res.Unopenable != 0 {
 		t.Fatalf("RotateSecretKey = %+v, %v; want 4 re-sealed", res, err)
 	}
@@ -209,11 +209,11 @@ func TestRotateWhileReplicasServe(t *testing.T) {
 		batches int
 		fail    error
 	)
-	res, err := newFirst.RotateSecretKey(e.ctx, 3, func(p commands.RotateProgress) {
+	res, err := newFirst.RotateSecretKey.Handle(e.ctx, commands.RotateSecretKey{Batch: 3, Progress: func(p commands.RotateProgress) {
 		mu.Lock()
 		defer mu.Unlock()
 		batches++
-		for _, replica := range []*commands.Commands{oldFirst, newFirst} {
+		for _, replica := range []commands.Commands{oldFirst, newFirst} {
 			if err := e.reveals(replica, tokens, webhooks); err != nil && fail == nil {
 				fail = err
 			}
@@ -221,14 +221,14 @@ func TestRotateWhileReplicasServe(t *testing.T) {
 		// A replica still sealing with the old key writes during the
 		// rotation: that value is found by the next run.
 		if batches == 1 {
-			tok, err := oldFirst.CreateToken(e.ctx, commands.CreateToken{AccountID: e.account.ID, Name: "late",
+			tok, err := oldFirst.CreateToken.Handle(e.ctx, commands.CreateToken{AccountID: e.account.ID, Name: "late",
 				Permissions: []domain.Permission{domain.PermRead}})
 			if err != nil && fail == nil {
 				fail = err
 			}
 			tokens[tok.Token.ID] = tok.Secret
 		}
-	})
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestRotateWhileReplicasServe(t *testing.T) {
 	if res.Resealed < 14 || res.Unopenable != 0 || batches < 5 {
 		t.Fatalf("RotateSecretKey = %+v in %d batches, want at least 14 re-sealed in batches of 3", res, batches)
 	}
-	if _, err := newFirst.RotateSecretKey(e.ctx, 3, nil); err != nil {
+	if _, err := newFirst.RotateSecretKey.Handle(e.ctx, commands.RotateSecretKey{Batch: 3}); err != nil {
 		t.Fatal(err)
 	}
 	newID, oldID := commands.KeyIDOf(newKey).String(), commands.KeyIDOf(testKey).String()
@@ -249,12 +249,12 @@ func TestRotateWhileReplicasServe(t *testing.T) {
 	if err := e.reveals(e.withKeys(newKey), tokens, webhooks); err != nil {
 		t.Fatalf("the new key alone after the rotation: %v", err)
 	}
-	err = e.c.CheckSecretKey(e.ctx)
+	err = e.c.Keys.CheckSecretKey(e.ctx)
 	if !errors.Is(err, commands.ErrSecretKeyMismatch) || !strings.Contains(err.Error(), "15 under key id "+newID) ||
 		!strings.Contains(err.Error(), oldID+" (current)") {
 		t.Fatalf("CheckSecretKey with the old key alone: %v; want refused naming %s and %s", err, newID, oldID)
 	}
-	if err := e.withKeys(newKey).CheckSecretKey(e.ctx); err != nil {
+	if err := e.withKeys(newKey).Keys.CheckSecretKey(e.ctx); err != nil {
 		t.Fatalf("CheckSecretKey with the new key: %v", err)
 	}
 }
@@ -267,7 +267,7 @@ func TestRotateIsResumableAndIdempotent(t *testing.T) {
 	tokens, webhooks := e.secrets(4)
 	rotator := e.withKeys(newKey, testKey)
 	ctx, cancel := context.WithCancel(e.ctx)
-	_, err := rotator.RotateSecretKey(ctx, 2, func(commands.RotateProgress) { cancel() })
+	_, err := rotator.RotateSecretKey.Handle(ctx, commands.RotateSecretKey{Batch: 2, Progress: func(commands.RotateProgress) { cancel() }})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted rotation: %v, want context.Canceled", err)
 	}
@@ -278,7 +278,7 @@ func TestRotateIsResumableAndIdempotent(t *testing.T) {
 	if err := e.reveals(rotator, tokens, webhooks); err != nil {
 		t.Fatal(err)
 	}
-	res, err := rotator.RotateSecretKey(e.ctx, 2, nil)
+	res, err := rotator.RotateSecretKey.Handle(e.ctx, commands.RotateSecretKey{Batch: 2})
 	if err != nil || res.Resealed != 8 {
 		t.Fatalf("resumed rotation = %+v, %v; want the 8 left", res, err)
 	}
@@ -286,7 +286,7 @@ func TestRotateIsResumableAndIdempotent(t *testing.T) {
 	if err := e.pool.QueryRow(e.ctx, `SELECT string_agg(secret_sealed, '' ORDER BY id) FROM tokens`).Scan(&before); err != nil {
 		t.Fatal(err)
 	}
-	res, err = rotator.RotateSecretKey(e.ctx, 2, nil)
+	res, err = rotator.RotateSecretKey.Handle(e.ctx, commands.RotateSecretKey{Batch: 2})
 	if err != nil || res.Resealed != 0 {
 		t.Fatalf("a rotation with nothing left = %+v, %v; want nothing re-sealed", res, err)
 	}
@@ -309,7 +309,7 @@ func TestRotateLeavesWhatItCannotOpen(t *testing.T) {
 	e.secrets(1)
 	third := []byte("a third key nobody configured...")
 	stranger := e.withKeys(third)
-	res, err := stranger.RotateSecretKey(e.ctx, 10, nil)
+	res, err := stranger.RotateSecretKey.Handle(e.ctx, commands.RotateSecretKey{Batch: 10})
 	if err != nil || res.Resealed != 0 || res.Unopenable != 4 {
 		t.Fatalf("RotateSecretKey with an unrelated key = %+v, %v; want 4 unopenable", res, err)
 	}
@@ -317,20 +317,20 @@ func TestRotateLeavesWhatItCannotOpen(t *testing.T) {
 	if got, want := counts(st), commands.KeyIDOf(testKey).String()+":unknown=4"; got != want || st.Unopenable() != 4 {
 		t.Fatalf("status = %s (%d unopenable), want %s", got, st.Unopenable(), want)
 	}
-	if err := e.c.CheckSecretKey(e.ctx); err != nil {
+	if err := e.c.Keys.CheckSecretKey(e.ctx); err != nil {
 		t.Fatalf("the secrets a rotation could not open changed: %v", err)
 	}
 	// The key is lost: its secrets are dropped, tokens still authenticate.
-	if _, err := stranger.ForgetSecretKey(e.ctx, commands.KeyIDOf(third)); !errors.Is(err, commands.ErrKeyConfigured) {
+	if _, err := stranger.ForgetSecretKey.Handle(e.ctx, commands.ForgetSecretKey{Key: commands.KeyIDOf(third)}); !errors.Is(err, commands.ErrKeyConfigured) {
 		t.Fatalf("forgetting a configured key: %v, want ErrKeyConfigured", err)
 	}
-	if n, err := stranger.ForgetSecretKey(e.ctx, commands.KeyIDOf(testKey)); err != nil || n != 4 {
+	if n, err := stranger.ForgetSecretKey.Handle(e.ctx, commands.ForgetSecretKey{Key: commands.KeyIDOf(testKey)}); err != nil || n != 4 {
 		t.Fatalf("ForgetSecretKey = %d, %v; want 4 dropped", n, err)
 	}
-	if err := stranger.CheckSecretKey(e.ctx); err != nil {
+	if err := stranger.Keys.CheckSecretKey(e.ctx); err != nil {
 		t.Fatalf("CheckSecretKey after forgetting the lost key: %v", err)
 	}
-	if _, err := stranger.Authenticate(e.ctx, e.admin); err != nil {
+	if _, err := stranger.Auth.Authenticate(e.ctx, e.admin); err != nil {
 		t.Fatalf("a token whose sealed secret was dropped: %v", err)
 	}
 }

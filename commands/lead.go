@@ -46,14 +46,14 @@ func ScopeOf(t TokenInfo) *Scope {
 // TokenScope is the rule for what t sees and writes now (domain.Scope).
 // s is the scope authentication found with t, whose filter it may have
 // read already; nil reads the token's filter.
-func (c *Commands) TokenScope(ctx context.Context, t TokenInfo, s *Scope) (domain.Scope, error) {
+func (c Auth) TokenScope(ctx context.Context, t TokenInfo, s *Scope) (domain.Scope, error) {
 	if s == nil {
 		s = ScopeOf(t)
 	}
 	return c.resolveScope(ctx, t.AccountID, s)
 }
 
-func (c *Commands) resolveScope(ctx context.Context, accountID uuid.UUID, s *Scope) (domain.Scope, error) {
+func (c *deps) resolveScope(ctx context.Context, accountID uuid.UUID, s *Scope) (domain.Scope, error) {
 	sc, _, err := c.resolveScopeAnd(ctx, accountID, s)
 	return sc, err
 }
@@ -62,7 +62,7 @@ func (c *Commands) resolveScope(ctx context.Context, accountID uuid.UUID, s *Sco
 // the campaigns named, in one round trip: both are on the path of every
 // lead write. A campaign that is missing, of another account, or not the
 // campaign token's own (which is never read) is absent from the map.
-func (c *Commands) resolveScopeAnd(ctx context.Context, accountID uuid.UUID, s *Scope, campaignIDs ...uuid.UUID) (domain.Scope, map[uuid.UUID]*domain.Campaign, error) {
+func (c *deps) resolveScopeAnd(ctx context.Context, accountID uuid.UUID, s *Scope, campaignIDs ...uuid.UUID) (domain.Scope, map[uuid.UUID]*domain.Campaign, error) {
 	camps := make(map[uuid.UUID]*domain.Campaign, len(campaignIDs))
 	var (
 		campaignID *uuid.UUID
@@ -123,13 +123,16 @@ type CreateLead struct {
 	Guard      Guard // of a cached authentication, checked with the append
 }
 
-// CreateLead validates the fields against the campaign's schema. Through a
+// CreateLeadHandler creates leads.
+type CreateLeadHandler struct{ *deps }
+
+// Handle validates the fields against the campaign's schema. Through a
 // filtered scope, omitted fields pinned by the filter's equality
 // conditions are filled in, and a lead that would still fall outside the
 // filter is refused with a *domain.ScopeError naming the condition. A campaign the
 // scope cannot write to is a *domain.ValidationError on campaign_id.
-func (c *Commands) CreateLead(ctx context.Context, cmd CreateLead) (LeadResult, error) {
-	return idempotent(ctx, c, cmd.Idem, func(fin finish) (LeadResult, error) {
+func (c CreateLeadHandler) Handle(ctx context.Context, cmd CreateLead) (LeadResult, error) {
+	return idempotent(ctx, c.deps, cmd.Idem, func(fin finish) (LeadResult, error) {
 		sc, camps, err := c.resolveScopeAnd(ctx, cmd.AccountID, cmd.Scope, cmd.CampaignID)
 		if err != nil {
 			return LeadResult{}, err
@@ -161,7 +164,7 @@ type NewLead struct {
 // campaign the scope cannot write to, invalid fields or status, a relation
 // it cannot see) or a *domain.ScopeError (a lead outside the filter); any other
 // error is a failed read.
-func (c *Commands) decideLead(ctx context.Context, sc domain.Scope, camps map[uuid.UUID]*domain.Campaign, n NewLead, meta Meta) (LeadResult, eventstore.Append, error) {
+func (c *deps) decideLead(ctx context.Context, sc domain.Scope, camps map[uuid.UUID]*domain.Campaign, n NewLead, meta Meta) (LeadResult, eventstore.Append, error) {
 	camp := camps[n.CampaignID]
 	if camp == nil || (sc.CampaignID != nil && *sc.CampaignID != n.CampaignID) {
 		// Missing, of another account, or not the token's: all alike.
@@ -186,7 +189,7 @@ func (c *Commands) decideLead(ctx context.Context, sc domain.Scope, camps map[uu
 // checkRelations requires every relation value to name a lead of the
 // field's target campaign that the scope can see; a lead outside the scope
 // is reported exactly like a missing one.
-func (c *Commands) checkRelations(ctx context.Context, sc domain.Scope, schema domain.Schema, fields domain.Fields) error {
+func (c *deps) checkRelations(ctx context.Context, sc domain.Scope, schema domain.Schema, fields domain.Fields) error {
 	v := &domain.ValidationError{}
 	for _, f := range schema.Fields {
 		raw, ok := fields[f.Key]
@@ -213,7 +216,7 @@ func (c *Commands) checkRelations(ctx context.Context, sc domain.Scope, schema d
 	return v.Err()
 }
 
-func (c *Commands) loadLead(ctx context.Context, id uuid.UUID) (domain.Lead, error) {
+func (c *deps) loadLead(ctx context.Context, id uuid.UUID) (domain.Lead, error) {
 	events, err := c.load(ctx, domain.LeadStream(id))
 	if err != nil {
 		return domain.Lead{}, err
@@ -221,9 +224,9 @@ func (c *Commands) loadLead(ctx context.Context, id uuid.UUID) (domain.Lead, err
 	return domain.FoldLead(events), nil
 }
 
-// GetLead returns a lead as the scope sees it; a lead outside the scope is
+// getLead returns a lead as the scope sees it; a lead outside the scope is
 // domain.ErrLeadNotFound, exactly like a missing one.
-func (c *Commands) GetLead(ctx context.Context, accountID, leadID uuid.UUID, s *Scope) (domain.Lead, error) {
+func (c *deps) getLead(ctx context.Context, accountID, leadID uuid.UUID, s *Scope) (domain.Lead, error) {
 	sc, err := c.resolveScope(ctx, accountID, s)
 	if err != nil {
 		return domain.Lead{}, err
@@ -235,7 +238,7 @@ func (c *Commands) GetLead(ctx context.Context, accountID, leadID uuid.UUID, s *
 	if !sc.Owns(l) {
 		return domain.Lead{}, domain.ErrLeadNotFound
 	}
-	camp, err := c.Campaign(ctx, accountID, l.CampaignID)
+	camp, err := c.views.Campaign(ctx, accountID, l.CampaignID)
 	if err != nil {
 		return domain.Lead{}, err
 	}
@@ -257,13 +260,16 @@ type UpdateLead struct {
 	Idem      *Idempotency
 }
 
-// UpdateLead refuses, in this order: a lead outside the scope (not
+// UpdateLeadHandler changes leads.
+type UpdateLeadHandler struct{ *deps }
+
+// Handle refuses, in this order: a lead outside the scope (not
 // found, so a stale If-Match never reveals that a lead exists), a stale
 // IfVersion (ErrPreconditionFailed), invalid fields, and a change that would
 // take the lead out of the scope's filter (*domain.ScopeError). Without IfVersion a
 // concurrent change makes it decide again on the new state.
-func (c *Commands) UpdateLead(ctx context.Context, cmd UpdateLead) (LeadResult, error) {
-	return idempotent(ctx, c, cmd.Idem, func(fin finish) (LeadResult, error) {
+func (c UpdateLeadHandler) Handle(ctx context.Context, cmd UpdateLead) (LeadResult, error) {
+	return idempotent(ctx, c.deps, cmd.Idem, func(fin finish) (LeadResult, error) {
 		return c.changeLead(ctx, cmd.AccountID, cmd.LeadID, cmd.Scope, cmd.IfVersion, cmd.Meta, fin,
 			func(l domain.Lead, schema domain.Schema, sc domain.Scope) ([]domain.Event, error) {
 				events, err := sc.UpdateLead(l, cmd.Fields, cmd.Status, schema, c.at())
@@ -276,7 +282,7 @@ func (c *Commands) UpdateLead(ctx context.Context, cmd UpdateLead) (LeadResult, 
 }
 
 // changeLead runs one load–decide–append cycle on a lead the scope sees.
-func (c *Commands) changeLead(ctx context.Context, accountID, leadID uuid.UUID, s *Scope, ifVer int64, meta Meta, fin finish,
+func (c *deps) changeLead(ctx context.Context, accountID, leadID uuid.UUID, s *Scope, ifVer int64, meta Meta, fin finish,
 	decide func(domain.Lead, domain.Schema, domain.Scope) ([]domain.Event, error), inline eventstore.Inline,
 ) (LeadResult, error) {
 	// A scoped token's campaign is known before the lead is: read it with
@@ -299,7 +305,7 @@ func (c *Commands) changeLead(ctx context.Context, accountID, leadID uuid.UUID, 
 			}
 			camp := known[l.CampaignID]
 			if camp == nil {
-				c, err := c.Campaign(ctx, accountID, l.CampaignID)
+				c, err := c.views.Campaign(ctx, accountID, l.CampaignID)
 				if err != nil {
 					return nil, err
 				}
@@ -346,15 +352,18 @@ type FileResult struct {
 	LeadResult
 }
 
-// AttachFile records the size and SHA-256 of the bytes, so a download can
+// AttachFileHandler attaches files to leads.
+type AttachFileHandler struct{ *deps }
+
+// Handle records the size and SHA-256 of the bytes, so a download can
 // be checked against what was uploaded. The bytes are staged first
 // (stageFile), once the lead is known to be the scope's; a refusal after
 // that removes them.
-func (c *Commands) AttachFile(ctx context.Context, cmd AttachFile) (FileResult, error) {
-	return idempotent(ctx, c, cmd.Idem, func(fin finish) (FileResult, error) {
+func (c AttachFileHandler) Handle(ctx context.Context, cmd AttachFile) (FileResult, error) {
+	return idempotent(ctx, c.deps, cmd.Idem, func(fin finish) (FileResult, error) {
 		meta := domain.FileMeta{ID: uuid.New(), Name: cmd.Name, ContentType: cmd.ContentType,
 			Size: cmd.Content.Size, SHA256: hex.EncodeToString(cmd.Content.SHA256[:])}
-		if _, err := c.GetLead(ctx, cmd.AccountID, cmd.LeadID, cmd.Scope); err != nil {
+		if _, err := c.getLead(ctx, cmd.AccountID, cmd.LeadID, cmd.Scope); err != nil {
 			return FileResult{}, err
 		}
 		if err := c.stageFile(ctx, cmd.AccountID, cmd.LeadID, meta, cmd.Content, cmd.Quota); err != nil {
@@ -395,10 +404,13 @@ type RemoveFile struct {
 	Idem      *Idempotency
 }
 
-// RemoveFile appends lead.file_removed and deletes the bytes in the same
+// RemoveFileHandler removes files from leads.
+type RemoveFileHandler struct{ *deps }
+
+// Handle appends lead.file_removed and deletes the bytes in the same
 // transaction.
-func (c *Commands) RemoveFile(ctx context.Context, cmd RemoveFile) (LeadResult, error) {
-	return idempotent(ctx, c, cmd.Idem, func(fin finish) (LeadResult, error) {
+func (c RemoveFileHandler) Handle(ctx context.Context, cmd RemoveFile) (LeadResult, error) {
+	return idempotent(ctx, c.deps, cmd.Idem, func(fin finish) (LeadResult, error) {
 		drop := c.views.DeleteFile(cmd.LeadID, cmd.FileID)
 		return c.changeLead(ctx, cmd.AccountID, cmd.LeadID, cmd.Scope, 0, cmd.Meta, fin,
 			func(l domain.Lead, _ domain.Schema, _ domain.Scope) ([]domain.Event, error) {

@@ -62,17 +62,20 @@ func (e *BatchError) Error() string {
 	return "batch refused: " + strings.Join(msgs, "; ")
 }
 
-// CreateLeads decides every lead as CreateLead would (scope, filter
+// CreateLeadsHandler creates leads in batches.
+type CreateLeadsHandler struct{ *deps }
+
+// Handle decides every lead as CreateLead would (scope, filter
 // defaults, validation, relations, the filter's write guard) and appends
 // them all in one transaction. The scope and every campaign named are
 // read once for the whole batch. Any refused item refuses the batch with
 // a *BatchError listing every refused item; a batch of the wrong size is
 // a *domain.ValidationError on leads (CheckBatchSize).
-func (c *Commands) CreateLeads(ctx context.Context, cmd CreateLeads) (LeadsResult, error) {
+func (c CreateLeadsHandler) Handle(ctx context.Context, cmd CreateLeads) (LeadsResult, error) {
 	if err := CheckBatchSize(len(cmd.Leads)); err != nil {
 		return LeadsResult{}, err
 	}
-	return idempotent(ctx, c, cmd.Idem, func(fin finish) (LeadsResult, error) {
+	return idempotent(ctx, c.deps, cmd.Idem, func(fin finish) (LeadsResult, error) {
 		ids := make([]uuid.UUID, len(cmd.Leads))
 		for i, n := range cmd.Leads {
 			ids[i] = n.CampaignID

@@ -51,19 +51,22 @@ type TokenResult struct {
 	Written
 }
 
-// CreateToken makes the secret, stores its hash and sealed copy in the
+// CreateTokenHandler creates tokens.
+type CreateTokenHandler struct{ *deps }
+
+// Handle makes the secret, stores its hash and sealed copy in the
 // tokens table (never in the log) and appends token.created, all in one
 // transaction.
-func (c *Commands) CreateToken(ctx context.Context, cmd CreateToken) (TokenSecretResult, error) {
-	res, err := idempotent(ctx, c, cmd.Idem, func(fin finish) (TokenSecretResult, error) {
+func (c CreateTokenHandler) Handle(ctx context.Context, cmd CreateToken) (TokenSecretResult, error) {
+	res, err := idempotent(ctx, c.deps, cmd.Idem, func(fin finish) (TokenSecretResult, error) {
 		var filter *domain.Filter
 		if cmd.CampaignID != nil {
-			if _, err := c.Campaign(ctx, cmd.AccountID, *cmd.CampaignID); err != nil {
+			if _, err := c.views.Campaign(ctx, cmd.AccountID, *cmd.CampaignID); err != nil {
 				return TokenSecretResult{}, err
 			}
 		}
 		if cmd.FilterID != nil {
-			f, err := c.Filter(ctx, cmd.AccountID, *cmd.FilterID)
+			f, err := c.views.Filter(ctx, cmd.AccountID, *cmd.FilterID)
 			if errors.Is(err, domain.ErrFilterNotFound) {
 				return TokenSecretResult{}, domain.Invalid("filter_id", domain.CodeInvalidValue, "no filter %s in this account", cmd.FilterID)
 			}
@@ -85,7 +88,7 @@ func (c *Commands) CreateToken(ctx context.Context, cmd CreateToken) (TokenSecre
 // and records the showing as token.revealed, as a Show is. A secret that
 // was rotated away or revoked is never shown, and nothing is recorded:
 // Withheld says why.
-func (c *Commands) replayTokenSecret(ctx context.Context, accountID uuid.UUID, res TokenSecretResult, meta Meta) (TokenSecretResult, error) {
+func (c *deps) replayTokenSecret(ctx context.Context, accountID uuid.UUID, res TokenSecretResult, meta Meta) (TokenSecretResult, error) {
 	var secret string
 	_, err := c.updateToken(ctx, accountID, res.Token.ID, 0, meta, nil,
 		func(t domain.Token, at time.Time) ([]domain.Event, error) { return t.Reveal(at) },
@@ -113,7 +116,7 @@ func (c *Commands) replayTokenSecret(ctx context.Context, accountID uuid.UUID, r
 }
 
 // newTokenSecret draws a secret and the token's docs id.
-func (c *Commands) newTokenSecret() (secret, docsID string, err error) {
+func (c *deps) newTokenSecret() (secret, docsID string, err error) {
 	if secret, err = newSecret(c.rnd); err != nil {
 		return "", "", err
 	}
@@ -123,7 +126,7 @@ func (c *Commands) newTokenSecret() (secret, docsID string, err error) {
 	return secret, docsID, nil
 }
 
-func (c *Commands) createToken(ctx context.Context, cmd CreateToken, filter *domain.Filter, fin finish) (TokenSecretResult, error) {
+func (c *deps) createToken(ctx context.Context, cmd CreateToken, filter *domain.Filter, fin finish) (TokenSecretResult, error) {
 	id := uuid.New()
 	secret, docsID, err := c.newTokenSecret()
 	if err != nil {
@@ -152,7 +155,7 @@ func (c *Commands) createToken(ctx context.Context, cmd CreateToken, filter *dom
 
 // tokenSecretSteps writes the token row with a fresh secret (hash and
 // sealed copy) and reads the row back into info.
-func (c *Commands) tokenSecretSteps(t domain.Token, secret string, info *TokenInfo) eventstore.Inline {
+func (c *deps) tokenSecretSteps(t domain.Token, secret string, info *TokenInfo) eventstore.Inline {
 	sealed, err := c.sealer.seal(t.ID[:], secret)
 	if err != nil {
 		return views.Step(func([]eventstore.Record) error { return err })
@@ -176,14 +179,17 @@ type UpdateToken struct {
 	Idem        *Idempotency
 }
 
-// UpdateToken decides on the token's history; the authentication row
+// UpdateTokenHandler changes tokens.
+type UpdateTokenHandler struct{ *deps }
+
+// Handle decides on the token's history; the authentication row
 // changes in the same transaction, so the very next request sees it.
-func (c *Commands) UpdateToken(ctx context.Context, cmd UpdateToken) (TokenResult, error) {
-	return idempotent(ctx, c, cmd.Idem, func(fin finish) (TokenResult, error) {
+func (c UpdateTokenHandler) Handle(ctx context.Context, cmd UpdateToken) (TokenResult, error) {
+	return idempotent(ctx, c.deps, cmd.Idem, func(fin finish) (TokenResult, error) {
 		changes := domain.TokenChanges{Name: cmd.Name, Permissions: cmd.Permissions, ClearFilter: cmd.ClearFilter,
 			ExpiresAt: cmd.ExpiresAt, ClearExpiry: cmd.ClearExpiry}
 		if cmd.FilterID != nil {
-			f, err := c.Filter(ctx, cmd.AccountID, *cmd.FilterID)
+			f, err := c.views.Filter(ctx, cmd.AccountID, *cmd.FilterID)
 			if errors.Is(err, domain.ErrFilterNotFound) {
 				return TokenResult{}, domain.Invalid("filter_id", domain.CodeInvalidValue, "no filter %s in this account", cmd.FilterID)
 			}
@@ -211,7 +217,7 @@ func (c *Commands) UpdateToken(ctx context.Context, cmd UpdateToken) (TokenResul
 // change that would leave the account without a live admin token is
 // refused (keepAnAdmin). When nothing was decided and unchanged is not
 // nil, it gets the current row.
-func (c *Commands) updateToken(ctx context.Context, accountID, tokenID uuid.UUID, ifVer int64, meta Meta, unchanged *TokenInfo,
+func (c *deps) updateToken(ctx context.Context, accountID, tokenID uuid.UUID, ifVer int64, meta Meta, unchanged *TokenInfo,
 	decide func(domain.Token, time.Time) ([]domain.Event, error), inline func(domain.Token) eventstore.Inline,
 ) (eventstore.Appended, error) {
 	var before, state domain.Token
@@ -235,7 +241,7 @@ func (c *Commands) updateToken(ctx context.Context, accountID, tokenID uuid.UUID
 		return eventstore.Appended{}, fmt.Errorf("token %s: %w", tokenID, mapConflict(err, ifVer > 0))
 	}
 	if out.Records == nil && unchanged != nil {
-		if *unchanged, err = c.Token(ctx, accountID, tokenID); err != nil {
+		if *unchanged, err = c.views.Token(ctx, accountID, tokenID); err != nil {
 			return eventstore.Appended{}, err
 		}
 	}
@@ -253,10 +259,13 @@ type RotateToken struct {
 	Idem      *Idempotency
 }
 
-// RotateToken appends token.rotated and swaps the secret in the same
+// RotateTokenHandler rotates token secrets.
+type RotateTokenHandler struct{ *deps }
+
+// Handle appends token.rotated and swaps the secret in the same
 // transaction.
-func (c *Commands) RotateToken(ctx context.Context, cmd RotateToken) (TokenSecretResult, error) {
-	res, err := idempotent(ctx, c, cmd.Idem, func(fin finish) (TokenSecretResult, error) {
+func (c RotateTokenHandler) Handle(ctx context.Context, cmd RotateToken) (TokenSecretResult, error) {
+	res, err := idempotent(ctx, c.deps, cmd.Idem, func(fin finish) (TokenSecretResult, error) {
 		secret, _, err := c.newTokenSecret()
 		if err != nil {
 			return TokenSecretResult{}, err
@@ -301,9 +310,12 @@ type RevealToken struct {
 	Meta      Meta
 }
 
-// RevealToken refuses a revoked token (domain.ErrTokenRevoked): its secret
+// RevealTokenHandler shows token secrets again.
+type RevealTokenHandler struct{ *deps }
+
+// Handle refuses a revoked token (domain.ErrTokenRevoked): its secret
 // no longer exists.
-func (c *Commands) RevealToken(ctx context.Context, cmd RevealToken) (TokenSecretResult, error) {
+func (c RevealTokenHandler) Handle(ctx context.Context, cmd RevealToken) (TokenSecretResult, error) {
 	var res TokenSecretResult
 	out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, 0, cmd.Meta, nil,
 		func(t domain.Token, at time.Time) ([]domain.Event, error) { return t.Reveal(at) },
@@ -322,7 +334,7 @@ func (c *Commands) RevealToken(ctx context.Context, cmd RevealToken) (TokenSecre
 	return res, nil
 }
 
-func (c *Commands) openSecret(ctx context.Context, accountID, tokenID uuid.UUID) (string, error) {
+func (c *deps) openSecret(ctx context.Context, accountID, tokenID uuid.UUID) (string, error) {
 	sealed, err := c.views.SealedTokenSecret(ctx, accountID, tokenID)
 	if err != nil {
 		return "", err
@@ -356,7 +368,7 @@ func (e *LastAdminError) Recovery() string {
 // account run one at a time: of two concurrent revocations of the last
 // two admin tokens, the second sees the first. A change that keeps the
 // token an admin, or of a token that was none, needs no step (nil).
-func (c *Commands) keepAnAdmin(before, after domain.Token, now time.Time) eventstore.Inline {
+func (c *deps) keepAnAdmin(before, after domain.Token, now time.Time) eventstore.Inline {
 	if !before.Administers(now) || after.Administers(now) {
 		return nil
 	}
@@ -377,10 +389,13 @@ type RevokeToken struct {
 	Idem      *Idempotency
 }
 
-// RevokeToken appends token.revoked and clears the secret columns in the
+// RevokeTokenHandler revokes tokens.
+type RevokeTokenHandler struct{ *deps }
+
+// Handle appends token.revoked and clears the secret columns in the
 // same transaction: the next request with the token is refused.
-func (c *Commands) RevokeToken(ctx context.Context, cmd RevokeToken) (TokenResult, error) {
-	return idempotent(ctx, c, cmd.Idem, func(fin finish) (TokenResult, error) {
+func (c RevokeTokenHandler) Handle(ctx context.Context, cmd RevokeToken) (TokenResult, error) {
+	return idempotent(ctx, c.deps, cmd.Idem, func(fin finish) (TokenResult, error) {
 		var res TokenResult
 		at := c.at()
 		out, err := c.updateToken(ctx, cmd.AccountID, cmd.TokenID, 0, cmd.Meta, &res.Token,
@@ -400,7 +415,7 @@ func (c *Commands) RevokeToken(ctx context.Context, cmd RevokeToken) (TokenResul
 // within its rotation grace) is secret. Unknown, malformed and revoked
 // secrets are ErrUnauthenticated alike; an expired token is
 // ErrTokenExpired so the client can be told why.
-func (c *Commands) Authenticate(ctx context.Context, secret string) (TokenInfo, error) {
+func (c Auth) Authenticate(ctx context.Context, secret string) (TokenInfo, error) {
 	t, _, err := c.AuthenticateScoped(ctx, secret)
 	return t, err
 }
@@ -410,7 +425,7 @@ func (c *Commands) Authenticate(ctx context.Context, secret string) (TokenInfo, 
 // partner request needs both, and a round trip is a fair share of a
 // write's time. The scope is the one ScopeOf gives, with what was read
 // attached. What it finds is cached for AuthenticateCached.
-func (c *Commands) AuthenticateScoped(ctx context.Context, secret string) (TokenInfo, *Scope, error) {
+func (c Auth) AuthenticateScoped(ctx context.Context, secret string) (TokenInfo, *Scope, error) {
 	if !domain.ValidTokenSecretFormat(secret) {
 		return TokenInfo{}, nil, ErrUnauthenticated
 	}
@@ -418,7 +433,7 @@ func (c *Commands) AuthenticateScoped(ctx context.Context, secret string) (Token
 }
 
 // authenticateHash is AuthenticateScoped for a well-formed secret's hash.
-func (c *Commands) authenticateHash(ctx context.Context, h []byte) (TokenInfo, *Scope, error) {
+func (c *deps) authenticateHash(ctx context.Context, h []byte) (TokenInfo, *Scope, error) {
 	now := c.at()
 	found, ok, err := c.views.Authenticate(ctx, h, now)
 	if err != nil {
@@ -447,7 +462,7 @@ func (c *Commands) authenticateHash(ctx context.Context, h []byte) (TokenInfo, *
 
 // TouchLastUsed records a token's use, at most once a minute, so that
 // authentication does not turn every read into a write.
-func (c *Commands) TouchLastUsed(ctx context.Context, tokenID uuid.UUID) error {
+func (c Auth) TouchLastUsed(ctx context.Context, tokenID uuid.UUID) error {
 	return c.views.TouchToken(ctx, tokenID, c.at())
 }
 
@@ -462,8 +477,6 @@ type tokenViews interface {
 	CountOtherAdmins(accountID, tokenID uuid.UUID, now time.Time, fn func(others int) error) eventstore.Inline
 	SealedTokenSecret(ctx context.Context, accountID, tokenID uuid.UUID) ([]byte, error)
 	Token(ctx context.Context, accountID, id uuid.UUID) (TokenInfo, error)
-	TokenByDocsID(ctx context.Context, docsID string, now time.Time) (TokenInfo, error)
-	ListTokens(ctx context.Context, accountID uuid.UUID, campaignID *uuid.UUID) ([]TokenInfo, error)
 	Authenticate(ctx context.Context, hash []byte, now time.Time) (views.Authenticated, bool, error)
 	TouchToken(ctx context.Context, tokenID uuid.UUID, now time.Time) error
 	CheckGuard(ctx context.Context, g eventstore.Guard) error

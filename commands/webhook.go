@@ -39,7 +39,7 @@ const targetLookupTimeout = 5 * time.Second
 
 // checkWebhookTarget refuses an endpoint whose host is, or resolves to, an
 // address webhooks must not reach.
-func (c *Commands) checkWebhookTarget(ctx context.Context, raw string) error {
+func (c *deps) checkWebhookTarget(ctx context.Context, raw string) error {
 	if c.webhookTargets.AllowPrivate {
 		return nil
 	}
@@ -89,7 +89,6 @@ type webhookViews interface {
 	ResetWebhookHealth(id uuid.UUID) eventstore.Inline
 	ReadWebhook(id uuid.UUID, into *WebhookInfo) eventstore.Inline
 	Webhook(ctx context.Context, accountID, id uuid.UUID) (WebhookInfo, error)
-	ListWebhooks(ctx context.Context, accountID uuid.UUID, campaignID *uuid.UUID) ([]WebhookInfo, error)
 }
 
 // WebhookResult is a subscription after a write that keeps its secret.
@@ -124,11 +123,14 @@ type CreateWebhook struct {
 	Idem       *Idempotency
 }
 
-// CreateWebhook makes the signing secret, seals it into the webhooks view
+// CreateWebhookHandler creates webhook subscriptions.
+type CreateWebhookHandler struct{ *deps }
+
+// Handle makes the signing secret, seals it into the webhooks view
 // and appends webhook.created, in one transaction.
-func (c *Commands) CreateWebhook(ctx context.Context, cmd CreateWebhook) (WebhookSecretResult, error) {
-	res, err := idempotent(ctx, c, cmd.Idem, func(fin finish) (WebhookSecretResult, error) {
-		if _, err := c.Campaign(ctx, cmd.AccountID, cmd.CampaignID); err != nil {
+func (c CreateWebhookHandler) Handle(ctx context.Context, cmd CreateWebhook) (WebhookSecretResult, error) {
+	res, err := idempotent(ctx, c.deps, cmd.Idem, func(fin finish) (WebhookSecretResult, error) {
+		if _, err := c.views.Campaign(ctx, cmd.AccountID, cmd.CampaignID); err != nil {
 			if errors.Is(err, domain.ErrCampaignNotFound) {
 				err = domain.Invalid("campaign_id", domain.CodeInvalidValue, "no campaign %s in this account", cmd.CampaignID)
 			}
@@ -171,11 +173,11 @@ func (c *Commands) CreateWebhook(ctx context.Context, cmd CreateWebhook) (Webhoo
 
 // webhookFilter loads the filter a subscription names; a missing one is a
 // field error, not a missing resource.
-func (c *Commands) webhookFilter(ctx context.Context, accountID uuid.UUID, id *uuid.UUID) (*domain.Filter, error) {
+func (c *deps) webhookFilter(ctx context.Context, accountID uuid.UUID, id *uuid.UUID) (*domain.Filter, error) {
 	if id == nil {
 		return nil, nil
 	}
-	f, err := c.Filter(ctx, accountID, *id)
+	f, err := c.views.Filter(ctx, accountID, *id)
 	if errors.Is(err, domain.ErrFilterNotFound) {
 		return nil, domain.Invalid("filter_id", domain.CodeInvalidValue, "no filter %s in this account", id)
 	}
@@ -200,7 +202,7 @@ func webhookAD(id uuid.UUID) []byte { return append([]byte("webhook "), id[:]...
 // sealWebhookSecret stores secret as the subscription's signing secret;
 // with keepPrevious the current one keeps signing until the grace ends
 // (set by the rotation step).
-func (c *Commands) sealWebhookSecret(id uuid.UUID, secret string, keepPrevious bool) eventstore.Inline {
+func (c *deps) sealWebhookSecret(id uuid.UUID, secret string, keepPrevious bool) eventstore.Inline {
 	sealed, err := c.sealer.seal(webhookAD(id), secret)
 	if err != nil {
 		return views.Step(func([]eventstore.Record) error { return err })
@@ -210,7 +212,7 @@ func (c *Commands) sealWebhookSecret(id uuid.UUID, secret string, keepPrevious b
 
 // OpenWebhookSecret opens a signing secret sealed in the webhooks view;
 // the dispatcher signs with it.
-func (c *Commands) OpenWebhookSecret(id uuid.UUID, sealed []byte) (string, error) {
+func (c Keys) OpenWebhookSecret(id uuid.UUID, sealed []byte) (string, error) {
 	return c.sealer.open(webhookAD(id), sealed)
 }
 
@@ -219,7 +221,7 @@ func (c *Commands) OpenWebhookSecret(id uuid.UUID, sealed []byte) (string, error
 // subscription's current secret, and records the showing as
 // webhook.secret_revealed. A secret that was rotated away or deleted is
 // never shown, and nothing is recorded: Withheld says why.
-func (c *Commands) replayWebhookSecret(ctx context.Context, accountID uuid.UUID, res WebhookSecretResult, meta Meta) (WebhookSecretResult, error) {
+func (c *deps) replayWebhookSecret(ctx context.Context, accountID uuid.UUID, res WebhookSecretResult, meta Meta) (WebhookSecretResult, error) {
 	var secret string
 	_, err := c.updateWebhook(ctx, accountID, res.Webhook.ID, 0, meta, nil,
 		func(w domain.Webhook, at time.Time) ([]domain.Event, error) { return w.RevealSecret(at) },
@@ -228,7 +230,7 @@ func (c *Commands) replayWebhookSecret(ctx context.Context, accountID uuid.UUID,
 				if sealed == nil {
 					return errSecretChanged
 				}
-				s, err := c.OpenWebhookSecret(w.ID, sealed)
+				s, err := c.sealer.open(webhookAD(w.ID), sealed)
 				if err != nil {
 					return err
 				}
@@ -253,17 +255,6 @@ func (c *Commands) replayWebhookSecret(ctx context.Context, accountID uuid.UUID,
 	return res, nil
 }
 
-// Webhook returns a live subscription of the account.
-func (c *Commands) Webhook(ctx context.Context, accountID, id uuid.UUID) (WebhookInfo, error) {
-	return c.views.Webhook(ctx, accountID, id)
-}
-
-// ListWebhooks returns the account's live subscriptions, or one
-// campaign's when campaignID is not nil, newest first.
-func (c *Commands) ListWebhooks(ctx context.Context, accountID uuid.UUID, campaignID *uuid.UUID) ([]WebhookInfo, error) {
-	return c.views.ListWebhooks(ctx, accountID, campaignID)
-}
-
 // UpdateWebhook changes a subscription's URL, filter, event types or
 // enablement. Nil members stay as they are; EventTypes pointing at an
 // empty list asks for every type.
@@ -280,11 +271,14 @@ type UpdateWebhook struct {
 	Idem        *Idempotency
 }
 
-// UpdateWebhook decides on the subscription's history. A new URL is
+// UpdateWebhookHandler changes webhook subscriptions.
+type UpdateWebhookHandler struct{ *deps }
+
+// Handle decides on the subscription's history. A new URL is
 // checked like one given at creation; enabling it or changing its URL
 // starts the failure period afresh.
-func (c *Commands) UpdateWebhook(ctx context.Context, cmd UpdateWebhook) (WebhookResult, error) {
-	return idempotent(ctx, c, cmd.Idem, func(fin finish) (WebhookResult, error) {
+func (c UpdateWebhookHandler) Handle(ctx context.Context, cmd UpdateWebhook) (WebhookResult, error) {
+	return idempotent(ctx, c.deps, cmd.Idem, func(fin finish) (WebhookResult, error) {
 		changes := domain.WebhookChanges{URL: cmd.URL, ClearFilter: cmd.ClearFilter, EventTypes: cmd.EventTypes, Enabled: cmd.Enabled}
 		var err error
 		if changes.Filter, err = c.webhookFilter(ctx, cmd.AccountID, cmd.FilterID); err != nil {
@@ -327,7 +321,7 @@ func (c *Commands) UpdateWebhook(ctx context.Context, cmd UpdateWebhook) (Webhoo
 // of the account; inline builds the transaction's view steps from the
 // decided state and events. When nothing was decided and unchanged is not
 // nil, it gets the current row.
-func (c *Commands) updateWebhook(ctx context.Context, accountID, id uuid.UUID, ifVer int64, meta Meta, unchanged *WebhookInfo,
+func (c *deps) updateWebhook(ctx context.Context, accountID, id uuid.UUID, ifVer int64, meta Meta, unchanged *WebhookInfo,
 	decide func(domain.Webhook, time.Time) ([]domain.Event, error), inline func(domain.Webhook, []domain.Event) eventstore.Inline,
 ) (eventstore.Appended, error) {
 	var (
@@ -352,7 +346,7 @@ func (c *Commands) updateWebhook(ctx context.Context, accountID, id uuid.UUID, i
 		return eventstore.Appended{}, fmt.Errorf("webhook %s: %w", id, mapConflict(err, ifVer > 0))
 	}
 	if out.Records == nil && unchanged != nil {
-		if *unchanged, err = c.Webhook(ctx, accountID, id); err != nil {
+		if *unchanged, err = c.views.Webhook(ctx, accountID, id); err != nil {
 			return eventstore.Appended{}, err
 		}
 	}
@@ -371,10 +365,13 @@ type RotateWebhookSecret struct {
 	Idem      *Idempotency
 }
 
-// RotateWebhookSecret appends webhook.secret_rotated and swaps the sealed
+// RotateWebhookSecretHandler rotates webhook secrets.
+type RotateWebhookSecretHandler struct{ *deps }
+
+// Handle appends webhook.secret_rotated and swaps the sealed
 // secrets in the same transaction.
-func (c *Commands) RotateWebhookSecret(ctx context.Context, cmd RotateWebhookSecret) (WebhookSecretResult, error) {
-	res, err := idempotent(ctx, c, cmd.Idem, func(fin finish) (WebhookSecretResult, error) {
+func (c RotateWebhookSecretHandler) Handle(ctx context.Context, cmd RotateWebhookSecret) (WebhookSecretResult, error) {
+	res, err := idempotent(ctx, c.deps, cmd.Idem, func(fin finish) (WebhookSecretResult, error) {
 		secret, err := newWebhookSecret(c.rnd)
 		if err != nil {
 			return WebhookSecretResult{}, err
@@ -415,8 +412,11 @@ type DisableWebhook struct {
 	Meta      Meta
 }
 
-// DisableWebhook appends webhook.disabled.
-func (c *Commands) DisableWebhook(ctx context.Context, cmd DisableWebhook) (WebhookResult, error) {
+// DisableWebhookHandler disables failing webhook subscriptions.
+type DisableWebhookHandler struct{ *deps }
+
+// Handle appends webhook.disabled.
+func (c DisableWebhookHandler) Handle(ctx context.Context, cmd DisableWebhook) (WebhookResult, error) {
 	var res WebhookResult
 	out, err := c.updateWebhook(ctx, cmd.AccountID, cmd.WebhookID, 0, cmd.Meta, &res.Webhook,
 		func(w domain.Webhook, at time.Time) ([]domain.Event, error) {
@@ -442,10 +442,13 @@ type DeleteWebhook struct {
 	Idem      *Idempotency
 }
 
-// DeleteWebhook appends webhook.deleted and nulls the sealed secrets in the
+// DeleteWebhookHandler deletes webhook subscriptions.
+type DeleteWebhookHandler struct{ *deps }
+
+// Handle appends webhook.deleted and nulls the sealed secrets in the
 // same transaction.
-func (c *Commands) DeleteWebhook(ctx context.Context, cmd DeleteWebhook) (WebhookResult, error) {
-	return idempotent(ctx, c, cmd.Idem, func(fin finish) (WebhookResult, error) {
+func (c DeleteWebhookHandler) Handle(ctx context.Context, cmd DeleteWebhook) (WebhookResult, error) {
+	return idempotent(ctx, c.deps, cmd.Idem, func(fin finish) (WebhookResult, error) {
 		var res WebhookResult
 		out, err := c.updateWebhook(ctx, cmd.AccountID, cmd.WebhookID, cmd.IfVersion, cmd.Meta, nil,
 			func(w domain.Webhook, at time.Time) ([]domain.Event, error) { return w.Delete(at) },

@@ -18,37 +18,14 @@ import (
 // listens on the same name.
 const WebhookWakeChannel = views.WebhookWakeChannel
 
-// deliveryLog reads the webhook delivery log and queues messages in it.
+// deliveryLog queues messages in the webhook delivery log.
 type deliveryLog interface {
-	Deliveries(ctx context.Context, webhookID uuid.UUID, before int64, limit int) ([]WebhookDelivery, error)
-	LeadDeliveries(ctx context.Context, accountID, leadID uuid.UUID) ([]WebhookDelivery, error)
 	Redeliver(ctx context.Context, r views.Redelivery) (int64, error)
 	QueueWebhookMessage(ctx context.Context, webhookID, msgID uuid.UUID, eventType string, body []byte, at time.Time) error
 }
 
 // WebhookDelivery is one attempt to deliver a message: the delivery log.
 type WebhookDelivery = views.Delivery
-
-// DeliveryQuery pages the delivery log, newest first: at most Limit
-// attempts older than the attempt Before (0: from the newest).
-type DeliveryQuery struct {
-	Limit  int
-	Before int64
-}
-
-// WebhookDeliveries returns a page of a subscription's delivery log.
-func (c *Commands) WebhookDeliveries(ctx context.Context, accountID, webhookID uuid.UUID, q DeliveryQuery) ([]WebhookDelivery, error) {
-	if _, err := c.Webhook(ctx, accountID, webhookID); err != nil {
-		return nil, err
-	}
-	return c.views.Deliveries(ctx, webhookID, q.Before, q.Limit)
-}
-
-// LeadDeliveries returns every attempt to deliver a message about a lead
-// of the account, oldest first: the webhook deliveries that carried it.
-func (c *Commands) LeadDeliveries(ctx context.Context, accountID, leadID uuid.UUID) ([]WebhookDelivery, error) {
-	return c.views.LeadDeliveries(ctx, accountID, leadID)
-}
 
 // RedeliverWebhook sends messages again with a new series of attempts:
 // every message of events recorded at or after Since, or the one message
@@ -70,10 +47,13 @@ type RedeliverResult struct {
 	Messages int64 `json:"messages"`
 }
 
-// RedeliverWebhook refuses a disabled subscription (ErrWebhookDisabled);
+// RedeliverWebhookHandler queues webhook messages again.
+type RedeliverWebhookHandler struct{ *deps }
+
+// Handle refuses a disabled subscription (ErrWebhookDisabled);
 // an unknown delivery or event of the subscription is ErrDeliveryNotFound.
-func (c *Commands) RedeliverWebhook(ctx context.Context, cmd RedeliverWebhook) (RedeliverResult, error) {
-	return idempotent(ctx, c, cmd.Idem, func(finish) (RedeliverResult, error) {
+func (c RedeliverWebhookHandler) Handle(ctx context.Context, cmd RedeliverWebhook) (RedeliverResult, error) {
+	return idempotent(ctx, c.deps, cmd.Idem, func(finish) (RedeliverResult, error) {
 		if err := c.liveWebhook(ctx, cmd.AccountID, cmd.WebhookID); err != nil {
 			return RedeliverResult{}, err
 		}
@@ -88,8 +68,8 @@ func (c *Commands) RedeliverWebhook(ctx context.Context, cmd RedeliverWebhook) (
 
 // liveWebhook checks that the subscription exists in the account and is
 // enabled.
-func (c *Commands) liveWebhook(ctx context.Context, accountID, id uuid.UUID) error {
-	w, err := c.Webhook(ctx, accountID, id)
+func (c *deps) liveWebhook(ctx context.Context, accountID, id uuid.UUID) error {
+	w, err := c.views.Webhook(ctx, accountID, id)
 	if err != nil {
 		return err
 	}
@@ -112,10 +92,13 @@ type WebhookTestResult struct {
 	EventID uuid.UUID `json:"event_id"`
 }
 
-// SendWebhookTest refuses a disabled subscription (ErrWebhookDisabled).
-func (c *Commands) SendWebhookTest(ctx context.Context, cmd SendWebhookTest) (WebhookTestResult, error) {
-	return idempotent(ctx, c, cmd.Idem, func(finish) (WebhookTestResult, error) {
-		w, err := c.Webhook(ctx, cmd.AccountID, cmd.WebhookID)
+// SendWebhookTestHandler sends webhook test messages.
+type SendWebhookTestHandler struct{ *deps }
+
+// Handle refuses a disabled subscription (ErrWebhookDisabled).
+func (c SendWebhookTestHandler) Handle(ctx context.Context, cmd SendWebhookTest) (WebhookTestResult, error) {
+	return idempotent(ctx, c.deps, cmd.Idem, func(finish) (WebhookTestResult, error) {
+		w, err := c.views.Webhook(ctx, cmd.AccountID, cmd.WebhookID)
 		if err != nil {
 			return WebhookTestResult{}, err
 		}

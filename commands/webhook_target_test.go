@@ -43,7 +43,7 @@ func TestWebhookTargetsAreCheckedAsResolved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.CreateWebhook(e.ctx, commands.CreateWebhook{AccountID: e.account.ID, CampaignID: p.campaign.ID,
+	if _, err := c.CreateWebhook.Handle(e.ctx, commands.CreateWebhook{AccountID: e.account.ID, CampaignID: p.campaign.ID,
 		URL: "https://public.example/hooks"}); err != nil {
 		t.Fatalf("a public name: %v", err)
 	}
@@ -55,7 +55,7 @@ func TestWebhookTargetsAreCheckedAsResolved(t *testing.T) {
 		"https://[fd00::1]/h", "https://[fe80::1%25eth0]/h",
 	} {
 		e.unchanged(func() {
-			_, err := c.CreateWebhook(e.ctx, commands.CreateWebhook{AccountID: e.account.ID, CampaignID: p.campaign.ID, URL: u})
+			_, err := c.CreateWebhook.Handle(e.ctx, commands.CreateWebhook{AccountID: e.account.ID, CampaignID: p.campaign.ID, URL: u})
 			wantValidation(t, err, "url", "invalid_value")
 		})
 	}

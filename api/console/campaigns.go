@@ -47,7 +47,7 @@ func notice(r *http.Request) string { return notices[r.URL.Query().Get("notice")
 // campaignOf loads the campaign of the path's {id} in the signed-in
 // account: another account's is not found, like a missing one.
 func (c *Console) campaignOf(r *http.Request) (domain.Campaign, error) {
-	return byPath(r, c.cmd.Campaign)
+	return byPath(r, c.q.Campaign)
 }
 
 // campaignFilters loads the campaign of the path and its filters.
@@ -56,12 +56,12 @@ func (c *Console) campaignFilters(r *http.Request) (domain.Campaign, []domain.Fi
 	if err != nil {
 		return domain.Campaign{}, nil, err
 	}
-	fs, err := c.cmd.ListFilters(r.Context(), camp.AccountID, camp.ID)
+	fs, err := c.q.ListFilters(r.Context(), camp.AccountID, camp.ID)
 	return camp, fs, err
 }
 
 func (c *Console) listCampaigns(w http.ResponseWriter, r *http.Request) error {
-	cs, err := c.cmd.ListCampaigns(r.Context(), account(r).ID)
+	cs, err := c.q.ListCampaigns(r.Context(), account(r).ID)
 	if err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func (c *Console) newCampaign(w http.ResponseWriter, r *http.Request) error {
 const defaultStatuses = "New\nContacted\nQualified\nWon\nLost"
 
 func (c *Console) renderCampaignForm(w http.ResponseWriter, r *http.Request, status, fields int, made *madeSchema, errs *formErrors) error {
-	cs, err := c.cmd.ListCampaigns(r.Context(), account(r).ID)
+	cs, err := c.q.ListCampaigns(r.Context(), account(r).ID)
 	if err != nil {
 		return err
 	}
@@ -188,7 +188,7 @@ func (c *Console) createCampaign(w http.ResponseWriter, r *http.Request) error {
 	err := v.Err()
 	if err == nil {
 		var res commands.CampaignResult
-		res, err = c.cmd.CreateCampaign(r.Context(), commands.CreateCampaign{AccountID: account(r).ID, Name: trimmed(r, "name"),
+		res, err = c.cmd.CreateCampaign.Handle(r.Context(), commands.CreateCampaign{AccountID: account(r).ID, Name: trimmed(r, "name"),
 			Schema: made.schema, Meta: meta(w, r), Idem: idempotency(r)})
 		if err == nil {
 			redirect(w, r, "/campaigns/"+res.Campaign.ID.String()+"?notice=campaign_created")
@@ -459,7 +459,7 @@ func (c *Console) showCampaign(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (c *Console) renderCampaign(w http.ResponseWriter, r *http.Request, status int, camp domain.Campaign, form string, errs *formErrors) error {
-	cs, err := c.cmd.ListCampaigns(r.Context(), account(r).ID)
+	cs, err := c.q.ListCampaigns(r.Context(), account(r).ID)
 	if err != nil {
 		return err
 	}
@@ -484,7 +484,7 @@ func (c *Console) changeCampaign(w http.ResponseWriter, r *http.Request, form, d
 		return err
 	}
 	cmd.AccountID, cmd.CampaignID, cmd.Meta = camp.AccountID, camp.ID, meta(w, r)
-	if _, err := c.cmd.ChangeCampaign(r.Context(), cmd); err != nil {
+	if _, err := c.cmd.ChangeCampaign.Handle(r.Context(), cmd); err != nil {
 		if errs := validationOf(err, changeSubjects(camp, cmd)); errs != nil {
 			for i, e := range errs.List {
 				if a, ok := anchors[e.Field]; ok {

@@ -35,6 +35,7 @@ import (
 	"github.com/leadsvc/leadsvc/eventstore/audit"
 	"github.com/leadsvc/leadsvc/eventstore/views/sessions"
 	"github.com/leadsvc/leadsvc/projections/leads"
+	"github.com/leadsvc/leadsvc/queries"
 )
 
 // Prefix is where the console is mounted; links and the cookie path use it.
@@ -57,6 +58,7 @@ type PreviewFunc func(ctx context.Context, tok commands.TokenInfo, q leads.Query
 // Config is what the console needs.
 type Config struct {
 	Commands *commands.Commands
+	Queries  *queries.Queries
 	Sessions *sessions.Store
 	Leads    *leads.Reader
 	// Audit gives lead pages their history; nil shows none.
@@ -88,6 +90,7 @@ type SignInLimiter interface {
 // Console is the console's HTTP handler.
 type Console struct {
 	cmd       *commands.Commands
+	q         *queries.Queries
 	sessions  *sessions.Store
 	leads     *leads.Reader
 	audit     *audit.Reader
@@ -103,9 +106,9 @@ type Console struct {
 }
 
 // New returns the console for cfg; mount it at Prefix. Commands,
-// Sessions, Leads, Preview and SecretKey are required.
+// Queries, Sessions, Leads, Preview and SecretKey are required.
 func New(cfg Config) *Console {
-	c := &Console{cmd: cfg.Commands, sessions: cfg.Sessions, leads: cfg.Leads, audit: cfg.Audit, preview: cfg.Preview,
+	c := &Console{cmd: cfg.Commands, q: cfg.Queries, sessions: cfg.Sessions, leads: cfg.Leads, audit: cfg.Audit, preview: cfg.Preview,
 		publicURL: strings.TrimRight(cfg.PublicURL, "/"), signIns: cfg.SignIns, log: cfg.Logger, now: cfg.Clock}
 	if u, err := url.Parse(c.publicURL); err == nil && u.Scheme == "https" {
 		c.secure = true
@@ -303,7 +306,7 @@ func (c *Console) signedIn(next http.Handler) http.Handler {
 		}
 		// The token is read again on every request: revoking it, taking
 		// admin away or its expiry ends the session now.
-		tok, err := c.cmd.Token(r.Context(), sess.AccountID, sess.TokenID)
+		tok, err := c.q.Token(r.Context(), sess.AccountID, sess.TokenID)
 		if err == nil && canSignIn(tok, c.now()) != "" {
 			err = domain.ErrTokenNotFound
 		}
@@ -320,7 +323,7 @@ func (c *Console) signedIn(next http.Handler) http.Handler {
 			c.fail(w, r, err)
 			return
 		}
-		acct, err := c.cmd.Account(r.Context(), sess.AccountID)
+		acct, err := c.q.Account(r.Context(), sess.AccountID)
 		if err != nil {
 			c.fail(w, r, err)
 			return
@@ -475,7 +478,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusUnprocessableEntity, "Paste an account-level API token (lsk_…).")
 		return
 	}
-	tok, err := c.cmd.Authenticate(r.Context(), secret)
+	tok, err := c.cmd.Auth.Authenticate(r.Context(), secret)
 	switch {
 	case errors.Is(err, commands.ErrUnauthenticated):
 		refuse(http.StatusUnauthorized, "This token is not valid: it is unknown, mistyped or revoked.")
@@ -496,7 +499,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	if err := c.cmd.TouchLastUsed(r.Context(), tok.ID); err != nil {
+	if err := c.cmd.Auth.TouchLastUsed(r.Context(), tok.ID); err != nil {
 		c.log.LogAttrs(r.Context(), slog.LevelWarn, "console: record token use", slog.String("err", err.Error()))
 	}
 	c.clearCookie(w, loginCookie)

@@ -260,7 +260,7 @@ func (c *Console) listFilters(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	toks, err := c.cmd.ListTokens(r.Context(), camp.AccountID, &camp.ID)
+	toks, err := c.q.ListTokens(r.Context(), camp.AccountID, &camp.ID)
 	if err != nil {
 		return err
 	}
@@ -414,7 +414,7 @@ func (c *Console) createFilter(w http.ResponseWriter, r *http.Request) error {
 	err = v.Err()
 	if err == nil {
 		var res commands.FilterResult
-		res, err = c.cmd.CreateFilter(r.Context(), commands.CreateFilter{AccountID: camp.AccountID, CampaignID: camp.ID,
+		res, err = c.cmd.CreateFilter.Handle(r.Context(), commands.CreateFilter{AccountID: camp.AccountID, CampaignID: camp.ID,
 			Name: trimmed(r, "name"), Match: matchOf(r), Conditions: conds, Meta: meta(w, r), Idem: idempotency(r)})
 		if err == nil {
 			redirect(w, r, "/campaigns/"+camp.ID.String()+"/filters?notice=filter_created#filter-"+res.Filter.ID.String())
@@ -429,7 +429,7 @@ func (c *Console) createFilter(w http.ResponseWriter, r *http.Request) error {
 
 // filterOf loads the filter of the path and its campaign.
 func (c *Console) filterOf(r *http.Request) (domain.Filter, domain.Campaign, error) {
-	return inCampaign(c, r, c.cmd.Filter, func(f domain.Filter) uuid.UUID { return f.CampaignID })
+	return inCampaign(c, r, c.q.Filter, func(f domain.Filter) uuid.UUID { return f.CampaignID })
 }
 
 func (c *Console) editFilter(w http.ResponseWriter, r *http.Request) error {
@@ -472,7 +472,7 @@ func (c *Console) updateFilter(w http.ResponseWriter, r *http.Request) error {
 	}
 	err = v.Err()
 	if err == nil {
-		_, err = c.cmd.UpdateFilter(r.Context(), commands.UpdateFilter{AccountID: f.AccountID, FilterID: f.ID,
+		_, err = c.cmd.UpdateFilter.Handle(r.Context(), commands.UpdateFilter{AccountID: f.AccountID, FilterID: f.ID,
 			Name: trimmed(r, "name"), Match: matchOf(r), Conditions: conds, Any: groups, IfVersion: version, Meta: meta(w, r)})
 		if err == nil {
 			redirect(w, r, "/campaigns/"+camp.ID.String()+"/filters?notice=filter_saved#filter-"+f.ID.String())
@@ -516,7 +516,7 @@ func (c *Console) confirmDeleteFilter(w http.ResponseWriter, r *http.Request) er
 }
 
 func (c *Console) tokensOfFilter(r *http.Request, f domain.Filter) ([]string, error) {
-	toks, err := c.cmd.ListTokens(r.Context(), f.AccountID, &f.CampaignID)
+	toks, err := c.q.ListTokens(r.Context(), f.AccountID, &f.CampaignID)
 	if err != nil {
 		return nil, err
 	}
@@ -534,7 +534,7 @@ func (c *Console) deleteFilter(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.cmd.UpdateFilter(r.Context(), commands.UpdateFilter{AccountID: f.AccountID, FilterID: f.ID, Delete: true,
+	if _, err := c.cmd.UpdateFilter.Handle(r.Context(), commands.UpdateFilter{AccountID: f.AccountID, FilterID: f.ID, Delete: true,
 		Meta: meta(w, r)}); err != nil {
 		return err
 	}

@@ -299,7 +299,7 @@ func inCampaign[T any](c *Console, r *http.Request, load func(context.Context, u
 		var zero T
 		return zero, domain.Campaign{}, err
 	}
-	camp, err := c.cmd.Campaign(r.Context(), account(r).ID, campaignOf(v))
+	camp, err := c.q.Campaign(r.Context(), account(r).ID, campaignOf(v))
 	return v, camp, err
 }
 

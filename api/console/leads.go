@@ -381,7 +381,7 @@ func (c *Console) showLead(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	camp, err := c.cmd.Campaign(r.Context(), l.AccountID, l.CampaignID)
+	camp, err := c.q.Campaign(r.Context(), l.AccountID, l.CampaignID)
 	if err != nil {
 		return err
 	}
@@ -416,7 +416,7 @@ func (c *Console) downloadFile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f, err := c.cmd.File(r.Context(), l.AccountID, l.ID, fileID)
+	f, err := c.q.File(r.Context(), l.AccountID, l.ID, fileID)
 	if err != nil {
 		return err
 	}
@@ -427,7 +427,7 @@ func (c *Console) downloadFile(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
 	// Sent as it is read; a failure past the status can only cut the
 	// answer short of its Content-Length.
-	if err := c.cmd.WriteFile(r.Context(), w, f); err != nil {
+	if err := c.q.WriteFile(r.Context(), w, f); err != nil {
 		c.log.LogAttrs(r.Context(), slog.LevelWarn, "console: file download cut short", slog.String("err", err.Error()))
 	}
 	return nil

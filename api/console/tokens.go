@@ -136,14 +136,14 @@ func (c *Console) renderTokenPage(w http.ResponseWriter, r *http.Request, status
 	filters := map[uuid.UUID]domain.Filter{}
 	if camp != nil {
 		campaignID = &camp.ID
-		fs, err := c.cmd.ListFilters(r.Context(), acct, camp.ID)
+		fs, err := c.q.ListFilters(r.Context(), acct, camp.ID)
 		if err != nil {
 			return err
 		}
 		data.Filters, filters = fs, filterNames(fs)
 	}
 	if page == "tokens" {
-		ts, err := c.cmd.ListTokens(r.Context(), acct, campaignID)
+		ts, err := c.q.ListTokens(r.Context(), acct, campaignID)
 		if err != nil {
 			return err
 		}
@@ -225,7 +225,7 @@ func (c *Console) createToken(w http.ResponseWriter, r *http.Request, camp *doma
 	err := v.Err()
 	if err == nil {
 		var res commands.TokenSecretResult
-		res, err = c.cmd.CreateToken(r.Context(), cmd)
+		res, err = c.cmd.CreateToken.Handle(r.Context(), cmd)
 		if err == nil {
 			id := res.Token.ID.String()
 			redirect(w, r, back+"?notice=token_created&new="+id+"#token-"+id)
@@ -264,7 +264,7 @@ func (c *Console) tokenAndCampaign(r *http.Request) (commands.TokenInfo, *domain
 	if t.CampaignID == nil {
 		return t, nil, nil
 	}
-	camp, err := c.cmd.Campaign(r.Context(), account(r).ID, *t.CampaignID)
+	camp, err := c.q.Campaign(r.Context(), account(r).ID, *t.CampaignID)
 	return t, &camp, err
 }
 
@@ -300,7 +300,7 @@ func (c *Console) updateToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	err = v.Err()
 	if err == nil {
-		if _, err = c.cmd.UpdateToken(r.Context(), cmd); err == nil {
+		if _, err = c.cmd.UpdateToken.Handle(r.Context(), cmd); err == nil {
 			id := t.ID.String()
 			redirect(w, r, back+"?notice=token_saved&new="+id+"#token-"+id)
 			return nil
@@ -319,7 +319,7 @@ func (c *Console) updateToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 // tokenOf loads the token of the path, in the signed-in account.
-func (c *Console) tokenOf(r *http.Request) (commands.TokenInfo, error) { return byPath(r, c.cmd.Token) }
+func (c *Console) tokenOf(r *http.Request) (commands.TokenInfo, error) { return byPath(r, c.q.Token) }
 
 // tokensPage is the token list a token belongs to.
 func tokensPage(t commands.TokenInfo) string {
@@ -342,7 +342,7 @@ type secretPage struct {
 func (c *Console) renderSecret(w http.ResponseWriter, r *http.Request, t commands.TokenInfo, secret string, rotated bool) error {
 	var camp *domain.Campaign
 	if t.CampaignID != nil {
-		cp, err := c.cmd.Campaign(r.Context(), t.AccountID, *t.CampaignID)
+		cp, err := c.q.Campaign(r.Context(), t.AccountID, *t.CampaignID)
 		if err != nil {
 			return err
 		}
@@ -367,7 +367,7 @@ func (c *Console) revealToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := c.cmd.RevealToken(r.Context(), commands.RevealToken{AccountID: t.AccountID, TokenID: t.ID, Meta: meta(w, r)})
+	res, err := c.cmd.RevealToken.Handle(r.Context(), commands.RevealToken{AccountID: t.AccountID, TokenID: t.ID, Meta: meta(w, r)})
 	if err != nil {
 		return err
 	}
@@ -426,7 +426,7 @@ func (c *Console) confirmToken(w http.ResponseWriter, r *http.Request, action, h
 	}
 	v := &view{Title: button, Section: "tokens", Data: conf}
 	if t.CampaignID != nil {
-		camp, err := c.cmd.Campaign(r.Context(), t.AccountID, *t.CampaignID)
+		camp, err := c.q.Campaign(r.Context(), t.AccountID, *t.CampaignID)
 		if err != nil {
 			return err
 		}
@@ -445,7 +445,7 @@ func (c *Console) rotateToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := c.cmd.RotateToken(r.Context(), commands.RotateToken{AccountID: t.AccountID, TokenID: t.ID, Grace: grace,
+	res, err := c.cmd.RotateToken.Handle(r.Context(), commands.RotateToken{AccountID: t.AccountID, TokenID: t.ID, Grace: grace,
 		Meta: meta(w, r)})
 	if err != nil {
 		return err
@@ -458,7 +458,7 @@ func (c *Console) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.cmd.RevokeToken(r.Context(), commands.RevokeToken{AccountID: t.AccountID, TokenID: t.ID, Meta: meta(w, r)}); err != nil {
+	if _, err := c.cmd.RevokeToken.Handle(r.Context(), commands.RevokeToken{AccountID: t.AccountID, TokenID: t.ID, Meta: meta(w, r)}); err != nil {
 		return err
 	}
 	redirect(w, r, tokensPage(t)+"?notice=token_revoked")
@@ -488,7 +488,7 @@ func (c *Console) previewToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	cs, err := c.cmd.ListCampaigns(r.Context(), t.AccountID)
+	cs, err := c.q.ListCampaigns(r.Context(), t.AccountID)
 	if err != nil {
 		return err
 	}
@@ -501,7 +501,7 @@ func (c *Console) previewToken(w http.ResponseWriter, r *http.Request) error {
 			return domain.ErrCampaignNotFound
 		}
 		camp = &cp
-		fs, err := c.cmd.ListFilters(r.Context(), t.AccountID, cp.ID)
+		fs, err := c.q.ListFilters(r.Context(), t.AccountID, cp.ID)
 		if err != nil {
 			return err
 		}

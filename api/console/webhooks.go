@@ -10,6 +10,7 @@ import (
 	"github.com/leadsvc/leadsvc/api"
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
+	"github.com/leadsvc/leadsvc/queries"
 )
 
 // webhookRow is one subscription of a list.
@@ -59,7 +60,7 @@ func (c *Console) renderWebhooks(w http.ResponseWriter, r *http.Request, status 
 	}
 	data := webhookList{Filters: fs, Types: domain.WebhookEventTypes()}
 	if page == "webhooks" {
-		ws, err := c.cmd.ListWebhooks(r.Context(), camp.AccountID, &camp.ID)
+		ws, err := c.q.ListWebhooks(r.Context(), camp.AccountID, &camp.ID)
 		if err != nil {
 			return err
 		}
@@ -96,7 +97,7 @@ func (c *Console) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	err = v.Err()
 	if err == nil {
 		var res commands.WebhookSecretResult
-		if res, err = c.cmd.CreateWebhook(r.Context(), cmd); err == nil {
+		if res, err = c.cmd.CreateWebhook.Handle(r.Context(), cmd); err == nil {
 			c.render(w, r, http.StatusCreated, "webhook_secret", &view{Title: "Webhook created", Section: "campaigns",
 				Campaign: &camp, Tab: "webhooks", Data: webhookSecret{W: res.Webhook, Secret: res.Secret, Withheld: res.Withheld}})
 			return nil
@@ -110,7 +111,7 @@ func (c *Console) createWebhook(w http.ResponseWriter, r *http.Request) error {
 
 // webhookOf loads the subscription of the path and its campaign.
 func (c *Console) webhookOf(r *http.Request) (commands.WebhookInfo, domain.Campaign, error) {
-	return inCampaign(c, r, c.cmd.Webhook, func(h commands.WebhookInfo) uuid.UUID { return h.CampaignID })
+	return inCampaign(c, r, c.q.Webhook, func(h commands.WebhookInfo) uuid.UUID { return h.CampaignID })
 }
 
 // webhookPage is a subscription with a page of its delivery log.
@@ -134,7 +135,7 @@ func (c *Console) showWebhook(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (c *Console) renderWebhook(w http.ResponseWriter, r *http.Request, status int, h commands.WebhookInfo, camp domain.Campaign, errs *formErrors) error {
-	q := commands.DeliveryQuery{Limit: deliveriesPage}
+	q := queries.DeliveryQuery{Limit: deliveriesPage}
 	if s := r.URL.Query().Get("before"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 1 {
@@ -142,11 +143,11 @@ func (c *Console) renderWebhook(w http.ResponseWriter, r *http.Request, status i
 		}
 		q.Before = n
 	}
-	ds, err := c.cmd.WebhookDeliveries(r.Context(), h.AccountID, h.ID, q)
+	ds, err := c.q.WebhookDeliveries(r.Context(), h.AccountID, h.ID, q)
 	if err != nil {
 		return err
 	}
-	fs, err := c.cmd.ListFilters(r.Context(), h.AccountID, h.CampaignID)
+	fs, err := c.q.ListFilters(r.Context(), h.AccountID, h.CampaignID)
 	if err != nil {
 		return err
 	}
@@ -169,7 +170,7 @@ func (c *Console) testWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.cmd.SendWebhookTest(r.Context(), commands.SendWebhookTest{AccountID: h.AccountID, WebhookID: h.ID}); err != nil {
+	if _, err := c.cmd.SendWebhookTest.Handle(r.Context(), commands.SendWebhookTest{AccountID: h.AccountID, WebhookID: h.ID}); err != nil {
 		return err
 	}
 	redirect(w, r, "/webhooks/"+h.ID.String()+"?notice=webhook_test")
@@ -195,7 +196,7 @@ func (c *Console) redeliverWebhook(w http.ResponseWriter, r *http.Request) error
 	if err := v.Err(); err != nil {
 		return c.renderWebhook(w, r, http.StatusUnprocessableEntity, h, camp, validation(err))
 	}
-	if _, err := c.cmd.RedeliverWebhook(r.Context(), cmd); err != nil {
+	if _, err := c.cmd.RedeliverWebhook.Handle(r.Context(), cmd); err != nil {
 		return err
 	}
 	redirect(w, r, "/webhooks/"+h.ID.String()+"?notice=redelivered")
@@ -209,7 +210,7 @@ func (c *Console) enableWebhook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	on := r.PostForm.Get("enabled") == "true"
-	if _, err := c.cmd.UpdateWebhook(r.Context(), commands.UpdateWebhook{AccountID: h.AccountID, WebhookID: h.ID, Enabled: &on,
+	if _, err := c.cmd.UpdateWebhook.Handle(r.Context(), commands.UpdateWebhook{AccountID: h.AccountID, WebhookID: h.ID, Enabled: &on,
 		Meta: meta(w, r)}); err != nil {
 		return err
 	}
@@ -253,7 +254,7 @@ func (c *Console) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	res, err := c.cmd.RotateWebhookSecret(r.Context(), commands.RotateWebhookSecret{AccountID: h.AccountID, WebhookID: h.ID,
+	res, err := c.cmd.RotateWebhookSecret.Handle(r.Context(), commands.RotateWebhookSecret{AccountID: h.AccountID, WebhookID: h.ID,
 		Grace: grace, Meta: meta(w, r)})
 	if err != nil {
 		return err
@@ -275,7 +276,7 @@ func (c *Console) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.cmd.DeleteWebhook(r.Context(), commands.DeleteWebhook{AccountID: h.AccountID, WebhookID: h.ID,
+	if _, err := c.cmd.DeleteWebhook.Handle(r.Context(), commands.DeleteWebhook{AccountID: h.AccountID, WebhookID: h.ID,
 		Meta: meta(w, r)}); err != nil {
 		return err
 	}

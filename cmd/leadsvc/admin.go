@@ -14,11 +14,16 @@ import (
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
 	"github.com/leadsvc/leadsvc/eventstore/views"
+	"github.com/leadsvc/leadsvc/queries"
 )
 
 func newCommands(store *eventstore.Store, cfg Config, key []byte) (*commands.Commands, error) {
-	return commands.New(commands.Config{Store: store, Views: views.Of(store), SecretKey: key, PreviousSecretKeys: cfg.SecretKeysPrevious,
+	c, err := commands.New(commands.Config{Store: store, Views: views.Of(store), SecretKey: key, PreviousSecretKeys: cfg.SecretKeysPrevious,
 		Webhooks: commands.WebhookTargets{AllowPrivate: cfg.WebhooksAllowPrivate}})
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 // writeSide is what the one-shot commands need: a migrated database and,
@@ -27,6 +32,7 @@ type writeSide struct {
 	pool     *pgxpool.Pool
 	store    *eventstore.Store
 	commands *commands.Commands // nil from openStore
+	queries  *queries.Queries
 }
 
 // openStore migrates the database and opens the log, without the secret
@@ -39,7 +45,8 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (*writeSide
 	if err != nil {
 		return nil, err
 	}
-	return &writeSide{pool: pool, store: eventstore.New(pool, domain.NewRegistry())}, nil
+	store := eventstore.New(pool, domain.NewRegistry())
+	return &writeSide{pool: pool, store: store, queries: queries.New(queries.Config{Views: views.Of(store)})}, nil
 }
 
 // openWriteSide is openStore with the command handlers, refused when the
@@ -71,7 +78,7 @@ func accountCreate(ctx context.Context, cfg Config, logger *slog.Logger, name st
 		return err
 	}
 	defer ws.Close()
-	res, err := ws.commands.CreateAccount(ctx, commands.CreateAccount{Name: name, Meta: operatorMeta})
+	res, err := ws.commands.CreateAccount.Handle(ctx, commands.CreateAccount{Name: name, Meta: operatorMeta})
 	var verr *domain.ValidationError
 	if errors.As(err, &verr) {
 		return usageError{fmt.Sprintf("account create: %v", verr)}

@@ -19,7 +19,9 @@ func (m *Main) mountAPI(r chi.Router) {
 	addresses := api.NewAddressLimits(m.addrLimits,
 		api.ClientAddresses{Trusted: m.Config.TrustedProxies, Header: m.Config.ClientAddressHeader})
 	a := api.New(api.Config{
-		Commands:           m.Commands,
+		Commands:           api.CommandsOf(*m.Commands),
+		Auth:               m.Commands.Auth,
+		Queries:            m.Queries,
 		Reader:             m.Reader,
 		Audit:              audit,
 		Logger:             m.Logger,
@@ -40,11 +42,11 @@ func (m *Main) mountAPI(r chi.Router) {
 	a.Mount(r)
 	// The public documentation: no token, so outside /v1 and its
 	// authentication, behind the same request id, log and metrics.
-	r.Mount("/docs", api.NewDocs(api.DocsConfig{Commands: m.Commands, PublicURL: m.Config.PublicURL, Logger: m.Logger,
+	r.Mount("/docs", api.NewDocs(api.DocsConfig{Queries: m.Queries, Scopes: m.Commands.Auth, PublicURL: m.Config.PublicURL, Logger: m.Logger,
 		Limits: addresses}))
 	// The admin console (docs/console.md): pages over the same commands,
 	// its preview through the API's own partner list.
-	r.Mount(console.Prefix, console.New(console.Config{Commands: m.Commands, Leads: m.Reader, Audit: audit,
+	r.Mount(console.Prefix, console.New(console.Config{Commands: m.Commands, Queries: m.Queries, Leads: m.Reader, Audit: audit,
 		Sessions: sessions.New(sessions.Config{Pool: m.Pool}), Preview: a.VisibleLeads, PublicURL: m.Config.PublicURL,
 		SecretKey: m.secretKey, PreviousSecretKeys: m.Config.SecretKeysPrevious, SignIns: addresses, Logger: m.Logger}))
 }

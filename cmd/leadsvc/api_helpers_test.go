@@ -57,7 +57,7 @@ func mustRunMainWith(t *testing.T, prepare func(*Main), extra ...string) *Main {
 // token (every permission).
 func mustAccount(t *testing.T, m *Main, name string) *client {
 	t.Helper()
-	res, err := m.Commands.CreateAccount(context.Background(), commands.CreateAccount{Name: name})
+	res, err := m.Commands.CreateAccount.Handle(context.Background(), commands.CreateAccount{Name: name})
 	if err != nil {
 		t.Fatalf("CreateAccount: %v", err)
 	}

@@ -378,7 +378,7 @@ func TestAuditFeedResumesWithoutGapsWhileWritesContinue(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 25 {
-				if _, err := m.Commands.CreateLead(context.Background(), commands.CreateLead{AccountID: account, CampaignID: campaign,
+				if _, err := m.Commands.CreateLead.Handle(context.Background(), commands.CreateLead{AccountID: account, CampaignID: campaign,
 					Fields: map[string]any{"name": fmt.Sprint("W", w, "-", i), "source": "website"}}); err != nil {
 					errs <- err
 					return

@@ -505,12 +505,12 @@ func TestLastTwoAdminTokensRevokedAtOnce(t *testing.T) {
 
 	// Straight through the commands, with no request in between.
 	for round := range 10 {
-		res, err := m.Commands.CreateAccount(context.Background(), commands.CreateAccount{Name: fmt.Sprint("Globex ", round)})
+		res, err := m.Commands.CreateAccount.Handle(context.Background(), commands.CreateAccount{Name: fmt.Sprint("Globex ", round)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		acct := res.Account.ID
-		second, err := m.Commands.CreateToken(context.Background(), commands.CreateToken{AccountID: acct, Name: "Second",
+		second, err := m.Commands.CreateToken.Handle(context.Background(), commands.CreateToken{AccountID: acct, Name: "Second",
 			Permissions: []domain.Permission{domain.PermAdmin}})
 		if err != nil {
 			t.Fatal(err)
@@ -523,7 +523,7 @@ func TestLastTwoAdminTokensRevokedAtOnce(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				_, errs[i] = m.Commands.RevokeToken(context.Background(), commands.RevokeToken{AccountID: acct, TokenID: id})
+				_, errs[i] = m.Commands.RevokeToken.Handle(context.Background(), commands.RevokeToken{AccountID: acct, TokenID: id})
 			}()
 		}
 		close(start)

@@ -164,7 +164,7 @@ func describeErrors(errs []*liberrors.ValidationError) string {
 func (c *contract) spec(req *http.Request) (*contractSpec, string, error) {
 	docs := "/docs"
 	if scheme, secret, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
-		if tok, err := c.m.Commands.Authenticate(req.Context(), strings.TrimSpace(secret)); err == nil {
+		if tok, err := c.m.Commands.Auth.Authenticate(req.Context(), strings.TrimSpace(secret)); err == nil {
 			docs = "/docs/" + tok.DocsID
 		}
 	}

@@ -126,7 +126,7 @@ func loadDemo(ctx context.Context, c *commands.Commands, path string) (*demoSetu
 		return nil, nil
 	}
 	for _, t := range s.Tokens {
-		if _, err := c.Authenticate(ctx, t.Secret); err != nil {
+		if _, err := c.Auth.Authenticate(ctx, t.Secret); err != nil {
 			// Tokens of another (or a reset) database: make a fresh demo.
 			return nil, nil
 		}
@@ -142,7 +142,7 @@ func revokeDemo(ctx context.Context, c *commands.Commands, s *demoSetup) error {
 		if t.DocsID == "" {
 			continue
 		}
-		if _, err := c.RevokeToken(ctx, commands.RevokeToken{AccountID: s.AccountID, TokenID: t.ID, Meta: operatorMeta}); err != nil {
+		if _, err := c.RevokeToken.Handle(ctx, commands.RevokeToken{AccountID: s.AccountID, TokenID: t.ID, Meta: operatorMeta}); err != nil {
 			return fmt.Errorf("revoke the demo token %q: %w", t.Name, err)
 		}
 	}
@@ -150,19 +150,19 @@ func revokeDemo(ctx context.Context, c *commands.Commands, s *demoSetup) error {
 }
 
 func makeDemo(ctx context.Context, c *commands.Commands) (*demoSetup, error) {
-	acct, err := c.CreateAccount(ctx, commands.CreateAccount{Name: "Demo Co", TokenName: "Demo admin", Meta: operatorMeta})
+	acct, err := c.CreateAccount.Handle(ctx, commands.CreateAccount{Name: "Demo Co", TokenName: "Demo admin", Meta: operatorMeta})
 	if err != nil {
 		return nil, err
 	}
 	s := &demoSetup{AccountID: acct.Account.ID}
 	s.Tokens = append(s.Tokens, demoToken{ID: acct.Token.ID, Name: acct.Token.Name, Scope: "account: admin, read, write, audit", Secret: acct.Secret})
-	camp, err := c.CreateCampaign(ctx, commands.CreateCampaign{AccountID: acct.Account.ID, Name: "Home energy leads",
+	camp, err := c.CreateCampaign.Handle(ctx, commands.CreateCampaign{AccountID: acct.Account.ID, Name: "Home energy leads",
 		Schema: demoSchema(), Meta: operatorMeta})
 	if err != nil {
 		return nil, err
 	}
 	s.CampaignID = camp.Campaign.ID
-	f, err := c.CreateFilter(ctx, commands.CreateFilter{AccountID: acct.Account.ID, CampaignID: camp.Campaign.ID,
+	f, err := c.CreateFilter.Handle(ctx, commands.CreateFilter{AccountID: acct.Account.ID, CampaignID: camp.Campaign.ID,
 		Name: "Partner ABC", Conditions: []domain.Condition{{Field: "source", Op: domain.OpEq, Value: "partner-abc"}}, Meta: operatorMeta})
 	if err != nil {
 		return nil, err
@@ -176,7 +176,7 @@ func makeDemo(ctx context.Context, c *commands.Commands) (*demoSetup, error) {
 		{"Partner ABC – read only", []domain.Permission{domain.PermRead}, "campaign, filter source = Partner ABC: read"},
 		{demoPartnerWriter, []domain.Permission{domain.PermRead, domain.PermWrite}, "campaign, filter source = Partner ABC: read, write"},
 	} {
-		tok, err := c.CreateToken(ctx, commands.CreateToken{AccountID: acct.Account.ID, CampaignID: &camp.Campaign.ID,
+		tok, err := c.CreateToken.Handle(ctx, commands.CreateToken{AccountID: acct.Account.ID, CampaignID: &camp.Campaign.ID,
 			FilterID: &f.Filter.ID, Name: t.name, Permissions: t.perms, Meta: operatorMeta})
 		if err != nil {
 			return nil, err
@@ -189,7 +189,7 @@ func makeDemo(ctx context.Context, c *commands.Commands) (*demoSetup, error) {
 		{"name": "Grace Hopper", "phone": "+1 202 555 0143", "source": "partner-abc", "interests": []any{"battery", "solar"}},
 		{"name": "Alan Turing", "email": "alan@example.org", "source": "website"},
 	} {
-		if _, err := c.CreateLead(ctx, commands.CreateLead{AccountID: acct.Account.ID, CampaignID: camp.Campaign.ID,
+		if _, err := c.CreateLead.Handle(ctx, commands.CreateLead{AccountID: acct.Account.ID, CampaignID: camp.Campaign.ID,
 			Fields: l, Meta: operatorMeta}); err != nil {
 			return nil, err
 		}

@@ -109,7 +109,7 @@ func keysStatus(ctx context.Context, cfg Config, logger *slog.Logger, asJSON boo
 		return err
 	}
 	defer ws.Close()
-	st, err := ws.commands.KeyStatus(ctx)
+	st, err := ws.commands.Keys.KeyStatus(ctx)
 	if err != nil {
 		return err
 	}
@@ -147,10 +147,10 @@ func keysRotate(ctx context.Context, cfg Config, logger *slog.Logger, batch int,
 		return err
 	}
 	defer ws.Close()
-	current := ws.commands.SecretKeyID()
-	res, err := ws.commands.RotateSecretKey(ctx, batch, func(p commands.RotateProgress) {
+	current := ws.commands.Keys.SecretKeyID()
+	res, err := ws.commands.RotateSecretKey.Handle(ctx, commands.RotateSecretKey{Batch: batch, Progress: func(p commands.RotateProgress) {
 		fmt.Fprintf(stderr, "keys rotate: %s: %d/%d re-sealed, %d unopenable\n", p.Column, p.Resealed, p.Total, p.Unopenable)
-	})
+	}})
 	if err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func keysForget(ctx context.Context, cfg Config, logger *slog.Logger, id command
 		return err
 	}
 	defer ws.Close()
-	n, err := ws.commands.ForgetSecretKey(ctx, id)
+	n, err := ws.commands.ForgetSecretKey.Handle(ctx, commands.ForgetSecretKey{Key: id})
 	if err != nil {
 		return err
 	}

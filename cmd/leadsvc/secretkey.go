@@ -95,7 +95,7 @@ func openCommands(ctx context.Context, cfg Config, logger *slog.Logger, store *e
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := c.CheckSecretKey(ctx); err != nil {
+		if err := c.Keys.CheckSecretKey(ctx); err != nil {
 			if !errors.Is(err, commands.ErrSecretKeyMismatch) {
 				return nil, nil, err
 			}

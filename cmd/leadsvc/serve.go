@@ -36,6 +36,7 @@ import (
 	"github.com/leadsvc/leadsvc/projections"
 	"github.com/leadsvc/leadsvc/projections/leads"
 	"github.com/leadsvc/leadsvc/projections/webhooks"
+	"github.com/leadsvc/leadsvc/queries"
 )
 
 // Main is the running service. Tests build one with their own Config, call
@@ -46,6 +47,7 @@ type Main struct {
 	Pool     *pgxpool.Pool
 	Store    *eventstore.Store
 	Commands *commands.Commands
+	Queries  *queries.Queries
 	NATS     *nats.Conn
 	Reader   *leads.Reader
 	Registry *prometheus.Registry // the /metrics registry
@@ -138,7 +140,8 @@ func (m *Main) openTracing(ctx context.Context) error {
 	return nil
 }
 
-// openStore opens the pool, the event store and the commands on it.
+// openStore opens the pool, the event store and the commands and
+// queries on it.
 func (m *Main) openStore(ctx context.Context, codec *domain.Registry) error {
 	var err error
 	if m.Pool, err = openPool(ctx, m.Config.DatabaseURL, func(c *pgxpool.Config) { c.ConnConfig.Tracer = m.Tracer }); err != nil {
@@ -147,6 +150,7 @@ func (m *Main) openStore(ctx context.Context, codec *domain.Registry) error {
 	// Group commit: concurrent appends without inline views share a
 	// transaction (and its fsync); a lone append commits at once.
 	m.Store = eventstore.New(m.Pool, codec, eventstore.WithGroupCommit(64, 0), eventstore.WithTracer(m.TracerProvider))
+	m.Queries = queries.New(queries.Config{Views: views.Of(m.Store)})
 	m.Commands, m.secretKey, err = openCommands(ctx, m.Config, m.Logger, m.Store)
 	return err
 }
@@ -211,9 +215,9 @@ func (m *Main) startWebhooks(runCtx context.Context, log eventlog.Log, codec *do
 		return fmt.Errorf("webhook projection: %w", err)
 	}
 	dispatcher, err := webhooks.NewDispatcher(webhooks.Config{AllowPrivate: cfg.WebhooksAllowPrivate,
-		OpenSecret: m.Commands.OpenWebhookSecret,
+		OpenSecret: m.Commands.Keys.OpenWebhookSecret,
 		Disable: func(ctx context.Context, account, id uuid.UUID, reason, detail string) (bool, error) {
-			res, err := m.Commands.DisableWebhook(ctx, commands.DisableWebhook{AccountID: account, WebhookID: id,
+			res, err := m.Commands.DisableWebhook.Handle(ctx, commands.DisableWebhook{AccountID: account, WebhookID: id,
 				Reason: reason, Detail: detail})
 			return res.Position > 0, err
 		}, Events: log, TracerProvider: m.TracerProvider}, m.Pool, logger, m.Registry)
@@ -246,7 +250,7 @@ func (m *Main) startHousekeeping(ctx, runCtx context.Context) {
 	go func() {
 		defer m.wg.Done()
 		sweep(runCtx, "idempotency keys", idempotencySweepInterval, func(ctx context.Context) (int64, error) {
-			return m.Commands.SweepIdempotencyKeys(ctx, idempotencySweepBatch)
+			return m.Commands.SweepIdempotencyKeys.Handle(ctx, commands.SweepIdempotencyKeys{Batch: idempotencySweepBatch})
 		}, logger)
 	}()
 

@@ -68,12 +68,12 @@ func tokenCreate(ctx context.Context, cfg Config, logger *slog.Logger, a tokenCr
 		return err
 	}
 	defer ws.Close()
-	if _, err := ws.commands.Account(ctx, cmd.AccountID); errors.Is(err, domain.ErrAccountNotFound) {
+	if _, err := ws.queries.Account(ctx, cmd.AccountID); errors.Is(err, domain.ErrAccountNotFound) {
 		return fmt.Errorf("token create: no account %s", cmd.AccountID)
 	} else if err != nil {
 		return err
 	}
-	res, err := ws.commands.CreateToken(ctx, cmd)
+	res, err := ws.commands.CreateToken.Handle(ctx, cmd)
 	var verr *domain.ValidationError
 	if errors.As(err, &verr) {
 		return usageError{fmt.Sprintf("token create: %v", verr)}

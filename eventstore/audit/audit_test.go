@@ -36,7 +36,7 @@ type env struct {
 	ctx     context.Context
 	pool    *pgxpool.Pool
 	store   *eventstore.Store
-	cmd     *commands.Commands
+	cmd     commands.Commands
 	audit   *audit.Reader
 	clock   *clock
 	account uuid.UUID
@@ -61,7 +61,7 @@ func newEnv(t *testing.T) *env {
 	}
 	e := &env{t: t, ctx: ctx, pool: pool, store: store, cmd: c, clock: clk,
 		audit: audit.New(audit.Config{Store: store, Clock: clk.now})}
-	res, err := c.CreateAccount(ctx, commands.CreateAccount{Name: "Acme"})
+	res, err := c.CreateAccount.Handle(ctx, commands.CreateAccount{Name: "Acme"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ var testSchema = domain.Schema{
 
 func (e *env) campaign() uuid.UUID {
 	e.t.Helper()
-	res, err := e.cmd.CreateCampaign(e.ctx, commands.CreateCampaign{AccountID: e.account, Name: "C", Schema: testSchema, Meta: e.meta()})
+	res, err := e.cmd.CreateCampaign.Handle(e.ctx, commands.CreateCampaign{AccountID: e.account, Name: "C", Schema: testSchema, Meta: e.meta()})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func (e *env) campaign() uuid.UUID {
 
 func (e *env) filter(campaign uuid.UUID, conds []domain.Condition, anyOf [][]domain.Condition) uuid.UUID {
 	e.t.Helper()
-	res, err := e.cmd.CreateFilter(e.ctx, commands.CreateFilter{AccountID: e.account, CampaignID: campaign, Name: "F",
+	res, err := e.cmd.CreateFilter.Handle(e.ctx, commands.CreateFilter{AccountID: e.account, CampaignID: campaign, Name: "F",
 		Conditions: conds, Any: anyOf, Meta: e.meta()})
 	if err != nil {
 		e.t.Fatal(err)
@@ -132,7 +132,7 @@ func (e *env) filter(campaign uuid.UUID, conds []domain.Condition, anyOf [][]dom
 
 func (e *env) token(campaign, filter *uuid.UUID, perms ...domain.Permission) commands.TokenInfo {
 	e.t.Helper()
-	res, err := e.cmd.CreateToken(e.ctx, commands.CreateToken{AccountID: e.account, CampaignID: campaign, FilterID: filter,
+	res, err := e.cmd.CreateToken.Handle(e.ctx, commands.CreateToken{AccountID: e.account, CampaignID: campaign, FilterID: filter,
 		EveryLead: campaign != nil && filter == nil, Name: "partner", Permissions: perms, Meta: e.meta()})
 	if err != nil {
 		e.t.Fatal(err)
@@ -225,7 +225,7 @@ func TestVisibleLeadsAgreesWithTheFullReplay(t *testing.T) {
 			if rnd.IntN(2) == 0 {
 				fields["tags"] = []any{sources[rnd.IntN(3)]}
 			}
-			res, err := e.cmd.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account, CampaignID: camp, Fields: fields, Meta: e.meta()})
+			res, err := e.cmd.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account, CampaignID: camp, Fields: fields, Meta: e.meta()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -234,13 +234,13 @@ func TestVisibleLeadsAgreesWithTheFullReplay(t *testing.T) {
 			// The admin changes a filter's mind mid-history.
 			k := rnd.IntN(len(ids))
 			conds := []domain.Condition{{Field: "source", Op: domain.OpNeq, Value: sources[rnd.IntN(3)]}}
-			if _, err := e.cmd.UpdateFilter(e.ctx, commands.UpdateFilter{AccountID: e.account, FilterID: ids[k], Name: "F2",
+			if _, err := e.cmd.UpdateFilter.Handle(e.ctx, commands.UpdateFilter{AccountID: e.account, FilterID: ids[k], Name: "F2",
 				Conditions: conds, Meta: e.meta()}); err != nil {
 				t.Fatal(err)
 			}
 		case i%11 == 0:
 			l := leads[rnd.IntN(len(leads))]
-			if _, err := e.cmd.AttachFile(e.ctx, commands.AttachFile{AccountID: e.account, LeadID: l, Name: "a.txt",
+			if _, err := e.cmd.AttachFile.Handle(e.ctx, commands.AttachFile{AccountID: e.account, LeadID: l, Name: "a.txt",
 				ContentType: "text/plain", Content: commands.BytesContent([]byte("x")), Meta: e.meta()}); err != nil {
 				t.Fatal(err)
 			}
@@ -254,7 +254,7 @@ func TestVisibleLeadsAgreesWithTheFullReplay(t *testing.T) {
 				fields["source"] = sources[rnd.IntN(3)]
 			}
 			status := []string{"", "new", "contacted", "won"}[rnd.IntN(4)]
-			if _, err := e.cmd.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account, LeadID: l, Status: status,
+			if _, err := e.cmd.UpdateLead.Handle(e.ctx, commands.UpdateLead{AccountID: e.account, LeadID: l, Status: status,
 				Fields: fields, Meta: e.meta()}); err != nil {
 				t.Fatal(err)
 			}
@@ -292,7 +292,7 @@ func TestTokenExpiriesAreSynthesizedInTheirPlace(t *testing.T) {
 	camp := e.campaign()
 	e.tick()
 	in10 := e.clock.now().Add(10 * time.Minute)
-	res, err := e.cmd.CreateToken(e.ctx, commands.CreateToken{AccountID: e.account, CampaignID: &camp, EveryLead: true, Name: "temp",
+	res, err := e.cmd.CreateToken.Handle(e.ctx, commands.CreateToken{AccountID: e.account, CampaignID: &camp, EveryLead: true, Name: "temp",
 		Permissions: []domain.Permission{domain.PermRead}, ExpiresAt: &in10, Meta: e.meta()})
 	if err != nil {
 		t.Fatal(err)
@@ -301,11 +301,11 @@ func TestTokenExpiriesAreSynthesizedInTheirPlace(t *testing.T) {
 	e.clock.advance(20 * time.Minute)
 	expiredAt := e.clock.now().Add(-time.Minute)
 	again := e.clock.now().Add(10 * time.Minute)
-	if _, err := e.cmd.UpdateToken(e.ctx, commands.UpdateToken{AccountID: e.account, TokenID: tok, ExpiresAt: &again, Meta: e.meta()}); err != nil {
+	if _, err := e.cmd.UpdateToken.Handle(e.ctx, commands.UpdateToken{AccountID: e.account, TokenID: tok, ExpiresAt: &again, Meta: e.meta()}); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.advance(time.Hour)
-	if _, err := e.cmd.RevokeToken(e.ctx, commands.RevokeToken{AccountID: e.account, TokenID: tok, Meta: e.meta()}); err != nil {
+	if _, err := e.cmd.RevokeToken.Handle(e.ctx, commands.RevokeToken{AccountID: e.account, TokenID: tok, Meta: e.meta()}); err != nil {
 		t.Fatal(err)
 	}
 	e.tick()
@@ -372,7 +372,7 @@ func TestLeadHistoryShowsFilesAndTheLeadAsItWas(t *testing.T) {
 	e := newEnv(t)
 	camp := e.campaign()
 	e.tick()
-	res, err := e.cmd.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account, CampaignID: camp,
+	res, err := e.cmd.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account, CampaignID: camp,
 		Fields: map[string]any{"name": "Ada", "email": "ada@example.com"}, Meta: e.meta()})
 	if err != nil {
 		t.Fatal(err)
@@ -380,18 +380,18 @@ func TestLeadHistoryShowsFilesAndTheLeadAsItWas(t *testing.T) {
 	id := res.Lead.ID
 	created := e.clock.now()
 	e.tick()
-	file, err := e.cmd.AttachFile(e.ctx, commands.AttachFile{AccountID: e.account, LeadID: id, Name: "offer.pdf",
+	file, err := e.cmd.AttachFile.Handle(e.ctx, commands.AttachFile{AccountID: e.account, LeadID: id, Name: "offer.pdf",
 		ContentType: "application/pdf", Content: commands.BytesContent([]byte("%PDF")), Meta: e.meta()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.tick()
-	if _, err := e.cmd.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account, LeadID: id, Fields: map[string]any{"email": nil},
+	if _, err := e.cmd.UpdateLead.Handle(e.ctx, commands.UpdateLead{AccountID: e.account, LeadID: id, Fields: map[string]any{"email": nil},
 		Status: "won", Meta: e.meta()}); err != nil {
 		t.Fatal(err)
 	}
 	e.tick()
-	if _, err := e.cmd.RemoveFile(e.ctx, commands.RemoveFile{AccountID: e.account, LeadID: id, FileID: file.File.ID, Meta: e.meta()}); err != nil {
+	if _, err := e.cmd.RemoveFile.Handle(e.ctx, commands.RemoveFile{AccountID: e.account, LeadID: id, FileID: file.File.ID, Meta: e.meta()}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -504,18 +504,18 @@ func TestFeedLinesAreEntries(t *testing.T) {
 	camp := e.campaign()
 	tok := e.token(&camp, nil, domain.PermRead, domain.PermWrite)
 	name := "Ana \"the\" <boss> ✓ \u2028\t\\"
-	if _, err := e.cmd.UpdateToken(e.ctx, commands.UpdateToken{AccountID: e.account, TokenID: tok.ID, Name: &name, Meta: e.meta()}); err != nil {
+	if _, err := e.cmd.UpdateToken.Handle(e.ctx, commands.UpdateToken{AccountID: e.account, TokenID: tok.ID, Name: &name, Meta: e.meta()}); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.advance(1234567 * time.Microsecond)
 	meta := commands.Meta{ActorTokenID: tok.ID.String(), RequestID: "req \"1\"\n", CorrelationID: "corr", CausationID: "cause"}
-	res, err := e.cmd.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account, CampaignID: camp,
+	res, err := e.cmd.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account, CampaignID: camp,
 		Fields: map[string]any{"name": "Zoë\n</script>", "budget": 12.5}, Meta: meta})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.tick()
-	if _, err := e.cmd.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account, LeadID: res.Lead.ID, Status: "won", Meta: e.meta()}); err != nil {
+	if _, err := e.cmd.UpdateLead.Handle(e.ctx, commands.UpdateLead{AccountID: e.account, LeadID: res.Lead.ID, Status: "won", Meta: e.meta()}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -42,7 +42,7 @@ func TestAuditReadsApplyTheCodecsUpcasters(t *testing.T) {
 	abc := e.filter(camp, []domain.Condition{{Field: "source", Op: domain.OpEq, Value: "abc"}}, nil)
 	tok := e.token(&camp, &abc, domain.PermRead)
 	lead := func(source string) uuid.UUID {
-		res, err := e.cmd.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account, CampaignID: camp,
+		res, err := e.cmd.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account, CampaignID: camp,
 			Fields: map[string]any{"name": "L", "source": source}, Meta: e.meta()})
 		if err != nil {
 			t.Fatal(err)
@@ -50,7 +50,7 @@ func TestAuditReadsApplyTheCodecsUpcasters(t *testing.T) {
 		return res.Lead.ID
 	}
 	web, other := lead("web"), lead("abc")
-	if _, err := e.cmd.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account, LeadID: other, Status: "won",
+	if _, err := e.cmd.UpdateLead.Handle(e.ctx, commands.UpdateLead{AccountID: e.account, LeadID: other, Status: "won",
 		Fields: map[string]any{"budget": 5}, Meta: e.meta()}); err != nil {
 		t.Fatal(err)
 	}

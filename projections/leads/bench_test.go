@@ -248,7 +248,7 @@ func BenchmarkFilterReevaluation(b *testing.B) {
 		{Field: "source", Op: domain.OpIn, Value: []any{"partner-01", "partner-02", "partner-03"}},
 		{Field: "budget", Op: domain.OpLt, Value: 15000},
 	} {
-		res, err := c.UpdateFilter(ctx, commands.UpdateFilter{AccountID: g.account, FilterID: filter, Name: "F0", Conditions: []domain.Condition{cond}})
+		res, err := c.UpdateFilter.Handle(ctx, commands.UpdateFilter{AccountID: g.account, FilterID: filter, Name: "F0", Conditions: []domain.Condition{cond}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -314,21 +314,21 @@ func BenchmarkAppendToVisibleLag(b *testing.B) {
 			_ = js.DeleteStream(stream)
 		}
 	})
-	acct, err := c.CreateAccount(ctx, commands.CreateAccount{Name: "Bench"})
+	acct, err := c.CreateAccount.Handle(ctx, commands.CreateAccount{Name: "Bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	camp, err := c.CreateCampaign(ctx, commands.CreateCampaign{AccountID: acct.Account.ID, Name: "Bench", Schema: benchSchema()})
+	camp, err := c.CreateCampaign.Handle(ctx, commands.CreateCampaign{AccountID: acct.Account.ID, Name: "Bench", Schema: benchSchema()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	f, err := c.CreateFilter(ctx, commands.CreateFilter{AccountID: acct.Account.ID, CampaignID: camp.Campaign.ID, Name: "partner",
+	f, err := c.CreateFilter.Handle(ctx, commands.CreateFilter{AccountID: acct.Account.ID, CampaignID: camp.Campaign.ID, Name: "partner",
 		Conditions: []domain.Condition{{Field: "source", Op: domain.OpEq, Value: "partner-00"}}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	create := func(ctx context.Context) (uuid.UUID, error) {
-		res, err := c.CreateLead(ctx, commands.CreateLead{AccountID: acct.Account.ID, CampaignID: camp.Campaign.ID,
+		res, err := c.CreateLead.Handle(ctx, commands.CreateLead{AccountID: acct.Account.ID, CampaignID: camp.Campaign.ID,
 			Fields: map[string]any{"name": "x", "source": "partner-00", "budget": 10}})
 		return res.Lead.ID, err
 	}

@@ -47,7 +47,7 @@ type env struct {
 	url     string
 	pool    *pgxpool.Pool
 	store   *eventstore.Store
-	c       *commands.Commands
+	c       commands.Commands
 	nc      *nats.Conn
 	stream  string
 	prefix  string
@@ -71,7 +71,7 @@ func newEnv(t *testing.T) *env {
 	}
 	e := &env{t: t, ctx: ctx, url: url, pool: pool, store: store, c: c, reader: leads.NewReader(pool, eventlog.New(store)),
 		stream: testenv.RandomName("EV_"), prefix: testenv.RandomName("ls")}
-	acct, err := c.CreateAccount(ctx, commands.CreateAccount{Name: "Acme"})
+	acct, err := c.CreateAccount.Handle(ctx, commands.CreateAccount{Name: "Acme"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func partnerSchema() domain.Schema {
 
 func (e *env) campaign() domain.Campaign {
 	e.t.Helper()
-	res, err := e.c.CreateCampaign(e.ctx, commands.CreateCampaign{AccountID: e.account, Name: "Leads", Schema: partnerSchema()})
+	res, err := e.c.CreateCampaign.Handle(e.ctx, commands.CreateCampaign{AccountID: e.account, Name: "Leads", Schema: partnerSchema()})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func (e *env) campaign() domain.Campaign {
 
 func (e *env) filter(campaign uuid.UUID, conds ...domain.Condition) domain.Filter {
 	e.t.Helper()
-	res, err := e.c.CreateFilter(e.ctx, commands.CreateFilter{AccountID: e.account, CampaignID: campaign, Name: "f", Conditions: conds})
+	res, err := e.c.CreateFilter.Handle(e.ctx, commands.CreateFilter{AccountID: e.account, CampaignID: campaign, Name: "f", Conditions: conds})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -160,14 +160,14 @@ func (e *env) filter(campaign uuid.UUID, conds ...domain.Condition) domain.Filte
 
 func (e *env) updateFilter(id uuid.UUID, del bool, conds ...domain.Condition) {
 	e.t.Helper()
-	if _, err := e.c.UpdateFilter(e.ctx, commands.UpdateFilter{AccountID: e.account, FilterID: id, Name: "f", Conditions: conds, Delete: del}); err != nil {
+	if _, err := e.c.UpdateFilter.Handle(e.ctx, commands.UpdateFilter{AccountID: e.account, FilterID: id, Name: "f", Conditions: conds, Delete: del}); err != nil {
 		e.t.Fatal(err)
 	}
 }
 
 func (e *env) lead(campaign uuid.UUID, status string, fields map[string]any) domain.Lead {
 	e.t.Helper()
-	res, err := e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account, CampaignID: campaign, Status: status, Fields: fields})
+	res, err := e.c.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account, CampaignID: campaign, Status: status, Fields: fields})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func (e *env) lead(campaign uuid.UUID, status string, fields map[string]any) dom
 
 func (e *env) updateLead(id uuid.UUID, status string, fields map[string]any) {
 	e.t.Helper()
-	if _, err := e.c.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account, LeadID: id, Status: status, Fields: fields}); err != nil {
+	if _, err := e.c.UpdateLead.Handle(e.ctx, commands.UpdateLead{AccountID: e.account, LeadID: id, Status: status, Fields: fields}); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -680,7 +680,7 @@ func TestMembershipConvergesUnderConcurrency(t *testing.T) {
 			for range 40 {
 				if w == 0 && rnd.IntN(2) == 0 {
 					f := filters[rnd.IntN(len(filters))]
-					_, err := e.c.UpdateFilter(e.ctx, commands.UpdateFilter{AccountID: e.account, FilterID: f.ID, Name: "f",
+					_, err := e.c.UpdateFilter.Handle(e.ctx, commands.UpdateFilter{AccountID: e.account, FilterID: f.ID, Name: "f",
 						Conditions: []domain.Condition{randomCondition(rnd), randomCondition(rnd)}[:1+rnd.IntN(2)]})
 					if err != nil {
 						t.Errorf("UpdateFilter: %v", err)
@@ -693,7 +693,7 @@ func TestMembershipConvergesUnderConcurrency(t *testing.T) {
 				if rnd.IntN(2) == 0 {
 					fields["tags"] = []any{[]string{"hot", "cold"}[rnd.IntN(2)]}
 				}
-				_, err := e.c.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account, LeadID: l.ID,
+				_, err := e.c.UpdateLead.Handle(e.ctx, commands.UpdateLead{AccountID: e.account, LeadID: l.ID,
 					Status: statuses[rnd.IntN(3)], Fields: fields})
 				if err != nil {
 					t.Errorf("UpdateLead: %v", err)

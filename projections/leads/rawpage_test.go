@@ -65,7 +65,7 @@ func TestARawPageIsExactOnlyAtTheFiltersVersion(t *testing.T) {
 
 	// The projection stops; the filter narrows on the write side.
 	stop()
-	res, err := e.c.UpdateFilter(e.ctx, commands.UpdateFilter{AccountID: e.account, FilterID: f.ID, Name: "f",
+	res, err := e.c.UpdateFilter.Handle(e.ctx, commands.UpdateFilter{AccountID: e.account, FilterID: f.ID, Name: "f",
 		Conditions: []domain.Condition{eq("source", "abc"), {Field: "budget", Op: domain.OpGt, Value: 100}}})
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +89,7 @@ func TestWaitForABatchWaitsForEveryLeadOfIt(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	camp := e.campaign()
-	res, err := e.c.CreateLeads(e.ctx, commands.CreateLeads{AccountID: e.account, Leads: []commands.NewLead{
+	res, err := e.c.CreateLeads.Handle(e.ctx, commands.CreateLeads{AccountID: e.account, Leads: []commands.NewLead{
 		{CampaignID: camp.ID, Fields: map[string]any{"name": "first", "source": "abc"}},
 		{CampaignID: camp.ID, Fields: map[string]any{"name": "second", "source": "abc"}}}})
 	if err != nil {

@@ -60,17 +60,17 @@ func BenchmarkDeliveryLatency(b *testing.B) {
 			_ = js.DeleteStream(stream)
 		}
 	})
-	acct, err := c.CreateAccount(ctx, commands.CreateAccount{Name: "Bench"})
+	acct, err := c.CreateAccount.Handle(ctx, commands.CreateAccount{Name: "Bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
 	account := acct.Account.ID
-	camp, err := c.CreateCampaign(ctx, commands.CreateCampaign{AccountID: account, Name: "Bench", Schema: schema()})
+	camp, err := c.CreateCampaign.Handle(ctx, commands.CreateCampaign{AccountID: account, Name: "Bench", Schema: schema()})
 	if err != nil {
 		b.Fatal(err)
 	}
 	campaign := camp.Campaign.ID
-	filter, err := c.CreateFilter(ctx, commands.CreateFilter{AccountID: account, CampaignID: campaign, Name: "abc",
+	filter, err := c.CreateFilter.Handle(ctx, commands.CreateFilter{AccountID: account, CampaignID: campaign, Name: "abc",
 		Conditions: []domain.Condition{{Field: "source", Op: domain.OpEq, Value: "abc"}}})
 	if err != nil {
 		b.Fatal(err)
@@ -103,7 +103,7 @@ func BenchmarkDeliveryLatency(b *testing.B) {
 		if i%2 == 1 {
 			f = &filter.Filter.ID
 		}
-		if _, err := c.CreateWebhook(ctx, commands.CreateWebhook{AccountID: account, CampaignID: campaign, FilterID: f,
+		if _, err := c.CreateWebhook.Handle(ctx, commands.CreateWebhook{AccountID: account, CampaignID: campaign, FilterID: f,
 			URL: srv.URL}); err != nil {
 			b.Fatal(err)
 		}
@@ -119,7 +119,7 @@ func BenchmarkDeliveryLatency(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	disp, err := webhooks.NewDispatcher(webhooks.Config{AllowPrivate: true, OpenSecret: c.OpenWebhookSecret,
+	disp, err := webhooks.NewDispatcher(webhooks.Config{AllowPrivate: true, OpenSecret: c.Keys.OpenWebhookSecret,
 		Disable: func(context.Context, uuid.UUID, uuid.UUID, string, string) (bool, error) { return false, nil }, Events: log},
 		pool, quiet(), nil)
 	if err != nil {
@@ -135,7 +135,7 @@ func BenchmarkDeliveryLatency(b *testing.B) {
 
 	// Warm up: one lead through every receiver before measuring (the
 	// relay creates the stream on its way).
-	warm, err := c.CreateLead(ctx, commands.CreateLead{AccountID: account, CampaignID: campaign, Fields: map[string]any{"name": "w", "source": "abc"}})
+	warm, err := c.CreateLead.Handle(ctx, commands.CreateLead{AccountID: account, CampaignID: campaign, Fields: map[string]any{"name": "w", "source": "abc"}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func BenchmarkDeliveryLatency(b *testing.B) {
 		writers.Add(1)
 		go func() {
 			defer writers.Done()
-			res, err := c.CreateLead(ctx, commands.CreateLead{AccountID: account, CampaignID: campaign,
+			res, err := c.CreateLead.Handle(ctx, commands.CreateLead{AccountID: account, CampaignID: campaign,
 				Fields: map[string]any{"name": "x", "source": "abc", "budget": 10}})
 			at := time.Now()
 			if err != nil {

@@ -52,7 +52,7 @@ func TestSignaturesVerifyWithTheStandardCheck(t *testing.T) {
 
 	// During a rotation's grace both secrets sign: a receiver holding
 	// either verifies.
-	rot, err := e.c.RotateWebhookSecret(e.ctx, commands.RotateWebhookSecret{AccountID: e.account, WebhookID: sub.Webhook.ID,
+	rot, err := e.c.RotateWebhookSecret.Handle(e.ctx, commands.RotateWebhookSecret{AccountID: e.account, WebhookID: sub.Webhook.ID,
 		Grace: 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +272,7 @@ func TestFilteredSubscriptionSeesOnlyItsScope(t *testing.T) {
 	}
 
 	// Narrowing the filter takes "out" out of scope: one left_scope, no data.
-	if _, err := e.c.UpdateFilter(e.ctx, commands.UpdateFilter{AccountID: e.account, FilterID: abc, Name: "f",
+	if _, err := e.c.UpdateFilter.Handle(e.ctx, commands.UpdateFilter{AccountID: e.account, FilterID: abc, Name: "f",
 		Conditions: []domain.Condition{{Field: "source", Op: domain.OpEq, Value: "abc"}, {Field: "budget", Op: domain.OpGt, Value: 100}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +338,7 @@ func TestFailingForFiveDaysDisablesAndRecordsIt(t *testing.T) {
 		attempts(2 + day)
 	}
 	testenv.CheckFor(t, 10*time.Second, func() error {
-		w, err := e.c.Webhook(e.ctx, e.account, sub.Webhook.ID)
+		w, err := e.q.Webhook(e.ctx, e.account, sub.Webhook.ID)
 		if err != nil {
 			return err
 		}
@@ -373,7 +373,7 @@ func TestGoneDisablesAtOnce(t *testing.T) {
 	sub := e.subscribe(rcv.srv.URL, nil)
 	e.lead(map[string]any{"name": "Ada"})
 	testenv.CheckFor(t, 10*time.Second, func() error {
-		w, err := e.c.Webhook(e.ctx, e.account, sub.Webhook.ID)
+		w, err := e.q.Webhook(e.ctx, e.account, sub.Webhook.ID)
 		if err != nil {
 			return err
 		}
@@ -422,7 +422,7 @@ func TestPrivateAddressesAreRefused(t *testing.T) {
 	}
 	for _, u := range []string{"http://127.0.0.1:8080/h", "https://10.0.0.7/h", "http://169.254.169.254/latest/meta-data",
 		"http://[::1]/h", "http://localhost/h", "https://[fe80::1]/h"} {
-		_, err := strict.CreateWebhook(e.ctx, commands.CreateWebhook{AccountID: e.account, CampaignID: e.campaign, URL: u})
+		_, err := strict.CreateWebhook.Handle(e.ctx, commands.CreateWebhook{AccountID: e.account, CampaignID: e.campaign, URL: u})
 		if fe := fieldError(err); fe.Field != "url" {
 			t.Errorf("CreateWebhook(%s) = %v, want a url field error", u, err)
 		}
@@ -465,7 +465,7 @@ func TestRedeliverAndTestEvent(t *testing.T) {
 	e.update(lead, map[string]any{"budget": 7})
 	first := rcv.waitFor(2, 10*time.Second)
 	e.waitDelivered(sub.Webhook.ID, 2)
-	res, err := e.c.RedeliverWebhook(e.ctx, commands.RedeliverWebhook{AccountID: e.account, WebhookID: sub.Webhook.ID, Since: &since})
+	res, err := e.c.RedeliverWebhook.Handle(e.ctx, commands.RedeliverWebhook{AccountID: e.account, WebhookID: sub.Webhook.ID, Since: &since})
 	if err != nil || res.Messages != 2 {
 		t.Fatalf("RedeliverWebhook = %+v, %v", res, err)
 	}
@@ -476,17 +476,17 @@ func TestRedeliverAndTestEvent(t *testing.T) {
 			t.Errorf("redelivery %d: %+v, want %+v again", i, again[2+i].event, first[i].event)
 		}
 	}
-	one, err := e.c.RedeliverWebhook(e.ctx, commands.RedeliverWebhook{AccountID: e.account, WebhookID: sub.Webhook.ID,
+	one, err := e.c.RedeliverWebhook.Handle(e.ctx, commands.RedeliverWebhook{AccountID: e.account, WebhookID: sub.Webhook.ID,
 		EventID: ptr(uuid.MustParse(first[1].event.ID))})
 	if err != nil || one.Messages != 1 {
 		t.Fatalf("redeliver one: %+v, %v", one, err)
 	}
 	rcv.waitFor(5, 10*time.Second)
-	if _, err := e.c.RedeliverWebhook(e.ctx, commands.RedeliverWebhook{AccountID: e.account, WebhookID: sub.Webhook.ID,
+	if _, err := e.c.RedeliverWebhook.Handle(e.ctx, commands.RedeliverWebhook{AccountID: e.account, WebhookID: sub.Webhook.ID,
 		EventID: ptr(uuid.New())}); !errors.Is(err, commands.ErrDeliveryNotFound) {
 		t.Fatalf("unknown event: %v", err)
 	}
-	test, err := e.c.SendWebhookTest(e.ctx, commands.SendWebhookTest{AccountID: e.account, WebhookID: sub.Webhook.ID})
+	test, err := e.c.SendWebhookTest.Handle(e.ctx, commands.SendWebhookTest{AccountID: e.account, WebhookID: sub.Webhook.ID})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/leadsvc/leadsvc/internal/testenv"
 	"github.com/leadsvc/leadsvc/projections"
 	"github.com/leadsvc/leadsvc/projections/webhooks"
+	"github.com/leadsvc/leadsvc/queries"
 )
 
 var testKey = []byte("0123456789abcdef0123456789abcdef")
@@ -67,7 +68,8 @@ type env struct {
 	ctx      context.Context
 	pool     *pgxpool.Pool
 	store    *eventstore.Store
-	c        *commands.Commands
+	c        commands.Commands
+	q        *queries.Queries
 	clock    *clock
 	disp     *webhooks.Dispatcher
 	log      eventlog.Log
@@ -98,13 +100,14 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ctx: ctx, pool: pool, store: store, c: c, clock: &clock{t: time.Now()}}
-	acct, err := c.CreateAccount(ctx, commands.CreateAccount{Name: "Acme"})
+	e := &env{t: t, ctx: ctx, pool: pool, store: store, c: c, q: queries.New(queries.Config{Views: views.Of(store)}),
+		clock: &clock{t: time.Now()}}
+	acct, err := c.CreateAccount.Handle(ctx, commands.CreateAccount{Name: "Acme"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.account = acct.Account.ID
-	camp, err := c.CreateCampaign(ctx, commands.CreateCampaign{AccountID: e.account, Name: "Solar", Schema: schema()})
+	camp, err := c.CreateCampaign.Handle(ctx, commands.CreateCampaign{AccountID: e.account, Name: "Solar", Schema: schema()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,9 +152,9 @@ func (e *env) dispatcher() *webhooks.Dispatcher {
 		Jitter:       -1,
 		PerEndpoint:  e.opts.perEndpoint,
 		PollInterval: 20 * time.Millisecond,
-		OpenSecret:   e.c.OpenWebhookSecret,
+		OpenSecret:   e.c.Keys.OpenWebhookSecret,
 		Disable: func(ctx context.Context, account, id uuid.UUID, reason, detail string) (bool, error) {
-			res, err := e.c.DisableWebhook(ctx, commands.DisableWebhook{AccountID: account, WebhookID: id, Reason: reason, Detail: detail})
+			res, err := e.c.DisableWebhook.Handle(ctx, commands.DisableWebhook{AccountID: account, WebhookID: id, Reason: reason, Detail: detail})
 			return res.Position > 0, err
 		},
 		Events: e.log,
@@ -196,7 +199,7 @@ func schema() domain.Schema {
 
 func (e *env) subscribe(url string, filter *uuid.UUID, types ...string) commands.WebhookSecretResult {
 	e.t.Helper()
-	res, err := e.c.CreateWebhook(e.ctx, commands.CreateWebhook{AccountID: e.account, CampaignID: e.campaign, FilterID: filter,
+	res, err := e.c.CreateWebhook.Handle(e.ctx, commands.CreateWebhook{AccountID: e.account, CampaignID: e.campaign, FilterID: filter,
 		URL: url, EventTypes: types})
 	if err != nil {
 		e.t.Fatalf("CreateWebhook: %v", err)
@@ -206,7 +209,7 @@ func (e *env) subscribe(url string, filter *uuid.UUID, types ...string) commands
 
 func (e *env) filter(conds ...domain.Condition) uuid.UUID {
 	e.t.Helper()
-	res, err := e.c.CreateFilter(e.ctx, commands.CreateFilter{AccountID: e.account, CampaignID: e.campaign, Name: "f", Conditions: conds})
+	res, err := e.c.CreateFilter.Handle(e.ctx, commands.CreateFilter{AccountID: e.account, CampaignID: e.campaign, Name: "f", Conditions: conds})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -215,7 +218,7 @@ func (e *env) filter(conds ...domain.Condition) uuid.UUID {
 
 func (e *env) lead(fields map[string]any) uuid.UUID {
 	e.t.Helper()
-	res, err := e.c.CreateLead(e.ctx, commands.CreateLead{AccountID: e.account, CampaignID: e.campaign, Fields: fields})
+	res, err := e.c.CreateLead.Handle(e.ctx, commands.CreateLead{AccountID: e.account, CampaignID: e.campaign, Fields: fields})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -224,7 +227,7 @@ func (e *env) lead(fields map[string]any) uuid.UUID {
 
 func (e *env) update(id uuid.UUID, fields map[string]any) {
 	e.t.Helper()
-	if _, err := e.c.UpdateLead(e.ctx, commands.UpdateLead{AccountID: e.account, LeadID: id, Fields: fields}); err != nil {
+	if _, err := e.c.UpdateLead.Handle(e.ctx, commands.UpdateLead{AccountID: e.account, LeadID: id, Fields: fields}); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -232,7 +235,7 @@ func (e *env) update(id uuid.UUID, fields map[string]any) {
 // attempts returns a subscription's delivery log, oldest first.
 func (e *env) attempts(hook uuid.UUID) []commands.WebhookDelivery {
 	e.t.Helper()
-	ds, err := e.c.WebhookDeliveries(e.ctx, e.account, hook, commands.DeliveryQuery{Limit: 10000})
+	ds, err := e.q.WebhookDeliveries(e.ctx, e.account, hook, queries.DeliveryQuery{Limit: 10000})
 	if err != nil {
 		e.t.Fatal(err)
 	}
