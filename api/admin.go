@@ -97,11 +97,12 @@ type fieldBody struct {
 	Required bool    `json:"required"`
 	Select   string  `json:"select,omitempty"`
 	Campaign *string `json:"campaign,omitempty"`
+	Personal *bool   `json:"personal,omitempty"` // absent: the type's default
 }
 
 func (f fieldBody) field(v *domain.ValidationError, path string) domain.Field {
 	return domain.Field{Key: f.Key, Label: f.Label, Type: domain.FieldType(f.Type), Required: f.Required, Select: f.Select,
-		Campaign: parseUUIDField(v, path+".campaign", f.Campaign)}
+		Campaign: parseUUIDField(v, path+".campaign", f.Campaign), Personal: f.Personal}
 }
 
 type campaignBody struct {
@@ -289,6 +290,7 @@ type fieldEditBody struct {
 	Required *bool   `json:"required"`
 	Retired  *bool   `json:"retired"`
 	Position *int    `json:"position"`
+	Personal *bool   `json:"personal"`
 }
 
 type statusEditBody struct {
@@ -337,10 +339,12 @@ func (a *API) editOption(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) editField(w http.ResponseWriter, r *http.Request) error {
 	var in fieldEditBody
-	return a.editSchemaItem(w, r, "key", &in, func() int { return count(in.Label != nil, in.Required != nil, in.Retired != nil, in.Position != nil) },
+	return a.editSchemaItem(w, r, "key", &in, func() int {
+		return count(in.Label != nil, in.Required != nil, in.Retired != nil, in.Position != nil, in.Personal != nil)
+	},
 		func(cmd *commands.ChangeCampaign, key string) {
 			cmd.EditField = &commands.FieldEdit{Key: key, Change: domain.FieldChange{Label: in.Label, Required: in.Required,
-				Retired: in.Retired, Position: in.Position}}
+				Retired: in.Retired, Position: in.Position, Personal: in.Personal}}
 		})
 }
 

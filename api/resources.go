@@ -26,7 +26,9 @@ type campaignJSON struct {
 }
 
 func campaignOut(c domain.Campaign) campaignJSON {
-	out := campaignJSON{ID: c.ID, Name: c.Name, Fields: nonNil(c.Schema.Fields), Selects: nonNil(c.Schema.Selects),
+	// Every field says whether it is personal, those stored before the
+	// flag existed by their type's default.
+	out := campaignJSON{ID: c.ID, Name: c.Name, Fields: nonNil(c.Schema.WithPersonalDefaults().Fields), Selects: nonNil(c.Schema.Selects),
 		Statuses: nonNil(c.Schema.Statuses), Version: c.Version, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	for i, s := range out.Selects {
 		out.Selects[i].Options = nonNil(s.Options)

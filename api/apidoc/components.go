@@ -542,7 +542,8 @@ func (b *builder) campaignComponents() {
 		"required", obj("type", "boolean", "description", "Creates must give it; it cannot be cleared."),
 		"select", str("For select and multiselect: the key of the select list of its options."),
 		"campaign", uuidSchema("For relation: the target campaign."),
-		"retired", retiredSchema("field")))
+		"retired", retiredSchema("field"),
+		"personal", obj("type", "boolean", "description", "Whether its values are personal data, erased with the lead (POST /v1/leads/{id}/erase).")))
 	b.schemas.set("Option", object([]string{"value", "label"},
 		"value", obj("type", "string", "minLength", 1, "maxLength", 200, "description", "What a lead stores and clients send."),
 		"label", obj("type", "string", "minLength", 1, "description", "The option's name for people."),
@@ -597,7 +598,8 @@ func (b *builder) adminComponents() {
 		"type", sref("FieldType"),
 		"required", obj("type", "boolean", "default", false),
 		"select", str("For select and multiselect: the key of one of the campaign's selects."),
-		"campaign", uuidSchema("For relation: the target campaign."))))
+		"campaign", uuidSchema("For relation: the target campaign."),
+		"personal", obj("type", "boolean", "description", "Whether its values are personal data, erased with the lead. Default: true for text, textarea, email, phone and url; false otherwise."))))
 	types := make([]string, len(domain.FieldTypes))
 	for i, t := range domain.FieldTypes {
 		types[i] = string(t)
@@ -618,7 +620,8 @@ func (b *builder) adminComponents() {
 		set("examples", []any{obj("label", "Partner ABC Ltd"), obj("retired", true)}))
 	b.schemas.set("FieldChange", closed(object(nil, "label", label(),
 		"required", obj("type", "boolean", "description", "Whether creates must give it; a retired field cannot be required."),
-		"retired", retire, "position", position("field"))).set("minProperties", 1).
+		"retired", retire, "position", position("field"),
+		"personal", obj("type", "boolean", "description", "Whether its values are personal data, erased with the lead."))).set("minProperties", 1).
 		set("examples", []any{obj("label", "Budget (EUR)", "position", 1)}))
 	b.schemas.set("StatusChange", closed(object(nil, "label", label(), "retired", retire, "position", position("status"))).
 		set("minProperties", 1).set("examples", []any{obj("label", "Reached", "position", 2)}))
