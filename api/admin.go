@@ -40,6 +40,30 @@ func (a *API) adminRoutes(r chi.Router) {
 	r.Delete("/tokens/{id}", a.h(a.revokeToken))
 	r.Post("/tokens/{id}/reveal", a.h(a.revealToken))
 	r.Post("/tokens/{id}/rotate", a.h(a.rotateToken))
+	r.Post("/leads/{id}/erase", a.h(a.eraseLead))
+}
+
+// eraseBody is POST /v1/leads/{id}/erase's body.
+type eraseBody struct {
+	Reason string `json:"reason"`
+}
+
+// eraseLead erases a lead's personal values everywhere leadsvc keeps
+// them; the answer says what was erased, never a value.
+func (a *API) eraseLead(w http.ResponseWriter, r *http.Request) error {
+	var in eraseBody
+	id, idem, err := writeByPath(w, r, &in, false)
+	if err != nil {
+		return err
+	}
+	res, err := a.cmd.EraseLead(r.Context(), commands.EraseLead{AccountID: tokenFrom(r.Context()).AccountID, LeadID: id,
+		Reason: in.Reason, Meta: meta(r), Idem: idem})
+	if err != nil {
+		return err
+	}
+	writeWritten(w, http.StatusOK, res.Written, erasureJSON{LeadID: res.LeadID, ErasedAt: res.ErasedAt, Fields: nonNil(res.Fields),
+		Rows: res.Rows, ChainIntact: res.ChainIntact})
+	return nil
 }
 
 // readWrite reads a write's JSON body into dst and returns the raw body

@@ -32,6 +32,7 @@ type LeadWriter interface {
 	CreateLead(ctx context.Context, cmd commands.CreateLead) (commands.LeadResult, error)
 	CreateLeads(ctx context.Context, cmd commands.CreateLeads) (commands.LeadsResult, error)
 	UpdateLead(ctx context.Context, cmd commands.UpdateLead) (commands.LeadResult, error)
+	EraseLead(ctx context.Context, cmd commands.EraseLead) (commands.EraseResult, error)
 }
 
 // Files keeps the files attached to leads.

@@ -156,3 +156,12 @@ func nonNil[T any](s []T) []T {
 	}
 	return s
 }
+
+// erasureJSON is the answer to an erasure: what it did, no value.
+type erasureJSON struct {
+	LeadID      uuid.UUID `json:"lead_id"`
+	ErasedAt    time.Time `json:"erased_at"`
+	Fields      []string  `json:"fields"`
+	Rows        int       `json:"rows"`
+	ChainIntact bool      `json:"chain_intact"`
+}

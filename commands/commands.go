@@ -44,6 +44,9 @@ type Config struct {
 	Clock              func() time.Time // default time.Now
 	Random             io.Reader        // default crypto/rand
 	Webhooks           WebhookTargets   // which endpoints webhook subscriptions may name
+	// LeadViews writes an erased lead's tombstone in the erasure's
+	// transaction; nil leaves it to the lead views' projection.
+	LeadViews ErasedLeadViews
 }
 
 // Commands holds every write use case.
@@ -56,6 +59,7 @@ type Commands struct {
 
 	webhookTargets WebhookTargets
 	auths          authCache
+	leadViews      ErasedLeadViews
 }
 
 // New returns the handlers for cfg.
@@ -68,7 +72,7 @@ func New(cfg Config) (*Commands, error) {
 		return nil, fmt.Errorf("commands: %w", err)
 	}
 	c := &Commands{store: cfg.Store, views: cfg.Views, sealer: sealer, now: cfg.Clock, rnd: cfg.Random,
-		webhookTargets: cfg.Webhooks}
+		webhookTargets: cfg.Webhooks, leadViews: cfg.LeadViews}
 	if c.views == nil {
 		c.views = views.Of(cfg.Store)
 	}

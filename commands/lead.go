@@ -235,6 +235,9 @@ func (c *Commands) GetLead(ctx context.Context, accountID, leadID uuid.UUID, s *
 	if !sc.Owns(l) {
 		return domain.Lead{}, domain.ErrLeadNotFound
 	}
+	if l.Erased() {
+		return domain.Lead{}, l.ErasedError()
+	}
 	camp, err := c.Campaign(ctx, accountID, l.CampaignID)
 	if err != nil {
 		return domain.Lead{}, err
@@ -296,6 +299,10 @@ func (c *Commands) changeLead(ctx context.Context, accountID, leadID uuid.UUID, 
 			l := domain.FoldLead(eventstore.Events(history))
 			if !sc.Owns(l) {
 				return nil, domain.ErrLeadNotFound
+			}
+			if l.Erased() {
+				// Before the filter, which the erased values no longer meet.
+				return nil, l.ErasedError()
 			}
 			camp := known[l.CampaignID]
 			if camp == nil {

@@ -34,7 +34,7 @@ type resp struct {
 }
 
 var problemRefs = map[string]string{"400": "BadRequest", "401": "Unauthenticated", "403": "Forbidden", "404": "NotFound",
-	"409": "Conflict", "412": "PreconditionFailed", "413": "TooLarge", "415": "UnsupportedMediaType", "422": "Unprocessable",
+	"409": "Conflict", "410": "Gone", "412": "PreconditionFailed", "413": "TooLarge", "415": "UnsupportedMediaType", "422": "Unprocessable",
 	"429": "TooManyRequests", "500": "Internal", "503": "UploadsBusy"}
 
 // errs are the problem answers of an operation: the ones every
@@ -137,13 +137,13 @@ func (b *builder) operations() []*operation {
 	add(&operation{Method: "GET", Path: "/v1/leads/{id}", ID: "getLead", Tag: "Leads", Perm: domain.PermRead,
 		Summary: "Get a lead", Description: "One lead; a lead outside this token's scope is 404, exactly like a missing one.",
 		Params:    []*M{leadID, minPos},
-		Responses: append([]resp{ok("200", "The lead.", "Lead", "ETag", "Leadsvc-Stale")}, errs("400", "404")...)})
+		Responses: append([]resp{ok("200", "The lead.", "Lead", "ETag", "Leadsvc-Stale")}, errs("400", "404", "410")...)})
 	add(&operation{Method: "PATCH", Path: "/v1/leads/{id}", ID: "updateLead", Tag: "Leads", Perm: domain.PermWrite,
 		Summary:     "Change a lead",
 		Description: "Changes the status and the fields given; omitted fields keep their values and null clears an optional one. A change that would take the lead outside the token's filter is 422 outside-scope." + writesNote,
 		Params:      []*M{leadID, ifMatch, idem}, Body: jsonBody("LeadUpdate", true),
 		Responses: append([]resp{ok("200", "The changed lead.", "Lead", "ETag", "Leadsvc-Position")},
-			errs("400", "404", "409", "412", "413", "415", "422")...)})
+			errs("400", "404", "409", "410", "412", "413", "415", "422")...)})
 	add(&operation{Method: "GET", Path: "/v1/leads/{id}/files", ID: "listFiles", Tag: "Files", Perm: domain.PermRead,
 		Summary: "List a lead's files", Params: []*M{leadID, minPos},
 		Responses: append([]resp{ok("200", "The lead's files.", "FilePage", "Leadsvc-Stale")}, errs("400", "404")...)})
@@ -316,6 +316,11 @@ func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
 		Description: "A new secret; the old one ends at once, unless a grace_period keeps it working that long." + writesNote,
 		Params:      []*M{tokenID, idem}, Body: jsonBody("TokenRotate", false),
 		Responses: append([]resp{ok("200", "The token, with its new secret.", "Token", "ETag", "Leadsvc-Position")}, writeErrs...)})
+	admin(&operation{Method: "POST", Path: "/v1/leads/{id}/erase", ID: "eraseLead", Tag: "Leads", Summary: "Erase a lead's personal data",
+		Description: "Replaces every personal value of the lead (the fields marked personal, file names) by \"[erased]\" in its events, deletes its files and the stored answers and webhook bodies that carried it, in one transaction; the history stays verifiable. Afterwards the lead answers 410 and is in no list; erasing it again is 410. The reason is recorded in the lead.erased event: say why, not who (docs/privacy.md)." + writesNote,
+		Params:      []*M{pathID("The lead's id."), idem}, Body: jsonBody("LeadErase", true),
+		Responses: append([]resp{ok("200", "What was erased: the field keys and the number of event rows scrubbed, never a value.", "LeadErasure", "Leadsvc-Position")},
+			errs("400", "404", "410", "413", "415", "422")...)})
 
 	webhookID := pathID("The subscription's id.")
 	hook := func(o *operation) {
