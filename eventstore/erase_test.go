@@ -35,7 +35,9 @@ func leadStore(t *testing.T) (*eventstore.Store, *pgxpool.Pool) {
 	return s, pool
 }
 
-// writeLead appends a lead with personal values, an update and a file.
+// writeLead appends a lead with personal values, an update and a file,
+// as any build wrote them: erasing a lead written before erasure existed
+// is this same path.
 func writeLead(t *testing.T, s *eventstore.Store, name string) uuid.UUID {
 	t.Helper()
 	id, campaign := uuid.New(), uuid.New()

@@ -311,7 +311,9 @@ func TestReadOnlyTokenDocumentsNoWrite(t *testing.T) {
 	admin := mustValidate(t, "admin", apidoc.Build(apidoc.Scope{PublicURL: publicURL,
 		Token: &apidoc.Token{Name: "ops", Permissions: perms(domain.PermAdmin)}}))
 	for _, op := range operations(t, admin) {
-		if strings.Contains(op, "/v1/leads") || strings.Contains(op, "/v1/audit") {
+		// An admin erases leads; it reads and writes none.
+		adminsOwn := op == "POST /v1/leads/{id}/erase"
+		if (strings.Contains(op, "/v1/leads") && !adminsOwn) || strings.Contains(op, "/v1/audit") {
 			t.Errorf("an admin-only token documents %s", op)
 		}
 	}

@@ -126,14 +126,14 @@ func (b *builder) operations() []*operation {
 		Description: "Creates a lead in this token's campaign." + b.createNote() + writesNote,
 		Params:      []*M{idem}, Body: jsonBody("LeadCreate", true),
 		Responses: append([]resp{ok("201", "The created lead; defaulted lists the members filled in from the token's filter.", "Lead",
-			"Location", "ETag", "Leadsvc-Position")}, errs("400", "404", "409", "413", "415", "422")...)})
+			"Location", "ETag", "Leadsvc-Position")}, errs("400", "404", "409", "410", "413", "415", "422")...)})
 	add(&operation{Method: "POST", Path: "/v1/leads/batch", ID: "createLeads", Tag: "Leads", Perm: domain.PermWrite,
 		Summary: "Create leads in a batch",
 		Description: "Creates 1 to 100 leads in one transaction, all or none: each lead is read and checked exactly as POST /v1/leads checks one." + b.createNote() +
 			" When any lead is refused, nothing is written, and the 422 problem names the members of every refused lead by its index (leads[3].fields.budget). Accepts Idempotency-Key, which covers the whole batch. A batch costs one unit of the rate limit per lead.",
 		Params: []*M{idem}, Body: jsonBody("LeadBatch", true),
 		Responses: append([]resp{ok("201", "The created leads, in the order sent; defaulted lists the members filled in from the token's filter. A read sent with the answer's Leadsvc-Position sees every lead of the batch.",
-			"LeadList", "Leadsvc-Position")}, errs("400", "409", "413", "415", "422")...)})
+			"LeadList", "Leadsvc-Position")}, errs("400", "409", "410", "413", "415", "422")...)})
 	add(&operation{Method: "GET", Path: "/v1/leads/{id}", ID: "getLead", Tag: "Leads", Perm: domain.PermRead,
 		Summary: "Get a lead", Description: "One lead; a lead outside this token's scope is 404, exactly like a missing one.",
 		Params:    []*M{leadID, minPos},
@@ -146,13 +146,13 @@ func (b *builder) operations() []*operation {
 			errs("400", "404", "409", "410", "412", "413", "415", "422")...)})
 	add(&operation{Method: "GET", Path: "/v1/leads/{id}/files", ID: "listFiles", Tag: "Files", Perm: domain.PermRead,
 		Summary: "List a lead's files", Params: []*M{leadID, minPos},
-		Responses: append([]resp{ok("200", "The lead's files.", "FilePage", "Leadsvc-Stale")}, errs("400", "404")...)})
+		Responses: append([]resp{ok("200", "The lead's files.", "FilePage", "Leadsvc-Stale")}, errs("400", "404", "410")...)})
 	add(&operation{Method: "POST", Path: "/v1/leads/{id}/files", ID: "uploadFile", Tag: "Files", Perm: domain.PermWrite,
 		Summary:     "Upload a file",
 		Description: "multipart/form-data with one part named file. Retries are recognised by the file's name, type and bytes, not by the multipart framing. An account's files share a quota (413 upload-quota-exceeded), and uploads in progress at once are capped per account (429 too-many-uploads) and per service (503 uploads-busy), both with Retry-After." + writesNote,
 		Params:      []*M{leadID, idem}, Body: &body{MediaType: "multipart/form-data", Schema: "FileUpload", Required: true},
 		Responses: append([]resp{ok("201", "The file's metadata.", "File", "Location", "ETag", "Leadsvc-Position")},
-			errs("400", "404", "409", "413", "415", "422", "503")...)})
+			errs("400", "404", "409", "410", "413", "415", "422", "503")...)})
 	add(&operation{Method: "GET", Path: "/v1/leads/{id}/files/{file_id}", ID: "downloadFile", Tag: "Files", Perm: domain.PermRead,
 		Summary:     "Download a file",
 		Description: "The bytes, with the recorded Content-Type, as an attachment. If-None-Match with the ETag answers 304.",
@@ -166,7 +166,7 @@ func (b *builder) operations() []*operation {
 	add(&operation{Method: "DELETE", Path: "/v1/leads/{id}/files/{file_id}", ID: "deleteFile", Tag: "Files", Perm: domain.PermWrite,
 		Summary: "Delete a file", Description: "Removes the file from the lead." + writesNote,
 		Params:    []*M{leadID, fileID, idem},
-		Responses: append([]resp{ok("204", "Deleted.", "", "Leadsvc-Position")}, errs("400", "404", "409")...)})
+		Responses: append([]resp{ok("204", "Deleted.", "", "Leadsvc-Position")}, errs("400", "404", "409", "410")...)})
 	add(&operation{Method: "GET", Path: "/v1/schema", ID: "getSchema", Tag: "Schema", Perm: domain.PermRead,
 		Summary:     "Get the campaign schema this token sees",
 		Description: "The campaign's fields, selects and statuses as they are now, the token's permissions, its filter in words and the values a create fills in.",
