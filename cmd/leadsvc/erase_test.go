@@ -96,6 +96,13 @@ func TestEraseALeadEverywhereLeadsvcKeepsIt(t *testing.T) {
 			t.Fatalf("field %v: personal, want %v", f, want)
 		}
 	}
+	// The admin says a date is personal too: a field_changed event.
+	changed := admin.do("PATCH", "/v1/campaigns/"+campaignID+"/fields/callback_on", map[string]any{"personal": true}).want(200).obj()
+	for _, f := range changed["fields"].([]any) {
+		if f := f.(map[string]any); str(f, "key") == "callback_on" && f["personal"] != true {
+			t.Fatalf("callback_on after the change: %v", f)
+		}
+	}
 	rcv := newHookReceiver(t)
 	admin.do("POST", "/v1/webhooks", map[string]any{"url": rcv.srv.URL + "/hooks", "campaign_id": campaignID}).want(201)
 
@@ -130,6 +137,9 @@ func TestEraseALeadEverywhereLeadsvcKeepsIt(t *testing.T) {
 
 	var erased map[string]any
 	admin.do("POST", "/v1/leads/"+ada.ID+"/erase", map[string]any{"reason": "the person asked"}).want(200).into(&erased)
+	if fmt.Sprint(erased["fields"]) != "[callback_on email name nickname notes phone site]" {
+		t.Fatalf("erased fields %v", erased["fields"])
+	}
 	if erased["chain_intact"] != true || erased["rows"] != 4.0 || str(erased, "lead_id") != ada.ID {
 		// created, the notes, the name and the file: the status change holds nothing personal
 		t.Fatalf("erasure %v", erased)
