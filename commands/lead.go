@@ -235,15 +235,15 @@ func (c *Commands) GetLead(ctx context.Context, accountID, leadID uuid.UUID, s *
 	if !sc.Owns(l) {
 		return domain.Lead{}, domain.ErrLeadNotFound
 	}
-	if l.Erased() {
-		return domain.Lead{}, l.ErasedError()
-	}
 	camp, err := c.Campaign(ctx, accountID, l.CampaignID)
 	if err != nil {
 		return domain.Lead{}, err
 	}
 	if !sc.Sees(camp.Schema, l) {
 		return domain.Lead{}, domain.ErrLeadNotFound
+	}
+	if l.Erased() {
+		return domain.Lead{}, l.ErasedError()
 	}
 	return l, nil
 }
@@ -300,10 +300,6 @@ func (c *Commands) changeLead(ctx context.Context, accountID, leadID uuid.UUID, 
 			if !sc.Owns(l) {
 				return nil, domain.ErrLeadNotFound
 			}
-			if l.Erased() {
-				// Before the filter, which the erased values no longer meet.
-				return nil, l.ErasedError()
-			}
 			camp := known[l.CampaignID]
 			if camp == nil {
 				c, err := c.Campaign(ctx, accountID, l.CampaignID)
@@ -313,7 +309,12 @@ func (c *Commands) changeLead(ctx context.Context, accountID, leadID uuid.UUID, 
 				camp = &c
 			}
 			if !sc.Sees(camp.Schema, l) {
+				// An erased lead too: what is left of it decides, so a
+				// token never learns of one outside its filter.
 				return nil, domain.ErrLeadNotFound
+			}
+			if l.Erased() {
+				return nil, l.ErasedError()
 			}
 			if ifVer > 0 && l.Version != ifVer {
 				return nil, fmt.Errorf("%w: the lead is at version %d, not %d", ErrPreconditionFailed, l.Version, ifVer)

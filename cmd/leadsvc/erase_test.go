@@ -152,6 +152,24 @@ func TestEraseALeadEverywhereLeadsvcKeepsIt(t *testing.T) {
 	admin.do("PATCH", "/v1/leads/"+ada.ID, map[string]any{"fields": map[string]any{"name": "back"}}).problem(410)
 	admin.do("POST", "/v1/leads/"+ada.ID+"/erase", map[string]any{"reason": "again"}).problem(410)
 	admin.do("POST", "/v1/leads", create, "Idempotency-Key", "create-ada").problem(410)
+	// A partner whose filter the erased lead met (on what is left of it)
+	// is told it was erased; one whose filter it did not meet still gets
+	// 404, exactly as for a lead that never existed.
+	for i, tc := range []struct {
+		cond   map[string]any
+		status int
+	}{
+		{map[string]any{"field": "source", "op": "eq", "value": "website"}, 410},
+		{map[string]any{"field": "budget", "op": "gte", "value": 5000}, 404},
+	} {
+		fid := str(admin.do("POST", "/v1/campaigns/"+campaignID+"/filters", map[string]any{"name": fmt.Sprint("f", i),
+			"conditions": []map[string]any{tc.cond}}).want(201).obj(), "id")
+		tok := admin.do("POST", "/v1/tokens", map[string]any{"name": fmt.Sprint("partner ", i), "campaign_id": campaignID,
+			"filter_id": fid, "permissions": []string{"read", "write"}}).want(201).obj()
+		partner := admin.as(str(tok, "secret"))
+		partner.do("GET", "/v1/leads/"+ada.ID, nil).problem(tc.status)
+		partner.do("PATCH", "/v1/leads/"+ada.ID, map[string]any{"status": "new"}).problem(tc.status)
+	}
 	var page leadPage
 	admin.do("GET", "/v1/leads?campaign_id="+campaignID, nil).want(200).into(&page)
 	if len(page.Data) != 1 || page.Data[0].ID != bob.ID {

@@ -19,6 +19,11 @@ $$;
 -- repeat of its events never brings it back.
 ALTER TABLE lead_views ADD COLUMN erased_at timestamptz;
 
+-- An erasure finds the lead's webhook messages, whatever their state,
+-- without reading the whole delivery log.
+CREATE INDEX webhook_messages_lead ON webhook_messages (lead_id) WHERE lead_id IS NOT NULL;
+
 -- +goose Down
+DROP INDEX webhook_messages_lead;
 ALTER TABLE lead_views DROP COLUMN erased_at;
 DROP FUNCTION leadsvc_row_digest;

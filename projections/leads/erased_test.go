@@ -1,7 +1,6 @@
 package leads_test
 
 import (
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -39,10 +38,9 @@ func TestErasedLeadIsATombstoneFromTheStream(t *testing.T) {
 	}
 	e.waitMembers(f.ID, ids(bob))
 	testenv.CheckFor(t, 20*time.Second, func() error {
-		_, err := e.reader.Get(e.ctx, e.account, ada.ID, nil)
-		var erased *domain.LeadErasedError
-		if !errors.As(err, &erased) || !erased.At.Equal(res.ErasedAt) {
-			return fmt.Errorf("Get = %v, want erased at %v", err, res.ErasedAt)
+		l, err := e.reader.Get(e.ctx, e.account, ada.ID, nil)
+		if err != nil || !l.ErasedAt.Equal(res.ErasedAt) || l.Fields["name"] != nil {
+			return fmt.Errorf("Get = %+v, %v; want the tombstone erased at %v", l, err, res.ErasedAt)
 		}
 		return nil
 	})

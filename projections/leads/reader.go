@@ -307,8 +307,9 @@ func listSQL(q Query) (string, []any) {
 }
 
 // Get returns one lead of the account as the view holds it, or
-// domain.ErrLeadNotFound, or a *domain.LeadErasedError for an erased
-// lead's tombstone. check, when not nil, is Query.Check.
+// domain.ErrLeadNotFound. An erased lead is its tombstone: ErasedAt set,
+// its non-personal values only; the caller checks scope on it first, then
+// answers that it was erased. check, when not nil, is Query.Check.
 func (r *Reader) Get(ctx context.Context, accountID, leadID uuid.UUID, check *Check) (domain.Lead, error) {
 	var (
 		found  []domain.Lead
@@ -328,6 +329,9 @@ func (r *Reader) Get(ctx context.Context, accountID, leadID uuid.UUID, check *Ch
 				if err != nil {
 					return err
 				}
+				if erased != nil {
+					l.ErasedAt = erased.UTC()
+				}
 				found = append(found, l)
 			}
 			return rows.Err()
@@ -337,9 +341,6 @@ func (r *Reader) Get(ctx context.Context, accountID, leadID uuid.UUID, check *Ch
 	}
 	if len(found) == 0 {
 		return domain.Lead{}, domain.ErrLeadNotFound
-	}
-	if erased != nil {
-		return domain.Lead{}, &domain.LeadErasedError{At: *erased}
 	}
 	return found[0], nil
 }
