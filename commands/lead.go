@@ -202,7 +202,8 @@ func (c *Commands) checkRelations(ctx context.Context, sc domain.Scope, schema d
 		if err != nil {
 			return err
 		}
-		visible := target.Exists() && target.AccountID == sc.AccountID && target.CampaignID == *f.Campaign
+		// An erased lead is no target: nothing of it is left to relate to.
+		visible := target.Exists() && !target.Erased() && target.AccountID == sc.AccountID && target.CampaignID == *f.Campaign
 		if visible && sc.CampaignID != nil {
 			visible = *f.Campaign == *sc.CampaignID && sc.Sees(schema, target)
 		}
