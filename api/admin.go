@@ -43,6 +43,30 @@ func (a *API) adminRoutes(r chi.Router) {
 	if a.audit != nil {
 		r.Get("/leads/{id}/export", a.h(a.exportLead))
 	}
+	r.Post("/leads/{id}/erase", a.h(a.eraseLead))
+}
+
+// eraseBody is POST /v1/leads/{id}/erase's body.
+type eraseBody struct {
+	Reason string `json:"reason"`
+}
+
+// eraseLead erases a lead's personal values everywhere leadsvc keeps
+// them; the answer says what was erased, never a value.
+func (a *API) eraseLead(w http.ResponseWriter, r *http.Request) error {
+	var in eraseBody
+	id, idem, err := writeByPath(w, r, &in, false)
+	if err != nil {
+		return err
+	}
+	res, err := a.cmd.EraseLead.Handle(r.Context(), commands.EraseLead{AccountID: tokenFrom(r.Context()).AccountID, LeadID: id,
+		Reason: in.Reason, Meta: meta(r), Idem: idem})
+	if err != nil {
+		return err
+	}
+	writeWritten(w, http.StatusOK, res.Written, erasureJSON{LeadID: res.LeadID, ErasedAt: res.ErasedAt, Fields: nonNil(res.Fields),
+		Rows: res.Rows, ChainIntact: res.ChainIntact})
+	return nil
 }
 
 // readWrite reads a write's JSON body into dst and returns the raw body
@@ -100,11 +124,12 @@ type fieldBody struct {
 	Required bool    `json:"required"`
 	Select   string  `json:"select,omitempty"`
 	Campaign *string `json:"campaign,omitempty"`
+	Personal *bool   `json:"personal,omitempty"` // absent: the type's default
 }
 
 func (f fieldBody) field(v *domain.ValidationError, path string) domain.Field {
 	return domain.Field{Key: f.Key, Label: f.Label, Type: domain.FieldType(f.Type), Required: f.Required, Select: f.Select,
-		Campaign: parseUUIDField(v, path+".campaign", f.Campaign)}
+		Campaign: parseUUIDField(v, path+".campaign", f.Campaign), Personal: f.Personal}
 }
 
 type campaignBody struct {
@@ -292,6 +317,7 @@ type fieldEditBody struct {
 	Required *bool   `json:"required"`
 	Retired  *bool   `json:"retired"`
 	Position *int    `json:"position"`
+	Personal *bool   `json:"personal"`
 }
 
 type statusEditBody struct {
@@ -340,10 +366,12 @@ func (a *API) editOption(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) editField(w http.ResponseWriter, r *http.Request) error {
 	var in fieldEditBody
-	return a.editSchemaItem(w, r, "key", &in, func() int { return count(in.Label != nil, in.Required != nil, in.Retired != nil, in.Position != nil) },
+	return a.editSchemaItem(w, r, "key", &in, func() int {
+		return count(in.Label != nil, in.Required != nil, in.Retired != nil, in.Position != nil, in.Personal != nil)
+	},
 		func(cmd *commands.ChangeCampaign, key string) {
 			cmd.EditField = &commands.FieldEdit{Key: key, Change: domain.FieldChange{Label: in.Label, Required: in.Required,
-				Retired: in.Retired, Position: in.Position}}
+				Retired: in.Retired, Position: in.Position, Personal: in.Personal}}
 		})
 }
 

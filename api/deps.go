@@ -46,6 +46,7 @@ type Commands struct {
 	CreateLead  Handler[commands.CreateLead, commands.LeadResult]
 	CreateLeads Handler[commands.CreateLeads, commands.LeadsResult]
 	UpdateLead  Handler[commands.UpdateLead, commands.LeadResult]
+	EraseLead   Handler[commands.EraseLead, commands.EraseResult]
 	AttachFile  Handler[commands.AttachFile, commands.FileResult]
 	RemoveFile  Handler[commands.RemoveFile, commands.LeadResult]
 
@@ -71,7 +72,7 @@ type Commands struct {
 // CommandsOf is the API's share of the command side's handlers.
 func CommandsOf(c commands.Commands) Commands {
 	return Commands{
-		CreateLead: c.CreateLead, CreateLeads: c.CreateLeads, UpdateLead: c.UpdateLead,
+		CreateLead: c.CreateLead, CreateLeads: c.CreateLeads, UpdateLead: c.UpdateLead, EraseLead: c.EraseLead,
 		AttachFile: c.AttachFile, RemoveFile: c.RemoveFile,
 		CreateCampaign: c.CreateCampaign, ChangeCampaign: c.ChangeCampaign,
 		CreateFilter: c.CreateFilter, UpdateFilter: c.UpdateFilter,

@@ -49,6 +49,7 @@ func (f *fakeService) commands() api.Commands {
 	return api.Commands{
 		CreateLead: api.HandlerFunc[commands.CreateLead, commands.LeadResult](f.CreateLead),
 		UpdateLead: api.HandlerFunc[commands.UpdateLead, commands.LeadResult](f.UpdateLead),
+		EraseLead:  api.HandlerFunc[commands.EraseLead, commands.EraseResult](f.EraseLead),
 	}
 }
 
@@ -292,3 +293,25 @@ func (r fakeReader) ListRaw(_ context.Context, q leads.Query, _ int64) (leads.Ra
 }
 
 func (r fakeReader) WaitFor(context.Context, int64) (bool, error) { return true, nil }
+
+// EraseLead marks the lead erased as the tombstone the views keep: a
+// second erasure is refused as erased.
+func (f *fakeService) EraseLead(_ context.Context, cmd commands.EraseLead) (commands.EraseResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, ok := f.leads[cmd.LeadID]
+	switch {
+	case !ok || l.AccountID != cmd.AccountID:
+		return commands.EraseResult{}, domain.ErrLeadNotFound
+	case l.Erased():
+		return commands.EraseResult{}, l.ErasedError()
+	}
+	ev, err := l.Erase(cmd.Reason, cmd.Meta.ActorTokenID, domain.Schema{}, f.now)
+	if err != nil {
+		return commands.EraseResult{}, err
+	}
+	f.position++
+	f.leads[cmd.LeadID] = l.Evolve(ev)
+	return commands.EraseResult{LeadID: l.ID, ErasedAt: ev.At, Fields: ev.Fields, Rows: 1, ChainIntact: true,
+		Written: commands.Written{Position: f.position}}, nil
+}

@@ -151,6 +151,10 @@ func (a *API) visibleLead(w http.ResponseWriter, r *http.Request) (domain.Lead, 
 	if !ok {
 		return domain.Lead{}, domain.ErrLeadNotFound
 	}
+	if l.Erased() {
+		// In scope (judged on what is left of it): say when it went.
+		return domain.Lead{}, l.ErasedError()
+	}
 	return l, nil
 }
 

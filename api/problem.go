@@ -192,6 +192,12 @@ var errorTable = append([]errorRow{
 	{match: is(commands.ErrIdempotencyInProgress), status: http.StatusConflict, slug: "idempotency-in-progress",
 		title: "A request with this Idempotency-Key is in progress", detail: func(err error) string { return err.Error() + "; retry once it has finished" },
 		page: text("This form is still being saved. Wait a moment and reload.")},
+	// 410: the lead existed and was erased; only when, never what it held.
+	{match: isA[*domain.LeadErasedError], status: http.StatusGone, slug: "lead-erased", title: "The lead was erased",
+		detail: func(err error) string { return asErr[*domain.LeadErasedError](err).Error() },
+		page: func(err error) string {
+			return "This lead was erased: " + asErr[*domain.LeadErasedError](err).Error() + "."
+		}},
 	{match: is(commands.ErrPreconditionFailed), status: http.StatusPreconditionFailed, slug: "precondition-failed",
 		title: "Precondition failed", detail: preconditionDetail, page: text(pageChanged), pageStatus: http.StatusConflict},
 	{match: is(commands.ErrConflict), status: http.StatusConflict, slug: "conflict", title: "Conflict", detail: errText,

@@ -26,7 +26,9 @@ type campaignJSON struct {
 }
 
 func campaignOut(c domain.Campaign) campaignJSON {
-	out := campaignJSON{ID: c.ID, Name: c.Name, Fields: nonNil(c.Schema.Fields), Selects: nonNil(c.Schema.Selects),
+	// Every field says whether it is personal, those stored before the
+	// flag existed by their type's default.
+	out := campaignJSON{ID: c.ID, Name: c.Name, Fields: nonNil(c.Schema.WithPersonalDefaults().Fields), Selects: nonNil(c.Schema.Selects),
 		Statuses: nonNil(c.Schema.Statuses), Version: c.Version, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	for i, s := range out.Selects {
 		out.Selects[i].Options = nonNil(s.Options)
@@ -153,4 +155,13 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// erasureJSON is the answer to an erasure: what it did, no value.
+type erasureJSON struct {
+	LeadID      uuid.UUID `json:"lead_id"`
+	ErasedAt    time.Time `json:"erased_at"`
+	Fields      []string  `json:"fields"`
+	Rows        int       `json:"rows"`
+	ChainIntact bool      `json:"chain_intact"`
 }

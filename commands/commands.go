@@ -46,6 +46,9 @@ type Config struct {
 	Clock              func() time.Time // default time.Now
 	Random             io.Reader        // default crypto/rand
 	Webhooks           WebhookTargets   // which endpoints webhook subscriptions may name
+	// LeadViews writes an erased lead's tombstone in the erasure's
+	// transaction; nil leaves it to the lead views' projection.
+	LeadViews ErasedLeadViews
 }
 
 // Commands holds every write use case, one handler each, and the
@@ -61,6 +64,7 @@ type Commands struct {
 	CreateLead  CreateLeadHandler
 	CreateLeads CreateLeadsHandler
 	UpdateLead  UpdateLeadHandler
+	EraseLead   EraseLeadHandler
 	AttachFile  AttachFileHandler
 	RemoveFile  RemoveFileHandler
 
@@ -98,6 +102,7 @@ type deps struct {
 
 	webhookTargets WebhookTargets
 	auths          authCache
+	leadViews      ErasedLeadViews
 }
 
 // Auth authenticates tokens: by secret, from the process's cache of
@@ -117,7 +122,7 @@ func New(cfg Config) (Commands, error) {
 		return Commands{}, fmt.Errorf("commands: %w", err)
 	}
 	c := &deps{store: cfg.Store, views: cfg.Views, sealer: sealer, now: cfg.Clock, rnd: cfg.Random,
-		webhookTargets: cfg.Webhooks}
+		webhookTargets: cfg.Webhooks, leadViews: cfg.LeadViews}
 	if c.views == nil {
 		c.views = views.Of(cfg.Store)
 	}
@@ -136,6 +141,7 @@ func New(cfg Config) (Commands, error) {
 		CreateLead:           CreateLeadHandler{c},
 		CreateLeads:          CreateLeadsHandler{c},
 		UpdateLead:           UpdateLeadHandler{c},
+		EraseLead:            EraseLeadHandler{c},
 		AttachFile:           AttachFileHandler{c},
 		RemoveFile:           RemoveFileHandler{c},
 		CreateToken:          CreateTokenHandler{c},

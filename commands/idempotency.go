@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
 	"github.com/leadsvc/leadsvc/eventstore/views"
 )
@@ -64,6 +65,10 @@ func idempotent[T any](ctx context.Context, c *deps, idem *Idempotency, fn func(
 	if err != nil || stored != nil {
 		if err != nil {
 			return zero, err
+		}
+		if e, ok := views.ErasedResultOf(stored); ok {
+			// The result carried a lead erased since: never replay it.
+			return zero, &domain.LeadErasedError{At: e.ErasedAt}
 		}
 		var out T
 		if err := json.Unmarshal(stored, &out); err != nil {

@@ -205,7 +205,8 @@ func (c *deps) checkRelations(ctx context.Context, sc domain.Scope, schema domai
 		if err != nil {
 			return err
 		}
-		visible := target.Exists() && target.AccountID == sc.AccountID && target.CampaignID == *f.Campaign
+		// An erased lead is no target: nothing of it is left to relate to.
+		visible := target.Exists() && !target.Erased() && target.AccountID == sc.AccountID && target.CampaignID == *f.Campaign
 		if visible && sc.CampaignID != nil {
 			visible = *f.Campaign == *sc.CampaignID && sc.Sees(schema, target)
 		}
@@ -244,6 +245,9 @@ func (c *deps) getLead(ctx context.Context, accountID, leadID uuid.UUID, s *Scop
 	}
 	if !sc.Sees(camp.Schema, l) {
 		return domain.Lead{}, domain.ErrLeadNotFound
+	}
+	if l.Erased() {
+		return domain.Lead{}, l.ErasedError()
 	}
 	return l, nil
 }
@@ -312,7 +316,12 @@ func (c *deps) changeLead(ctx context.Context, accountID, leadID uuid.UUID, s *S
 				camp = &c
 			}
 			if !sc.Sees(camp.Schema, l) {
+				// An erased lead too: what is left of it decides, so a
+				// token never learns of one outside its filter.
 				return nil, domain.ErrLeadNotFound
+			}
+			if l.Erased() {
+				return nil, l.ErasedError()
 			}
 			if ifVer > 0 && l.Version != ifVer {
 				return nil, fmt.Errorf("%w: the lead is at version %d, not %d", ErrPreconditionFailed, l.Version, ifVer)

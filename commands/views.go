@@ -23,6 +23,7 @@ type Views interface {
 	webhookViews
 	sealedViews
 	deliveryLog
+	erasureViews
 }
 
 // campaignViews keeps and reads the campaigns view.

@@ -41,6 +41,10 @@ type Field struct {
 	Campaign *uuid.UUID `json:"campaign,omitempty"` // target campaign, for relation
 	// Retired fields keep their values on leads and refuse new ones.
 	Retired bool `json:"retired,omitempty"`
+	// Personal says whether the field's values are personal data, erased
+	// with the lead; nil (fields recorded before the flag existed) is
+	// DefaultPersonal of the type. Read it with IsPersonal.
+	Personal *bool `json:"personal,omitempty"`
 }
 
 // Option is one value of a select list.

@@ -228,6 +228,7 @@ func NewRegistry() *Registry {
 	Register[LeadUpdated](r)
 	Register[FileAttached](r)
 	Register[FileRemoved](r)
+	Register[LeadErased](r)
 	Register[WebhookCreated](r)
 	Register[WebhookUpdated](r)
 	Register[WebhookSecretRotated](r)

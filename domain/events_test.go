@@ -56,6 +56,8 @@ func sampleEvents() map[string]domain.Event {
 			StatusFrom: "new", StatusTo: "won", At: t1},
 		"lead.file_attached": domain.FileAttached{LeadID: leadID, File: fileA, At: t1},
 		"lead.file_removed":  domain.FileRemoved{LeadID: leadID, FileID: fileA.ID, At: t1},
+		"lead.erased": domain.LeadErased{LeadID: leadID, Reason: "the person asked", Actor: "tok", Fields: []string{"email"},
+			ChainIntact: true, Rows: []domain.ErasedRow{{Version: 1, Hash: "ab", Digest: "cd"}}, At: t1},
 		"webhook.created": domain.WebhookCreated{WebhookID: hookID, AccountID: acct, CampaignID: campID, FilterID: &fid,
 			URL: "https://hooks.example.com/leads", EventTypes: []string{"lead.created"}, At: t0},
 		"webhook.updated": domain.WebhookUpdated{WebhookID: hookID, URL: ptr("https://example.org/h"), FilterID: &fid,

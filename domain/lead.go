@@ -2,6 +2,7 @@ package domain
 
 import (
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,6 +19,7 @@ type Lead struct {
 	Version    int64
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	ErasedAt   time.Time // zero unless erased
 }
 
 // Exists reports whether the lead has been created.
@@ -67,6 +69,16 @@ func (l Lead) Evolve(e Event) Lead {
 		}
 		l.Files = files
 		l.UpdatedAt = e.At
+	case LeadErased:
+		// The keys the event names, not the values found: a fold of
+		// events delivered before the scrub still loses them.
+		fields := make(Fields, len(l.Fields))
+		for k, v := range l.Fields {
+			if !slices.Contains(e.Fields, k) {
+				fields[k] = v
+			}
+		}
+		l.Fields, l.Files, l.ErasedAt, l.UpdatedAt = fields, nil, e.At, e.At
 	}
 	l.Version++
 	return l
@@ -101,6 +113,9 @@ func CreateLead(id, campaignID, accountID uuid.UUID, status string, input map[st
 func (l Lead) Update(input map[string]any, status string, s Schema, at time.Time) ([]Event, error) {
 	if !l.Exists() {
 		return nil, ErrLeadNotFound
+	}
+	if l.Erased() {
+		return nil, l.ErasedError()
 	}
 	fields, err := s.ValidateFieldsOf(input, ModeUpdate, l.Fields)
 	v := &ValidationError{}
@@ -149,6 +164,9 @@ func (l Lead) AttachFile(f FileMeta, at time.Time) ([]Event, error) {
 	if !l.Exists() {
 		return nil, ErrLeadNotFound
 	}
+	if l.Erased() {
+		return nil, l.ErasedError()
+	}
 	v := &ValidationError{}
 	if validText(v, "file.name", f.Name) && (f.Name == "" || len(f.Name) > 255) {
 		v.Add("file.name", CodeInvalidValue, "a file name of 1 to 255 characters is required")
@@ -166,6 +184,9 @@ func (l Lead) AttachFile(f FileMeta, at time.Time) ([]Event, error) {
 func (l Lead) RemoveFile(id uuid.UUID, at time.Time) ([]Event, error) {
 	if !l.Exists() {
 		return nil, ErrLeadNotFound
+	}
+	if l.Erased() {
+		return nil, l.ErasedError()
 	}
 	for _, f := range l.Files {
 		if f.ID == id {

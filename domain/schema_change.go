@@ -35,7 +35,10 @@ type FieldChanged struct {
 	Required   bool      `json:"required"`
 	Retired    bool      `json:"retired"`
 	Position   int       `json:"position"` // 1 is first
-	At         time.Time `json:"at"`
+	// Personal is the field's new personal flag when the change sets
+	// it; nil keeps it (and events recorded before the flag existed).
+	Personal *bool     `json:"personal,omitempty"`
+	At       time.Time `json:"at"`
 }
 
 // StatusDefinitionChanged: a status's label, retirement or position
@@ -70,6 +73,7 @@ type FieldChange struct {
 	Required *bool
 	Retired  *bool
 	Position *int // 1 is first
+	Personal *bool
 }
 
 // StatusChange is what an admin changes of a status; nil keeps.
@@ -134,6 +138,9 @@ func (c Campaign) ChangeField(key string, ch FieldChange, at time.Time) ([]Event
 	if ch.Retired != nil {
 		next.Retired = *ch.Retired
 	}
+	if ch.Personal != nil && *ch.Personal != cur.IsPersonal() {
+		next.Personal = ptrTo(*ch.Personal)
+	}
 	pos := i + 1
 	v := &ValidationError{}
 	if ch.Position != nil {
@@ -153,7 +160,7 @@ func (c Campaign) ChangeField(key string, ch FieldChange, at time.Time) ([]Event
 		return nil, nil
 	}
 	return []Event{FieldChanged{CampaignID: c.ID, Key: key, Label: next.Label, Required: next.Required,
-		Retired: next.Retired, Position: pos, At: at}}, nil
+		Retired: next.Retired, Position: pos, Personal: next.Personal, At: at}}, nil
 }
 
 // ChangeStatus decides a change of one status. At least one status stays
@@ -222,6 +229,9 @@ func evolveSchemaChange(s Schema, e Event) Schema {
 	case FieldChanged:
 		s.Fields = moveTo(clone(s.Fields), func(f Field) bool { return f.Key == e.Key }, e.Position, func(f *Field) {
 			f.Label, f.Required, f.Retired = e.Label, e.Required, e.Retired
+			if e.Personal != nil {
+				f.Personal = ptrTo(*e.Personal)
+			}
 		})
 	case StatusDefinitionChanged:
 		s.Statuses = moveTo(clone(s.Statuses), func(st Status) bool { return st.Slug == e.Slug }, e.Position, func(st *Status) {

@@ -193,6 +193,7 @@ func (b *builder) commonComponents() {
 	b.responses.set("Forbidden", problem("403", "Forbidden", "The token lacks the permission for this request."))
 	b.responses.set("NotFound", problem("404", "Not found", "Missing, of another account, or outside the token's scope: the answers are identical."))
 	b.responses.set("Conflict", problem("409", "Conflict", "The same Idempotency-Key is still running, the resource is too busy to write after retries, the token is revoked, or the change would revoke or demote the account's last admin token (type …:last-admin-token)."))
+	b.responses.set("Gone", problem("410", "Gone", "The lead was erased (lead-erased); the detail says when."))
 	b.responses.set("PreconditionFailed", problem("412", "Precondition failed", "If-Match names a stale version; nothing changed."))
 	b.responses.set("TooLarge", problem("413", "Body too large", "A JSON body over 1 MiB, an upload over the service's upload limit, or a file that does not fit in the account's file quota (type …:upload-quota-exceeded); nothing is stored."))
 	b.responses.set("UnsupportedMediaType", problem("415", "Unsupported media type", "The body is not of the route's media type."))
@@ -543,7 +544,8 @@ func (b *builder) campaignComponents() {
 		"required", obj("type", "boolean", "description", "Creates must give it; it cannot be cleared."),
 		"select", str("For select and multiselect: the key of the select list of its options."),
 		"campaign", uuidSchema("For relation: the target campaign."),
-		"retired", retiredSchema("field")))
+		"retired", retiredSchema("field"),
+		"personal", obj("type", "boolean", "description", "Whether its values are personal data, erased with the lead (POST /v1/leads/{id}/erase).")))
 	b.schemas.set("Option", object([]string{"value", "label"},
 		"value", obj("type", "string", "minLength", 1, "maxLength", 200, "description", "What a lead stores and clients send."),
 		"label", obj("type", "string", "minLength", 1, "description", "The option's name for people."),
@@ -598,7 +600,8 @@ func (b *builder) adminComponents() {
 		"type", sref("FieldType"),
 		"required", obj("type", "boolean", "default", false),
 		"select", str("For select and multiselect: the key of one of the campaign's selects."),
-		"campaign", uuidSchema("For relation: the target campaign."))))
+		"campaign", uuidSchema("For relation: the target campaign."),
+		"personal", obj("type", "boolean", "description", "Whether its values are personal data, erased with the lead. Default: true for text, textarea, email, phone and url; false otherwise."))))
 	types := make([]string, len(domain.FieldTypes))
 	for i, t := range domain.FieldTypes {
 		types[i] = string(t)
@@ -619,7 +622,8 @@ func (b *builder) adminComponents() {
 		set("examples", []any{obj("label", "Partner ABC Ltd"), obj("retired", true)}))
 	b.schemas.set("FieldChange", closed(object(nil, "label", label(),
 		"required", obj("type", "boolean", "description", "Whether creates must give it; a retired field cannot be required."),
-		"retired", retire, "position", position("field"))).set("minProperties", 1).
+		"retired", retire, "position", position("field"),
+		"personal", obj("type", "boolean", "description", "Whether its values are personal data, erased with the lead."))).set("minProperties", 1).
 		set("examples", []any{obj("label", "Budget (EUR)", "position", 1)}))
 	b.schemas.set("StatusChange", closed(object(nil, "label", label(), "retired", retire, "position", position("status"))).
 		set("minProperties", 1).set("examples", []any{obj("label", "Reached", "position", 2)}))
@@ -714,6 +718,15 @@ func (b *builder) adminComponents() {
 			obj("type", "number", "minimum", 0, "maximum", 604800, "description", "Seconds."), obj("type", "null")},
 			"description", "How long the old secret keeps working: absent, null or 0, it ends at once (the usual reason to rotate is a leak); at most 7 days."))))
 	b.schemas.set("Empty", closed(obj("type", "object", "maxProperties", 0)))
+	b.schemas.set("LeadErase", closed(object([]string{"reason"},
+		"reason", obj("type", "string", "minLength", 1, "maxLength", domain.MaxEraseReason,
+			"description", "Why the lead is erased (a request of the person, a retention policy); recorded in lead.erased. Say why, not who: it is kept."))))
+	b.schemas.set("LeadErasure", object([]string{"lead_id", "erased_at", "fields", "rows", "chain_intact"},
+		"lead_id", uuidSchema("The erased lead."),
+		"erased_at", obj("type", "string", "format", "date-time"),
+		"fields", obj("type", "array", "items", obj("type", "string"), "description", "The keys of the fields whose values were erased."),
+		"rows", obj("type", "integer", "description", "How many of the lead's events were scrubbed."),
+		"chain_intact", obj("type", "boolean", "description", "Whether the lead's hash chain verified when the erasure began; false stays reported by audit verify.")))
 	b.schemas.set("TokenPage", page(sref("Token"), "The account's tokens, newest first; never their secrets."))
 }
 

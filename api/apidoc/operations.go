@@ -34,7 +34,7 @@ type resp struct {
 }
 
 var problemRefs = map[string]string{"400": "BadRequest", "401": "Unauthenticated", "403": "Forbidden", "404": "NotFound",
-	"409": "Conflict", "412": "PreconditionFailed", "413": "TooLarge", "415": "UnsupportedMediaType", "422": "Unprocessable",
+	"409": "Conflict", "410": "Gone", "412": "PreconditionFailed", "413": "TooLarge", "415": "UnsupportedMediaType", "422": "Unprocessable",
 	"429": "TooManyRequests", "500": "Internal", "503": "UploadsBusy"}
 
 // errs are the problem answers of an operation: the ones every
@@ -126,33 +126,33 @@ func (b *builder) operations() []*operation {
 		Description: "Creates a lead in this token's campaign." + b.createNote() + writesNote,
 		Params:      []*M{idem}, Body: jsonBody("LeadCreate", true),
 		Responses: append([]resp{ok("201", "The created lead; defaulted lists the members filled in from the token's filter.", "Lead",
-			"Location", "ETag", "Leadsvc-Position")}, errs("400", "404", "409", "413", "415", "422")...)})
+			"Location", "ETag", "Leadsvc-Position")}, errs("400", "404", "409", "410", "413", "415", "422")...)})
 	add(&operation{Method: "POST", Path: "/v1/leads/batch", ID: "createLeads", Tag: "Leads", Perm: domain.PermWrite,
 		Summary: "Create leads in a batch",
 		Description: "Creates 1 to 100 leads in one transaction, all or none: each lead is read and checked exactly as POST /v1/leads checks one." + b.createNote() +
 			" When any lead is refused, nothing is written, and the 422 problem names the members of every refused lead by its index (leads[3].fields.budget). Accepts Idempotency-Key, which covers the whole batch. A batch costs one unit of the rate limit per lead.",
 		Params: []*M{idem}, Body: jsonBody("LeadBatch", true),
 		Responses: append([]resp{ok("201", "The created leads, in the order sent; defaulted lists the members filled in from the token's filter. A read sent with the answer's Leadsvc-Position sees every lead of the batch.",
-			"LeadList", "Leadsvc-Position")}, errs("400", "409", "413", "415", "422")...)})
+			"LeadList", "Leadsvc-Position")}, errs("400", "409", "410", "413", "415", "422")...)})
 	add(&operation{Method: "GET", Path: "/v1/leads/{id}", ID: "getLead", Tag: "Leads", Perm: domain.PermRead,
 		Summary: "Get a lead", Description: "One lead; a lead outside this token's scope is 404, exactly like a missing one.",
 		Params:    []*M{leadID, minPos},
-		Responses: append([]resp{ok("200", "The lead.", "Lead", "ETag", "Leadsvc-Stale")}, errs("400", "404")...)})
+		Responses: append([]resp{ok("200", "The lead.", "Lead", "ETag", "Leadsvc-Stale")}, errs("400", "404", "410")...)})
 	add(&operation{Method: "PATCH", Path: "/v1/leads/{id}", ID: "updateLead", Tag: "Leads", Perm: domain.PermWrite,
 		Summary:     "Change a lead",
 		Description: "Changes the status and the fields given; omitted fields keep their values and null clears an optional one. A change that would take the lead outside the token's filter is 422 outside-scope." + writesNote,
 		Params:      []*M{leadID, ifMatch, idem}, Body: jsonBody("LeadUpdate", true),
 		Responses: append([]resp{ok("200", "The changed lead.", "Lead", "ETag", "Leadsvc-Position")},
-			errs("400", "404", "409", "412", "413", "415", "422")...)})
+			errs("400", "404", "409", "410", "412", "413", "415", "422")...)})
 	add(&operation{Method: "GET", Path: "/v1/leads/{id}/files", ID: "listFiles", Tag: "Files", Perm: domain.PermRead,
 		Summary: "List a lead's files", Params: []*M{leadID, minPos},
-		Responses: append([]resp{ok("200", "The lead's files.", "FilePage", "Leadsvc-Stale")}, errs("400", "404")...)})
+		Responses: append([]resp{ok("200", "The lead's files.", "FilePage", "Leadsvc-Stale")}, errs("400", "404", "410")...)})
 	add(&operation{Method: "POST", Path: "/v1/leads/{id}/files", ID: "uploadFile", Tag: "Files", Perm: domain.PermWrite,
 		Summary:     "Upload a file",
 		Description: "multipart/form-data with one part named file. Retries are recognised by the file's name, type and bytes, not by the multipart framing. An account's files share a quota (413 upload-quota-exceeded), and uploads in progress at once are capped per account (429 too-many-uploads) and per service (503 uploads-busy), both with Retry-After." + writesNote,
 		Params:      []*M{leadID, idem}, Body: &body{MediaType: "multipart/form-data", Schema: "FileUpload", Required: true},
 		Responses: append([]resp{ok("201", "The file's metadata.", "File", "Location", "ETag", "Leadsvc-Position")},
-			errs("400", "404", "409", "413", "415", "422", "503")...)})
+			errs("400", "404", "409", "410", "413", "415", "422", "503")...)})
 	add(&operation{Method: "GET", Path: "/v1/leads/{id}/files/{file_id}", ID: "downloadFile", Tag: "Files", Perm: domain.PermRead,
 		Summary:     "Download a file",
 		Description: "The bytes, with the recorded Content-Type, as an attachment. If-None-Match with the ETag answers 304.",
@@ -166,7 +166,7 @@ func (b *builder) operations() []*operation {
 	add(&operation{Method: "DELETE", Path: "/v1/leads/{id}/files/{file_id}", ID: "deleteFile", Tag: "Files", Perm: domain.PermWrite,
 		Summary: "Delete a file", Description: "Removes the file from the lead." + writesNote,
 		Params:    []*M{leadID, fileID, idem},
-		Responses: append([]resp{ok("204", "Deleted.", "", "Leadsvc-Position")}, errs("400", "404", "409")...)})
+		Responses: append([]resp{ok("204", "Deleted.", "", "Leadsvc-Position")}, errs("400", "404", "409", "410")...)})
 	add(&operation{Method: "GET", Path: "/v1/schema", ID: "getSchema", Tag: "Schema", Perm: domain.PermRead,
 		Summary:     "Get the campaign schema this token sees",
 		Description: "The campaign's fields, selects and statuses as they are now, the token's permissions, its filter in words and the values a create fills in.",
@@ -320,6 +320,11 @@ func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
 		Description: "One JSON document: every event of the lead with its actor, time, type and data, the state they add up to, its files as links and the webhook deliveries that carried it. A lead of another account is 404.",
 		Params:      []*M{pathID("The lead's id.")}, Unverified: true,
 		Responses: append([]resp{ok("200", "The lead's export.", "LeadExport", "Content-Disposition")}, errs("400", "404")...)})
+	admin(&operation{Method: "POST", Path: "/v1/leads/{id}/erase", ID: "eraseLead", Tag: "Leads", Summary: "Erase a lead's personal data",
+		Description: "Replaces every personal value of the lead (the fields marked personal, file names) by \"[erased]\" in its events, deletes its files and the stored answers and webhook bodies that carried it, in one transaction; the history stays verifiable. Afterwards the lead answers 410 and is in no list; erasing it again is 410. The reason is recorded in the lead.erased event: say why, not who (docs/privacy.md)." + writesNote,
+		Params:      []*M{pathID("The lead's id."), idem}, Body: jsonBody("LeadErase", true),
+		Responses: append([]resp{ok("200", "What was erased: the field keys and the number of event rows scrubbed, never a value.", "LeadErasure", "Leadsvc-Position")},
+			errs("400", "404", "410", "413", "415", "422")...)})
 
 	webhookID := pathID("The subscription's id.")
 	hook := func(o *operation) {

@@ -370,7 +370,11 @@ func byteWords(n int64) string {
 
 func (c *Console) leadOf(r *http.Request) (domain.Lead, error) {
 	return byPath(r, func(ctx context.Context, account, id uuid.UUID) (domain.Lead, error) {
-		return c.leads.Get(ctx, account, id, nil)
+		l, err := c.leads.Get(ctx, account, id, nil)
+		if err == nil && l.Erased() {
+			return domain.Lead{}, l.ErasedError() // the page says when, as the API does
+		}
+		return l, err
 	})
 }
 

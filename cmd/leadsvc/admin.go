@@ -8,22 +8,34 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
 	"github.com/leadsvc/leadsvc/eventstore/views"
+	"github.com/leadsvc/leadsvc/projections/leads"
 	"github.com/leadsvc/leadsvc/queries"
 )
 
 func newCommands(store *eventstore.Store, cfg Config, key []byte) (*commands.Commands, error) {
 	c, err := commands.New(commands.Config{Store: store, Views: views.Of(store), SecretKey: key, PreviousSecretKeys: cfg.SecretKeysPrevious,
-		Webhooks: commands.WebhookTargets{AllowPrivate: cfg.WebhooksAllowPrivate}})
+		Webhooks: commands.WebhookTargets{AllowPrivate: cfg.WebhooksAllowPrivate}, LeadViews: tombstones{}})
 	if err != nil {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// tombstones writes an erased lead's row of the lead views in the
+// erasure's transaction (commands.ErasedLeadViews).
+type tombstones struct{}
+
+func (tombstones) EraseLeadView(l domain.Lead, e domain.LeadErased) eventstore.Inline {
+	return func(ctx context.Context, tx pgx.Tx, _ []eventstore.Record) error {
+		return leads.WriteTombstone(ctx, tx, l.Evolve(e))
+	}
 }
 
 // writeSide is what the one-shot commands need: a migrated database and,

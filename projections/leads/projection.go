@@ -222,6 +222,7 @@ type leadWrites struct {
 	statuses, fields, files  []string
 	versions                 []int64
 	created, updated         []time.Time
+	erased                   []*time.Time
 	memberFilters            []uuid.UUID
 	memberLeads              []uuid.UUID
 }
@@ -236,6 +237,10 @@ func (w *leadWrites) add(l domain.Lead, cs campaignState) error {
 	w.ids, w.accounts, w.campaigns = append(w.ids, l.ID), append(w.accounts, l.AccountID), append(w.campaigns, l.CampaignID)
 	w.statuses, w.fields, w.files = append(w.statuses, l.Status), append(w.fields, string(fields)), append(w.files, string(files))
 	w.versions, w.created, w.updated = append(w.versions, l.Version), append(w.created, l.CreatedAt), append(w.updated, l.UpdatedAt)
+	w.erased = append(w.erased, erasedAt(l))
+	if l.Erased() {
+		return nil // a tombstone: in no filter
+	}
 	view := l.View()
 	for _, f := range cs.filters {
 		if f.Matches(cs.schema, view) {
@@ -248,12 +253,12 @@ func (w *leadWrites) add(l domain.Lead, cs campaignState) error {
 // queue queues the writes. A membership row copies its lead's row, read
 // back from lead_views as the first statement left it.
 func (w *leadWrites) queue(b *pgx.Batch) {
-	b.Queue(`INSERT INTO lead_views (id, account_id, campaign_id, status, fields, files, version, created_at, updated_at)
+	b.Queue(`INSERT INTO lead_views (id, account_id, campaign_id, status, fields, files, version, created_at, updated_at, erased_at)
 		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[]::jsonb[], $6::text[]::jsonb[],
-			$7::bigint[], $8::timestamptz[], $9::timestamptz[])
+			$7::bigint[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[])
 		ON CONFLICT (id) DO UPDATE SET status = excluded.status, fields = excluded.fields, files = excluded.files,
-			version = excluded.version, updated_at = excluded.updated_at`,
-		w.ids, w.accounts, w.campaigns, w.statuses, w.fields, w.files, w.versions, w.created, w.updated)
+			version = excluded.version, updated_at = excluded.updated_at, erased_at = excluded.erased_at`,
+		w.ids, w.accounts, w.campaigns, w.statuses, w.fields, w.files, w.versions, w.created, w.updated, w.erased)
 	b.Queue(`DELETE FROM filter_members WHERE lead_id = ANY($1)`, w.ids)
 	if len(w.memberLeads) > 0 {
 		b.Queue(`INSERT INTO filter_members (`+memberCopyColumns+`)
@@ -268,6 +273,14 @@ const (
 	memberCopyColumns = `filter_id, lead_id, updated_at, account_id, campaign_id, status, fields, files, version, created_at`
 	leadCopyColumns   = `lv.id, lv.updated_at, lv.account_id, lv.campaign_id, lv.status, lv.fields, lv.files, lv.version, lv.created_at`
 )
+
+// erasedAt is the erased_at column of a lead's row: NULL unless erased.
+func erasedAt(l domain.Lead) *time.Time {
+	if !l.Erased() {
+		return nil
+	}
+	return &l.ErasedAt
+}
 
 // encodeLead is a lead's fields and files as the views store them.
 func encodeLead(l domain.Lead) (fields, files []byte, err error) {
@@ -430,10 +443,10 @@ func (p *Projection) refreshFilterMembership(ctx context.Context, tx pgx.Tx, f d
 		// campaign's rows; only the differences are written.
 		b := &pgx.Batch{}
 		b.Queue(`DELETE FROM filter_members fm WHERE fm.filter_id = $1 AND NOT EXISTS (
-			SELECT 1 FROM lead_views lv WHERE lv.id = fm.lead_id AND lv.campaign_id = $2 AND `+expr+`)`,
+			SELECT 1 FROM lead_views lv WHERE lv.id = fm.lead_id AND lv.campaign_id = $2 AND lv.erased_at IS NULL AND `+expr+`)`,
 			append([]any{f.ID, f.CampaignID}, args...)...)
 		b.Queue(`INSERT INTO filter_members (`+memberCopyColumns+`)
-			SELECT $1, `+leadCopyColumns+` FROM lead_views lv WHERE lv.campaign_id = $2 AND `+expr+`
+			SELECT $1, `+leadCopyColumns+` FROM lead_views lv WHERE lv.campaign_id = $2 AND lv.erased_at IS NULL AND `+expr+`
 			`+upsertMember, append([]any{f.ID, f.CampaignID}, args...)...)
 		return tx.SendBatch(ctx, b).Close()
 	}
@@ -460,7 +473,7 @@ const upsertMember = `ON CONFLICT (lead_id, filter_id) DO UPDATE SET updated_at 
 // evaluated in Go: for the rare filter CompileFilter cannot express
 // exactly.
 func matchingLeads(ctx context.Context, tx pgx.Tx, schema domain.Schema, f domain.Filter) ([]uuid.UUID, error) {
-	rows, err := tx.Query(ctx, `SELECT id, status, fields, created_at, updated_at FROM lead_views WHERE campaign_id = $1`, f.CampaignID)
+	rows, err := tx.Query(ctx, `SELECT id, status, fields, created_at, updated_at FROM lead_views WHERE campaign_id = $1 AND erased_at IS NULL`, f.CampaignID)
 	if err != nil {
 		return nil, err
 	}

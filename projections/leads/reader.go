@@ -249,14 +249,25 @@ func scanRaw(rows pgx.Rows) ([]RawLead, error) {
 	defer rows.Close()
 	var out []RawLead
 	for rows.Next() {
-		var l RawLead
-		if err := rows.Scan(&l.ID, &l.AccountID, &l.CampaignID, &l.Status, &l.Fields, &l.Files, &l.Version, &l.CreatedAt, &l.UpdatedAt); err != nil {
+		l, err := scanRawRow(rows)
+		if err != nil {
 			return nil, err
 		}
-		l.CreatedAt, l.UpdatedAt = l.CreatedAt.UTC(), l.UpdatedAt.UTC()
 		out = append(out, l)
 	}
 	return out, rows.Err()
+}
+
+// scanRawRow scans one row of leadColumns, and of the columns after them
+// into extra.
+func scanRawRow(rows pgx.Rows, extra ...any) (RawLead, error) {
+	var l RawLead
+	dst := append([]any{&l.ID, &l.AccountID, &l.CampaignID, &l.Status, &l.Fields, &l.Files, &l.Version, &l.CreatedAt, &l.UpdatedAt}, extra...)
+	if err := rows.Scan(dst...); err != nil {
+		return RawLead{}, err
+	}
+	l.CreatedAt, l.UpdatedAt = l.CreatedAt.UTC(), l.UpdatedAt.UTC()
+	return l, nil
 }
 
 // pinListPlan runs before a list, in its implicit transaction (the same
@@ -289,9 +300,10 @@ func listSQL(q Query) (string, []any) {
 		from, cols, id = "filter_members fm", memberColumns, "fm.lead_id"
 		sb.WriteString(`SELECT ` + cols + ` FROM ` + from + ` WHERE fm.filter_id = ` + arg(*q.FilterID))
 	case q.CampaignID != nil:
-		sb.WriteString(`SELECT ` + cols + ` FROM ` + from + ` WHERE lv.campaign_id = ` + arg(*q.CampaignID))
+		// An erased lead's tombstone is in no list (nor in any filter).
+		sb.WriteString(`SELECT ` + cols + ` FROM ` + from + ` WHERE lv.campaign_id = ` + arg(*q.CampaignID) + ` AND lv.erased_at IS NULL`)
 	default:
-		sb.WriteString(`SELECT ` + cols + ` FROM ` + from + ` WHERE lv.account_id = ` + arg(q.AccountID))
+		sb.WriteString(`SELECT ` + cols + ` FROM ` + from + ` WHERE lv.account_id = ` + arg(q.AccountID) + ` AND lv.erased_at IS NULL`)
 	}
 	alias := from[len(from)-2:]
 	if q.Status != "" {
@@ -328,13 +340,35 @@ func listSQL(q Query) (string, []any) {
 }
 
 // Get returns one lead of the account as the view holds it, or
-// domain.ErrLeadNotFound. check, when not nil, is Query.Check.
+// domain.ErrLeadNotFound. An erased lead is its tombstone: ErasedAt set,
+// its non-personal values only; the caller checks scope on it first, then
+// answers that it was erased. check, when not nil, is Query.Check.
 func (r *Reader) Get(ctx context.Context, accountID, leadID uuid.UUID, check *Check) (domain.Lead, error) {
-	var found []domain.Lead
+	var (
+		found  []domain.Lead
+		erased *time.Time
+	)
 	b := &pgx.Batch{}
 	check.queue(b)
-	b.Queue(`SELECT `+leadColumns+` FROM lead_views lv WHERE lv.account_id = $1 AND lv.id = $2`, accountID, leadID).
-		Query(func(rows pgx.Rows) (err error) { found, err = scanLeads(rows); return err })
+	b.Queue(`SELECT `+leadColumns+`, lv.erased_at FROM lead_views lv WHERE lv.account_id = $1 AND lv.id = $2`, accountID, leadID).
+		Query(func(rows pgx.Rows) error {
+			defer rows.Close()
+			for rows.Next() {
+				rl, err := scanRawRow(rows, &erased)
+				if err != nil {
+					return err
+				}
+				l, err := rl.Decode()
+				if err != nil {
+					return err
+				}
+				if erased != nil {
+					l.ErasedAt = erased.UTC()
+				}
+				found = append(found, l)
+			}
+			return rows.Err()
+		})
 	if err := r.pool.SendBatch(ctx, b).Close(); err != nil {
 		return domain.Lead{}, fmt.Errorf("get lead: %w", err)
 	}

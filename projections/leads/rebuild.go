@@ -131,6 +131,7 @@ func (p *Projection) buildShadow(ctx context.Context, pool *pgxpool.Pool, suffix
 	pr.Phase = "writing rows"
 	progress(pr)
 	rows := make([][]any, 0, len(byID))
+	viewRows := make([][]any, 0, len(byID))
 	byCampaign := map[uuid.UUID][]leadRow{}
 	for _, l := range byID {
 		fields, files, err := encodeLead(*l)
@@ -140,10 +141,12 @@ func (p *Projection) buildShadow(ctx context.Context, pool *pgxpool.Pool, suffix
 		row := []any{[16]byte(l.ID), [16]byte(l.AccountID), [16]byte(l.CampaignID), l.Status, json.RawMessage(fields),
 			json.RawMessage(files), l.Version, l.CreatedAt, l.UpdatedAt}
 		rows = append(rows, row)
+		viewRows = append(viewRows, append(row[:len(row):len(row)], erasedAt(*l)))
 		byCampaign[l.CampaignID] = append(byCampaign[l.CampaignID], leadRow{lead: l, row: row})
 	}
 	sh.leads = len(rows)
-	if _, err := pool.CopyFrom(ctx, pgx.Identifier{"lead_views" + suffix}, leadViewColumns, pgx.CopyFromRows(rows)); err != nil {
+	if _, err := pool.CopyFrom(ctx, pgx.Identifier{"lead_views" + suffix}, append(leadViewColumns[:len(leadViewColumns):len(leadViewColumns)], "erased_at"),
+		pgx.CopyFromRows(viewRows)); err != nil {
 		return sh, fmt.Errorf("copy leads: %w", err)
 	}
 
@@ -207,7 +210,7 @@ func (p *Projection) buildMemberships(ctx context.Context, pool *pgxpool.Pool, s
 			continue
 		}
 		for _, lr := range byCampaign[fr.f.CampaignID] {
-			if fr.f.Matches(fr.schema, lr.lead.View()) {
+			if !lr.lead.Erased() && fr.f.Matches(fr.schema, lr.lead.View()) {
 				// The filter, then the lead's row as lead_views holds it.
 				members = append(members, append([]any{[16]byte(fr.f.ID)}, lr.row...))
 			}
@@ -383,13 +386,14 @@ func verifyChecks(createdAfterHead string) []struct{ table, sql string } {
 		          CASE WHEN l.fields <> s.fields THEN 'fields' END,
 		          CASE WHEN l.files <> s.files THEN 'files' END,
 		          CASE WHEN l.created_at <> s.created_at THEN 'created_at' END,
-		          CASE WHEN l.updated_at <> s.updated_at THEN 'updated_at' END) END
+		          CASE WHEN l.updated_at <> s.updated_at THEN 'updated_at' END,
+		          CASE WHEN l.erased_at IS DISTINCT FROM s.erased_at THEN 'erased_at' END) END
 		FROM lead_views_verify s FULL JOIN lead_views l ON l.id = s.id
 		WHERE (l.id IS NULL)
 		   OR (s.id IS NULL AND NOT ` + createdAfterHead + `)
 		   OR (l.version < s.version)
-		   OR (l.version = s.version AND (l.account_id, l.campaign_id, l.status, l.fields, l.files, l.created_at, l.updated_at)
-		       IS DISTINCT FROM (s.account_id, s.campaign_id, s.status, s.fields, s.files, s.created_at, s.updated_at))
+		   OR (l.version = s.version AND (l.account_id, l.campaign_id, l.status, l.fields, l.files, l.created_at, l.updated_at, l.erased_at)
+		       IS DISTINCT FROM (s.account_id, s.campaign_id, s.status, s.fields, s.files, s.created_at, s.updated_at, s.erased_at))
 		ORDER BY 1 LIMIT 101`},
 		{"filter_views", `SELECT coalesce(s.id, l.id)::text,
 		CASE WHEN l.id IS NULL THEN 'missing from the live view'
