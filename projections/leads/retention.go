@@ -36,5 +36,5 @@ func expiredLeadsSQL(countedFrom string) string {
 		col = "updated_at"
 	}
 	return `SELECT id FROM lead_views WHERE campaign_id = $1 AND erased_at IS NULL AND ` + col + ` < $2
-		ORDER BY ` + col + `, id LIMIT $3`
+		ORDER BY ` + col + ` LIMIT $3`
 }
