@@ -177,11 +177,15 @@ func TestBrokerForgetsAnErasedStream(t *testing.T) {
 			}
 		}
 	}
-	var purged int64
-	if err := pool.QueryRow(ctx, `SELECT messages FROM broker_purges WHERE broker_stream = $1 AND stream_id = $2`,
-		cfg.Stream, leadA).Scan(&purged); err != nil || purged != 3 {
-		t.Fatalf("broker_purges for the erased lead = %d, %v; want 3 messages (two legacy, one current)", purged, err)
-	}
+	// The row is written after the messages are gone: poll for it.
+	testenv.CheckFor(t, 20*time.Second, func() error {
+		var purged int64
+		if err := pool.QueryRow(ctx, `SELECT messages FROM broker_purges WHERE broker_stream = $1 AND stream_id = $2`,
+			cfg.Stream, leadA).Scan(&purged); err != nil || purged != 3 {
+			return fmt.Errorf("broker_purges for the erased lead = %d, %v; want 3 messages (two legacy, one current)", purged, err)
+		}
+		return nil
+	})
 
 	// The subscriber's filter was widened: it receives the rest in
 	// stream order, the current subjects included.
