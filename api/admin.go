@@ -28,6 +28,8 @@ func (a *API) adminRoutes(r chi.Router) {
 	r.Patch("/campaigns/{id}/selects/{key}/options/{value}", a.h(a.editOption))
 	r.Patch("/campaigns/{id}/fields/{key}", a.h(a.editField))
 	r.Patch("/campaigns/{id}/statuses/{slug}", a.h(a.editStatus))
+	r.Put("/campaigns/{id}/retention", a.h(a.putRetention))
+	r.Delete("/campaigns/{id}/retention", a.h(a.deleteRetention))
 	r.Post("/campaigns/{id}/filters", a.h(a.createFilter))
 	r.Get("/campaigns/{id}/filters", a.h(a.listFilters))
 	r.Get("/filters/{id}", a.h(a.getFilter))
@@ -382,6 +384,54 @@ func (a *API) editStatus(w http.ResponseWriter, r *http.Request) error {
 			cmd.EditStatus = &commands.StatusEdit{Slug: slug, Change: domain.StatusChange{Label: in.Label, Retired: in.Retired,
 				Position: in.Position}}
 		})
+}
+
+// retentionBody is a campaign's retention policy as clients send it.
+type retentionBody struct {
+	EraseAfter  *string `json:"erase_after"`
+	CountedFrom *string `json:"counted_from"`
+}
+
+// putRetention sets the campaign's retention policy (docs/privacy.md#retention),
+// with If-Match on the campaign's version.
+func (a *API) putRetention(w http.ResponseWriter, r *http.Request) error {
+	var in retentionBody
+	id, _, idem, want, err := patchByPath(w, r, &in)
+	if err != nil {
+		return err
+	}
+	v := &domain.ValidationError{}
+	if in.EraseAfter == nil {
+		v.Add("erase_after", domain.CodeRequired, "the period, such as \"730d\" or \"48h\"")
+	}
+	if in.CountedFrom == nil {
+		v.Add("counted_from", domain.CodeRequired, "%q or %q", domain.RetentionFromCreated, domain.RetentionFromUpdated)
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	return a.changeRetention(w, r, id, want, idem, &domain.Retention{EraseAfter: *in.EraseAfter, CountedFrom: *in.CountedFrom})
+}
+
+// deleteRetention removes the campaign's retention policy: its leads are
+// kept until erased one by one.
+func (a *API) deleteRetention(w http.ResponseWriter, r *http.Request) error {
+	id, idem, want, err := bodilessDelete(r)
+	if err != nil {
+		return err
+	}
+	return a.changeRetention(w, r, id, want, idem, nil)
+}
+
+func (a *API) changeRetention(w http.ResponseWriter, r *http.Request, id uuid.UUID, want int64, idem *commands.Idempotency,
+	policy *domain.Retention) error {
+	res, err := a.cmd.ChangeCampaign.Handle(r.Context(), commands.ChangeCampaign{AccountID: tokenFrom(r.Context()).AccountID,
+		CampaignID: id, IfMatch: want, Retention: &commands.RetentionChange{Policy: policy}, Meta: meta(r), Idem: idem})
+	if err != nil {
+		return err
+	}
+	a.writeCampaign(w, http.StatusOK, res)
+	return nil
 }
 
 // count counts the true ones.

@@ -15,21 +15,23 @@ import (
 // write encodes exactly as the first answer did.
 
 type campaignJSON struct {
-	ID        uuid.UUID       `json:"id"`
-	Name      string          `json:"name"`
-	Fields    []domain.Field  `json:"fields"`
-	Selects   []domain.Select `json:"selects"`
-	Statuses  []domain.Status `json:"statuses"`
-	Version   int64           `json:"version"`
-	CreatedAt time.Time       `json:"created_at"`
-	UpdatedAt time.Time       `json:"updated_at"`
+	ID       uuid.UUID       `json:"id"`
+	Name     string          `json:"name"`
+	Fields   []domain.Field  `json:"fields"`
+	Selects  []domain.Select `json:"selects"`
+	Statuses []domain.Status `json:"statuses"`
+	// Retention is the policy that erases the campaign's leads; null: none.
+	Retention *domain.Retention `json:"retention"`
+	Version   int64             `json:"version"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
 }
 
 func campaignOut(c domain.Campaign) campaignJSON {
 	// Every field says whether it is personal, those stored before the
 	// flag existed by their type's default.
 	out := campaignJSON{ID: c.ID, Name: c.Name, Fields: nonNil(c.Schema.WithPersonalDefaults().Fields), Selects: nonNil(c.Schema.Selects),
-		Statuses: nonNil(c.Schema.Statuses), Version: c.Version, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		Statuses: nonNil(c.Schema.Statuses), Retention: c.Retention, Version: c.Version, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	for i, s := range out.Selects {
 		out.Selects[i].Options = nonNil(s.Options)
 	}

@@ -81,8 +81,16 @@ type ChangeCampaign struct {
 	EditOption *OptionEdit
 	EditField  *FieldEdit
 	EditStatus *StatusEdit
-	Meta       Meta
-	Idem       *Idempotency
+	// Retention sets or removes the campaign's retention policy.
+	Retention *RetentionChange
+	Meta      Meta
+	Idem      *Idempotency
+}
+
+// RetentionChange is the retention policy a campaign gets; a nil Policy
+// removes the one it has.
+type RetentionChange struct {
+	Policy *domain.Retention
 }
 
 // OptionEdit names the option a change is for.
@@ -113,7 +121,8 @@ type SelectOption struct {
 type ChangeCampaignHandler struct{ *deps }
 
 // Handle applies a rename, a new select, select option, field or
-// status, or a change of an existing option, field or status. The schema view is updated in the same transaction, so the next
+// status, a change of an existing option, field or status, or a
+// retention policy. The schema view is updated in the same transaction, so the next
 // request (and the partner's documentation) sees it. With IfMatch, the
 // change appends at that version or is ErrPreconditionFailed, also when
 // another change lands between the read and the append (invariant 2).
@@ -160,6 +169,8 @@ func (c ChangeCampaignHandler) Handle(ctx context.Context, cmd ChangeCampaign) (
 					events, err = state.ChangeField(cmd.EditField.Key, cmd.EditField.Change, at)
 				case cmd.EditStatus != nil:
 					events, err = state.ChangeStatus(cmd.EditStatus.Slug, cmd.EditStatus.Change, at)
+				case cmd.Retention != nil:
+					events, err = state.SetRetention(cmd.Retention.Policy, at)
 				}
 				state = domain.Fold(state, events)
 				res.Campaign = state

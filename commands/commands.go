@@ -85,6 +85,7 @@ type Commands struct {
 	RotateSecretKey      RotateSecretKeyHandler
 	ForgetSecretKey      ForgetSecretKeyHandler
 	SweepIdempotencyKeys SweepIdempotencyKeysHandler
+	EraseExpiredLeads    EraseExpiredLeadsHandler
 
 	// Auth authenticates tokens through the cache the writes keep.
 	Auth Auth
@@ -159,6 +160,7 @@ func New(cfg Config) (Commands, error) {
 		RotateSecretKey:      RotateSecretKeyHandler{c},
 		ForgetSecretKey:      ForgetSecretKeyHandler{c},
 		SweepIdempotencyKeys: SweepIdempotencyKeysHandler{c},
+		EraseExpiredLeads:    EraseExpiredLeadsHandler{c},
 		Auth:                 Auth{c},
 		Keys:                 Keys{c},
 	}, nil

@@ -18,6 +18,10 @@ type EraseLead struct {
 	AccountID uuid.UUID
 	LeadID    uuid.UUID
 	Reason    string
+	// Retention, when set, erases the lead under that policy instead of
+	// for Reason: only when it is past the period at the commands' clock
+	// (else domain.ErrRetentionNotDue), with the policy as the reason.
+	Retention *domain.Retention
 	Meta      Meta
 	Idem      *Idempotency
 }
@@ -74,6 +78,9 @@ func (c EraseLeadHandler) Handle(ctx context.Context, cmd EraseLead) (EraseResul
 					return domain.LeadErased{}, err
 				}
 				schema = camp.Schema
+				if cmd.Retention != nil {
+					return lead.EraseExpired(*cmd.Retention, schema, at)
+				}
 				return lead.Erase(cmd.Reason, cmd.Meta.ActorTokenID, schema, at)
 			},
 			Scrub: func(r eventstore.Record) (json.RawMessage, bool, error) {

@@ -32,6 +32,9 @@ type campaignViews interface {
 	Campaign(ctx context.Context, accountID, id uuid.UUID) (domain.Campaign, error)
 	// ScopeRows reads a live filter and campaigns in one round trip.
 	ScopeRows(ctx context.Context, accountID uuid.UUID, filterID *uuid.UUID, campaignIDs []uuid.UUID) (*domain.Filter, []domain.Campaign, error)
+	// RetentionCampaigns lists every account's campaigns with a retention
+	// policy.
+	RetentionCampaigns(ctx context.Context) ([]domain.Campaign, error)
 }
 
 // filterViews keeps and reads the filters view.

@@ -299,6 +299,8 @@ type Campaign struct {
 	AccountID uuid.UUID
 	Name      string
 	Schema    Schema
+	// Retention, when set, is the policy that erases its leads.
+	Retention *Retention
 	Version   int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -338,6 +340,8 @@ func (c Campaign) Evolve(e Event) Campaign {
 		c.Schema, c.UpdatedAt = evolveSchemaChange(c.Schema, e), e.At
 	case StatusDefinitionChanged:
 		c.Schema, c.UpdatedAt = evolveSchemaChange(c.Schema, e), e.At
+	case CampaignRetentionChanged:
+		c.Retention, c.UpdatedAt = e.Retention, e.At
 	}
 	c.Version++
 	return c

@@ -216,6 +216,7 @@ func NewRegistry() *Registry {
 	Register[SelectOptionChanged](r)
 	Register[FieldChanged](r)
 	Register[StatusDefinitionChanged](r)
+	Register[CampaignRetentionChanged](r)
 	Register[FilterCreated](r)
 	Register[FilterUpdated](r)
 	Register[FilterDeleted](r)

@@ -35,6 +35,8 @@ func sampleEvents() map[string]domain.Event {
 			Position: 2, At: t1},
 		"campaign.status_definition_changed": domain.StatusDefinitionChanged{CampaignID: campID, Slug: "contacted",
 			Label: "Reached", Retired: true, Position: 3, At: t1},
+		"campaign.retention_changed": domain.CampaignRetentionChanged{CampaignID: campID,
+			Retention: &domain.Retention{EraseAfter: "730d", CountedFrom: domain.RetentionFromCreated}, At: t1},
 		"filter.created": domain.FilterCreated{FilterID: fid, CampaignID: campID, AccountID: acct, Name: "F",
 			Conditions: []domain.Condition{cond("source", domain.OpEq, "website"), cond("budget", domain.OpBetween, []any{1.0, 2.5}),
 				cond("email", domain.OpEmpty, nil), cond("consent", domain.OpEq, true)},

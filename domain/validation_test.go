@@ -258,8 +258,8 @@ func TestRegistry(t *testing.T) {
 			t.Fatalf("%s does not round-trip:\n%#v\n%#v (%v)", name, back, e, err)
 		}
 	}
-	if len(r.Names()) != 30 {
-		t.Errorf("%d event types registered, want 30: %v", len(r.Names()), r.Names())
+	if len(r.Names()) != 31 {
+		t.Errorf("%d event types registered, want 31: %v", len(r.Names()), r.Names())
 	}
 	if _, err := r.Decode("lead.teleported", []byte(`{}`)); err == nil {
 		t.Error("an unknown type decoded")

@@ -1,14 +1,10 @@
 package eventstore_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -87,27 +83,6 @@ func fetchIDs(t *testing.T, sub *nats.Subscription, want int) []string {
 		return nil
 	})
 	return ids
-}
-
-// storeHolds reports whether any file under dir contains s.
-func storeHolds(t *testing.T, dir, s string) bool {
-	t.Helper()
-	found := false
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || found {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		found = bytes.Contains(b, []byte(s))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
 }
 
 func eventIDs(recs ...eventstore.Record) []string {
@@ -202,11 +177,15 @@ func TestBrokerForgetsAnErasedStream(t *testing.T) {
 			}
 		}
 	}
-	var purged int64
-	if err := pool.QueryRow(ctx, `SELECT messages FROM broker_purges WHERE broker_stream = $1 AND stream_id = $2`,
-		cfg.Stream, leadA).Scan(&purged); err != nil || purged != 3 {
-		t.Fatalf("broker_purges for the erased lead = %d, %v; want 3 messages (two legacy, one current)", purged, err)
-	}
+	// The row is written after the messages are gone: poll for it.
+	testenv.CheckFor(t, 20*time.Second, func() error {
+		var purged int64
+		if err := pool.QueryRow(ctx, `SELECT messages FROM broker_purges WHERE broker_stream = $1 AND stream_id = $2`,
+			cfg.Stream, leadA).Scan(&purged); err != nil || purged != 3 {
+			return fmt.Errorf("broker_purges for the erased lead = %d, %v; want 3 messages (two legacy, one current)", purged, err)
+		}
+		return nil
+	})
 
 	// The subscriber's filter was widened: it receives the rest in
 	// stream order, the current subjects included.
@@ -215,7 +194,7 @@ func TestBrokerForgetsAnErasedStream(t *testing.T) {
 	}
 	// Not only out of the index: out of the files.
 	testenv.CheckFor(t, 20*time.Second, func() error {
-		erased, kept := storeHolds(t, srv.StoreDir(), marks[leadA]), storeHolds(t, srv.StoreDir(), marks[leadB])
+		erased, kept := testenv.DirHolds(t, srv.StoreDir(), marks[leadA]), testenv.DirHolds(t, srv.StoreDir(), marks[leadB])
 		if erased || !kept {
 			return fmt.Errorf("stream files hold the erased lead's value: %v, the kept lead's: %v", erased, kept)
 		}

@@ -566,7 +566,15 @@ func (b *builder) campaignComponents() {
 		"statuses", list(sref("Status"), "The statuses, in order; the first that is not retired is a new lead's default."),
 		"version", obj("type", "integer", "minimum", 1),
 		"created_at", timeSchema("When the campaign was created."),
-		"updated_at", timeSchema("When its schema or name last changed.")))
+		"updated_at", timeSchema("When its schema, name or retention policy last changed."),
+		"retention", obj("anyOf", []any{sref("Retention"), obj("type", "null")},
+			"description", "The policy that erases the campaign's leads; null when it has none.")))
+	b.schemas.set("Retention", closed(object([]string{"erase_after", "counted_from"},
+		"erase_after", obj("type", "string", "pattern", "^[0-9]+[dh]$",
+			"description", "How long a lead is kept: a whole number of days (d) or hours (h), from 1h to 36500d."),
+		"counted_from", obj("type", "string", "enum", stringEnum(domain.RetentionFromCreated, domain.RetentionFromUpdated),
+			"description", "created: from the lead's creation; updated: from its last change."))).
+		set("examples", []any{obj("erase_after", "730d", "counted_from", "created")}))
 	ops := make([]string, len(domain.Ops))
 	for i, o := range domain.Ops {
 		ops[i] = string(o)

@@ -275,6 +275,17 @@ func (b *builder) adminOperations(add func(*operation), idem, ifMatch *M) {
 		Params:      []*M{campaignID, pathKey("slug", "The status's slug."), ifMatch, idem},
 		Body:        jsonBody("StatusChange", true),
 		Responses:   append([]resp{ok("200", "The campaign.", "Campaign", "ETag", "Leadsvc-Position")}, patchErrs...)})
+	admin(&operation{Method: "PUT", Path: "/v1/campaigns/{id}/retention", ID: "setRetention", Tag: "Campaigns",
+		Summary:     "Set the campaign's retention policy",
+		Description: "From then on a background job erases the campaign's leads once erase_after has passed since they were created or last changed (counted_from), as POST /v1/leads/{id}/erase would, with the policy as the reason. The same policy again changes nothing." + evolves,
+		Params:      []*M{campaignID, ifMatch, idem},
+		Body:        jsonBody("Retention", true),
+		Responses:   append([]resp{ok("200", "The campaign.", "Campaign", "ETag", "Leadsvc-Position")}, patchErrs...)})
+	admin(&operation{Method: "DELETE", Path: "/v1/campaigns/{id}/retention", ID: "removeRetention", Tag: "Campaigns",
+		Summary:     "Remove the campaign's retention policy",
+		Description: "Its leads are kept until erased one by one." + evolves,
+		Params:      []*M{campaignID, ifMatch, idem},
+		Responses:   append([]resp{ok("200", "The campaign.", "Campaign", "ETag", "Leadsvc-Position")}, errs("400", "404", "409", "412")...)})
 	admin(&operation{Method: "POST", Path: "/v1/campaigns/{id}/filters", ID: "createFilter", Tag: "Filters", Summary: "Create a filter",
 		Description: "A filter is the data slice a token may see: every condition must hold, and one condition of each any group." + writesNote,
 		Params:      []*M{campaignID, idem}, Body: jsonBody("FilterCreate", true),

@@ -21,7 +21,7 @@ import (
 
 func newCommands(store *eventstore.Store, cfg Config, key []byte) (*commands.Commands, error) {
 	c, err := commands.New(commands.Config{Store: store, Views: views.Of(store), SecretKey: key, PreviousSecretKeys: cfg.SecretKeysPrevious,
-		Webhooks: commands.WebhookTargets{AllowPrivate: cfg.WebhooksAllowPrivate}, LeadViews: tombstones{}})
+		Webhooks: commands.WebhookTargets{AllowPrivate: cfg.WebhooksAllowPrivate}, LeadViews: tombstones{}, Clock: cfg.Clock})
 	if err != nil {
 		return nil, err
 	}

@@ -62,6 +62,14 @@ type Config struct {
 	// WebhooksAllowPrivate (LEADSVC_WEBHOOKS_ALLOW_PRIVATE) lets webhook
 	// endpoints be private, loopback or link-local addresses.
 	WebhooksAllowPrivate bool
+	// RetentionInterval (LEADSVC_RETENTION_INTERVAL) is how often the
+	// retention job looks for leads past their campaign's policy; 0
+	// ("off") runs no job in this process.
+	RetentionInterval time.Duration
+	// Clock is not read from the environment: tests move the commands'
+	// time with it (a lead's age, the retention job's now); nil is
+	// time.Now.
+	Clock func() time.Time
 	// Tracing is on when OTEL_TRACES_EXPORTER is "otlp", or when it is
 	// unset and an OTLP endpoint is (OTEL_EXPORTER_OTLP_ENDPOINT,
 	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT); OTEL_SDK_DISABLED=true turns it
@@ -85,6 +93,9 @@ const (
 	// DefaultShutdownDelay covers a load balancer probing /readyz every
 	// few seconds.
 	DefaultShutdownDelay = 5 * time.Second
+	// DefaultRetentionInterval keeps erasures within about a minute of a
+	// lead passing its campaign's period.
+	DefaultRetentionInterval = time.Minute
 )
 
 // LoadConfig reads the environment through getenv, applies defaults and
@@ -112,6 +123,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		UploadQuotaBytes:    api.DefaultUploadQuotaBytes,
 		UploadsPerProcess:   api.DefaultUploadsPerProcess,
 		UploadsPerAccount:   api.DefaultUploadsPerAccount,
+		RetentionInterval:   DefaultRetentionInterval,
 	}
 	var errs []error
 	for _, n := range []struct {
@@ -180,6 +192,15 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("LEADSVC_SHUTDOWN_TIMEOUT: %q is not a positive duration such as 30s", v))
 		}
 		c.ShutdownTimeout = d
+	}
+	if v := getenv("LEADSVC_RETENTION_INTERVAL"); v == "off" {
+		c.RetentionInterval = 0
+	} else if v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			errs = append(errs, fmt.Errorf("LEADSVC_RETENTION_INTERVAL: %q is not a duration of 1s or more such as 1m, or off", v))
+		}
+		c.RetentionInterval = d
 	}
 	if v := getenv("LEADSVC_SHUTDOWN_DELAY"); v != "" {
 		d, err := time.ParseDuration(v)

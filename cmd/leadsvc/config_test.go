@@ -93,3 +93,18 @@ func TestTracingConfiguration(t *testing.T) {
 		t.Fatalf("Shutdown with nothing to send: %v", err)
 	}
 }
+
+func TestRetentionIntervalConfiguration(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"0", "-1m", "500ms", "daily"} {
+		if _, err := LoadConfig(only("LEADSVC_RETENTION_INTERVAL", v)); err == nil || !strings.Contains(err.Error(), "LEADSVC_RETENTION_INTERVAL") {
+			t.Errorf("LEADSVC_RETENTION_INTERVAL=%s: %v", v, err)
+		}
+	}
+	for v, want := range map[string]time.Duration{"": time.Minute, "off": 0, "10m": 10 * time.Minute} {
+		cfg, err := LoadConfig(only("LEADSVC_RETENTION_INTERVAL", v))
+		if err != nil || cfg.RetentionInterval != want {
+			t.Errorf("LEADSVC_RETENTION_INTERVAL=%q: %v %v, want %v", v, cfg.RetentionInterval, err, want)
+		}
+	}
+}

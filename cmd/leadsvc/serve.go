@@ -70,6 +70,7 @@ type Main struct {
 	hooks       *projections.Runner // the webhook delivery projection
 	tokenLimits *api.SharedLimiter  // LEADSVC_RATE_LIMIT
 	addrLimits  *api.SharedLimiter  // LEADSVC_ADDRESS_RATE_LIMIT
+	retention   retentionJob        // runs every LEADSVC_RETENTION_INTERVAL unless off
 	listener    net.Listener
 	httpServer  *http.Server
 	debugServer *http.Server // LEADSVC_DEBUG_ADDR's, nil without it
@@ -240,8 +241,9 @@ func (m *Main) startWebhooks(runCtx context.Context, log eventlog.Log, codec *do
 	return nil
 }
 
-// startHousekeeping sweeps expired idempotency keys and runs the rate
-// limits shared by every process on the database (docs/api.md#rate-limits):
+// startHousekeeping sweeps expired idempotency keys, runs the retention
+// job (docs/privacy.md#retention) and the rate limits shared by every
+// process on the database (docs/api.md#rate-limits):
 // the first sync takes in what was spent before this process started, so a
 // restart grants nothing anew.
 func (m *Main) startHousekeeping(ctx, runCtx context.Context) {
@@ -253,6 +255,12 @@ func (m *Main) startHousekeeping(ctx, runCtx context.Context) {
 			return m.Commands.SweepIdempotencyKeys.Handle(ctx, commands.SweepIdempotencyKeys{Batch: idempotencySweepBatch})
 		}, logger)
 	}()
+
+	m.retention = retentionJob{cmd: m.Commands.EraseExpiredLeads, leads: m.Reader, interval: cfg.RetentionInterval,
+		metrics: newRetentionMetrics(m.Registry), logger: logger}
+	if cfg.RetentionInterval > 0 {
+		m.wg.Go(func() { m.retention.run(runCtx) })
+	}
 
 	limitStore := ratelimits.New(m.Pool)
 	m.tokenLimits = api.NewSharedLimiter(api.SharedLimiterConfig{Store: limitStore, Interval: m.LimitSync, Logger: logger,

@@ -21,11 +21,17 @@ func (v *Views) UpsertCampaign(c domain.Campaign) eventstore.Inline {
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO campaigns (id, account_id, name, schema, version, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
+		var retention []byte // NULL: no policy
+		if c.Retention != nil {
+			if retention, err = json.Marshal(c.Retention); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO campaigns (id, account_id, name, schema, version, created_at, updated_at, retention)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, schema = excluded.schema,
-				version = excluded.version, updated_at = excluded.updated_at`,
-			c.ID, c.AccountID, c.Name, schema, c.Version, c.CreatedAt, c.UpdatedAt)
+				version = excluded.version, updated_at = excluded.updated_at, retention = excluded.retention`,
+			c.ID, c.AccountID, c.Name, schema, c.Version, c.CreatedAt, c.UpdatedAt, retention)
 		return err
 	}
 }
@@ -39,8 +45,19 @@ func (v *Views) Campaign(ctx context.Context, accountID, id uuid.UUID) (domain.C
 
 // ListCampaigns returns the account's campaigns, oldest first.
 func (v *Views) ListCampaigns(ctx context.Context, accountID uuid.UUID) ([]domain.Campaign, error) {
-	rows, err := v.pool.Query(ctx, `SELECT id, account_id, name, schema, version, created_at, updated_at
+	rows, err := v.pool.Query(ctx, `SELECT `+campaignColumns+`
 		FROM campaigns WHERE account_id = $1 ORDER BY created_at, id`, accountID)
+	if err != nil {
+		return nil, err
+	}
+	return scanCampaigns(rows)
+}
+
+// RetentionCampaigns returns the campaigns of every account that have a
+// retention policy, for the retention job; there are few, so no index.
+func (v *Views) RetentionCampaigns(ctx context.Context) ([]domain.Campaign, error) {
+	rows, err := v.pool.Query(ctx, `SELECT `+campaignColumns+`
+		FROM campaigns WHERE retention IS NOT NULL ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +103,7 @@ func (v *Views) ScopeRows(ctx context.Context, accountID uuid.UUID, filterID *uu
 	return nil, camps, nil
 }
 
-const campaignColumns = `id, account_id, name, schema, version, created_at, updated_at`
+const campaignColumns = `id, account_id, name, schema, version, created_at, updated_at, retention`
 
 // campaignRow is campaignColumns as scanned: nullable, so that the
 // missing side of a LEFT JOIN scans too.
@@ -96,10 +113,11 @@ type campaignRow struct {
 	schema               []byte
 	version              *int64
 	createdAt, updatedAt *time.Time
+	retention            []byte
 }
 
 func (r *campaignRow) dest() []any {
-	return []any{&r.id, &r.accountID, &r.name, &r.schema, &r.version, &r.createdAt, &r.updatedAt}
+	return []any{&r.id, &r.accountID, &r.name, &r.schema, &r.version, &r.createdAt, &r.updatedAt, &r.retention}
 }
 
 // campaign returns the row's campaign; ok is false for a missing row.
@@ -112,6 +130,12 @@ func (r *campaignRow) campaign(schemas *schemaCache) (cp domain.Campaign, ok boo
 		CreatedAt: *r.createdAt, UpdatedAt: *r.updatedAt}
 	if cp.Schema, err = schemas.decode(r.schema); err != nil {
 		return cp, false, fmt.Errorf("campaign %s schema: %w", cp.ID, err)
+	}
+	if r.retention != nil {
+		cp.Retention = &domain.Retention{}
+		if err := json.Unmarshal(r.retention, cp.Retention); err != nil {
+			return cp, false, fmt.Errorf("campaign %s retention: %w", cp.ID, err)
+		}
 	}
 	return cp, true, nil
 }

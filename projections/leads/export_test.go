@@ -5,3 +5,7 @@ package leads
 var ListSQL = listSQL
 
 const PinListPlan = pinListPlan
+
+// ExpiredLeadsSQL exposes the retention job's statement to the plan
+// tests.
+var ExpiredLeadsSQL = expiredLeadsSQL

@@ -20,12 +20,14 @@ import (
 // copies are built without indexes and indexed after the bulk load.
 type table struct {
 	name    string
-	indexes []string // "name (columns)"; the first is the primary key
+	indexes []string // "name (columns) [WHERE predicate]"; the first is the primary key
 }
 
 var tables = []table{
 	{"lead_views", []string{"lead_views_pkey (id)", "lead_views_campaign_order (campaign_id, updated_at, id)",
-		"lead_views_campaign_status_order (campaign_id, status, updated_at, id)", "lead_views_account_order (account_id, updated_at, id)"}},
+		"lead_views_campaign_status_order (campaign_id, status, updated_at, id)", "lead_views_account_order (account_id, updated_at, id)",
+		"lead_views_retention_created (campaign_id, created_at) WHERE erased_at IS NULL",
+		"lead_views_retention_updated (campaign_id, updated_at) WHERE erased_at IS NULL"}},
 	{"filter_members", []string{"filter_members_pkey (lead_id, filter_id)", "filter_members_order (filter_id, updated_at, lead_id)",
 		"filter_members_status_order (filter_id, status, updated_at, lead_id)"}},
 	{"filter_views", []string{"filter_views_pkey (id)"}},
