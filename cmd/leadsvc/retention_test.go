@@ -16,6 +16,7 @@ import (
 	"github.com/leadsvc/leadsvc/commands"
 	"github.com/leadsvc/leadsvc/domain"
 	"github.com/leadsvc/leadsvc/eventstore"
+	"github.com/leadsvc/leadsvc/internal/testenv"
 )
 
 // testClock is the commands' time, moved by the test.
@@ -372,4 +373,27 @@ func tokenAccount(t *testing.T, m *Main, c *client) string {
 		t.Fatal(err)
 	}
 	return tok.AccountID.String()
+}
+
+// TestRetentionJobRunsInServe leaves the job to the service, every
+// second: a lead past the period is erased without the test asking.
+func TestRetentionJobRunsInServe(t *testing.T) {
+	t.Parallel()
+	clk := &testClock{t: time.Now()}
+	m := mustRunMainWith(t, func(m *Main) { m.Config.Clock = clk.now }, "LEADSVC_RETENTION_INTERVAL", "1s")
+	admin := mustAccount(t, m, "Acme")
+	camp := str(admin.do("POST", "/v1/campaigns", retentionCampaign).want(201).obj(), "id")
+	admin.do("PUT", "/v1/campaigns/"+camp+"/retention", map[string]any{"erase_after": "1h", "counted_from": "created"}).want(200)
+	id := mustLeadIn(t, m, admin, camp, "Soon gone")
+	clk.advance(2 * time.Hour)
+	testenv.CheckFor(t, 20*time.Second, func() error {
+		if r := admin.do("GET", "/v1/leads/"+id, nil); r.Status != http.StatusGone {
+			return fmt.Errorf("GET the lead past the period: %d", r.Status)
+		}
+		// Counted once the round is over.
+		if got := metricValue(t, m, "leadsvc_retention_erasures_total"); got != 1 {
+			return fmt.Errorf("leadsvc_retention_erasures_total = %v, want 1", got)
+		}
+		return nil
+	})
 }
