@@ -152,9 +152,13 @@ func (r *Relay) purge(ctx context.Context, es []erasure) (map[string]int64, erro
 	if err != nil {
 		return nil, r.purgeFailed(fmt.Errorf("purge: stream %s: %w", r.cfg.Stream, err))
 	}
+	subjects, err := r.currentSubjects(ctx, es)
+	if err != nil {
+		return nil, r.purgeFailed(err)
+	}
 	counts := make(map[string]int64, len(es))
 	for _, e := range es {
-		n, err := r.purgeCurrent(ctx, st, e)
+		n, err := r.purgeCurrent(ctx, st, e, subjects[e.streamID])
 		if err != nil {
 			return counts, r.purgeFailed(err)
 		}
@@ -192,34 +196,64 @@ func (r *Relay) purgeFailed(err error) error {
 	return err
 }
 
+// currentSubjects names, for each erased stream, the literal subjects
+// its messages were published on in the current form: one per event type
+// of the stream. JetStream finds a literal subject's messages through its
+// per-subject index; a subject with a wildcard token is matched block by
+// block, which costs the whole stream per lookup on a large one.
+func (r *Relay) currentSubjects(ctx context.Context, es []erasure) (map[string][]string, error) {
+	streams := make([]string, len(es))
+	for i, e := range es {
+		streams[i] = e.streamID
+	}
+	rows, err := r.pool.Query(ctx, `SELECT DISTINCT stream_id, account_id, coalesce(campaign_id, '00000000-0000-0000-0000-000000000000'), event_type
+		FROM events WHERE stream_id = ANY($1)`, streams)
+	if err != nil {
+		return nil, fmt.Errorf("purge: subjects of erased streams: %w", err)
+	}
+	out := make(map[string][]string, len(es))
+	var rec Record
+	_, err = pgx.ForEachRow(rows, []any{&rec.StreamID, &rec.AccountID, &rec.CampaignID, &rec.Type}, func() error {
+		out[rec.StreamID] = append(out[rec.StreamID], Subject(r.cfg.SubjectPrefix, rec))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("purge: subjects of erased streams: %w", err)
+	}
+	return out, nil
+}
+
 // purgeCurrent erases e's messages under the current subject form, but
 // its erasure event's, and returns how many went. They are found by
-// JetStream's next-message-for-subject lookup (a lead has few), and
-// erased rather than purged: a purge or a plain delete only drops them
-// from the index, and their bytes stay in the stream's files until a
-// block is compacted; a secure delete overwrites them.
-func (r *Relay) purgeCurrent(ctx context.Context, st jetstream.Stream, e erasure) (int64, error) {
-	filter := ForgetSubject(r.cfg.SubjectPrefix, e.account, e.streamID)
+// JetStream's next-message-for-subject lookup on each literal subject (a
+// lead has few messages), and erased rather than purged: a purge or a
+// plain delete only drops them from the index, and their bytes stay in
+// the stream's files until a block is compacted; a secure delete
+// overwrites them.
+func (r *Relay) purgeCurrent(ctx context.Context, st jetstream.Stream, e erasure, subjects []string) (int64, error) {
 	var n int64
-	for seq := uint64(1); ; {
-		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return n, nil
+	for _, subject := range subjects {
+		for seq := uint64(1); ; {
+			m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				break
+			}
+			if err != nil {
+				return n, fmt.Errorf("purge %s: %w", e.streamID, err)
+			}
+			seq = m.Sequence + 1
+			// The erasure stays: subscribers that read the stream later
+			// still learn the lead was erased.
+			if m.Header.Get(nats.MsgIdHdr) == e.eventID.String() {
+				continue
+			}
+			if err := eraseMsg(ctx, st, m.Sequence); err != nil {
+				return n, fmt.Errorf("purge %s: %w", e.streamID, err)
+			}
+			n++
 		}
-		if err != nil {
-			return n, fmt.Errorf("purge %s: %w", e.streamID, err)
-		}
-		seq = m.Sequence + 1
-		// The erasure stays: subscribers that read the stream later
-		// still learn the lead was erased.
-		if m.Header.Get(nats.MsgIdHdr) == e.eventID.String() {
-			continue
-		}
-		if err := eraseMsg(ctx, st, m.Sequence); err != nil {
-			return n, fmt.Errorf("purge %s: %w", e.streamID, err)
-		}
-		n++
 	}
+	return n, nil
 }
 
 // eraseMsg overwrites and deletes one message; one already gone is not an
