@@ -212,24 +212,15 @@ type campaignPatch struct {
 }
 
 func (a *API) changeCampaign(w http.ResponseWriter, r *http.Request) error {
-	id, err := PathID(r, "id")
-	if err != nil {
-		return err
-	}
 	var in campaignPatch
-	_, idem, err := readWrite(w, r, &in, false)
+	id, idem, err := writeByPath(w, r, &in, false)
 	if err != nil {
 		return err
 	}
 	cmd := commands.ChangeCampaign{AccountID: tokenFrom(r.Context()).AccountID, CampaignID: id, Rename: in.Name,
 		AddSelect: in.AddSelect, AddStatus: in.AddStatus, Meta: meta(r), Idem: idem}
 	v := &domain.ValidationError{}
-	n := 0
-	for _, set := range []bool{in.Name != nil, in.AddField != nil, in.AddSelect != nil, in.AddStatus != nil} {
-		if set {
-			n++
-		}
-	}
+	n := count(in.Name != nil, in.AddField != nil, in.AddSelect != nil, in.AddStatus != nil)
 	if n != 1 {
 		v.Add("body", domain.CodeInvalidValue, "give exactly one of name, add_field, add_select, add_status")
 	}
@@ -749,12 +740,9 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) error {
 // Idempotency-Key like every write but needs none: a retried reveal is
 // one more honest record of the secret being shown.
 func (a *API) revealToken(w http.ResponseWriter, r *http.Request) error {
-	id, err := PathID(r, "id")
-	if err != nil {
-		return err
-	}
 	var in struct{}
-	if _, _, err := readWrite(w, r, &in, true); err != nil {
+	id, _, err := writeByPath(w, r, &in, true)
+	if err != nil {
 		return err
 	}
 	res, err := a.cmd.RevealToken.Handle(r.Context(), commands.RevealToken{AccountID: tokenFrom(r.Context()).AccountID,
