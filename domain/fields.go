@@ -84,7 +84,7 @@ func (s Schema) ValidateFieldsOf(input map[string]any, mode Mode, current Fields
 // whose value is had: a retired field takes no new value, and a select
 // takes no retired option the lead does not already have.
 func (s Schema) retiredValue(v *ValidationError, path string, f Field, val, had any) bool {
-	if reflect.DeepEqual(val, had) {
+	if sameValue(val, had) {
 		return true
 	}
 	if f.Retired {
@@ -98,8 +98,8 @@ func (s Schema) retiredValue(v *ValidationError, path string, f Field, val, had 
 			return false
 		}
 	case TypeMultiselect:
-		kept, _ := had.([]string)
-		items, _ := val.([]string)
+		kept, _ := toStrings(had) // []any when read back from the log
+		items, _ := toStrings(val)
 		for _, it := range items {
 			if s.OptionRetired(f.Select, it) && !slices.Contains(kept, it) {
 				v.Add(path, CodeRetired, "%s is a retired option of select %q (%s)", quote(it), f.Select, optionList(s.activeOptionValues(f.Select)))
@@ -268,6 +268,16 @@ func toFloat(raw any) (float64, bool) {
 		return float64(n), true
 	}
 	return 0, false
+}
+
+// sameValue reports whether a normalized value equals a lead's stored
+// one, whose lists may be []any as JSON decodes them.
+func sameValue(val, had any) bool {
+	if a, ok := toStrings(val); ok {
+		b, ok := toStrings(had)
+		return ok && slices.Equal(a, b)
+	}
+	return reflect.DeepEqual(val, had)
 }
 
 func toStrings(raw any) ([]string, bool) {

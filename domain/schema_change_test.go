@@ -223,3 +223,32 @@ func TestRetiredItemsRefuseNewWritesAndStayOnLeads(t *testing.T) {
 		t.Fatalf("clearing a retired field: %v", err)
 	}
 }
+
+// A lead read back from the log holds a multiselect's value as JSON
+// decodes it ([]any): a retired option it has is still its own, and the
+// same values sent again are no new write.
+func TestRetiredOptionsStayOnALeadReadFromTheLog(t *testing.T) {
+	t.Parallel()
+	c := created(t)
+	events, err := domain.CreateLead(uuid.New(), campID, acct, "", map[string]any{"name": "Ada", "interests": []any{"solar"}}, c.Schema, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := c.ChangeOption("interests", "solar", domain.OptionChange{Retired: ptr(true)}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := domain.Fold(c, ev).Schema
+	lead := domain.FoldLead(events)
+	lead.Fields = domain.Fields{"name": "Ada", "interests": []any{"solar"}} // as decoded from JSON
+
+	if _, err := lead.Update(map[string]any{"interests": []any{"solar", "battery"}}, "", s, t0); err != nil {
+		t.Fatalf("adding an option beside a retired one the lead has: %v", err)
+	}
+	if _, err := lead.Update(map[string]any{"interests": []any{"solar"}}, "", s, t0); err != nil {
+		t.Fatalf("the same values sent again: %v", err)
+	}
+	if _, err := lead.Update(map[string]any{"interests": []any{"battery"}}, "", s, t0); err != nil {
+		t.Fatalf("dropping the retired option: %v", err)
+	}
+}
