@@ -73,11 +73,9 @@ func erasedUpTo(recs []Record, erased map[string]int64) bool {
 
 // erasure is an erased stream and its erasure event.
 type erasure struct {
-	streamID  string
-	account   uuid.UUID
-	campaign  uuid.UUID
-	eventID   uuid.UUID
-	eventType string
+	streamID string
+	account  uuid.UUID
+	eventID  uuid.UUID
 }
 
 // pendingErasuresSQL lists the erasures the relay has passed (its
@@ -85,8 +83,7 @@ type erasure struct {
 // messages this JetStream stream has not been purged of. Passed matters:
 // every earlier event of the stream is then in JetStream, and every later
 // read of the relay sees the erasure and skips them.
-const pendingErasuresSQL = `SELECT x.stream_id, x.account_id, coalesce(ev.campaign_id, x.campaign_id, '00000000-0000-0000-0000-000000000000'),
-		ev.event_id, ev.event_type
+const pendingErasuresSQL = `SELECT x.stream_id, x.account_id, ev.event_id
 	FROM erased_streams x JOIN events ev ON ev.position = x.position
 	WHERE NOT EXISTS (SELECT 1 FROM broker_purges p WHERE p.broker_stream = $1 AND p.stream_id = x.stream_id)
 	  AND (ev.tx_id, ev.position) <= (SELECT tx_id, position FROM relay_checkpoints WHERE name = $2)`
@@ -98,7 +95,7 @@ func (r *Relay) pendingErasures(ctx context.Context, limit int) ([]erasure, erro
 	}
 	var e erasure
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (erasure, error) {
-		err := row.Scan(&e.streamID, &e.account, &e.campaign, &e.eventID, &e.eventType)
+		err := row.Scan(&e.streamID, &e.account, &e.eventID)
 		return e, err
 	})
 }
@@ -111,11 +108,10 @@ func (r *Relay) pendingErasures(ctx context.Context, limit int) ([]erasure, erro
 func (r *Relay) Forget(ctx context.Context, streamID string) (int64, error) {
 	var one erasure
 	var passed bool
-	err := r.pool.QueryRow(ctx, `SELECT x.stream_id, x.account_id, coalesce(ev.campaign_id, x.campaign_id, '00000000-0000-0000-0000-000000000000'),
-			ev.event_id, ev.event_type,
+	err := r.pool.QueryRow(ctx, `SELECT x.stream_id, x.account_id, ev.event_id,
 			coalesce((ev.tx_id, ev.position) <= (SELECT tx_id, position FROM relay_checkpoints WHERE name = $2), false)
 		FROM erased_streams x JOIN events ev ON ev.position = x.position WHERE x.stream_id = $1`, streamID, r.cfg.Name).
-		Scan(&one.streamID, &one.account, &one.campaign, &one.eventID, &one.eventType, &passed)
+		Scan(&one.streamID, &one.account, &one.eventID, &passed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, ErrNotErased
 	}

@@ -19,9 +19,9 @@ func ToCloudEvent(r Record) domain.CloudEvent {
 // Subject is the NATS subject of an event:
 // <prefix>.<account>.<campaign or _>.<aggregate>.<event>.<aggregate id>;
 // the event type ("lead.created") supplies the two tokens before the id.
-// The id comes last so that a purge by subject reaches exactly one
-// aggregate's messages (ForgetSubject) while filters on the leading
-// tokens only gain a trailing wildcard.
+// The id comes last so that a lookup by subject reaches exactly one
+// aggregate's messages while filters on the leading tokens only gain a
+// trailing wildcard.
 func Subject(prefix string, r Record) string {
 	return LegacySubject(prefix, r) + "." + subjectToken(domain.AggregateID(r.StreamID))
 }
@@ -35,12 +35,6 @@ func LegacySubject(prefix string, r Record) string {
 		campaign = r.CampaignID.String()
 	}
 	return prefix + "." + r.AccountID.String() + "." + campaign + "." + r.Type
-}
-
-// ForgetSubject matches every message of one aggregate of an account
-// under the current subject form, whatever its campaign or type.
-func ForgetSubject(prefix string, account uuid.UUID, streamID string) string {
-	return prefix + "." + account.String() + ".*.*.*." + subjectToken(domain.AggregateID(streamID))
 }
 
 // legacyFilter matches every message of an account under the legacy form.
