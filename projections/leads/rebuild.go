@@ -132,7 +132,6 @@ func (p *Projection) buildShadow(ctx context.Context, pool *pgxpool.Pool, suffix
 
 	pr.Phase = "writing rows"
 	progress(pr)
-	rows := make([][]any, 0, len(byID))
 	viewRows := make([][]any, 0, len(byID))
 	byCampaign := map[uuid.UUID][]leadRow{}
 	for _, l := range byID {
@@ -142,11 +141,10 @@ func (p *Projection) buildShadow(ctx context.Context, pool *pgxpool.Pool, suffix
 		}
 		row := []any{[16]byte(l.ID), [16]byte(l.AccountID), [16]byte(l.CampaignID), l.Status, json.RawMessage(fields),
 			json.RawMessage(files), l.Version, l.CreatedAt, l.UpdatedAt}
-		rows = append(rows, row)
 		viewRows = append(viewRows, append(row[:len(row):len(row)], erasedAt(*l)))
 		byCampaign[l.CampaignID] = append(byCampaign[l.CampaignID], leadRow{lead: l, row: row})
 	}
-	sh.leads = len(rows)
+	sh.leads = len(viewRows)
 	if _, err := pool.CopyFrom(ctx, pgx.Identifier{"lead_views" + suffix}, append(leadViewColumns[:len(leadViewColumns):len(leadViewColumns)], "erased_at"),
 		pgx.CopyFromRows(viewRows)); err != nil {
 		return sh, fmt.Errorf("copy leads: %w", err)
