@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
+	"math"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -51,18 +51,14 @@ func (s *Store) Erase(ctx context.Context, e Erasure) (_ Appended, err error) {
 		if err == nil || !errors.Is(err, ErrVersionConflict) || attempt == maxUpdateAttempts {
 			return out, err
 		}
-		if err := sleepCtx(ctx, updateBackoff(attempt)); err != nil {
+		if err := sleep(ctx, updateBackoff(attempt)); err != nil {
 			return Appended{}, err
 		}
 	}
 }
 
 func (s *Store) erase(ctx context.Context, tx pgx.Tx, e Erasure) (Appended, error) {
-	rows, err := tx.Query(ctx, `SELECT `+recordColumns+` FROM events WHERE stream_id = $1 ORDER BY stream_version`, e.StreamID)
-	if err != nil {
-		return Appended{}, fmt.Errorf("erase %s: %w", e.StreamID, err)
-	}
-	history, err := s.scanRecords(rows, decodeStrict)
+	history, err := s.ReadStreamRange(ctx, tx, e.StreamID, 0, math.MaxInt64)
 	if err != nil {
 		return Appended{}, fmt.Errorf("erase %s: %w", e.StreamID, err)
 	}
@@ -139,15 +135,4 @@ func (s *Store) erase(ctx context.Context, tx pgx.Tx, e Erasure) (Appended, erro
 		}
 	}
 	return Appended{Records: recs}, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
