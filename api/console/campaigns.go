@@ -399,15 +399,18 @@ var slugFold = [][2]string{{"æ", "ae"}, {"ø", "o"}, {"å", "a"}, {"ä", "a"}, 
 	{"š", "s"}, {"ž", "z"}, {"č", "c"}, {"ř", "r"}, {"ě", "e"}, {"ů", "u"}, {"ń", "n"}, {"ś", "s"}, {"ź", "z"},
 	{"ż", "z"}, {"ą", "a"}, {"ę", "e"}}
 
-// slugFoldJSON is slugFold for the console's script.
-func slugFoldJSON() string {
+// slugFoldText is slugFold as JSON for the console's script, made once.
+var slugFoldText = func() string {
 	m := make(map[string]string, len(slugFold))
 	for _, p := range slugFold {
 		m[p[0]] = p[1]
 	}
 	b, _ := json.Marshal(m)
 	return string(b)
-}
+}()
+
+// slugFoldJSON is slugFoldText for the templates.
+func slugFoldJSON() string { return slugFoldText }
 
 var slugFolder = func() *strings.Replacer {
 	var pairs []string
